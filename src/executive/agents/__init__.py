@@ -1,0 +1,1 @@
+"""agents layer of executive (see DESIGN.md §2)."""

@@ -1,0 +1,1 @@
+"""api layer of executive (see DESIGN.md §2)."""

@@ -1,0 +1,1 @@
+"""cli layer of executive (see DESIGN.md §2)."""

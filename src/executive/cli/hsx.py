@@ -1,0 +1,5 @@
+"""`executive hsx ...` commands (being written)."""
+
+import typer
+
+app = typer.Typer(no_args_is_help=True)

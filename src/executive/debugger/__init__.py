@@ -1,0 +1,1 @@
+"""debugger layer of executive (see DESIGN.md §2)."""

@@ -1,0 +1,1 @@
+"""hsx layer of executive (see DESIGN.md §2)."""

@@ -1,0 +1,1 @@
+"""kernel layer of executive (see DESIGN.md §2)."""

@@ -1,0 +1,1 @@
+"""pipeline layer of executive (see DESIGN.md §2)."""

@@ -1,0 +1,1 @@
+"""runtimes layer of executive (see DESIGN.md §2)."""

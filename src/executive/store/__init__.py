@@ -1,0 +1,1 @@
+"""store layer of executive (see DESIGN.md §2)."""
