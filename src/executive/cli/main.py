@@ -1,15 +1,32 @@
-"""The `executive` command line (typer). Sub-apps live in sibling modules."""
+"""The `executive` command line (typer + rich).  Sub-commands live in sibling modules."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
 import typer
+
+from executive.cli import _common, serve as serve_cmd, tasks
 
 app = typer.Typer(
     name="executive",
     help="Run, supervise, debug and orchestrate long-running work.",
     no_args_is_help=True,
     add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+@app.callback()
+def _root(
+    home: Optional[Path] = typer.Option(None, "--home", envvar="EXECUTIVE_HOME", help="State directory (default ~/.local/state/executive)."),
+) -> None:
+    _common.state.home = home
+
+
+app.command("serve")(serve_cmd.serve)
+tasks.register(app)
 
 
 def _mount_subapps() -> None:

@@ -1,0 +1,63 @@
+"""The connection token: created once per home, stored 0600, compared in constant time."""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+__all__ = ["load_or_create_token", "read_token", "token_matches", "is_loopback"]
+
+_TOKEN_FILE = "token"
+
+
+def load_or_create_token(home: Path) -> str:
+    """Return the home's token, creating it (mode 0600, atomically) on first start."""
+    path = home / _TOKEN_FILE
+    try:
+        return read_token(home)
+    except FileNotFoundError:
+        pass
+    home.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    tmp = path.with_name(f".token.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, token.encode() + b"\n")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)  # fails if another daemon created it meanwhile: use theirs
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return read_token(home)
+
+
+def read_token(home: Path) -> str:
+    path = home / _TOKEN_FILE
+    if path.stat().st_mode & 0o077:
+        os.chmod(path, 0o600)  # never leave the token readable by others
+    return path.read_text().strip()
+
+
+def token_matches(expected: str | None, presented: str | None) -> bool:
+    if expected is None:
+        return True
+    if not presented:
+        return False
+    return hmac.compare_digest(expected.encode(), presented.encode())
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host in ("localhost",):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

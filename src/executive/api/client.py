@@ -1,0 +1,151 @@
+"""Async JSON-RPC client for ``/rpc`` (used by the CLI, the tests and the benchmarks).
+
+One reader task demultiplexes the socket: replies resolve the future of their
+request id, ``events`` notifications go to :meth:`Client.events`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import itertools
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import orjson
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+
+from executive.api.auth import read_token
+from executive.api.daemon_file import DaemonNotRunning, read_daemon_file
+
+__all__ = ["Client", "RpcError", "connect_home", "DaemonNotRunning"]
+
+
+class RpcError(Exception):
+    """A JSON-RPC error reply."""
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(f"{message} (code {code})")
+        self.code = code
+        self.message = message
+        self.data = data
+
+
+class Client:
+    def __init__(self, ws: ClientConnection) -> None:
+        self._ws = ws
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._events: collections.deque[dict[str, Any]] = collections.deque()
+        self._event_ready = asyncio.Event()
+        self._closed_exc: BaseException | None = None
+        self._reader = asyncio.ensure_future(self._read_loop())
+        self.notifications: collections.deque[dict[str, Any]] = collections.deque(maxlen=1000)  # non-event notifications
+
+    @classmethod
+    async def connect(cls, url: str, token: str | None = None, *, max_size: int | None = 64 * 1024 * 1024) -> "Client":
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        ws = await connect(url, additional_headers=headers, max_size=max_size, ping_interval=20, ping_timeout=60, compression=None)
+        return cls(ws)
+
+    async def _read_loop(self) -> None:
+        try:
+            async for frame in self._ws:
+                msg = orjson.loads(frame)
+                if isinstance(msg, list):
+                    for m in msg:
+                        self._dispatch(m)
+                else:
+                    self._dispatch(msg)
+        except (websockets.ConnectionClosed, OSError) as exc:
+            self._closed_exc = exc
+        finally:
+            err = ConnectionError("connection to the daemon closed")
+            for fut in self._pending.values():
+                if not fut.done():
+                    fut.set_exception(err)
+            self._pending.clear()
+            self._event_ready.set()
+
+    def _dispatch(self, msg: dict[str, Any]) -> None:
+        if "id" in msg and ("result" in msg or "error" in msg):
+            fut = self._pending.pop(msg["id"], None) if msg["id"] is not None else None
+            if fut is None:
+                if msg.get("error"):
+                    self.notifications.append(msg)
+                return
+            if "error" in msg:
+                e = msg["error"]
+                fut.set_exception(RpcError(e.get("code", 0), e.get("message", ""), e.get("data")))
+            else:
+                fut.set_result(msg["result"])
+        elif msg.get("method") == "events":
+            self._events.extend(msg["params"]["events"])
+            self._event_ready.set()
+        else:
+            self.notifications.append(msg)
+
+    async def call(self, method: str, **params: Any) -> Any:
+        """Call one method; raises :class:`RpcError` on an error reply."""
+        if self._reader.done():
+            raise ConnectionError("connection to the daemon closed")
+        req_id = next(self._ids)
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[req_id] = fut
+        await self._ws.send(orjson.dumps({"jsonrpc": "2.0", "id": req_id, "method": method, "params": params}).decode())
+        return await fut
+
+    async def send_raw(self, frame: str | bytes) -> None:
+        await self._ws.send(frame)
+
+    async def next_event(self, timeout: float | None = None) -> dict[str, Any]:
+        """The next event from any subscription of this client."""
+        while not self._events:
+            if self._reader.done():
+                raise ConnectionError("connection to the daemon closed")
+            self._event_ready.clear()
+            if timeout is None:
+                await self._event_ready.wait()
+            else:
+                await asyncio.wait_for(self._event_ready.wait(), timeout)
+        return self._events.popleft()
+
+    def take_events(self) -> list[dict[str, Any]]:
+        out = list(self._events)
+        self._events.clear()
+        return out
+
+    async def events(self) -> AsyncIterator[dict[str, Any]]:
+        while True:
+            try:
+                yield await self.next_event()
+            except ConnectionError:
+                return
+
+    async def close(self) -> None:
+        await self._ws.close()
+        try:
+            await asyncio.wait_for(self._reader, 2.0)
+        except (asyncio.TimeoutError, Exception):
+            self._reader.cancel()
+
+    async def __aenter__(self) -> "Client":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+
+async def connect_home(home: Path) -> Client:
+    """Connect to the daemon of ``home`` using its daemon.json and token.
+
+    Raises:
+        DaemonNotRunning: with a message that says how to start one.
+    """
+    info = read_daemon_file(home)
+    token = read_token(home) if info.get("auth", True) else None
+    try:
+        return await Client.connect(info["url"], token)
+    except (OSError, websockets.InvalidHandshake) as exc:
+        raise DaemonNotRunning(f"the daemon at {info.get('url')} does not answer ({exc}); start one with `executive serve`") from exc

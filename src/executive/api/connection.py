@@ -1,0 +1,140 @@
+"""One client connection's protocol state, independent of the socket library.
+
+The connection receives frames, runs each request as its own asyncio task (so
+a long ``task.wait`` never holds up a ``task.pause``), and decides what to
+send next with :meth:`RpcConnection.next_frame`:
+
+1. replies, in completion order — the priority lane: a reply waits behind at
+   most one frame that is already being written;
+2. then one ``events`` notification per ready subscription in turn, each
+   bounded by ``Limits.event_batch_events`` / ``event_batch_bytes``.
+
+Events never queue per connection: they stay in the subscription's ring (which
+drops the oldest under pressure), so a slow reader costs the daemon a bounded
+amount of memory and slows nobody else.  The socket shell (``ws.py``) only
+awaits ``wake`` and writes what ``next_frame`` returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from typing import Any
+
+import orjson
+import structlog
+
+from executive.api.rpc import Dispatcher, encode, error_response
+from executive.kernel.errors import ErrorCode
+from executive.kernel.events import Subscription
+from executive.service import Executive
+
+__all__ = ["RpcConnection"]
+
+log = structlog.get_logger("executive.connection")
+
+_MAX_INFLIGHT = 64  # concurrent requests per connection; reading pauses beyond this
+
+
+class RpcConnection:
+    def __init__(self, service: Executive, dispatcher: Dispatcher, *, authorized: bool, peer: str = "") -> None:
+        self.service = service
+        self.session_id: str | None = None
+        self.peer = peer
+        self._dispatcher = dispatcher
+        self._authorized = authorized
+        self._replies: collections.deque[bytes] = collections.deque()
+        self._subs: dict[int, Subscription] = {}
+        self._rr: collections.deque[int] = collections.deque()  # subscription round-robin order
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(_MAX_INFLIGHT)
+        self.wake = asyncio.Event()
+        self.closed = False
+
+    # --- CallContext ------------------------------------------------------------------
+    def add_subscription(self, sub: Subscription) -> None:
+        self._subs[sub.id] = sub
+        self._rr.append(sub.id)
+        sub.notify = self.wake.set
+        if sub.ready():
+            self.wake.set()
+
+    def remove_subscription(self, sub_id: int) -> None:
+        self._subs.pop(sub_id, None)
+        try:
+            self._rr.remove(sub_id)
+        except ValueError:
+            pass
+
+    # --- inbound ----------------------------------------------------------------------
+    async def receive(self, frame: bytes | str) -> None:
+        """Accept one inbound frame; the request runs concurrently with later ones."""
+        limit = self.service.limits.max_frame_bytes
+        if len(frame) > limit:
+            self._reply(encode(error_response(
+                None, ErrorCode.FRAME_TOO_LARGE,
+                f"frame of {len(frame)} bytes exceeds the limit of {limit}; split the request (e.g. send input in pieces)",
+                {"limit": limit},
+            )))
+            return
+        if not self._authorized:
+            self._reply(self._unauthorized(frame))
+            return
+        await self._slots.acquire()
+        t = asyncio.ensure_future(self._run(frame))
+        self._inflight.add(t)
+        t.add_done_callback(self._inflight.discard)
+
+    async def _run(self, frame: bytes | str) -> None:
+        try:
+            reply = await self._dispatcher.handle_frame(frame, self)
+            if reply is not None:
+                self._reply(reply)
+        finally:
+            self._slots.release()
+
+    def _unauthorized(self, frame: bytes | str) -> bytes:
+        try:
+            msg = orjson.loads(frame)
+            req_id = msg.get("id") if isinstance(msg, dict) else None
+        except orjson.JSONDecodeError:
+            req_id = None
+        return encode(error_response(
+            req_id, ErrorCode.UNAUTHORIZED,
+            "unauthorized: present the token from $EXECUTIVE_HOME/token as 'Authorization: Bearer <token>' or '?token=<token>'",
+        ))
+
+    def _reply(self, data: bytes) -> None:
+        self._replies.append(data)
+        self.wake.set()
+
+    # --- outbound ---------------------------------------------------------------------
+    def next_frame(self) -> bytes | None:
+        """The next frame to write, replies first; None when there is nothing to send."""
+        if self._replies:
+            return self._replies.popleft()
+        lim = self.service.limits
+        for _ in range(len(self._rr)):
+            sub_id = self._rr[0]
+            self._rr.rotate(-1)
+            sub = self._subs.get(sub_id)
+            if sub is None or sub.closed or not sub.ready():
+                continue
+            batch = sub.drain(lim.event_batch_events, lim.event_batch_bytes)
+            if batch:
+                body = b",".join(e.json(orjson.dumps) for e in batch)
+                return b'{"jsonrpc":"2.0","method":"events","params":{"subscription":%d,"events":[%s]}}' % (sub_id, body)
+        return None
+
+    def has_output(self) -> bool:
+        return bool(self._replies) or any(s.ready() for s in self._subs.values())
+
+    async def close(self) -> None:
+        self.closed = True
+        for t in list(self._inflight):
+            t.cancel()
+        for sub_id in list(self._subs):
+            self.service.bus.unsubscribe(sub_id)
+        self._subs.clear()
+        self._rr.clear()
+        self.wake.set()

@@ -1,0 +1,52 @@
+"""``$EXECUTIVE_HOME/daemon.json``: how every command finds the running daemon."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+__all__ = ["write_daemon_file", "read_daemon_file", "remove_daemon_file", "DaemonNotRunning"]
+
+_NAME = "daemon.json"
+
+
+class DaemonNotRunning(Exception):
+    """No daemon answers for this home; the message says how to start one."""
+
+
+def write_daemon_file(home: Path, info: dict[str, Any]) -> None:
+    """Write atomically (temp file + rename) so a reader never sees half a file."""
+    tmp = home / f".{_NAME}.{os.getpid()}"
+    tmp.write_text(json.dumps(info, indent=2))
+    os.replace(tmp, home / _NAME)
+
+
+def read_daemon_file(home: Path) -> dict[str, Any]:
+    path = home / _NAME
+    hint = f"no daemon is running for {home}; start one with `executive serve` (or `make run`)"
+    try:
+        info = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DaemonNotRunning(hint) from None
+    except ValueError as exc:
+        raise DaemonNotRunning(f"{path} is damaged ({exc}); {hint}") from None
+    pid = info.get("pid")
+    if isinstance(pid, int):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            raise DaemonNotRunning(f"the daemon recorded in {path} (pid {pid}) is gone; {hint}") from None
+        except PermissionError:
+            pass
+    return info
+
+
+def remove_daemon_file(home: Path, pid: int) -> None:
+    path = home / _NAME
+    try:
+        if json.loads(path.read_text()).get("pid") == pid:
+            path.unlink()
+    except (OSError, ValueError):
+        pass

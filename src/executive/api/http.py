@@ -1,0 +1,47 @@
+"""The FastAPI app: ``/rpc`` (JSON-RPC over WebSocket) and ``GET /health`` on one port."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, WebSocket
+from fastapi.responses import ORJSONResponse
+
+from executive import __version__
+from executive.api.methods import NoParams, core_methods
+from executive.api.rpc import Dispatcher, Method
+from executive.api.ws import serve_rpc_socket
+from executive.service import Executive
+
+__all__ = ["create_app", "build_dispatcher"]
+
+
+def build_dispatcher(service: Executive) -> Dispatcher:
+    methods: list[Method] = core_methods()
+    dispatcher = Dispatcher(methods, max_batch=service.limits.max_batch)
+    dispatcher.methods["rpc.discover"] = Method(
+        "rpc.discover", NoParams, lambda c, p: dispatcher.describe(), "Every method with its params schema."
+    )
+    return dispatcher
+
+
+def create_app(service: Executive, *, token: str | None) -> FastAPI:
+    """Build the app around a running service; the caller owns the service's lifetime."""
+    app = FastAPI(title="executive", version=__version__, docs_url=None, redoc_url=None, default_response_class=ORJSONResponse)
+    dispatcher = build_dispatcher(service)
+    connections = [0]
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        out = service.health()
+        out["version"] = __version__
+        out["connections"] = connections[0]
+        return out
+
+    @app.websocket("/rpc")
+    async def rpc(ws: WebSocket) -> None:
+        await serve_rpc_socket(ws, service, dispatcher, token, connections)
+
+    app.state.service = service
+    app.state.dispatcher = dispatcher
+    return app

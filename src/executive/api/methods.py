@@ -1,0 +1,212 @@
+"""The JSON-RPC method table: params models and thin handlers onto Executive.
+
+Each method validates its params with a pydantic model (``extra="forbid"`` so
+a misspelt field is an error, not silently ignored) and calls one
+:class:`~executive.service.Executive` method.  The handler's first argument is
+the connection context (:class:`CallContext`), which carries the session bound
+to the connection and owns its subscriptions.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from executive.api.rpc import Method
+from executive.kernel.errors import ErrorCode, NotAllowedError
+from executive.kernel.events import Subscription
+from executive.service import Executive
+
+__all__ = ["CallContext", "core_methods"]
+
+TaskRef = int | str
+
+
+class CallContext(Protocol):
+    """What a transport's connection offers to handlers."""
+
+    service: Executive
+    session_id: str | None
+
+    def add_subscription(self, sub: Subscription) -> None: ...
+
+    def remove_subscription(self, sub_id: int) -> None: ...
+
+
+class _P(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NoParams(_P):
+    pass
+
+
+class SessionOpen(_P):
+    client: str = Field("", max_length=256)
+    capabilities: list[str] | None = Field(None, max_length=64)
+    idle_s: float | None = Field(None, gt=0)
+    resume: str | None = Field(None, max_length=64, description="re-attach this connection to an existing session")
+
+
+class SessionRef(_P):
+    session: str | None = Field(None, max_length=64, description="defaults to the session bound to this connection")
+
+
+class TaskRun(_P):
+    argv: list[str] = Field(min_length=1, max_length=4096)
+    name: str | None = Field(None, min_length=1, max_length=128)
+    cwd: str | None = Field(None, max_length=4096)
+    env: dict[str, str] | None = None
+    stdin: bool = False
+    timeout: float | None = Field(None, gt=0)
+    idle_timeout: float | None = Field(None, gt=0)
+    quota: int | None = Field(None, gt=0)
+    lock: bool = False
+
+
+class TaskList(_P):
+    state: Literal["queued", "starting", "running", "paused", "stopping", "ended"] | None = None
+    kind: Literal["process", "agent", "vm"] | None = None
+    limit: int = Field(1000, ge=1, le=100000)
+
+
+class TaskOne(_P):
+    task: TaskRef
+
+
+class TaskInput(_P):
+    task: TaskRef
+    data: str | None = None
+    data_b64: str | None = None
+    eof: bool = False
+
+
+class TaskOutput(_P):
+    task: TaskRef
+    stream: Literal["stdout", "stderr"] = "stdout"
+    offset: int = Field(0, ge=0)
+    limit: int | None = Field(None, ge=1)
+
+
+class TaskWait(_P):
+    task: TaskRef
+    timeout: float | None = Field(None, ge=0)
+
+
+class EventsSubscribe(_P):
+    types: list[str] | None = Field(None, max_length=256)
+    tasks: list[int] | None = Field(None, max_length=256)
+    since_seq: int | None = Field(None, ge=0)
+    ack_window: int | None = Field(None, ge=1)
+
+
+class EventsAck(_P):
+    subscription: int
+    seq: int = Field(ge=0)
+
+
+class EventsUnsubscribe(_P):
+    subscription: int
+
+
+def _session(ctx: CallContext, explicit: str | None = None) -> str | None:
+    return explicit or ctx.session_id
+
+
+def _session_open(ctx: CallContext, p: SessionOpen) -> dict[str, Any]:
+    svc = ctx.service
+    if p.resume:
+        out = svc.session_keepalive(p.resume)
+        out["warnings"] = []
+    else:
+        out = svc.session_open(client=p.client, capabilities=p.capabilities, idle_s=p.idle_s)
+    ctx.session_id = out["id"]
+    return out
+
+
+def _session_keepalive(ctx: CallContext, p: SessionRef) -> dict[str, Any]:
+    sid = _session(ctx, p.session)
+    if not sid:
+        raise NotAllowedError("no session on this connection; call session.open first", code=ErrorCode.SESSION_NOT_FOUND)
+    return ctx.service.session_keepalive(sid)
+
+
+def _session_close(ctx: CallContext, p: SessionRef) -> dict[str, Any]:
+    sid = _session(ctx, p.session)
+    if not sid:
+        raise NotAllowedError("no session on this connection; call session.open first", code=ErrorCode.SESSION_NOT_FOUND)
+    out = ctx.service.session_close(sid)
+    if sid == ctx.session_id:
+        ctx.session_id = None
+    return out
+
+
+def _touch(ctx: CallContext) -> str | None:
+    """Requests made under a session keep it alive."""
+    if ctx.session_id:
+        ctx.service.sessions.get(ctx.session_id)
+    return ctx.session_id
+
+
+async def _task_run(ctx: CallContext, p: TaskRun) -> dict[str, Any]:
+    return await ctx.service.task_run(
+        p.argv, name=p.name, cwd=p.cwd, env=p.env, stdin=p.stdin, timeout=p.timeout,
+        idle_timeout=p.idle_timeout, quota=p.quota, session_id=_touch(ctx), lock=p.lock,
+    )
+
+
+def _events_subscribe(ctx: CallContext, p: EventsSubscribe) -> dict[str, Any]:
+    _touch(ctx)
+    sub = ctx.service.subscribe(types=p.types, tasks=p.tasks, since_seq=p.since_seq, ack_window=p.ack_window, owner=ctx)
+    ctx.add_subscription(sub)
+    oldest, newest = ctx.service.bus.history_range()
+    return {"subscription": sub.id, "cursor": newest, "oldest_seq": oldest}
+
+
+def _events_ack(ctx: CallContext, p: EventsAck) -> dict[str, Any]:
+    sub = ctx.service.subscription(p.subscription, owner=ctx)
+    sub.ack(p.seq)
+    return sub.stats()
+
+
+def _events_unsubscribe(ctx: CallContext, p: EventsUnsubscribe) -> dict[str, Any]:
+    out = ctx.service.unsubscribe(p.subscription, owner=ctx)
+    ctx.remove_subscription(p.subscription)
+    return out
+
+
+def core_methods() -> list[Method]:
+    """The foundation's methods: session.*, task.*, events.*, daemon.health."""
+    return [
+        Method("session.open", SessionOpen, _session_open, "Open (or resume) a session bound to this connection."),
+        Method("session.keepalive", SessionRef, _session_keepalive, "Keep the session from expiring."),
+        Method("session.close", SessionRef, _session_close, "Close the session and release its locks."),
+        Method("session.list", NoParams, lambda c, p: c.service.session_list(), "All open sessions."),
+        Method("task.run", TaskRun, _task_run, "Start (or queue) a supervised process."),
+        Method("task.list", TaskList, lambda c, p: c.service.task_list(state=p.state, kind=p.kind, limit=p.limit), "Tasks, oldest first."),
+        Method("task.info", TaskOne, lambda c, p: c.service.task_info(p.task), "One task."),
+        Method("task.pause", TaskOne, lambda c, p: c.service.task_pause(p.task, session_id=_touch(c)), "SIGSTOP the task's tree."),
+        Method("task.resume", TaskOne, lambda c, p: c.service.task_resume(p.task, session_id=_touch(c)), "SIGCONT the task's tree."),
+        Method("task.cancel", TaskOne, lambda c, p: c.service.task_cancel(p.task, session_id=_touch(c)), "SIGTERM, grace, SIGKILL."),
+        Method("task.kill", TaskOne, lambda c, p: c.service.task_kill(p.task, session_id=_touch(c)), "SIGKILL the tree now."),
+        Method("task.lock", TaskOne, lambda c, p: c.service.task_lock(p.task, _require_session(c)), "Take the exclusive control lock."),
+        Method("task.unlock", TaskOne, lambda c, p: c.service.task_unlock(p.task, _require_session(c)), "Release the control lock."),
+        Method(
+            "task.input", TaskInput,
+            lambda c, p: c.service.task_input(p.task, data=p.data, data_b64=p.data_b64, eof=p.eof, session_id=_touch(c)),
+            "Write to the task's stdin.",
+        ),
+        Method("task.output", TaskOutput, lambda c, p: c.service.task_output(p.task, stream=p.stream, offset=p.offset, limit=p.limit), "Read a log slice by byte offset."),
+        Method("task.wait", TaskWait, lambda c, p: c.service.task_wait(p.task, timeout=p.timeout), "Wait for the task to end."),
+        Method("events.subscribe", EventsSubscribe, _events_subscribe, "Stream events as `events` notifications."),
+        Method("events.ack", EventsAck, _events_ack, "Acknowledge events up to seq."),
+        Method("events.unsubscribe", EventsUnsubscribe, _events_unsubscribe, "Stop a subscription."),
+        Method("daemon.health", NoParams, lambda c, p: c.service.health(), "Counters; same as GET /health."),
+    ]
+
+
+def _require_session(ctx: CallContext) -> str:
+    if not ctx.session_id:
+        raise NotAllowedError("locks belong to sessions; call session.open first", code=ErrorCode.SESSION_NOT_FOUND)
+    return ctx.session_id

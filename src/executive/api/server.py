@@ -1,0 +1,147 @@
+"""Run the daemon: service + app + uvicorn on one port, and daemon.json for the CLI.
+
+``serve`` binds the socket itself (so port 0 resolves to a real port before
+anything is announced), opens the :class:`Executive`, writes
+``$EXECUTIVE_HOME/daemon.json`` and serves until SIGINT/SIGTERM, then cancels
+live tasks, flushes the store and removes daemon.json.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import structlog
+import uvicorn
+
+from executive import __version__
+from executive.api.auth import is_loopback, load_or_create_token
+from executive.api.daemon_file import remove_daemon_file, write_daemon_file
+from executive.api.http import create_app
+from executive.kernel.errors import BadParamsError
+from executive.kernel.limits import DEFAULT_LIMITS, Limits
+from executive.runtimes.allowlist import AllowList
+from executive.service import Executive
+
+__all__ = ["ServeOptions", "serve"]
+
+log = structlog.get_logger("executive.server")
+
+
+class ServeOptions:
+    def __init__(
+        self,
+        home: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8765,
+        hsx_port: int | None = None,
+        auth: bool = True,
+        allow_list: Path | None = None,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> None:
+        self.home = home
+        self.host = host
+        self.port = port
+        self.hsx_port = hsx_port
+        self.auth = auth
+        self.allow_list = allow_list
+        self.limits = limits
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise BadParamsError(f"cannot listen on {host}:{port}: {exc.strerror}; pick another --port (0 = any free port)") from exc
+    sock.listen(512)
+    sock.setblocking(False)
+    return sock
+
+
+async def serve(
+    opts: ServeOptions,
+    *,
+    on_ready: Callable[[dict[str, Any]], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Serve until SIGINT/SIGTERM (or until ``stop`` is set, for embedding and tests).
+
+    ``on_ready`` receives the daemon.json content once the port is bound.
+    """
+    if not opts.auth and not is_loopback(opts.host):
+        raise BadParamsError(f"refusing to listen on non-loopback {opts.host} without a token; drop --no-auth")
+    home = opts.home
+    home.mkdir(parents=True, exist_ok=True)
+    token = load_or_create_token(home) if opts.auth else None
+    allow = None
+    if opts.allow_list is not None:
+        allow = AllowList.load(opts.allow_list)
+    elif (home / "allowlist.json").exists():
+        allow = AllowList.load(home / "allowlist.json")
+    sock = _bind(opts.host, opts.port)
+    service = await Executive.open(home, limits=opts.limits, allow_list=allow)
+    app = create_app(service, token=token)
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        ws_max_size=opts.limits.max_frame_bytes * 4,  # hard cap; frames above max_frame_bytes get an RPC error first
+        ws_ping_interval=20.0,
+        ws_ping_timeout=60.0,
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+    host, port = sock.getsockname()[:2]
+    info: dict[str, Any] = {
+        "pid": os.getpid(),
+        "host": host,
+        "port": port,
+        "url": f"ws://{host}:{port}/rpc",
+        "health": f"http://{host}:{port}/health",
+        "hsx_port": None,
+        "auth": token is not None,
+        "home": str(home),
+        "version": __version__,
+        "started": time.time(),
+    }
+    serve_task = asyncio.ensure_future(server.serve(sockets=[sock]))
+    while not server.started and not serve_task.done():
+        await asyncio.sleep(0.01)
+    if serve_task.done():
+        await service.close()
+        serve_task.result()
+        return
+    extra_closers: list[Callable[[], Any]] = []
+    write_daemon_file(home, info)
+    log.info("daemon_ready", **{k: info[k] for k in ("url", "health", "hsx_port", "home")})
+    if on_ready is not None:
+        on_ready(info)
+    try:
+        await asyncio.wait([serve_task, asyncio.ensure_future(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        remove_daemon_file(home, os.getpid())
+        for close in extra_closers:
+            close()
+        server.should_exit = True
+        await service.close()
+        try:
+            await asyncio.wait_for(serve_task, 5.0)
+        except (asyncio.TimeoutError, Exception):
+            serve_task.cancel()
+        log.info("daemon_stopped")

@@ -1,0 +1,71 @@
+"""Helpers shared by CLI commands: find the daemon, run a coroutine, report errors."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any, Awaitable, Callable, TypeVar
+
+import typer
+from rich.console import Console
+
+from executive.api.client import Client, DaemonNotRunning, RpcError, connect_home
+from executive.paths import resolve_home
+
+T = TypeVar("T")
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+# Exit codes of the CLI itself (a task's own exit code passes through `run`).
+EXIT_ERROR = 1  # the daemon answered with an error
+EXIT_USAGE = 2  # bad input
+EXIT_NO_DAEMON = 3  # no daemon running for this home
+
+
+class State:
+    home: Path | None = None
+
+
+state = State()
+
+
+def home() -> Path:
+    return resolve_home(state.home)
+
+
+def fail(message: str, code: int = EXIT_ERROR) -> "typer.Exit":
+    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    return typer.Exit(code)
+
+
+def run_client(fn: Callable[[Client], Awaitable[T]]) -> T:
+    """Connect to the daemon, run ``fn(client)``, and turn failures into clear messages."""
+
+    async def main() -> T:
+        client = await connect_home(home())
+        try:
+            return await fn(client)
+        finally:
+            await client.close()
+
+    try:
+        return asyncio.run(main())
+    except DaemonNotRunning as exc:
+        raise fail(str(exc), EXIT_NO_DAEMON) from None
+    except RpcError as exc:
+        code = EXIT_USAGE if -32700 <= exc.code <= -32600 or 1000 <= exc.code < 1100 else EXIT_ERROR
+        raise fail(exc.message, code) from None
+    except ConnectionError as exc:
+        raise fail(f"{exc}; is the daemon still running? (`executive serve`)", EXIT_NO_DAEMON) from None
+
+
+def task_ref(ref: str) -> Any:
+    return int(ref) if ref.isdigit() else ref
+
+
+def write_out(stream: str, data: bytes) -> None:
+    target = sys.stdout.buffer if stream == "stdout" else sys.stderr.buffer
+    target.write(data)
+    target.flush()

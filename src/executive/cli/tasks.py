@@ -1,0 +1,229 @@
+"""Task commands: run, ps, logs, pause, resume, cancel, kill, events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from typing import Any, List, Optional
+
+import typer
+from rich.table import Table
+
+from executive.api.client import Client
+from executive.cli._common import EXIT_USAGE, console, fail, run_client, task_ref, write_out
+from executive.cli._follow import OutputFollower
+
+
+def _exit_status(info: dict[str, Any]) -> int:
+    """Shell-style status: the exit code, 128+signal, 124 for timeouts, 127 if it never started."""
+    reason = info.get("reason") or info.get("end_reason")
+    if reason in ("timed_out", "idle_timeout"):
+        return 124
+    if reason == "failed":
+        return 127
+    if info.get("exit_code") is not None:
+        return int(info["exit_code"])
+    if info.get("signal"):
+        return 128 + int(info["signal"])
+    return 1
+
+
+def run(
+    cmd: List[str] = typer.Argument(..., help="The command and its arguments (after --)."),
+    name: Optional[str] = typer.Option(None, "--name", "-n", help="Task name (made unique with a suffix)."),
+    cwd: Optional[str] = typer.Option(None, "--cwd", help="Working directory (default: the current one)."),
+    env: List[str] = typer.Option([], "--env", "-e", help="K=V passed to the task; repeatable."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help="Wall-clock limit in seconds."),
+    idle_timeout: Optional[float] = typer.Option(None, "--idle-timeout", help="End the task after this many seconds without output."),
+    detach: bool = typer.Option(False, "--detach", "-d", help="Print the task id and return at once."),
+    stdin: bool = typer.Option(False, "--stdin", help="Forward this terminal's stdin to the task."),
+) -> None:
+    """Run CMD as a supervised task; stream its output; exit with its exit code.  Ctrl-C cancels it."""
+    env_map: dict[str, str] = {}
+    for item in env:
+        if "=" not in item or item.startswith("="):
+            raise fail(f"--env expects K=V, got {item!r}", EXIT_USAGE)
+        k, v = item.split("=", 1)
+        env_map[k] = v
+
+    async def go(client: Client) -> int:
+        cursor = (await client.call("daemon.health"))["last_seq"]
+        params: dict[str, Any] = {"argv": cmd, "cwd": os.path.abspath(cwd or os.getcwd()), "stdin": stdin}
+        for k, v in (("name", name), ("timeout", timeout), ("idle_timeout", idle_timeout)):
+            if v is not None:
+                params[k] = v
+        if env_map:
+            params["env"] = env_map
+        task = await client.call("task.run", **params)
+        tid = task["id"]
+        if detach:
+            console.print(tid)
+            return 0
+        await client.call("events.subscribe", tasks=[tid], types=["output", "task_state", "quota"], since_seq=cursor)
+        follower = OutputFollower(client, tid, write_out)
+        loop = asyncio.get_running_loop()
+        interrupts = 0
+
+        def on_sigint() -> None:
+            nonlocal interrupts
+            interrupts += 1
+            method = "task.cancel" if interrupts == 1 else "task.kill"
+            sys.stderr.write(f"\n[executive] {'cancelling' if interrupts == 1 else 'killing'} task {tid}…\n")
+            asyncio.ensure_future(client.call(method, task=tid))
+
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+        pump = None
+        if stdin:
+            pump = asyncio.ensure_future(_pump_stdin(client, tid))
+        try:
+            end = await follower.follow()
+        finally:
+            loop.remove_signal_handler(signal.SIGINT)
+            if pump:
+                pump.cancel()
+        assert end is not None
+        if end.get("reason") not in ("exited",):
+            detail = end.get("detail") or ""
+            sys.stderr.write(f"[executive] task {tid} {end.get('reason')}{': ' + detail if detail else ''}\n")
+        return _exit_status(end)
+
+    raise typer.Exit(run_client(go))
+
+
+async def _pump_stdin(client: Client, tid: int) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        data = await loop.run_in_executor(None, sys.stdin.buffer.read1, 65536)  # type: ignore[attr-defined]
+        if not data:
+            await client.call("task.input", task=tid, eof=True)
+            return
+        await client.call("task.input", task=tid, data=data.decode("utf-8", "replace"))
+
+
+def _fmt_time(ts: float | None) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(ts)) if ts else "-"
+
+
+def _fmt_duration(t: dict[str, Any]) -> str:
+    if not t.get("started"):
+        return "-"
+    secs = (t.get("ended") or time.time()) - t["started"]
+    return f"{secs:.1f}s" if secs < 120 else f"{secs / 60:.1f}m"
+
+
+def _fmt_state(t: dict[str, Any]) -> str:
+    st = t["state"]
+    if st == "ended":
+        reason = t.get("end_reason") or "ended"
+        if t.get("exit_code") is not None:
+            colour = "green" if t["exit_code"] == 0 and reason == "exited" else "red"
+            return f"[{colour}]{reason} ({t['exit_code']})[/]"
+        if t.get("signal"):
+            return f"[red]{reason} (signal {t['signal']})[/]"
+        return f"[red]{reason}[/]"
+    if st == "paused" and t.get("pause_reason"):
+        return f"[yellow]paused ({t['pause_reason']})[/]"
+    return {"running": "[cyan]running[/]", "queued": "[dim]queued[/]"}.get(st, st)
+
+
+def ps(
+    all_: bool = typer.Option(False, "--all", "-a", help="Include every ended task (default: the last 20)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON."),
+) -> None:
+    """List tasks."""
+    rows = run_client(lambda c: c.call("task.list"))
+    if not all_:
+        live = [t for t in rows if t["state"] != "ended"]
+        ended = [t for t in rows if t["state"] == "ended"][-20:]
+        rows = sorted(live + ended, key=lambda t: t["id"])
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table(box=None, header_style="bold")
+    for col in ("ID", "NAME", "KIND", "STATE", "PID", "STARTED", "TIME", "COMMAND"):
+        table.add_column(col, overflow="fold" if col == "COMMAND" else "ellipsis", no_wrap=col != "COMMAND")
+    for t in rows:
+        command = " ".join(t.get("argv") or []) or (t.get("image") or "")
+        table.add_row(str(t["id"]), t["name"], t["kind"], _fmt_state(t), str(t.get("pid") or "-"), _fmt_time(t.get("started")), _fmt_duration(t), command[:200])
+    if not rows:
+        console.print("no tasks; start one with `executive run -- CMD`")
+        return
+    console.print(table)
+
+
+def logs(
+    task: str = typer.Argument(..., help="Task id or name."),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new output until the task ends."),
+    offset: int = typer.Option(0, "--offset", help="Start at this byte offset."),
+    stream: str = typer.Option("both", "--stream", help="stdout, stderr or both."),
+) -> None:
+    """Print a task's output from its logs (works for running and ended tasks)."""
+    if stream not in ("stdout", "stderr", "both"):
+        raise fail("--stream must be stdout, stderr or both", EXIT_USAGE)
+    if offset < 0:
+        raise fail("--offset must be >= 0", EXIT_USAGE)
+    streams = ("stdout", "stderr") if stream == "both" else (stream,)
+
+    async def go(client: Client) -> None:
+        ref = task_ref(task)
+        info = await client.call("task.info", task=ref)
+        tid = info["id"]
+        cursor = (await client.call("daemon.health"))["last_seq"]
+        if follow and info["state"] != "ended":
+            await client.call("events.subscribe", tasks=[tid], types=["output", "task_state"], since_seq=cursor)
+        follower = OutputFollower(client, tid, write_out, {s: offset for s in streams}, streams)
+        await follower.finish()
+        if follow and info["state"] != "ended":
+            await follower.follow()
+
+    run_client(go)
+
+
+def _control(method: str, verb: str):  # type: ignore[no-untyped-def]
+    def command(task: str = typer.Argument(..., help="Task id or name.")) -> None:
+        t = run_client(lambda c: c.call(method, task=task_ref(task)))
+        console.print(f"{verb} task {t['id']} ({t['name']}): {t['state']}")
+
+    command.__doc__ = f"{verb.capitalize()} a task."
+    return command
+
+
+def events(
+    type_: List[str] = typer.Option([], "--type", "-t", help="Only these event types; repeatable."),
+    task: List[int] = typer.Option([], "--task", help="Only events of these task ids; repeatable."),
+    since: Optional[int] = typer.Option(None, "--since", help="Replay from this seq (exclusive)."),
+) -> None:
+    """Print events as JSON lines until Ctrl-C."""
+
+    async def go(client: Client) -> None:
+        params: dict[str, Any] = {}
+        if type_:
+            params["types"] = type_
+        if task:
+            params["tasks"] = task
+        if since is not None:
+            params["since_seq"] = since
+        await client.call("events.subscribe", **params)
+        async for ev in client.events():
+            sys.stdout.write(json.dumps(ev) + "\n")
+            sys.stdout.flush()
+
+    try:
+        run_client(go)
+    except KeyboardInterrupt:
+        pass
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run", context_settings={"allow_interspersed_args": False})(run)
+    app.command("ps")(ps)
+    app.command("logs")(logs)
+    app.command("pause")(_control("task.pause", "paused"))
+    app.command("resume")(_control("task.resume", "resumed"))
+    app.command("cancel")(_control("task.cancel", "cancelling"))
+    app.command("kill")(_control("task.kill", "killed"))
+    app.command("events")(events)

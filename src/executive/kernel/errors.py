@@ -1,0 +1,124 @@
+"""One table of error codes and the exception tree every transport maps from.
+
+Every failure a client can see is an :class:`ExecutiveError` carrying an
+:class:`ErrorCode`.  Transports translate it once, at their boundary: JSON-RPC
+puts ``code.value`` into ``error.code``; the HSX TCP port prints the message.
+Internal faults (anything that is not an ``ExecutiveError``) become
+``INTERNAL_ERROR`` and send no details over the wire.
+
+Tree (the type says whose fault it is)::
+
+    ExecutiveError
+    ├── ClientError            the request was wrong; retrying it unchanged fails again
+    │   ├── BadParamsError         INVALID_PARAMS, INVALID_ARGV
+    │   ├── NotFoundError          TASK_NOT_FOUND, SESSION_NOT_FOUND, SUBSCRIPTION_NOT_FOUND
+    │   ├── InvalidTransitionError the task is not in a state that allows the action
+    │   ├── NotAllowedError        COMMAND_NOT_ALLOWED, UNAUTHORIZED
+    │   ├── LockedError            another session holds the task's control lock
+    │   └── LimitError             a configured limit would be exceeded
+    └── ServerError            something outside the request broke (spawn failed, disk full)
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+__all__ = [
+    "ErrorCode",
+    "ExecutiveError",
+    "ClientError",
+    "BadParamsError",
+    "NotFoundError",
+    "InvalidTransitionError",
+    "NotAllowedError",
+    "LockedError",
+    "LimitError",
+    "ServerError",
+]
+
+
+class ErrorCode(enum.IntEnum):
+    """Stable numeric codes; JSON-RPC ``error.code`` uses these values verbatim."""
+
+    # JSON-RPC 2.0 reserved codes.
+    PARSE_ERROR = -32700  # the frame was not valid JSON
+    INVALID_REQUEST = -32600  # valid JSON but not a JSON-RPC 2.0 request
+    METHOD_NOT_FOUND = -32601  # no such method
+    INVALID_PARAMS = -32602  # params failed validation (data carries the detail)
+    INTERNAL_ERROR = -32603  # a bug on our side; no details are sent
+    # Application codes, grouped by concern.
+    UNAUTHORIZED = 1001  # missing or wrong token
+    SESSION_NOT_FOUND = 1002  # unknown, closed or expired session
+    SESSION_LIMIT = 1003  # too many open sessions
+    TASK_NOT_FOUND = 1010  # unknown task id or name
+    INVALID_TRANSITION = 1011  # action not allowed in the task's current state
+    TASK_LOCKED = 1012  # another session holds the task's control lock
+    COMMAND_NOT_ALLOWED = 1020  # executable or arguments not on the allow-list
+    INVALID_ARGV = 1021  # argv empty, not strings, or executable not found
+    SPAWN_FAILED = 1022  # the OS refused to start the process
+    LIMIT_EXCEEDED = 1030  # a limit from kernel/limits.py would be exceeded
+    FRAME_TOO_LARGE = 1031  # an incoming frame exceeds the frame limit
+    SUBSCRIPTION_NOT_FOUND = 1040  # unknown subscription id
+    QUOTA_REACHED = 1050  # the task's log quota is used up
+
+
+class ExecutiveError(Exception):
+    """Base of every error a client may see.
+
+    Args:
+        message: what was expected, what was found, and what to do.
+        code: the stable code; subclasses give a default.
+        data: optional JSON-safe detail (ids, the offending value).
+    """
+
+    default_code: ErrorCode = ErrorCode.INTERNAL_ERROR
+
+    def __init__(self, message: str, *, code: ErrorCode | None = None, data: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code if code is not None else self.default_code
+        self.data = data
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON-RPC ``error`` member for this error."""
+        err: dict[str, Any] = {"code": int(self.code), "message": self.message}
+        if self.data is not None:
+            err["data"] = self.data
+        return err
+
+
+class ClientError(ExecutiveError):
+    """The request was wrong; the same request will fail again."""
+
+    default_code = ErrorCode.INVALID_PARAMS
+
+
+class BadParamsError(ClientError):
+    default_code = ErrorCode.INVALID_PARAMS
+
+
+class NotFoundError(ClientError):
+    default_code = ErrorCode.TASK_NOT_FOUND
+
+
+class InvalidTransitionError(ClientError):
+    default_code = ErrorCode.INVALID_TRANSITION
+
+
+class NotAllowedError(ClientError):
+    default_code = ErrorCode.COMMAND_NOT_ALLOWED
+
+
+class LockedError(ClientError):
+    default_code = ErrorCode.TASK_LOCKED
+
+
+class LimitError(ClientError):
+    default_code = ErrorCode.LIMIT_EXCEEDED
+
+
+class ServerError(ExecutiveError):
+    """Something outside the request broke: the OS, the disk, a child."""
+
+    default_code = ErrorCode.SPAWN_FAILED

@@ -1,0 +1,52 @@
+"""Every limit a user can reach, in one place.
+
+A limit exists for each size a client controls (DESIGN.md §7).  Exceeding one
+is a :class:`~executive.kernel.errors.LimitError` naming the limit and its
+value, never a crash.  The daemon takes one :class:`Limits` at start; tests
+build their own with smaller numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+__all__ = ["Limits", "DEFAULT_LIMITS"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Limits:
+    # --- sessions -------------------------------------------------------------
+    max_sessions: int = 64  # open sessions at once
+    session_idle_s: float = 300.0  # a session without keepalive for this long expires
+    max_locks_per_session: int = 256  # tasks one session may lock
+    # --- wire -----------------------------------------------------------------
+    max_frame_bytes: int = 4 * 1024 * 1024  # one incoming WebSocket frame / TCP line
+    max_batch: int = 100  # requests in one JSON-RPC batch
+    max_connections: int = 256  # concurrent client connections
+    # --- events ---------------------------------------------------------------
+    max_subscriptions: int = 256  # all connections together
+    subscription_events: int = 8192  # ring capacity of one subscription (events)
+    subscription_bytes: int = 8 * 1024 * 1024  # ... and its payload bytes
+    history_events: int = 65536  # bus history kept for since_seq replay (events)
+    history_bytes: int = 32 * 1024 * 1024  # ... and its payload bytes
+    event_batch_events: int = 4096  # events per `events` notification frame
+    event_batch_bytes: int = 1024 * 1024  # payload bytes per notification frame
+    max_event_filters: int = 256  # entries in one subscription's type or task filter
+    # --- tasks ----------------------------------------------------------------
+    max_running: int = 16  # tasks running at once; more wait in the FIFO queue
+    max_queued: int = 1024  # tasks waiting in the queue
+    max_tasks_in_memory: int = 10000  # ended tasks beyond this are dropped from memory (kept in the store)
+    max_argv: int = 4096  # entries in argv
+    max_argv_bytes: int = 256 * 1024  # total bytes of argv + env
+    max_env: int = 512  # entries in the env mapping
+    max_name: int = 128  # characters in a task name
+    output_chunk_bytes: int = 64 * 1024  # largest data slice in one `output` event
+    output_read_bytes: int = 4 * 1024 * 1024  # largest slice one task.output call returns
+    output_quota_bytes: int = 1024 * 1024 * 1024  # default per-task log quota (stdout+stderr)
+    max_input_bytes: int = 1024 * 1024  # one task.input call
+    kill_grace_s: float = 5.0  # SIGTERM -> SIGKILL grace on cancel
+    exit_linger_s: float = 1.0  # after the leader exits, how long children may hold the pipes
+    max_wait_s: float = 3600.0  # longest task.wait
+
+
+DEFAULT_LIMITS = Limits()

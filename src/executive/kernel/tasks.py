@@ -1,0 +1,243 @@
+"""Tasks, their lifecycle state machine, and the task table.
+
+Theory of operation
+-------------------
+Every unit of work — a supervised process, an agent run, an HSX program — is a
+:class:`Task` in one :class:`TaskTable`.  A task moves through the states of
+:class:`TaskState` only along the edges of ``TRANSITIONS``; each edge is named
+by a :class:`Transition`.  An edge that is not in the table raises
+:class:`~executive.kernel.errors.InvalidTransitionError` naming the task, the
+state and the attempted transition — never a silent change.
+
+A task ends exactly once, in ``ENDED``, with an :class:`EndReason` and either an
+exit code or a signal.  Runtimes (process, vm) hold the finer state of their
+own work; this table is what every client sees.
+
+Ids are positive integers, allocated in order and never reused (the store
+seeds the counter past the highest id on disk).  Names are unique among live
+tasks; a clash gets a ``-2``, ``-3``… suffix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import time
+from typing import Any, Callable, Iterator
+
+from executive.kernel.errors import InvalidTransitionError, NotFoundError
+
+__all__ = [
+    "TaskState",
+    "Transition",
+    "EndReason",
+    "TaskKind",
+    "TRANSITIONS",
+    "Task",
+    "TaskTable",
+]
+
+
+class TaskState(enum.Enum):
+    QUEUED = "queued"  # accepted, waiting for a free running slot (FIFO)
+    STARTING = "starting"  # being spawned / loaded
+    RUNNING = "running"  # executing (a VM task may be blocked in sleep/mailbox; see its runtime state)
+    PAUSED = "paused"  # stopped by a user, a debugger or the output quota; resumable
+    STOPPING = "stopping"  # cancel/timeout in progress: signals sent, waiting for the tree to die
+    ENDED = "ended"  # terminal; end_reason and exit_code/signal tell how
+
+
+class Transition(enum.Enum):
+    START = "start"  # QUEUED -> STARTING
+    STARTED = "started"  # STARTING -> RUNNING
+    PAUSE = "pause"
+    RESUME = "resume"
+    STOP = "stop"  # begin a graceful stop (cancel, timeout)
+    END = "end"  # the work is over, whatever the reason
+
+
+class EndReason(enum.Enum):
+    EXITED = "exited"  # the work ended by itself (exit code, signal it was not sent by us, or a VM exit)
+    CANCELLED = "cancelled"  # a client cancelled it
+    TIMED_OUT = "timed_out"  # the wall-clock timeout fired
+    IDLE_TIMEOUT = "idle_timeout"  # no output for the idle timeout
+    KILLED = "killed"  # a client killed it (SIGKILL, no grace)
+    LOST = "lost"  # the daemon died while it ran
+    FAILED = "failed"  # it could not be started (spawn or load error)
+    FAULTED = "faulted"  # an HSX program faulted (reason and PC in the end data)
+
+
+class TaskKind(enum.Enum):
+    PROCESS = "process"
+    AGENT = "agent"
+    VM = "vm"
+
+
+_S, _T = TaskState, Transition
+
+# {state: {transition: new_state}} — the only legal moves.
+TRANSITIONS: dict[TaskState, dict[Transition, TaskState]] = {
+    _S.QUEUED: {_T.START: _S.STARTING, _T.END: _S.ENDED},
+    _S.STARTING: {_T.STARTED: _S.RUNNING, _T.STOP: _S.STOPPING, _T.END: _S.ENDED},
+    _S.RUNNING: {_T.PAUSE: _S.PAUSED, _T.STOP: _S.STOPPING, _T.END: _S.ENDED},
+    _S.PAUSED: {_T.RESUME: _S.RUNNING, _T.STOP: _S.STOPPING, _T.END: _S.ENDED},
+    _S.STOPPING: {_T.END: _S.ENDED},
+    _S.ENDED: {},
+}
+
+LIVE_STATES = frozenset(s for s in TaskState if s is not TaskState.ENDED)
+
+
+@dataclasses.dataclass(slots=True)
+class Task:
+    """One row of the task table; mutable only through :meth:`apply`."""
+
+    id: int
+    name: str
+    kind: TaskKind
+    argv: list[str] | None = None  # process/agent tasks
+    image: str | None = None  # vm tasks: path or "<upload>"
+    cwd: str | None = None
+    state: TaskState = TaskState.QUEUED
+    created: float = dataclasses.field(default_factory=time.time)
+    started: float | None = None
+    ended: float | None = None
+    exit_code: int | None = None
+    signal: int | None = None
+    end_reason: EndReason | None = None
+    end_detail: str | None = None  # human-readable truth about the end (fault text, spawn error)
+    pause_reason: str | None = None  # "user", "quota", "debugger", ...
+    owner: str | None = None  # session id that created it
+    pid: int | None = None  # OS pid of the leader (process tasks)
+    meta: dict[str, Any] = dataclasses.field(default_factory=dict)  # runtime-specific extras
+
+    @property
+    def is_live(self) -> bool:
+        return self.state is not TaskState.ENDED
+
+    def can(self, transition: Transition) -> bool:
+        """Whether ``transition`` is legal from the current state."""
+        return transition in TRANSITIONS[self.state]
+
+    def apply(self, transition: Transition) -> TaskState:
+        """Move along one edge of ``TRANSITIONS`` and return the previous state.
+
+        Raises:
+            InvalidTransitionError: the edge does not exist; nothing changes.
+        """
+        try:
+            new = TRANSITIONS[self.state][transition]
+        except KeyError:
+            allowed = ", ".join(t.value for t in TRANSITIONS[self.state]) or "nothing (it has ended)"
+            raise InvalidTransitionError(
+                f"cannot {transition.value} task {self.id} ({self.name}): it is {self.state.value}; "
+                f"from {self.state.value} it can only {allowed}",
+                data={"task": self.id, "state": self.state.value, "transition": transition.value},
+            ) from None
+        prev = self.state
+        self.state = new
+        if new is TaskState.RUNNING and self.started is None:
+            self.started = time.time()
+        if new is TaskState.ENDED:
+            self.ended = time.time()
+        if new is not TaskState.PAUSED:
+            self.pause_reason = None
+        return prev
+
+    def to_dict(self) -> dict[str, Any]:
+        """The wire form (JSON-safe)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "kind": self.kind.value,
+            "argv": self.argv,
+            "image": self.image,
+            "cwd": self.cwd,
+            "state": self.state.value,
+            "created": self.created,
+            "started": self.started,
+            "ended": self.ended,
+            "exit_code": self.exit_code,
+            "signal": self.signal,
+            "end_reason": self.end_reason.value if self.end_reason else None,
+            "end_detail": self.end_detail,
+            "pause_reason": self.pause_reason,
+            "owner": self.owner,
+            "pid": self.pid,
+            "meta": self.meta,
+        }
+
+
+class TaskTable:
+    """All tasks known to this daemon, by id; allocates ids and unique names."""
+
+    def __init__(self, *, first_id: int = 1, max_ended: int = 10000) -> None:
+        self._tasks: dict[int, Task] = {}
+        self._next_id = first_id
+        self._max_ended = max_ended
+        self._ended_order: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def __iter__(self) -> Iterator[Task]:
+        return iter(list(self._tasks.values()))
+
+    def seed(self, first_id: int) -> None:
+        """Make the next allocated id at least ``first_id`` (ids are never reused)."""
+        self._next_id = max(self._next_id, first_id)
+
+    def create(self, *, kind: TaskKind, name: str | None, **fields: Any) -> Task:
+        """Allocate an id and a unique name, insert and return the task."""
+        task_id = self._next_id
+        self._next_id += 1
+        base = name or f"{kind.value}-{task_id}"
+        task = Task(id=task_id, name=self._unique_name(base), kind=kind, **fields)
+        self._tasks[task_id] = task
+        return task
+
+    def insert(self, task: Task) -> None:
+        """Insert a task restored from the store."""
+        self._tasks[task.id] = task
+        self._next_id = max(self._next_id, task.id + 1)
+        if not task.is_live:
+            self.note_ended(task)
+
+    def note_ended(self, task: Task) -> None:
+        """Remember end order so old ended tasks can leave memory (they stay in the store)."""
+        self._ended_order.append(task.id)
+        while len(self._ended_order) > self._max_ended:
+            self._tasks.pop(self._ended_order.pop(0), None)
+
+    def _unique_name(self, base: str) -> str:
+        live = {t.name for t in self._tasks.values() if t.is_live}
+        if base not in live:
+            return base
+        n = 2
+        while f"{base}-{n}" in live:
+            n += 1
+        return f"{base}-{n}"
+
+    def get(self, ref: int | str) -> Task:
+        """Find a task by id, or by name (the live one first, else the newest).
+
+        Raises:
+            NotFoundError: no such task; the message says how to list tasks.
+        """
+        task: Task | None = None
+        if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+            task = self._tasks.get(int(ref))
+        if task is None and isinstance(ref, str):
+            named = [t for t in self._tasks.values() if t.name == ref]
+            if named:
+                live = [t for t in named if t.is_live]
+                task = max(live or named, key=lambda t: t.id)
+        if task is None:
+            raise NotFoundError(
+                f"no task {ref!r}; `executive ps` (or task.list) shows the tasks that exist",
+                data={"task": ref},
+            )
+        return task
+
+    def find(self, predicate: Callable[[Task], bool]) -> list[Task]:
+        return [t for t in self._tasks.values() if predicate(t)]

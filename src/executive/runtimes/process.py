@@ -1,0 +1,476 @@
+"""Supervised process tasks: spawn, pump output to disk and bus, signal the whole tree.
+
+Theory of operation
+-------------------
+A process task runs an argv list (never a shell string) in a new session, so
+it leads its own process group.  Its stdout and stderr are read continuously
+by asyncio pipe protocols; every chunk is appended to
+``$EXECUTIVE_HOME/tasks/<id>/<stream>.log`` *first* and then published as
+``output`` events ``{stream, offset, data}`` whose ``offset`` is the byte offset
+of ``data`` in that log.  So the log is the truth and events are a live view
+of it: a client that misses events reads the gap back with ``task.output``.
+Chunks are split at ``Limits.output_chunk_bytes`` on UTF-8 boundaries; bytes
+that are not UTF-8 travel as ``data_b64`` instead of ``data``.
+
+Control reaches every process of the task — the leader, its descendants, its
+group, and strays that left the group with setsid() (found by the
+``EXECUTIVE_TASK`` marker in their environment): pause = SIGSTOP, resume =
+SIGCONT, cancel = SIGTERM (+SIGCONT so stopped processes can act on it), a
+grace period, then SIGKILL.  Kill is SIGKILL at once.
+
+A task ends when its leader has exited and both pipes are closed, or
+``Limits.exit_linger_s`` after the leader exited if descendants still hold the
+pipes (those are then killed: a task owns its tree).  The end is reported once,
+truthfully: exit code or signal, and the reason.
+
+Quota: when the two logs reach the task's quota the pipes stop being read and
+the tree is SIGSTOPped (state PAUSED, pause_reason "quota", a ``quota`` event).
+Nothing is dropped: unread output waits in the pipe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import signal
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+
+from executive.kernel.errors import ErrorCode, InvalidTransitionError, LimitError, ServerError
+from executive.kernel.events import EventBus
+from executive.kernel.limits import Limits
+from executive.kernel.tasks import EndReason, Task, TaskState, Transition
+from executive.runtimes.process_os import MARKER_ENV, ProcessOS
+
+__all__ = ["ProcessSpec", "ProcessRuntime", "TaskHost", "STREAMS"]
+
+log = structlog.get_logger("executive.process")
+STREAMS = ("stdout", "stderr")
+_FD_STREAM = {1: "stdout", 2: "stderr"}
+
+
+class TaskHost(Protocol):
+    """What a runtime needs from the service that owns the task table."""
+
+    bus: EventBus
+    limits: Limits
+
+    def transition(self, task: Task, tr: Transition, *, reason: str, **data: Any) -> None: ...
+
+    def task_ended(self, task: Task) -> None: ...
+
+    def persist(self, task: Task, **kw: Any) -> None: ...
+
+    def persist_log(self, task_id: int, stream: str, path: str, size: int) -> None: ...
+
+
+class ProcessSpec:
+    """Validated launch parameters of one process task."""
+
+    __slots__ = ("argv", "cwd", "env", "stdin", "timeout", "idle_timeout", "quota", "grace")
+
+    def __init__(
+        self,
+        argv: list[str],
+        *,
+        cwd: str,
+        env: dict[str, str],
+        stdin: bool = False,
+        timeout: float | None = None,
+        idle_timeout: float | None = None,
+        quota: int,
+        grace: float,
+    ) -> None:
+        self.argv = argv
+        self.cwd = cwd
+        self.env = env
+        self.stdin = stdin
+        self.timeout = timeout
+        self.idle_timeout = idle_timeout
+        self.quota = quota
+        self.grace = grace
+
+
+def utf8_cut(buf: bytes, end: int) -> int:
+    """Largest cut <= end that does not split a UTF-8 sequence (looks back at most 3 bytes)."""
+    if end >= len(buf):
+        end = len(buf)
+    i = end
+    # Walk back over continuation bytes to the lead byte of the last sequence.
+    while i > 0 and end - i < 4 and (buf[i - 1] & 0xC0) == 0x80:
+        i -= 1
+    if i == 0 or end - i >= 4:
+        return end
+    lead = buf[i - 1]
+    need = 2 if lead >> 5 == 0b110 else 3 if lead >> 4 == 0b1110 else 4 if lead >> 3 == 0b11110 else 1
+    have = end - (i - 1)
+    return end if have >= need else i - 1
+
+
+class _Pipes(asyncio.SubprocessProtocol):
+    """asyncio protocol: forwards pipe data and exit to the supervisor."""
+
+    def __init__(self, sup: "_Supervisor") -> None:
+        self.sup = sup
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        self.sup.on_data(_FD_STREAM[fd], data)
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        if fd in _FD_STREAM:
+            self.sup.on_eof(_FD_STREAM[fd])
+
+    def process_exited(self) -> None:
+        self.sup.on_exit()
+
+
+class _StreamLog:
+    """One append-only log file and the undelivered UTF-8 tail of its last chunk."""
+
+    __slots__ = ("path", "fd", "size", "tail", "tail_offset")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self.size = os.fstat(self.fd).st_size
+        self.tail = b""  # bytes written to the log whose event waits for the rest of a UTF-8 sequence
+        self.tail_offset = self.size
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+class _Supervisor:
+    """The live side of one process task."""
+
+    def __init__(self, runtime: "ProcessRuntime", task: Task, spec: ProcessSpec) -> None:
+        self.rt = runtime
+        self.host = runtime.host
+        self.task = task
+        self.spec = spec
+        self.transport: asyncio.SubprocessTransport | None = None
+        self.logs = {s: _StreamLog(runtime.log_path(task.id, s)) for s in STREAMS}
+        self.open_pipes = set(STREAMS)
+        self.exited = False
+        self.exit_event = asyncio.Event()
+        self.done = asyncio.Event()
+        self.stop_reason: EndReason | None = None  # set when we decided to end it
+        self.quota_hit = False
+        self.last_output = runtime.os.monotonic()
+        self.timers: list[asyncio.TimerHandle] = []
+        self.stopper: asyncio.Task[None] | None = None
+        self.marker = runtime.marker(task.id)
+
+    # --- start --------------------------------------------------------------------
+    async def start(self) -> None:
+        env = dict(self.spec.env)
+        env[MARKER_ENV] = self.marker
+        try:
+            self.transport, _ = await self.rt.os.spawn(
+                lambda: _Pipes(self), self.spec.argv, cwd=self.spec.cwd, env=env, stdin=self.spec.stdin
+            )
+        except OSError as exc:
+            self.close_logs()
+            raise ServerError(
+                f"could not start {self.spec.argv[0]!r}: {exc.strerror or exc}; check the path, permissions and cwd",
+                code=ErrorCode.SPAWN_FAILED,
+                data={"argv": self.spec.argv[:8], "errno": exc.errno},
+            ) from exc
+        self.task.pid = self.transport.get_pid()
+        loop = asyncio.get_running_loop()
+        if self.spec.timeout:
+            self.timers.append(loop.call_later(self.spec.timeout, self._on_timeout))
+        if self.spec.idle_timeout:
+            self.timers.append(loop.call_later(self.spec.idle_timeout, self._on_idle_check))
+
+    # --- output -------------------------------------------------------------------
+    def on_data(self, stream: str, data: bytes) -> None:
+        lg = self.logs[stream]
+        try:
+            os.write(lg.fd, data)
+        except OSError as exc:
+            # Disk full or similar: keep the pipe flowing would lose data, so stop reading and say why.
+            log.error("log_write_failed", task=self.task.id, stream=stream, error=str(exc))
+            self._quota_pause(f"log write failed: {exc.strerror}")
+            return
+        start = lg.size - len(lg.tail)
+        lg.size += len(data)
+        self.last_output = self.rt.os.monotonic()
+        self._publish(stream, lg, lg.tail + data, start, final=False)
+        if lg.size + self.logs["stderr" if stream == "stdout" else "stdout"].size >= self.spec.quota:
+            self._quota_pause(None)
+
+    def _publish(self, stream: str, lg: _StreamLog, buf: bytes, offset: int, *, final: bool) -> None:
+        """Publish ``buf`` (which starts at log ``offset``) as events; keep an incomplete UTF-8 tail."""
+        bus = self.host.bus
+        tid = self.task.id
+        step = self.host.limits.output_chunk_bytes
+        pos = 0
+        n = len(buf)
+        while pos < n:
+            end = min(pos + step, n)
+            cut = end if final else utf8_cut(buf, end)
+            if cut <= pos:  # only an incomplete sequence is left: wait for more bytes
+                break
+            piece = buf[pos:cut]
+            try:
+                payload: dict[str, Any] = {"stream": stream, "offset": offset + pos, "data": piece.decode("utf-8")}
+            except UnicodeDecodeError:  # not text: send the exact bytes
+                payload = {"stream": stream, "offset": offset + pos, "data_b64": base64.b64encode(piece).decode("ascii")}
+            bus.publish("output", tid, payload, size=len(piece))
+            pos = cut
+        lg.tail = buf[pos:]
+
+    def on_eof(self, stream: str) -> None:
+        lg = self.logs[stream]
+        if lg.tail:
+            self._publish(stream, lg, lg.tail, lg.size - len(lg.tail), final=True)
+            lg.tail = b""
+        self.open_pipes.discard(stream)
+        self._maybe_finish()
+
+    def on_exit(self) -> None:
+        self.exited = True
+        self.exit_event.set()
+        if self.open_pipes:
+            # Descendants still hold the pipes; give them a moment, then end the task anyway.
+            asyncio.get_running_loop().call_later(self.rt.host.limits.exit_linger_s, self._linger_expired)
+        self._maybe_finish()
+
+    def _linger_expired(self) -> None:
+        if self.done.is_set():
+            return
+        pids = self.rt.os.tree(None, self.marker)
+        if pids:
+            self.rt.os.signal_all(pids, signal.SIGKILL)
+        # Drain what is buffered, then stop waiting for the pipes.
+        for stream in list(self.open_pipes):
+            self.on_eof(stream)
+
+    # --- control ------------------------------------------------------------------
+    def _tree(self) -> list[int]:
+        return self.rt.os.tree(self.task.pid, self.marker)
+
+    def pause(self, reason: str) -> None:
+        self.rt.os.signal_all(self._tree(), signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.rt.os.signal_all(self._tree(), signal.SIGCONT)
+
+    def _quota_pause(self, why: str | None) -> None:
+        if self.quota_hit or self.done.is_set():
+            return
+        self.quota_hit = True
+        if self.transport is not None:
+            for fd in (1, 2):
+                pipe = self.transport.get_pipe_transport(fd)
+                if pipe is not None:
+                    pipe.pause_reading()  # type: ignore[attr-defined]
+        self.pause("quota")
+        used = sum(lg.size for lg in self.logs.values())
+        if self.task.state is TaskState.RUNNING:
+            self.host.transition(self.task, Transition.PAUSE, reason="quota", quota=self.spec.quota, used=used)
+            self.task.pause_reason = "quota"
+        self.host.bus.publish(
+            "quota",
+            self.task.id,
+            {"quota": self.spec.quota, "used": used, "detail": why or "log quota reached; the task is paused — cancel it, or read its logs"},
+        )
+
+    def stop(self, reason: EndReason) -> None:
+        """Begin ending the tree (cancel, timeouts, kill); idempotent."""
+        if self.done.is_set():
+            return
+        if reason is EndReason.KILLED:
+            self.stop_reason = EndReason.KILLED
+            if self.task.can(Transition.STOP):
+                self.host.transition(self.task, Transition.STOP, reason="killed")
+            self.rt.os.signal_all(self._tree(), signal.SIGKILL)
+            if self.stopper is None:
+                self.stopper = asyncio.ensure_future(self._reap_after_kill())
+            return
+        if self.stopper is not None:
+            return
+        self.stop_reason = reason
+        if self.task.can(Transition.STOP):
+            self.host.transition(self.task, Transition.STOP, reason=reason.value)
+        self.stopper = asyncio.ensure_future(self._terminate())
+
+    async def _terminate(self) -> None:
+        pids = self._tree()
+        self.rt.os.signal_all(pids, signal.SIGTERM)
+        self.rt.os.signal_all(pids, signal.SIGCONT)  # a stopped process acts on SIGTERM only once continued
+        try:
+            await asyncio.wait_for(self.exit_event.wait(), self.spec.grace)
+        except asyncio.TimeoutError:
+            pass
+        await self._reap_after_kill()
+
+    async def _reap_after_kill(self) -> None:
+        # SIGKILL whatever is left, including strays still holding the pipes.
+        for _ in range(50):
+            pids = self._tree()
+            if not pids:
+                break
+            self.rt.os.signal_all(pids, signal.SIGKILL)
+            if self.exited and not pids:
+                break
+            await asyncio.sleep(0.02)
+        await self.exit_event.wait()
+        for stream in list(self.open_pipes):
+            self.on_eof(stream)
+
+    def _on_timeout(self) -> None:
+        self.stop(EndReason.TIMED_OUT)
+
+    def _on_idle_check(self) -> None:
+        if self.done.is_set() or self.stop_reason is not None:
+            return
+        idle = self.spec.idle_timeout or 0.0
+        now = self.rt.os.monotonic()
+        if self.task.state is TaskState.PAUSED:
+            self.last_output = now  # paused time does not count as idle
+        remaining = self.last_output + idle - now
+        if remaining <= 0:
+            self.stop(EndReason.IDLE_TIMEOUT)
+        else:
+            self.timers.append(asyncio.get_running_loop().call_later(remaining, self._on_idle_check))
+
+    def write_input(self, data: bytes, eof: bool) -> None:
+        if self.transport is None or not self.spec.stdin:
+            raise InvalidTransitionError(
+                f"task {self.task.id} has no stdin; start it with stdin=true to write to it",
+                data={"task": self.task.id},
+            )
+        pipe = self.transport.get_pipe_transport(0)
+        if pipe is None or pipe.is_closing():
+            raise InvalidTransitionError(f"task {self.task.id}: stdin is closed", data={"task": self.task.id})
+        if data:
+            pipe.write(data)  # type: ignore[attr-defined]
+        if eof:
+            pipe.close()
+
+    # --- end ----------------------------------------------------------------------
+    def _maybe_finish(self) -> None:
+        if self.done.is_set() or not self.exited or self.open_pipes:
+            return
+        self.done.set()
+        for t in self.timers:
+            t.cancel()
+        rc = self.transport.get_returncode() if self.transport is not None else None
+        task = self.task
+        if rc is not None and rc < 0:
+            task.signal, task.exit_code = -rc, None
+        else:
+            task.exit_code, task.signal = rc, None
+        reason = self.stop_reason or EndReason.EXITED
+        task.end_reason = reason
+        self.close_logs()
+        if self.transport is not None:
+            self.transport.close()
+        for stream, lg in self.logs.items():
+            self.host.persist_log(task.id, stream, str(lg.path), lg.size)
+        self.host.transition(
+            task,
+            Transition.END,
+            reason=reason.value,
+            exit_code=task.exit_code,
+            signal=task.signal,
+            stdout_bytes=self.logs["stdout"].size,
+            stderr_bytes=self.logs["stderr"].size,
+        )
+        self.rt.forget(task.id)
+        self.host.task_ended(task)
+
+    def close_logs(self) -> None:
+        for lg in self.logs.values():
+            lg.close()
+
+
+class ProcessRuntime:
+    """Runs process tasks for a :class:`TaskHost`."""
+
+    def __init__(self, host: TaskHost, *, home: Path, os_api: ProcessOS | None = None, instance: str = "") -> None:
+        self.host = host
+        self.home = home
+        self.os = os_api or ProcessOS()
+        self.instance = instance
+        self._live: dict[int, _Supervisor] = {}
+
+    def marker(self, task_id: int) -> str:
+        return f"{self.instance}:{task_id}"
+
+    def task_dir(self, task_id: int) -> Path:
+        return self.home / "tasks" / str(int(task_id))
+
+    def log_path(self, task_id: int, stream: str) -> Path:
+        if stream not in STREAMS:
+            raise ValueError(stream)
+        return self.task_dir(task_id) / f"{stream}.log"
+
+    async def start(self, task: Task, spec: ProcessSpec) -> None:
+        """Spawn the task's process; raises ServerError when the OS refuses."""
+        self.task_dir(task.id).mkdir(parents=True, exist_ok=True)
+        sup = _Supervisor(self, task, spec)
+        self._live[task.id] = sup
+        try:
+            await sup.start()
+        except BaseException:
+            self._live.pop(task.id, None)
+            raise
+
+    def _sup(self, task: Task) -> _Supervisor:
+        sup = self._live.get(task.id)
+        if sup is None:
+            raise InvalidTransitionError(f"task {task.id} has no running process (it is {task.state.value})", data={"task": task.id})
+        return sup
+
+    def is_live(self, task_id: int) -> bool:
+        return task_id in self._live
+
+    def pause(self, task: Task) -> None:
+        self._sup(task).pause("user")
+
+    def resume(self, task: Task) -> None:
+        sup = self._sup(task)
+        if sup.quota_hit:
+            raise LimitError(
+                f"task {task.id} reached its log quota of {sup.spec.quota} bytes; it cannot resume — cancel it",
+                code=ErrorCode.QUOTA_REACHED,
+                data={"task": task.id, "quota": sup.spec.quota},
+            )
+        sup.resume()
+
+    def stop(self, task: Task, reason: EndReason) -> None:
+        self._sup(task).stop(reason)
+
+    def write_input(self, task: Task, data: bytes, eof: bool) -> None:
+        self._sup(task).write_input(data, eof)
+
+    async def wait_done(self, task_id: int) -> None:
+        sup = self._live.get(task_id)
+        if sup is not None:
+            await sup.done.wait()
+
+    def forget(self, task_id: int) -> None:
+        self._live.pop(task_id, None)
+
+    def live_sizes(self, task_id: int) -> dict[str, int] | None:
+        sup = self._live.get(task_id)
+        return {s: lg.size for s, lg in sup.logs.items()} if sup else None
+
+    async def shutdown(self) -> None:
+        """Cancel every live task (daemon stop): their end is recorded as cancelled."""
+        sups = list(self._live.values())
+        for sup in sups:
+            sup.stop(EndReason.CANCELLED)
+        for sup in sups:
+            try:
+                await asyncio.wait_for(sup.done.wait(), sup.spec.grace + 2.0)
+            except asyncio.TimeoutError:
+                log.error("shutdown_stuck", task=sup.task.id)

@@ -1,0 +1,115 @@
+"""Every OS side effect of process supervision, behind one injectable object.
+
+The supervisor (``process.py``) never calls ``os.kill``, ``psutil`` or the
+clock directly; it calls a :class:`ProcessOS`.  Tests use the real one with
+real processes; a test that needs to observe signals can subclass it.
+(supervisor's ``ServerOptions`` is the model: ``kill``/``setpgrp`` live there.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import time
+from typing import Any, Callable, Iterable
+
+import psutil
+
+__all__ = ["ProcessOS", "MARKER_ENV"]
+
+# Every supervised child carries this variable; its value names the daemon home
+# and the task, so the whole tree can be found even after a grandchild called
+# setsid() and its parent died (it is then no longer a descendant by ppid).
+MARKER_ENV = "EXECUTIVE_TASK"
+
+
+class ProcessOS:
+    """The real operating system."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def which(self, exe: str, path: str | None) -> str | None:
+        """Resolve an executable like the exec call will (absolute/relative paths as given)."""
+        if os.sep in exe:
+            return os.path.realpath(exe) if os.access(exe, os.X_OK) and os.path.isfile(exe) else None
+        found = shutil.which(exe, path=path)
+        return os.path.realpath(found) if found else None
+
+    async def spawn(
+        self,
+        protocol_factory: Callable[[], asyncio.SubprocessProtocol],
+        argv: list[str],
+        *,
+        cwd: str | None,
+        env: dict[str, str],
+        stdin: bool,
+    ) -> tuple[asyncio.SubprocessTransport, Any]:
+        """Start ``argv`` in a new session (and so a new process group)."""
+        loop = asyncio.get_running_loop()
+        return await loop.subprocess_exec(
+            protocol_factory,
+            *argv,
+            stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
+            close_fds=True,
+        )
+
+    def create_time(self, pid: int) -> float | None:
+        try:
+            return psutil.Process(pid).create_time()
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            return None
+
+    def tree(self, leader: int | None, marker: str) -> list[int]:
+        """All live processes of a task: the leader, its descendants, its group, and marked strays."""
+        pids: set[int] = set()
+        if leader is not None:
+            try:
+                proc = psutil.Process(leader)
+                pids.add(leader)
+                pids.update(c.pid for c in proc.children(recursive=True))
+            except (psutil.NoSuchProcess, psutil.ZombieProcess):
+                pass
+            except psutil.AccessDenied:  # pragma: no cover - our own children
+                pids.add(leader)
+        for proc in psutil.process_iter(["pid"]):
+            if proc.pid in pids or proc.pid == os.getpid():
+                continue
+            try:
+                if leader is not None and os.getpgid(proc.pid) == leader:
+                    pids.add(proc.pid)
+                    continue
+                env = proc.environ()
+            except (psutil.Error, OSError):
+                continue
+            if env.get(MARKER_ENV) == marker:
+                pids.add(proc.pid)
+        return sorted(pids)
+
+    def signal_all(self, pids: Iterable[int], sig: signal.Signals) -> int:
+        """Send ``sig`` to each pid; returns how many were still there."""
+        sent = 0
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+                sent += 1
+            except (ProcessLookupError, PermissionError):
+                continue
+        return sent
+
+    def alive(self, pid: int, create_time: float | None) -> bool:
+        """Whether ``pid`` is still the process that started at ``create_time``."""
+        try:
+            proc = psutil.Process(pid)
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return False
+            return create_time is None or abs(proc.create_time() - create_time) < 0.01
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            return False

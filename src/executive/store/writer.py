@@ -1,0 +1,55 @@
+"""Run store calls on one background thread, in submission order.
+
+The event loop must never wait for the disk.  Every write is submitted here
+and executes on a single worker thread, so writes keep their order without
+locks in the caller; :meth:`StoreWriter.flush` waits until everything
+submitted so far is on disk (used at shutdown and by tests).
+Rejected alternative: ``asyncio.to_thread`` per write — it uses a pool, so two
+writes for the same task could land out of order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from typing import Any, Callable, TypeVar
+
+import structlog
+
+from executive.store.sqlite import Store
+
+__all__ = ["StoreWriter"]
+
+T = TypeVar("T")
+log = structlog.get_logger("executive.store")
+
+
+class StoreWriter:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
+        self._last: concurrent.futures.Future[Any] | None = None
+
+    def submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> "concurrent.futures.Future[T]":
+        """Queue ``fn(store, *args)``; failures are logged, never lost silently."""
+        fut = self._pool.submit(fn, self.store, *args, **kwargs)
+        fut.add_done_callback(_log_failure)
+        self._last = fut
+        return fut
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Queue ``fn(store, *args)`` and await its result."""
+        return await asyncio.wrap_future(self._pool.submit(fn, self.store, *args, **kwargs))
+
+    async def flush(self) -> None:
+        await asyncio.wrap_future(self._pool.submit(lambda: None))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        self.store.close()
+
+
+def _log_failure(fut: "concurrent.futures.Future[Any]") -> None:
+    exc = fut.exception()
+    if exc is not None:
+        log.error("store_write_failed", error=repr(exc))
