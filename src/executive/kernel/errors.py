@@ -61,6 +61,10 @@ class ErrorCode(enum.IntEnum):
     FRAME_TOO_LARGE = 1031  # an incoming frame exceeds the frame limit
     SUBSCRIPTION_NOT_FOUND = 1040  # unknown subscription id
     QUOTA_REACHED = 1050  # the task's log quota is used up
+    PIPELINE_INVALID = 1060  # a pipeline file is malformed (data.path names the bad field)
+    RUN_NOT_FOUND = 1061  # unknown pipeline run id
+    RUN_INVALID_TRANSITION = 1062  # action not allowed in the run's current state
+    RUN_NONDETERMINISM = 1063  # a resumed run does not replay its checkpoints (code changed under it)
 
 
 class ExecutiveError(Exception):

@@ -47,6 +47,17 @@ class Limits:
     kill_grace_s: float = 5.0  # SIGTERM -> SIGKILL grace on cancel
     exit_linger_s: float = 1.0  # after the leader exits, how long children may hold the pipes
     max_wait_s: float = 3600.0  # longest task.wait
+    # --- pipelines --------------------------------------------------------------
+    pipeline_file_bytes: int = 256 * 1024  # one pipeline YAML file
+    pipeline_max_phases: int = 32  # phases in one pipeline
+    pipeline_max_steps: int = 64  # steps in one phase
+    pipeline_max_checks: int = 64  # exit-gate checks (and entry commands) in one phase
+    pipeline_max_iterations: int = 50  # iterations a file may ask for, per phase and overall
+    pipeline_requirement_bytes: int = 64 * 1024  # the requirement text of a run
+    pipeline_max_active_runs: int = 16  # runs executing or waiting for approval at once
+    pipeline_check_output_bytes: int = 1024 * 1024  # tail of a check command's stdout read for scoring
+    pipeline_diff_bytes: int = 64 * 1024  # "diff so far" put into an agent's rework prompt
+    pipeline_prompt_bytes: int = 256 * 1024  # one rendered agent prompt
 
 
 DEFAULT_LIMITS = Limits()
