@@ -461,6 +461,7 @@ class Executive:
         if not (0 < n <= cap):
             raise LimitError(f"limit must be 1..{cap} bytes", data={"limit": cap})
         size = self._log_size(task.id, stream)
+        await self.processes.flushed(task.id, stream, offset + n)
         path = self.processes.log_path(task.id, stream)
         chunk = await asyncio.to_thread(_read_slice, path, offset, min(n, max(0, size - offset)))
         out: dict[str, Any] = {"task": task.id, "stream": stream, "offset": offset, "next_offset": offset + len(chunk), "size": size}

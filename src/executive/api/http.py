@@ -16,8 +16,9 @@ from executive.service import Executive
 __all__ = ["create_app", "build_dispatcher"]
 
 
-def build_dispatcher(service: Executive) -> Dispatcher:
+def build_dispatcher(service: Executive, extra_methods: list[Method] | None = None) -> Dispatcher:
     methods: list[Method] = core_methods()
+    methods += extra_methods or []
     dispatcher = Dispatcher(methods, max_batch=service.limits.max_batch)
     dispatcher.methods["rpc.discover"] = Method(
         "rpc.discover", NoParams, lambda c, p: dispatcher.describe(), "Every method with its params schema."
@@ -25,10 +26,10 @@ def build_dispatcher(service: Executive) -> Dispatcher:
     return dispatcher
 
 
-def create_app(service: Executive, *, token: str | None) -> FastAPI:
+def create_app(service: Executive, *, token: str | None, extra_methods: list[Method] | None = None) -> FastAPI:
     """Build the app around a running service; the caller owns the service's lifetime."""
     app = FastAPI(title="executive", version=__version__, docs_url=None, redoc_url=None, default_response_class=ORJSONResponse)
-    dispatcher = build_dispatcher(service)
+    dispatcher = build_dispatcher(service, extra_methods)
     connections = [0]
 
     @app.get("/health")

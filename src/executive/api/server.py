@@ -23,6 +23,7 @@ from executive import __version__
 from executive.api.auth import is_loopback, load_or_create_token
 from executive.api.daemon_file import remove_daemon_file, write_daemon_file
 from executive.api.http import create_app
+from executive.api.rpc import Method
 from executive.kernel.errors import BadParamsError
 from executive.kernel.limits import DEFAULT_LIMITS, Limits
 from executive.runtimes.allowlist import AllowList
@@ -44,6 +45,7 @@ class ServeOptions:
         auth: bool = True,
         allow_list: Path | None = None,
         limits: Limits = DEFAULT_LIMITS,
+        extra_methods: list[Method] | None = None,
     ) -> None:
         self.home = home
         self.host = host
@@ -52,6 +54,7 @@ class ServeOptions:
         self.auth = auth
         self.allow_list = allow_list
         self.limits = limits
+        self.extra_methods = extra_methods or []  # embedders (benchmarks, plugins) add their own RPC methods
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -90,7 +93,7 @@ async def serve(
         allow = AllowList.load(home / "allowlist.json")
     sock = _bind(opts.host, opts.port)
     service = await Executive.open(home, limits=opts.limits, allow_list=allow)
-    app = create_app(service, token=token)
+    app = create_app(service, token=token, extra_methods=opts.extra_methods)
     config = uvicorn.Config(
         app,
         log_level="warning",

@@ -51,10 +51,18 @@ class Event:
         self._json: bytes | None = None
 
     def json(self, dumps: Callable[[Any], bytes]) -> bytes:
-        """The event serialised once, however many subscribers send it."""
-        if self._json is None:
-            self._json = dumps(self.to_dict())
-        return self._json
+        """The event serialised; small events are serialised once however many subscribers send them.
+
+        Large payloads (output chunks) are not cached: the cache would double
+        the memory the history and the rings hold, and re-encoding a large
+        string is a memcpy-speed operation anyway.
+        """
+        if self._json is not None:
+            return self._json
+        out = dumps(self.to_dict())
+        if self.size < 1024:
+            self._json = out
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {"seq": self.seq, "ts": self.ts, "type": self.type, "pid": self.pid, "data": self.data}
@@ -204,7 +212,7 @@ class Subscription:
 class EventBus:
     """Stamps, records and fans out events.  Single-threaded: call from the loop."""
 
-    def __init__(self, *, history_events: int = 65536, history_bytes: int = 32 * 1024 * 1024, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, *, history_events: int = 65536, history_bytes: int = 4 * 1024 * 1024, clock: Callable[[], float] = time.time) -> None:
         self._seq = 0
         self._clock = clock
         self._history: collections.deque[Event] = collections.deque()
@@ -246,7 +254,7 @@ class EventBus:
         pids: Iterable[int] | None = None,
         since_seq: int | None = None,
         max_events: int = 8192,
-        max_bytes: int = 8 * 1024 * 1024,
+        max_bytes: int = 4 * 1024 * 1024,
         ack_window: int | None = None,
         owner: Any = None,
     ) -> Subscription:

@@ -26,9 +26,9 @@ class Limits:
     # --- events ---------------------------------------------------------------
     max_subscriptions: int = 256  # all connections together
     subscription_events: int = 8192  # ring capacity of one subscription (events)
-    subscription_bytes: int = 8 * 1024 * 1024  # ... and its payload bytes
+    subscription_bytes: int = 4 * 1024 * 1024  # ... and its payload bytes (output beyond it is read from the log)
     history_events: int = 65536  # bus history kept for since_seq replay (events)
-    history_bytes: int = 32 * 1024 * 1024  # ... and its payload bytes
+    history_bytes: int = 4 * 1024 * 1024  # ... and its payload bytes (output is on disk; replay it by offset)
     event_batch_events: int = 4096  # events per `events` notification frame
     event_batch_bytes: int = 1024 * 1024  # payload bytes per notification frame
     max_event_filters: int = 256  # entries in one subscription's type or task filter

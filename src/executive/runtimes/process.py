@@ -43,6 +43,7 @@ from executive.kernel.errors import ErrorCode, InvalidTransitionError, LimitErro
 from executive.kernel.events import EventBus
 from executive.kernel.limits import Limits
 from executive.kernel.tasks import EndReason, Task, TaskState, Transition
+from executive.runtimes.logwriter import HIGH_WATER, LOW_WATER, LogWriter, StreamLog
 from executive.runtimes.process_os import MARKER_ENV, ProcessOS
 
 __all__ = ["ProcessSpec", "ProcessRuntime", "TaskHost", "STREAMS"]
@@ -127,24 +128,6 @@ class _Pipes(asyncio.SubprocessProtocol):
         self.sup.on_exit()
 
 
-class _StreamLog:
-    """One append-only log file and the undelivered UTF-8 tail of its last chunk."""
-
-    __slots__ = ("path", "fd", "size", "tail", "tail_offset")
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        self.size = os.fstat(self.fd).st_size
-        self.tail = b""  # bytes written to the log whose event waits for the rest of a UTF-8 sequence
-        self.tail_offset = self.size
-
-    def close(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
-
-
 class _Supervisor:
     """The live side of one process task."""
 
@@ -154,7 +137,10 @@ class _Supervisor:
         self.task = task
         self.spec = spec
         self.transport: asyncio.SubprocessTransport | None = None
-        self.logs = {s: _StreamLog(runtime.log_path(task.id, s)) for s in STREAMS}
+        self.logs = {s: StreamLog(runtime.log_path(task.id, s)) for s in STREAMS}
+        for lg in self.logs.values():
+            lg.on_progress = self._on_log_progress
+        self.throttled = False  # pipes paused because too much output waits for the disk
         self.open_pipes = set(STREAMS)
         self.exited = False
         self.exit_event = asyncio.Event()
@@ -182,6 +168,8 @@ class _Supervisor:
                 data={"argv": self.spec.argv[:8], "errno": exc.errno},
             ) from exc
         self.task.pid = self.transport.get_pid()
+        for fd in (1, 2):
+            self.rt.os.grow_pipe(self.transport.get_pipe_transport(fd))
         loop = asyncio.get_running_loop()
         if self.spec.timeout:
             self.timers.append(loop.call_later(self.spec.timeout, self._on_timeout))
@@ -191,21 +179,40 @@ class _Supervisor:
     # --- output -------------------------------------------------------------------
     def on_data(self, stream: str, data: bytes) -> None:
         lg = self.logs[stream]
-        try:
-            os.write(lg.fd, data)
-        except OSError as exc:
-            # Disk full or similar: keep the pipe flowing would lose data, so stop reading and say why.
-            log.error("log_write_failed", task=self.task.id, stream=stream, error=str(exc))
-            self._quota_pause(f"log write failed: {exc.strerror}")
-            return
         start = lg.size - len(lg.tail)
-        lg.size += len(data)
+        self.rt.writer.append(lg, data)  # the log is the truth: accepted here, written in order by the writer thread
         self.last_output = self.rt.os.monotonic()
         self._publish(stream, lg, lg.tail + data, start, final=False)
         if lg.size + self.logs["stderr" if stream == "stdout" else "stdout"].size >= self.spec.quota:
             self._quota_pause(None)
+        elif not self.throttled and sum(x.pending for x in self.logs.values()) > HIGH_WATER:
+            self.throttled = True
+            self._set_reading(False)
 
-    def _publish(self, stream: str, lg: _StreamLog, buf: bytes, offset: int, *, final: bool) -> None:
+    def _set_reading(self, on: bool) -> None:
+        if self.transport is None:
+            return
+        for fd in (1, 2):
+            pipe = self.transport.get_pipe_transport(fd)
+            if pipe is not None and not pipe.is_closing():
+                if on:
+                    pipe.resume_reading()  # type: ignore[attr-defined]
+                else:
+                    pipe.pause_reading()  # type: ignore[attr-defined]
+
+    def _on_log_progress(self) -> None:
+        """The writer thread caught up a little: resume reading, report failures, maybe finish."""
+        for stream, lg in self.logs.items():
+            if lg.error is not None and not self.quota_hit:
+                # Disk full or similar: reading on would lose output, so stop the producer and say why.
+                log.error("log_write_failed", task=self.task.id, stream=stream, error=str(lg.error))
+                self._quota_pause(f"log write failed: {lg.error.strerror}")
+        if self.throttled and not self.quota_hit and sum(x.pending for x in self.logs.values()) < LOW_WATER:
+            self.throttled = False
+            self._set_reading(True)
+        self._maybe_finish()
+
+    def _publish(self, stream: str, lg: StreamLog, buf: bytes, offset: int, *, final: bool) -> None:
         """Publish ``buf`` (which starts at log ``offset``) as events; keep an incomplete UTF-8 tail."""
         bus = self.host.bus
         tid = self.task.id
@@ -266,11 +273,7 @@ class _Supervisor:
         if self.quota_hit or self.done.is_set():
             return
         self.quota_hit = True
-        if self.transport is not None:
-            for fd in (1, 2):
-                pipe = self.transport.get_pipe_transport(fd)
-                if pipe is not None:
-                    pipe.pause_reading()  # type: ignore[attr-defined]
+        self._set_reading(False)
         self.pause("quota")
         used = sum(lg.size for lg in self.logs.values())
         if self.task.state is TaskState.RUNNING:
@@ -359,6 +362,8 @@ class _Supervisor:
     def _maybe_finish(self) -> None:
         if self.done.is_set() or not self.exited or self.open_pipes:
             return
+        if any(lg.pending for lg in self.logs.values()):
+            return  # the end is reported only once the logs hold every byte (see _on_log_progress)
         self.done.set()
         for t in self.timers:
             t.cancel()
@@ -389,7 +394,7 @@ class _Supervisor:
 
     def close_logs(self) -> None:
         for lg in self.logs.values():
-            lg.close()
+            self.rt.writer.close(lg)
 
 
 class ProcessRuntime:
@@ -401,6 +406,13 @@ class ProcessRuntime:
         self.os = os_api or ProcessOS()
         self.instance = instance
         self._live: dict[int, _Supervisor] = {}
+        self._writer: LogWriter | None = None
+
+    @property
+    def writer(self) -> LogWriter:
+        if self._writer is None:
+            self._writer = LogWriter()
+        return self._writer
 
     def marker(self, task_id: int) -> str:
         return f"{self.instance}:{task_id}"
@@ -460,6 +472,12 @@ class ProcessRuntime:
     def forget(self, task_id: int) -> None:
         self._live.pop(task_id, None)
 
+    async def flushed(self, task_id: int, stream: str, upto: int) -> None:
+        """Wait until a live task's log holds every byte before ``upto``."""
+        sup = self._live.get(task_id)
+        if sup is not None:
+            await sup.logs[stream].flushed(upto)
+
     def live_sizes(self, task_id: int) -> dict[str, int] | None:
         sup = self._live.get(task_id)
         return {s: lg.size for s, lg in sup.logs.items()} if sup else None
@@ -474,3 +492,6 @@ class ProcessRuntime:
                 await asyncio.wait_for(sup.done.wait(), sup.spec.grace + 2.0)
             except asyncio.TimeoutError:
                 log.error("shutdown_stuck", task=sup.task.id)
+        if self._writer is not None:
+            await asyncio.to_thread(self._writer.stop)
+            self._writer = None

@@ -23,6 +23,7 @@ __all__ = ["ProcessOS", "MARKER_ENV"]
 # and the task, so the whole tree can be found even after a grandchild called
 # setsid() and its parent died (it is then no longer a descendant by ppid).
 MARKER_ENV = "EXECUTIVE_TASK"
+PIPE_SIZE = 1024 * 1024  # bytes of child output the kernel may buffer per stream
 
 
 class ProcessOS:
@@ -60,6 +61,18 @@ class ProcessOS:
             start_new_session=True,
             close_fds=True,
         )
+
+    def grow_pipe(self, pipe_transport: Any) -> None:
+        """Enlarge a child's output pipe (Linux F_SETPIPE_SZ) so a fast producer
+        is not throttled to 64 KiB per event-loop turn; best effort."""
+        try:
+            import fcntl
+
+            pipe = pipe_transport.get_extra_info("pipe")
+            fd = pipe if isinstance(pipe, int) else pipe.fileno()
+            fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_SIZE)
+        except (OSError, AttributeError, ValueError):
+            pass
 
     def create_time(self, pid: int) -> float | None:
         try:
