@@ -61,6 +61,22 @@ class ErrorCode(enum.IntEnum):
     FRAME_TOO_LARGE = 1031  # an incoming frame exceeds the frame limit
     SUBSCRIPTION_NOT_FOUND = 1040  # unknown subscription id
     QUOTA_REACHED = 1050  # the task's log quota is used up
+    # Agents, worktrees, patches, patterns, fix loop (src/executive/agents/errors.py).
+    AGENT_UNKNOWN = 1200  # no adapter of that name
+    AGENT_NOT_USABLE = 1201  # the adapter's binary or configuration is missing
+    AGENT_RUN_NOT_FOUND = 1202  # no agent run for that task id
+    WORKTREE_NOT_FOUND = 1205  # unknown worktree id
+    WORKTREE_BUSY = 1206  # a live task or operation still uses the worktree
+    NOT_A_REPOSITORY = 1207  # the directory is not inside a git work tree (or has no commit)
+    GIT_FAILED = 1208  # a git command failed unexpectedly
+    PATCH_NOT_FOUND = 1210  # unknown patch id
+    PATCH_INVALID = 1211  # the text is not a well-formed unified diff
+    PATCH_REFUSED = 1212  # a path escapes the workspace, or a binary patch was not allowed
+    PATCH_TRANSITION = 1213  # the patch's ledger state does not allow the action
+    PATCH_DIVERGED = 1214  # the files changed since the patch was applied; rollback would lose work
+    PATTERN_NOT_FOUND = 1220  # no pattern of that name
+    PATTERN_INVALID = 1221  # the instance (or a user pattern file) fails its schema
+    FIX_RUN_NOT_FOUND = 1225  # unknown fix-loop run id
     PIPELINE_INVALID = 1060  # a pipeline file is malformed (data.path names the bad field)
     RUN_NOT_FOUND = 1061  # unknown pipeline run id
     RUN_INVALID_TRANSITION = 1062  # action not allowed in the run's current state

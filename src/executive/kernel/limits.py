@@ -47,6 +47,25 @@ class Limits:
     kill_grace_s: float = 5.0  # SIGTERM -> SIGKILL grace on cancel
     exit_linger_s: float = 1.0  # after the leader exits, how long children may hold the pipes
     max_wait_s: float = 3600.0  # longest task.wait
+    # --- agents, patches, patterns, fix loop -----------------------------------
+    agent_prompt_bytes: int = 1024 * 1024  # one agent prompt
+    agent_line_bytes: int = 64 * 1024 * 1024  # one line of agent output; longer lines are skipped with a warning
+    agent_event_text_bytes: int = 256 * 1024  # text carried by one normalized agent event (the log keeps all)
+    agent_replay_events: int = 20000  # events one agent.replay call returns
+    agent_version_timeout_s: float = 15.0  # `<agent> --version` during agent check
+    max_worktrees: int = 64  # executive-made git worktrees alive at once
+    git_timeout_s: float = 300.0  # one internal git command
+    patch_bytes: int = 16 * 1024 * 1024  # one patch text
+    patch_files: int = 2000  # files touched by one patch
+    patch_snapshot_bytes: int = 256 * 1024 * 1024  # pre-apply content kept for rollback of one patch
+    verify_timeout_s: float = 3600.0  # a patch verification or fix-loop test command
+    fix_max_iterations: int = 50  # --max-iterations of one fix loop
+    fix_output_tail_bytes: int = 32 * 1024  # failing test output handed to the agent
+    max_fix_runs: int = 8  # fix loops running at once
+    pattern_instance_bytes: int = 1024 * 1024  # one pattern instance document
+    pattern_files: int = 200  # files one pattern run may create or change
+    pattern_file_bytes: int = 4 * 1024 * 1024  # one file a pattern writes
+    max_user_patterns: int = 256  # pattern files loaded from the user directory
     # --- pipelines --------------------------------------------------------------
     pipeline_file_bytes: int = 256 * 1024  # one pipeline YAML file
     pipeline_max_phases: int = 32  # phases in one pipeline
