@@ -87,7 +87,20 @@ def test_fields_for_the_debugger() -> None:
     ins = disasm_word(0x02170FFC, pc=0x20)
     assert (ins.mnemonic, ins.rd, ins.rs1, ins.imm, ins.imm_raw, ins.pc, ins.size) == ("LD", 1, 7, -4, 0xFFC, 0x20, 4)
     d = ins.to_dict()
-    assert d["operands"] == "R1, [R7+-4]" and "target" not in d
+    assert d["operands"] == "R1, [R7+-4]" and "target" not in d and d["bytes"] == "02170ffc"
+    assert disasm_word(0x60300000, 0, next_word=7).to_dict()["bytes"] == "6030000000000007"
+
+
+def test_public_names() -> None:
+    from executive.hsx import asm, disasm, hxe, symbols
+
+    assert set(disasm.__all__) == {"Instruction", "SymbolsLike", "disasm_word", "disassemble", "render", "as_symbol_table"}
+    assert {"AsmError", "AsmResult", "assemble", "assemble_text"} <= set(asm.__all__)
+    assert {"HxeError", "HxeImage", "load_hxe", "write_hxe", "hxe_crc"} <= set(hxe.__all__)
+    assert set(symbols.__all__) == {"Symbol", "SymbolError", "SymbolTable", "LineInfo"}
+    for module in (asm, disasm, hxe, symbols):
+        for name in module.__all__:
+            assert hasattr(module, name), (module.__name__, name)
 
 
 # ------------------------------------------------------------------------------------------

@@ -60,9 +60,19 @@ class Instruction:
     line: int | None = None
     canonical: bool = True  # False: rendered as .word (illegal or non-canonical)
 
+    @property
+    def raw_bytes(self) -> bytes:
+        """The bytes this instruction occupies in the code (big-endian words)."""
+        data = self.word.to_bytes(4, "big")
+        if self.size == 8 and self.extended_word is not None:
+            data += self.extended_word.to_bytes(4, "big")
+        return data
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields (None values dropped)."""
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        """JSON-ready fields (None values dropped) plus ``bytes`` as hex (hsx-executive.md §8.6)."""
+        doc = {k: v for k, v in asdict(self).items() if v is not None}
+        doc["bytes"] = self.raw_bytes.hex()
+        return doc
 
 
 def as_symbol_table(symbols: SymbolsLike) -> SymbolTable | None:
