@@ -267,6 +267,7 @@ class _Supervisor:
         self.rt.os.signal_all(self._tree(), signal.SIGSTOP)
 
     def resume(self) -> None:
+        self.last_output = self.rt.os.monotonic()  # the idle clock restarts: paused time is not idle time
         self.rt.os.signal_all(self._tree(), signal.SIGCONT)
 
     def _quota_pause(self, why: str | None) -> None:
