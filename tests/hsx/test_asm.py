@@ -391,6 +391,8 @@ ERRORS = [
     ("", "", "the program has no instructions"),
     (".data\nx:\n.byte 1", "", "the program has no instructions"),
     (".entry 64\nRET", "", "entry 0x40 is outside the code"),
+    (".entry -4\nRET", "1:8", "the entry must be a code offset"),
+    (".entry 2\nRET", "1:8", "a multiple of 4"),
 ]
 
 

@@ -294,6 +294,8 @@ def test_legacy_mailbox_without_name() -> None:
         (HxeImage(code=b"\0" * 6), "multiples of 4"),
         (HxeImage(code=bytes(4), rodata=bytes(0x10001)), "rodata size"),
         (HxeImage(code=bytes(4), values=[ValueEntry(300, 1)]), "does not fit"),
+        (HxeImage(code=bytes(4), bss_size=-1), "bss_size -1 does not fit"),
+        (HxeImage(code=bytes(4), entry=-4), "entry -4 does not fit"),
     ],
 )
 def test_writer_refusals(image: HxeImage, fragment: str) -> None:

@@ -237,6 +237,8 @@ class _State:
                 raise loc.error(".entry takes a label or a number")
             self.m.entry, self.m.entry_symbol = None, value.name
         else:
+            if not 0 <= value < MAX_CODE_BYTES or value % 4:
+                raise loc.error(f".entry {value}: the entry must be a code offset, a multiple of 4 in 0..0xFFFC")
             self.m.entry, self.m.entry_symbol = value, None
 
     def d_org(self, args: str, loc: Loc, line: SourceLine) -> None:

@@ -295,6 +295,9 @@ def write_hxe(image: HxeImage, version: int | None = None) -> bytes:
             raise HxeError(f"{name} size {value} exceeds the limit 0x10000")
     if len(code) % 4 or image.entry % 4:
         raise HxeError("code length and entry must be multiples of 4")
+    for name, value in (("entry", image.entry), ("bss_size", image.bss_size), ("req_caps", image.req_caps)):
+        if not 0 <= value <= 0xFFFFFFFF:
+            raise HxeError(f"{name} {value} does not fit an unsigned 32-bit header field")
     payloads: list[tuple[int, int, bytes]] = []  # (type, entry_count, bytes)
     if image.values:
         payloads.append((SECTION_VALUES, len(image.values), encode_values(image.values)))
