@@ -122,7 +122,9 @@ def test_disasm_uses_sym_and_reassembles(hello: Path, tmp_path: Path, cli: CliRu
     src.write_text(text)
     out = tmp_path / "again.hxe"
     assert cli.invoke(app, ["asm", str(src), "-o", str(out)]).exit_code == 0
-    assert load_hxe(out.read_bytes()).code == load_hxe(hello.read_bytes()).code
+    again, original = load_hxe(out.read_bytes()), load_hxe(hello.read_bytes())
+    assert (again.code, again.rodata, again.entry) == (original.code, original.rodata, original.entry)
+    assert ".data\nmsg:\n    .byte 0x68, 0x65, 0x6C, 0x6C, 0x6F" in text
     hello.with_suffix(".sym").write_text("{broken")
     degraded = cli.invoke(app, ["disasm", str(hello), "--no-addresses"])
     assert degraded.exit_code == 0 and "warning: ignoring" in degraded.stderr and "CALL 3" in degraded.stdout

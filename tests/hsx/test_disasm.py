@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from executive.hsx import isa
 from executive.hsx.asm import assemble, assemble_text
-from executive.hsx.disasm import Instruction, disasm_word, disassemble, render
+from executive.hsx.disasm import Instruction, disasm_word, disassemble, render, render_data
 from executive.hsx.symbols import Symbol, SymbolError, SymbolTable
 
 TEXTS = [
@@ -94,7 +94,9 @@ def test_fields_for_the_debugger() -> None:
 def test_public_names() -> None:
     from executive.hsx import asm, disasm, hxe, symbols
 
-    assert set(disasm.__all__) == {"Instruction", "SymbolsLike", "disasm_word", "disassemble", "render", "as_symbol_table"}
+    assert set(disasm.__all__) == {
+        "Instruction", "SymbolsLike", "disasm_word", "disassemble", "render", "render_data", "as_symbol_table"
+    }  # fmt: skip
     assert {"AsmError", "AsmResult", "assemble", "assemble_text"} <= set(asm.__all__)
     assert {"HxeError", "HxeImage", "load_hxe", "write_hxe", "hxe_crc"} <= set(hxe.__all__)
     assert set(symbols.__all__) == {"Symbol", "SymbolError", "SymbolTable", "LineInfo"}
@@ -146,6 +148,16 @@ def test_render_listing_reassembles_with_labels() -> None:
     text = render(disassemble(result.image.code, result.sym), result.sym)
     assert "main:\n    LDI32 R1, 0x00004000" in text and "helper:\n    RET" in text
     assert assemble_text(text).image.code == result.image.code
+
+
+def test_render_data_reproduces_rodata_with_labels() -> None:
+    src = "RET\n.data\na:\n.byte 1, 2\nb:\n.zero 20\nend:\n"
+    result = assemble([("d.mvasm", src)])
+    text = render_data(result.image.rodata, result.sym)
+    assert text.startswith(".data\na:\n    .byte 0x01, 0x02") and "\nb:\n" in text and text.rstrip().endswith("end:")
+    again = assemble_text("RET\n" + text)
+    assert again.image.rodata == result.image.rodata
+    assert {v["name"]: v["address"] for v in again.sym["symbols"]["variables"]} == {"a": 0x4000, "b": 0x4002, "end": 0x4016}
 
 
 def test_duplicate_local_names_are_not_used_as_labels() -> None:

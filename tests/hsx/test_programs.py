@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from executive.hsx.asm import AsmResult, assemble
-from executive.hsx.disasm import disassemble, render
+from executive.hsx.disasm import disassemble, render, render_data
 from executive.hsx.hxe import load_hxe, write_hxe
 
 PROGRAMS = Path(__file__).parent / "programs"
@@ -49,9 +49,10 @@ def test_disassembly_reassembles(name: str) -> None:
     result = _build(name)
     listing = disassemble(result.image.code, result.sym)
     text = f".entry 0x{result.image.entry:X}\n" + render(listing, result.sym, end=len(result.image.code))
+    text += render_data(result.image.rodata, result.sym)
     again = assemble([("roundtrip.mvasm", text)])
     assert again.code_words == result.code_words
-    assert again.image.entry == result.image.entry
+    assert (again.image.entry, again.image.rodata) == (result.image.entry, result.image.rodata)
     # without symbols too
     plain = assemble([("plain.mvasm", render(disassemble(result.image.code)))])
     assert plain.code_words == result.code_words

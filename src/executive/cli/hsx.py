@@ -7,7 +7,7 @@ assembler error, broken .sym) is one line on stderr and exit code 2 — no trace
 * ``run PROG.hxe``: the reference stand-alone CLI in its ``--no-preload`` mode (hsx-vm.md §16):
   the host log lines, then the halt summary; ``--json`` prints one JSON object instead.
 * ``asm SRC... -o OUT.hxe``: assemble and link (§15), writing OUT.hxe and OUT.sym.
-* ``disasm PROG.hxe``: reassemblable MVASM, annotated from PROG.sym when present.
+* ``disasm PROG.hxe``: reassemblable MVASM (code and data), annotated from PROG.sym when present.
 * ``info PROG.hxe``: header, sections, metadata and CRC status.
 """
 
@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from executive.hsx.asm import MAX_SOURCE_BYTES, AsmError, assemble
-from executive.hsx.disasm import disassemble, render
+from executive.hsx.disasm import disassemble, render, render_data
 from executive.hsx.hxe import MAX_IMAGE_SIZE, HxeError, HxeImage, load_hxe
 from executive.hsx.symbols import SymbolError, SymbolTable
 
@@ -172,7 +172,7 @@ def disasm_cmd(
     sym: Optional[Path] = typer.Option(None, "--sym", help="Symbol file (default: PROG.sym if present)."),
     addresses: bool = typer.Option(True, "--addresses/--no-addresses", help="Address and word comments."),
 ) -> None:
-    """Print the code as MVASM that reassembles to the same words, with labels from the .sym."""
+    """Print code and data as MVASM that reassembles to the same image contents, labelled from the .sym."""
     with _errors():
         image = _read_hxe(program)
         table = _load_symbols(program, sym)
@@ -180,6 +180,9 @@ def disasm_cmd(
     typer.echo(f"; {program.name}: entry 0x{image.entry:04X}, {len(image.code)} code bytes", nl=True)
     typer.echo(f".entry 0x{image.entry:X}")
     typer.echo(render(listing, table, addresses=addresses, end=len(image.code)), nl=False)
+    if image.rodata:
+        typer.echo("")
+        typer.echo(render_data(image.rodata, table), nl=False)
 
 
 def _info_doc(path: Path, image: HxeImage) -> dict[str, Any]:

@@ -22,10 +22,10 @@ from typing import Any
 
 from executive.hsx import isa
 from executive.hsx._asm_source import is_symbol, register_index
-from executive.hsx.isa import Form
+from executive.hsx.isa import RODATA_BASE, Form
 from executive.hsx.symbols import SymbolTable
 
-__all__ = ["Instruction", "SymbolsLike", "disasm_word", "disassemble", "render", "as_symbol_table"]
+__all__ = ["Instruction", "SymbolsLike", "disasm_word", "disassemble", "render", "render_data", "as_symbol_table"]
 
 SymbolsLike = SymbolTable | Mapping[str, Any] | Iterable[tuple[str, int]] | None
 
@@ -154,6 +154,34 @@ def render(
         lines.append(f"{body:<40} ; {'  '.join(notes)}" if notes else body)
     if end is not None and end not in {i.pc for i in instructions}:
         lines.extend(f"{n}:" for n in by_addr.get(end, []))
+    return "\n".join(lines) + "\n"
+
+
+def render_data(rodata: bytes, symbols: SymbolsLike = None, *, per_line: int = 16) -> str:
+    """A ``.data`` section reproducing ``rodata`` as ``.byte`` lines, with variable labels.
+
+    Labels come from the data symbols (variables) at 0x4000 + offset; names that repeat or
+    are not valid symbols are skipped. Empty rodata gives an empty string.
+    """
+    if not rodata:
+        return ""
+    table = as_symbol_table(symbols)
+    labels: dict[int, list[str]] = {}
+    if table is not None:
+        seen: dict[str, int] = {}
+        for sym in table.data_symbols():
+            seen[sym.name] = seen.get(sym.name, 0) + 1
+        for sym in table.data_symbols():
+            offset = sym.address - RODATA_BASE
+            if 0 <= offset <= len(rodata) and seen[sym.name] == 1 and is_symbol(sym.name):
+                labels.setdefault(offset, []).append(sym.name)
+    cuts = sorted({0, len(rodata), *labels})
+    lines = [".data"]
+    for start, stop in zip(cuts, cuts[1:] + [len(rodata)], strict=True):
+        lines.extend(f"{name}:" for name in labels.get(start, []))
+        for i in range(start, stop, per_line):
+            chunk = rodata[i : min(i + per_line, stop)]
+            lines.append("    .byte " + ", ".join(f"0x{b:02X}" for b in chunk) + f"{'':<4}; 0x{RODATA_BASE + i:04X}")
     return "\n".join(lines) + "\n"
 
 
