@@ -157,3 +157,159 @@ async def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await asyncio.sleep(interval)
+
+
+# ----------------------------------------------------------------------------------------------
+# End-to-end helpers (tests/api, tests/runtimes, tests/store, tests/cli).  Test modules cannot
+# import this file by name (tests/hsx has its own conftest), so they reach these through the
+# `e2e` fixture: `e2e.wait_for(...)`, `await e2e.until_ended(client, tid)`, `e2e.gone(pid)`, ...
+
+import psutil  # noqa: E402
+import types  # noqa: E402
+
+EXECUTIVE_BIN = str(Path(sys.executable).with_name("executive"))
+
+
+def pid_gone(pid: int) -> bool:
+    """Whether ``pid`` no longer runs.  A zombie counts as gone: PID 1 here may never reap it."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def read_pid_file(path: Path) -> int | None:
+    """The integer a task wrote to ``path``, or None while it is not (completely) written."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    return int(text) if text.endswith("\n") and text.strip().isdigit() else None
+
+
+async def until_ended(client: Client, task_id: int, timeout: float = 30.0) -> list[dict[str, Any]]:
+    """Events of ``client``'s subscriptions up to and including ``task_id``'s ``ended`` event."""
+    seen: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"task {task_id} did not end within {timeout}s; saw {[e['type'] for e in seen][-20:]}")
+        ev = await client.next_event(timeout=left)
+        seen.append(ev)
+        if ev["type"] == "task_state" and ev["pid"] == task_id and ev["data"]["to"] == "ended":
+            return seen
+
+
+async def read_log(client: Client, task_id: int, stream: str = "stdout") -> bytes:
+    """A task's whole log through task.output (by offset, to eof)."""
+    import base64
+
+    out = bytearray()
+    while True:
+        r = await client.call("task.output", task=task_id, stream=stream, offset=len(out))
+        out += r["data"].encode() if "data" in r else base64.b64decode(r["data_b64"])
+        if r["next_offset"] >= r["size"]:
+            return bytes(out)
+
+
+@dataclasses.dataclass
+class CliResult:
+    rc: int
+    out: str
+    err: str
+
+
+async def run_cli(home: Path, *args: str, timeout: float = 60.0, env: dict[str, str] | None = None) -> CliResult:
+    """Run `executive ARGS` against ``home`` without blocking the event loop (an in-process daemon keeps serving)."""
+    proc = await start_cli(home, *args, env=env)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    assert proc.returncode is not None
+    return CliResult(proc.returncode, out.decode(), err.decode())
+
+
+async def start_cli(home: Path, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> "asyncio.subprocess.Process":
+    """Start `executive ARGS` with stdout/stderr piped; the caller reads, signals and waits."""
+    full_env = dict(os.environ, EXECUTIVE_HOME=str(home), COLUMNS="200", NO_COLOR="1", **(env or {}))
+    return await asyncio.create_subprocess_exec(
+        EXECUTIVE_BIN, *args, env=full_env, cwd=cwd, stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+
+
+@pytest.fixture
+async def daemon_factory(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
+    """Start extra in-process daemons with their own options: ``await daemon_factory(limits=..., allow_list=...)``."""
+    made: list[Daemon] = []
+
+    async def factory(name: str = "home2", **kw: Any) -> Daemon:
+        d = await start_daemon(tmp_path / name, **kw)
+        made.append(d)
+        return d
+
+    try:
+        yield factory
+    finally:
+        for d in made:
+            await d.close()
+
+
+class LimitedDaemonProcess(DaemonProcess):
+    """`serve()` in a subprocess with custom Limits (there are no CLI flags for most limits)."""
+
+    def __init__(self, home: Path, limits: dict[str, Any]) -> None:
+        super().__init__(home)
+        self.limits = limits
+
+    def start(self, timeout: float = 20.0) -> dict[str, Any]:
+        code = (
+            "import asyncio, sys, pathlib\n"
+            "from executive.api.server import ServeOptions, serve\n"
+            "from executive.kernel.limits import Limits\n"
+            f"opts = ServeOptions(pathlib.Path({str(self.home)!r}), port=0, limits=Limits(**{self.limits!r}))\n"
+            "asyncio.run(serve(opts))\n"
+        )
+        daemon_json = self.home / "daemon.json"
+        daemon_json.unlink(missing_ok=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code], env=dict(os.environ, EXECUTIVE_HOME=str(self.home)),
+            stdout=subprocess.DEVNULL, stderr=open(self.home.parent / "daemon.log", "ab"),
+        )
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                self.info = json.loads(daemon_json.read_text())
+                if self.info.get("pid") == self.proc.pid:
+                    return self.info
+            except (FileNotFoundError, ValueError):
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"daemon exited with {self.proc.returncode}")
+            time.sleep(0.05)
+        raise TimeoutError("daemon did not start")
+
+
+@pytest.fixture
+def limited_daemon_process(tmp_path: Path) -> Any:
+    """Factory of :class:`LimitedDaemonProcess`; every one is stopped at teardown."""
+    made: list[LimitedDaemonProcess] = []
+
+    def factory(limits: dict[str, Any], home: Path | None = None) -> LimitedDaemonProcess:
+        h = home or tmp_path / "home"
+        h.mkdir(parents=True, exist_ok=True)
+        d = LimitedDaemonProcess(h, limits)
+        made.append(d)
+        return d
+
+    yield factory
+    for d in made:
+        d.stop()
+
+
+@pytest.fixture
+def e2e() -> types.SimpleNamespace:
+    """The end-to-end helpers above, reachable from any test module."""
+    return types.SimpleNamespace(
+        wait_for=wait_for, gone=pid_gone, read_pid_file=read_pid_file, until_ended=until_ended,
+        read_log=read_log, run_cli=run_cli, start_cli=start_cli, start_daemon=start_daemon,
+    )
