@@ -15,7 +15,7 @@ from typing import Any, AsyncIterator, Callable
 
 import pytest
 
-from executive.api.client import Client
+from executive.api.client import Client, RpcError
 from executive.api.server import ServeOptions, serve
 from executive.kernel.limits import DEFAULT_LIMITS, Limits
 
@@ -306,10 +306,77 @@ def limited_daemon_process(tmp_path: Path) -> Any:
         d.stop()
 
 
+class RawWs:
+    """A bare /rpc websocket that reads only when told to: for raw frames and for clients that
+    "stop reading".  No compression (a compressible stream would fit in the socket buffers) and
+    a one-frame receive queue, so the daemon meets backpressure as soon as this stops reading."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.ids = 1000
+        self.events: list[dict[str, Any]] = []  # from `events` notifications, in arrival order
+
+    @classmethod
+    async def connect(cls, url: str, token: str | None) -> "RawWs":
+        from websockets.asyncio.client import connect
+
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        return cls(await connect(url, additional_headers=headers, compression=None, max_queue=1, max_size=None))
+
+    async def send(self, frame: str | bytes) -> None:
+        await self.ws.send(frame)
+
+    async def recv(self, timeout: float = 30.0) -> Any:
+        """The next message that is not an `events` notification (those are kept in .events)."""
+        import orjson
+
+        while True:
+            msg = orjson.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+            if isinstance(msg, dict) and msg.get("method") == "events":
+                self.events.extend(msg["params"]["events"])
+            else:
+                return msg
+
+    async def request(self, method: str, params: Any = None, **extra: Any) -> dict[str, Any]:
+        """Send one request and return the whole reply object (result or error)."""
+        import orjson
+
+        self.ids += 1
+        msg: dict[str, Any] = {"jsonrpc": "2.0", "id": self.ids, "method": method, **extra}
+        if params is not None:
+            msg["params"] = params
+        await self.send(orjson.dumps(msg).decode())
+        reply = await self.recv()
+        assert reply.get("id") == self.ids, f"reply {reply} is not for request {self.ids}"
+        return reply
+
+    async def call(self, method: str, **params: Any) -> Any:
+        reply = await self.request(method, params)
+        if "error" in reply:
+            e = reply["error"]
+            raise RpcError(e["code"], e["message"], e.get("data"))
+        return reply["result"]
+
+    async def read_until_ended(self, task_id: int, timeout: float = 30.0) -> None:
+        """Read `events` notifications until ``task_id``'s ended event has arrived."""
+        import orjson
+
+        def ended() -> bool:
+            return any(e["type"] == "task_state" and e["pid"] == task_id and e["data"]["to"] == "ended" for e in self.events)
+
+        while not ended():
+            msg = orjson.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+            if isinstance(msg, dict) and msg.get("method") == "events":
+                self.events.extend(msg["params"]["events"])
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
 @pytest.fixture
 def e2e() -> types.SimpleNamespace:
     """The end-to-end helpers above, reachable from any test module."""
     return types.SimpleNamespace(
         wait_for=wait_for, gone=pid_gone, read_pid_file=read_pid_file, until_ended=until_ended,
-        read_log=read_log, run_cli=run_cli, start_cli=start_cli, start_daemon=start_daemon,
+        read_log=read_log, run_cli=run_cli, start_cli=start_cli, start_daemon=start_daemon, raw=RawWs.connect,
     )

@@ -15,9 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
 
 from executive.api.client import Client
 
@@ -44,41 +42,6 @@ def _vm(pid: int, key: str) -> int:
         if line.startswith(key + ":"):
             return int(line.split()[1]) * 1024
     raise KeyError(key)
-
-
-class RawWs:
-    """A bare websocket that reads only when told to: a client that "stops reading".
-
-    No compression (a compressible stream would otherwise fit in the socket
-    buffers) and a one-frame receive queue, so the daemon meets backpressure.
-    """
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-        self.ids = 1000
-        self.events: list[dict[str, Any]] = []
-
-    @classmethod
-    async def connect(cls, url: str, token: str) -> "RawWs":
-        ws = await connect(url, additional_headers={"Authorization": f"Bearer {token}"}, compression=None, max_queue=1, max_size=None)
-        return cls(ws)
-
-    async def call(self, method: str, **params: Any) -> Any:
-        self.ids += 1
-        await self.ws.send(orjson.dumps({"jsonrpc": "2.0", "id": self.ids, "method": method, "params": params}).decode())
-        while True:
-            msg = orjson.loads(await asyncio.wait_for(self.ws.recv(), 30))
-            if msg.get("method") == "events":
-                self.events.extend(msg["params"]["events"])
-            elif msg.get("id") == self.ids:
-                assert "error" not in msg, msg
-                return msg["result"]
-
-    async def read_until_ended(self, tid: int) -> None:
-        while not any(e["type"] == "task_state" and e["pid"] == tid and e["data"]["to"] == "ended" for e in self.events):
-            msg = orjson.loads(await asyncio.wait_for(self.ws.recv(), 30))
-            if msg.get("method") == "events":
-                self.events.extend(msg["params"]["events"])
 
 
 class Followed:
@@ -150,13 +113,13 @@ async def test_200mb_reaches_a_fast_client_complete_and_byte_identical(daemon: A
 
 
 @pytest.mark.slow
-async def test_a_stalled_client_stalls_neither_the_producer_nor_another_client(limited_daemon_process: Any) -> None:
+async def test_a_stalled_client_stalls_neither_the_producer_nor_another_client(limited_daemon_process: Any, e2e: Any) -> None:
     d = limited_daemon_process({})  # default limits, in its own process so its memory can be measured
     d.start()
     token = (d.home / "token").read_text().strip()
     rss_before = _vm(d.proc.pid, "VmRSS")
 
-    stalled = await RawWs.connect(d.info["url"], token)
+    stalled = await e2e.raw(d.info["url"], token)
     await stalled.call("events.subscribe", types=["output", "task_state"])
     fast = await d.client()
     await fast.call("events.subscribe", types=["output", "task_state"])
@@ -206,7 +169,7 @@ async def test_a_stalled_client_stalls_neither_the_producer_nor_another_client(l
         h.update(chunk)
         pos += len(chunk)
     assert pos == n and h.hexdigest() == sha
-    await stalled.ws.close()
+    await stalled.close()
     await fast.close()
 
 

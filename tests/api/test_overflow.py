@@ -1,0 +1,114 @@
+"""Bounded subscription rings and history, seen from a client.
+
+A subscription that cannot be delivered to drops its *oldest* events and the
+next batch starts with one `warning` that counts them; the drop accounting is
+exact.  A replay that reaches past the bus history starts with a `replay_gap`
+warning.  The daemon here has tiny rings so the bounds are reached at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from typing import Any
+
+import pytest
+
+from executive.api.client import Client
+from executive.kernel.limits import DEFAULT_LIMITS, Limits
+
+PY = sys.executable
+RING = 16
+
+
+@pytest.fixture
+def limits() -> Limits:
+    return dataclasses.replace(DEFAULT_LIMITS, subscription_events=RING, event_batch_events=4, history_events=64)
+
+
+def _check_drop_accounting(events: list[dict[str, Any]], last_seq: int) -> int:
+    """Every seq the bus stamped up to ``last_seq`` was either delivered or counted as dropped.
+
+    Only one subscription exists and it has no filter, so the seqs it should have seen are all
+    of them; its own warnings take seqs too (they are stamped when delivered).
+    """
+    warnings = [e for e in events if e["type"] == "warning"]
+    delivered = {e["seq"] for e in events if e["type"] != "warning"}
+    published = set(range(1, last_seq + 1)) - {w["seq"] for w in warnings}
+    missing = sorted(published - delivered)
+    dropped = sum(w["data"]["dropped"] for w in warnings)
+    assert dropped == len(missing), f"warnings count {dropped} drops, {len(missing)} events are missing"
+    for w in warnings:
+        assert w["data"]["reason"] == "events_dropped" and w["data"]["first_dropped_seq"] in missing
+    seqs = [e["seq"] for e in events if e["type"] != "warning"]
+    assert seqs == sorted(seqs)  # what arrives is in order, oldest first
+    return dropped
+
+
+async def test_a_client_that_does_not_read_gets_a_warning_with_the_drop_count(daemon: Any, client: Client, e2e: Any) -> None:
+    raw = await e2e.raw(daemon.url, daemon.token)
+    await raw.call("events.subscribe")  # everything, from now on
+    # ~1000 output events of 64 KiB: far more than the socket buffers and the 16-event ring hold.
+    t = await client.call("task.run", argv=["sh", "-c", "head -c 64000000 /dev/zero | tr '\\0' y"])
+    done = await client.call("task.wait", task=t["id"], timeout=60)  # the producer finished unhindered
+    assert done["end_reason"] == "exited"
+    last_seq = (await client.call("daemon.health"))["last_seq"]
+
+    await raw.read_until_ended(t["id"])  # now it reads: in-flight frames, a warning, the newest events
+    assert any(e["type"] == "warning" for e in raw.events)
+    dropped = _check_drop_accounting(raw.events, max(e["seq"] for e in raw.events if e["type"] != "warning"))
+    assert dropped > 100
+    ended = [e for e in raw.events if e["type"] == "task_state" and e["data"]["to"] == "ended"]
+    assert len(ended) == 1 and ended[0]["seq"] <= last_seq  # the newest events survive the overflow
+    # The connection is healthy after the overflow.
+    assert (await raw.call("daemon.health"))["status"] == "ok"
+    await raw.close()
+
+
+async def test_ack_window_holds_events_back_and_overflow_is_counted(client: Client, e2e: Any) -> None:
+    sub = await client.call("events.subscribe", ack_window=2)
+    script = "import time\nfor i in range(200):\n    print(i, flush=True)\n    time.sleep(0.001)"
+    t = await client.call("task.run", argv=[PY, "-c", script])
+    first = [await client.next_event(timeout=20) for _ in range(2)]
+    done = await client.call("task.wait", task=t["id"], timeout=30)
+    assert done["exit_code"] == 0
+    assert client.take_events() == []  # nothing beyond the window until we ack
+    stats = await client.call("events.ack", subscription=sub["subscription"], seq=first[-1]["seq"])
+    assert stats["pending"] > 0 and stats["dropped_total"] > 0 and stats["last_ack"] == first[-1]["seq"]
+    events = list(first)
+    while not any(e["type"] == "task_state" and e["data"]["to"] == "ended" for e in events):
+        ev = await client.next_event(timeout=20)
+        events.append(ev)
+        if ev["type"] != "warning":
+            await client.call("events.ack", subscription=sub["subscription"], seq=ev["seq"])
+    assert events[2]["type"] == "warning"  # the first batch after the ack starts with the warning
+    last = events[-1]["seq"]
+    assert _check_drop_accounting(events, last) == stats["dropped_total"]
+    # The ring kept the newest RING events.
+    assert len([e for e in events[3:]]) == RING
+    out = b"".join(e["data"]["data"].encode() for e in events if e["type"] == "output")
+    assert out.endswith(b"199\n")
+
+
+async def test_replay_past_the_history_starts_with_a_replay_gap_warning(daemon_factory: Any) -> None:
+    d = await daemon_factory(limits=dataclasses.replace(DEFAULT_LIMITS, history_events=16))
+    client = await d.client()
+    for _ in range(8):  # 4 task_state events each: twice the 16-event history
+        t = await client.call("task.run", argv=["true"])
+        await client.call("task.wait", task=t["id"], timeout=20)
+    health = await client.call("daemon.health")
+    sub = await client.call("events.subscribe", since_seq=0, types=["task_state"])
+    assert sub["oldest_seq"] == health["last_seq"] - 15
+    gap = await client.next_event(timeout=10)
+    assert gap["type"] == "warning" and gap["data"]["reason"] == "replay_gap"
+    assert sub["cursor"] == gap["seq"] == health["last_seq"] + 1  # the warning is stamped at subscribe time
+    assert gap["data"]["missing_from"] == 1 and gap["data"]["missing_to"] == sub["oldest_seq"] - 1
+    replay = [await client.next_event(timeout=10) for _ in range(16)]
+    assert [e["seq"] for e in replay] == list(range(sub["oldest_seq"], health["last_seq"] + 1))
+    assert client.take_events() == []
+    # A replay from inside the history has no gap and starts right after the given seq.
+    sub2 = await client.call("events.subscribe", since_seq=health["last_seq"] - 3, types=["task_state"])
+    again = [await client.next_event(timeout=10) for _ in range(3)]
+    assert [e["seq"] for e in again] == [health["last_seq"] - 2, health["last_seq"] - 1, health["last_seq"]]
+    assert sub2["subscription"] != sub["subscription"]
+    await client.close()
