@@ -223,7 +223,22 @@ def _row_to_task(r: sqlite3.Row) -> Task:
 
 
 def _split_sql(script: str) -> list[str]:
-    """Split a migration script into statements (no semicolons inside our DDL strings)."""
-    return [s.strip() for s in script.split(";") if s.strip() and not all(
-        line.strip().startswith("--") or not line.strip() for line in s.splitlines()
+    """Split a migration script into statements.
+
+    A piece ends at a ``;`` only where SQLite agrees the statement is complete
+    (``sqlite3.complete_statement``), so semicolons inside comments, string
+    literals and trigger bodies do not cut a statement in two.  (Not
+    ``executescript``: it commits first, which would break the migration's
+    transaction.)
+    """
+    out: list[str] = []
+    buf = ""
+    for piece in script.split(";"):
+        buf += piece + ";"
+        if sqlite3.complete_statement(buf):
+            out.append(buf)
+            buf = ""
+    out.append(buf[:-1])  # what follows the last ';' (the ';' added above was not in the script)
+    return [s.strip() for s in out if not all(
+        line.strip().startswith("--") or not line.strip() for line in s.rstrip(";").splitlines()
     )]
