@@ -405,6 +405,7 @@ class Executive:
                 data={"task": task.id, "state": task.state.value},
             )
         if task.state is TaskState.QUEUED:
+            self._queue = collections.deque(entry for entry in self._queue if entry[0] is not task)
             self._end_without_running(task, reason, f"{verb}led before it started")
             return task.to_dict()
         if task.state is TaskState.STOPPING and reason is not EndReason.KILLED:
