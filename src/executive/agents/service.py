@@ -1,0 +1,42 @@
+"""The agents layer as one object the daemon owns: ``Executive.agents``.
+
+It wires the parts together — one :class:`~executive.agents.git.Git`, the
+worktree manager, agent runs, the patch engine and ledger, the pattern
+registry and the fix loop — and gives the service a single ``open``/``aclose``
+pair.  Transports (``api/agent_methods.py``) reach the parts through it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from executive.agents import schema  # noqa: F401  (registers the migration before the store opens)
+from executive.agents.git import Git
+from executive.agents.runs import AgentRuns
+from executive.agents.worktrees import Worktrees
+
+if TYPE_CHECKING:
+    from executive.service import Executive
+
+__all__ = ["AgentService"]
+
+
+class AgentService:
+    """Agent runs, worktrees, patches, patterns and the fix loop of one daemon."""
+
+    def __init__(self, ex: "Executive") -> None:
+        self.ex = ex
+        tmp = ex.home / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        self.git = Git(timeout=ex.limits.git_timeout_s, tmp_dir=tmp)
+        self.worktrees = Worktrees(ex, self.git)
+        self.runs = AgentRuns(ex, self.git, self.worktrees)
+
+    async def open(self) -> None:
+        """Daemon start: drop throw-away worktrees and mark interrupted runs lost."""
+        await self.worktrees.open()
+        await self.runs.open()
+
+    async def aclose(self) -> None:
+        """Daemon stop (after live tasks were cancelled): let result bookkeeping finish."""
+        await self.runs.aclose()

@@ -1,0 +1,134 @@
+"""JSON-RPC methods of the agents layer: ``agent.*``, ``patch.*``, ``pattern.*``.
+
+Thin handlers onto :class:`~executive.agents.service.AgentService` (``Executive.agents``):
+each validates its params with a pydantic model (``extra="forbid"``, sizes
+bounded) and calls one method.  Normalized agent events are not methods: they
+arrive through ``events.subscribe`` like every other event (types
+``agent.session``, ``agent.message``, ``agent.tool_call``, ``agent.tool_result``,
+``agent.warning``, ``agent.result``; ``pid`` = the agent task).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from executive.agents.adapters import AgentRequest
+from executive.agents.service import AgentService
+from executive.api.rpc import Method
+from executive.kernel.errors import ServerError
+
+__all__ = ["agent_methods"]
+
+TaskRef = int | str
+_Str = Field(None, max_length=4096)
+
+
+class _P(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _NoParams(_P):
+    pass
+
+
+def _svc(ctx: Any) -> AgentService:
+    agents = ctx.service.agents
+    if agents is None:  # pragma: no cover - the service always opens it
+        raise ServerError("the agents layer is not running in this daemon")
+    return agents
+
+
+def _touch(ctx: Any) -> str | None:
+    if ctx.session_id:
+        ctx.service.sessions.get(ctx.session_id)
+    return ctx.session_id
+
+
+# --- agent.* --------------------------------------------------------------------------
+class AgentRun(_P):
+    agent: Literal["claude", "codex", "aider", "command"]
+    prompt: str = Field(min_length=1)
+    cwd: str = Field(min_length=1, max_length=4096)
+    bin: str | None = _Str
+    model: str | None = Field(None, max_length=256)
+    resume: str | None = Field(None, max_length=128, description="session id to resume")
+    permission_mode: str | None = Field(None, max_length=64)
+    sandbox: str | None = Field(None, max_length=64)
+    allowed_tools: list[str] = Field(default_factory=list, max_length=256)
+    disallowed_tools: list[str] = Field(default_factory=list, max_length=256)
+    max_turns: int | None = Field(None, ge=1, le=10000)
+    max_budget_usd: float | None = Field(None, gt=0, le=100000)
+    files: list[str] = Field(default_factory=list, max_length=1024)
+    args: list[str] = Field(default_factory=list, max_length=1024)
+    env: dict[str, str] = Field(default_factory=dict)
+    worktree: bool = False
+    name: str | None = Field(None, min_length=1, max_length=128)
+    timeout: float | None = Field(None, gt=0)
+
+
+async def _agent_run(ctx: Any, p: AgentRun) -> dict[str, Any]:
+    req = AgentRequest(
+        agent=p.agent, prompt=p.prompt, cwd=p.cwd, bin=p.bin, model=p.model, resume=p.resume,
+        permission_mode=p.permission_mode, sandbox=p.sandbox, allowed_tools=p.allowed_tools,
+        disallowed_tools=p.disallowed_tools, max_turns=p.max_turns, max_budget_usd=p.max_budget_usd,
+        files=p.files, args=p.args, env=p.env,
+    )
+    return await _svc(ctx).runs.run(req, worktree=p.worktree, name=p.name, timeout=p.timeout, session_id=_touch(ctx))
+
+
+class AgentCheck(_P):
+    agent: Literal["claude", "codex", "aider", "command"] | None = None
+    bin: str | None = _Str
+
+
+class AgentRef(_P):
+    task: TaskRef
+
+
+class AgentWait(_P):
+    task: TaskRef
+    timeout: float | None = Field(None, ge=0)
+
+
+class AgentList(_P):
+    limit: int = Field(100, ge=1, le=10000)
+
+
+class AgentReplay(_P):
+    task: TaskRef
+    limit: int | None = Field(None, ge=1)
+
+
+class WorktreeList(_P):
+    include_removed: bool = False
+    stale: bool = False
+
+
+class WorktreeRemove(_P):
+    worktree: int
+
+
+class WorktreePrune(_P):
+    older_than: float = Field(0.0, ge=0)
+
+
+def agent_methods() -> list[Method]:
+    """Every method of the agents layer."""
+    return [
+        Method("agent.run", AgentRun, _agent_run, "Start a coding agent as an `agent` task; normalized events follow on the bus."),
+        Method("agent.check", AgentCheck, lambda c, p: _svc(c).runs.check(agent=p.agent, bin=p.bin), "Which adapters are usable, and why not."),
+        Method("agent.wait", AgentWait, lambda c, p: _svc(c).runs.wait(p.task, timeout=p.timeout), "Wait for an agent run's result."),
+        Method("agent.result", AgentRef, lambda c, p: _svc(c).runs.wait(p.task, timeout=0), "An agent run's result now (null until it ends)."),
+        Method("agent.runs", AgentList, lambda c, p: _svc(c).runs.list(limit=p.limit), "Recent agent runs, oldest first."),
+        Method("agent.diff", AgentRef, lambda c, p: _svc(c).runs.diff(p.task), "The diff an agent run left in its work tree."),
+        Method("agent.replay", AgentReplay, lambda c, p: _svc(c).runs.replay(p.task, limit=p.limit), "Re-derive a run's normalized events from its log."),
+        Method(
+            "agent.worktrees", WorktreeList,
+            lambda c, p: _svc(c).worktrees.stale() if p.stale else _svc(c).worktrees.list(include_removed=p.include_removed),
+            "The daemon's git worktrees (or only the stale ones).",
+        ),
+        Method("agent.worktree_remove", WorktreeRemove, lambda c, p: _svc(c).worktrees.remove(p.worktree), "Remove one worktree (refused while in use)."),
+        Method("agent.worktree_prune", WorktreePrune, lambda c, p: _svc(c).worktrees.prune(older_than=p.older_than), "Remove every stale worktree."),
+    ]

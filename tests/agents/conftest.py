@@ -1,0 +1,78 @@
+"""Fixtures for the agents tests: fake agent CLIs on a launcher path, real git repositories, event helpers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from executive.api.client import Client
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "agents"
+FAKES = {"claude": "fake_claude.py", "codex": "fake_codex.py", "aider": "fake_aider.py", "fake-command": "fake_command.py"}
+
+
+@pytest.fixture
+def fake_bin(tmp_path: Path) -> dict[str, str]:
+    """Executables named like the real CLIs that run the fakes with this interpreter (fast start, no PATH games)."""
+    d = tmp_path / "bin"
+    d.mkdir()
+    out = {}
+    for name, script in FAKES.items():
+        exe = d / name
+        exe.write_text(f"#!{sys.executable}\nimport runpy\nrunpy.run_path({str(FIXTURES / script)!r}, run_name='__main__')\n")
+        exe.chmod(0o755)
+        out[name] = str(exe)
+    return out
+
+
+def git(repo: Path, *args: str) -> str:
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True, env=env).stdout
+
+
+def make_repo(path: Path, files: dict[str, str]) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q", "-b", "main")
+    for rel, text in files.items():
+        p = path / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "initial")
+    return path
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return make_repo(tmp_path / "repo", {"calc.py": "def add(a, b):\n    return a + b\n", "README.md": "# demo\n"})
+
+
+class AgentHelpers:
+    """Run an agent over the wire and collect its normalized events."""
+
+    git = staticmethod(git)
+    make_repo = staticmethod(make_repo)
+
+    async def run(self, client: Client, **params: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """agent.run, then every agent.* event of that task up to and including agent.result."""
+        cursor = (await client.call("daemon.health"))["last_seq"]
+        task = await client.call("agent.run", **params)
+        await client.call("events.subscribe", tasks=[task["id"]], since_seq=cursor,
+                          types=["agent.session", "agent.message", "agent.tool_call", "agent.tool_result", "agent.warning", "agent.result"])
+        events = []
+        while True:
+            e = await client.next_event(timeout=60)
+            if e["type"].startswith("agent.") and e["pid"] == task["id"]:
+                events.append(e)
+                if e["type"] == "agent.result":
+                    return task, events
+
+
+@pytest.fixture
+def agents() -> AgentHelpers:
+    return AgentHelpers()
