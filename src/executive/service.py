@@ -28,6 +28,7 @@ from typing import Any
 import structlog
 
 from executive.agents.service import AgentService
+from executive.agents.service import AgentService
 from executive.kernel.errors import BadParamsError, ErrorCode, InvalidTransitionError, LimitError, NotFoundError
 from executive.kernel.events import EventBus, Subscription
 from executive.kernel.limits import DEFAULT_LIMITS, Limits
@@ -76,6 +77,7 @@ class Executive:
         self._housekeeping: asyncio.Task[None] | None = None
         self._closed = False
         self.agents: AgentService | None = None  # agent runs, worktrees, patches, patterns, fix loop (set by open)
+        self.agents: AgentService | None = None  # agent runs, worktrees, patches, patterns, fix loop (set by open)
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
@@ -87,6 +89,8 @@ class Executive:
         store = Store(self.home / "executive.db")
         self._store = StoreWriter(store)
         await self._restore()
+        self.agents = AgentService(self)
+        await self.agents.open()
         self.agents = AgentService(self)
         await self.agents.open()
         self._housekeeping = asyncio.create_task(self._housekeep())
@@ -102,6 +106,8 @@ class Executive:
             self._end_without_running(task, EndReason.CANCELLED, "daemon stopped before the task started")
         self._queue.clear()
         await self.processes.shutdown()
+        if self.agents is not None:
+            await self.agents.aclose()
         if self.agents is not None:
             await self.agents.aclose()
         if self._store is not None:

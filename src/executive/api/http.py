@@ -9,6 +9,7 @@ from fastapi.responses import ORJSONResponse
 
 from executive import __version__
 from executive.api.agent_methods import agent_methods
+from executive.api.agent_methods import agent_methods
 from executive.api.methods import NoParams, core_methods
 from executive.api.rpc import Dispatcher, Method
 from executive.api.ws import serve_rpc_socket
@@ -19,6 +20,7 @@ __all__ = ["create_app", "build_dispatcher"]
 
 def build_dispatcher(service: Executive, extra_methods: list[Method] | None = None) -> Dispatcher:
     methods: list[Method] = core_methods()
+    methods += agent_methods()
     methods += agent_methods()
     methods += extra_methods or []
     dispatcher = Dispatcher(methods, max_batch=service.limits.max_batch)
