@@ -1,0 +1,125 @@
+"""Sessions through the wire: open, keepalive, close, idle expiry, and exclusive control locks."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Any
+
+import pytest
+
+from executive.api.client import Client, RpcError
+from executive.kernel.errors import ErrorCode as E
+from executive.kernel.limits import DEFAULT_LIMITS, Limits
+
+IDLE = 1.0
+
+
+@pytest.fixture
+def limits() -> Limits:
+    return dataclasses.replace(DEFAULT_LIMITS, session_idle_s=IDLE)
+
+
+async def _code(coro: Any) -> int:
+    with pytest.raises(RpcError) as exc:
+        await coro
+    return exc.value.code
+
+
+async def test_open_keepalive_close(client: Client) -> None:
+    s = await client.call("session.open", client="e2e", capabilities=["tasks", "events", "teleport"], idle_s=60)
+    assert s["client"] == "e2e" and s["capabilities"] == ["tasks", "events"]
+    assert s["warnings"] == ["unsupported_capability:teleport"] and s["idle_s"] == 60
+    assert [x["id"] for x in await client.call("session.list")] == [s["id"]]
+    k = await client.call("session.keepalive")
+    assert k["id"] == s["id"] and k["last_seen"] >= s["last_seen"]
+    assert (await client.call("session.close")) == {"id": s["id"], "closed": True}
+    assert await client.call("session.list") == []
+    assert await _code(client.call("session.keepalive", session=s["id"])) == E.SESSION_NOT_FOUND
+    assert await _code(client.call("session.keepalive")) == E.SESSION_NOT_FOUND  # unbound from this connection
+
+
+async def test_idle_sessions_expire_and_busy_ones_do_not(daemon: Any, client: Client) -> None:
+    await client.call("events.subscribe", types=["session"])
+    idle, busy = await daemon.client(), await daemon.client()
+    s_idle = await idle.call("session.open", client="idle")
+    s_busy = await busy.call("session.open", client="busy")
+
+    async def keep_busy() -> None:
+        while True:  # any request made under the session keeps it alive; alternate the two kinds
+            await busy.call("session.keepalive")
+            await asyncio.sleep(IDLE / 4)
+            await busy.call("task.list")
+            await asyncio.sleep(IDLE / 4)
+
+    keeper = asyncio.ensure_future(keep_busy())
+    try:
+        ev = await client.next_event(timeout=10 * IDLE)  # housekeeping notices within a second or so
+        assert ev["type"] == "session" and ev["data"] == {"session": s_idle["id"], "state": "expired"}
+        assert [s["id"] for s in await client.call("session.list")] == [s_busy["id"]]
+    finally:
+        keeper.cancel()
+    assert await _code(idle.call("session.keepalive")) == E.SESSION_NOT_FOUND
+    assert await _code(idle.call("task.run", argv=["true"])) == E.SESSION_NOT_FOUND  # a dead session is not silently dropped
+    assert (await idle.call("session.open", client="again"))["id"] != s_idle["id"]
+    await idle.close()
+    await busy.close()
+
+
+async def test_a_locked_task_obeys_only_its_session(daemon: Any, client: Client) -> None:
+    owner, other = await daemon.client(), await daemon.client()
+    s = await owner.call("session.open", client="owner", idle_s=60)
+    await other.call("session.open", client="other", idle_s=60)
+    t = await owner.call("task.run", argv=["sleep", "1000"], lock=True)
+    assert (await client.call("task.info", task=t["id"]))["locked_by"] == s["id"]
+
+    for c in (other, client):  # another session, and a connection with no session at all
+        for method in ("task.pause", "task.cancel", "task.kill"):
+            assert await _code(c.call(method, task=t["id"])) == E.TASK_LOCKED
+        assert await _code(c.call("task.input", task=t["id"], data="x")) == E.TASK_LOCKED
+    assert await _code(other.call("task.lock", task=t["id"])) == E.TASK_LOCKED
+    assert (await client.call("task.info", task=t["id"]))["state"] == "running"  # nothing happened
+
+    assert (await owner.call("task.pause", task=t["id"]))["state"] == "paused"
+    assert await _code(other.call("task.resume", task=t["id"])) == E.TASK_LOCKED
+    await owner.call("session.close")  # closing the session releases its locks
+    assert (await client.call("task.info", task=t["id"]))["locked_by"] is None
+    assert (await other.call("task.resume", task=t["id"]))["state"] == "running"
+    await other.call("task.cancel", task=t["id"])
+    assert (await other.call("task.wait", task=t["id"], timeout=20))["end_reason"] == "cancelled"
+    await owner.close()
+    await other.close()
+
+
+async def test_lock_unlock_resume_and_release_on_end(daemon: Any, client: Client) -> None:
+    a = await daemon.client()
+    s = await a.call("session.open", client="a", idle_s=60)
+    t = await client.call("task.run", argv=["sleep", "1000"])
+    assert (await a.call("task.lock", task=t["id"])) == {"task": t["id"], "locked_by": s["id"]}
+    assert await _code(client.call("task.pause", task=t["id"])) == E.TASK_LOCKED
+    assert (await a.call("task.unlock", task=t["id"]))["locked_by"] is None
+    assert (await client.call("task.pause", task=t["id"]))["state"] == "paused"
+    await a.call("task.lock", task=t["id"])
+    await a.close()  # the connection goes, the session stays: another connection may resume it
+    b = await daemon.client()
+    assert (await b.call("session.open", resume=s["id"]))["id"] == s["id"]
+    assert (await b.call("task.resume", task=t["id"]))["state"] == "running"
+    await b.call("task.kill", task=t["id"])
+    await b.call("task.wait", task=t["id"], timeout=20)
+    assert (await client.call("task.info", task=t["id"]))["locked_by"] is None  # the end releases the lock
+    assert (await b.call("session.keepalive"))["locks"] == []
+    await b.close()
+
+
+async def test_an_expired_session_releases_its_locks(daemon: Any, client: Client) -> None:
+    await client.call("events.subscribe", types=["session"])
+    a = await daemon.client()
+    s = await a.call("session.open", client="a")  # the daemon's short idle limit
+    t = await a.call("task.run", argv=["sleep", "1000"], lock=True)
+    assert await _code(client.call("task.cancel", task=t["id"])) == E.TASK_LOCKED
+    ev = await client.next_event(timeout=10 * IDLE)
+    assert ev["data"] == {"session": s["id"], "state": "expired"}
+    assert (await client.call("task.info", task=t["id"]))["locked_by"] is None
+    await client.call("task.cancel", task=t["id"])
+    assert (await client.call("task.wait", task=t["id"], timeout=20))["end_reason"] == "cancelled"
+    await a.close()
