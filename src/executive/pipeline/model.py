@@ -1,0 +1,452 @@
+"""Pipeline files: pydantic models loaded from YAML, and the published JSON Schema.
+
+A pipeline is an ordered list of phases.  Each phase has an entry gate (earlier
+phases passed, files present, commands that succeed, optionally a human
+approval), steps (a command or an agent prompt; required or optional; timeout;
+retries with backoff) and an exit gate: weighted checks, each naming the steps
+that own it, scored against a threshold that rises with each iteration.
+
+Loading is strict and explains itself: unknown keys are errors (a misspelt
+``timeout_s`` must not silently become the default), and every error names the
+path of the bad field — ``phases[1].steps[0].timeout_s`` — plus the phase and
+step names.  Size limits come from ``kernel/limits.py``: the file's bytes, the
+number of phases, steps and checks, iteration caps, and the expanded size of the
+YAML document (aliases can make a small file expand to a huge one).
+
+Commands are argv lists, never shell strings (DESIGN.md §7); use
+``["sh", "-c", "..."]`` when a shell is really wanted.  Paths in checks are
+relative to the run's working directory and may not leave it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path, PurePosixPath
+from typing import Annotated, Any, Literal, Union
+
+import pydantic
+import yaml
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+
+from executive.kernel.errors import LimitError
+from executive.kernel.limits import DEFAULT_LIMITS, Limits
+from executive.pipeline.errors import PipelineInvalidError
+from executive.pipeline.prompts import PLACEHOLDERS, unknown_placeholders
+
+__all__ = [
+    "Pipeline",
+    "Phase",
+    "Step",
+    "AgentSpec",
+    "AgentRef",
+    "EntryGate",
+    "Defaults",
+    "Check",
+    "FilesExistCheck",
+    "CommandCheck",
+    "TestRatioCheck",
+    "CoverageCheck",
+    "JsonScoreCheck",
+    "RubricCheck",
+    "parse_pipeline",
+    "load_pipeline",
+    "pipeline_schema",
+    "dump_json",
+]
+
+_MAX_YAML_NODES = 100_000  # expanded scalars + containers; stops alias bombs
+
+
+def _relative(path: str) -> str:
+    p = PurePosixPath(path)
+    if p.is_absolute() or ".." in p.parts:
+        raise ValueError(f"{path!r} must be relative to the run's working directory and not contain '..'")
+    return path
+
+
+Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")]
+RelPath = Annotated[str, StringConstraints(min_length=1, max_length=1024), AfterValidator(_relative)]
+def _scalar_to_str(v: Any) -> Any:
+    """YAML reads `[true]` or `[echo, 1]` as bool/int; in an argv they mean the words."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return str(v)
+    return v
+
+
+Arg = Annotated[str, BeforeValidator(_scalar_to_str), StringConstraints(max_length=64 * 1024)]
+Argv = Annotated[list[Arg], Field(min_length=1, max_length=256)]
+Text = Annotated[str, StringConstraints(max_length=64 * 1024)]
+Percent = Annotated[float, Field(ge=0, le=100)]
+EnvMap = Annotated[dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128)], Arg], Field(max_length=128)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AgentRef(_Model):
+    """Which coding-agent CLI to run (the agents layer's adapters when installed, else built-in argv)."""
+
+    cli: Literal["claude", "codex", "aider", "custom"] = Field("claude", description="agent CLI; custom uses argv")
+    argv: Argv | None = Field(
+        None, description="custom: the full argv, with {prompt} where the prompt goes; others: extra arguments"
+    )
+    model: Annotated[str, StringConstraints(max_length=128)] | None = None
+
+    @model_validator(mode="after")
+    def _custom_needs_argv(self) -> "AgentRef":
+        if self.cli == "custom" and not self.argv:
+            raise ValueError('cli "custom" needs argv, e.g. ["my-agent", "--prompt", "{prompt}"]')
+        return self
+
+
+class AgentSpec(AgentRef):
+    prompt: Text = Field(min_length=1, description="template; placeholders: {requirement} {phase} {iteration} {step} ...")
+    rework_prompt: Text | None = Field(
+        None, description="template for iterations >= 2; default: prompt + the failed checks and the diff so far"
+    )
+
+
+class Step(_Model):
+    name: Name
+    description: Text = ""
+    command: Argv | None = Field(None, description="argv list run as a daemon task in the working directory")
+    agent: AgentSpec | None = Field(None, description="an agent run instead of a command")
+    required: bool = Field(True, description="required steps run on iteration 1; optional ones join from iteration 2")
+    timeout_s: float = Field(600.0, gt=0, le=30 * 86400)
+    retries: int = Field(0, ge=0, le=10, description="extra attempts when the step fails")
+    backoff_s: float = Field(1.0, ge=0, le=3600, description="wait before the first retry")
+    backoff_factor: float = Field(2.0, ge=1, le=10, description="each further retry waits this much longer")
+    env: EnvMap = Field(default_factory=dict)
+    cwd: RelPath | None = Field(None, description="subdirectory of the working directory")
+
+    @model_validator(mode="after")
+    def _one_action(self) -> "Step":
+        if (self.command is None) == (self.agent is None):
+            raise ValueError("a step needs exactly one of command (an argv list) or agent (a prompt)")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "agent" if self.agent is not None else "command"
+
+
+class _CheckBase(_Model):
+    name: Name
+    description: Text = ""
+    weight: float = Field(1.0, gt=0, le=1000)
+    owners: list[Name] = Field(min_length=1, max_length=64, description="steps re-run when this check fails")
+    pass_score: Percent | None = Field(None, description="the check fails below this; default: the iteration's threshold")
+    timeout_s: float = Field(300.0, gt=0, le=86400)
+
+
+class FilesExistCheck(_CheckBase):
+    kind: Literal["files_exist"]
+    paths: list[RelPath] = Field(min_length=1, max_length=256, description="paths or globs; score = share present")
+    non_empty: bool = False
+
+
+class CommandCheck(_CheckBase):
+    kind: Literal["command"]
+    command: Argv
+
+
+class TestRatioCheck(_CheckBase):
+    kind: Literal["test_ratio"]
+    command: Argv
+    format: Literal["auto", "pytest", "unittest", "json"] = "auto"
+
+
+class CoverageCheck(_CheckBase):
+    kind: Literal["coverage"]
+    command: Argv | None = Field(None, description="run first; its 'TOTAL ... NN%' line is read if no report")
+    report: RelPath | None = Field(None, description="coverage.py JSON report (totals.percent_covered)")
+    target: float = Field(100.0, gt=0, le=100, description="coverage that scores 100")
+
+    @model_validator(mode="after")
+    def _source(self) -> "CoverageCheck":
+        if self.command is None and self.report is None:
+            raise ValueError("a coverage check needs a command, a report path, or both")
+        return self
+
+
+class JsonScoreCheck(_CheckBase):
+    kind: Literal["json_score"]
+    command: Argv
+    key: Annotated[str, StringConstraints(min_length=1, max_length=256)] = Field(description="dotted path, e.g. summary.score")
+    scale: float = Field(100.0, gt=0, description="the value that scores 100")
+
+
+class RubricCheck(_CheckBase):
+    kind: Literal["rubric"]
+    rubric: Text = Field(min_length=1)
+    agent: AgentRef = Field(default_factory=AgentRef)
+    prompt: Text | None = Field(None, description="template; default asks for one JSON line {score, reason}")
+
+
+Check = Annotated[
+    Union[FilesExistCheck, CommandCheck, TestRatioCheck, CoverageCheck, JsonScoreCheck, RubricCheck],
+    Field(discriminator="kind"),
+]
+
+
+class EntryGate(_Model):
+    requires: list[Name] | None = Field(None, description="earlier phases that must have passed; default all earlier")
+    files: list[RelPath] = Field(default_factory=list, max_length=256)
+    commands: list[Argv] = Field(default_factory=list, max_length=64, description="each must exit 0")
+    approval: bool = Field(False, description="wait for `executive pipeline approve RUN PHASE` before the steps")
+    timeout_s: float = Field(300.0, gt=0, le=86400)
+
+
+def _rising(v: list[float] | None) -> list[float] | None:
+    if v is not None and any(b < a for a, b in zip(v, v[1:])):
+        raise ValueError(f"thresholds must not decrease from one iteration to the next, got {v}")
+    return v
+
+
+Thresholds = Annotated[list[Percent], Field(min_length=1, max_length=64), AfterValidator(_rising)]
+
+
+class Defaults(_Model):
+    thresholds: Thresholds = Field(default_factory=lambda: [60.0, 75.0, 85.0, 90.0], description="% per iteration; the last repeats")
+    min_improvement: Percent = Field(5.0, description="points a rework iteration must gain, else the phase stops")
+    max_iterations: int = Field(4, ge=1, description="per phase")
+    max_total_iterations: int = Field(12, ge=1, description="gate evaluations over the whole run")
+
+
+class Phase(_Model):
+    name: Name
+    description: Text = ""
+    entry: EntryGate = Field(default_factory=EntryGate)
+    steps: list[Step] = Field(min_length=1)
+    checks: list[Check] = Field(min_length=1, description="the exit gate")
+    thresholds: Thresholds | None = None
+    min_improvement: Percent | None = None
+    max_iterations: int | None = Field(None, ge=1)
+
+    def step(self, name: str) -> Step:
+        for s in self.steps:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+
+class Pipeline(_Model):
+    """The root of a pipeline file (``version: 1``)."""
+
+    version: Literal[1] = 1
+    name: Name
+    description: Text = ""
+    workdir: Annotated[str, StringConstraints(min_length=1, max_length=4096)] = Field(
+        ".", description="relative to the pipeline file's directory, or absolute"
+    )
+    env: EnvMap = Field(default_factory=dict)
+    defaults: Defaults = Field(default_factory=Defaults)
+    phases: list[Phase] = Field(min_length=1)
+
+    def phase(self, name: str) -> Phase:
+        for p in self.phases:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def thresholds(self, phase: Phase) -> list[float]:
+        return list(phase.thresholds or self.defaults.thresholds)
+
+    def min_improvement(self, phase: Phase) -> float:
+        return self.defaults.min_improvement if phase.min_improvement is None else phase.min_improvement
+
+    def max_iterations(self, phase: Phase) -> int:
+        return phase.max_iterations or self.defaults.max_iterations
+
+
+# ----------------------------------------------------------------------------- loading
+def pipeline_schema() -> dict[str, Any]:
+    """The JSON Schema of pipeline files (``executive pipeline schema``)."""
+    schema = Pipeline.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "executive pipeline file (version 1)"
+    return schema
+
+
+def load_pipeline(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> tuple[Pipeline, str]:
+    """Read and parse a pipeline file; returns the model and the exact text (kept in the run's checkpoint).
+
+    Raises:
+        PipelineInvalidError: the file is missing, not YAML, or fails validation.
+        LimitError: the file is larger than ``pipeline_file_bytes``.
+    """
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > limits.pipeline_file_bytes:
+            raise _too_big(size, limits, str(p))
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise PipelineInvalidError(
+            f"cannot read pipeline file {p}: {exc.strerror}; `executive pipeline init` writes a template", source=str(p)
+        ) from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PipelineInvalidError(f"{p}: not UTF-8 text ({exc})", source=str(p)) from exc
+    return parse_pipeline(text, limits, source=str(p)), text
+
+
+def _too_big(size: int, limits: Limits, source: str) -> LimitError:
+    return LimitError(
+        f"{source}: pipeline file of {size} bytes exceeds pipeline_file_bytes={limits.pipeline_file_bytes}; split it or trim prompts",
+        data={"limit": limits.pipeline_file_bytes, "source": source},
+    )
+
+
+def parse_pipeline(text: str, limits: Limits = DEFAULT_LIMITS, *, source: str = "pipeline") -> Pipeline:
+    """Validate pipeline text (YAML or JSON).
+
+    Raises:
+        PipelineInvalidError: with ``path`` naming the first bad field and every error in ``data.errors``.
+        LimitError: the text exceeds ``pipeline_file_bytes``.
+    """
+    size = len(text.encode())
+    if size > limits.pipeline_file_bytes:
+        raise _too_big(size, limits, source)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise PipelineInvalidError(f"{source}: not valid YAML{where}: {problem}", source=source) from exc
+    if not isinstance(data, dict):
+        raise PipelineInvalidError(
+            f"{source}: expected a mapping with name and phases at the top, found {type(data).__name__}", source=source
+        )
+    _check_expanded_size(data, source)
+    try:
+        pipeline = Pipeline.model_validate(data)
+    except pydantic.ValidationError as exc:
+        errors = [_describe(e, data) for e in exc.errors(include_url=False, include_context=False, include_input=False)]
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+        raise PipelineInvalidError(
+            f"{source}: {first['path']}: {first['message']}{first['where']}{more}", path=first["path"], errors=errors, source=source
+        ) from None
+    problems = _check_references(pipeline) + _check_limits(pipeline, limits)
+    if problems:
+        path, message = problems[0]
+        errors = [{"path": p, "message": m, "where": ""} for p, m in problems]
+        raise PipelineInvalidError(f"{source}: {path}: {message}", path=path, errors=errors, source=source)
+    return pipeline
+
+
+def _check_expanded_size(data: Any, source: str) -> None:
+    count = 0
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        count += 1
+        if count > _MAX_YAML_NODES:
+            raise PipelineInvalidError(
+                f"{source}: the document expands to more than {_MAX_YAML_NODES} values (YAML aliases?); write it out plainly",
+                source=source,
+            )
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
+_NOUN = {"phases": "phase", "steps": "step", "checks": "check"}
+
+
+def _describe(err: dict[str, Any], data: Any) -> dict[str, Any]:
+    """Turn a pydantic error into {path, message, where}, dropping union tags from the path."""
+    parts: list[str] = []
+    names: list[str] = []
+    node = data
+    key = ""
+    for item in err.get("loc", ()):
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+            node = node[item] if isinstance(node, list) and -len(node) <= item < len(node) else None
+            if isinstance(node, dict) and isinstance(node.get("name"), str):
+                names.append(f"{_NOUN.get(key, key)} {node['name']!r}")
+            continue
+        key = str(item)
+        if isinstance(node, dict) and item not in node and node.get("kind") == item:
+            continue  # the discriminator tag pydantic inserts for tagged unions
+        parts.append(f".{item}" if parts else str(item))
+        node = node.get(item) if isinstance(node, dict) else None
+    path = "".join(parts) or "(top level)"
+    message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    where = f" (in {', '.join(names)})" if names else ""
+    return {"path": path, "message": message, "where": where, "type": err.get("type")}
+
+
+def _check_references(p: Pipeline) -> list[tuple[str, str]]:
+    """Cross-field rules pydantic cannot express per field, each with an exact path."""
+    out: list[tuple[str, str]] = []
+    seen_phases: list[str] = []
+    for i, ph in enumerate(p.phases):
+        base = f"phases[{i}]"
+        if ph.name in seen_phases:
+            out.append((f"{base}.name", f"phase name {ph.name!r} is used twice; phase names must be unique"))
+        steps = [s.name for s in ph.steps]
+        for j, s in enumerate(ph.steps):
+            if steps.index(s.name) != j:
+                out.append((f"{base}.steps[{j}].name", f"step name {s.name!r} is used twice in phase {ph.name!r}"))
+            if s.agent is not None:
+                for field in ("prompt", "rework_prompt"):
+                    bad = unknown_placeholders(getattr(s.agent, field) or "")
+                    if bad:
+                        out.append((f"{base}.steps[{j}].agent.{field}", _placeholder_msg(bad)))
+        if not any(s.required for s in ph.steps):
+            out.append((f"{base}.steps", f"phase {ph.name!r} has no required step; iteration 1 runs the required ones"))
+        checks = [c.name for c in ph.checks]
+        for j, c in enumerate(ph.checks):
+            if checks.index(c.name) != j:
+                out.append((f"{base}.checks[{j}].name", f"check name {c.name!r} is used twice in phase {ph.name!r}"))
+            for k, owner in enumerate(c.owners):
+                if owner not in steps:
+                    out.append((
+                        f"{base}.checks[{j}].owners[{k}]",
+                        f"no step {owner!r} in phase {ph.name!r}; owners must name steps of the same phase ({', '.join(steps)})",
+                    ))
+            if isinstance(c, RubricCheck) and c.prompt is not None and unknown_placeholders(c.prompt):
+                out.append((f"{base}.checks[{j}].prompt", _placeholder_msg(unknown_placeholders(c.prompt))))
+        for k, req in enumerate(ph.entry.requires or []):
+            if req not in seen_phases:
+                out.append((f"{base}.entry.requires[{k}]", f"{req!r} is not an earlier phase (earlier: {', '.join(seen_phases) or 'none'})"))
+        seen_phases.append(ph.name)
+    return out
+
+
+def _placeholder_msg(bad: list[str]) -> str:
+    return f"unknown placeholder {', '.join('{' + b + '}' for b in bad)}; known: {', '.join('{' + k + '}' for k in PLACEHOLDERS)} (write {{{{ for a literal brace)"
+
+
+def _check_limits(p: Pipeline, lim: Limits) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    if len(p.phases) > lim.pipeline_max_phases:
+        out.append(("phases", f"{len(p.phases)} phases exceed pipeline_max_phases={lim.pipeline_max_phases}"))
+    cap = lim.pipeline_max_iterations
+    for field in ("max_iterations", "max_total_iterations"):
+        value = getattr(p.defaults, field)
+        if value > cap:
+            out.append((f"defaults.{field}", f"{value} exceeds pipeline_max_iterations={cap}"))
+    for i, ph in enumerate(p.phases):
+        if len(ph.steps) > lim.pipeline_max_steps:
+            out.append((f"phases[{i}].steps", f"{len(ph.steps)} steps exceed pipeline_max_steps={lim.pipeline_max_steps}"))
+        n_checks = len(ph.checks) + len(ph.entry.commands)
+        if n_checks > lim.pipeline_max_checks:
+            out.append((f"phases[{i}].checks", f"{n_checks} checks and entry commands exceed pipeline_max_checks={lim.pipeline_max_checks}"))
+        if ph.max_iterations is not None and ph.max_iterations > cap:
+            out.append((f"phases[{i}].max_iterations", f"{ph.max_iterations} exceeds pipeline_max_iterations={cap}"))
+    return out
+
+
+def dump_json(p: Pipeline) -> str:
+    """The normalized pipeline as JSON (defaults filled in), for display."""
+    return json.dumps(p.model_dump(mode="json"), indent=2)
