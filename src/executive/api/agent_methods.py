@@ -114,6 +114,57 @@ class WorktreePrune(_P):
     older_than: float = Field(0.0, ge=0)
 
 
+# --- patch.* --------------------------------------------------------------------------
+class PatchApply(_P):
+    diff: str = Field(min_length=1)
+    cwd: str = Field(min_length=1, max_length=4096)
+    verify: str | list[str] | None = Field(None, description="command run in a mirror with the patch applied, before the real tree")
+    allow_binary: bool = False
+    apply: bool = Field(True, description="false: validate (and verify) only")
+    commit: bool = False
+    message: str | None = Field(None, max_length=64 * 1024)
+    title: str | None = Field(None, max_length=512)
+
+
+class PatchRef(_P):
+    patch: int
+
+
+class PatchShow(_P):
+    patch: int
+    text: bool = True
+
+
+class PatchRollback(_P):
+    patch: int
+    force: bool = False
+    reason: str = Field("rolled back on request", max_length=1024)
+
+
+class PatchCommit(_P):
+    patch: int
+    message: str | None = Field(None, max_length=64 * 1024)
+
+
+class PatchList(_P):
+    state: str | None = Field(None, max_length=32)
+    cwd: str | None = _Str
+    limit: int = Field(100, ge=1, le=10000)
+
+
+async def _patch_apply(ctx: Any, p: PatchApply) -> dict[str, Any]:
+    return await _svc(ctx).patches.submit(
+        p.diff, cwd=p.cwd, source="api" if ctx.session_id is None else "session", title=p.title, verify=p.verify,
+        allow_binary=p.allow_binary, apply=p.apply, commit=p.commit, message=p.message, session_id=_touch(ctx),
+    )
+
+
+async def _patch_list(ctx: Any, p: PatchList) -> list[dict[str, Any]]:
+    svc = _svc(ctx)
+    workspace = str(await svc.git.toplevel(p.cwd)) if p.cwd else None
+    return await svc.patches.list(state=p.state, workspace=workspace, limit=p.limit)
+
+
 def agent_methods() -> list[Method]:
     """Every method of the agents layer."""
     return [
@@ -131,4 +182,13 @@ def agent_methods() -> list[Method]:
         ),
         Method("agent.worktree_remove", WorktreeRemove, lambda c, p: _svc(c).worktrees.remove(p.worktree), "Remove one worktree (refused while in use)."),
         Method("agent.worktree_prune", WorktreePrune, lambda c, p: _svc(c).worktrees.prune(older_than=p.older_than), "Remove every stale worktree."),
+        Method("patch.apply", PatchApply, _patch_apply, "Validate a unified diff in a mirror, optionally verify it, apply it, optionally commit it."),
+        Method("patch.list", PatchList, _patch_list, "Patches in the ledger, oldest first."),
+        Method("patch.show", PatchShow, lambda c, p: _svc(c).patches.get(p.patch, with_text=p.text), "One patch with its transitions."),
+        Method(
+            "patch.rollback", PatchRollback,
+            lambda c, p: _svc(c).patches.rollback(p.patch, reason=p.reason, force=p.force),
+            "Restore the exact pre-apply tree.",
+        ),
+        Method("patch.commit", PatchCommit, lambda c, p: _svc(c).patches.commit(p.patch, message=p.message), "Commit only the patch's paths."),
     ]
