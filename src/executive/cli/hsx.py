@@ -237,7 +237,6 @@ def info_cmd(
         typer.echo(json.dumps(doc))
         return
     crc = f"0x{image.crc:08X} " + ("ok" if image.crc_ok else f"MISMATCH (contents give 0x{image.computed_crc:08X})")
-    header = Table(show_header=False, box=None, pad_edge=False)
     rows = [
         ("file", f"{program} ({image.file_size} bytes)"),
         ("version", f"{image.version} (header {image.header_size} bytes)"),
@@ -251,8 +250,7 @@ def info_cmd(
         ("crc", crc),
     ]
     for key, value in rows:
-        header.add_row(key, value)
-    _out.print(header, markup=False)
+        _out.print(f"{key:<9} {value}", markup=False)
     if image.sections:
         table = Table(title="metadata sections", title_justify="left")
         for col in ("type", "offset", "size", "entries"):
