@@ -1,0 +1,160 @@
+"""The `executive` task commands as a user runs them: a real subprocess of the console script
+against a real daemon found through $EXECUTIVE_HOME."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from executive.api.client import Client
+
+PY = sys.executable
+
+
+async def _line(stream: asyncio.StreamReader, timeout: float = 20.0) -> str:
+    return (await asyncio.wait_for(stream.readline(), timeout)).decode()
+
+
+async def test_run_streams_live_and_exits_with_the_task_code(daemon: Any, client: Client, e2e: Any, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    script = f'echo first; echo to-stderr >&2; while [ ! -e {gate} ]; do sleep 0.02; done; echo second; exit 5'
+    proc = await e2e.start_cli(daemon.home, "run", "--name", "streamer", "--", "sh", "-c", script)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert await _line(proc.stdout) == "first\n"  # printed while the task still runs
+    [task] = await client.call("task.list")
+    assert task["name"] == "streamer" and task["state"] == "running"
+    gate.touch()
+    assert await _line(proc.stdout) == "second\n"
+    assert await asyncio.wait_for(proc.wait(), 20) == 5
+    assert (await proc.stdout.read()) == b""
+    assert b"to-stderr\n" in await proc.stderr.read()
+    assert (await client.call("task.info", task="streamer"))["exit_code"] == 5
+
+
+async def test_run_passes_env_and_cwd(daemon: Any, e2e: Any, tmp_path: Path) -> None:
+    r = await e2e.run_cli(daemon.home, "run", "--env", "GREETING=hi there", "--cwd", str(tmp_path), "--", "sh", "-c", 'echo "$GREETING"; pwd')
+    assert r.rc == 0 and r.out == f"hi there\n{tmp_path}\n"
+
+
+async def test_run_reports_timeouts_failures_and_bad_commands(daemon: Any, e2e: Any) -> None:
+    r = await e2e.run_cli(daemon.home, "run", "--timeout", "0.3", "--", "sleep", "1000")
+    assert r.rc == 124 and "timed_out" in r.err
+    r = await e2e.run_cli(daemon.home, "run", "--idle-timeout", "0.3", "--", "sleep", "1000")
+    assert r.rc == 124 and "idle_timeout" in r.err
+    r = await e2e.run_cli(daemon.home, "run", "--", "sh", "-c", "kill -TERM $$")
+    assert r.rc == 128 + 15
+    r = await e2e.run_cli(daemon.home, "run", "--", "no-such-program-e2e")
+    assert r.rc == 2 and "not found" in r.err and "Traceback" not in r.err
+    r = await e2e.run_cli(daemon.home, "run", "--env", "NOEQUALS", "--", "true")
+    assert r.rc == 2 and "K=V" in r.err
+
+
+async def test_detach_ps_logs_and_control_commands(daemon: Any, client: Client, e2e: Any) -> None:
+    counter = "import time\ni = 0\nwhile True:\n    print(i, flush=True)\n    i += 1\n    time.sleep(0.01)"
+    r = await e2e.run_cli(daemon.home, "run", "--detach", "--name", "bg", "--", PY, "-c", counter)
+    assert r.rc == 0
+    tid = int(r.out.strip())
+    await e2e.wait_for(lambda: _has_output(client, tid), timeout=20)
+
+    r = await e2e.run_cli(daemon.home, "ps")
+    assert r.rc == 0
+    [row] = [line for line in r.out.splitlines() if line.split()[:2] == [str(tid), "bg"]]
+    assert "running" in row and "process" in row
+    r = await e2e.run_cli(daemon.home, "ps", "--json")
+    assert [t["id"] for t in json.loads(r.out)] == [tid]
+
+    r = await e2e.run_cli(daemon.home, "pause", "bg")
+    assert r.rc == 0 and f"paused task {tid} (bg): paused" in r.out
+    assert (await client.call("task.info", task=tid))["state"] == "paused"
+    r = await e2e.run_cli(daemon.home, "pause", str(tid))
+    assert r.rc == 2 and "only running tasks pause" in r.err  # a daemon error, said plainly
+    r = await e2e.run_cli(daemon.home, "resume", str(tid))
+    assert r.rc == 0 and (await client.call("task.info", task=tid))["state"] == "running"
+    r = await e2e.run_cli(daemon.home, "cancel", str(tid))
+    assert r.rc == 0 and "cancelling task" in r.out
+    assert (await client.call("task.wait", task=tid, timeout=20))["end_reason"] == "cancelled"
+
+    log = await e2e.read_log(client, tid)
+    r = await e2e.run_cli(daemon.home, "logs", str(tid))
+    assert r.rc == 0 and r.out.encode() == log
+    r = await e2e.run_cli(daemon.home, "logs", "--offset", "10", "bg")
+    assert r.out.encode() == log[10:]
+    r = await e2e.run_cli(daemon.home, "ps")
+    assert "cancelled" in r.out
+
+    r = await e2e.run_cli(daemon.home, "run", "--detach", "--", "sh", "-c", "trap '' TERM; sleep 1000")
+    killed = int(r.out)
+    r = await e2e.run_cli(daemon.home, "kill", str(killed))
+    assert r.rc == 0 and (await client.call("task.wait", task=killed, timeout=20))["end_reason"] == "killed"
+    r = await e2e.run_cli(daemon.home, "logs", "99999")
+    assert r.rc == 2 and "no task" in r.err
+
+
+async def _has_output(client: Client, tid: int) -> bool:
+    return (await client.call("task.info", task=tid))["output_bytes"]["stdout"] > 0
+
+
+async def test_logs_follow_prints_everything_until_the_end(daemon: Any, client: Client, e2e: Any, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    script = f"seq 1 20000; while [ ! -e {gate} ]; do sleep 0.02; done; seq 20001 40000"
+    t = await client.call("task.run", argv=["sh", "-c", script])
+    await e2e.wait_for(lambda: _has_output(client, t["id"]), timeout=20)
+    proc = await e2e.start_cli(daemon.home, "logs", "-f", str(t["id"]))
+    assert proc.stdout is not None
+    assert await _line(proc.stdout) == "1\n"
+    gate.touch()
+    out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0
+    assert b"1\n" + out == b"".join(b"%d\n" % i for i in range(1, 40001))
+
+
+async def test_events_filters_by_type(daemon: Any, client: Client, e2e: Any) -> None:
+    proc = await e2e.start_cli(daemon.home, "events", "--type", "task_state")
+    assert proc.stdout is not None
+    # The command subscribes before it prints anything; wait until its subscription exists.
+    await e2e.wait_for(lambda: _subscriptions(client), timeout=20)
+    t = await client.call("task.run", argv=["sh", "-c", "echo some output"])
+    lines = []
+    while not lines or json.loads(lines[-1])["data"]["to"] != "ended":
+        lines.append(await _line(proc.stdout))
+    events = [json.loads(x) for x in lines]
+    assert {e["type"] for e in events} == {"task_state"} and {e["pid"] for e in events} == {t["id"]}
+    assert [e["data"]["to"] for e in events] == ["queued", "starting", "running", "ended"]
+    proc.send_signal(signal.SIGINT)
+    assert await asyncio.wait_for(proc.wait(), 20) in (0, 130)
+
+
+async def _subscriptions(client: Client) -> bool:
+    return (await client.call("daemon.health"))["subscriptions"] > 0
+
+
+async def test_ctrl_c_cancels_the_task(daemon: Any, client: Client, e2e: Any) -> None:
+    proc = await e2e.start_cli(daemon.home, "run", "--", "sh", "-c", "echo ready; sleep 1000 & wait")
+    assert proc.stdout is not None and proc.stderr is not None
+    assert await _line(proc.stdout) == "ready\n"  # the CLI is following: its Ctrl-C handler is in place
+    [task] = await client.call("task.list")
+    proc.send_signal(signal.SIGINT)
+    rc = await asyncio.wait_for(proc.wait(), 30)
+    done = await client.call("task.wait", task=task["id"], timeout=20)
+    assert done["end_reason"] == "cancelled"
+    assert rc == 128 + 15
+    err = (await proc.stderr.read()).decode()
+    assert f"cancelling task {task['id']}" in err and "cancelled" in err
+    assert e2e.gone(task["pid"])
+
+
+async def test_a_clear_message_and_exit_3_without_a_daemon(e2e: Any, tmp_path: Path) -> None:
+    home = tmp_path / "nobody-home"
+    home.mkdir()
+    for args in (["ps"], ["run", "--", "true"], ["logs", "1"], ["events"]):
+        r = await e2e.run_cli(home, *args)
+        assert r.rc == 3, (args, r)
+        assert "no daemon is running" in r.err and "executive serve" in r.err and "Traceback" not in r.err
+    # A daemon.json left by a daemon that died.
+    (home / "daemon.json").write_text(json.dumps({"pid": 2**22 + 12345, "url": "ws://127.0.0.1:9/rpc", "auth": False}))
+    r = await e2e.run_cli(home, "ps")
+    assert r.rc == 3 and "is gone" in r.err
