@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from typing import Any
 
 import orjson
 import structlog

@@ -31,8 +31,6 @@ Nothing is dropped: unread output waits in the pipe.
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
 import signal
 from pathlib import Path
 from typing import Any, Protocol
@@ -43,13 +41,13 @@ from executive.kernel.errors import ErrorCode, InvalidTransitionError, LimitErro
 from executive.kernel.events import EventBus
 from executive.kernel.limits import Limits
 from executive.kernel.tasks import EndReason, Task, TaskState, Transition
-from executive.runtimes.logwriter import HIGH_WATER, LOW_WATER, LogWriter, StreamLog
+from executive.runtimes.logwriter import HIGH_WATER, LOW_WATER, LogWriter
+from executive.runtimes.output import STREAMS, TaskOutput, utf8_cut
 from executive.runtimes.process_os import MARKER_ENV, ProcessOS
 
-__all__ = ["ProcessSpec", "ProcessRuntime", "TaskHost", "STREAMS"]
+__all__ = ["ProcessSpec", "ProcessRuntime", "TaskHost", "STREAMS", "utf8_cut"]
 
 log = structlog.get_logger("executive.process")
-STREAMS = ("stdout", "stderr")
 _FD_STREAM = {1: "stdout", 2: "stderr"}
 
 
@@ -95,22 +93,6 @@ class ProcessSpec:
         self.grace = grace
 
 
-def utf8_cut(buf: bytes, end: int) -> int:
-    """Largest cut <= end that does not split a UTF-8 sequence (looks back at most 3 bytes)."""
-    if end >= len(buf):
-        end = len(buf)
-    i = end
-    # Walk back over continuation bytes to the lead byte of the last sequence.
-    while i > 0 and end - i < 4 and (buf[i - 1] & 0xC0) == 0x80:
-        i -= 1
-    if i == 0 or end - i >= 4:
-        return end
-    lead = buf[i - 1]
-    need = 2 if lead >> 5 == 0b110 else 3 if lead >> 4 == 0b1110 else 4 if lead >> 3 == 0b11110 else 1
-    have = end - (i - 1)
-    return end if have >= need else i - 1
-
-
 class _Pipes(asyncio.SubprocessProtocol):
     """asyncio protocol: forwards pipe data and exit to the supervisor."""
 
@@ -137,9 +119,11 @@ class _Supervisor:
         self.task = task
         self.spec = spec
         self.transport: asyncio.SubprocessTransport | None = None
-        self.logs = {s: StreamLog(runtime.log_path(task.id, s)) for s in STREAMS}
-        for lg in self.logs.values():
-            lg.on_progress = self._on_log_progress
+        self.output = TaskOutput(
+            task.id, runtime.task_dir(task.id), writer=runtime.writer, bus=runtime.host.bus,
+            chunk_bytes=runtime.host.limits.output_chunk_bytes, on_progress=self._on_log_progress,
+        )
+        self.logs = self.output.logs
         self.throttled = False  # pipes paused because too much output waits for the disk
         self.open_pipes = set(STREAMS)
         self.exited = False
@@ -178,14 +162,11 @@ class _Supervisor:
 
     # --- output -------------------------------------------------------------------
     def on_data(self, stream: str, data: bytes) -> None:
-        lg = self.logs[stream]
-        start = lg.size - len(lg.tail)
-        self.rt.writer.append(lg, data)  # the log is the truth: accepted here, written in order by the writer thread
+        self.output.append(stream, data)  # the log is the truth: accepted here, written in order by the writer thread
         self.last_output = self.rt.os.monotonic()
-        self._publish(stream, lg, lg.tail + data, start, final=False)
-        if lg.size + self.logs["stderr" if stream == "stdout" else "stdout"].size >= self.spec.quota:
+        if self.output.total >= self.spec.quota:
             self._quota_pause(None)
-        elif not self.throttled and sum(x.pending for x in self.logs.values()) > HIGH_WATER:
+        elif not self.throttled and self.output.pending > HIGH_WATER:
             self.throttled = True
             self._set_reading(False)
 
@@ -207,37 +188,13 @@ class _Supervisor:
                 # Disk full or similar: reading on would lose output, so stop the producer and say why.
                 log.error("log_write_failed", task=self.task.id, stream=stream, error=str(lg.error))
                 self._quota_pause(f"log write failed: {lg.error.strerror}")
-        if self.throttled and not self.quota_hit and sum(x.pending for x in self.logs.values()) < LOW_WATER:
+        if self.throttled and not self.quota_hit and self.output.pending < LOW_WATER:
             self.throttled = False
             self._set_reading(True)
         self._maybe_finish()
 
-    def _publish(self, stream: str, lg: StreamLog, buf: bytes, offset: int, *, final: bool) -> None:
-        """Publish ``buf`` (which starts at log ``offset``) as events; keep an incomplete UTF-8 tail."""
-        bus = self.host.bus
-        tid = self.task.id
-        step = self.host.limits.output_chunk_bytes
-        pos = 0
-        n = len(buf)
-        while pos < n:
-            end = min(pos + step, n)
-            cut = end if final else utf8_cut(buf, end)
-            if cut <= pos:  # only an incomplete sequence is left: wait for more bytes
-                break
-            piece = buf[pos:cut]
-            try:
-                payload: dict[str, Any] = {"stream": stream, "offset": offset + pos, "data": piece.decode("utf-8")}
-            except UnicodeDecodeError:  # not text: send the exact bytes
-                payload = {"stream": stream, "offset": offset + pos, "data_b64": base64.b64encode(piece).decode("ascii")}
-            bus.publish("output", tid, payload, size=len(piece))
-            pos = cut
-        lg.tail = buf[pos:]
-
     def on_eof(self, stream: str) -> None:
-        lg = self.logs[stream]
-        if lg.tail:
-            self._publish(stream, lg, lg.tail, lg.size - len(lg.tail), final=True)
-            lg.tail = b""
+        self.output.finish(stream)
         self.open_pipes.discard(stream)
         self._maybe_finish()
 
@@ -394,8 +351,7 @@ class _Supervisor:
         self.host.task_ended(task)
 
     def close_logs(self) -> None:
-        for lg in self.logs.values():
-            self.rt.writer.close(lg)
+        self.output.close()
 
 
 class ProcessRuntime:
