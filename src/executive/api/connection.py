@@ -69,10 +69,13 @@ class RpcConnection:
     async def receive(self, frame: bytes | str) -> None:
         """Accept one inbound frame; the request runs concurrently with later ones."""
         limit = self.service.limits.max_frame_bytes
-        if len(frame) > limit:
+        size = len(frame)
+        if isinstance(frame, str) and size * 4 > limit:  # text frames arrive decoded: count their UTF-8 bytes
+            size = len(frame.encode("utf-8", "surrogatepass"))
+        if size > limit:
             self._reply(encode(error_response(
                 None, ErrorCode.FRAME_TOO_LARGE,
-                f"frame of {len(frame)} bytes exceeds the limit of {limit}; split the request (e.g. send input in pieces)",
+                f"frame of {size} bytes exceeds the limit of {limit}; split the request (e.g. send input in pieces)",
                 {"limit": limit},
             )))
             return
