@@ -1,0 +1,100 @@
+"""JSON-RPC ``pipeline.*``: thin handlers onto ``Executive.pipelines`` (pipeline/engine.py).
+
+Runs are identified by integer ids.  Long work never blocks a reply:
+``pipeline.run`` returns as soon as the run is checkpointed and started;
+follow it with ``events.subscribe`` (types ``pipeline.run``, ``pipeline.phase``,
+``pipeline.step``, ``pipeline.gate``) or ``pipeline.wait``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from executive.api.rpc import Method
+from executive.pipeline.model import pipeline_schema
+
+__all__ = ["pipeline_methods"]
+
+
+class _P(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PipelineRun(_P):
+    path: str | None = Field(None, max_length=4096, description="absolute path of the pipeline file on the daemon's host")
+    text: str | None = Field(None, description="the pipeline file's content (then workdir is required)")
+    requirement: str = Field("", description="what the run should build; steps see it as EXECUTIVE_REQUIREMENT")
+    workdir: str | None = Field(None, max_length=4096, description="overrides the file's workdir")
+
+
+class PipelineValidate(_P):
+    dir: str = Field(max_length=4096, description="the project directory to score")
+    path: str | None = Field(None, max_length=4096, description="pipeline file; default DIR/pipeline.yaml")
+    remediate: bool = Field(False, description="run the rework steps of the checks that fail")
+    iteration: int = Field(1, ge=1, description="score against this iteration's threshold")
+
+
+class RunRef(_P):
+    run: int = Field(ge=1)
+
+
+class PipelineResume(_P):
+    run: int = Field(ge=1)
+    rework_from: str | None = Field(None, max_length=200, description="PHASE/STEP or STEP: forget checkpoints from its latest run on")
+
+
+class PipelineApprove(_P):
+    run: int = Field(ge=1)
+    phase: str = Field(max_length=64)
+    note: str = Field("", max_length=4096)
+
+
+class PipelineWait(_P):
+    run: int = Field(ge=1)
+    timeout: float = Field(60.0, ge=0, le=3600)
+
+
+class PipelineList(_P):
+    limit: int = Field(100, ge=1, le=10000)
+    state: Literal["pending", "running", "waiting_approval", "interrupted", "passed", "failed", "cancelled"] | None = None
+
+
+class NoParams(_P):
+    pass
+
+
+def _engine(ctx: Any) -> Any:
+    return ctx.service.pipelines
+
+
+def pipeline_methods() -> list[Method]:
+    """pipeline.run, validate, status, list, wait, resume, approve, cancel, report, schema."""
+    return [
+        Method(
+            "pipeline.run", PipelineRun,
+            lambda c, p: _engine(c).run(path=p.path, text=p.text, requirement=p.requirement, workdir=p.workdir),
+            "Start a pipeline run; returns the run row at once.",
+        ),
+        Method(
+            "pipeline.validate", PipelineValidate,
+            lambda c, p: _engine(c).validate(p.dir, path=p.path, remediate=p.remediate, iteration=p.iteration),
+            "Score an existing project with the exit gates (changes nothing unless remediate).",
+        ),
+        Method("pipeline.status", RunRef, lambda c, p: _engine(c).status(p.run), "Steps, verdicts, scores and durations by phase and iteration."),
+        Method("pipeline.info", RunRef, lambda c, p: _engine(c).info(p.run), "The run row and its live position."),
+        Method("pipeline.list", PipelineList, lambda c, p: _engine(c).list_runs(limit=p.limit, state=p.state), "Runs, oldest first."),
+        Method("pipeline.wait", PipelineWait, lambda c, p: _engine(c).wait(p.run, timeout=p.timeout),
+               "Wait until the run stops executing (ended, interrupted, or waiting for approval)."),
+        Method("pipeline.resume", PipelineResume, lambda c, p: _engine(c).resume(p.run, rework_from=p.rework_from),
+               "Continue an interrupted run, or restart a stopped one from a step."),
+        Method("pipeline.approve", PipelineApprove, lambda c, p: _engine(c).approve(p.run, p.phase, p.note), "Release a phase's approval gate."),
+        Method("pipeline.cancel", RunRef, lambda c, p: _engine(c).cancel(p.run), "Cancel a run and its in-flight task."),
+        Method("pipeline.report", RunRef, lambda c, p: _report(c, p.run), "The run's HTML report as {html}."),
+        Method("pipeline.schema", NoParams, lambda c, p: pipeline_schema(), "The JSON Schema of pipeline files."),
+    ]
+
+
+async def _report(ctx: Any, run: int) -> dict[str, Any]:
+    return {"run": run, "html": await _engine(ctx).report(run)}

@@ -1,0 +1,602 @@
+"""The pipeline engine: phased runs as durable, replayable workflows.
+
+Theory of operation
+-------------------
+A run executes :meth:`PipelineEngine._workflow`, an ordinary coroutine whose
+control flow depends only on the pipeline text stored with the run and on the
+results of its operations (entry gate, approval, step, exit gate).  Every
+operation goes through :meth:`_op`, which numbers it with a deterministic
+counter and checkpoints its start and its end (``checkpoints.py``).  Resuming
+a run is running the same coroutine again: finished operations return their
+stored results instantly; the one that was in flight runs again, once.
+
+Per phase: the entry gate (earlier phases passed, files, commands), an
+optional approval (a durable wait released by ``pipeline approve``), then
+iterations.  Iteration 1 runs the required steps; iteration 2 on runs the
+steps that own failed checks (plus steps that failed, plus — once — the
+optional steps); each iteration ends in an exit-gate verdict
+(``scoring.decide``): pass, rework, not improving, or exhausted.
+
+The run's lifecycle is the table in ``states.py``; :meth:`_transition` is the
+only writer of ``state``.  Events on the bus: ``pipeline.run`` (state changes),
+``pipeline.phase``, ``pipeline.step``, ``pipeline.gate`` — each with ``run``
+in ``data``; ``pid`` is the step's task id where there is one.
+
+Rejected alternative: a hand-written resume that inspects the last checkpoint
+and jumps into the middle of the loops.  Replaying the workflow keeps one code
+path for first runs and resumes, and the name check turns any divergence into
+a typed error instead of silently skipping work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import dataclasses
+import hashlib
+import os
+import time
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Protocol
+
+import structlog
+
+from executive.kernel.errors import BadParamsError, ExecutiveError, LimitError
+from executive.kernel.events import EventBus
+from executive.pipeline import checkpoints as cp
+from executive.pipeline.agent_steps import AgentLauncher, default_launcher
+from executive.pipeline.errors import NondeterminismError, RunNotFoundError, RunTransitionError
+from executive.pipeline.gates import GateContext, evaluate_entry_gate, evaluate_exit_gate
+from executive.pipeline.model import Phase, Pipeline, Step, load_pipeline, parse_pipeline
+from executive.pipeline.report import render_html
+from executive.pipeline.runner import RunContext, TaskHost, TaskRunner
+from executive.pipeline.scoring import decide, failed_checks, threshold_for, weighted_score
+from executive.pipeline.states import RUN_TRANSITIONS, TERMINAL_STATES, RunEvent, RunMode, RunState, Verdict
+from executive.pipeline.status import build_status
+from executive.store.writer import StoreWriter
+
+__all__ = ["PipelineEngine", "PipelineHost"]
+
+log = structlog.get_logger("executive.pipeline")
+
+
+class PipelineHost(TaskHost, Protocol):
+    """What the engine needs from :class:`~executive.service.Executive`."""
+
+    bus: EventBus
+    store: StoreWriter
+
+
+def next_state(run_id: int, state: RunState, event: RunEvent) -> RunState:
+    """Look ``event`` up in the transition table; a miss is a :class:`RunTransitionError`."""
+    try:
+        return RUN_TRANSITIONS[state][event]
+    except KeyError:
+        allowed = ", ".join(e.value for e in RUN_TRANSITIONS[state]) or "nothing"
+        hint = {
+            RunEvent.RESUME: " (a finished run resumes only with --rework-from STEP)",
+            RunEvent.CANCEL: "",
+        }.get(event, "")
+        raise RunTransitionError(
+            f"cannot {event.value} run {run_id}: it is {state.value}; from {state.value} it can only {allowed}{hint}",
+            data={"run": run_id, "state": state.value, "event": event.value},
+        ) from None
+
+
+@dataclasses.dataclass(eq=False)
+class _Active:
+    """A run attached to this daemon (executing, or waiting for an approval)."""
+
+    id: int
+    pipeline: Pipeline
+    mode: RunMode
+    state: RunState
+    ctx: RunContext
+    options: dict[str, Any]
+    recorded: dict[int, dict[str, Any]]  # checkpoint rows at attach time, by seq (replay source)
+    seq: int = 0  # the deterministic operation counter
+    task: "asyncio.Task[None] | None" = None
+    done: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    changed: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)  # replaced on every state change
+    live: dict[str, Any] = dataclasses.field(default_factory=dict)  # phase, iteration, step, task, score, threshold
+
+
+class PipelineEngine:
+    """Creates, drives, resumes and reports pipeline runs for one daemon."""
+
+    def __init__(self, host: PipelineHost, *, launcher: AgentLauncher | None = None) -> None:
+        self.host = host
+        self.launcher = launcher
+        self.seam = cp.CrashSeam(None)
+        self._active: dict[int, _Active] = {}
+        self._approvals: dict[tuple[int, str], asyncio.Event] = {}
+        self._closing = False
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Recover after a restart: interrupted runs wait for `resume`; approval waits re-attach."""
+        self.seam = cp.CrashSeam.from_env()
+        store = self.host.store
+        for run_id in await store.call(cp.runs_in_states, [RunState.RUNNING.value, RunState.PENDING.value]):
+            row = await store.call(cp.load_run, run_id, content=False)
+            assert row is not None
+            new = next_state(run_id, RunState(row["state"]), RunEvent.INTERRUPT)
+            detail = f"the daemon stopped while this run was executing; `executive pipeline resume {run_id}` continues it"
+            await store.call(cp.set_run_state, run_id, new.value, detail, False)
+            log.info("run_transition", run=run_id, **{"from": row["state"], "to": new.value}, reason="daemon_restart")
+        for run_id in await store.call(cp.runs_in_states, [RunState.WAITING_APPROVAL.value]):
+            try:
+                await self._attach(run_id, None)
+            except ExecutiveError as exc:
+                log.warning("run_reattach_failed", run=run_id, error=exc.message)
+
+    async def aclose(self) -> None:
+        """Stop executing runs (they become ``interrupted``; approval waits stay durable)."""
+        self._closing = True
+        tasks = [r.task for r in self._active.values() if r.task is not None]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # ------------------------------------------------------------------ creating runs
+    async def run(self, *, path: str | None = None, text: str | None = None, requirement: str = "", workdir: str | None = None) -> dict[str, Any]:
+        """Start a run of a pipeline file (``path``) or text; returns the run row.
+
+        Raises:
+            PipelineInvalidError: the file is malformed (``data.path`` names the field).
+            BadParamsError: neither/both of path and text, or the working directory is missing.
+            LimitError: the requirement is too long, or too many runs are active.
+        """
+        pipeline, content, source, base = await self._load(path, text, workdir)
+        wd = Path(workdir) if workdir else base / pipeline.workdir
+        return await self._create(pipeline, content, source, wd, requirement, RunMode.RUN, {})
+
+    async def validate(self, directory: str, *, path: str | None = None, remediate: bool = False, iteration: int = 1) -> dict[str, Any]:
+        """Score the project in ``directory`` with the pipeline's exit gates; ``remediate`` reworks what fails."""
+        if not os.path.isdir(directory):
+            raise BadParamsError(f"{directory} is not a directory; validate scores an existing project directory")
+        if not (1 <= iteration <= self.host.limits.pipeline_max_iterations):
+            raise BadParamsError(f"iteration must be 1..{self.host.limits.pipeline_max_iterations} (whose threshold to score against)")
+        file = path or os.path.join(directory, "pipeline.yaml")
+        pipeline, content, source, _ = await self._load(file, None, None)
+        mode = RunMode.REMEDIATE if remediate else RunMode.VALIDATE
+        return await self._create(pipeline, content, source, Path(directory), "", mode, {"iteration": iteration})
+
+    async def _load(self, path: str | None, text: str | None, workdir: str | None) -> tuple[Pipeline, str, str, Path]:
+        lim = self.host.limits
+        if (path is None) == (text is None):
+            raise BadParamsError("give exactly one of path (a pipeline file) or text (its content)")
+        if path is not None:
+            pipeline, content = await asyncio.to_thread(load_pipeline, path, lim)
+            return pipeline, content, os.path.abspath(path), Path(os.path.abspath(path)).parent
+        assert text is not None
+        if workdir is None:
+            raise BadParamsError("a pipeline sent as text needs workdir (there is no file to be relative to)")
+        return parse_pipeline(text, lim, source="pipeline text"), text, "", Path(workdir)
+
+    async def _create(
+        self, pipeline: Pipeline, content: str, source: str, workdir: Path, requirement: str, mode: RunMode, options: dict[str, Any]
+    ) -> dict[str, Any]:
+        lim = self.host.limits
+        if len(requirement.encode()) > lim.pipeline_requirement_bytes:
+            raise LimitError(
+                f"the requirement has {len(requirement.encode())} bytes; pipeline_requirement_bytes is {lim.pipeline_requirement_bytes}; "
+                "put long requirements in a file a step reads",
+                data={"limit": lim.pipeline_requirement_bytes},
+            )
+        if len(self._active) >= lim.pipeline_max_active_runs:
+            raise LimitError(
+                f"{len(self._active)} runs are active; the limit is pipeline_max_active_runs={lim.pipeline_max_active_runs}; "
+                "wait for one to finish or cancel one",
+                data={"limit": lim.pipeline_max_active_runs},
+            )
+        wd = workdir.resolve()
+        if not wd.is_dir():
+            raise BadParamsError(f"working directory {wd} does not exist; create it or set workdir in the pipeline file")
+        row = {
+            "name": pipeline.name,
+            "mode": mode.value,
+            "source": source,
+            "content": content,
+            "content_sha": hashlib.sha256(content.encode()).hexdigest(),
+            "requirement": requirement,
+            "workdir": str(wd),
+            "thresholds": {ph.name: pipeline.thresholds(ph) for ph in pipeline.phases},
+            "options": options,
+            "state": RunState.PENDING.value,
+        }
+        run_id = await self.host.store.call(cp.create_run, row, self.seam)
+        log.info("run_created", run=run_id, pipeline=pipeline.name, mode=mode.value, workdir=str(wd))
+        await self._attach(run_id, RunEvent.START)
+        return await self.info(run_id)
+
+    # ------------------------------------------------------------------ attaching
+    async def _attach(self, run_id: int, event: RunEvent | None, detail: str | None = None) -> _Active:
+        store = self.host.store
+        row = await store.call(cp.load_run, run_id)
+        if row is None:
+            raise RunNotFoundError(run_id)
+        pipeline = parse_pipeline(row["content"], self.host.limits, source=row["source"] or f"run {run_id}")
+        ops = await store.call(cp.load_ops, run_id)
+        ctx = RunContext(run_id, pipeline, row["workdir"], row["requirement"], row["created"])
+        r = _Active(run_id, pipeline, RunMode(row["mode"]), RunState(row["state"]), ctx, row["options"], {o["seq"]: o for o in ops})
+        if event is not None:
+            await self._transition(r, event, detail)
+        self._active[run_id] = r
+        # A fresh context: the run outlives the request that started it (no request_id in its logs).
+        r.task = asyncio.create_task(self._drive(r), name=f"pipeline-run-{run_id}", context=contextvars.Context())
+        return r
+
+    async def _drive(self, r: _Active) -> None:
+        try:
+            ok, detail = await self._workflow(r)
+            await self._transition(r, RunEvent.PASS if ok else RunEvent.FAIL, detail)
+        except asyncio.CancelledError:
+            if not self._closing:
+                await self._transition(r, RunEvent.CANCEL, "cancelled by a client; `executive pipeline resume` re-runs the step that was cut off")
+            elif r.state is RunState.RUNNING:
+                await self._transition(r, RunEvent.INTERRUPT, f"the daemon stopped; `executive pipeline resume {r.id}` continues it")
+        except ExecutiveError as exc:
+            log.warning("run_failed", run=r.id, error=exc.message)
+            await self._transition(r, RunEvent.FAIL, exc.message)
+        except Exception:
+            log.exception("run_crashed", run=r.id)
+            await self._transition(r, RunEvent.FAIL, "internal error in the pipeline engine; see the daemon log")
+        finally:
+            self._active.pop(r.id, None)
+            for key in [k for k in self._approvals if k[0] == r.id]:
+                del self._approvals[key]
+            r.done.set()
+            r.changed.set()
+
+    async def _transition(self, r: _Active, event: RunEvent, detail: str | None, *, persist: bool = True) -> None:
+        """The one writer of a run's state: table lookup, durable write, log, event."""
+        new = next_state(r.id, r.state, event)
+        prev, r.state = r.state, new
+        if persist:
+            await self.host.store.call(cp.set_run_state, r.id, new.value, detail, new in TERMINAL_STATES, self.seam)
+        log.info("run_transition", run=r.id, **{"from": prev.value, "to": new.value}, reason=event.value)
+        self._publish("pipeline.run", None, {"run": r.id, "from": prev.value, "to": new.value, "event": event.value, "detail": detail})
+        old, r.changed = r.changed, asyncio.Event()
+        old.set()
+
+    def _publish(self, type_: str, pid: int | None, data: dict[str, Any]) -> None:
+        self.host.bus.publish(type_, pid, data)
+
+    # ------------------------------------------------------------------ operations
+    def _claim(self, r: _Active, kind: str, phase: str, iteration: int, step: str | None) -> tuple[int, str, dict[str, Any] | None]:
+        r.seq += 1
+        name = f"{kind}:{phase}:{iteration}" + (f":{step}" if step else "")
+        prev = r.recorded.get(r.seq)
+        if prev is not None and prev["name"] != name:
+            raise NondeterminismError(
+                f"run {r.id} cannot be replayed: checkpoint {r.seq} is {prev['name']!r} but the workflow now does {name!r}; "
+                "the engine changed under a stored run — restart it with `pipeline resume --rework-from STEP` before that point",
+                data={"run": r.id, "seq": r.seq, "recorded": prev["name"], "expected": name},
+            )
+        return r.seq, name, prev
+
+    async def _op(
+        self, r: _Active, kind: str, phase: str, iteration: int, step: str | None, fn: Callable[[int], Awaitable[dict[str, Any]]]
+    ) -> dict[str, Any]:
+        """Run one checkpointed operation, or replay its stored result."""
+        seq, name, prev = self._claim(r, kind, phase, iteration, step)
+        if prev is not None and prev["status"] != "running":
+            return dict(prev["output"] or {})
+        op = {"kind": kind, "name": name, "phase": phase, "iteration": iteration, "step": step}
+        await self.host.store.call(cp.op_start, r.id, seq, op, None, self.seam)
+        output = await fn(seq)
+        await self.host.store.call(cp.op_end, r.id, seq, kind, str(output["status"]), output, None, self.seam)
+        return output
+
+    def _runner(self, r: _Active, phase: Phase, iteration: int, seq: int) -> TaskRunner:
+        def on_task(tid: int) -> None:
+            r.live["task"] = tid
+            self.host.store.submit(cp.op_attach_task, r.id, seq, tid)
+
+        # Resolved per use: the agents layer opens after the engine starts.
+        launcher = self.launcher or default_launcher(self.host)
+        return TaskRunner(self.host, r.ctx, launcher, phase=phase, iteration=iteration, on_task=on_task)
+
+    def _gate_ctx(self, runner: TaskRunner) -> GateContext:
+        lim = self.host.limits
+        return GateContext(runner.ctx.workdir, runner.values(), lim.pipeline_prompt_bytes, lim.pipeline_check_output_bytes)
+
+    # ------------------------------------------------------------------ the workflow
+    async def _workflow(self, r: _Active) -> tuple[bool, str]:
+        """Phases in order; returns (passed, detail).  Deterministic given the replayed results."""
+        pl = r.pipeline
+        names = [p.name for p in pl.phases]
+        passed: list[str] = []
+        below: list[str] = []
+        total = 0
+        for idx, phase in enumerate(pl.phases):
+            r.live.update(phase=phase.name, iteration=0, step=None, score=None, threshold=None)
+            if r.mode is not RunMode.VALIDATE:
+                entry = await self._entry(r, phase, names[:idx], passed)
+                if not entry["ok"]:
+                    self._publish("pipeline.phase", None, {"run": r.id, "phase": phase.name, "state": "blocked", "problems": entry["problems"]})
+                    if r.mode is RunMode.REMEDIATE:
+                        below.append(phase.name)
+                        continue
+                    return False, f"the entry gate of phase {phase.name} failed: {'; '.join(entry['problems'])}"
+                if phase.entry.approval:
+                    await self._approval(r, phase)
+            verdict, total, score, threshold = await self._phase(r, phase, total)
+            if verdict is Verdict.PASSED:
+                passed.append(phase.name)
+                continue
+            below.append(phase.name)
+            if r.mode is RunMode.RUN:
+                return False, f"phase {phase.name} stopped ({verdict.value}): score {score:g} against threshold {threshold:g}"
+        if not below:
+            return True, f"all {len(names)} phases passed"
+        return False, f"{len(below)} of {len(names)} phases below threshold: {', '.join(below)}"
+
+    def _select(self, r: _Active, phase: Phase, iteration: int, rework: set[str], optional_done: set[str]) -> list[Step]:
+        """Iteration 1: required steps.  Later: owners of failed checks, failed steps, and optional steps once."""
+        if r.mode is not RunMode.RUN and iteration == 1:
+            return []  # validate/remediate: iteration 1 scores the project as it is
+        if iteration == 1:
+            return [s for s in phase.steps if s.required]
+        extra = r.mode is RunMode.RUN
+        return [s for s in phase.steps if s.name in rework or (extra and not s.required and s.name not in optional_done)]
+
+    async def _phase(self, r: _Active, phase: Phase, total: int) -> tuple[Verdict, int, float, float]:
+        pl = r.pipeline
+        thresholds = pl.thresholds(phase)
+        offset = int(r.options.get("iteration", 1)) - 1  # validate --iteration N scores against threshold N
+        max_it = 1 if r.mode is RunMode.VALIDATE else pl.max_iterations(phase)
+        previous: float | None = None
+        rework: set[str] = set()
+        rework_checks: list[dict[str, Any]] = []
+        optional_done: set[str] = set()
+        failed_steps: set[str] = set()
+        prev_threshold: float | None = None
+        verdict, score, threshold = Verdict.EXHAUSTED, 0.0, thresholds[0]
+        self._publish("pipeline.phase", None, {"run": r.id, "phase": phase.name, "state": "started"})
+        for iteration in range(1, max_it + 1):
+            if total >= pl.defaults.max_total_iterations:
+                break  # the run's budget is spent: EXHAUSTED
+            threshold = threshold_for(thresholds, iteration + offset)
+            r.live.update(iteration=iteration, threshold=threshold)
+            for step in self._select(r, phase, iteration, rework, optional_done):
+                mine = [c for c in rework_checks if step.name in c["owners"]] if step.name in rework else []
+                if step.name in rework and not mine:
+                    mine = rework_checks
+                out = await self._step(r, phase, iteration, step, mine, prev_threshold)
+                if not step.required:
+                    optional_done.add(step.name)
+                if out["status"] == "ok":
+                    failed_steps.discard(step.name)
+                    continue
+                failed_steps.add(step.name)
+                if step.required:
+                    break  # later steps build on this one: go to the gate, rework will re-run it
+            total += 1
+            gate = await self._gate(r, phase, iteration, threshold, previous, total)
+            verdict, score = Verdict(gate["verdict"]), float(gate["score"])
+            if verdict is not Verdict.REWORK:
+                break
+            by_name = {c["name"]: c for c in gate["checks"]}
+            rework_checks = [by_name[n] for n in gate["failed"]]
+            rework = {o for c in rework_checks for o in c["owners"]} | failed_steps
+            previous, prev_threshold = score, threshold
+        state = "passed" if verdict is Verdict.PASSED else "failed"
+        self._publish("pipeline.phase", None, {"run": r.id, "phase": phase.name, "state": state, "verdict": verdict.value, "score": score, "threshold": threshold})
+        return verdict, total, score, threshold
+
+    async def _entry(self, r: _Active, phase: Phase, earlier: list[str], passed: list[str]) -> dict[str, Any]:
+        if not phase.entry.files and not phase.entry.commands:
+            required = earlier if phase.entry.requires is None else list(phase.entry.requires)
+            problems = [f"phase {n!r} has not passed" for n in required if n not in passed]
+            return {"ok": not problems, "problems": problems, "tasks": []}
+
+        async def fn(seq: int) -> dict[str, Any]:
+            runner = self._runner(r, phase, 0, seq)
+            res = await evaluate_entry_gate(phase, earlier, passed, runner, self._gate_ctx(runner))
+            res["status"] = "passed" if res["ok"] else "failed"
+            self._publish("pipeline.gate", None, {"run": r.id, "phase": phase.name, "gate": "entry", "ok": res["ok"], "problems": res["problems"]})
+            return res
+
+        return await self._op(r, "entry", phase.name, 0, None, fn)
+
+    async def _step(self, r: _Active, phase: Phase, iteration: int, step: Step, rework: list[dict[str, Any]], threshold: float | None) -> dict[str, Any]:
+        async def fn(seq: int) -> dict[str, Any]:
+            r.live.update(step=step.name, task=None)
+            base = {"run": r.id, "phase": phase.name, "iteration": iteration, "step": step.name}
+            self._publish("pipeline.step", None, base | {"state": "started", "rework": bool(rework)})
+            out = await self._runner(r, phase, iteration, seq).run_step(step, rework, threshold)
+            pid = out["tasks"][-1] if out["tasks"] else None
+            self._publish("pipeline.step", pid, base | {"state": "ended"} | {k: out.get(k) for k in ("status", "attempts", "tasks", "exit_code", "duration", "detail")})
+            r.live.update(step=None, task=None)
+            return out
+
+        return await self._op(r, "step", phase.name, iteration, step.name, fn)
+
+    async def _gate(self, r: _Active, phase: Phase, iteration: int, threshold: float, previous: float | None, total: int) -> dict[str, Any]:
+        pl = r.pipeline
+
+        async def fn(seq: int) -> dict[str, Any]:
+            r.live.update(step="(exit gate)")
+            runner = self._runner(r, phase, iteration, seq)
+            checks = await evaluate_exit_gate(phase, runner, self._gate_ctx(runner))
+            score = weighted_score(checks)
+            verdict = decide(
+                score=score, threshold=threshold, iteration=iteration, max_iterations=pl.max_iterations(phase),
+                previous=previous, min_improvement=pl.min_improvement(phase), total_used=total,
+                max_total=pl.defaults.max_total_iterations, validate=r.mode is RunMode.VALIDATE,
+            )
+            failed = [c["name"] for c in failed_checks(checks, threshold)] if verdict is not Verdict.PASSED else []
+            out = {"status": verdict.value, "verdict": verdict.value, "score": score, "threshold": threshold,
+                   "previous": previous, "iteration": iteration, "checks": checks, "failed": failed}
+            r.live.update(step=None, score=score)
+            self._publish("pipeline.gate", None, {"run": r.id, "phase": phase.name, "gate": "exit", "iteration": iteration,
+                                                  "score": score, "threshold": threshold, "verdict": verdict.value, "failed": failed,
+                                                  "checks": [{"name": c["name"], "score": c["score"]} for c in checks]})
+            return out
+
+        return await self._op(r, "gate", phase.name, iteration, None, fn)
+
+    async def _approval(self, r: _Active, phase: Phase) -> None:
+        """A durable wait: checkpointed as running (run state waiting_approval) until approved."""
+        seq, name, prev = self._claim(r, "approval", phase.name, 0, None)
+        if prev is not None and prev["status"] != "running":
+            return
+        store = self.host.store
+        key = (r.id, phase.name)
+        wake = self._approvals.setdefault(key, asyncio.Event())
+        approved = (await store.call(cp.load_approvals, r.id)).get(phase.name)
+        op = {"kind": "approval", "name": name, "phase": phase.name, "iteration": 0, "step": None}
+        wait_state = RunState.WAITING_APPROVAL if approved is None and r.state is RunState.RUNNING else None
+        await store.call(cp.op_start, r.id, seq, op, wait_state.value if wait_state else None, self.seam)
+        if wait_state is not None:
+            await self._transition(r, RunEvent.WAIT_APPROVAL, None, persist=False)
+        if approved is None:
+            r.live.update(step="(waiting for approval)")
+            self._publish("pipeline.phase", None, {"run": r.id, "phase": phase.name, "state": "waiting_approval",
+                                                   "hint": f"executive pipeline approve {r.id} {phase.name}"})
+        while approved is None:
+            await wake.wait()
+            wake.clear()
+            approved = (await store.call(cp.load_approvals, r.id)).get(phase.name)
+        self._approvals.pop(key, None)
+        resume_state = RunState.RUNNING if r.state is RunState.WAITING_APPROVAL else None
+        out = {"status": "approved", "approved": approved["approved"], "note": approved["note"]}
+        await store.call(cp.op_end, r.id, seq, "approval", "approved", out, resume_state.value if resume_state else None, self.seam)
+        if resume_state is not None:
+            await self._transition(r, RunEvent.APPROVED, None, persist=False)
+        r.live.update(step=None)
+
+    # ------------------------------------------------------------------ client actions
+    async def _row(self, run_id: int) -> dict[str, Any]:
+        row = await self.host.store.call(cp.load_run, run_id)
+        if row is None:
+            raise RunNotFoundError(run_id)
+        return row
+
+    async def info(self, run_id: int) -> dict[str, Any]:
+        """The run row (without the file content) plus ``active`` and the live position."""
+        row = await self._row(run_id)
+        row.pop("content", None)
+        r = self._active.get(run_id)
+        row["active"] = r is not None
+        row["live"] = dict(r.live) if r is not None else None
+        return row
+
+    async def resume(self, run_id: int, *, rework_from: str | None = None) -> dict[str, Any]:
+        """Continue an interrupted or cancelled run, or restart any stopped run from a step (``PHASE/STEP`` or ``STEP``)."""
+        if run_id in self._active:
+            r = self._active[run_id]
+            raise RunTransitionError(
+                f"run {run_id} is {r.state.value} on this daemon; cancel it first (`executive pipeline cancel {run_id}`)",
+                data={"run": run_id, "state": r.state.value},
+            )
+        row = await self._row(run_id)
+        state = RunState(row["state"])
+        if len(self._active) >= self.host.limits.pipeline_max_active_runs:
+            raise LimitError(f"pipeline_max_active_runs={self.host.limits.pipeline_max_active_runs} runs are active; wait or cancel one")
+        if rework_from is None:
+            next_state(run_id, state, RunEvent.RESUME)
+            await self._attach(run_id, RunEvent.RESUME, "resumed")
+            return await self.info(run_id)
+        next_state(run_id, state, RunEvent.REWORK)
+        seq = self._rework_point(run_id, rework_from, await self.host.store.call(cp.load_ops, run_id))
+        removed = await self.host.store.call(cp.truncate_ops, run_id, seq)
+        log.info("run_rework_from", run=run_id, step=rework_from, seq=seq, removed=removed)
+        await self._attach(run_id, RunEvent.REWORK, f"rework from {rework_from}")
+        return await self.info(run_id)
+
+    @staticmethod
+    def _rework_point(run_id: int, spec: str, ops: list[dict[str, Any]]) -> int:
+        phase, _, step = spec.rpartition("/")
+        hits = [o for o in ops if o["kind"] == "step" and o["step"] == step and (not phase or o["phase"] == phase)]
+        if not hits:
+            ran = sorted({f"{o['phase']}/{o['step']}" for o in ops if o["kind"] == "step"})
+            raise BadParamsError(
+                f"no step {spec!r} has run in run {run_id}; steps that ran: {', '.join(ran) or 'none'}",
+                data={"run": run_id, "steps": ran},
+            )
+        phases = {o["phase"] for o in hits}
+        if len(phases) > 1:
+            raise BadParamsError(f"step {step!r} ran in phases {', '.join(sorted(phases))}; say which with PHASE/{step}")
+        return int(max(o["seq"] for o in hits))  # its latest run: the project's current state came from there
+
+    async def approve(self, run_id: int, phase: str, note: str = "") -> dict[str, Any]:
+        """Durably approve ``phase`` of ``run_id`` and wake the run if it waits for it."""
+        row = await self._row(run_id)
+        pipeline = parse_pipeline(row["content"], self.host.limits, source=row["source"] or f"run {run_id}")
+        try:
+            ph = pipeline.phase(phase)
+        except KeyError:
+            raise BadParamsError(f"run {run_id} has no phase {phase!r}; phases: {', '.join(p.name for p in pipeline.phases)}") from None
+        if not ph.entry.approval:
+            gated = [p.name for p in pipeline.phases if p.entry.approval]
+            raise BadParamsError(f"phase {phase!r} has no approval gate (entry.approval: true); gated phases: {', '.join(gated) or 'none'}")
+        if RunState(row["state"]) in TERMINAL_STATES:
+            raise RunTransitionError(f"cannot approve run {run_id}: it is {row['state']}", data={"run": run_id, "state": row["state"]})
+        out = await self.host.store.call(cp.record_approval, run_id, phase, note)
+        self._publish("pipeline.phase", None, {"run": run_id, "phase": phase, "state": "approved", "note": note})
+        wake = self._approvals.get((run_id, phase))
+        r = self._active.get(run_id)
+        if wake is not None and r is not None:
+            changed = r.changed
+            wake.set()
+            try:  # reply once the run has moved on, so a client's next call sees it running
+                await asyncio.wait_for(changed.wait(), 10.0)
+            except asyncio.TimeoutError:
+                pass
+        out["state"] = (r.state if r is not None else RunState(row["state"])).value
+        return out
+
+    async def cancel(self, run_id: int) -> dict[str, Any]:
+        """Cancel a run: its in-flight task is cancelled; `resume` later re-runs that step."""
+        r = self._active.get(run_id)
+        if r is not None and r.task is not None:
+            r.task.cancel()
+            await r.done.wait()
+            return await self.info(run_id)
+        row = await self._row(run_id)
+        new = next_state(run_id, RunState(row["state"]), RunEvent.CANCEL)
+        await self.host.store.call(cp.set_run_state, run_id, new.value, "cancelled by a client", True, self.seam)
+        self._publish("pipeline.run", None, {"run": run_id, "from": row["state"], "to": new.value, "event": "cancel", "detail": None})
+        return await self.info(run_id)
+
+    async def wait(self, run_id: int, *, timeout: float) -> dict[str, Any]:
+        """Wait until the run stops executing (ends, is interrupted, or waits for approval); ``timed_out`` says if not."""
+        deadline = time.monotonic() + timeout
+        while True:
+            r = self._active.get(run_id)
+            if r is None or r.state is not RunState.RUNNING:
+                out = await self.info(run_id)
+                out["timed_out"] = False
+                return out
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                out = await self.info(run_id)
+                out["timed_out"] = True
+                return out
+            try:
+                await asyncio.wait_for(r.changed.wait(), remaining)
+            except asyncio.TimeoutError:
+                continue
+
+    async def status(self, run_id: int) -> dict[str, Any]:
+        """Steps, verdicts, scores and durations by phase and iteration (``status.build_status``)."""
+        store = self.host.store
+        row = await self._row(run_id)
+        ops = await store.call(cp.load_ops, run_id)
+        approvals = await store.call(cp.load_approvals, run_id)
+        pipeline = parse_pipeline(row["content"], self.host.limits, source=row["source"] or f"run {run_id}")
+        r = self._active.get(run_id)
+        return build_status(row, ops, approvals, pipeline, dict(r.live) if r is not None else None)
+
+    async def list_runs(self, *, limit: int = 100, state: str | None = None) -> list[dict[str, Any]]:
+        rows = await self.host.store.call(cp.list_runs, limit, state)
+        for row in rows:
+            row["active"] = row["id"] in self._active
+        return rows
+
+    async def report(self, run_id: int) -> str:
+        """The HTML report of a run (``report.render_html``)."""
+        return render_html(await self.status(run_id))
