@@ -34,6 +34,7 @@ from executive.kernel.events import EventBus, Subscription
 from executive.kernel.limits import DEFAULT_LIMITS, Limits
 from executive.kernel.sessions import Session, SessionManager
 from executive.kernel.tasks import EndReason, Task, TaskKind, TaskState, TaskTable, Transition
+from executive.pipeline.engine import PipelineEngine  # importing it registers the pipeline checkpoint migration
 from executive.runtimes.allowlist import AllowList
 from executive.runtimes.process import STREAMS, ProcessRuntime, ProcessSpec
 from executive.runtimes.process_os import ProcessOS
@@ -76,6 +77,7 @@ class Executive:
         self._ended: dict[int, asyncio.Event] = {}
         self._housekeeping: asyncio.Task[None] | None = None
         self._closed = False
+        self.pipelines = PipelineEngine(self)  # phased pipeline runs (pipeline/engine.py)
         self.agents: AgentService | None = None  # agent runs, worktrees, patches, patterns, fix loop (set by open)
         self.agents: AgentService | None = None  # agent runs, worktrees, patches, patterns, fix loop (set by open)
 
@@ -89,6 +91,7 @@ class Executive:
         store = Store(self.home / "executive.db")
         self._store = StoreWriter(store)
         await self._restore()
+        await self.pipelines.start()  # interrupted runs wait for `pipeline resume`; approval waits re-attach
         self.agents = AgentService(self)
         await self.agents.open()
         self.agents = AgentService(self)
@@ -105,6 +108,7 @@ class Executive:
         for task, _spec in list(self._queue):
             self._end_without_running(task, EndReason.CANCELLED, "daemon stopped before the task started")
         self._queue.clear()
+        await self.pipelines.aclose()  # before the processes: a step cancelled by shutdown must not count as failed
         await self.processes.shutdown()
         if self.agents is not None:
             await self.agents.aclose()

@@ -11,6 +11,7 @@ from executive import __version__
 from executive.api.agent_methods import agent_methods
 from executive.api.agent_methods import agent_methods
 from executive.api.methods import NoParams, core_methods
+from executive.api.pipeline_methods import pipeline_methods
 from executive.api.rpc import Dispatcher, Method
 from executive.api.ws import serve_rpc_socket
 from executive.service import Executive
@@ -22,6 +23,7 @@ def build_dispatcher(service: Executive, extra_methods: list[Method] | None = No
     methods: list[Method] = core_methods()
     methods += agent_methods()
     methods += agent_methods()
+    methods += pipeline_methods()
     methods += extra_methods or []
     dispatcher = Dispatcher(methods, max_batch=service.limits.max_batch)
     dispatcher.methods["rpc.discover"] = Method(

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from executive.cli import _common, serve as serve_cmd, tasks
+from executive.cli import _common, pipeline as pipeline_cli, serve as serve_cmd, tasks
 
 app = typer.Typer(
     name="executive",
@@ -27,6 +27,7 @@ def _root(
 
 app.command("serve")(serve_cmd.serve)
 tasks.register(app)
+app.add_typer(pipeline_cli.app, name="pipeline", help="Phased pipelines: gates, rising thresholds, rework, checkpoints and resume.")
 
 
 def _mount_subapps() -> None:

@@ -76,7 +76,7 @@ class Limits:
     pipeline_max_active_runs: int = 16  # runs executing or waiting for approval at once
     pipeline_check_output_bytes: int = 1024 * 1024  # tail of a check command's stdout read for scoring
     pipeline_diff_bytes: int = 64 * 1024  # "diff so far" put into an agent's rework prompt
-    pipeline_prompt_bytes: int = 256 * 1024  # one rendered agent prompt
+    pipeline_prompt_bytes: int = 128 * 1024  # one rendered agent prompt (it travels in argv, beside the env)
 
 
 DEFAULT_LIMITS = Limits()
