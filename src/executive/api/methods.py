@@ -150,6 +150,8 @@ def _touch(ctx: CallContext) -> str | None:
 
 
 async def _task_run(ctx: CallContext, p: TaskRun) -> dict[str, Any]:
+    if p.lock:
+        _require_session(ctx)  # a lock asked for without a session is an error, not silently no lock
     return await ctx.service.task_run(
         p.argv, name=p.name, cwd=p.cwd, env=p.env, stdin=p.stdin, timeout=p.timeout,
         idle_timeout=p.idle_timeout, quota=p.quota, session_id=_touch(ctx), lock=p.lock,

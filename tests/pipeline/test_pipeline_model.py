@@ -1,0 +1,118 @@
+"""Pipeline files: the template loads and runs, the schema is published, malformed files name the bad field."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import textwrap
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from executive.api.client import Client, RpcError
+from executive.kernel.errors import ErrorCode, LimitError
+from executive.kernel.limits import DEFAULT_LIMITS
+from executive.pipeline.errors import PipelineInvalidError
+from executive.pipeline.model import parse_pipeline, pipeline_schema
+from executive.pipeline.template import template_text, write_template
+
+GOOD = """
+name: tiny
+phases:
+  - name: build
+    steps:
+      - {name: make, command: [touch, out.txt]}
+    checks:
+      - {name: out, kind: files_exist, paths: [out.txt], owners: [make]}
+"""
+
+# (description, yaml text, expected path of the first bad field, a phrase of the message)
+MALFORMED = [
+    ("negative timeout", GOOD.replace("command: [touch, out.txt]}", "command: [touch, out.txt], timeout_s: -1}"),
+     "phases[0].steps[0].timeout_s", "greater than 0"),
+    ("misspelt key", GOOD.replace("owners: [make]}", "owners: [make], wieght: 2}"), "phases[0].checks[0].wieght", "Extra inputs"),
+    ("unknown check kind", GOOD.replace("kind: files_exist", "kind: file_exists"), "phases[0].checks[0]", "file_exists"),
+    ("owner names no step", GOOD.replace("owners: [make]", "owners: [mkae]"), "phases[0].checks[0].owners[0]", "no step 'mkae'"),
+    ("step with command and agent", GOOD.replace("command: [touch, out.txt]}", "command: [x], agent: {prompt: hi}}"),
+     "phases[0].steps[0]", "exactly one of command"),
+    ("shell string instead of argv", GOOD.replace("command: [touch, out.txt]", "command: touch out.txt"),
+     "phases[0].steps[0].command", "valid list"),
+    ("path escapes the workdir", GOOD.replace("paths: [out.txt]", "paths: [../etc/passwd]"), "phases[0].checks[0].paths[0]", "'..'"),
+    ("unknown prompt placeholder", GOOD.replace("command: [touch, out.txt]}", "agent: {cli: claude, prompt: 'do {requirment}'}}"),
+     "phases[0].steps[0].agent.prompt", "{requirment}"),
+    ("thresholds fall", GOOD.replace("name: tiny", "name: tiny\ndefaults: {thresholds: [80, 70]}"), "defaults.thresholds", "must not decrease"),
+    ("threshold above 100", GOOD.replace("name: tiny", "name: tiny\ndefaults: {thresholds: [60, 120]}"), "defaults.thresholds[1]", "100"),
+    ("duplicate phase", GOOD + GOOD[GOOD.index("  - name: build"):], "phases[1].name", "used twice"),
+    ("no phases", "name: tiny\nphases: []\n", "phases", "at least 1"),
+    ("missing name", GOOD.replace("name: tiny\n", ""), "name", "Field required"),
+    ("entry requires a later phase", GOOD.replace("    steps:", "    entry: {requires: [deploy]}\n    steps:"),
+     "phases[0].entry.requires[0]", "not an earlier phase"),
+    ("too many iterations", GOOD.replace("name: tiny", "name: tiny\ndefaults: {max_iterations: 500}"),
+     "defaults.max_iterations", "pipeline_max_iterations"),
+]
+
+
+@pytest.mark.parametrize("text,path,phrase", [c[1:] for c in MALFORMED], ids=[c[0] for c in MALFORMED])
+def test_malformed_files_name_the_bad_field(text: str, path: str, phrase: str) -> None:
+    with pytest.raises(PipelineInvalidError) as err:
+        parse_pipeline(textwrap.dedent(text), source="p.yaml")
+    assert err.value.path == path, err.value.message
+    assert err.value.code is ErrorCode.PIPELINE_INVALID
+    assert err.value.message.startswith(f"p.yaml: {path}: ") and phrase in err.value.message
+
+
+def test_yaml_syntax_error_gives_line_and_column() -> None:
+    with pytest.raises(PipelineInvalidError, match=r"not valid YAML at line 3, column \d+"):
+        parse_pipeline("name: x\nphases:\n  bad: key: here\n")
+
+
+def test_sizes_are_limited() -> None:
+    small = dataclasses.replace(DEFAULT_LIMITS, pipeline_file_bytes=100, pipeline_max_steps=1)
+    with pytest.raises(LimitError, match="pipeline_file_bytes=100"):
+        parse_pipeline(GOOD + "#" * 100, small)
+    two_steps = GOOD.replace("      - {name: make", "      - {name: other, command: [true]}\n      - {name: make")
+    with pytest.raises(PipelineInvalidError, match="pipeline_max_steps=1") as err:
+        parse_pipeline(two_steps, dataclasses.replace(DEFAULT_LIMITS, pipeline_max_steps=1))
+    assert err.value.path == "phases[0].steps"
+    bomb = "name: x\na: &a [1,1,1,1,1,1,1,1,1,1]\n" + "".join(f"{c}: &{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]\n" for p, c in zip("abcde", "bcdef"))
+    with pytest.raises(PipelineInvalidError, match="expands to more than"):
+        parse_pipeline(bomb)
+
+
+def test_yaml_scalars_in_argv_are_words() -> None:
+    p = parse_pipeline(GOOD.replace("command: [touch, out.txt]", "command: [true, 1, 2.5]"))
+    assert p.phases[0].steps[0].command == ["true", "1", "2.5"]
+
+
+def test_template_is_five_phases_and_matches_the_published_schema(tmp_path: Path) -> None:
+    p = parse_pipeline(template_text())
+    assert [ph.name for ph in p.phases] == ["requirements", "design", "implementation", "testing", "deployment"]
+    assert p.defaults.thresholds == [60, 75, 85, 90] and p.defaults.min_improvement == 5
+    assert all(s.command is not None for ph in p.phases for s in ph.steps), "the template must run without agents"
+    schema = pipeline_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.validate(yaml.safe_load(template_text()), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(yaml.safe_load(GOOD.replace("owners: [make]}", "owners: [make], wieght: 2}")), schema)
+    path = write_template(tmp_path)
+    assert path == tmp_path / "pipeline.yaml" and path.read_text() == template_text()
+    with pytest.raises(Exception, match="already exists; pass --force"):
+        write_template(tmp_path)
+
+
+async def test_malformed_file_over_the_wire(client: Client, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(GOOD.replace("owners: [make]", "owners: [mkae]"))
+    with pytest.raises(RpcError) as err:
+        await client.call("pipeline.run", path=str(bad))
+    assert err.value.code == ErrorCode.PIPELINE_INVALID
+    assert err.value.data["path"] == "phases[0].checks[0].owners[0]"
+    assert str(bad) in err.value.message
+    with pytest.raises(RpcError) as err:
+        await client.call("pipeline.run", path=str(tmp_path / "missing.yaml"))
+    assert err.value.code == ErrorCode.PIPELINE_INVALID and "pipeline init" in err.value.message
+    schema = await client.call("pipeline.schema")
+    assert json.dumps(schema) == json.dumps(pipeline_schema())
+    assert await client.call("pipeline.list") == []
