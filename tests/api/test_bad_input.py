@@ -67,6 +67,7 @@ CASES: list[tuple[str, Any, int, str]] = [
     ("ack-unknown-subscription", ("events.ack", {"subscription": 77, "seq": 1}), E.SUBSCRIPTION_NOT_FOUND, "77"),
     ("keepalive-without-session", ("session.keepalive", {}), E.SESSION_NOT_FOUND, "session.open"),
     ("lock-without-session", ("task.lock", {"task": RUNNING}), E.SESSION_NOT_FOUND, "session.open"),
+    ("run-locked-without-session", ("task.run", {"argv": ["true"], "lock": True}), E.SESSION_NOT_FOUND, "session.open"),
 ]
 
 SCHEMA_CASES = {"missing-param", "unknown-param", "wrong-param-type", "negative-timeout", "argv-a-string", "argv-not-strings", "argv-empty", "output-bad-stream"}
@@ -182,6 +183,18 @@ async def test_a_frame_over_the_limit(daemon: Any, client: Client, e2e: Any) -> 
     other = await daemon.client()
     assert (await other.call("daemon.health"))["status"] == "ok"
     await other.close()
+
+
+async def test_the_frame_limit_counts_bytes_not_characters(daemon: Any, client: Client, e2e: Any) -> None:
+    raw = await e2e.raw(daemon.url, daemon.token)
+    text = "é" * (FRAME_LIMIT * 3 // 4)  # fewer characters than the limit, 1.5 times as many bytes
+    frame = orjson.dumps({"jsonrpc": "2.0", "id": 1, "method": "task.run", "params": {"argv": ["echo", text]}}).decode()
+    assert len(frame) < FRAME_LIMIT < len(frame.encode())
+    await raw.send(frame)
+    reply = await raw.recv()
+    assert reply["error"]["code"] == E.FRAME_TOO_LARGE, reply.get("error") or "the oversized frame ran a task"
+    assert await client.call("task.list") == []
+    await raw.close()
 
 
 async def test_one_session_too_many(daemon: Any, client: Client) -> None:

@@ -193,3 +193,13 @@ async def test_quota_pauses_the_producer_and_says_so(client: Client, e2e: Any) -
     assert done["end_reason"] == "cancelled"
     log = await e2e.read_log(client, t["id"])
     assert quota <= len(log) < 5000000 and set(log) == {ord("q")}
+
+
+async def test_a_background_child_holding_the_pipes_does_not_keep_the_task_alive(client: Client, e2e: Any) -> None:
+    """The leader exits; its child still holds stdout. The task ends (after a short linger) with the
+    leader's exit code, and the child — part of the task's tree — is killed."""
+    t = await client.call("task.run", argv=["sh", "-c", "sleep 1000 & echo $!; exit 4"])
+    done = await client.call("task.wait", task=t["id"], timeout=20)
+    assert done["end_reason"] == "exited" and done["exit_code"] == 4
+    child = int((await e2e.read_log(client, t["id"])).decode())
+    await e2e.wait_for(lambda: e2e.gone(child), timeout=10)
