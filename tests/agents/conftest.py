@@ -76,3 +76,20 @@ class AgentHelpers:
 @pytest.fixture
 def agents() -> AgentHelpers:
     return AgentHelpers()
+
+
+async def cli(home: Path, *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """Run `executive ARGS` as a subprocess against the daemon of ``home``; returns (exit code, stdout, stderr)."""
+    import asyncio
+
+    full_env = dict(os.environ, EXECUTIVE_HOME=str(home), COLUMNS="200", NO_COLOR="1", **(env or {}))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "executive", *args, env=full_env,
+        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(stdin), 90)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+AgentHelpers.cli = staticmethod(cli)  # type: ignore[attr-defined]
