@@ -86,7 +86,7 @@ class Cpu:
         "steps",
         "stack_limit",
         "mem",
-        "code",
+        "_code",
         "reg_base",
         "svc",
         "console",
@@ -115,7 +115,7 @@ class Cpu:
     ) -> None:
         if reg_base is not None and not 0 <= reg_base <= MEM_SIZE - 64:
             raise CpuError(f"reg_base must be in 0..0x{MEM_SIZE - 64:X}, got 0x{reg_base:X}")
-        self.code: bytes = bytes(code)  # read-only code space (Harvard)
+        self._code: bytes = bytes(code)  # read-only code space (Harvard); blocks are cached for it
         self.regs: list[int] = [0] * 16  # R0..R15, always 0 <= value < 2**32
         self.pc: int = entry & M32  # byte offset into code
         self.sp: int = sp  # internal SP, not one of R0..R15 (spec §1.1)
@@ -134,11 +134,16 @@ class Cpu:
         self.breakpoints: set[int] = set()
         self._trace: TraceHook | None = None
         self._watch: WriteHook | None = None
-        self._blocks = _blocks_for(self.code, reg_base is not None)
+        self._blocks = _blocks_for(self._code, reg_base is not None)
         self._stop: tuple[HaltReason, dict[str, Any]] | None = None  # pending stop-after-retire
         self._access: MemAccess | None = None  # last memory access (debug path)
         self._stuck_key: tuple[int, int] | None = None
         self._stuck_count = 0
+
+    @property
+    def code(self) -> bytes:
+        """The code space (read-only: compiled blocks are cached for exactly these bytes)."""
+        return self._code
 
     # -- running ----------------------------------------------------------------------------
 
@@ -169,7 +174,8 @@ class Cpu:
         regs = self.regs
         mem = self.mem
         pc = self.pc
-        code_len = len(self.code)
+        code = self._code
+        code_len = len(code)
         while True:
             left = end - self.steps
             if left <= 0:
@@ -180,7 +186,7 @@ class Cpu:
                 if pc + 4 > code_len:
                     fn = slow_block(pc)  # PC outside code: the interpreter halts; not cached
                 else:
-                    fn = blocks[pc] = compile_block(self.code, pc, self.reg_base is not None)
+                    fn = blocks[pc] = compile_block(code, pc, self.reg_base is not None)
             pc = fn(self, regs, mem, left)
             if pc < 0:
                 return
