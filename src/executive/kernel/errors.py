@@ -61,6 +61,11 @@ class ErrorCode(enum.IntEnum):
     FRAME_TOO_LARGE = 1031  # an incoming frame exceeds the frame limit
     SUBSCRIPTION_NOT_FOUND = 1040  # unknown subscription id
     QUOTA_REACHED = 1050  # the task's log quota is used up
+    HXE_INVALID = 1100  # an HXE image failed validation (the message names the rule)
+    APP_EXISTS = 1101  # a single-instance HSX app of that name is running
+    METADATA_CONFLICT = 1102  # HXE metadata clashes with registered values/commands/mailboxes
+    SYMBOLS_INVALID = 1103  # a .sym file is malformed or too large
+    NOT_A_VM_TASK = 1104  # a VM/debug operation on a task that is not an HSX program
     # Agents, worktrees, patches, patterns, fix loop (src/executive/agents/errors.py).
     AGENT_UNKNOWN = 1200  # no adapter of that name
     AGENT_NOT_USABLE = 1201  # the adapter's binary or configuration is missing

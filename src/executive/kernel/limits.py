@@ -78,5 +78,19 @@ class Limits:
     pipeline_diff_bytes: int = 64 * 1024  # "diff so far" put into an agent's rework prompt
     pipeline_prompt_bytes: int = 128 * 1024  # one rendered agent prompt (it travels in argv, beside the env)
 
+    # --- HSX programs (vm tasks) ------------------------------------------------
+    max_vm_tasks: int = 256  # HSX programs loaded at once
+    max_hxe_bytes: int = 1024 * 1024  # one HXE image (path or upload)
+    max_sym_bytes: int = 8 * 1024 * 1024  # one .sym file
+    vm_max_descriptors: int = 8192  # mailbox descriptors of all VM tasks together
+    vm_quantum: int = 5000  # instructions per scheduler slice
+    max_breakpoints: int = 256  # per task
+    max_watches: int = 64  # per task
+    max_trace_buffer: int = 65536  # trace records per task
+    max_step: int = 1_000_000  # instructions in one debugger step request
+    max_mem_read: int = 65536  # bytes in one memory read/write
+    max_disasm: int = 1024  # instructions in one disassembly request
+    max_stack_frames: int = 256  # frames in one stack walk
+
 
 DEFAULT_LIMITS = Limits()
