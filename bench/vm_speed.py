@@ -1,0 +1,148 @@
+"""HSX VM speed: our Cpu (block-compiled fast path) against a plain interpreter.
+
+Runs three CPU-bound programs built with ``isa.encode`` (no assembler needed):
+
+* counted loop  - ADD/SUB/JNZ, one million iterations (3 M instructions)
+* fib           - naive recursive fib(23): CALL/RET/PUSH/POP heavy, short blocks
+* memory        - fill, sum and copy a 4000-word array, 16 times (LD/ST heavy)
+
+For each it prints instructions/second of ``executive.hsx.Cpu`` (best of 3 warm runs; the
+first, cold run including block compilation is shown too) and of ``bench/baseline_vm.py``
+(one run), their ratio, and checks that both end in the same registers, PC, SP and step
+count. The last line is a one-line summary. Target: >= 3 M instructions/s on the counted loop.
+
+Usage: ``.venv/bin/python bench/vm_speed.py`` (about 20-40 s on 2 cores).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from baseline_vm import BaselineVM  # noqa: E402
+
+from executive.hsx.cpu import Cpu, HaltReason  # noqa: E402
+from executive.hsx.isa import BY_MNEMONIC, encode  # noqa: E402
+
+TARGET = 3_000_000
+
+Item = tuple  # ("label:",) or (mnemonic, rd, rs1, rs2, imm_or_label) or ("WORD", value)
+
+
+def assemble(items: list[Item]) -> bytes:
+    """Two-pass helper: labels for JMP/JZ/JNZ (absolute) and CALL (PC-relative words)."""
+    labels: dict[str, int] = {}
+    pc = 0
+    for it in items:
+        if it[0].endswith(":"):
+            labels[it[0][:-1]] = pc
+        else:
+            pc += 8 if it[0] == "LDI32" else 4
+    out = bytearray()
+    pc = 0
+    for it in items:
+        if it[0].endswith(":"):
+            continue
+        mn, *args = it
+        args += [0] * (4 - len(args))
+        rd, rs1, rs2, imm = args
+        if mn == "LDI32":
+            out += encode(BY_MNEMONIC[mn].opcode, rd).to_bytes(4, "big") + (imm & 0xFFFFFFFF).to_bytes(4, "big")
+            pc += 8
+            continue
+        if isinstance(imm, str):
+            imm = labels[imm] if mn != "CALL" else (labels[imm] - pc) // 4
+        out += encode(BY_MNEMONIC[mn].opcode, rd, rs1, rs2, imm).to_bytes(4, "big")
+        pc += 4
+    return bytes(out)
+
+
+COUNTED = assemble([
+    ("LDI32", 1, 0, 0, 1_000_000), ("LDI", 2, 0, 0, 1), ("LDI", 3, 0, 0, 0),
+    ("loop:",),
+    ("ADD", 3, 3, 1), ("SUB", 1, 1, 2), ("JNZ", 0, 0, 0, "loop"),
+    ("MOV", 0, 3), ("RET",),
+])
+
+FIB = assemble([
+    ("LDI", 1, 0, 0, 23), ("CALL", 0, 0, 0, "fib"), ("RET",),
+    ("fib:",),
+    ("LDI", 2, 0, 0, 2), ("SUB", 3, 1, 2), ("LDI32", 4, 0, 0, 0x80000000), ("AND", 3, 3, 4),
+    ("JZ", 0, 0, 0, "recurse"),
+    ("MOV", 0, 1), ("RET",),
+    ("recurse:",),
+    ("PUSH", 0, 1), ("LDI", 2, 0, 0, 1), ("SUB", 1, 1, 2), ("CALL", 0, 0, 0, "fib"),
+    ("POP", 1), ("PUSH", 0, 0), ("LDI", 2, 0, 0, 2), ("SUB", 1, 1, 2), ("CALL", 0, 0, 0, "fib"),
+    ("POP", 2), ("ADD", 0, 0, 2), ("RET",),
+])
+
+MEMORY = assemble([
+    ("LDI32", 1, 0, 0, 0x5000), ("LDI32", 5, 0, 0, 4000), ("LDI", 9, 0, 0, 16),
+    ("LDI", 6, 0, 0, 3), ("LDI", 7, 0, 0, 4), ("LDI", 8, 0, 0, 1),
+    ("outer:",),
+    ("MOV", 2, 1), ("MOV", 3, 5), ("LDI", 4, 0, 0, 0),
+    ("fill:",),
+    ("ST", 0, 2, 4, 0), ("ADD", 4, 4, 6), ("ADD", 2, 2, 7), ("SUB", 3, 3, 8), ("JNZ", 0, 0, 0, "fill"),
+    ("MOV", 2, 1), ("MOV", 3, 5), ("LDI", 10, 0, 0, 0),
+    ("sum:",),
+    ("LD", 11, 2, 0, 0), ("ADD", 10, 10, 11), ("ADD", 2, 2, 7), ("SUB", 3, 3, 8), ("JNZ", 0, 0, 0, "sum"),
+    ("MOV", 2, 1), ("LDI32", 12, 0, 0, 0x9000), ("MOV", 3, 5),
+    ("copy:",),
+    ("LD", 11, 2, 0, 0), ("ST", 0, 12, 11, 0), ("ADD", 2, 2, 7), ("ADD", 12, 12, 7), ("SUB", 3, 3, 8),
+    ("JNZ", 0, 0, 0, "copy"),
+    ("SUB", 9, 9, 8), ("JNZ", 0, 0, 0, "outer"),
+    ("MOV", 0, 10), ("RET",),
+])
+
+PROGRAMS = [("counted loop", COUNTED), ("fib(23)", FIB), ("memory", MEMORY)]
+LIMIT = 50_000_000
+
+
+def run_ours(code: bytes) -> tuple[float, Cpu]:
+    cpu = Cpu(code)
+    t0 = time.perf_counter()
+    cpu.run(LIMIT)
+    dt = time.perf_counter() - t0
+    assert cpu.halt is HaltReason.RETURNED, cpu.halt
+    return dt, cpu
+
+
+def run_baseline(code: bytes) -> tuple[float, BaselineVM]:
+    vm = BaselineVM(code)
+    t0 = time.perf_counter()
+    vm.run(LIMIT)
+    dt = time.perf_counter() - t0
+    assert vm.fault is None and not vm.running, vm.fault
+    return dt, vm
+
+
+def main() -> int:
+    print(f"{'program':14s} {'instructions':>12s} {'ours (M/s)':>11s} {'cold':>7s} "
+          f"{'baseline (M/s)':>15s} {'ratio':>7s}  state")
+    summary = []
+    ok = True
+    counted_rate = 0.0
+    for name, code in PROGRAMS:
+        cold, cpu = run_ours(code)  # includes compiling the blocks
+        best = min(run_ours(code)[0] for _ in range(3))
+        bdt, vm = run_baseline(code)
+        same = (cpu.regs, cpu.pc, cpu.sp, cpu.steps) == (vm.regs, vm.pc, vm.sp, vm.steps)
+        ok &= same
+        n = cpu.steps
+        ours, base = n / best, n / bdt
+        if name == "counted loop":
+            counted_rate = ours
+        print(f"{name:14s} {n:12,d} {ours / 1e6:11.2f} {n / cold / 1e6:7.2f} {base / 1e6:15.3f} "
+              f"{ours / base:6.1f}x  {'same' if same else 'DIFFERENT'} (R0={cpu.regs[0]})")
+        summary.append(f"{name}={ours / 1e6:.1f}M/s ({ours / base:.0f}x)")
+    verdict = "PASS" if counted_rate >= TARGET and ok else "FAIL"
+    print(f"SUMMARY {'; '.join(summary)}; states {'match' if ok else 'DIFFER'}; "
+          f"counted-loop target {TARGET / 1e6:.0f}M/s: {verdict}")
+    return 0 if verdict == "PASS" else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
