@@ -57,7 +57,7 @@ class BaselineVM:
             self.step()
         return self.steps - start
 
-    def step(self) -> None:  # noqa: C901 - the point is one big dispatch
+    def step(self) -> None:
         pc = self.pc
         if pc + 4 > len(self.code):
             self.running, self.fault = False, "pc"

@@ -22,10 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from baseline_vm import BaselineVM  # noqa: E402
+from baseline_vm import BaselineVM
 
-from executive.hsx.cpu import Cpu, HaltReason  # noqa: E402
-from executive.hsx.isa import BY_MNEMONIC, encode  # noqa: E402
+from executive.hsx.cpu import Cpu, HaltReason
+from executive.hsx.isa import BY_MNEMONIC, encode
 
 TARGET = 3_000_000
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-import executive.hsx as hsx
+from executive import hsx
 from executive.hsx import _compile, _interp
 from executive.hsx.isa import (
     BY_MNEMONIC,

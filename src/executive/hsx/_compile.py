@@ -51,7 +51,7 @@ from .isa import OPCODES, decode_fields, sext12
 if TYPE_CHECKING:
     from .cpu import Cpu
 
-__all__ = ["BlockFn", "compile_block", "slow_block", "MAX_BLOCK", "COMPILED", "INTERPRETED"]
+__all__ = ["COMPILED", "INTERPRETED", "MAX_BLOCK", "BlockFn", "compile_block", "slow_block"]
 
 BlockFn = Callable[["Cpu", list[int], bytearray, int], int]
 
@@ -60,9 +60,12 @@ MAX_BLOCK = 64
 
 #: mnemonics with a compile template below
 COMPILED = frozenset(
-    "LDI LD ST MOV LDB LDH STB STH ADD SUB MUL DIV AND OR XOR NOT CMP JMP JZ JNZ CALL RET "
-    "LSL LSR ASR ADC SBC PUSH POP FADD FSUB FMUL FDIV I2F F2I LDI32".split()
-)
+    {
+        "LDI", "LD", "ST", "MOV", "LDB", "LDH", "STB", "STH", "ADD", "SUB", "MUL", "DIV", "AND",
+        "OR", "XOR", "NOT", "CMP", "JMP", "JZ", "JNZ", "CALL", "RET", "LSL", "LSR", "ASR", "ADC",
+        "SBC", "PUSH", "POP", "FADD", "FSUB", "FMUL", "FDIV", "I2F", "F2I", "LDI32",
+    }
+)  # fmt: skip
 #: mnemonics always left to the interpreter (they stop, trap or are rare)
 INTERPRETED = frozenset({"SVC", "BRK"})
 
@@ -71,7 +74,10 @@ _FETCH = struct.Struct(">I").unpack_from
 Z, C, N, V = 0, 1, 2, 3  # flag index == PSW bit position
 
 _ALL_FLAGS = (Z, C, N, V)
-_FLAG_WRITERS = frozenset("ADD SUB MUL DIV AND OR XOR NOT CMP LSL LSR ASR ADC SBC".split())
+_BITOPS = {"AND": "&", "OR": "|", "XOR": "^"}
+_FLAG_WRITERS = frozenset(
+    {"ADD", "SUB", "MUL", "DIV", "AND", "OR", "XOR", "NOT", "CMP", "LSL", "LSR", "ASR", "ADC", "SBC"}
+)
 
 
 def _div(a: int, b: int) -> int:
@@ -436,7 +442,7 @@ class _Gen:
             self._bail(i, f"not {B}", ind)
             res = f"_div({A}, {B})"
         elif mn in ("AND", "OR", "XOR"):
-            res = f"{A} {dict(AND='&', OR='|', XOR='^')[mn]} {B}"
+            res = f"{A} {_BITOPS[mn]} {B}"
         elif mn == "NOT":
             res = f"{A} ^ 0xFFFFFFFF"
         elif mn in ("LSL", "LSR", "ASR"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["FsStub", "FS_ERROR", "FS_EINVAL"]
+__all__ = ["FS_EINVAL", "FS_ERROR", "FsStub"]
 
 FS_ERROR = 0xFFFFFFFF  # -1: unknown fd, missing file, refused rename/delete
 FS_EINVAL = 0xFFFFFFEA  # -22: FS_OPEN of a refused path

@@ -38,7 +38,7 @@ from .isa import (
 if TYPE_CHECKING:
     from .cpu import Cpu
 
-__all__ = ["Abort", "MemAccess", "step", "HANDLERS", "STEP_OK", "STEP_STOP", "STEP_HALT"]
+__all__ = ["HANDLERS", "STEP_HALT", "STEP_OK", "STEP_STOP", "Abort", "MemAccess", "step"]
 
 M32 = 0xFFFFFFFF
 _FETCH = struct.Struct(">I").unpack_from

@@ -18,16 +18,16 @@ from __future__ import annotations
 import math
 
 __all__ = [
+    "DECODE_TABLE",
     "F2IInvalid",
     "decode",
     "encode",
-    "fadd",
-    "fsub",
-    "fmul",
-    "fdiv",
-    "i2f",
     "f2i",
-    "DECODE_TABLE",
+    "fadd",
+    "fdiv",
+    "fmul",
+    "fsub",
+    "i2f",
 ]
 
 _INF = math.inf
@@ -60,7 +60,7 @@ def decode(h: int) -> float:
 
 def encode(v: float) -> int:
     """Encode a float to binary16 with the reference rounding ``enc(v)`` (spec §6)."""
-    if v != v:  # NaN -> canonical positive quiet NaN
+    if math.isnan(v):  # NaN -> canonical positive quiet NaN
         return 0x7E00
     s = 0x8000 if math.copysign(1.0, v) < 0.0 else 0  # -0.0 keeps the sign bit
     a = -v if s else v
@@ -75,8 +75,7 @@ def encode(v: float) -> int:
     if big_e < -14:
         # Subnormal range: a * 2**24 is exact (power-of-two scaling); round() is half-even.
         mant = round(math.ldexp(a, 24))
-        if mant > 0x3FF:
-            mant = 0x3FF  # the reference's clamp: no promotion to the smallest normal
+        mant = min(mant, 0x3FF)  # the reference's clamp: no promotion to the smallest normal
         return s | mant
     # (a / 2**E - 1) * 1024 == 2048*m - 1024, exact in double; round() is half-even.
     frac = round(math.ldexp(m, 11) - 1024.0)
@@ -128,6 +127,6 @@ def f2i(a: int) -> int:
         F2IInvalid: the operand is ±inf or NaN; the CPU turns this into an F2I_INVALID halt.
     """
     x = _D[a & 0xFFFF]
-    if x != x or x in (_INF, -_INF):
+    if not math.isfinite(x):
         raise F2IInvalid(f"F2I of non-finite half 0x{a & 0xFFFF:04X}")
     return int(x) & 0xFFFFFFFF

@@ -19,25 +19,25 @@ import enum
 from dataclasses import dataclass
 
 __all__ = [
-    "Form",
-    "OpInfo",
-    "OPCODES",
     "BY_MNEMONIC",
-    "OPCODE_LIST",
-    "decode_fields",
-    "encode",
-    "sext12",
-    "ERR_ENOSYS",
-    "ERR_STACK_UNDERFLOW",
-    "ERR_STACK_OVERFLOW",
-    "ERR_MEM_FAULT",
     "ERR_DIV_ZERO",
-    "FLAG_Z",
+    "ERR_ENOSYS",
+    "ERR_MEM_FAULT",
+    "ERR_STACK_OVERFLOW",
+    "ERR_STACK_UNDERFLOW",
     "FLAG_C",
     "FLAG_N",
     "FLAG_V",
+    "FLAG_Z",
     "MEM_SIZE",
+    "OPCODES",
+    "OPCODE_LIST",
     "RODATA_BASE",
+    "Form",
+    "OpInfo",
+    "decode_fields",
+    "encode",
+    "sext12",
 ]
 
 

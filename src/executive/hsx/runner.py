@@ -17,7 +17,7 @@ from .isa import OPCODES
 from .mailbox import DESKTOP, Profile
 from .svc import StandaloneHost
 
-__all__ = ["RunResult", "run_standalone", "DEFAULT_MAX_STEPS", "STANDALONE_SP"]
+__all__ = ["DEFAULT_MAX_STEPS", "STANDALONE_SP", "RunResult", "run_standalone"]
 
 DEFAULT_MAX_STEPS = 100_000
 STANDALONE_SP = 0x8000  # spec §1.3

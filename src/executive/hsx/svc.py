@@ -23,16 +23,23 @@ from ._fs import FS_ERROR, FsStub
 from ._halt import HaltReason
 from .cpu import Cpu
 from .isa import ERR_ENOSYS, MEM_SIZE
-from .mailbox import DESKTOP, MailboxError, MailboxManager, MailboxStatus, Message, Profile
+from .mailbox import (
+    DESKTOP,
+    MailboxError,
+    MailboxManager,
+    MailboxStatus,
+    Message,
+    Profile,
+)
 
 __all__ = [
-    "StandaloneHost",
+    "ENOENT",
     "FsStub",
-    "read_cstring",
+    "StandaloneHost",
     "read_bytes",
+    "read_cstring",
     "write_bytes",
     "write_recv_result",
-    "ENOENT",
 ]
 
 M32 = 0xFFFFFFFF
@@ -98,6 +105,8 @@ class StandaloneHost:
         svc_trace: log ``[SVC] mod=… fn=… R0..R3=[…]`` for every trap (``--svc-trace``).
         on_line: called with every log line as it happens (e.g. to print live).
         clock: seconds, only for the embedded tap rate limit.
+        fs, mailboxes: shared instances (the multi-task executive passes its own); by default
+            the host makes private ones.
 
     After the run: ``log`` holds every line in order, ``output`` the UART texts and
     ``exit_code`` the TASK_EXIT code (None if the program did not exit that way).
@@ -111,12 +120,14 @@ class StandaloneHost:
         svc_trace: bool = False,
         on_line: Callable[[str], None] | None = None,
         clock: Callable[[], float] | None = None,
+        fs: FsStub | None = None,
+        mailboxes: MailboxManager | None = None,
     ) -> None:
         self.log: list[str] = []
         self.output: list[str] = []
         self.exit_code: int | None = None
-        self.fs = FsStub()
-        self.mailboxes = MailboxManager(profile, clock=clock)
+        self.fs = fs if fs is not None else FsStub()  # a controller shares one FS stub between tasks
+        self.mailboxes = mailboxes if mailboxes is not None else MailboxManager(profile, clock=clock)
         self.dev_libm = dev_libm
         self.svc_trace = svc_trace
         self.on_line = on_line
