@@ -28,7 +28,6 @@ from typing import Any
 import structlog
 
 from executive.agents.service import AgentService
-from executive.agents.service import AgentService
 from executive.kernel.errors import BadParamsError, ErrorCode, InvalidTransitionError, LimitError, NotFoundError
 from executive.kernel.events import EventBus, Subscription
 from executive.kernel.limits import DEFAULT_LIMITS, Limits
@@ -38,6 +37,7 @@ from executive.pipeline.engine import PipelineEngine  # importing it registers t
 from executive.runtimes.allowlist import AllowList
 from executive.runtimes.process import STREAMS, ProcessRuntime, ProcessSpec
 from executive.runtimes.process_os import ProcessOS
+from executive.service_vm import VmService
 from executive.store.sqlite import Store
 from executive.store.writer import StoreWriter
 
@@ -70,6 +70,7 @@ class Executive:
         )
         instance = hashlib.sha256(str(self.home.resolve()).encode()).hexdigest()[:12]
         self.processes = ProcessRuntime(self, home=self.home, os_api=os_api, instance=instance)
+        self.vm = VmService(self)  # HSX programs: loading, scheduling, registers, memory, mailboxes
         self.started_at = time.time()
         self._store: StoreWriter | None = None
         self._queue: collections.deque[tuple[Task, ProcessSpec]] = collections.deque()
@@ -78,7 +79,6 @@ class Executive:
         self._housekeeping: asyncio.Task[None] | None = None
         self._closed = False
         self.pipelines = PipelineEngine(self)  # phased pipeline runs (pipeline/engine.py)
-        self.agents: AgentService | None = None  # agent runs, worktrees, patches, patterns, fix loop (set by open)
         self.agents: AgentService | None = None  # agent runs, worktrees, patches, patterns, fix loop (set by open)
 
     # ------------------------------------------------------------------ lifecycle
@@ -94,8 +94,6 @@ class Executive:
         await self.pipelines.start()  # interrupted runs wait for `pipeline resume`; approval waits re-attach
         self.agents = AgentService(self)
         await self.agents.open()
-        self.agents = AgentService(self)
-        await self.agents.open()
         self._housekeeping = asyncio.create_task(self._housekeep())
         return self
 
@@ -109,9 +107,8 @@ class Executive:
             self._end_without_running(task, EndReason.CANCELLED, "daemon stopped before the task started")
         self._queue.clear()
         await self.pipelines.aclose()  # before the processes: a step cancelled by shutdown must not count as failed
+        await self.vm.aclose()
         await self.processes.shutdown()
-        if self.agents is not None:
-            await self.agents.aclose()
         if self.agents is not None:
             await self.agents.aclose()
         if self._store is not None:
@@ -178,6 +175,15 @@ class Executive:
         self._running -= 1
         self._finish(task)
         self._start_queued()
+
+    def vm_task_ended(self, task: Task) -> None:
+        """An HSX program ended (VM tasks hold no process slot)."""
+        self._finish(task)
+
+    def register_task(self, task: Task) -> None:
+        """Start tracking a task created outside task_run (waiters, persistence)."""
+        self._ended[task.id] = asyncio.Event()
+        self.persist(task)
 
     def _finish(self, task: Task) -> None:
         self.tasks.note_ended(task)
@@ -386,6 +392,9 @@ class Executive:
 
     def task_pause(self, ref: int | str, *, session_id: str | None = None) -> dict[str, Any]:
         task = self._control(ref, session_id)
+        if task.kind is TaskKind.VM:
+            self.vm.pause(task.id, session_id=session_id)
+            return task.to_dict()
         if not task.can(Transition.PAUSE) or task.state is not TaskState.RUNNING:
             raise InvalidTransitionError(
                 f"cannot pause task {task.id}: it is {task.state.value}; only running tasks pause",
@@ -397,6 +406,9 @@ class Executive:
 
     def task_resume(self, ref: int | str, *, session_id: str | None = None) -> dict[str, Any]:
         task = self._control(ref, session_id)
+        if task.kind is TaskKind.VM:
+            self.vm.resume(task.id, session_id=session_id)
+            return task.to_dict()
         if task.state is not TaskState.PAUSED:
             raise InvalidTransitionError(
                 f"cannot resume task {task.id}: it is {task.state.value}; only paused tasks resume",
@@ -420,6 +432,9 @@ class Executive:
                 f"cannot {verb} task {task.id}: it has already ended ({task.end_reason.value if task.end_reason else 'ended'})",
                 data={"task": task.id, "state": task.state.value},
             )
+        if task.kind is TaskKind.VM:
+            self.vm.kill(task.id, session_id=session_id, reason=reason)
+            return task.to_dict()
         if task.state is TaskState.QUEUED:
             self._queue = collections.deque(entry for entry in self._queue if entry[0] is not task)
             self._end_without_running(task, reason, f"{verb}led before it started")
@@ -450,6 +465,8 @@ class Executive:
             raise LimitError(f"input of {len(raw)} bytes exceeds the limit of {self.limits.max_input_bytes}", data={"limit": self.limits.max_input_bytes})
         if task.state not in (TaskState.RUNNING, TaskState.PAUSED):
             raise InvalidTransitionError(f"cannot write to task {task.id}: it is {task.state.value}", data={"task": task.id})
+        if task.kind is TaskKind.VM:
+            return self.vm.task_input(task, raw, eof)
         self.processes.write_input(task, raw, eof)
         return {"task": task.id, "written": len(raw), "eof": eof}
 

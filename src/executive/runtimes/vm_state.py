@@ -65,9 +65,10 @@ TABLE: dict[VmState, dict[VmEvent, VmState]] = {
     S.WAITING_MBX: {E.WAKE: S.READY, E.PAUSE: S.PAUSED, **_LIVE_ENDS},
     # A task paused while blocked keeps its wait: if the wait resolves meanwhile (WAKE) it
     # stays paused; on resume it returns to whichever state its wait is in.
+    # A debugger single-step of a paused task can end it.
     S.PAUSED: {
         E.RESUME: S.READY, E.RESUME_SLEEPING: S.SLEEPING, E.RESUME_WAITING: S.WAITING_MBX,
-        E.WAKE: S.PAUSED, **_LIVE_ENDS,
+        E.WAKE: S.PAUSED, E.RETURN: S.RETURNED, E.EXIT: S.EXITED, E.FAULT: S.FAULTED, **_LIVE_ENDS,
     },
     S.RETURNED: {},
     S.EXITED: {},

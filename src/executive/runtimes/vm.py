@@ -1,0 +1,626 @@
+"""HSX programs as tasks: loading, the round-robin scheduler, sleep timers, mailbox wait/wake.
+
+Theory of operation
+-------------------
+Every loaded HXE image becomes a :class:`VmTask` (its own CPU and 64 KiB data
+memory) bound to a kernel task whose id is the HSX pid.  Mailboxes, the file
+system stub and the value/command registries are shared by all VM tasks, as in
+the reference controller (spec hsx-vm §1.3, §13).
+
+The scheduler is one asyncio task.  It takes READY tasks from a FIFO and runs
+each for at most ``quantum`` instructions (``Cpu.run``, the compiled fast path
+when no debug hook is set), then looks at why the CPU stopped: quantum used up
+→ back of the queue; sleep or mailbox wait → off the queue with a deadline on
+the timer heap; breakpoint or BRK → paused; return, exit or fault → the task
+ends (a fault never re-executes).  It yields to the event loop every few
+milliseconds of work, so requests and I/O are served while programs compute.
+
+Blocking is host-side: an SVC that must wait records a :class:`Wait` and stops
+the CPU after the instruction retires.  A mailbox send wakes waiters in FIFO
+order (fan-out: every waiter with an unread message); a deadline wakes sleepers
+and times out receives.  A paused task keeps its wait; if the wait resolves
+while paused the task stays paused, and on resume it returns to whatever its
+wait says.
+
+Output: UART writes and the task's ``svc:stdio.out``/``err`` mailboxes are
+drained at once into the same logs and ``output`` events as a process task's
+stdout/stderr (runtimes/output.py), so ``executive logs`` works for both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import heapq
+import itertools
+import time
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+import structlog
+
+from executive.hsx import HaltReason
+from executive.hsx._fs import FsStub
+from executive.hsx.cpu import Cpu
+from executive.hsx.hxe import HxeImage
+from executive.hsx.mailbox import Descriptor, MailboxManager, MailboxStatus, Message, Mode, Profile
+from executive.hsx.svc import write_recv_result
+from executive.kernel.errors import ErrorCode, InvalidTransitionError, LimitError
+from executive.kernel.events import EventBus
+from executive.kernel.limits import Limits
+from executive.kernel.tasks import EndReason, Task, Transition
+from executive.runtimes.logwriter import LogWriter
+from executive.runtimes.output import TaskOutput
+from executive.runtimes.vm_state import FINISHED, HSX_NAMES, VmEvent, VmState, next_state
+from executive.runtimes.vm_svc import INFINITE, TaskSvc
+
+__all__ = ["VmRuntime", "VmTask", "Wait", "LoadPlan"]
+
+log = structlog.get_logger("executive.vm")
+
+_FAULT_TEXT = {
+    HaltReason.MEM_FAULT: "memory access out of range",
+    HaltReason.DIV_ZERO: "divide by zero",
+    HaltReason.STACK_OVERFLOW: "stack overflow",
+    HaltReason.STACK_UNDERFLOW: "stack underflow",
+    HaltReason.LDI32_OVERRUN: "LDI32 overruns the code",
+    HaltReason.PC_OUT_OF_RANGE: "PC outside the code",
+    HaltReason.F2I_INVALID: "F2I of an infinite or NaN value",
+    HaltReason.ILLEGAL: "illegal opcode",
+}
+_SWITCH_REASON = {  # scheduler-event reason for each way a slice ends (spec hsx-executive §5.3)
+    HaltReason.RUNNING: "quantum_expired",
+    HaltReason.SLEEP: "sleep",
+    HaltReason.BLOCKED: "wait_mbx",
+    HaltReason.BREAKPOINT: "paused",
+    HaltReason.BRK: "paused",
+    HaltReason.RETURNED: "returned",
+    HaltReason.EXITED: "exited",
+}
+_SLICE_BUDGET_S = 0.004  # work the scheduler does before yielding to the loop
+_STACK_SLOTS = 8  # distinct stack/register-window positions (reference formula, spec §1.3)
+
+
+class RuntimeHost(Protocol):
+    bus: EventBus
+    limits: Limits
+
+    def transition(self, task: Task, tr: Transition, *, reason: str, **data: Any) -> None: ...
+
+    def vm_task_ended(self, task: Task) -> None: ...
+
+
+@dataclasses.dataclass(slots=True)
+class Wait:
+    """What a blocked task waits for."""
+
+    kind: str  # "sleep" or "mbx"
+    deadline: float | None  # loop-clock seconds; None = forever
+    token: int  # identifies this wait on the timer heap
+    ms: int = 0
+    descriptor: Descriptor | None = None
+    handle: int = 0
+    buf: int = 0
+    max_len: int = 0
+    info_ptr: int = 0
+    timeout: int = 0
+
+
+@dataclasses.dataclass(slots=True)
+class LoadPlan:
+    """A validated load: everything checked, nothing registered yet."""
+
+    image: HxeImage
+    path: str | None
+    app_name: str
+    app_name_base: str
+
+
+class VmTask:
+    """One HSX program under the scheduler."""
+
+    def __init__(self, task: Task, plan: LoadPlan, slot: int) -> None:
+        self.task = task
+        self.pid = task.id
+        self.image = plan.image
+        self.path = plan.path
+        self.app_name = plan.app_name
+        self.app_name_base = plan.app_name_base
+        self.slot = slot
+        self.stack_base = 0xFFFC - 0x1000 * slot  # initial SP (top of its 4 KiB stack block)
+        self.stack_limit = self.stack_base - 0x1000
+        self.reg_base = 0x1000 + 0x40 * slot
+        self.state = VmState.READY
+        self.wait: Wait | None = None
+        self.pause_reason: str | None = None
+        self.exit_status: int | None = None
+        self.fault: dict[str, Any] | None = None
+        self.fd_table: dict[int, int] = {}
+        self.stdio: dict[str, Descriptor] = {}
+        self.output: TaskOutput | None = None
+        self.cpu = Cpu(
+            plan.image.code, plan.image.rodata, entry=plan.image.entry, sp=self.stack_base,
+            stack_limit=self.stack_limit, reg_base=self.reg_base,
+        )
+        self.slices = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED
+
+    def summary(self) -> dict[str, Any]:
+        """The task entry of the HSX protocol (spec hsx-executive §3.4), plus our fields."""
+        w = self.wait
+        d: dict[str, Any] = {
+            "pid": self.pid,
+            "program": self.path,
+            "state": HSX_NAMES[self.state],
+            "vm_state": self.state.value,
+            "app_name": self.app_name,
+            "app_name_base": self.app_name_base,
+            "pc": self.cpu.pc,
+            "priority": 0,
+            "quantum": None,
+            "accounted_steps": self.cpu.steps,
+            "accounted_cycles": self.cpu.steps,
+            "sleep_pending": bool(w and w.kind == "sleep"),
+            "sleep_pending_ms": w.ms if w and w.kind == "sleep" else None,
+            "sleep_deadline": w.deadline if w and w.kind == "sleep" else None,
+            "exit_status": self.exit_status,
+            "fault": self.fault,
+            "pause_reason": self.pause_reason,
+            "reg_base": self.reg_base,
+            "stack_base": self.stack_base,
+            "stack_limit": self.stack_limit,
+            "stack_size": 0x1000,
+            "metadata": {
+                "values": len(self.image.values), "commands": len(self.image.commands),
+                "mailboxes": len(self.image.mailboxes), "sections": len(self.image.sections),
+            },
+        }
+        if w is not None and w.kind == "mbx":
+            d.update(wait_mailbox=w.descriptor.id if w.descriptor else None, wait_handle=w.handle, wait_timeout=w.timeout, wait_deadline=w.deadline)
+        return d
+
+
+class VmRuntime:
+    """All VM tasks of the daemon and the scheduler that runs them."""
+
+    def __init__(
+        self,
+        host: RuntimeHost,
+        *,
+        home: Path,
+        writer: Callable[[], LogWriter],
+        quantum: int = 5000,
+        profile: Profile | None = None,
+    ) -> None:
+        self.host = host
+        self.home = home
+        self._writer = writer
+        self.quantum = quantum
+        lim = host.limits
+        self.mailboxes = MailboxManager(
+            profile or Profile("executive", max_descriptors=lim.vm_max_descriptors, max_handles_per_pid=64, tap_rate_per_second=None),
+            clock=time.monotonic,
+            on_enqueue=self._on_enqueue,
+        )
+        self.fs = FsStub()
+        self.dev_libm = False
+        self.tasks: dict[int, VmTask] = {}
+        self.symbolize: Callable[[int, int], str | None] | None = None  # set by the debugger layer
+        self.value_svc: Callable[[VmTask, Cpu, int], None] = _enoent
+        self.command_svc: Callable[[VmTask, Cpu, int], None] = _enoent
+        self._ready: collections.deque[VmTask] = collections.deque()
+        self._kick = asyncio.Event()  # set when the ready queue may have work
+        self._heap: list[tuple[float, int, int]] = []  # (deadline, token, pid)
+        self._tokens = itertools.count(1)
+        self._timer: asyncio.TimerHandle | None = None
+        self._stdio_owner: dict[int, tuple[VmTask, str]] = {}  # descriptor id -> (task, stream)
+        self._free_slots: list[int] = []
+        self._next_slot = 0
+        self._runner: asyncio.Task[None] | None = None
+        self._last_pid: int | None = None
+        self._last_stop = "quantum_expired"  # why the previous slice ended (scheduler events)
+        self.clock_running = True  # HSX `clock stop` holds every VM task between slices
+        self.total_steps = 0
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        if self._runner is None:
+            self._runner = asyncio.ensure_future(self._schedule())
+
+    async def aclose(self) -> None:
+        if self._runner is not None:
+            self._runner.cancel()
+            try:
+                await self._runner
+            except asyncio.CancelledError:
+                pass
+            self._runner = None
+        if self._timer is not None:
+            self._timer.cancel()
+        for vt in list(self.tasks.values()):
+            if not vt.finished:
+                self._finish(vt, VmEvent.KILL, EndReason.CANCELLED, "the daemon stopped")
+
+    def _now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    # ------------------------------------------------------------------ loading
+    def plan(self, image: HxeImage, path: str | None, name_hint: str | None) -> LoadPlan:
+        """Validate a load without changing anything (app name rule, task limit).
+
+        Raises:
+            LimitError: too many VM tasks, or the app name is taken and the image is single-instance.
+        """
+        live = [vt for vt in self.tasks.values() if not vt.finished]
+        if len(live) >= self.host.limits.max_vm_tasks:
+            raise LimitError(f"{len(live)} HSX programs are loaded (limit max_vm_tasks); kill some first", data={"limit": self.host.limits.max_vm_tasks})
+        base = (image.app_name or name_hint or (Path(path).stem if path else "") or "task").strip()[:31] or "task"
+        used = {vt.app_name for vt in live}
+        name = base
+        if base in used:
+            if not image.allow_multiple_instances:
+                raise LimitError(
+                    f"app_exists:{base}: a task named {base!r} is running and the image allows one instance; kill it first",
+                    code=ErrorCode.APP_EXISTS, data={"app_name": base},
+                )
+            for n in itertools.count():
+                suffix = f"_#{n}"
+                cand = base[: 31 - len(suffix)] + suffix
+                if cand not in used:
+                    name = cand
+                    break
+        return LoadPlan(image=image, path=path, app_name=name, app_name_base=base)
+
+    def load(self, task: Task, plan: LoadPlan, *, paused: bool = False, pause_reason: str = "loaded") -> VmTask:
+        """Create the task's machine, stdio mailboxes and metadata mailboxes; schedule it."""
+        slot = self._free_slots.pop() if self._free_slots else self._alloc_slot()
+        vt = VmTask(task, plan, slot)
+        vt.cpu.svc = TaskSvc(self, vt)
+        vt.output = TaskOutput(task.id, self.home / "tasks" / str(task.id), writer=self._writer(), bus=self.host.bus, chunk_bytes=self.host.limits.output_chunk_bytes)
+        pid = vt.pid
+        mb = self.mailboxes
+        for stream in ("in", "out", "err"):  # spec §11.7: stdio descriptors, then the control box, then handles 1..3
+            d = mb.bind(pid, f"svc:stdio.{stream}", 0, int(Mode.RDWR))
+            vt.stdio[stream] = d
+        mb.bind(pid, f"pid:{pid}", 0, int(Mode.RDWR))
+        for fd, stream in enumerate(("in", "out", "err")):
+            vt.fd_table[fd] = mb.open(pid, f"svc:stdio.{stream}")
+        self._stdio_owner[vt.stdio["out"].id] = (vt, "stdout")
+        self._stdio_owner[vt.stdio["err"].id] = (vt, "stderr")
+        for entry in plan.image.mailboxes:
+            owner = entry.owner_pid if entry.owner_pid is not None else pid
+            mb.bind(owner, entry.target, entry.capacity, entry.mode_mask or int(Mode.RDWR))
+        self.tasks[pid] = vt
+        task.meta.update(app_name=vt.app_name, entry=plan.image.entry, code_len=len(plan.image.code), ro_len=len(plan.image.rodata))
+        if paused:
+            vt.state = VmState.PAUSED
+            vt.pause_reason = pause_reason
+        else:
+            self._make_ready(vt)
+        self.start()
+        return vt
+
+    def _alloc_slot(self) -> int:
+        slot = self._next_slot % _STACK_SLOTS
+        self._next_slot += 1
+        return slot
+
+    # ------------------------------------------------------------------ state changes
+    def _move(self, vt: VmTask, event: VmEvent, *, reason: str | None, **details: Any) -> None:
+        """Apply one VM state edge and publish ``task_state`` (except the READY<->RUNNING churn of every slice)."""
+        prev = vt.state
+        vt.state = next_state(vt.pid, prev, event)
+        if event in (VmEvent.SCHEDULE, VmEvent.PREEMPT):
+            return
+        self.host.bus.publish(
+            "task_state",
+            vt.pid,
+            {
+                "from": vt.task.state.value, "to": vt.task.state.value,
+                "prev_state": HSX_NAMES[prev], "new_state": HSX_NAMES[vt.state],
+                "vm_from": prev.value, "vm_to": vt.state.value,
+                "reason": reason, "details": details or None, "name": vt.task.name, "kind": "vm",
+            },
+        )
+
+    def _make_ready(self, vt: VmTask) -> None:
+        self._ready.append(vt)
+        self._kick.set()
+
+    def pause(self, vt: VmTask, reason: str = "user") -> None:
+        if vt.state is VmState.PAUSED:
+            raise InvalidTransitionError(f"task {vt.pid} is already paused", data={"task": vt.pid})
+        if vt.finished:
+            raise InvalidTransitionError(f"task {vt.pid} has ended ({vt.state.value})", data={"task": vt.pid})
+        if vt.state is VmState.READY:
+            try:
+                self._ready.remove(vt)
+            except ValueError:
+                pass
+        self._enter_pause(vt, reason)
+
+    def _enter_pause(self, vt: VmTask, reason: str, **details: Any) -> None:
+        """Move to PAUSED (from any live state) and mirror it on the kernel task."""
+        if vt.state is not VmState.PAUSED:
+            self._move(vt, VmEvent.PAUSE, reason=reason, **details)
+        vt.pause_reason = reason
+        if vt.task.can(Transition.PAUSE):
+            self.host.transition(vt.task, Transition.PAUSE, reason=reason, **details)
+
+    def resume(self, vt: VmTask) -> None:
+        if vt.state is not VmState.PAUSED:
+            raise InvalidTransitionError(
+                f"cannot resume task {vt.pid}: it is {HSX_NAMES[vt.state]}; only paused tasks resume",
+                data={"task": vt.pid, "state": vt.state.value},
+            )
+        if vt.cpu.halt in (HaltReason.BREAKPOINT, HaltReason.BRK, HaltReason.STEP_LIMIT):
+            vt.cpu.resume()
+        w = vt.wait
+        if w is None:
+            self._move(vt, VmEvent.RESUME, reason="resume")
+            self._make_ready(vt)
+        elif w.kind == "sleep":
+            self._move(vt, VmEvent.RESUME_SLEEPING, reason="resume")
+        else:
+            self._move(vt, VmEvent.RESUME_WAITING, reason="resume")
+        vt.pause_reason = None
+        if vt.task.can(Transition.RESUME):
+            self.host.transition(vt.task, Transition.RESUME, reason="resume")
+
+    def kill(self, vt: VmTask, reason: EndReason = EndReason.KILLED) -> None:
+        if vt.finished:
+            raise InvalidTransitionError(f"task {vt.pid} has already ended ({vt.state.value})", data={"task": vt.pid})
+        self._finish(vt, VmEvent.KILL, reason, "killed by a client" if reason is EndReason.KILLED else "cancelled by a client")
+
+    def _finish(self, vt: VmTask, event: VmEvent, reason: EndReason, detail: str, **data: Any) -> None:
+        """End a task for good: leave queues and wait lists, free its slot, end the kernel task."""
+        if vt in self._ready:
+            self._ready.remove(vt)
+        self._cancel_wait(vt)
+        self._move(vt, event, reason=reason.value, **data)
+        self.mailboxes.close_all(vt.pid)
+        for d in vt.stdio.values():
+            self._stdio_owner.pop(d.id, None)
+        self._free_slots.append(vt.slot)
+        task = vt.task
+        task.end_reason = reason
+        task.end_detail = detail
+        if vt.exit_status is not None:
+            task.exit_code = vt.exit_status
+        if vt.output is not None:
+            vt.output.finish("stdout")
+            vt.output.finish("stderr")
+            vt.output.close()
+        if task.can(Transition.END):
+            self.host.transition(task, Transition.END, reason=reason.value, exit_code=task.exit_code, detail=detail, **data)
+        self.host.vm_task_ended(task)
+
+    # ------------------------------------------------------------------ output
+    def write_output(self, vt: VmTask, stream: str, data: bytes) -> None:
+        if vt.output is not None and data:
+            vt.output.append(stream, data)
+
+    def console(self, vt: VmTask, line: str) -> None:
+        self.write_output(vt, "stderr", line.encode() + b"\n")
+
+    def drain_stdio(self, vt: VmTask) -> None:
+        """Move everything queued on the task's stdout/stderr mailboxes into its logs."""
+        for key, stream in (("out", "stdout"), ("err", "stderr")):
+            d = vt.stdio.get(key)
+            while d is not None and d.queue:
+                msg = d.queue.popleft()
+                d.bytes_used -= msg.cost
+                self.write_output(vt, stream, msg.data)
+
+    def host_send(self, target: str, data: bytes, *, channel: int = 0, flags: int = 0) -> dict[str, Any]:
+        """Send from the executive (pid 0) to a mailbox target; wakes waiters."""
+        d = self.mailboxes.lookup(target, 0) or self.mailboxes.bind(0, target)
+        status = self.mailboxes.post(d, data, flags, channel, src_pid=0)
+        return {"mbx_status": int(status), "length": len(data) if status == MailboxStatus.OK else 0, "descriptor": d.id, "target": d.target}
+
+    def mailbox_event(self, vt: VmTask, type_: str, **data: Any) -> None:
+        self.host.bus.publish(type_, vt.pid, data)
+
+    # ------------------------------------------------------------------ waits
+    def block_sleep(self, vt: VmTask, ms: int) -> None:
+        token = next(self._tokens)
+        deadline = self._now() + ms / 1000.0
+        vt.wait = Wait("sleep", deadline, token, ms=ms)
+        self._push_deadline(deadline, token, vt.pid)
+        vt.cpu.stop(HaltReason.SLEEP, ms=ms)
+
+    def block_recv(self, vt: VmTask, *, handle: int, buf: int, max_len: int, timeout: int, info_ptr: int) -> None:
+        d = self.mailboxes.descriptor_of(vt.pid, handle)
+        token = next(self._tokens)
+        deadline = None if timeout == INFINITE else self._now() + timeout / 1000.0
+        vt.wait = Wait("mbx", deadline, token, descriptor=d, handle=handle, buf=buf, max_len=max_len, info_ptr=info_ptr, timeout=timeout)
+        if vt.pid not in d.waiters:
+            d.waiters.append(vt.pid)
+        if deadline is not None:
+            self._push_deadline(deadline, token, vt.pid)
+        vt.cpu.stop(HaltReason.BLOCKED, descriptor=d.id)
+        self.host.bus.publish("mailbox_wait", vt.pid, {"descriptor": d.id, "handle": handle, "timeout": timeout, "deadline": deadline})
+
+    def _cancel_wait(self, vt: VmTask) -> None:
+        w = vt.wait
+        if w is not None and w.descriptor is not None and vt.pid in w.descriptor.waiters:
+            w.descriptor.waiters.remove(vt.pid)
+        vt.wait = None
+
+    def _on_enqueue(self, d: Descriptor) -> None:
+        """A notifying send enqueued on ``d``: drain stdio, serve blocked receivers (spec §11.5)."""
+        owner = self._stdio_owner.get(d.id)
+        if owner is not None:
+            self.drain_stdio(owner[0])
+            return
+        if not d.waiters:
+            return
+        for pid in list(d.waiters):
+            if not d.fanout and not d.queue:
+                break
+            vt = self.tasks.get(pid)
+            if vt is None or vt.wait is None or vt.wait.kind != "mbx":
+                d.waiters.remove(pid)
+                continue
+            msg = self.mailboxes.recv(pid, vt.wait.handle)
+            if msg is None:
+                continue
+            d.waiters.remove(pid)
+            self._wake_recv(vt, MailboxStatus.OK, msg, "mailbox_wake")
+
+    def _wake_recv(self, vt: VmTask, status: MailboxStatus, msg: Message | None, reason: str) -> None:
+        w = vt.wait
+        assert w is not None
+        write_recv_result(vt.cpu, status, msg, w.buf, w.max_len, w.info_ptr, write_info=True)
+        data = {"descriptor": w.descriptor.id if w.descriptor else None, "handle": w.handle, "status": int(status),
+                "length": len(msg.data) if msg else 0, "flags": msg.flags if msg else 0,
+                "channel": msg.channel if msg else 0, "src_pid": msg.src_pid if msg else 0}
+        self.host.bus.publish("mailbox_wake" if msg else "mailbox_timeout", vt.pid, data)
+        self._wake(vt, reason, **data)
+
+    def _wake(self, vt: VmTask, reason: str, **details: Any) -> None:
+        vt.wait = None
+        if vt.cpu.halt in (HaltReason.SLEEP, HaltReason.BLOCKED):
+            vt.cpu.resume()
+        if vt.state is VmState.PAUSED:
+            self._move(vt, VmEvent.WAKE, reason=reason, **details)
+            return
+        self._move(vt, VmEvent.WAKE, reason=reason, **details)
+        self._make_ready(vt)
+
+    def _push_deadline(self, deadline: float, token: int, pid: int) -> None:
+        heapq.heappush(self._heap, (deadline, token, pid))
+        if self._heap[0][1] == token:
+            self._arm_timer()
+
+    def _arm_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._heap:
+            self._timer = asyncio.get_running_loop().call_at(self._heap[0][0], self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        now = self._now()
+        while self._heap and self._heap[0][0] <= now:
+            _, token, pid = heapq.heappop(self._heap)
+            vt = self.tasks.get(pid)
+            if vt is None or vt.wait is None or vt.wait.token != token:
+                continue  # that wait ended some other way
+            if vt.wait.kind == "sleep":
+                self._wake(vt, "sleep_wake", sleep_ms=vt.wait.ms)
+            else:
+                d = vt.wait.descriptor
+                if d is not None and vt.pid in d.waiters:
+                    d.waiters.remove(vt.pid)
+                self._wake_recv(vt, MailboxStatus.TIMEOUT, None, "timeout")
+        self._arm_timer()
+
+    # ------------------------------------------------------------------ execution
+    async def _schedule(self) -> None:
+        """The scheduler task: slices in round robin, yielding to the loop between bursts."""
+        while True:
+            if not self._ready or not self.clock_running:
+                self._kick.clear()
+                await self._kick.wait()
+                continue
+            budget_end = time.perf_counter() + _SLICE_BUDGET_S
+            while self._ready and self.clock_running:
+                vt = self._ready.popleft()
+                self._run_slice(vt, self.quantum)
+                if time.perf_counter() >= budget_end:
+                    break
+            await asyncio.sleep(0)
+
+    def _run_slice(self, vt: VmTask, quantum: int) -> int:
+        if vt.pid != self._last_pid:
+            self.host.bus.publish("scheduler", vt.pid, {"state": "switch", "prev_pid": self._last_pid, "next_pid": vt.pid, "reason": self._last_stop})
+            self._last_pid = vt.pid
+        self._move(vt, VmEvent.SCHEDULE, reason=None)
+        executed = vt.cpu.run(quantum)
+        vt.slices += 1
+        self.total_steps += executed
+        self._after_run(vt)
+        return executed
+
+    def _after_run(self, vt: VmTask) -> None:
+        """Act on why the CPU stopped (or did not)."""
+        cpu = vt.cpu
+        halt = cpu.halt
+        self._last_stop = _SWITCH_REASON.get(halt, "killed")
+        if halt is HaltReason.RUNNING:
+            if vt.state is VmState.RUNNING:
+                self._move(vt, VmEvent.PREEMPT, reason=None)
+                self._make_ready(vt)
+            return
+        if halt is HaltReason.SLEEP:
+            self._move(vt, VmEvent.SLEEP, reason="sleep", sleep_ms=vt.wait.ms if vt.wait else 0)
+            self.host.bus.publish("sleep_request", vt.pid, {"ms": vt.wait.ms if vt.wait else 0, "deadline": vt.wait.deadline if vt.wait else None})
+        elif halt is HaltReason.BLOCKED:
+            w = vt.wait
+            self._move(vt, VmEvent.BLOCK, reason="mailbox_wait", descriptor=w.descriptor.id if w and w.descriptor else None, handle=w.handle if w else None, timeout=w.timeout if w else None)
+        elif halt in (HaltReason.BREAKPOINT, HaltReason.BRK):
+            kind = "breakpoint" if halt is HaltReason.BREAKPOINT else "brk"
+            pc = cpu.pc
+            data = {"pc": pc, "phase": "pre" if kind == "breakpoint" else "post", "reason": kind}
+            if kind == "brk":
+                data["code"] = cpu.halt_info.get("code", 0)
+            if self.symbolize is not None:
+                data["symbol"] = self.symbolize(vt.pid, pc)
+            self._enter_pause(vt, "debug_break" if kind == "breakpoint" else "brk", pc=pc)
+            self.host.bus.publish("debug_break", vt.pid, data)
+        elif halt in (HaltReason.RETURNED, HaltReason.EXITED):
+            vt.exit_status = cpu.regs[0]
+            event = VmEvent.RETURN if halt is HaltReason.RETURNED else VmEvent.EXIT
+            self._finish(vt, event, EndReason.EXITED, f"{'main returned' if event is VmEvent.RETURN else 'TASK_EXIT'} with status {cpu.regs[0]}", exit_status=cpu.regs[0])
+        else:
+            text = _FAULT_TEXT.get(halt, halt.value)
+            vt.fault = {"reason": halt.value, "pc": cpu.pc, "text": text, "r0": cpu.regs[0], **{k: v for k, v in cpu.halt_info.items() if isinstance(v, int)}}
+            self._finish(vt, VmEvent.FAULT, EndReason.FAULTED, f"{text} at PC 0x{cpu.pc:04X}", fault=vt.fault)
+
+    def step(self, vt: VmTask, steps: int) -> dict[str, Any]:
+        """Execute up to ``steps`` instructions of a paused task (debugger single-step)."""
+        if vt.state is not VmState.PAUSED:
+            raise InvalidTransitionError(
+                f"task {vt.pid} is {HSX_NAMES[vt.state]}; pause it before stepping", data={"task": vt.pid, "state": vt.state.value}
+            )
+        if vt.wait is not None:
+            raise InvalidTransitionError(f"task {vt.pid} is blocked in {'a sleep' if vt.wait.kind == 'sleep' else 'a mailbox receive'}; resume it to let the wait finish", data={"task": vt.pid})
+        cpu = vt.cpu
+        if cpu.halt in (HaltReason.BREAKPOINT, HaltReason.BRK, HaltReason.STEP_LIMIT):
+            cpu.resume()
+        before = cpu.pc
+        executed = cpu.run(steps)
+        self.total_steps += executed
+        halt = cpu.halt
+        result: dict[str, Any] = {"pid": vt.pid, "executed": executed, "pc": cpu.pc, "prev_pc": before, "steps": cpu.steps, "halt": halt.value}
+        # The task stays PAUSED unless the step ended it.  A step into a sleep or a mailbox
+        # wait leaves it paused with the wait open (it resolves on its own; resume continues).
+        if halt in (HaltReason.BREAKPOINT, HaltReason.BRK):
+            data = {"pc": cpu.pc, "phase": "pre" if halt is HaltReason.BREAKPOINT else "post", "reason": "breakpoint" if halt is HaltReason.BREAKPOINT else "brk"}
+            if self.symbolize is not None:
+                data["symbol"] = self.symbolize(vt.pid, cpu.pc)
+            self.host.bus.publish("debug_break", vt.pid, data)
+            result["debug_break"] = data
+        elif halt not in (HaltReason.RUNNING, HaltReason.SLEEP, HaltReason.BLOCKED):
+            self._after_run(vt)
+        result["state"] = HSX_NAMES[vt.state]
+        return result
+
+    def clock_step(self, steps: int) -> dict[str, Any]:
+        """Run up to ``steps`` instructions through the scheduler now (HSX ``step`` without a pid)."""
+        executed = 0
+        while executed < steps and self._ready:
+            vt = self._ready.popleft()
+            executed += self._run_slice(vt, min(self.quantum, steps - executed))
+        return {"executed": executed, "running": bool(self._ready), "current_pid": self._last_pid}
+
+
+def _enoent(vt: VmTask, cpu: Cpu, fn: int) -> None:
+    """Values/commands before a registry is attached: ENOENT, as stand-alone (spec §10.7)."""
+    cpu.regs[0] = 0x0001
