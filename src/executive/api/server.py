@@ -21,7 +21,7 @@ import uvicorn
 
 from executive import __version__
 from executive.api.auth import is_loopback, load_or_create_token
-from executive.api.daemon_file import remove_daemon_file, write_daemon_file
+from executive.api.daemon_file import DaemonNotRunning, read_daemon_file, remove_daemon_file, write_daemon_file
 from executive.api.http import create_app
 from executive.api.rpc import Method
 from executive.kernel.errors import BadParamsError
@@ -71,6 +71,29 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _lock_home(home: Path) -> Any:
+    """Take the home's exclusive daemon lock, or refuse to start.
+
+    Two daemons on one home would share its database: the second one's start
+    marks the first one's live tasks ``lost`` and kills their process trees.
+    """
+    import fcntl
+
+    f = open(home / "daemon.lock", "a+")
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        try:
+            where = read_daemon_file(home).get("url", "?")
+        except DaemonNotRunning:
+            where = "starting up"
+        raise BadParamsError(
+            f"another daemon already serves {home} ({where}); stop it first, or use another EXECUTIVE_HOME"
+        ) from None
+    return f
+
+
 async def serve(
     opts: ServeOptions,
     *,
@@ -85,14 +108,19 @@ async def serve(
         raise BadParamsError(f"refusing to listen on non-loopback {opts.host} without a token; drop --no-auth")
     home = opts.home
     home.mkdir(parents=True, exist_ok=True)
-    token = load_or_create_token(home) if opts.auth else None
-    allow = None
-    if opts.allow_list is not None:
-        allow = AllowList.load(opts.allow_list)
-    elif (home / "allowlist.json").exists():
-        allow = AllowList.load(home / "allowlist.json")
-    sock = _bind(opts.host, opts.port)
-    service = await Executive.open(home, limits=opts.limits, allow_list=allow)
+    home_lock = _lock_home(home)  # held while serving; the kernel drops it even on kill -9
+    try:
+        token = load_or_create_token(home) if opts.auth else None
+        allow = None
+        if opts.allow_list is not None:
+            allow = AllowList.load(opts.allow_list)
+        elif (home / "allowlist.json").exists():
+            allow = AllowList.load(home / "allowlist.json")
+        sock = _bind(opts.host, opts.port)
+        service = await Executive.open(home, limits=opts.limits, allow_list=allow)
+    except BaseException:
+        home_lock.close()
+        raise
     app = create_app(service, token=token, extra_methods=opts.extra_methods)
     config = uvicorn.Config(
         app,
@@ -128,6 +156,7 @@ async def serve(
         await asyncio.sleep(0.01)
     if serve_task.done():
         await service.close()
+        home_lock.close()
         serve_task.result()
         return
     extra_closers: list[Callable[[], Any]] = []
@@ -147,4 +176,5 @@ async def serve(
             await asyncio.wait_for(serve_task, 5.0)
         except (asyncio.TimeoutError, Exception):
             serve_task.cancel()
+        home_lock.close()
         log.info("daemon_stopped")
