@@ -109,3 +109,22 @@ async def test_a_lost_task_whose_process_already_died_kills_nothing(daemon_proce
     info = await c.call("task.info", task=t["id"])
     assert info["end_reason"] == "lost" and "killed" not in info["end_detail"]
     await c.close()
+
+
+async def test_a_second_daemon_on_the_same_home_is_refused(daemon_process: Any, e2e: Any) -> None:
+    """It would share the database, mark the first daemon's live tasks lost and kill them."""
+    d = daemon_process()
+    d.start()
+    c = await d.client()
+    t = await c.call("task.run", argv=["sleep", "1000"])
+    await e2e.wait_for(lambda: _pid_start_recorded(d.home / "executive.db", t["id"]), timeout=20)
+    r = await e2e.run_cli(d.home, "serve", "--port", "0", timeout=20)
+    assert r.rc == 2 and "another daemon already serves" in r.err and d.info["url"] in r.err
+    assert not e2e.gone(t["pid"])
+    assert (await c.call("task.info", task=t["id"]))["state"] == "running"
+    await c.close()
+    d.stop()
+    d.start()  # once the first one is gone, the home is free again
+    c = await d.client()
+    assert (await c.call("task.info", task=t["id"]))["end_reason"] == "cancelled"
+    await c.close()
