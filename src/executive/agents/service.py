@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from executive.agents import schema  # noqa: F401  (registers the migration before the store opens)
 from executive.agents.git import Git
 from executive.agents.patches import PatchEngine
+from executive.agents.patterns import Patterns
 from executive.agents.runs import AgentRuns
 from executive.agents.worktrees import Worktrees
 
@@ -33,6 +34,7 @@ class AgentService:
         self.worktrees = Worktrees(ex, self.git)
         self.runs = AgentRuns(ex, self.git, self.worktrees)
         self.patches = PatchEngine(ex, self.git, self.worktrees)
+        self.patterns = Patterns(ex)
 
     async def open(self) -> None:
         """Daemon start: drop throw-away worktrees and mark interrupted runs lost."""

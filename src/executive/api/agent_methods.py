@@ -165,6 +165,21 @@ async def _patch_list(ctx: Any, p: PatchList) -> list[dict[str, Any]]:
     return await svc.patches.list(state=p.state, workspace=workspace, limit=p.limit)
 
 
+# --- pattern.* ------------------------------------------------------------------------
+class PatternName(_P):
+    name: str = Field(min_length=1, max_length=128)
+
+
+class PatternInstance(_P):
+    instance: dict[str, Any]
+
+
+class PatternRun(_P):
+    instance: dict[str, Any]
+    root: str = Field(min_length=1, max_length=4096, description="directory the pattern writes under")
+    dry_run: bool = False
+
+
 def agent_methods() -> list[Method]:
     """Every method of the agents layer."""
     return [
@@ -191,4 +206,12 @@ def agent_methods() -> list[Method]:
             "Restore the exact pre-apply tree.",
         ),
         Method("patch.commit", PatchCommit, lambda c, p: _svc(c).patches.commit(p.patch, message=p.message), "Commit only the patch's paths."),
+        Method("pattern.list", _NoParams, lambda c, p: _svc(c).patterns.list(), "Built-in and user patterns (broken user files with their error)."),
+        Method("pattern.schema", PatternName, lambda c, p: _svc(c).patterns.schema(p.name), "The JSON Schema of a pattern's instances."),
+        Method("pattern.example", PatternName, lambda c, p: _svc(c).patterns.example(p.name), "The shipped example instance of a pattern."),
+        Method("pattern.validate", PatternInstance, lambda c, p: _svc(c).patterns.validate(p.instance), "Check an instance; errors name JSON paths."),
+        Method(
+            "pattern.run", PatternRun, lambda c, p: _svc(c).patterns.run(p.instance, root=p.root, dry_run=p.dry_run),
+            "Validate and execute an instance (dry run: list the files it would create or change).",
+        ),
     ]
