@@ -9,10 +9,10 @@ from fastapi.responses import ORJSONResponse
 
 from executive import __version__
 from executive.api.agent_methods import agent_methods
-from executive.api.agent_methods import agent_methods
 from executive.api.methods import NoParams, core_methods
 from executive.api.pipeline_methods import pipeline_methods
 from executive.api.rpc import Dispatcher, Method
+from executive.api.vm_methods import vm_methods
 from executive.api.ws import serve_rpc_socket
 from executive.service import Executive
 
@@ -22,8 +22,8 @@ __all__ = ["create_app", "build_dispatcher"]
 def build_dispatcher(service: Executive, extra_methods: list[Method] | None = None) -> Dispatcher:
     methods: list[Method] = core_methods()
     methods += agent_methods()
-    methods += agent_methods()
     methods += pipeline_methods()
+    methods += vm_methods()
     methods += extra_methods or []
     dispatcher = Dispatcher(methods, max_batch=service.limits.max_batch)
     dispatcher.methods["rpc.discover"] = Method(

@@ -1,0 +1,119 @@
+"""JSON-RPC methods for HSX programs: ``vm.*`` and ``mailbox.*`` onto ``Executive.vm``.
+
+Addresses and values accept integers or ``"0x…"`` strings (clients paste
+addresses from disassembly).  Every mutating call runs under the connection's
+session for the task-lock check.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from executive.api.methods import CallContext, TaskRef, _touch
+from executive.api.rpc import Method
+from executive.kernel.errors import BadParamsError
+
+__all__ = ["vm_methods", "Int"]
+
+
+def _int(v: Any) -> Any:
+    if isinstance(v, str):
+        try:
+            return int(v, 0)
+        except ValueError:
+            raise ValueError(f"expected an integer or a 0x hex string, got {v!r}") from None
+    return v
+
+
+Int = Annotated[int, BeforeValidator(_int)]
+
+
+class _P(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class VmLoad(_P):
+    path: str | None = Field(None, max_length=4096)
+    data_b64: str | None = None
+    name: str | None = Field(None, min_length=1, max_length=128)
+    paused: bool = False
+    lock: bool = False
+
+
+class VmTaskRef(_P):
+    task: TaskRef
+
+
+class VmStep(_P):
+    task: TaskRef
+    steps: int = Field(1, ge=1)
+
+
+class VmSetReg(_P):
+    task: TaskRef
+    name: str = Field(max_length=8)
+    value: Int
+
+
+class VmMemRead(_P):
+    task: TaskRef
+    addr: Int
+    length: int = Field(16, ge=1)
+
+
+class VmMemWrite(_P):
+    task: TaskRef
+    addr: Int
+    data: str = Field(description="hex bytes, e.g. '0a0b0c'")
+
+
+class VmClock(_P):
+    op: Literal["status", "start", "run", "stop", "halt", "step"] = "status"
+    steps: int | None = Field(None, ge=1)
+
+
+class MailboxSend(_P):
+    task: TaskRef | None = None
+    target: str | None = Field(None, max_length=64)
+    data: str | None = None
+    data_b64: str | None = None
+    channel: int = Field(0, ge=0, le=0xFFFF)
+
+
+class _NoParams(_P):
+    pass
+
+
+def _send(ctx: CallContext, p: MailboxSend) -> dict[str, Any]:
+    if (p.data is None) == (p.data_b64 is None):
+        raise BadParamsError("give exactly one of data (text) or data_b64 (bytes)")
+    raw = p.data.encode() if p.data is not None else base64.b64decode(p.data_b64 or "")
+    pid = ctx.service.tasks.get(p.task).id if p.task is not None else None
+    return ctx.service.vm.mailbox_send(pid=pid, target=p.target, data=raw, channel=p.channel, session_id=_touch(ctx))
+
+
+def vm_methods() -> list[Method]:
+    return [
+        Method(
+            "vm.load", VmLoad,
+            lambda c, p: c.service.vm.load(path=p.path, data_b64=p.data_b64, name=p.name, paused=p.paused, session_id=_touch(c), lock=p.lock),
+            "Load an HXE image (path on the daemon's machine, or data_b64) as a new task.",
+        ),
+        Method("vm.ps", _NoParams, lambda c, p: c.service.vm.ps(), "Live HSX programs (HSX task entries)."),
+        Method("vm.info", VmTaskRef, lambda c, p: c.service.vm.info(p.task), "One program: state, PC, wait, stack layout."),
+        Method("vm.pause", VmTaskRef, lambda c, p: c.service.vm.pause(p.task, session_id=_touch(c)), "Pause a program."),
+        Method("vm.resume", VmTaskRef, lambda c, p: c.service.vm.resume(p.task, session_id=_touch(c)), "Resume a paused program."),
+        Method("vm.kill", VmTaskRef, lambda c, p: c.service.vm.kill(p.task, session_id=_touch(c)), "End a program now."),
+        Method("vm.step", VmStep, lambda c, p: c.service.vm.step(p.task, p.steps, session_id=_touch(c)), "Execute N instructions of a paused program."),
+        Method("vm.clock", VmClock, lambda c, p: c.service.vm.clock(p.op, steps=p.steps), "Scheduler clock: status, start, stop, step."),
+        Method("vm.regs", VmTaskRef, lambda c, p: c.service.vm.regs(p.task), "Registers R0..R15, PC, SP, PSW."),
+        Method("vm.set_reg", VmSetReg, lambda c, p: c.service.vm.set_reg(p.task, p.name, p.value, session_id=_touch(c)), "Write a register of a paused program."),
+        Method("vm.mem_read", VmMemRead, lambda c, p: c.service.vm.mem_read(p.task, p.addr, p.length), "Read data memory (hex)."),
+        Method("vm.mem_write", VmMemWrite, lambda c, p: c.service.vm.mem_write(p.task, p.addr, p.data, session_id=_touch(c)), "Write data memory of a paused program."),
+        Method("vm.regions", VmTaskRef, lambda c, p: c.service.vm.regions(p.task), "Memory regions: code, rodata, bss, registers, stack."),
+        Method("mailbox.snapshot", _NoParams, lambda c, p: c.service.vm.mailbox_snapshot(), "Every mailbox descriptor."),
+        Method("mailbox.send", MailboxSend, _send, "Send as the executive to a target, or to a program's stdin."),
+    ]
