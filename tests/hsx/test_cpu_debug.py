@@ -153,3 +153,25 @@ def test_svc_handler_sees_window_memory() -> None:
                   svc=lambda c, m, f: seen.append(c.mem[RB + 12]))
     cpu.run(10)
     assert seen == [0x42]
+
+
+def test_register_list_and_memory_cannot_be_replaced() -> None:
+    cpu = cpu_for([w("RET")])
+    with pytest.raises(AttributeError):
+        cpu.regs = [0] * 16  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        cpu.mem = bytearray(10)  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        cpu.code = b""  # type: ignore[misc]
+    cpu.set_register(3, -1)
+    assert cpu.regs[3] == 0xFFFFFFFF
+
+
+def test_svc_results_are_normalised_to_u32() -> None:
+    def handler(cpu: Cpu, module: int, fn: int) -> None:
+        cpu.regs[0] = -1  # a careless host
+        cpu.regs[1] = 1 << 40
+
+    cpu = cpu_for([w("SVC", imm=0x123), w("ADD", 2, 0, 0), w("RET")], svc=handler)
+    cpu.run(10)
+    assert cpu.regs[0:3] == [0xFFFFFFFF, 0, 0xFFFFFFFE] and cpu.psw == 0x6

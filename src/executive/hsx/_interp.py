@@ -327,6 +327,10 @@ def _svc(cpu: Cpu, w: int, pc: int) -> int:
         cpu.regs[0] = ERR_ENOSYS
     else:
         handler(cpu, (w >> 8) & 0xF, w & 0xFF)
+        regs = cpu.regs
+        # Keep the invariant the compiled blocks rely on: plain ints in 0..2**32-1, even if a
+        # host handler stored -1 or an IntEnum.
+        regs[:] = [int(v) & M32 for v in regs]
     return pc + 4
 
 

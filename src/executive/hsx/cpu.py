@@ -91,11 +91,11 @@ class Cpu:
         "depth",
         "halt",
         "halt_info",
-        "mem",
+        "_mem",
         "pc",
         "psw",
         "reg_base",
-        "regs",
+        "_regs",
         "sp",
         "stack_limit",
         "steps",
@@ -116,16 +116,16 @@ class Cpu:
         if reg_base is not None and not 0 <= reg_base <= MEM_SIZE - 64:
             raise CpuError(f"reg_base must be in 0..0x{MEM_SIZE - 64:X}, got 0x{reg_base:X}")
         self._code: bytes = bytes(code)  # read-only code space (Harvard); blocks are cached for it
-        self.regs: list[int] = [0] * 16  # R0..R15, always 0 <= value < 2**32
+        self._regs: list[int] = [0] * 16  # R0..R15, always 0 <= value < 2**32
         self.pc: int = entry & M32  # byte offset into code
         self.sp: int = sp  # internal SP, not one of R0..R15 (spec §1.1)
         self.psw: int = 0  # Z=1 C=2 N=4 V=8; upper bits always 0
         self.depth: int = 0  # CALLs not yet matched by a RET
         self.steps: int = 0  # retired instructions, exact after every halt
         self.stack_limit: int = stack_limit
-        self.mem: bytearray = bytearray(MEM_SIZE)  # exactly 64 KiB, never resized
+        self._mem: bytearray = bytearray(MEM_SIZE)  # exactly 64 KiB, never resized
         ro = bytes(rodata)[: MEM_SIZE - RODATA_BASE]
-        self.mem[RODATA_BASE : RODATA_BASE + len(ro)] = ro
+        self._mem[RODATA_BASE : RODATA_BASE + len(ro)] = ro
         self.reg_base: int | None = reg_base
         self.svc: SvcHandler | None = svc
         self.console: Callable[[str], None] | None = None  # VM log lines (spec §3.2)
@@ -144,6 +144,17 @@ class Cpu:
     def code(self) -> bytes:
         """The code space (read-only: compiled blocks are cached for exactly these bytes)."""
         return self._code
+
+    @property
+    def regs(self) -> list[int]:
+        """R0..R15. Mutate in place (``regs[i] = v`` with 0 <= v < 2**32, or ``set_register``);
+        the list object itself cannot be replaced because a running fast path holds it."""
+        return self._regs
+
+    @property
+    def mem(self) -> bytearray:
+        """The 64 KiB data memory. Mutate in place without changing its length."""
+        return self._mem
 
     # -- running ----------------------------------------------------------------------------
 
