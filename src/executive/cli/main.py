@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from executive.cli import _common, pipeline as pipeline_cli, serve as serve_cmd, tasks
+from executive.cli import _common, pipeline as pipeline_cli, serve as serve_cmd, tasks, vm as vm_cli
 
 app = typer.Typer(
     name="executive",
@@ -27,6 +27,7 @@ def _root(
 
 app.command("serve")(serve_cmd.serve)
 tasks.register(app)
+vm_cli.register(app)
 app.add_typer(pipeline_cli.app, name="pipeline", help="Phased pipelines: gates, rising thresholds, rework, checkpoints and resume.")
 
 

@@ -170,9 +170,9 @@ def logs(
 
     async def go(client: Client) -> None:
         ref = task_ref(task)
+        cursor = (await client.call("daemon.health"))["last_seq"]  # before task.info: an end in between is replayed
         info = await client.call("task.info", task=ref)
         tid = info["id"]
-        cursor = (await client.call("daemon.health"))["last_seq"]
         if follow and info["state"] != "ended":
             await client.call("events.subscribe", tasks=[tid], types=["output", "task_state"], since_seq=cursor)
         follower = OutputFollower(client, tid, write_out, {s: offset for s in streams}, streams)
@@ -183,12 +183,12 @@ def logs(
     run_client(go)
 
 
-def _control(method: str, verb: str):  # type: ignore[no-untyped-def]
+def _control(method: str, verb: str, doc: str):  # type: ignore[no-untyped-def]
     def command(task: str = typer.Argument(..., help="Task id or name.")) -> None:
         t = run_client(lambda c: c.call(method, task=task_ref(task)))
         console.print(f"{verb} task {t['id']} ({t['name']}): {t['state']}")
 
-    command.__doc__ = f"{verb.capitalize()} a task."
+    command.__doc__ = doc
     return command
 
 
@@ -222,8 +222,8 @@ def register(app: typer.Typer) -> None:
     app.command("run", context_settings={"allow_interspersed_args": False})(run)
     app.command("ps")(ps)
     app.command("logs")(logs)
-    app.command("pause")(_control("task.pause", "paused"))
-    app.command("resume")(_control("task.resume", "resumed"))
-    app.command("cancel")(_control("task.cancel", "cancelling"))
-    app.command("kill")(_control("task.kill", "killed"))
+    app.command("pause")(_control("task.pause", "paused", "Pause a task: SIGSTOP to its whole process tree, or stop an HSX program between instructions."))
+    app.command("resume")(_control("task.resume", "resumed", "Resume a paused task (SIGCONT to the whole tree, or reschedule the HSX program)."))
+    app.command("cancel")(_control("task.cancel", "cancelling", "Cancel a task: SIGTERM to every process of it, a grace period, then SIGKILL."))
+    app.command("kill")(_control("task.kill", "killed", "Kill a task at once (SIGKILL to the whole tree)."))
     app.command("events")(events)
