@@ -39,7 +39,7 @@ def _svc(cpu: Cpu, module: int, fn: int) -> None:
         cpu.regs[1] = (module << 8) | fn
 
 
-regs_st = st.sampled_from([0, 1, 2, 3, 4, 5, 6, 7, 15])
+regs_st = st.sampled_from([0, 1, 2, 3, 4, 5, 6, 7, 12, 14, 15])
 interesting = st.sampled_from(
     [0, 1, 2, 31, 32, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0xFFFE, 0xFFFC, 0xFFFD, 0xFFFF,
      0x1FFFC, 0x4000, REG_BASE, REG_BASE + 8, REG_BASE - 2, REG_BASE + 62, 0x3C00, 0x7C00, 0x7E00]
@@ -160,3 +160,20 @@ def test_run_budget_exact_on_loop(budget: int) -> None:
         b.set_trace(lambda *x: None)
         b.step()
     assert _state(a) == _state(b)
+
+
+@pytest.mark.parametrize("budget", [1, 63, 64, 65, 127, 128, 129, 150, 1000])
+def test_long_straight_line_code_splits_into_max_size_blocks(budget: int) -> None:
+    words = []
+    for i in range(150):
+        words.append(_w(("ADD", "SUB", "XOR", "LSL")[i % 4], 1 + i % 5, 1 + (i + 1) % 5, 1 + (i + 2) % 5))
+    words.append(_w("RET"))
+    code = b"".join(x.to_bytes(4, "big") for x in words)
+    init = [0, 3, 0xFFFFFFFF, 0x80000000, 7, 12] + [0] * 10
+    fast = _make(code, init, 0x8000, 0, 0, False)
+    slow = _make(code, init, 0x8000, 0, 0, False)
+    slow.set_trace(lambda *a: None)
+    fast.run(budget)
+    for _ in range(budget):
+        slow.step()
+    assert _state(fast) == _state(slow)
