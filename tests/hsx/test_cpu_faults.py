@@ -157,3 +157,12 @@ def test_stop_requires_a_reason() -> None:
 def test_reg_base_validation() -> None:
     with pytest.raises(CpuError, match="reg_base"):
         cpu_for([w("RET")], reg_base=0xFFF0)
+
+
+def test_stop_between_runs_halts_before_executing() -> None:
+    cpu = cpu_for([w("LDI", 1, imm=1), w("RET")])
+    cpu.stop(HaltReason.BLOCKED, why="host")
+    assert cpu.run(10) == 0
+    assert (cpu.halt, cpu.halt_info, cpu.pc) == (HaltReason.BLOCKED, {"why": "host"}, 0)
+    cpu.resume()
+    assert cpu.run(10) == 1 and cpu.halt is HaltReason.RETURNED

@@ -167,6 +167,9 @@ class Cpu:
         """
         if self.halt is not HaltReason.RUNNING or max_steps <= 0:
             return 0
+        if self._stop is not None:  # stop() called between runs: honour it before executing
+            self._apply_stop()
+            return 0
         start = self.steps
         try:
             if self.breakpoints or self._trace is not None or self._watch is not None:
@@ -252,7 +255,8 @@ class Cpu:
         """Request a stop after the current instruction retires (PC += 4, counted).
 
         Called by an SVC handler (SLEEP, BLOCKED, EXITED) or a debug hook (BREAKPOINT for a
-        data watch). The run returns once the instruction has retired.
+        data watch). The run returns once the instruction has retired. Called between runs,
+        the next ``run()`` halts before executing anything.
         """
         if reason is HaltReason.RUNNING:
             raise CpuError("stop() needs a halt reason other than RUNNING")
