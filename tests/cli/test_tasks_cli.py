@@ -158,3 +158,23 @@ async def test_a_clear_message_and_exit_3_without_a_daemon(e2e: Any, tmp_path: P
     (home / "daemon.json").write_text(json.dumps({"pid": 2**22 + 12345, "url": "ws://127.0.0.1:9/rpc", "auth": False}))
     r = await e2e.run_cli(home, "ps")
     assert r.rc == 3 and "is gone" in r.err
+
+
+async def test_run_output_is_complete_even_when_its_reader_stalls(daemon: Any, client: Client, e2e: Any) -> None:
+    """Nobody reads the CLI's stdout until the task has ended: the CLI blocks on its pipe, its
+    subscription overflows, and it must fill the gaps from the log so the output is exact."""
+    proc = await e2e.start_cli(daemon.home, "run", "--name", "bulk", "--", "seq", "1", "10000000")  # 79 MB: more than socket buffers and ring hold
+    assert proc.stdout is not None
+    await e2e.wait_for(lambda: _ended(client, "bulk"), timeout=60)
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0
+    tid = (await client.call("task.info", task="bulk"))["id"]
+    log = (daemon.home / "tasks" / str(tid) / "stdout.log").read_bytes()
+    assert len(out) == len(log) and out == log
+
+
+async def _ended(client: Client, name: str) -> bool:
+    try:
+        return (await client.call("task.info", task=name))["state"] == "ended"
+    except Exception:
+        return False
