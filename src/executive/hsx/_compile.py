@@ -190,7 +190,7 @@ def _writes(ins: _Ins) -> set[int]:
 class _Gen:
     """Generates the source of one block; see the module docstring for the scheme."""
 
-    def __init__(self, code: bytes, pc0: int, block: list[_Ins], windowed: bool) -> None:
+    def __init__(self, pc0: int, block: list[_Ins], windowed: bool) -> None:
         self.pc0 = pc0
         self.b = block
         self.n = len(block)
@@ -309,6 +309,8 @@ class _Gen:
         return self._entry(f) if i is None else self._fexpr(i, f)
 
     def _psw_line(self, p: int) -> str | None:
+        # HACK (speed): the PSW is never kept up to date inside a block; it is rebuilt here,
+        # once per exit, from the operand/result temps of the last writer of each flag.
         if not self.any_flag_writer:
             return None
         if not self.loop and self._src(Z, p) is None:
@@ -424,6 +426,8 @@ class _Gen:
         mn, rd, ra, rb = ins.mn, ins.rd, ins.rs1, ins.rs2
         A, B = f"r{ra}", f"r{rb}"
         want_t = bool(need & {Z, N, V})
+        # HACK (speed): operands are snapshotted into a{i}/b{i} only when a live C or V needs
+        # them at an exit; the result goes through t{i} only when Z, N or V is live.
         if mn in ("ADD", "SUB", "CMP"):
             if mn == "CMP" and not need:
                 L(f"{ind}pass  # CMP with dead flags")
@@ -591,7 +595,7 @@ def compile_block(code: bytes, pc0: int, windowed: bool = False) -> BlockFn:
     block = _decode_block(code, pc0)
     if not block:
         return slow_block(pc0)
-    src = _Gen(code, pc0, block, windowed).source()
+    src = _Gen(pc0, block, windowed).source()
     ns: dict[str, object] = {}
     exec(compile(src, f"<hsx block 0x{pc0:04X}>", "exec"), _NS, ns)  # noqa: S102 - our own source
     fn = ns[f"_blk_{pc0:04x}"]
