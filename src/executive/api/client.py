@@ -71,6 +71,8 @@ class Client:
     def _dispatch(self, msg: dict[str, Any]) -> None:
         if "id" in msg and ("result" in msg or "error" in msg):
             fut = self._pending.pop(msg["id"], None) if msg["id"] is not None else None
+            if fut is not None and fut.done():  # the caller gave up (cancelled, timed out): drop the late reply
+                return
             if fut is None:
                 if msg.get("error"):
                     self.notifications.append(msg)
