@@ -7,7 +7,7 @@ at a PC can be translated once and cached by that start PC forever. A jump may l
 even on an LDI32 literal or at an odd byte offset; keying blocks by start PC makes that work
 without any invalidation.
 
-A block is a run of instructions ending *after* a control transfer (JMP JZ JNZ CALL RET), or
+A block (found by ``_blockscan.py``) is a run of instructions ending *after* a control transfer (JMP JZ JNZ CALL RET), or
 *before* an instruction the compiler leaves to the interpreter (SVC, BRK, illegal opcode,
 LDI32 past the end of code, the self-CALL that feeds the stuck-CALL counter), or at the end
 of code, or after ``MAX_BLOCK`` instructions. It becomes one function::
@@ -43,10 +43,22 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from . import f16
-from .isa import OPCODES, decode_fields, sext12
+from ._blockscan import (
+    COMPILED,
+    FLAG_WRITERS,
+    INTERPRETED,
+    MAX_BLOCK,
+    TERMINAL,
+    Ins,
+    can_bail,
+    decode_block,
+    reads,
+    writes,
+)
+from .isa import sext12
 
 if TYPE_CHECKING:
     from .cpu import Cpu
@@ -55,29 +67,10 @@ __all__ = ["COMPILED", "INTERPRETED", "MAX_BLOCK", "BlockFn", "compile_block", "
 
 BlockFn = Callable[["Cpu", list[int], bytearray, int], int]
 
-#: longest block; bounds compile time and the size of the generated source
-MAX_BLOCK = 64
-
-#: mnemonics with a compile template below
-COMPILED = frozenset(
-    {
-        "LDI", "LD", "ST", "MOV", "LDB", "LDH", "STB", "STH", "ADD", "SUB", "MUL", "DIV", "AND",
-        "OR", "XOR", "NOT", "CMP", "JMP", "JZ", "JNZ", "CALL", "RET", "LSL", "LSR", "ASR", "ADC",
-        "SBC", "PUSH", "POP", "FADD", "FSUB", "FMUL", "FDIV", "I2F", "F2I", "LDI32",
-    }
-)  # fmt: skip
-#: mnemonics always left to the interpreter (they stop, trap or are rare)
-INTERPRETED = frozenset({"SVC", "BRK"})
-
-_TERMINAL = frozenset({"JMP", "JZ", "JNZ", "CALL", "RET"})
-_FETCH = struct.Struct(">I").unpack_from
 Z, C, N, V = 0, 1, 2, 3  # flag index == PSW bit position
 
 _ALL_FLAGS = (Z, C, N, V)
 _BITOPS = {"AND": "&", "OR": "|", "XOR": "^"}
-_FLAG_WRITERS = frozenset(
-    {"ADD", "SUB", "MUL", "DIV", "AND", "OR", "XOR", "NOT", "CMP", "LSL", "LSR", "ASR", "ADC", "SBC"}
-)
 
 
 def _div(a: int, b: int) -> int:
@@ -107,17 +100,6 @@ _NS: dict[str, object] = {
 }
 
 
-class _Ins(NamedTuple):
-    pc: int
-    mn: str
-    rd: int
-    rs1: int
-    rs2: int
-    imm: int  # raw imm12
-    lit: int  # LDI32 literal, else 0
-    size: int  # bytes: 4 or 8
-
-
 def slow_block(pc: int) -> BlockFn:
     """A 'block' that single-steps one instruction through the interpreter."""
 
@@ -128,69 +110,10 @@ def slow_block(pc: int) -> BlockFn:
     return run_one
 
 
-def _decode_block(code: bytes, pc0: int) -> list[_Ins]:
-    out: list[_Ins] = []
-    pc = pc0
-    clen = len(code)
-    while len(out) < MAX_BLOCK and pc + 4 <= clen:
-        w = _FETCH(code, pc)[0]
-        op, rd, rs1, rs2, imm = decode_fields(w)
-        info = OPCODES.get(op)
-        if info is None or info.mnemonic in INTERPRETED:
-            break
-        mn = info.mnemonic
-        lit = 0
-        if mn == "LDI32":
-            if pc + 8 > clen:
-                break  # overrun fault: interpreter
-            lit = _FETCH(code, pc + 4)[0]
-        if mn == "CALL" and rs1 == 0 and imm == 0:
-            break  # self-CALL: the interpreter keeps the stuck-CALL counter (spec §3.2)
-        out.append(_Ins(pc, mn, rd, rs1, rs2, imm, lit, 4 * info.words))
-        pc += 4 * info.words
-        if mn in _TERMINAL:
-            break
-    return out
-
-
-def _can_bail(ins: _Ins, windowed: bool) -> bool:
-    """Does this instruction have an inline check that exits to the interpreter?"""
-    mn = ins.mn
-    if mn in ("LD", "LDH", "ST", "STH", "DIV", "PUSH", "POP", "F2I", "CALL", "RET"):
-        return True
-    return windowed and mn in ("LDB", "STB")
-
-
-def _reads(ins: _Ins) -> set[int]:
-    mn = ins.mn
-    if mn in ("LDI", "LDI32", "JMP", "JZ", "JNZ", "RET", "POP"):
-        return set()
-    if mn in ("MOV", "NOT", "F2I", "LD", "LDB", "LDH", "PUSH"):
-        return {ins.rs1}
-    if mn == "CALL":
-        return {ins.rs1} if ins.rs1 else set()
-    if mn in ("FADD", "FSUB", "FMUL", "FDIV"):
-        return {ins.rs1, ins.rs2, ins.rd}  # the upper half of Rd is kept
-    if mn == "I2F":
-        return {ins.rs1, ins.rd}
-    return {ins.rs1, ins.rs2}  # ALU, CMP, stores (base rs1, value rs2)
-
-
-def _writes(ins: _Ins) -> set[int]:
-    mn = ins.mn
-    if mn in ("ST", "STB", "STH", "CMP", "JMP", "JZ", "JNZ"):
-        return set()
-    if mn in ("PUSH", "CALL", "RET"):
-        return {15}
-    if mn == "POP":
-        return {15, ins.rd}
-    return {ins.rd}
-
-
 class _Gen:
     """Generates the source of one block; see the module docstring for the scheme."""
 
-    def __init__(self, pc0: int, block: list[_Ins], windowed: bool) -> None:
+    def __init__(self, pc0: int, block: list[Ins], windowed: bool) -> None:
         self.pc0 = pc0
         self.b = block
         self.n = len(block)
@@ -208,7 +131,7 @@ class _Gen:
     def _src(self, f: int, p: int) -> int | None:
         """Index of the last instruction before point ``p`` that writes flag ``f``."""
         for i in range(p - 1, -1, -1):
-            if self.b[i].mn in _FLAG_WRITERS:
+            if self.b[i].mn in FLAG_WRITERS:
                 return i
         return None
 
@@ -221,7 +144,7 @@ class _Gen:
             if i is not None:
                 need.add((i, f))
 
-        points = [i for i, ins in enumerate(b) if _can_bail(ins, self.windowed)] + [n]
+        points = [i for i, ins in enumerate(b) if can_bail(ins, self.windowed)] + [n]
         for p in points:
             for f in _ALL_FLAGS:
                 mark(f, p)
@@ -241,7 +164,7 @@ class _Gen:
                         need.add((j, C))
                         changed = True
         self.need = need
-        self.any_flag_writer = any(ins.mn in _FLAG_WRITERS for ins in b)
+        self.any_flag_writer = any(ins.mn in FLAG_WRITERS for ins in b)
 
     def _analyse_regs(self) -> None:
         live_in: set[int] = set()
@@ -249,8 +172,8 @@ class _Gen:
         self.written_before: list[set[int]] = []
         for ins in self.b:
             self.written_before.append(set(written))
-            live_in |= _reads(ins) - written
-            written |= _writes(ins)
+            live_in |= reads(ins) - written
+            written |= writes(ins)
         self.written_before.append(set(written))
         self.written = written
         self.loads = sorted(live_in | written) if self.loop else sorted(live_in)
@@ -362,7 +285,7 @@ class _Gen:
 
     # -- instructions -----------------------------------------------------------------------
 
-    def _emit(self, i: int, ins: _Ins, ind: str) -> None:
+    def _emit(self, i: int, ins: Ins, ind: str) -> None:
         L = self.lines.append
         mn, rd, ra, rb = ins.mn, ins.rd, ins.rs1, ins.rs2
         need = {f for f in _ALL_FLAGS if (i, f) in self.need}
@@ -394,7 +317,7 @@ class _Gen:
                 L(f"{ind}_p16(mem, ea, r{rb} & 0xFFFF)")
             else:
                 L(f"{ind}mem[ea] = r{rb} & 0xFF")
-        elif mn in _FLAG_WRITERS:
+        elif mn in FLAG_WRITERS:
             self._emit_alu(i, ins, need, ind)
         elif mn in ("FADD", "FSUB", "FMUL", "FDIV"):
             L(f"{ind}r{rd} = (r{rd} & 0xFFFF0000) | _{mn.lower()}(r{ra}, r{rb})")
@@ -421,7 +344,7 @@ class _Gen:
         else:  # pragma: no cover - guarded by COMPILED
             raise AssertionError(mn)
 
-    def _emit_alu(self, i: int, ins: _Ins, need: set[int], ind: str) -> None:
+    def _emit_alu(self, i: int, ins: Ins, need: set[int], ind: str) -> None:
         L = self.lines.append
         mn, rd, ra, rb = ins.mn, ins.rd, ins.rs1, ins.rs2
         A, B = f"r{ra}", f"r{rb}"
@@ -487,7 +410,7 @@ class _Gen:
         elif mn != "CMP":
             L(f"{ind}r{rd} = {res}")
 
-    def _emit_terminal(self, ins: _Ins, ind: str) -> None:
+    def _emit_terminal(self, ins: Ins, ind: str) -> None:
         L = self.lines.append
         n, mn = self.n, ins.mn
         i = n - 1
@@ -553,11 +476,11 @@ class _Gen:
             self.lines = ["    cpu.steps += left", f"    return {pc0}"]
         else:
             for i, ins in enumerate(b):
-                if i == n - 1 and ins.mn in _TERMINAL:
+                if i == n - 1 and ins.mn in TERMINAL:
                     self._emit_terminal(ins, body_ind)
                 else:
                     self._emit(i, ins, body_ind)
-            if b[-1].mn not in _TERMINAL:
+            if b[-1].mn not in TERMINAL:
                 last = b[-1]
                 self._exit(n, str(last.pc + last.size), self._count(n), body_ind)
         head = [
@@ -592,7 +515,7 @@ def compile_block(code: bytes, pc0: int, windowed: bool = False) -> BlockFn:
     Returns an interpreter-backed one-instruction block when the first instruction is not
     compiled (SVC, BRK, illegal, LDI32 overrun, self-CALL, PC outside code).
     """
-    block = _decode_block(code, pc0)
+    block = decode_block(code, pc0)
     if not block:
         return slow_block(pc0)
     src = _Gen(pc0, block, windowed).source()
