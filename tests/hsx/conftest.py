@@ -5,14 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from hypothesis import HealthCheck, settings
 
 from executive.hsx.isa import BY_MNEMONIC, encode
-
-# Keep the property tests inside the suite's time budget on 2 cores.
-settings.register_profile(
-    "hsx", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
 
 
 def asm_word(mn: str, rd: int = 0, rs1: int = 0, rs2: int = 0, imm: int = 0) -> int:
