@@ -26,7 +26,7 @@ FRAME_LIMIT = 64 * 1024
 
 @pytest.fixture
 def limits() -> Limits:
-    return dataclasses.replace(DEFAULT_LIMITS, max_frame_bytes=FRAME_LIMIT, max_sessions=2)
+    return dataclasses.replace(DEFAULT_LIMITS, max_frame_bytes=FRAME_LIMIT, max_sessions=2, max_subscriptions=4)
 
 
 RUNNING, ENDED = "@running", "@ended"  # placeholders for the ids of the fixture tasks
@@ -55,6 +55,8 @@ CASES: list[tuple[str, Any, int, str]] = [
     ("exe-not-found", ("task.run", {"argv": ["no-such-program-e2e"]}), E.INVALID_ARGV, "not found"),
     ("cwd-not-a-dir", ("task.run", {"argv": ["true"], "cwd": "/no/such/dir"}), E.INVALID_PARAMS, "not a directory"),
     ("env-key-with-equals", ("task.run", {"argv": ["true"], "env": {"A=B": "c"}}), E.INVALID_PARAMS, "env"),
+    ("timeout-too-long", ("task.run", {"argv": ["true"], "timeout": 1e9}), E.INVALID_PARAMS, "30 days"),
+    ("quota-too-big", ("task.run", {"argv": ["true"], "quota": 1 << 41}), E.LIMIT_EXCEEDED, "quota"),
     ("name-all-digits", ("task.run", {"argv": ["true"], "name": "123"}), E.INVALID_PARAMS, "digits"),
     ("unknown-task-id", ("task.info", {"task": 99999}), E.TASK_NOT_FOUND, "task.list"),
     ("unknown-task-name", ("task.pause", {"task": "nope"}), E.TASK_NOT_FOUND, "nope"),
@@ -210,6 +212,15 @@ async def test_one_session_too_many(daemon: Any, client: Client) -> None:
     assert (await clients[2].call("session.open", client="e2e"))["id"]  # room again
     for c in clients:
         await c.close()
+
+
+async def test_one_subscription_too_many(daemon: Any, client: Client) -> None:
+    subs = [(await client.call("events.subscribe"))["subscription"] for _ in range(4)]
+    with pytest.raises(RpcError) as exc:
+        await client.call("events.subscribe", types=["output"])
+    assert exc.value.code == E.LIMIT_EXCEEDED and "unsubscribe" in exc.value.message
+    await client.call("events.unsubscribe", subscription=subs[0])
+    assert (await client.call("events.subscribe"))["subscription"] > subs[-1]
 
 
 @pytest.mark.parametrize("token", [False, "not-the-token"], ids=["no-token", "wrong-token"])
