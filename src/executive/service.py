@@ -36,6 +36,7 @@ from executive.kernel.tasks import EndReason, Task, TaskKind, TaskState, TaskTab
 from executive.pipeline.engine import PipelineEngine  # importing it registers the pipeline checkpoint migration
 from executive.runtimes.allowlist import AllowList
 from executive.runtimes.process import STREAMS, ProcessRuntime, ProcessSpec
+from executive.runtimes.output import TaskOutput
 from executive.runtimes.process_os import ProcessOS
 from executive.service_vm import VmService
 from executive.store.sqlite import Store
@@ -371,9 +372,9 @@ class Executive:
     def _row(self, task: Task) -> dict[str, Any]:
         d = task.to_dict()
         d["locked_by"] = self.sessions.lock_owner(task.id)
-        sizes = self.processes.live_sizes(task.id)
-        if sizes is not None:
-            d["output_bytes"] = sizes
+        out = self._live_output(task.id)
+        if out is not None:
+            d["output_bytes"] = out.sizes()
         return d
 
     def task_info(self, ref: int | str) -> dict[str, Any]:
@@ -470,10 +471,18 @@ class Executive:
         self.processes.write_input(task, raw, eof)
         return {"task": task.id, "written": len(raw), "eof": eof}
 
+    def _live_output(self, task_id: int) -> TaskOutput | None:
+        """The output sink of a task whose logs may still be growing (process or VM)."""
+        out = self.processes.live_output(task_id)
+        if out is None:
+            vt = self.vm.runtime.tasks.get(task_id)
+            out = vt.output if vt is not None else None
+        return out
+
     def _log_size(self, task_id: int, stream: str) -> int:
-        sizes = self.processes.live_sizes(task_id)
-        if sizes is not None:
-            return sizes[stream]
+        out = self._live_output(task_id)
+        if out is not None:
+            return out.logs[stream].size
         try:
             return self.processes.log_path(task_id, stream).stat().st_size
         except OSError:
@@ -495,7 +504,9 @@ class Executive:
         if not (0 < n <= cap):
             raise LimitError(f"limit must be 1..{cap} bytes", data={"limit": cap})
         size = self._log_size(task.id, stream)
-        await self.processes.flushed(task.id, stream, offset + n)
+        live = self._live_output(task.id)
+        if live is not None:
+            await live.logs[stream].flushed(offset + n)
         path = self.processes.log_path(task.id, stream)
         chunk = await asyncio.to_thread(_read_slice, path, offset, min(n, max(0, size - offset)))
         out: dict[str, Any] = {"task": task.id, "stream": stream, "offset": offset, "next_offset": offset + len(chunk), "size": size}

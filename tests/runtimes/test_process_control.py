@@ -81,7 +81,7 @@ async def test_cancel_a_paused_tree(client: Client, e2e: Any) -> None:
     leader = psutil.Process(t["pid"])
     kids = await e2e.wait_for(lambda: len(leader.children()) == 2 and leader.children(), timeout=20)
     await client.call("task.pause", task=t["id"])
-    assert all(_stopped(p.pid) for p in [leader, *kids])
+    await e2e.wait_for(lambda: all(_stopped(p.pid) for p in [leader, *kids]), timeout=10)  # SIGSTOP lands asynchronously
     await client.call("task.cancel", task=t["id"])
     done = await client.call("task.wait", task=t["id"], timeout=20)
     assert done["state"] == "ended" and done["end_reason"] == "cancelled" and done["signal"] == 15

@@ -429,15 +429,10 @@ class ProcessRuntime:
     def forget(self, task_id: int) -> None:
         self._live.pop(task_id, None)
 
-    async def flushed(self, task_id: int, stream: str, upto: int) -> None:
-        """Wait until a live task's log holds every byte before ``upto``."""
+    def live_output(self, task_id: int) -> TaskOutput | None:
+        """The output sink of a live process task (None once it has ended)."""
         sup = self._live.get(task_id)
-        if sup is not None:
-            await sup.logs[stream].flushed(upto)
-
-    def live_sizes(self, task_id: int) -> dict[str, int] | None:
-        sup = self._live.get(task_id)
-        return {s: lg.size for s, lg in sup.logs.items()} if sup else None
+        return sup.output if sup is not None else None
 
     async def shutdown(self) -> None:
         """Cancel every live task (daemon stop): their end is recorded as cancelled."""

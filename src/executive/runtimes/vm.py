@@ -391,13 +391,29 @@ class VmRuntime:
         task.end_detail = detail
         if vt.exit_status is not None:
             task.exit_code = vt.exit_status
-        if vt.output is not None:
-            vt.output.finish("stdout")
-            vt.output.finish("stderr")
-            vt.output.close()
-        if task.can(Transition.END):
-            self.host.transition(task, Transition.END, reason=reason.value, exit_code=task.exit_code, detail=detail, **data)
-        self.host.vm_task_ended(task)
+        out = vt.output
+
+        def report_end() -> None:
+            if task.can(Transition.END):
+                self.host.transition(task, Transition.END, reason=reason.value, exit_code=task.exit_code, detail=detail, **data)
+                self.host.vm_task_ended(task)
+
+        if out is None:
+            report_end()
+            return
+        out.finish("stdout")
+        out.finish("stderr")
+        out.close()
+        if out.pending == 0:
+            report_end()
+        else:
+            # Like process tasks: the end is reported once the logs hold every byte.
+            def on_progress() -> None:
+                if out.pending == 0:
+                    report_end()
+
+            for lg in out.logs.values():
+                lg.on_progress = on_progress
 
     # ------------------------------------------------------------------ output
     def write_output(self, vt: VmTask, stream: str, data: bytes) -> None:
