@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import signal
@@ -101,7 +102,7 @@ async def _pump_stdin(client: Client, tid: int) -> None:
         if not data:
             await client.call("task.input", task=tid, eof=True)
             return
-        await client.call("task.input", task=tid, data=data.decode("utf-8", "replace"))
+        await client.call("task.input", task=tid, data_b64=base64.b64encode(data).decode("ascii"))  # exact bytes
 
 
 def _fmt_time(ts: float | None) -> str:
