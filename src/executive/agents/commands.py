@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import shlex
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from executive.kernel.errors import BadParamsError
 
@@ -75,8 +75,9 @@ async def run_command(
     session_id: str | None = None,
     tail_bytes: int = 32 * 1024,
     meta: dict[str, Any] | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> CommandOutcome:
-    """Run ``argv`` as a task in ``cwd`` and wait for it to end.
+    """Run ``argv`` as a task in ``cwd`` and wait for it to end (``on_start`` gets the task id first).
 
     Raises:
         BadParamsError, NotAllowedError, LimitError: the task could not be created.
@@ -85,6 +86,8 @@ async def run_command(
         argv, name=name, cwd=cwd, timeout=timeout or ex.limits.verify_timeout_s, session_id=session_id, meta=meta,
     )
     tid = int(task["id"])
+    if on_start is not None:
+        on_start(tid)
     while True:
         info = await ex.task_wait(tid, timeout=ex.limits.max_wait_s)
         if not info["timed_out"]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from executive.agents import schema  # noqa: F401  (registers the migration before the store opens)
+from executive.agents.fixloop import FixLoops
 from executive.agents.git import Git
 from executive.agents.patches import PatchEngine
 from executive.agents.patterns import Patterns
@@ -35,12 +36,15 @@ class AgentService:
         self.runs = AgentRuns(ex, self.git, self.worktrees)
         self.patches = PatchEngine(ex, self.git, self.worktrees)
         self.patterns = Patterns(ex)
+        self.fixes = FixLoops(ex, self)
 
     async def open(self) -> None:
         """Daemon start: drop throw-away worktrees and mark interrupted runs lost."""
         await self.worktrees.open()
         await self.runs.open()
+        await self.fixes.open()
 
     async def aclose(self) -> None:
         """Daemon stop (after live tasks were cancelled): let result bookkeeping finish."""
+        await self.fixes.aclose()
         await self.runs.aclose()

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from executive.agents.adapters import AgentRequest
+from executive.agents.fixloop import FixParams
 from executive.agents.service import AgentService
 from executive.api.rpc import Method
 from executive.kernel.errors import ServerError
@@ -180,6 +181,42 @@ class PatternRun(_P):
     dry_run: bool = False
 
 
+# --- agent.fix* -----------------------------------------------------------------------
+class FixStart(_P):
+    cwd: str = Field(min_length=1, max_length=4096)
+    test_cmd: str | list[str] = Field(description="the test command (a string is split like a shell would; no shell runs it)")
+    agent: Literal["claude", "codex", "aider", "command"]
+    max_iterations: int = Field(5, ge=1)
+    regression_test: bool = False
+    bin: str | None = _Str
+    model: str | None = Field(None, max_length=256)
+    env: dict[str, str] = Field(default_factory=dict)
+    args: list[str] = Field(default_factory=list, max_length=1024)
+    agent_timeout: float | None = Field(None, gt=0)
+    commit: bool = Field(False, description="commit each fix that makes the tests pass (only its paths)")
+
+
+class FixRef(_P):
+    run: int
+
+
+class FixWait(_P):
+    run: int
+    timeout: float | None = Field(None, ge=0)
+
+
+class FixList(_P):
+    limit: int = Field(20, ge=1, le=1000)
+
+
+async def _fix_start(ctx: Any, p: FixStart) -> dict[str, Any]:
+    params = FixParams(
+        cwd=p.cwd, test_cmd=p.test_cmd, agent=p.agent, max_iterations=p.max_iterations, regression=p.regression_test,
+        bin=p.bin, model=p.model, env=p.env, args=p.args, agent_timeout=p.agent_timeout, commit=p.commit,
+    )
+    return await _svc(ctx).fixes.start(params, session_id=_touch(ctx))
+
+
 def agent_methods() -> list[Method]:
     """Every method of the agents layer."""
     return [
@@ -206,6 +243,12 @@ def agent_methods() -> list[Method]:
             "Restore the exact pre-apply tree.",
         ),
         Method("patch.commit", PatchCommit, lambda c, p: _svc(c).patches.commit(p.patch, message=p.message), "Commit only the patch's paths."),
+        Method("agent.fix", FixStart, _fix_start, "Start a fix loop: tests, agent, patch, re-test, keep or roll back; `fix` events narrate it."),
+        Method("agent.fix_wait", FixWait, lambda c, p: _svc(c).fixes.wait(p.run, timeout=p.timeout), "Wait for a fix run to end."),
+        Method("agent.fix_show", FixRef, lambda c, p: _svc(c).fixes.get(p.run), "One fix run with every attempt."),
+        Method("agent.fix_cancel", FixRef, lambda c, p: _svc(c).fixes.cancel(p.run), "Stop a fix run (an unjudged patch is rolled back)."),
+        Method("agent.fix_list", FixList, lambda c, p: _svc(c).fixes.list(limit=p.limit), "Recent fix runs with their attempts."),
+        Method("agent.fix_stats", _NoParams, lambda c, p: _svc(c).fixes.stats(), "Attempts, outcomes and success rates over all fix runs."),
         Method("pattern.list", _NoParams, lambda c, p: _svc(c).patterns.list(), "Built-in and user patterns (broken user files with their error)."),
         Method("pattern.schema", PatternName, lambda c, p: _svc(c).patterns.schema(p.name), "The JSON Schema of a pattern's instances."),
         Method("pattern.example", PatternName, lambda c, p: _svc(c).patterns.example(p.name), "The shipped example instance of a pattern."),
