@@ -35,11 +35,12 @@ def _mount_subapps() -> None:
     from executive.cli import hsx as hsx_cli
 
     app.add_typer(hsx_cli.app, name="hsx", help="HSX VM tools: run, asm, disasm, info.")
-    from executive.cli import agents as agents_cli, patch as patch_cli, pattern as pattern_cli
+    from executive.cli import agents as agents_cli, fix as fix_cli, patch as patch_cli, pattern as pattern_cli
 
     app.add_typer(agents_cli.app, name="agent", help="Coding agents as tasks: run, check, runs, show, diff, replay, worktrees.")
     app.add_typer(patch_cli.app, name="patch", help="Patches: apply (validated, verified), list, show, rollback, commit.")
     app.add_typer(pattern_cli.app, name="pattern", help="Pattern executors: list, schema, example, validate, run (--dry-run).")
+    app.command("fix")(fix_cli.fix)
 
 
 _mount_subapps()
