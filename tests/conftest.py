@@ -220,19 +220,19 @@ class CliResult:
     err: str
 
 
-async def run_cli(home: Path, *args: str, timeout: float = 60.0, env: dict[str, str] | None = None) -> CliResult:
+async def run_cli(home: Path, *args: str, timeout: float = 60.0, env: dict[str, str] | None = None, input: bytes | None = None) -> CliResult:
     """Run `executive ARGS` against ``home`` without blocking the event loop (an in-process daemon keeps serving)."""
-    proc = await start_cli(home, *args, env=env)
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    proc = await start_cli(home, *args, env=env, stdin=input is not None)
+    out, err = await asyncio.wait_for(proc.communicate(input), timeout)
     assert proc.returncode is not None
     return CliResult(proc.returncode, out.decode(), err.decode())
 
 
-async def start_cli(home: Path, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> "asyncio.subprocess.Process":
-    """Start `executive ARGS` with stdout/stderr piped; the caller reads, signals and waits."""
+async def start_cli(home: Path, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, stdin: bool = False) -> "asyncio.subprocess.Process":
+    """Start `executive ARGS` with stdout/stderr (and stdin if asked) piped; the caller reads, signals and waits."""
     full_env = dict(os.environ, EXECUTIVE_HOME=str(home), COLUMNS="200", NO_COLOR="1", **(env or {}))
     return await asyncio.create_subprocess_exec(
-        EXECUTIVE_BIN, *args, env=full_env, cwd=cwd, stdin=asyncio.subprocess.DEVNULL,
+        EXECUTIVE_BIN, *args, env=full_env, cwd=cwd, stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
 

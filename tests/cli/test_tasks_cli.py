@@ -178,3 +178,18 @@ async def _ended(client: Client, name: str) -> bool:
         return (await client.call("task.info", task=name))["state"] == "ended"
     except Exception:
         return False
+
+
+async def test_run_stdin_forwards_the_terminal_input(daemon: Any, e2e: Any) -> None:
+    data = b"".join(b"line %d\n" % i for i in range(20000))  # 228 KB: several task.input calls
+    r = await e2e.run_cli(daemon.home, "run", "--stdin", "--", "sh", "-c", "wc -l; echo done", input=data)
+    assert r.rc == 0 and r.out.split() == ["20000", "done"]
+    r = await e2e.run_cli(daemon.home, "run", "--stdin", "--", "cat", input=data)
+    assert r.rc == 0 and r.out.encode() == data
+
+
+async def test_run_stdin_forwards_bytes_exactly(daemon: Any, e2e: Any) -> None:
+    data = "€".encode() * 100000 + bytes(range(256))  # 3-byte characters across read boundaries, then raw bytes
+    proc = await e2e.start_cli(daemon.home, "run", "--stdin", "--", "cat", stdin=True)
+    out, _ = await asyncio.wait_for(proc.communicate(data), 60)
+    assert proc.returncode == 0 and out == data
