@@ -83,7 +83,7 @@ class Limits:
     max_hxe_bytes: int = 1024 * 1024  # one HXE image (path or upload)
     max_sym_bytes: int = 8 * 1024 * 1024  # one .sym file
     vm_max_descriptors: int = 8192  # mailbox descriptors of all VM tasks together
-    vm_quantum: int = 5000  # instructions per scheduler slice
+    vm_quantum: int = 20000  # instructions per scheduler slice (~1 ms of work; a block ends a slice early)
     max_breakpoints: int = 256  # per task
     max_watches: int = 64  # per task
     max_trace_buffer: int = 65536  # trace records per task

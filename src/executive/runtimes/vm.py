@@ -193,7 +193,7 @@ class VmRuntime:
         *,
         home: Path,
         writer: Callable[[], LogWriter],
-        quantum: int = 5000,
+        quantum: int = 20000,
         profile: Profile | None = None,
     ) -> None:
         self.host = host

@@ -1,0 +1,88 @@
+"""Aggregate HSX instructions/s under the scheduler with 1, 10 and 100 CPU-bound tasks.
+
+Baseline (same run): the bare VM loop — one ``Cpu.run`` on the same program, no
+scheduler, no event loop.  The scheduler runs in-process on its asyncio loop
+(slices of ``Limits.vm_quantum`` instructions, a yield to the loop every few ms).
+Target: ratio >= 0.8 for every task count.
+
+Second part: events/s delivered to a WebSocket client when a program runs with
+per-instruction trace events on (``trace_step``), if the debugger's trace
+service is available.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+
+import base64  # noqa: E402
+
+from executive.hsx.asm import assemble_text  # noqa: E402
+from executive.hsx.cpu import Cpu  # noqa: E402
+from executive.logs import configure_logging  # noqa: E402
+from executive.service import Executive  # noqa: E402
+
+SPIN = """
+.entry main
+main:
+    LDI R1, 1
+    LDI R3, 0
+loop:
+    ADD R2, R2, R1
+    XOR R3, R3, R2
+    JMP loop
+"""
+WINDOW_S = 2.0
+
+
+def bare_rate() -> float:
+    img = assemble_text(SPIN).image
+    cpu = Cpu(img.code, img.rodata, entry=img.entry)
+    cpu.run(100_000)  # warm: compile blocks
+    n = 0
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < WINDOW_S:
+        n += cpu.run(1_000_000)
+    return n / (time.perf_counter() - t0)
+
+
+async def scheduled_rate(n_tasks: int) -> float:
+    configure_logging(level="warning")
+    with tempfile.TemporaryDirectory() as home:
+        ex = await Executive.open(home)
+        try:
+            data = base64.b64encode(assemble_text(SPIN).hxe).decode()
+            pids = [ex.vm.load(data_b64=data, name=f"spin{i}")["pid"] for i in range(n_tasks)]
+            await asyncio.sleep(0.3)  # warm-up: blocks compiled, scheduler steady
+            start = {p: ex.vm.task(p).cpu.steps for p in pids}
+            t0 = time.perf_counter()
+            await asyncio.sleep(WINDOW_S)
+            elapsed = time.perf_counter() - t0
+            total = sum(ex.vm.task(p).cpu.steps - start[p] for p in pids)
+            for p in pids:
+                ex.vm.kill(p)
+            return total / elapsed
+        finally:
+            await ex.close()
+
+
+def main() -> None:
+    base = bare_rate()
+    print(f"vm_tasks: bare VM loop (Cpu.run, no scheduler): {base / 1e6:6.2f} M instructions/s")
+    worst = 1.0
+    for n in (1, 10, 100):
+        rate = asyncio.run(scheduled_rate(n))
+        ratio = rate / base
+        worst = min(worst, ratio)
+        print(f"vm_tasks: {n:3d} task(s) under the scheduler: {rate / 1e6:6.2f} M instructions/s aggregate, ratio {ratio:.2f}")
+    print(f"vm_tasks: worst ratio {worst:.2f}   target >= 0.8: {'met' if worst >= 0.8 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
