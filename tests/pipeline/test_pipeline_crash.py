@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable
 
 import pytest
-from pipeline_helpers import finish, lines, step_starts, summary, write
 
 from executive.api.client import Client
 from executive.pipeline.checkpoints import CRASH_ENV
@@ -55,9 +56,14 @@ BOUNDARIES = [
 ]
 
 
+def _write(path: Path, text: str) -> Path:
+    path.write_text(textwrap.dedent(text).lstrip())
+    return path
+
+
 def _project(root: Path, *, b: str = "echo b >> side.txt", approval: bool = False) -> Path:
     root.mkdir(parents=True, exist_ok=True)
-    return write(root / "pipeline.yaml", PIPELINE % {"b": b, "approval": "true" if approval else "false"})
+    return _write(root / "pipeline.yaml", PIPELINE % {"b": b, "approval": "true" if approval else "false"})
 
 
 async def _close(c: Client) -> None:
@@ -65,15 +71,15 @@ async def _close(c: Client) -> None:
         await c.close()
 
 
-async def _reference(c: Client, root: Path) -> tuple[dict[str, Any], list[str]]:
+async def _reference(pl: SimpleNamespace, c: Client, root: Path) -> tuple[dict[str, Any], list[str]]:
     """The same pipeline, uninterrupted, on the same daemon."""
     run = await c.call("pipeline.run", path=str(_project(root)))
-    assert (await finish(c, run["id"]))["state"] == "passed"
-    return summary(await c.call("pipeline.status", run=run["id"])), lines(root / "side.txt")
+    assert (await pl.finish(c, run["id"]))["state"] == "passed"
+    return pl.summary(await c.call("pipeline.status", run=run["id"])), pl.lines(root / "side.txt")
 
 
 @pytest.mark.parametrize("point,in_flight", BOUNDARIES, ids=[b[0] for b in BOUNDARIES])
-async def test_kill9_at_a_step_boundary_then_resume(
+async def test_kill9_at_a_step_boundary_then_resume(pl: SimpleNamespace, 
     point: str, in_flight: str | None, daemon_process: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pipeline = _project(tmp_path / "work")
@@ -93,18 +99,18 @@ async def test_kill9_at_a_step_boundary_then_resume(
         [run] = await c.call("pipeline.list")
         assert run["state"] == "interrupted" and "pipeline resume" in run["detail"]
         await c.call("pipeline.resume", run=run["id"])
-        assert (await finish(c, run["id"]))["state"] == "passed"
+        assert (await pl.finish(c, run["id"]))["state"] == "passed"
         status = await c.call("pipeline.status", run=run["id"])
-        expected, expected_side = await _reference(c, tmp_path / "ref")
-        assert summary(status) == expected
-        assert lines(tmp_path / "work" / "side.txt") == expected_side == ["a", "b", "c"]
-        starts = step_starts(status)
+        expected, expected_side = await _reference(pl, c, tmp_path / "ref")
+        assert pl.summary(status) == expected
+        assert pl.lines(tmp_path / "work" / "side.txt") == expected_side == ["a", "b", "c"]
+        starts = pl.step_starts(status)
         assert {k: n for k, n in starts.items() if n != 1} == ({in_flight: 2} if in_flight else {})
     finally:
         await _close(c)
 
 
-async def test_kill9_mid_step_reruns_that_step_once(daemon_process: Callable[..., Any], tmp_path: Path) -> None:
+async def test_kill9_mid_step_reruns_that_step_once(pl: SimpleNamespace, daemon_process: Callable[..., Any], tmp_path: Path) -> None:
     """Killed from outside while step b is running (before its side effect): b runs once more, a never."""
     work = tmp_path / "work"
     pipeline = _project(work, b="while [ ! -e go ]; do sleep 0.05; done; echo b >> side.txt")
@@ -133,25 +139,25 @@ async def test_kill9_mid_step_reruns_that_step_once(daemon_process: Callable[...
         assert (await c.call("pipeline.info", run=run["id"]))["state"] == "interrupted"
         await c.call("pipeline.resume", run=run["id"])
         (work / "go").touch()
-        assert (await finish(c, run["id"]))["state"] == "passed"
+        assert (await pl.finish(c, run["id"]))["state"] == "passed"
         await asyncio.sleep(0.3)  # an orphan of the killed daemon, had it survived, would append now
-        assert lines(work / "side.txt") == ["a", "b", "c"]
+        assert pl.lines(work / "side.txt") == ["a", "b", "c"]
         status = await c.call("pipeline.status", run=run["id"])
-        assert step_starts(status) == {"build/a@1": 1, "build/b@1": 2, "ship/c@1": 1}
+        assert pl.step_starts(status) == {"build/a@1": 1, "build/b@1": 2, "ship/c@1": 1}
         first_b = (await c.call("task.info", task=status["phases"][0]["iterations"][0]["steps"][1]["tasks"][0]))
         assert first_b["end_reason"] == "lost"
     finally:
         await _close(c)
 
 
-async def test_approval_gate_waits_across_a_restart(daemon_process: Callable[..., Any], tmp_path: Path) -> None:
+async def test_approval_gate_waits_across_a_restart(pl: SimpleNamespace, daemon_process: Callable[..., Any], tmp_path: Path) -> None:
     work = tmp_path / "work"
     pipeline = _project(work, approval=True)
     d = daemon_process()
     d.start()
     c = await d.client()
     run = await c.call("pipeline.run", path=str(pipeline))
-    assert (await finish(c, run["id"]))["state"] == "waiting_approval"
+    assert (await pl.finish(c, run["id"]))["state"] == "waiting_approval"
     d.kill9()
     await _close(c)
 
@@ -160,10 +166,10 @@ async def test_approval_gate_waits_across_a_restart(daemon_process: Callable[...
     try:
         info = await c.call("pipeline.info", run=run["id"])
         assert info["state"] == "waiting_approval" and info["active"]
-        assert lines(work / "side.txt") == ["a", "b"]
+        assert pl.lines(work / "side.txt") == ["a", "b"]
         await c.call("pipeline.approve", run=run["id"], phase="ship")
-        assert (await finish(c, run["id"]))["state"] == "passed"
-        assert lines(work / "side.txt") == ["a", "b", "c"]
-        assert set(step_starts(await c.call("pipeline.status", run=run["id"])).values()) == {1}
+        assert (await pl.finish(c, run["id"]))["state"] == "passed"
+        assert pl.lines(work / "side.txt") == ["a", "b", "c"]
+        assert set(pl.step_starts(await c.call("pipeline.status", run=run["id"])).values()) == {1}
     finally:
         await _close(c)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from pipeline_helpers import finish, lines, step_starts, write
 
 from executive.api.client import Client, RpcError
 from executive.kernel.errors import ErrorCode
@@ -22,10 +22,10 @@ def _iterations(status: dict[str, Any], phase: str) -> list[dict[str, Any]]:
     return next(p for p in status["phases"] if p["name"] == phase)["iterations"]
 
 
-async def test_only_the_step_owning_the_failed_check_reruns(client: Client, work: Path) -> None:
+async def test_only_the_step_owning_the_failed_check_reruns(pl: SimpleNamespace, client: Client, work: Path) -> None:
     # b creates b.ok only on its second run; c's check always passes.
     b_second_time = 'n=$(grep -c ^b$ side.txt); [ $n -ge 2 ] && touch b.ok; true'
-    write(work / "p.yaml", f"""
+    pl.write(work / "p.yaml", f"""
         name: rework
         phases:
           - name: build
@@ -38,9 +38,9 @@ async def test_only_the_step_owning_the_failed_check_reruns(client: Client, work
               - {{name: c_ok, kind: command, command: [test, -e, c.ok], owners: [c]}}
         """.replace("\n        ", "\n"))
     run = await client.call("pipeline.run", path=str(work / "p.yaml"))
-    done = await finish(client, run["id"])
+    done = await pl.finish(client, run["id"])
     assert done["state"] == "passed", done["detail"]
-    assert lines(work / "side.txt") == ["a", "b", "c", "b"]
+    assert pl.lines(work / "side.txt") == ["a", "b", "c", "b"]
     its = _iterations(await client.call("pipeline.status", run=run["id"]), "build")
     assert [(it["iteration"], [s["step"] for s in it["steps"]]) for it in its] == [(1, ["a", "b", "c"]), (2, ["b"])]
     assert [(it["score"], it["threshold"], it["verdict"]) for it in its] == [(66.67, 80, "rework"), (100, 90, "passed")]
@@ -65,30 +65,30 @@ def _climbing(step: int, start: int, max_iterations: int = 4) -> str:
         """
 
 
-async def test_threshold_table_rises_per_iteration_until_exhausted(client: Client, work: Path) -> None:
-    write(work / "p.yaml", _climbing(10, 55))  # 55, 65, 75, 85 against 60, 75, 85, 90
+async def test_threshold_table_rises_per_iteration_until_exhausted(pl: SimpleNamespace, client: Client, work: Path) -> None:
+    pl.write(work / "p.yaml", _climbing(10, 55))  # 55, 65, 75, 85 against 60, 75, 85, 90
     run = await client.call("pipeline.run", path=str(work / "p.yaml"))
-    done = await finish(client, run["id"])
+    done = await pl.finish(client, run["id"])
     its = _iterations(await client.call("pipeline.status", run=run["id"]), "improve")
     assert [(it["score"], it["threshold"], it["verdict"]) for it in its] == [
         (55, 60, "rework"), (65, 75, "rework"), (75, 85, "rework"), (85, 90, "exhausted"),
     ]
     assert done["state"] == "failed" and "exhausted" in done["detail"]
-    assert lines(work / "side.txt") == ["work"] * 4
+    assert pl.lines(work / "side.txt") == ["work"] * 4
 
 
-async def test_a_phase_that_stops_improving_stops(client: Client, work: Path) -> None:
-    write(work / "p.yaml", _climbing(3, 50))  # +3 < the default +5
+async def test_a_phase_that_stops_improving_stops(pl: SimpleNamespace, client: Client, work: Path) -> None:
+    pl.write(work / "p.yaml", _climbing(3, 50))  # +3 < the default +5
     run = await client.call("pipeline.run", path=str(work / "p.yaml"))
-    done = await finish(client, run["id"])
+    done = await pl.finish(client, run["id"])
     its = _iterations(await client.call("pipeline.status", run=run["id"]), "improve")
     assert [(it["score"], it["verdict"]) for it in its] == [(50, "rework"), (53, "not_improving")]
     assert done["state"] == "failed" and "not_improving" in done["detail"]
 
 
-async def test_optional_steps_join_from_iteration_two_and_retries_back_off(client: Client, work: Path) -> None:
+async def test_optional_steps_join_from_iteration_two_and_retries_back_off(pl: SimpleNamespace, client: Client, work: Path) -> None:
     flaky = 'echo try >> tries.txt; [ $(wc -l < tries.txt) -ge 2 ]'
-    write(work / "p.yaml", f"""
+    pl.write(work / "p.yaml", f"""
         name: optional
         phases:
           - name: build
@@ -99,7 +99,7 @@ async def test_optional_steps_join_from_iteration_two_and_retries_back_off(clien
               - {{name: extra_done, kind: files_exist, paths: [extra.ok], owners: [flaky]}}
         """)
     run = await client.call("pipeline.run", path=str(work / "p.yaml"))
-    assert (await finish(client, run["id"]))["state"] == "passed"
+    assert (await pl.finish(client, run["id"]))["state"] == "passed"
     its = _iterations(await client.call("pipeline.status", run=run["id"]), "build")
     assert [[s["step"] for s in it["steps"]] for it in its] == [["flaky"], ["flaky", "extra"]]
     first = its[0]["steps"][0]
@@ -108,9 +108,9 @@ async def test_optional_steps_join_from_iteration_two_and_retries_back_off(clien
     assert failed_try["exit_code"] == 1 and failed_try["meta"]["pipeline"]["attempt"] == 1
 
 
-async def test_steps_are_tasks_and_the_run_publishes_events(client: Client, work: Path) -> None:
+async def test_steps_are_tasks_and_the_run_publishes_events(pl: SimpleNamespace, client: Client, work: Path) -> None:
     await client.call("events.subscribe", types=["pipeline.run", "pipeline.phase", "pipeline.step", "pipeline.gate"])
-    write(work / "p.yaml", f"""
+    pl.write(work / "p.yaml", f"""
         name: events
         phases:
           - name: only
@@ -120,7 +120,7 @@ async def test_steps_are_tasks_and_the_run_publishes_events(client: Client, work
               - {{name: side, kind: files_exist, paths: [side.txt], owners: [a]}}
         """.replace("\n        ", "\n"))
     run = await client.call("pipeline.run", path=str(work / "p.yaml"), requirement="count to one")
-    assert (await finish(client, run["id"]))["state"] == "passed"
+    assert (await pl.finish(client, run["id"]))["state"] == "passed"
     seen: list[dict[str, Any]] = []
     while not any(e["type"] == "pipeline.run" and e["data"]["to"] == "passed" for e in seen):
         seen.append(await client.next_event(timeout=10))
@@ -135,8 +135,8 @@ async def test_steps_are_tasks_and_the_run_publishes_events(client: Client, work
     assert task["exit_code"] == 0 and task["cwd"] == str(work)
 
 
-async def test_entry_gate_blocks_a_phase(client: Client, work: Path) -> None:
-    write(work / "p.yaml", f"""
+async def test_entry_gate_blocks_a_phase(pl: SimpleNamespace, client: Client, work: Path) -> None:
+    pl.write(work / "p.yaml", f"""
         name: gated
         phases:
           - name: first
@@ -154,21 +154,21 @@ async def test_entry_gate_blocks_a_phase(client: Client, work: Path) -> None:
               - {{name: side, kind: files_exist, paths: [side.txt], owners: [b]}}
         """.replace("\n        ", "\n"))
     run = await client.call("pipeline.run", path=str(work / "p.yaml"))
-    done = await finish(client, run["id"])
+    done = await pl.finish(client, run["id"])
     assert done["state"] == "failed" and "required file spec.md is missing" in done["detail"]
     status = await client.call("pipeline.status", run=run["id"])
     assert [p["state"] for p in status["phases"]] == ["passed", "blocked"]
-    assert lines(work / "side.txt") == ["a"]
+    assert pl.lines(work / "side.txt") == ["a"]
 
 
-async def test_agent_rework_prompt_carries_failed_checks_and_the_diff(client: Client, work: Path) -> None:
+async def test_agent_rework_prompt_carries_failed_checks_and_the_diff(pl: SimpleNamespace, client: Client, work: Path) -> None:
     # A custom agent: records each prompt, and does the job on its second run.
-    write(work / "agent.sh", """
+    pl.write(work / "agent.sh", """
         printf '%s\\n=====\\n' "$1" >> prompts.txt
         [ "$(grep -c ===== prompts.txt)" -ge 2 ] && touch done.txt
         true
         """)
-    write(work / "p.yaml", """
+    pl.write(work / "p.yaml", """
         name: agents
         phases:
           - name: build
@@ -182,7 +182,7 @@ async def test_agent_rework_prompt_carries_failed_checks_and_the_diff(client: Cl
               - {name: done_file, kind: files_exist, paths: [done.txt], owners: [writer]}
         """)
     run = await client.call("pipeline.run", path=str(work / "p.yaml"), requirement="a greeter")
-    assert (await finish(client, run["id"]))["state"] == "passed"
+    assert (await pl.finish(client, run["id"]))["state"] == "passed"
     first, second = (work / "prompts.txt").read_text().split("=====\n")[:2]
     assert first.strip() == "Build it for: a greeter (iteration 1)"
     assert second.startswith("Build it for: a greeter (iteration 2)")
@@ -193,8 +193,8 @@ async def test_agent_rework_prompt_carries_failed_checks_and_the_diff(client: Cl
     assert (await client.call("task.info", task=tid))["kind"] == "agent"
 
 
-async def test_approval_gate_waits_then_continues(client: Client, work: Path) -> None:
-    write(work / "p.yaml", f"""
+async def test_approval_gate_waits_then_continues(pl: SimpleNamespace, client: Client, work: Path) -> None:
+    pl.write(work / "p.yaml", f"""
         name: approval
         phases:
           - name: build
@@ -210,23 +210,23 @@ async def test_approval_gate_waits_then_continues(client: Client, work: Path) ->
               - {{name: side, kind: files_exist, paths: [side.txt], owners: [b]}}
         """.replace("\n        ", "\n"))
     run = await client.call("pipeline.run", path=str(work / "p.yaml"))
-    waiting = await finish(client, run["id"])
-    assert waiting["state"] == "waiting_approval" and lines(work / "side.txt") == ["a"]
+    waiting = await pl.finish(client, run["id"])
+    assert waiting["state"] == "waiting_approval" and pl.lines(work / "side.txt") == ["a"]
     with pytest.raises(RpcError, match="has no approval gate"):
         await client.call("pipeline.approve", run=run["id"], phase="build")
     with pytest.raises(RpcError, match="no phase 'deplyo'"):
         await client.call("pipeline.approve", run=run["id"], phase="deplyo")
     out = await client.call("pipeline.approve", run=run["id"], phase="deploy", note="ship it")
     assert out["phase"] == "deploy" and out["note"] == "ship it"
-    assert (await finish(client, run["id"]))["state"] == "passed"
-    assert lines(work / "side.txt") == ["a", "b"]
+    assert (await pl.finish(client, run["id"]))["state"] == "passed"
+    assert pl.lines(work / "side.txt") == ["a", "b"]
     status = await client.call("pipeline.status", run=run["id"])
     assert status["phases"][1]["approved"]["note"] == "ship it"
 
 
-async def test_cancel_then_resume_reruns_the_cut_step_once(client: Client, work: Path) -> None:
+async def test_cancel_then_resume_reruns_the_cut_step_once(pl: SimpleNamespace, client: Client, work: Path) -> None:
     wait_go = "while [ ! -e go ]; do sleep 0.05; done"
-    write(work / "p.yaml", f"""
+    pl.write(work / "p.yaml", f"""
         name: cancel
         phases:
           - name: build
@@ -257,13 +257,13 @@ async def test_cancel_then_resume_reruns_the_cut_step_once(client: Client, work:
     assert err.value.code == ErrorCode.INVALID_PARAMS
     (work / "go").touch()
     await client.call("pipeline.resume", run=run["id"])
-    assert (await finish(client, run["id"]))["state"] == "passed"
-    assert lines(work / "side.txt") == ["a", "b"]
-    assert step_starts(await client.call("pipeline.status", run=run["id"])) == {"build/a@1": 1, "build/b@1": 2}
+    assert (await pl.finish(client, run["id"]))["state"] == "passed"
+    assert pl.lines(work / "side.txt") == ["a", "b"]
+    assert pl.step_starts(await client.call("pipeline.status", run=run["id"])) == {"build/a@1": 1, "build/b@1": 2}
 
 
-async def test_rework_from_a_step_redoes_it_and_what_follows(client: Client, work: Path) -> None:
-    write(work / "p.yaml", f"""
+async def test_rework_from_a_step_redoes_it_and_what_follows(pl: SimpleNamespace, client: Client, work: Path) -> None:
+    pl.write(work / "p.yaml", f"""
         name: redo
         phases:
           - name: build
@@ -278,20 +278,20 @@ async def test_rework_from_a_step_redoes_it_and_what_follows(client: Client, wor
               - {{name: side, kind: files_exist, paths: [side.txt], owners: [c]}}
         """.replace("\n        ", "\n"))
     run = await client.call("pipeline.run", path=str(work / "p.yaml"))
-    assert (await finish(client, run["id"]))["state"] == "passed"
+    assert (await pl.finish(client, run["id"]))["state"] == "passed"
     with pytest.raises(RpcError, match="a finished run resumes only with --rework-from"):
         await client.call("pipeline.resume", run=run["id"])
     with pytest.raises(RpcError, match="steps that ran: build/a, build/b, ship/c"):
         await client.call("pipeline.resume", run=run["id"], rework_from="nope")
     await client.call("pipeline.resume", run=run["id"], rework_from="build/b")
-    assert (await finish(client, run["id"]))["state"] == "passed"
-    assert lines(work / "side.txt") == ["a", "b", "c", "b", "c"]
+    assert (await pl.finish(client, run["id"]))["state"] == "passed"
+    assert pl.lines(work / "side.txt") == ["a", "b", "c", "b", "c"]
 
 
-async def test_report_has_a_chart_of_score_against_threshold(client: Client, work: Path) -> None:
-    write(work / "p.yaml", _climbing(10, 55, max_iterations=2))
+async def test_report_has_a_chart_of_score_against_threshold(pl: SimpleNamespace, client: Client, work: Path) -> None:
+    pl.write(work / "p.yaml", _climbing(10, 55, max_iterations=2))
     run = await client.call("pipeline.run", path=str(work / "p.yaml"), requirement="<script>alert(1)</script>")
-    await finish(client, run["id"])
+    await pl.finish(client, run["id"])
     html = (await client.call("pipeline.report", run=run["id"]))["html"]
     assert html.count("<svg") == 1 and html.count("<rect") == 2  # one bar per iteration
     assert "improve iteration 2: score 65 / threshold 75" in html

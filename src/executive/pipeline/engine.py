@@ -2,20 +2,16 @@
 
 Theory of operation
 -------------------
-A run executes :meth:`PipelineEngine._workflow`, an ordinary coroutine whose
-control flow depends only on the pipeline text stored with the run and on the
-results of its operations (entry gate, approval, step, exit gate).  Every
-operation goes through :meth:`_op`, which numbers it with a deterministic
-counter and checkpoints its start and its end (``checkpoints.py``).  Resuming
-a run is running the same coroutine again: finished operations return their
-stored results instantly; the one that was in flight runs again, once.
-
-Per phase: the entry gate (earlier phases passed, files, commands), an
-optional approval (a durable wait released by ``pipeline approve``), then
-iterations.  Iteration 1 runs the required steps; iteration 2 on runs the
-steps that own failed checks (plus steps that failed, plus — once — the
-optional steps); each iteration ends in an exit-gate verdict
-(``scoring.decide``): pass, rework, not improving, or exhausted.
+A run executes :class:`~executive.pipeline.workflow.Workflow` (what a run does:
+phases, iterations, step selection, gates).  This module is how a run lives on
+a daemon: creating and checkpointing it, attaching it (a first start, a
+resume, a re-attach after a restart), and the operations the workflow is made
+of.  Every operation goes through :meth:`PipelineEngine.op`, which numbers it
+with a deterministic counter and checkpoints its start and its end
+(``checkpoints.py``).  Resuming a run is running the same workflow again:
+finished operations return their stored results instantly; the one that was
+in flight runs again, once.  An approval (:meth:`PipelineEngine.approval`) is a
+durable wait released by ``pipeline approve``.
 
 The run's lifecycle is the table in ``states.py``; :meth:`_transition` is the
 only writer of ``state``.  Events on the bus: ``pipeline.run`` (state changes),
@@ -32,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import dataclasses
 import hashlib
 import os
 import time
@@ -46,13 +41,13 @@ from executive.kernel.events import EventBus
 from executive.pipeline import checkpoints as cp
 from executive.pipeline.agent_steps import AgentLauncher, default_launcher
 from executive.pipeline.errors import NondeterminismError, RunNotFoundError, RunTransitionError
-from executive.pipeline.gates import GateContext, evaluate_entry_gate, evaluate_exit_gate
-from executive.pipeline.model import Phase, Pipeline, Step, load_pipeline, parse_pipeline
+from executive.pipeline.gates import GateContext
+from executive.pipeline.model import Phase, Pipeline, load_pipeline, parse_pipeline
 from executive.pipeline.report import render_html
 from executive.pipeline.runner import RunContext, TaskHost, TaskRunner
-from executive.pipeline.scoring import decide, failed_checks, threshold_for, weighted_score
-from executive.pipeline.states import RUN_TRANSITIONS, TERMINAL_STATES, RunEvent, RunMode, RunState, Verdict
+from executive.pipeline.states import RUN_TRANSITIONS, TERMINAL_STATES, RunEvent, RunMode, RunState
 from executive.pipeline.status import build_status
+from executive.pipeline.workflow import ActiveRun, Workflow
 from executive.store.writer import StoreWriter
 
 __all__ = ["PipelineEngine", "PipelineHost"]
@@ -83,24 +78,6 @@ def next_state(run_id: int, state: RunState, event: RunEvent) -> RunState:
         ) from None
 
 
-@dataclasses.dataclass(eq=False)
-class _Active:
-    """A run attached to this daemon (executing, or waiting for an approval)."""
-
-    id: int
-    pipeline: Pipeline
-    mode: RunMode
-    state: RunState
-    ctx: RunContext
-    options: dict[str, Any]
-    recorded: dict[int, dict[str, Any]]  # checkpoint rows at attach time, by seq (replay source)
-    seq: int = 0  # the deterministic operation counter
-    task: "asyncio.Task[None] | None" = None
-    done: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
-    changed: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)  # replaced on every state change
-    live: dict[str, Any] = dataclasses.field(default_factory=dict)  # phase, iteration, step, task, score, threshold
-
-
 class PipelineEngine:
     """Creates, drives, resumes and reports pipeline runs for one daemon."""
 
@@ -108,7 +85,7 @@ class PipelineEngine:
         self.host = host
         self.launcher = launcher
         self.seam = cp.CrashSeam(None)
-        self._active: dict[int, _Active] = {}
+        self._active: dict[int, ActiveRun] = {}
         self._approvals: dict[tuple[int, str], asyncio.Event] = {}
         self._closing = False
 
@@ -211,7 +188,7 @@ class PipelineEngine:
         return await self.info(run_id)
 
     # ------------------------------------------------------------------ attaching
-    async def _attach(self, run_id: int, event: RunEvent | None, detail: str | None = None) -> _Active:
+    async def _attach(self, run_id: int, event: RunEvent | None, detail: str | None = None) -> ActiveRun:
         store = self.host.store
         row = await store.call(cp.load_run, run_id)
         if row is None:
@@ -219,7 +196,7 @@ class PipelineEngine:
         pipeline = parse_pipeline(row["content"], self.host.limits, source=row["source"] or f"run {run_id}")
         ops = await store.call(cp.load_ops, run_id)
         ctx = RunContext(run_id, pipeline, row["workdir"], row["requirement"], row["created"])
-        r = _Active(run_id, pipeline, RunMode(row["mode"]), RunState(row["state"]), ctx, row["options"], {o["seq"]: o for o in ops})
+        r = ActiveRun(run_id, pipeline, RunMode(row["mode"]), RunState(row["state"]), ctx, row["options"], {o["seq"]: o for o in ops})
         if event is not None:
             await self._transition(r, event, detail)
         self._active[run_id] = r
@@ -227,9 +204,9 @@ class PipelineEngine:
         r.task = asyncio.create_task(self._drive(r), name=f"pipeline-run-{run_id}", context=contextvars.Context())
         return r
 
-    async def _drive(self, r: _Active) -> None:
+    async def _drive(self, r: ActiveRun) -> None:
         try:
-            ok, detail = await self._workflow(r)
+            ok, detail = await Workflow(self, r).run()
             await self._transition(r, RunEvent.PASS if ok else RunEvent.FAIL, detail)
         except asyncio.CancelledError:
             if not self._closing:
@@ -249,22 +226,22 @@ class PipelineEngine:
             r.done.set()
             r.changed.set()
 
-    async def _transition(self, r: _Active, event: RunEvent, detail: str | None, *, persist: bool = True) -> None:
+    async def _transition(self, r: ActiveRun, event: RunEvent, detail: str | None, *, persist: bool = True) -> None:
         """The one writer of a run's state: table lookup, durable write, log, event."""
         new = next_state(r.id, r.state, event)
         prev, r.state = r.state, new
         if persist:
             await self.host.store.call(cp.set_run_state, r.id, new.value, detail, new in TERMINAL_STATES, self.seam)
         log.info("run_transition", run=r.id, **{"from": prev.value, "to": new.value}, reason=event.value)
-        self._publish("pipeline.run", None, {"run": r.id, "from": prev.value, "to": new.value, "event": event.value, "detail": detail})
+        self.publish("pipeline.run", None, {"run": r.id, "from": prev.value, "to": new.value, "event": event.value, "detail": detail})
         old, r.changed = r.changed, asyncio.Event()
         old.set()
 
-    def _publish(self, type_: str, pid: int | None, data: dict[str, Any]) -> None:
+    def publish(self, type_: str, pid: int | None, data: dict[str, Any]) -> None:
         self.host.bus.publish(type_, pid, data)
 
     # ------------------------------------------------------------------ operations
-    def _claim(self, r: _Active, kind: str, phase: str, iteration: int, step: str | None) -> tuple[int, str, dict[str, Any] | None]:
+    def _claim(self, r: ActiveRun, kind: str, phase: str, iteration: int, step: str | None) -> tuple[int, str, dict[str, Any] | None]:
         r.seq += 1
         name = f"{kind}:{phase}:{iteration}" + (f":{step}" if step else "")
         prev = r.recorded.get(r.seq)
@@ -276,8 +253,8 @@ class PipelineEngine:
             )
         return r.seq, name, prev
 
-    async def _op(
-        self, r: _Active, kind: str, phase: str, iteration: int, step: str | None, fn: Callable[[int], Awaitable[dict[str, Any]]]
+    async def op(
+        self, r: ActiveRun, kind: str, phase: str, iteration: int, step: str | None, fn: Callable[[int], Awaitable[dict[str, Any]]]
     ) -> dict[str, Any]:
         """Run one checkpointed operation, or replay its stored result."""
         seq, name, prev = self._claim(r, kind, phase, iteration, step)
@@ -289,7 +266,7 @@ class PipelineEngine:
         await self.host.store.call(cp.op_end, r.id, seq, kind, str(output["status"]), output, None, self.seam)
         return output
 
-    def _runner(self, r: _Active, phase: Phase, iteration: int, seq: int) -> TaskRunner:
+    def runner(self, r: ActiveRun, phase: Phase, iteration: int, seq: int) -> TaskRunner:
         def on_task(tid: int) -> None:
             r.live["task"] = tid
             self.host.store.submit(cp.op_attach_task, r.id, seq, tid)
@@ -298,147 +275,11 @@ class PipelineEngine:
         launcher = self.launcher or default_launcher(self.host)
         return TaskRunner(self.host, r.ctx, launcher, phase=phase, iteration=iteration, on_task=on_task)
 
-    def _gate_ctx(self, runner: TaskRunner) -> GateContext:
+    def gate_ctx(self, runner: TaskRunner) -> GateContext:
         lim = self.host.limits
         return GateContext(runner.ctx.workdir, runner.values(), lim.pipeline_prompt_bytes, lim.pipeline_check_output_bytes)
 
-    # ------------------------------------------------------------------ the workflow
-    async def _workflow(self, r: _Active) -> tuple[bool, str]:
-        """Phases in order; returns (passed, detail).  Deterministic given the replayed results."""
-        pl = r.pipeline
-        names = [p.name for p in pl.phases]
-        passed: list[str] = []
-        below: list[str] = []
-        total = 0
-        for idx, phase in enumerate(pl.phases):
-            r.live.update(phase=phase.name, iteration=0, step=None, score=None, threshold=None)
-            if r.mode is not RunMode.VALIDATE:
-                entry = await self._entry(r, phase, names[:idx], passed)
-                if not entry["ok"]:
-                    self._publish("pipeline.phase", None, {"run": r.id, "phase": phase.name, "state": "blocked", "problems": entry["problems"]})
-                    if r.mode is RunMode.REMEDIATE:
-                        below.append(phase.name)
-                        continue
-                    return False, f"the entry gate of phase {phase.name} failed: {'; '.join(entry['problems'])}"
-                if phase.entry.approval:
-                    await self._approval(r, phase)
-            verdict, total, score, threshold = await self._phase(r, phase, total)
-            if verdict is Verdict.PASSED:
-                passed.append(phase.name)
-                continue
-            below.append(phase.name)
-            if r.mode is RunMode.RUN:
-                return False, f"phase {phase.name} stopped ({verdict.value}): score {score:g} against threshold {threshold:g}"
-        if not below:
-            return True, f"all {len(names)} phases passed"
-        return False, f"{len(below)} of {len(names)} phases below threshold: {', '.join(below)}"
-
-    def _select(self, r: _Active, phase: Phase, iteration: int, rework: set[str], optional_done: set[str]) -> list[Step]:
-        """Iteration 1: required steps.  Later: owners of failed checks, failed steps, and optional steps once."""
-        if r.mode is not RunMode.RUN and iteration == 1:
-            return []  # validate/remediate: iteration 1 scores the project as it is
-        if iteration == 1:
-            return [s for s in phase.steps if s.required]
-        extra = r.mode is RunMode.RUN
-        return [s for s in phase.steps if s.name in rework or (extra and not s.required and s.name not in optional_done)]
-
-    async def _phase(self, r: _Active, phase: Phase, total: int) -> tuple[Verdict, int, float, float]:
-        pl = r.pipeline
-        thresholds = pl.thresholds(phase)
-        offset = int(r.options.get("iteration", 1)) - 1  # validate --iteration N scores against threshold N
-        max_it = 1 if r.mode is RunMode.VALIDATE else pl.max_iterations(phase)
-        previous: float | None = None
-        rework: set[str] = set()
-        rework_checks: list[dict[str, Any]] = []
-        optional_done: set[str] = set()
-        failed_steps: set[str] = set()
-        prev_threshold: float | None = None
-        verdict, score, threshold = Verdict.EXHAUSTED, 0.0, thresholds[0]
-        self._publish("pipeline.phase", None, {"run": r.id, "phase": phase.name, "state": "started"})
-        for iteration in range(1, max_it + 1):
-            if total >= pl.defaults.max_total_iterations:
-                break  # the run's budget is spent: EXHAUSTED
-            threshold = threshold_for(thresholds, iteration + offset)
-            r.live.update(iteration=iteration, threshold=threshold)
-            for step in self._select(r, phase, iteration, rework, optional_done):
-                mine = [c for c in rework_checks if step.name in c["owners"]] if step.name in rework else []
-                if step.name in rework and not mine:
-                    mine = rework_checks
-                out = await self._step(r, phase, iteration, step, mine, prev_threshold)
-                if not step.required:
-                    optional_done.add(step.name)
-                if out["status"] == "ok":
-                    failed_steps.discard(step.name)
-                    continue
-                failed_steps.add(step.name)
-                if step.required:
-                    break  # later steps build on this one: go to the gate, rework will re-run it
-            total += 1
-            gate = await self._gate(r, phase, iteration, threshold, previous, total)
-            verdict, score = Verdict(gate["verdict"]), float(gate["score"])
-            if verdict is not Verdict.REWORK:
-                break
-            by_name = {c["name"]: c for c in gate["checks"]}
-            rework_checks = [by_name[n] for n in gate["failed"]]
-            rework = {o for c in rework_checks for o in c["owners"]} | failed_steps
-            previous, prev_threshold = score, threshold
-        state = "passed" if verdict is Verdict.PASSED else "failed"
-        self._publish("pipeline.phase", None, {"run": r.id, "phase": phase.name, "state": state, "verdict": verdict.value, "score": score, "threshold": threshold})
-        return verdict, total, score, threshold
-
-    async def _entry(self, r: _Active, phase: Phase, earlier: list[str], passed: list[str]) -> dict[str, Any]:
-        if not phase.entry.files and not phase.entry.commands:
-            required = earlier if phase.entry.requires is None else list(phase.entry.requires)
-            problems = [f"phase {n!r} has not passed" for n in required if n not in passed]
-            return {"ok": not problems, "problems": problems, "tasks": []}
-
-        async def fn(seq: int) -> dict[str, Any]:
-            runner = self._runner(r, phase, 0, seq)
-            res = await evaluate_entry_gate(phase, earlier, passed, runner, self._gate_ctx(runner))
-            res["status"] = "passed" if res["ok"] else "failed"
-            self._publish("pipeline.gate", None, {"run": r.id, "phase": phase.name, "gate": "entry", "ok": res["ok"], "problems": res["problems"]})
-            return res
-
-        return await self._op(r, "entry", phase.name, 0, None, fn)
-
-    async def _step(self, r: _Active, phase: Phase, iteration: int, step: Step, rework: list[dict[str, Any]], threshold: float | None) -> dict[str, Any]:
-        async def fn(seq: int) -> dict[str, Any]:
-            r.live.update(step=step.name, task=None)
-            base = {"run": r.id, "phase": phase.name, "iteration": iteration, "step": step.name}
-            self._publish("pipeline.step", None, base | {"state": "started", "rework": bool(rework)})
-            out = await self._runner(r, phase, iteration, seq).run_step(step, rework, threshold)
-            pid = out["tasks"][-1] if out["tasks"] else None
-            self._publish("pipeline.step", pid, base | {"state": "ended"} | {k: out.get(k) for k in ("status", "attempts", "tasks", "exit_code", "duration", "detail")})
-            r.live.update(step=None, task=None)
-            return out
-
-        return await self._op(r, "step", phase.name, iteration, step.name, fn)
-
-    async def _gate(self, r: _Active, phase: Phase, iteration: int, threshold: float, previous: float | None, total: int) -> dict[str, Any]:
-        pl = r.pipeline
-
-        async def fn(seq: int) -> dict[str, Any]:
-            r.live.update(step="(exit gate)")
-            runner = self._runner(r, phase, iteration, seq)
-            checks = await evaluate_exit_gate(phase, runner, self._gate_ctx(runner))
-            score = weighted_score(checks)
-            verdict = decide(
-                score=score, threshold=threshold, iteration=iteration, max_iterations=pl.max_iterations(phase),
-                previous=previous, min_improvement=pl.min_improvement(phase), total_used=total,
-                max_total=pl.defaults.max_total_iterations, validate=r.mode is RunMode.VALIDATE,
-            )
-            failed = [c["name"] for c in failed_checks(checks, threshold)] if verdict is not Verdict.PASSED else []
-            out = {"status": verdict.value, "verdict": verdict.value, "score": score, "threshold": threshold,
-                   "previous": previous, "iteration": iteration, "checks": checks, "failed": failed}
-            r.live.update(step=None, score=score)
-            self._publish("pipeline.gate", None, {"run": r.id, "phase": phase.name, "gate": "exit", "iteration": iteration,
-                                                  "score": score, "threshold": threshold, "verdict": verdict.value, "failed": failed,
-                                                  "checks": [{"name": c["name"], "score": c["score"]} for c in checks]})
-            return out
-
-        return await self._op(r, "gate", phase.name, iteration, None, fn)
-
-    async def _approval(self, r: _Active, phase: Phase) -> None:
+    async def approval(self, r: ActiveRun, phase: Phase) -> None:
         """A durable wait: checkpointed as running (run state waiting_approval) until approved."""
         seq, name, prev = self._claim(r, "approval", phase.name, 0, None)
         if prev is not None and prev["status"] != "running":
@@ -454,7 +295,7 @@ class PipelineEngine:
             await self._transition(r, RunEvent.WAIT_APPROVAL, None, persist=False)
         if approved is None:
             r.live.update(step="(waiting for approval)")
-            self._publish("pipeline.phase", None, {"run": r.id, "phase": phase.name, "state": "waiting_approval",
+            self.publish("pipeline.phase", None, {"run": r.id, "phase": phase.name, "state": "waiting_approval",
                                                    "hint": f"executive pipeline approve {r.id} {phase.name}"})
         while approved is None:
             await wake.wait()
@@ -536,7 +377,7 @@ class PipelineEngine:
         if RunState(row["state"]) in TERMINAL_STATES:
             raise RunTransitionError(f"cannot approve run {run_id}: it is {row['state']}", data={"run": run_id, "state": row["state"]})
         out = await self.host.store.call(cp.record_approval, run_id, phase, note)
-        self._publish("pipeline.phase", None, {"run": run_id, "phase": phase, "state": "approved", "note": note})
+        self.publish("pipeline.phase", None, {"run": run_id, "phase": phase, "state": "approved", "note": note})
         wake = self._approvals.get((run_id, phase))
         r = self._active.get(run_id)
         if wake is not None and r is not None:
@@ -559,7 +400,7 @@ class PipelineEngine:
         row = await self._row(run_id)
         new = next_state(run_id, RunState(row["state"]), RunEvent.CANCEL)
         await self.host.store.call(cp.set_run_state, run_id, new.value, "cancelled by a client", True, self.seam)
-        self._publish("pipeline.run", None, {"run": run_id, "from": row["state"], "to": new.value, "event": "cancel", "detail": None})
+        self.publish("pipeline.run", None, {"run": run_id, "from": row["state"], "to": new.value, "event": "cancel", "detail": None})
         return await self.info(run_id)
 
     async def wait(self, run_id: int, *, timeout: float) -> dict[str, Any]:

@@ -73,8 +73,6 @@ def build_status(
         if op["kind"] == "step":
             steps_run += 1
             duration = out.get("duration")
-            if duration is None and op["ended"] is None:
-                duration = None
             it["steps"].append({
                 "step": op["step"],
                 "status": op["status"],
