@@ -210,6 +210,7 @@ class VmRuntime:
         self.dev_libm = False
         self.tasks: dict[int, VmTask] = {}
         self.symbolize: Callable[[int, int], str | None] | None = None  # set by the debugger layer
+        self.on_break: Callable[[VmTask, dict[str, Any]], None] | None = None  # debugger: adds fields (changed_regs) to debug_break
         self.value_svc: Callable[[VmTask, Cpu, int], None] = _enoent
         self.command_svc: Callable[[VmTask, Cpu, int], None] = _enoent
         self._ready: collections.deque[VmTask] = collections.deque()
@@ -588,6 +589,8 @@ class VmRuntime:
                 data["code"] = cpu.halt_info.get("code", 0)
             if self.symbolize is not None:
                 data["symbol"] = self.symbolize(vt.pid, pc)
+            if self.on_break is not None:
+                self.on_break(vt, data)
             self._enter_pause(vt, "debug_break" if kind == "breakpoint" else "brk", pc=pc)
             self.host.bus.publish("debug_break", vt.pid, data)
         elif halt in (HaltReason.RETURNED, HaltReason.EXITED):
@@ -621,6 +624,8 @@ class VmRuntime:
             data = {"pc": cpu.pc, "phase": "pre" if halt is HaltReason.BREAKPOINT else "post", "reason": "breakpoint" if halt is HaltReason.BREAKPOINT else "brk"}
             if self.symbolize is not None:
                 data["symbol"] = self.symbolize(vt.pid, cpu.pc)
+            if self.on_break is not None:
+                self.on_break(vt, data)
             self.host.bus.publish("debug_break", vt.pid, data)
             result["debug_break"] = data
         elif halt not in (HaltReason.RUNNING, HaltReason.SLEEP, HaltReason.BLOCKED):
