@@ -35,7 +35,12 @@ async def test_cancel_kills_the_whole_agent_tree(client: Client, fake_bin, repo:
     pids = json.loads(await wait_file(pid_file))
     assert not any(gone(p) for p in pids)
     paused = await client.call("task.pause", task=task["id"])
-    assert paused["state"] == "paused" and psutil.Process(pids[1]).status() == psutil.STATUS_STOPPED
+    assert paused["state"] == "paused"
+    for _ in range(500):  # SIGSTOP reaches the whole tree; the kernel reports it a moment later
+        if psutil.Process(pids[1]).status() == psutil.STATUS_STOPPED:
+            break
+        await asyncio.sleep(0.01)
+    assert psutil.Process(pids[1]).status() == psutil.STATUS_STOPPED
     assert (await client.call("task.resume", task=task["id"]))["state"] == "running"
     await client.call("task.cancel", task=task["id"])
     done = await client.call("agent.wait", task=task["id"], timeout=30)
