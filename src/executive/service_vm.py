@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from executive.hsx.hxe import HxeError, HxeImage, load_hxe
+from executive.hsx.valcmd import MetadataError
 from executive.kernel.errors import BadParamsError, ErrorCode, LimitError, NotFoundError
 from executive.kernel.tasks import EndReason, Task, TaskKind, Transition
 from executive.runtimes.vm import VmRuntime, VmTask
@@ -116,19 +117,25 @@ class VmService:
         session = self.ex.sessions.get(session_id) if session_id else None
         hint = name or (Path(shown).stem if shown else None)
         plan = self.runtime.plan(image, shown, hint)
-        self.validate_metadata(image)  # conflicts are refused here, before anything is registered
+        self.validate_metadata(image)  # mailbox conflicts are refused here, before anything is registered
+        # Values and commands register atomically (all or nothing) under the pid the task will get.
+        pid = self.ex.tasks.peek_next_id()
+        try:
+            self.runtime.valcmd.register_metadata(image.values, image.commands, pid)
+        except MetadataError as exc:
+            raise BadParamsError(f"{exc.code}: {exc}", code=ErrorCode.METADATA_CONFLICT, data={"reason": exc.code}) from exc
         task = self.ex.tasks.create(kind=TaskKind.VM, name=name or plan.app_name, image=shown or "<upload>", cwd=None, owner=session.id if session else None)
         if session is not None and lock:
             self.ex.sessions.lock(session, task.id)
         self.ex.register_task(task)
         self.ex.bus.publish("task_state", task.id, {"from": None, "to": "queued", "reason": "created", "name": task.name, "kind": "vm", "image": task.image})
         self.ex.transition(task, Transition.START, reason="loading")
-        self.register_metadata(image, task.id)
+        assert task.id == pid
         vt = self.runtime.load(task, plan, paused=paused, pause_reason=pause_reason)
         self.ex.transition(task, Transition.STARTED, reason="loaded", app_name=vt.app_name)
         if paused:
             self.ex.transition(task, Transition.PAUSE, reason=pause_reason)
-        return self.image_info(vt)
+        return {**self.image_info(vt), **self.ex.debug.on_load(vt)}
 
     def validate_metadata(self, image: HxeImage) -> None:
         """Refuse an image whose metadata cannot be registered whole (spec §13.1 step 5, §14.5)."""
@@ -147,10 +154,6 @@ class VmService:
         needed = 4 + len(image.mailboxes)
         if len(mb.descriptors) + needed > mb.profile.max_descriptors:
             raise LimitError(f"the mailbox descriptor pool is full ({mb.profile.max_descriptors}); kill finished programs or raise vm_max_descriptors")
-
-    def register_metadata(self, image: HxeImage, pid: int) -> None:
-        """Register values and commands (validated first); mailboxes are bound by the runtime."""
-        return None
 
     def image_info(self, vt: VmTask) -> dict[str, Any]:
         img = vt.image

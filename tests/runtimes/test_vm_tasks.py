@@ -281,3 +281,44 @@ async def test_bad_images_are_refused_with_the_rule(ex: Executive, tmp_path: Pat
     with pytest.raises(ExecutiveError):
         ex.vm.load(data_b64="%%%")
     assert ex.task_list() == []
+
+
+def _with_values(*values: str) -> str:
+    lines = [".entry main", *[f".value {v}" for v in values], "main:", "    LDI R1, 1", "loop:", "    JMP loop"]
+    return image("\n".join(lines) + "\n")
+
+
+async def test_metadata_conflicts_are_rejected_atomically(ex: Executive) -> None:
+    a = ex.vm.load(data_b64=_with_values('{"group": 1, "id": 1, "name": "rpm"}', '{"group": 1, "id": 2, "name": "temp"}'))
+    before = ex.vm.runtime.valcmd.val_list()["values"]
+    assert {v["oid"] for v in before} == {0x101, 0x102}
+    tasks_before = len(ex.task_list())
+    clash = _with_values('{"group": 1, "id": 3, "name": "fresh"}', '{"group": 1, "id": 2, "name": "temp"}')
+    with pytest.raises(ExecutiveError) as info:
+        ex.vm.load(data_b64=clash)
+    assert info.value.code is ErrorCode.METADATA_CONFLICT and "1:2" in info.value.message
+    after = ex.vm.runtime.valcmd.val_list()["values"]
+    assert {v["oid"] for v in after} == {0x101, 0x102}  # 0x103 was not half-registered
+    assert len(ex.task_list()) == tasks_before
+    ex.vm.kill(a["pid"])
+    b = ex.vm.load(data_b64=clash)  # the owner's entries went with it
+    assert {v["oid"] for v in ex.vm.runtime.valcmd.val_list()["values"]} == {0x102, 0x103}
+    ex.vm.kill(b["pid"])
+
+
+VALUE_GET = """
+.entry main
+.value {"group": 2, "id": 5, "name": "speed", "init": 1.5}
+main:
+    LDI R1, 2
+    LDI R2, 5
+    SVC MOD=7, FN=1         ; VAL_LOOKUP(2, 5) -> R1 = OID
+    SVC MOD=7, FN=2         ; VAL_GET(OID) -> R0 = f16 bits of 1.5
+    RET
+"""
+
+
+async def test_a_program_reads_its_metadata_value(ex: Executive) -> None:
+    t = ex.vm.load(data_b64=image(VALUE_GET))
+    done = await ex.task_wait(t["pid"], timeout=10)
+    assert done["exit_code"] == 0x3E00  # 1.5 as an IEEE half

@@ -187,6 +187,10 @@ class TaskTable:
         """Make the next allocated id at least ``first_id`` (ids are never reused)."""
         self._next_id = max(self._next_id, first_id)
 
+    def peek_next_id(self) -> int:
+        """The id the next :meth:`create` will allocate (the loop is single-threaded)."""
+        return self._next_id
+
     def create(self, *, kind: TaskKind, name: str | None, **fields: Any) -> Task:
         """Allocate an id and a unique name, insert and return the task."""
         task_id = self._next_id

@@ -46,6 +46,7 @@ from executive.hsx.cpu import Cpu
 from executive.hsx.hxe import HxeImage
 from executive.hsx.mailbox import Descriptor, MailboxManager, MailboxStatus, Message, Mode, Profile
 from executive.hsx.svc import write_recv_result
+from executive.hsx.valcmd import ValCmd
 from executive.kernel.errors import ErrorCode, InvalidTransitionError, LimitError
 from executive.kernel.events import EventBus
 from executive.kernel.limits import Limits
@@ -211,8 +212,8 @@ class VmRuntime:
         self.tasks: dict[int, VmTask] = {}
         self.symbolize: Callable[[int, int], str | None] | None = None  # set by the debugger layer
         self.on_break: Callable[[VmTask, dict[str, Any]], None] | None = None  # debugger: adds fields (changed_regs) to debug_break
-        self.value_svc: Callable[[VmTask, Cpu, int], None] = _enoent
-        self.command_svc: Callable[[VmTask, Cpu, int], None] = _enoent
+        # Values and commands (spec §12), shared by all tasks like the mailboxes.
+        self.valcmd = ValCmd(self.mailboxes, emit=lambda type_, pid, data: host.bus.publish(type_, pid, data))
         self._ready: collections.deque[VmTask] = collections.deque()
         self._kick = asyncio.Event()  # set when the ready queue may have work
         self._heap: list[tuple[float, int, int]] = []  # (deadline, token, pid)
@@ -384,6 +385,7 @@ class VmRuntime:
         self._cancel_wait(vt)
         self._move(vt, event, reason=reason.value, **data)
         self.mailboxes.close_all(vt.pid)
+        self.valcmd.unregister_owner(vt.pid)
         for d in vt.stdio.values():
             self._stdio_owner.pop(d.id, None)
         self._free_slots.append(vt.slot)
@@ -415,6 +417,12 @@ class VmRuntime:
 
             for lg in out.logs.values():
                 lg.on_progress = on_progress
+
+    def value_svc(self, vt: VmTask, cpu: Cpu, fn: int) -> None:
+        self.valcmd.value_svc(cpu, fn, vt.pid)
+
+    def command_svc(self, vt: VmTask, cpu: Cpu, fn: int) -> None:
+        self.valcmd.command_svc(cpu, fn, vt.pid)
 
     # ------------------------------------------------------------------ output
     def write_output(self, vt: VmTask, stream: str, data: bytes) -> None:
@@ -542,6 +550,7 @@ class VmRuntime:
     async def _schedule(self) -> None:
         """The scheduler task: slices in round robin, yielding to the loop between bursts."""
         while True:
+            self.valcmd.run_pending()  # complete async command calls; their replies wake waiters (spec §12.2)
             if not self._ready or not self.clock_running:
                 self._kick.clear()
                 await self._kick.wait()
@@ -641,7 +650,3 @@ class VmRuntime:
             executed += self._run_slice(vt, min(self.quantum, steps - executed))
         return {"executed": executed, "running": bool(self._ready), "current_pid": self._last_pid}
 
-
-def _enoent(vt: VmTask, cpu: Cpu, fn: int) -> None:
-    """Values/commands before a registry is attached: ENOENT, as stand-alone (spec §10.7)."""
-    cpu.regs[0] = 0x0001
