@@ -114,6 +114,8 @@ async def _follow(client: Client, run_id: int, cursor: int) -> dict[str, Any]:
             if ev["type"].startswith("pipeline.") and ev["data"].get("run") == run_id:
                 view.apply(ev)
                 live.update(view.render())
+    if not console.is_terminal:
+        console.print()  # off a terminal, Live prints its last frame without a line end
     return await client.call("pipeline.info", run=run_id)
 
 
