@@ -38,6 +38,7 @@ from executive.runtimes.allowlist import AllowList
 from executive.runtimes.process import STREAMS, ProcessRuntime, ProcessSpec
 from executive.runtimes.output import TaskOutput
 from executive.runtimes.process_os import ProcessOS
+from executive.service_debug import DebugService
 from executive.service_vm import VmService
 from executive.store.sqlite import Store
 from executive.store.writer import StoreWriter
@@ -72,6 +73,7 @@ class Executive:
         instance = hashlib.sha256(str(self.home.resolve()).encode()).hexdigest()[:12]
         self.processes = ProcessRuntime(self, home=self.home, os_api=os_api, instance=instance)
         self.vm = VmService(self)  # HSX programs: loading, scheduling, registers, memory, mailboxes
+        self.debug = DebugService(self)  # debugger services over VM tasks (breakpoints, symbols, stack, watches, trace)
         self.started_at = time.time()
         self._store: StoreWriter | None = None
         self._queue: collections.deque[tuple[Task, ProcessSpec]] = collections.deque()

@@ -91,6 +91,7 @@ class Limits:
     max_mem_read: int = 65536  # bytes in one memory read/write
     max_disasm: int = 1024  # instructions in one disassembly request
     max_stack_frames: int = 256  # frames in one stack walk
+    max_symbols_page: int = 1000  # symbols in one debug.sym.list page
 
 
 DEFAULT_LIMITS = Limits()
