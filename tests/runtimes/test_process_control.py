@@ -49,7 +49,7 @@ async def test_pause_stops_output_and_resume_continues_it(client: Client, e2e: A
 
     paused = await client.call("task.pause", task=tid)
     assert paused["state"] == "paused" and paused["pause_reason"] == "user"
-    assert _stopped(t["pid"])  # SIGSTOP reached the process
+    await e2e.wait_for(lambda: _stopped(t["pid"]), timeout=10)  # SIGSTOP reached the process (it lands asynchronously)
     # Bytes already in the pipe may still arrive; wait until the log stops growing, then watch a window.
     last = -1
     while (size := await _size(client, tid)) != last:
@@ -62,7 +62,8 @@ async def test_pause_stops_output_and_resume_continues_it(client: Client, e2e: A
     assert (await client.call("task.info", task=tid))["state"] == "paused"
 
     resumed = await client.call("task.resume", task=tid)
-    assert resumed["state"] == "running" and not _stopped(t["pid"])
+    assert resumed["state"] == "running"
+    await e2e.wait_for(lambda: not _stopped(t["pid"]), timeout=10)
     await e2e.wait_for(lambda: _grew(client, tid, last), timeout=20)
     await client.call("task.cancel", task=tid)
     await e2e.until_ended(client, tid)
