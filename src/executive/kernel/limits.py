@@ -91,6 +91,10 @@ class Limits:
     max_mem_read: int = 65536  # bytes in one memory read/write
     max_disasm: int = 1024  # instructions in one disassembly request
     max_stack_frames: int = 256  # frames in one stack walk
+    # --- HSX TCP port (api/hsx_tcp.py) -------------------------------------------
+    hsx_max_line_bytes: int = 1024 * 1024  # one request line (without its newline)
+    hsx_max_connections: int = 64  # concurrent connections to the HSX port
+    hsx_dmesg_entries: int = 512  # entries the port's dmesg ring keeps
     max_symbols_page: int = 1000  # symbols in one debug.sym.list page
 
 
