@@ -38,18 +38,23 @@ loop:
     XOR R3, R3, R2
     JMP loop
 """
-WINDOW_S = 2.0
+WINDOW_S = 1.0
+ROUNDS = 3  # best of N windows for both sides: the machine may be shared, noise only lowers numbers
 
 
 def bare_rate() -> float:
+    """The bare loop, with the same register window and stack as a scheduled task."""
     img = assemble_text(SPIN).image
-    cpu = Cpu(img.code, img.rodata, entry=img.entry)
+    cpu = Cpu(img.code, img.rodata, entry=img.entry, sp=0xFFFC, stack_limit=0xEFFC, reg_base=0x1000)
     cpu.run(100_000)  # warm: compile blocks
-    n = 0
-    t0 = time.perf_counter()
-    while time.perf_counter() - t0 < WINDOW_S:
-        n += cpu.run(1_000_000)
-    return n / (time.perf_counter() - t0)
+    best = 0.0
+    for _ in range(ROUNDS):
+        n = 0
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < WINDOW_S:
+            n += cpu.run(1_000_000)
+        best = max(best, n / (time.perf_counter() - t0))
+    return best
 
 
 async def scheduled_rate(n_tasks: int) -> float:
@@ -60,25 +65,27 @@ async def scheduled_rate(n_tasks: int) -> float:
             data = base64.b64encode(assemble_text(SPIN).hxe).decode()
             pids = [ex.vm.load(data_b64=data, name=f"spin{i}")["pid"] for i in range(n_tasks)]
             await asyncio.sleep(0.3)  # warm-up: blocks compiled, scheduler steady
-            start = {p: ex.vm.task(p).cpu.steps for p in pids}
-            t0 = time.perf_counter()
-            await asyncio.sleep(WINDOW_S)
-            elapsed = time.perf_counter() - t0
-            total = sum(ex.vm.task(p).cpu.steps - start[p] for p in pids)
+            best = 0.0
+            for _ in range(ROUNDS):
+                start = {p: ex.vm.task(p).cpu.steps for p in pids}
+                t0 = time.perf_counter()
+                await asyncio.sleep(WINDOW_S)
+                elapsed = time.perf_counter() - t0
+                best = max(best, sum(ex.vm.task(p).cpu.steps - start[p] for p in pids) / elapsed)
             for p in pids:
                 ex.vm.kill(p)
-            return total / elapsed
+            return best
         finally:
             await ex.close()
 
 
 def main() -> None:
-    base = bare_rate()
-    print(f"vm_tasks: bare VM loop (Cpu.run, no scheduler): {base / 1e6:6.2f} M instructions/s")
     worst = 1.0
     for n in (1, 10, 100):
+        base = bare_rate()  # measured right before each case, so both see the same machine load
         rate = asyncio.run(scheduled_rate(n))
         ratio = rate / base
+        print(f"vm_tasks: bare VM loop (Cpu.run, no scheduler): {base / 1e6:6.2f} M instructions/s")
         worst = min(worst, ratio)
         print(f"vm_tasks: {n:3d} task(s) under the scheduler: {rate / 1e6:6.2f} M instructions/s aggregate, ratio {ratio:.2f}")
     print(f"vm_tasks: worst ratio {worst:.2f}   target >= 0.8: {'met' if worst >= 0.8 else 'NOT met'}")
