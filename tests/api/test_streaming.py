@@ -173,12 +173,12 @@ async def test_a_stalled_client_stalls_neither_the_producer_nor_another_client(l
     await fast.close()
 
 
-async def _counter_task(client: Client, lines: int = 3000) -> int:
+async def _counter_task(client: Client, lines: int = 4000) -> int:
     script = f"import time\nfor i in range({lines}):\n    print(i, flush=True)\n    time.sleep(0.0005)"
     return (await client.call("task.run", argv=[PY, "-c", script]))["id"]
 
 
-def _check_counter(data: bytes, lines: int = 3000) -> None:
+def _check_counter(data: bytes, lines: int = 4000) -> None:
     assert data == b"".join(b"%d\n" % i for i in range(lines))
 
 

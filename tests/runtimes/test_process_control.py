@@ -151,9 +151,9 @@ async def test_idle_timeout_ends_a_silent_task(client: Client, e2e: Any) -> None
 
 
 async def test_regular_output_keeps_idle_timeout_away(client: Client) -> None:
-    # Prints every 50 ms for ~1.5 s with a 0.5 s idle timeout: it must run to its own end.
-    script = "import time\nfor i in range(30):\n    print(i, flush=True)\n    time.sleep(0.05)"
-    t = await client.call("task.run", argv=[PY, "-c", script], idle_timeout=0.5)
+    # Prints every 50 ms for ~2 s with a 1 s idle timeout: it must run to its own end.
+    script = "import time\nfor i in range(40):\n    print(i, flush=True)\n    time.sleep(0.05)"
+    t = await client.call("task.run", argv=[PY, "-c", script], idle_timeout=1.0)
     done = await client.call("task.wait", task=t["id"], timeout=30)
     assert done["end_reason"] == "exited" and done["exit_code"] == 0
 
