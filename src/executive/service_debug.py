@@ -3,110 +3,170 @@
 Services over HSX tasks (spec hsx-executive §8, §9): breakpoints, symbols, disassembly,
 stack reconstruction, watches, register-change tracking and the trace buffer.  Every
 transport — JSON-RPC ``debug.*``/``trace.*``, the HSX TCP port, the CLI — calls these
-methods.  Each one names its task by id or name, checks the task is an HSX program,
-and, when it changes anything, checks the caller's session may control the task
+methods.  Each names its task by id or name and checks it is an HSX program; each that
+changes anything checks the caller's session may control the task
 (``Executive.vm._control``: a task locked by another session refuses).
 
-Per-task state lives in :class:`TaskDebug`, created when a program is loaded
-(:meth:`DebugService.on_load`, which also auto-loads ``<program>.sym`` beside the image,
-§7.4) or lazily on first use.  State of ended tasks is kept for post-mortem look-ups
-(a faulted task's stack, symbols and trace) and pruned beyond the newest few.
-
-The CPU debug hooks (breakpoint set, write watch, trace) are installed only while a
-task needs them, so an undebugged program keeps the CPU's fast path (hsx/cpu.py).
+Per-task state is a :class:`~executive.debugger.task.TaskDebug`, created when a program
+is loaded (:meth:`DebugService.on_load`, which also auto-loads ``<program>.sym`` beside
+the image, §7.4) or on first use.  State of ended tasks is kept for post-mortem look-ups
+(a faulted task's stack, symbols, trace) and pruned beyond the newest few.  The logic
+lives in debugger/ (one concept per file); this class resolves tasks, checks locks and
+limits, and shapes replies.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import asyncio
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from executive.debugger.breakpoints import BreakpointTable
-from executive.debugger.expr import code_address, parse_int
-from executive.debugger.regdiff import RegDiff, snapshot
+from executive.debugger.disasm_cache import Disassembler, back_up, data_report
+from executive.debugger.expr import code_address, parse_int, resolve_symbol
+from executive.debugger.regdiff import RegDiff, changed, snapshot
+from executive.debugger.stack import walk_stack
 from executive.debugger.symbols import SymbolCache, SymbolFileError, SymbolIndex
-from executive.kernel.errors import BadParamsError, ErrorCode, LimitError
+from executive.debugger.task import TaskDebug
+from executive.debugger.trace import SEQ_WRAP
+from executive.debugger.watches import Watch, resolve
+from executive.hsx.isa import BY_MNEMONIC
+from executive.kernel.errors import BadParamsError, ErrorCode, InvalidTransitionError, LimitError
 from executive.runtimes.vm import VmTask
+from executive.runtimes.vm_state import VmState
+from executive.service_trace import TraceMethods
 
 if TYPE_CHECKING:  # pragma: no cover
     from executive.service import Executive
 
-__all__ = ["DebugService", "TaskDebug"]
+__all__ = ["DebugService"]
 
 _KEEP_FINISHED = 32  # ended tasks whose debug state is kept for post-mortem look-ups
+_TRACE_DEFAULT = 256  # default trace ring capacity per task (spec §9)
+_STACK_DEFAULT = 64  # frames a stack walk returns unless asked for more
+_YIELD_EVERY = 4096  # instructions a step-over runs between yields to the event loop
+_CALL = BY_MNEMONIC["CALL"].opcode
 
 
-@dataclasses.dataclass(slots=True)
-class TaskDebug:
-    """Everything the debugger knows about one task."""
-
-    vt: VmTask
-    breakpoints: BreakpointTable
-    symbols: SymbolIndex | None = None  # None until a .sym is loaded
-    sym_path: str | None = None  # file the symbols came from (None for an uploaded document)
-    sym_error: str | None = None  # why the last load failed, if it did
-    sym_warnings: list[str] = dataclasses.field(default_factory=list)
-
-
-class DebugService:
+class DebugService(TraceMethods):
     """Debugger services over HSX tasks; attached as ``Executive.debug``."""
 
     def __init__(self, executive: "Executive") -> None:
         self.ex = executive
+        lim = executive.limits
         self._tasks: dict[int, TaskDebug] = {}
-        self._sym_cache = SymbolCache(max_bytes=executive.limits.max_sym_bytes)
+        self._sym_cache = SymbolCache(max_bytes=lim.max_sym_bytes)
+        self.disassembler = Disassembler()
         self.stops = RegDiff()  # changed_regs between debugger stops (step results, debug_break)
+        self.traced = RegDiff()  # changed_regs between consecutive trace records
+        self.trace_capacity = min(_TRACE_DEFAULT, lim.max_trace_buffer)  # for tasks loaded from now on
+        self._trace_seq = 0
+        self._watch_ids = 0
         runtime = executive.vm.runtime
         runtime.symbolize = self.symbolize
         runtime.on_break = self._on_break
 
     # ------------------------------------------------------------------ task state
     def _state(self, ref: int | str) -> TaskDebug:
-        """The debug state of a task (created on first use)."""
         return self._get(self.ex.vm.task(ref))
 
     def _control(self, ref: int | str, session_id: str | None) -> TaskDebug:
-        """The debug state of a task the caller may control (session lock check)."""
         return self._get(self.ex.vm._control(ref, session_id))
 
     def _get(self, vt: VmTask) -> TaskDebug:
         st = self._tasks.get(vt.pid)
         if st is None or st.vt is not vt:
-            st = self._tasks[vt.pid] = TaskDebug(vt, BreakpointTable(vt.cpu, limit=self.ex.limits.max_breakpoints))
+            lim = self.ex.limits
+            st = self._tasks[vt.pid] = TaskDebug(
+                vt, max_breakpoints=lim.max_breakpoints, max_watches=lim.max_watches, trace_capacity=self.trace_capacity,
+                publish=self.ex.bus.publish, trace_seq=self._next_seq, trace_diff=self.traced,
+            )  # fmt: skip
         return st
+
+    def _next_seq(self) -> int:
+        self._trace_seq = (self._trace_seq + 1) % SEQ_WRAP
+        return self._trace_seq
 
     def _prune(self) -> None:
         finished = [pid for pid, st in self._tasks.items() if st.vt.finished]
         for pid in finished[: max(0, len(finished) - _KEEP_FINISHED)]:
             del self._tasks[pid]
             self.stops.forget(pid)
+            self.traced.forget(pid)
+            self.disassembler.invalidate(pid)
 
-    # ------------------------------------------------------------------ loading
+    # ------------------------------------------------------------------ attach
+    def attach(self, ref: int | str, *, session_id: str, pause: bool = True) -> dict[str, Any]:
+        """Take the task's control lock for ``session_id`` and (by default) pause it.
+
+        While locked, only this session may pause, step, set breakpoints or watches,
+        write registers or memory (spec §2.5).  Returns :meth:`state`.
+
+        Raises:
+            LockedError: another session holds the lock.
+            InvalidTransitionError: the task has ended.
+        """
+        st = self._state(ref)
+        if st.vt.finished:
+            raise InvalidTransitionError(f"task {st.pid} has ended ({st.vt.state.value}); nothing to attach to", data={"task": st.pid})
+        self.ex.task_lock(st.pid, session_id)
+        if pause and st.vt.state is not VmState.PAUSED:
+            self.ex.vm.pause(st.pid, session_id=session_id)
+        return self.state(st.pid)
+
+    def detach(self, ref: int | str, *, session_id: str, resume: bool = False) -> dict[str, Any]:
+        """Remove this session's breakpoints, watches and tracing, release the lock, and
+        optionally resume the task (a debugger leaving should leave the program as it was)."""
+        st = self._control(ref, session_id)
+        st.breakpoints.clear()
+        for w in st.watches.entries():
+            st.watches.remove(w.id)
+        st.tracing = False
+        st.sync_hooks()
+        if resume and st.vt.state is VmState.PAUSED:
+            self.ex.vm.resume(st.pid, session_id=session_id)
+        self.ex.task_unlock(st.pid, session_id)
+        return self.state(st.pid)
+
+    def state(self, ref: int | str) -> dict[str, Any]:
+        """Where a task is: state, PC with symbol/line and its instruction, registers with
+        ``changed_regs`` since the last stop (not moving the baseline), breakpoints, watches."""
+        st = self._state(ref)
+        vt, cpu = st.vt, st.vt.cpu
+        base = self.stops.baseline(st.pid)
+        ins = None
+        if 0 <= cpu.pc and cpu.pc + 4 <= len(cpu.code) and cpu.pc % 4 == 0:
+            ins = self.disassembler.listing(st.pid, cpu.code, cpu.pc, 1, st.symbols)[0][0]
+        ln = st.symbols.line_at(cpu.pc) if st.symbols else None
+        summary = vt.summary()
+        return {
+            "pid": st.pid, "state": summary["state"], "pause_reason": vt.pause_reason, "pc": cpu.pc, "sp": cpu.sp,
+            "depth": cpu.depth, "steps": cpu.steps, "regs": list(cpu.regs), "psw": cpu.psw,
+            "changed_regs": changed(base, snapshot(cpu.regs, cpu.psw)) if self.stops.enabled else None,
+            "symbol": self.symbolize(st.pid, cpu.pc), "line": {"file": ln.file, "line": ln.line} if ln else None,
+            "instruction": ins, "breakpoints": st.breakpoints.addresses(), "watches": [w.to_dict() for w in st.watches.entries()],
+            "tracing": st.tracing, "exit_status": vt.exit_status, "fault": vt.fault, "locked_by": self.ex.sessions.lock_owner(st.pid),
+        }  # fmt: skip
+
+    # ------------------------------------------------------------------ symbols
     def on_load(self, vt: VmTask, *, symbols: str | None = None) -> dict[str, Any]:
         """Set up a freshly loaded task and auto-load its `.sym` (spec hsx-executive §7.4).
 
-        Looks for ``symbols`` (relative paths resolve against the program's directory) or
-        ``<program>.sym``.  A missing or broken file never fails the load: the result says
-        what happened (``symbols:{pid, loaded, path, count | error}``) and ``warnings``
-        carries ``symbols_missing:<path>``, ``symbols_failed:<why>`` or ``symbols_unavailable``
-        (an uploaded image: supply its symbols with :meth:`sym_load`).
+        Looks for ``symbols`` (a relative path resolves against the program's directory)
+        or ``<program>.sym``.  A missing or broken file never fails the load: the result
+        says what happened and ``warnings`` carries ``symbols_missing:<path>``,
+        ``symbols_failed:<why>`` or ``symbols_unavailable`` (an uploaded image: supply
+        its symbols with :meth:`sym_load`).
 
         Returns:
-            ``{"symbols": {...}, "warnings": [...]}`` to merge into the load reply.
+            ``{"symbols": {pid, loaded, path, count | error}, "warnings": [...]}`` to merge
+            into the load reply.
         """
         self._prune()
         st = self._get(vt)
         self.stops.update(vt.pid, vt.cpu.regs, vt.cpu.psw)
         warnings: list[str] = []
-        path: Path | None = None
-        if symbols is not None:
-            path = Path(symbols).expanduser()
-            if not path.is_absolute() and vt.path:
-                path = Path(vt.path).parent / path
-        elif vt.path:
-            path = Path(vt.path).with_suffix(".sym")
+        path = self._sym_path(vt, symbols)
         if path is None:
             warnings.append("symbols_unavailable")
         else:
@@ -118,18 +178,24 @@ class DebugService:
             except SymbolFileError as exc:
                 st.sym_error = str(exc)
                 warnings.append(f"symbols_failed:{exc}")
-        warnings += st.sym_warnings
-        return {"symbols": self._sym_summary(st), "warnings": warnings}
+        return {"symbols": self._sym_summary(st), "warnings": warnings + st.sym_warnings}
+
+    @staticmethod
+    def _sym_path(vt: VmTask, given: str | None) -> Path | None:
+        if given is not None:
+            p = Path(given).expanduser()
+            return Path(vt.path).parent / p if not p.is_absolute() and vt.path else p
+        return Path(vt.path).with_suffix(".sym") if vt.path else None
 
     def _install(self, st: TaskDebug, index: SymbolIndex, path: str | None) -> None:
-        st.symbols, st.sym_path, st.sym_error = index, path, None
-        st.sym_warnings = []
+        st.symbols, st.sym_path, st.sym_error, st.sym_warnings = index, path, None, []
+        self.disassembler.invalidate(st.pid)
         crc = st.vt.image.crc
         if index.crc is not None and crc and index.crc != crc:
             st.sym_warnings.append(f"symbols_stale:the .sym was written for an image with CRC 0x{index.crc:08X}, this image has 0x{crc:08X}")
 
     def _sym_summary(self, st: TaskDebug) -> dict[str, Any]:
-        d: dict[str, Any] = {"pid": st.vt.pid, "loaded": st.symbols is not None, "path": st.sym_path}
+        d: dict[str, Any] = {"pid": st.pid, "loaded": st.symbols is not None, "path": st.sym_path}
         if st.symbols is not None:
             d["count"] = len(st.symbols)
             d["counts"] = st.symbols.counts()
@@ -139,18 +205,12 @@ class DebugService:
             d["warnings"] = list(st.sym_warnings)
         return d
 
-    # ------------------------------------------------------------------ symbols
     def sym_info(self, ref: int | str) -> dict[str, Any]:
         """Whether a task has symbols, from where, how many (spec §3.6 ``sym info``)."""
         return self._sym_summary(self._state(ref))
 
     def sym_load(
-        self,
-        ref: int | str,
-        *,
-        path: str | None = None,
-        document: dict[str, Any] | str | None = None,
-        session_id: str | None = None,
+        self, ref: int | str, *, path: str | None = None, document: dict[str, Any] | str | None = None, session_id: str | None = None
     ) -> dict[str, Any]:
         """Load (or replace) a task's symbols from a file or a `.sym` document.
 
@@ -158,27 +218,24 @@ class DebugService:
         file beside it: pass its `.sym` as ``document`` (the JSON object or its text).
 
         Raises:
-            BadParamsError (SYMBOLS_INVALID): the file is missing, unreadable, too large
-                (limit max_sym_bytes) or malformed; the old symbols stay in place.
+            BadParamsError (SYMBOLS_INVALID): missing, unreadable, too large (limit
+                max_sym_bytes) or malformed; the old symbols stay in place.
         """
         st = self._control(ref, session_id)
-        vt = st.vt
         if path is not None and document is not None:
             raise BadParamsError("give path or document, not both")
+        where: str | None = None
         try:
             if document is not None:
                 raw = document if isinstance(document, str) else json.dumps(document)
                 index = self._sym_cache.parse_bytes(raw.encode())
-                where = None
             else:
-                if path is None and not vt.path:
+                p = self._sym_path(st.vt, path)
+                if p is None:
                     raise BadParamsError(
-                        f"task {vt.pid} was loaded from uploaded bytes, so there is no .sym beside it; pass path or document",
+                        f"task {st.pid} was loaded from uploaded bytes, so there is no .sym beside it; pass path or document",
                         code=ErrorCode.SYMBOLS_INVALID,
                     )
-                p = Path(path).expanduser() if path is not None else Path(vt.path or "").with_suffix(".sym")
-                if not p.is_absolute() and vt.path:
-                    p = Path(vt.path).parent / p
                 where = str(p)
                 index = self._sym_cache.load(p)
         except FileNotFoundError:
@@ -192,46 +249,47 @@ class DebugService:
         """A symbol by exact name (spec §8.8); ``symbol`` is None when there is none."""
         st = self._state(ref)
         sym = st.symbols.lookup(name) if st.symbols else None
-        return {"pid": st.vt.pid, "name": name, "loaded": st.symbols is not None, "symbol": sym.to_dict() if sym else None}
+        return {"pid": st.pid, "name": name, "loaded": st.symbols is not None, "symbol": sym.to_dict() if sym else None}
 
     def sym_at(self, ref: int | str, address: int | str, *, space: str = "code") -> dict[str, Any]:
         """The nearest symbol at or below an address, with ``offset`` (spec §8.8).
 
-        ``space`` is ``code`` (default: functions and labels), ``data`` (variables) or
-        ``any``; code and data addresses overlap, so asking for one space is exact.
+        ``space``: ``code`` (functions and labels), ``data`` (variables) or ``any``.
+        Code and data addresses overlap (hsx-vm §1.2), so naming the space is exact.
         """
         st = self._state(ref)
-        addr = self._int(address, "address")
+        addr = _uint(address, "address")
         if space not in ("code", "data", "any"):
             raise BadParamsError(f"space must be code, data or any, not {space!r}")
         hit = st.symbols.at(addr, space) if st.symbols else None
         sym = None
-        if hit is not None:
+        if hit is not None and st.symbols is not None:
             sym = hit[0].to_dict() | {"offset": hit[1]}
-            fn = st.symbols.function_at(addr) if st.symbols and hit[0].space == "code" else None
+            fn = st.symbols.function_at(addr) if hit[0].space == "code" else None
             if fn is not None:
                 sym["function"] = fn[0].name
-        return {"pid": st.vt.pid, "address": addr, "space": space, "loaded": st.symbols is not None, "symbol": sym}
+        return {"pid": st.pid, "address": addr, "space": space, "loaded": st.symbols is not None, "symbol": sym}
 
     def sym_line(self, ref: int | str, address: int | str) -> dict[str, Any]:
         """The source line of a code address (greatest line entry at or below it, §8.8)."""
         st = self._state(ref)
-        addr = self._int(address, "address")
+        addr = _uint(address, "address")
         ln = st.symbols.line_at(addr) if st.symbols else None
         line = {"address": ln.address, "file": ln.file, "line": ln.line} if ln else None
-        return {"pid": st.vt.pid, "address": addr, "loaded": st.symbols is not None, "line": line}
+        return {"pid": st.pid, "address": addr, "loaded": st.symbols is not None, "line": line}
 
     def sym_addresses(self, ref: int | str, file: str, line: int) -> dict[str, Any]:
         """Code addresses recorded for ``file:line`` (full path or base name), ascending."""
         st = self._state(ref)
         addrs = st.symbols.addresses_for_line(file, line) if st.symbols else []
-        return {"pid": st.vt.pid, "file": file, "line": line, "loaded": st.symbols is not None, "addresses": addrs}
+        return {"pid": st.pid, "file": file, "line": line, "loaded": st.symbols is not None, "addresses": addrs}
 
     def sym_list(self, ref: int | str, *, type: str = "all", offset: int = 0, limit: int | None = None) -> dict[str, Any]:
         """One page of symbols, code space first, by address (spec §3.6 ``symbols``).
 
-        ``type``: ``all``, ``functions``, ``labels``, ``variables`` or ``code``;
-        ``limit`` defaults to and is capped at ``limits.max_symbols_page``.
+        ``type``: ``all``, ``functions``, ``labels``, ``variables`` or ``code``; ``limit``
+        defaults to and is capped at ``limits.max_symbols_page``; ``next_offset`` is the
+        offset of the next page (None on the last).
         """
         st = self._state(ref)
         cap = self.ex.limits.max_symbols_page
@@ -240,31 +298,28 @@ class DebugService:
         if limit is not None and not 1 <= limit <= cap:
             raise LimitError(f"limit must be 1..{cap} (limit max_symbols_page); page with offset", data={"limit": cap})
         n = limit or cap
-        if st.symbols is None:
-            total, page = 0, []
-        else:
+        total, page = 0, []
+        if st.symbols is not None:
             try:
                 total, page = st.symbols.page(type, offset, n)
             except ValueError as exc:
                 raise BadParamsError(str(exc)) from None
+        end = offset + len(page)
         return {
-            "pid": st.vt.pid, "loaded": st.symbols is not None, "type": type, "count": total, "offset": offset,
-            "limit": n, "returned": len(page), "next_offset": offset + len(page) if offset + len(page) < total else None,
-            "symbols": [e.to_dict() for e in page],
+            "pid": st.pid, "loaded": st.symbols is not None, "type": type, "count": total, "offset": offset, "limit": n,
+            "returned": len(page), "next_offset": end if end < total else None, "symbols": [e.to_dict() for e in page],
         }  # fmt: skip
 
     def symbolize(self, pid: int, pc: int) -> str | None:
         """``name`` or ``name+0xN`` for a code address, for ``debug_break.symbol`` (§12.5)."""
         st = self._tasks.get(pid)
-        if st is None or st.symbols is None:
-            return None
-        return st.symbols.describe(pc)
+        return st.symbols.describe(pc) if st is not None and st.symbols is not None else None
 
     # ------------------------------------------------------------------ breakpoints
     def bp_add(self, ref: int | str, where: int | str, *, session_id: str | None = None) -> dict[str, Any]:
         """Set a breakpoint at an address, a code symbol (``loop``, ``main+0x8``) or ``file:line``.
 
-        Idempotent.  The task stops *before* executing the instruction there and a
+        Idempotent.  The task then stops *before* the instruction there and a
         ``debug_break`` event ``{pc, phase:"pre", reason:"breakpoint", symbol,
         changed_regs}`` is published (spec §8.1, §5.3).
 
@@ -274,7 +329,7 @@ class DebugService:
         """
         st = self._control(ref, session_id)
         addr, text = code_address(where, st.symbols)
-        bp, added = st.breakpoints.add(addr, text, self.symbolize(st.vt.pid, addr))
+        bp, added = st.breakpoints.add(addr, text, self.symbolize(st.pid, addr))
         return self._bp_reply(st) | {"breakpoint": bp.to_dict(), "added": added}
 
     def bp_remove(self, ref: int | str, where: int | str, *, session_id: str | None = None) -> dict[str, Any]:
@@ -291,15 +346,14 @@ class DebugService:
     def bp_clear(self, ref: int | str, *, session_id: str | None = None) -> dict[str, Any]:
         """Delete every breakpoint of a task."""
         st = self._control(ref, session_id)
-        n = st.breakpoints.clear()
-        return self._bp_reply(st) | {"removed": n}
+        return self._bp_reply(st) | {"removed": st.breakpoints.clear()}
 
     def bp_list(self, ref: int | str) -> dict[str, Any]:
         """A task's breakpoints: ``breakpoints`` (addresses, as the HSX ``bp`` reply) and ``details``."""
         return self._bp_reply(self._state(ref))
 
     def _bp_reply(self, st: TaskDebug) -> dict[str, Any]:
-        return {"pid": st.vt.pid, "breakpoints": st.breakpoints.addresses(), "details": [b.to_dict() for b in st.breakpoints.entries()]}
+        return {"pid": st.pid, "breakpoints": st.breakpoints.addresses(), "details": [b.to_dict() for b in st.breakpoints.entries()]}
 
     # ------------------------------------------------------------------ stepping
     def step(self, ref: int | str, steps: int = 1, *, session_id: str | None = None) -> dict[str, Any]:
@@ -307,7 +361,7 @@ class DebugService:
 
         Returns ``Executive.vm.step``'s result plus ``changed_regs`` (since the last stop,
         PC excluded, when tracking is on, §8.10), ``symbol`` and ``line`` of the new PC.
-        A breakpoint or ``BRK`` met on the way stops the step and appears as
+        A breakpoint or ``BRK`` on the way ends the step early and is reported as
         ``debug_break`` (in the result and as an event).
 
         Raises:
@@ -315,41 +369,236 @@ class DebugService:
             LimitError: ``steps`` outside 1..limits.max_step.
         """
         st = self._control(ref, session_id)
-        pid = st.vt.pid
-        before = self.stops.baseline(pid)
-        result = self.ex.vm.step(pid, steps, session_id=session_id)
+        before = self.stops.baseline(st.pid)
+        return self._stopped(st, self.ex.vm.step(st.pid, steps, session_id=session_id), before)
+
+    async def step_over(self, ref: int | str, *, session_id: str | None = None) -> dict[str, Any]:
+        """Step one instruction, running a CALL through to its return (the CLI's ``next``).
+
+        The call runs instruction by instruction until control is back after the CALL
+        at the same call depth (so recursion is stepped over whole), yielding to the
+        event loop now and then.  It stops early at a breakpoint (publishing
+        ``debug_break``), a ``BRK``, the task's end, a sleep or mailbox wait inside the
+        call (resume to let it finish), or after ``limits.max_step`` instructions.
+        ``stop`` in the result says which: ``returned``, ``breakpoint``, ``brk``,
+        ``ended``, ``waiting``, ``step_limit`` or ``interrupted``.
+        """
+        st = self._control(ref, session_id)
+        vt, cpu = st.vt, st.vt.cpu
+        code = cpu.code
+        if not (0 <= cpu.pc and cpu.pc + 4 <= len(code)) or code[cpu.pc] != _CALL:
+            return self.step(st.pid, 1, session_id=session_id) | {"over": False, "stop": "stepped"}
+        before = self.stops.baseline(st.pid)
+        start, ret, depth = cpu.pc, cpu.pc + 4, cpu.depth
+        budget = self.ex.limits.max_step
+        runtime = self.ex.vm.runtime
+        executed, stop = 0, "returned"
+        while True:
+            result = runtime.step(vt, 1)
+            executed += result["executed"]
+            if "debug_break" in result:
+                stop = result["debug_break"]["reason"]
+            elif vt.finished:
+                stop = "ended"
+            elif vt.wait is not None or result["executed"] == 0:
+                stop = "waiting"
+            elif cpu.pc == ret and cpu.depth == depth:
+                stop = "returned"
+            elif cpu.pc in st.breakpoints:
+                stop = "breakpoint"
+                data: dict[str, Any] = {"pc": cpu.pc, "phase": "pre", "reason": "breakpoint", "symbol": self.symbolize(st.pid, cpu.pc)}
+                self._on_break(vt, data)
+                self.ex.bus.publish("debug_break", st.pid, data)
+                result["debug_break"] = data
+            elif executed >= budget:
+                stop = "step_limit"
+            elif executed % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+                if vt.state is not VmState.PAUSED:
+                    stop = "interrupted"
+                else:
+                    continue
+            else:
+                continue
+            break
+        result.update(executed=executed, prev_pc=start, regs=list(cpu.regs), over=True, stop=stop)
+        return self._stopped(st, result, before)
+
+    def step_source(self, ref: int | str, steps: int = 1, *, session_id: str | None = None) -> dict[str, Any]:
+        """Source-level steps (HSX ``step {source_only}``, spec §3.5): each step runs one
+        instruction, then more while the PC is on a compiler-generated instruction
+        (``.sym`` ``source_kind: "compiler"``); ``executed`` is the instruction total."""
+        st = self._control(ref, session_id)
+        before = self.stops.baseline(st.pid)
+        skip = st.symbols.generated if st.symbols else frozenset()
+        cpu, budget, executed = st.vt.cpu, self.ex.limits.max_step, 0
+        result: dict[str, Any] = {}
+        for _ in range(max(1, steps)):
+            result = self.ex.vm.step(st.pid, 1, session_id=session_id)
+            executed += result["executed"]
+            while cpu.pc in skip and result["executed"] and "debug_break" not in result and st.vt.state is VmState.PAUSED and executed < budget:
+                result = self.ex.vm.step(st.pid, 1, session_id=session_id)
+                executed += result["executed"]
+            if not result["executed"] or "debug_break" in result or st.vt.state is not VmState.PAUSED:
+                break
+        result.update(executed=executed, source_steps=steps)
         return self._stopped(st, result, before)
 
     def _stopped(self, st: TaskDebug, result: dict[str, Any], before: tuple[int, ...] | None) -> dict[str, Any]:
-        """Complete a step result: changed registers since ``before``, where the PC is."""
-        vt = st.vt
-        changed = self.stops.update(vt.pid, vt.cpu.regs, vt.cpu.psw, since=before, use_since=True)
-        if changed is not None:
-            result["changed_regs"] = changed
-        pc = vt.cpu.pc
-        result["symbol"] = self.symbolize(vt.pid, pc)
-        ln = st.symbols.line_at(pc) if st.symbols else None
+        """Complete a step result: ``changed_regs`` since ``before``, where the PC is, and
+        watch changes no store reported (host writes during the step)."""
+        cpu = st.vt.cpu
+        regs = self.stops.update(st.pid, cpu.regs, cpu.psw, since=before, use_since=True)
+        if regs is not None:
+            result["changed_regs"] = regs
+        result["symbol"] = self.symbolize(st.pid, cpu.pc)
+        ln = st.symbols.line_at(cpu.pc) if st.symbols else None
         result["line"] = {"file": ln.file, "line": ln.line} if ln else None
+        st.resample_watches()
         return result
 
-    # ------------------------------------------------------------------ stops
     def _on_break(self, vt: VmTask, data: dict[str, Any]) -> None:
-        """Runtime hook: complete a ``debug_break`` before it is published (count the hit,
-        add ``changed_regs`` since the last stop, spec §8.10)."""
+        """Runtime hook, before a ``debug_break`` is published: count the breakpoint hit and
+        add ``changed_regs`` since the last stop (spec §8.10)."""
         st = self._get(vt)
         if data.get("reason") == "breakpoint":
             st.breakpoints.hit(data["pc"])
-        changed = self.stops.update(vt.pid, vt.cpu.regs, vt.cpu.psw)
-        if changed is not None:
-            data["changed_regs"] = changed
+        regs = self.stops.update(vt.pid, vt.cpu.regs, vt.cpu.psw)
+        if regs is not None:
+            data["changed_regs"] = regs
 
-    # ------------------------------------------------------------------ helpers
-    @staticmethod
-    def _int(value: int | str, what: str) -> int:
-        n = parse_int(value)
-        if n is None or n < 0:
-            raise BadParamsError(f"{what} must be a non-negative integer or a 0x string, got {value!r}")
-        return n
+    # ------------------------------------------------------------------ disassembly
+    def disasm(
+        self, ref: int | str, addr: int | str | None = None, count: int = 8, *, before: int = 0, mode: str = "cached"
+    ) -> dict[str, Any]:
+        """Disassemble the task's **code** space around an address (spec §8.6, §13 #15).
 
-    def _snapshot(self, vt: VmTask) -> tuple[int, ...]:
-        return snapshot(vt.cpu.regs, vt.cpu.psw)
+        Args:
+            addr: a code address (0 is valid), a code symbol (``loop+0x8``) or
+                ``file:line``; None means the current PC.
+            count: instructions listed, 1..limits.max_disasm (more is clamped, ``clamped``).
+            before: how many of them come before ``addr`` (a listing *around* it).
+            mode: ``cached`` (reuse the LRU) or ``on-demand`` (decode afresh).
+
+        Returns:
+            ``{pid, address, requested, count, instructions, cached, truncated, bytes_read,
+            data, pc, ...}``; instructions are annotated (``symbol``, ``label``,
+            ``target_symbol``, ``file``/``line``) and mark ``is_pc`` and ``breakpoint``.
+            A data address (past the code, or a variable) gets ``is_data: true`` and a
+            ``message`` instead of made-up instructions.
+
+        Raises:
+            BadParamsError: misaligned address, count < 1, unknown symbol, bad mode.
+        """
+        st = self._state(ref)
+        cpu = st.vt.cpu
+        code_len = len(cpu.code)
+        if mode not in ("cached", "on-demand"):
+            raise BadParamsError(f"mode must be cached or on-demand, not {mode!r}")
+        if count < 1 or before < 0:
+            raise BadParamsError(f"count must be >= 1 and before >= 0 (got count={count}, before={before})")
+        cap = self.ex.limits.max_disasm
+        clamped = count > cap
+        count = min(count, cap)
+        requested: int | str = cpu.pc if addr is None else addr
+        if isinstance(addr, str) and parse_int(addr) is None:
+            hit = resolve_symbol(addr, st.symbols)
+            if hit is not None and hit[0].space == "data":
+                return self._data_report(st, hit[0].address + hit[1], addr, hit[0].name)
+        start = cpu.pc if addr is None else code_address(addr, st.symbols)[0]
+        if start >= code_len or start < 0:
+            return self._data_report(st, start, requested, None)
+        if start % 4:
+            raise BadParamsError(f"0x{start:X} is not a multiple of 4; instructions start on 4-byte boundaries (try 0x{start - start % 4:X})")
+        if start in st.literals:
+            start -= 4  # the literal word of an LDI32: list the LDI32 itself
+        first = back_up(start, min(before, count - 1), st.literals)
+        if mode == "on-demand":
+            self.disassembler.invalidate(st.pid)
+        listing, cached = self.disassembler.listing(st.pid, cpu.code, first, count, st.symbols)
+        bps = st.breakpoints
+        out = [ins | {"is_pc": ins["pc"] == cpu.pc, "breakpoint": ins["pc"] in bps} for ins in listing]
+        used = sum(i["size"] for i in listing)
+        return {
+            "pid": st.pid, "address": first, "requested": requested, "count": len(out), "requested_count": count,
+            "mode": mode, "cached": cached, "truncated": len(out) < count, "clamped": clamped, "space": "code",
+            "code_len": code_len, "pc": cpu.pc, "bytes_read": used, "data": cpu.code[first : first + used].hex(),
+            "instructions": out,
+        }  # fmt: skip
+
+    def _data_report(self, st: TaskDebug, address: int, requested: int | str, variable: str | None) -> dict[str, Any]:
+        regions = self.ex.vm.regions(st.pid)["regions"]
+        return {"pid": st.pid, "requested": requested, **data_report(address, len(st.vt.cpu.code), regions, st.symbols, variable)}
+
+    # ------------------------------------------------------------------ stack
+    def stack(self, ref: int | str, max_frames: int | None = None) -> dict[str, Any]:
+        """Reconstruct the call stack by walking R7 frames (spec §8.7; see debugger/stack.py).
+
+        ``max_frames`` defaults to 64 and is capped at ``limits.max_stack_frames``
+        (``truncated`` with ``frame_limit_reached`` when the stack is deeper).  Frames are
+        named from the symbols (``func_name``, ``func_addr``, ``func_offset``, ``file``, ``line``).
+        """
+        st = self._state(ref)
+        vt, cpu = st.vt, st.vt.cpu
+        cap = self.ex.limits.max_stack_frames
+        n = min(max(1, max_frames or _STACK_DEFAULT), cap)
+        low, high = vt.stack_limit, min(vt.stack_base + 4, 0x10000)
+        walk = walk_stack(
+            code=cpu.code, read_word=cpu.read_word, pc=cpu.pc, sp=cpu.sp, fp=cpu.regs[7], depth=cpu.depth,
+            low=low, high=high, max_frames=n, symbols=st.symbols,
+        )  # fmt: skip
+        if not low <= cpu.sp <= high:
+            walk["errors"].insert(0, f"sp_out_of_range:0x{cpu.sp:08X}")
+        return {"pid": st.pid, **walk, "max_frames": n, "stack_base": vt.stack_base, "stack_limit": vt.stack_limit,
+                "stack_low": low, "stack_high": high, "initial_sp": cpu.sp, "initial_fp": cpu.regs[7]}  # fmt: skip
+
+    # ------------------------------------------------------------------ watches
+    def watch_add(
+        self, ref: int | str, expr: int | str, *, length: int = 4, type: str | None = None, session_id: str | None = None
+    ) -> dict[str, Any]:
+        """Watch data memory: ``expr`` is an address, a variable, ``var+off`` or ``*pointer``.
+
+        From now on each change of the ``length`` (1, 2 or 4) bytes there publishes
+        ``watch_update {watch_id, address, expr, type, length, old, new, symbol?,
+        location?, pc, steps}`` — at the instruction that made it, and only when the value
+        really changes (spec §8.9).  ``type`` forces the reading (``address``, ``symbol``,
+        ``pointer``).
+
+        Raises:
+            BadParamsError: unknown name, a code symbol, bad width or range.
+            LimitError: ``limits.max_watches`` reached for this task.
+        """
+        st = self._control(ref, session_id)
+        mem = st.vt.cpu.mem
+        address, kind, symbol, location = resolve(expr, type, st.symbols, mem)
+        st.watches.check_range(address, length)
+        self._watch_ids += 1
+        w = st.watches.add(Watch(
+            self._watch_ids, st.pid, str(expr), kind, address, length, bytes(mem[address : address + length]), symbol, location,
+        ))  # fmt: skip
+        st.sync_hooks()
+        return w.to_dict()
+
+    def watch_remove(self, ref: int | str, watch_id: int, *, session_id: str | None = None) -> dict[str, Any]:
+        """Remove a watch; returns the removed record.
+
+        Raises:
+            BadParamsError: the task has no watch with that id.
+        """
+        st = self._control(ref, session_id)
+        w = st.watches.remove(watch_id)
+        st.sync_hooks()
+        return w.to_dict()
+
+    def watch_list(self, ref: int | str) -> dict[str, Any]:
+        """A task's watches with their current values (re-read now; changes are published)."""
+        st = self._state(ref)
+        st.resample_watches()
+        watches = [w.to_dict() for w in st.watches.entries()]
+        return {"pid": st.pid, "count": len(watches), "watches": watches}
+
+def _uint(value: int | str, what: str) -> int:
+    n = parse_int(value)
+    if n is None or n < 0:
+        raise BadParamsError(f"{what} must be a non-negative integer or a 0x string, got {value!r}")
+    return n

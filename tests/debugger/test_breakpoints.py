@@ -11,7 +11,7 @@ import pytest
 
 from executive.hsx.asm import assemble_text
 from executive.kernel.errors import ErrorCode, ExecutiveError, LimitError, LockedError
-from executive.kernel.limits import DEFAULT_LIMITS, Limits
+from executive.kernel.limits import DEFAULT_LIMITS
 from executive.service import Executive
 
 from .conftest import COUNTER, next_event
@@ -109,18 +109,17 @@ async def test_unknown_task_and_process_task_are_refused(ex: Executive) -> None:
     ex.task_kill(proc["id"])
 
 
-@pytest.fixture
-def limits() -> Limits:
-    return dataclasses.replace(DEFAULT_LIMITS, vm_quantum=1000, max_breakpoints=2)
-
-
-async def test_breakpoint_limit(ex: Executive, program: Callable[..., Path]) -> None:
-    pid = ex.vm.load(path=str(program(COUNTER)), paused=True)["pid"]
-    ex.debug.bp_add(pid, 0)
-    ex.debug.bp_add(pid, 0x14)
-    with pytest.raises(LimitError, match="limit max_breakpoints = 2"):
-        ex.debug.bp_add(pid, 0x18)
-    ex.debug.bp_add(pid, 0x14)  # an existing one is not a new one
+async def test_breakpoint_limit(tmp_path: Path, program: Callable[..., Path]) -> None:
+    ex = await Executive.open(tmp_path / "capped", limits=dataclasses.replace(DEFAULT_LIMITS, max_breakpoints=2))
+    try:
+        pid = ex.vm.load(path=str(program(COUNTER)), paused=True)["pid"]
+        ex.debug.bp_add(pid, 0)
+        ex.debug.bp_add(pid, 0x14)
+        with pytest.raises(LimitError, match="limit max_breakpoints = 2"):
+            ex.debug.bp_add(pid, 0x18)
+        ex.debug.bp_add(pid, 0x14)  # an existing one is not a new one
+    finally:
+        await ex.close()
 
 
 async def test_another_session_cannot_set_breakpoints_on_a_locked_task(ex: Executive, program: Callable[..., Path]) -> None:

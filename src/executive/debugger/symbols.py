@@ -114,13 +114,22 @@ class _Sorted:
 class SymbolIndex:
     """Lookups over one program's symbols and line table (spec hsx-executive §8.8)."""
 
-    def __init__(self, entries: Iterable[SymbolEntry], lines: Iterable[LineEntry] = (), *, crc: int | None = None, path: str | None = None) -> None:
+    def __init__(
+        self,
+        entries: Iterable[SymbolEntry],
+        lines: Iterable[LineEntry] = (),
+        *,
+        crc: int | None = None,
+        path: str | None = None,
+        generated: Iterable[int] = (),
+    ) -> None:
         unique: dict[tuple[str, int, str], SymbolEntry] = {}
         for e in entries:
             unique.setdefault((e.name, e.address, e.kind), e)
         items = list(unique.values())
         self.path = path  # where it was read from (None for an uploaded document)
         self.crc = crc  # hxe_crc recorded in the .sym, if any
+        self.generated = frozenset(generated)  # PCs of compiler-generated instructions (source_kind "compiler")
         self._code = _Sorted(e for e in items if e.space == "code")
         self._data = _Sorted(e for e in items if e.space == "data")
         self._functions = _Sorted(e for e in items if e.kind == "function")
@@ -240,7 +249,7 @@ def parse_sym(doc: Any, *, path: str | None = None) -> SymbolIndex:
     entries += _entries(doc.get("functions"), "function", "functions")
     entries += _entries(doc.get("variables"), "variable", "variables")
     crc = doc.get("hxe_crc")
-    return SymbolIndex(entries, _lines(doc), crc=_int_or_none(crc, "hxe_crc"), path=path)
+    return SymbolIndex(entries, _lines(doc), crc=_int_or_none(crc, "hxe_crc"), path=path, generated=_generated(doc))
 
 
 def _int(value: Any, where: str) -> int:
@@ -331,6 +340,18 @@ def _lines(doc: Mapping[str, Any]) -> list[LineEntry]:
     if not isinstance(instructions, list):
         raise SymbolFileError(f"'instructions' must be a list, got {type(instructions).__name__}")
     return _line_rows(instructions, "instructions", "pc")
+
+
+def _generated(doc: Mapping[str, Any]) -> set[int]:
+    """PCs whose ``instructions`` entry says ``source_kind: "compiler"`` (skipped by source steps, §3.5)."""
+    instructions = doc.get("instructions")
+    if not isinstance(instructions, list):
+        return set()
+    return {
+        _int(ins["pc"], f"instructions[{i}].pc")
+        for i, ins in enumerate(instructions)
+        if isinstance(ins, Mapping) and ins.get("source_kind") == "compiler" and ins.get("pc") is not None
+    }
 
 
 def _line_rows(rows: list[Any], where: str, addr_key: str) -> list[LineEntry]:
