@@ -1,0 +1,476 @@
+"""HSX commands for tasks, the clock, registers, memory, mailboxes and diagnostics (spec hsx-executive §3.1, §3.4, §3.5, §3.8).
+
+Each handler maps one HSX command onto ``Executive.vm`` and shapes the reply
+as the reference does.  Semantics chosen for this port:
+
+* ``load``/``exec`` leave the new task paused with ``pause_reason:"loaded"``:
+  in the reference nothing runs until the clock starts.  ``clock start``,
+  ``resume`` or ``step`` set it going (§3.5).
+* ``clock`` drives the daemon's one scheduler clock (``Executive.vm.clock``);
+  ``clock stop`` holds every HSX program between slices.  ``clock rate R``
+  (R > 0) replaces the free-running clock by R instructions per second, paced
+  by the shell's ticker (:class:`RateClock`); ``rate 0`` is unthrottled.
+* ``listen`` reads a task's stdout *log* from a per-task cursor (the port's
+  stand-in for consuming ``svc:stdio.out``): one message per line, at most
+  ``max_len`` bytes each.
+* ``shutdown`` stops the daemon only when the port was started with
+  ``allow_shutdown``; ``restart`` is always refused — both say why.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import math
+from typing import Any
+
+from executive.api.hsx_args import Call, HsxError, bool_arg, int_arg, opt_int, str_arg
+from executive.runtimes.vm_state import VmState
+
+__all__ = ["COMMANDS", "RateClock", "clock_status", "step_result"]
+
+
+@dataclasses.dataclass(slots=True)
+class RateClock:
+    """``clock rate``: instructions per second, paced by the shell's ticker (spec §6.3)."""
+
+    hz: float = 0.0  # 0 = unthrottled (the scheduler's own free-running clock)
+    on: bool = False  # the paced clock is running (the free-running one is then stopped)
+    owed: float = 0.0  # fractional instructions carried to the next tick
+    auto_steps: int = 0  # ticks that executed something
+    auto_total_steps: int = 0  # instructions executed by the paced clock
+    manual_steps: int = 0  # step / clock step requests
+    manual_total_steps: int = 0  # instructions they executed
+
+    def tick(self, call_clock: Any, elapsed_s: float, max_step: int) -> int:
+        """Run the instructions owed for ``elapsed_s`` seconds; returns how many ran."""
+        if not self.on or self.hz <= 0:
+            return 0
+        self.owed = min(self.owed + self.hz * elapsed_s, max(self.hz, 1.0))
+        n = min(int(self.owed), max_step)
+        if n <= 0:
+            return 0
+        self.owed -= n
+        executed = int(call_clock("step", steps=n).get("result", {}).get("executed", 0))
+        if executed:
+            self.auto_steps += 1
+            self.auto_total_steps += executed
+        return executed
+
+
+def _rate(call: Call) -> RateClock:
+    rc = call.core.state.get("rate")
+    if rc is None:
+        rc = call.core.state["rate"] = RateClock()
+    return rc
+
+
+def _vm_task(call: Call, pid: int) -> Any:
+    return call.ex.vm.task(pid)
+
+
+# --- diagnostics -------------------------------------------------------------------------------------
+def _ping(call: Call) -> dict[str, Any]:
+    return {"reply": "pong"}
+
+
+def clock_status(call: Call) -> dict[str, Any]:
+    """The §3.5 clock object; safe to poll (touches no task)."""
+    status = dict(call.ex.vm.clock("status"))
+    rc = _rate(call)
+    if rc.on:
+        status.update(state="running", running=True, mode="rate")
+    status.update(rate_hz=rc.hz, throttle_reason="rate" if rc.on else None, last_wait_s=None,
+                  auto_steps=rc.auto_steps, auto_total_steps=status.get("auto_total_steps", 0),
+                  manual_steps=rc.manual_steps, manual_total_steps=rc.manual_total_steps)
+    return status
+
+
+def _info_obj(call: Call, pid: int | None) -> dict[str, Any]:
+    ex = call.ex
+    rt = ex.vm.runtime
+    ps = ex.vm.ps()
+    live = [vt for vt in rt.tasks.values() if not vt.finished]
+    current = rt.tasks.get(ps["current_pid"]) if ps["current_pid"] is not None else None
+    newest = max(rt.tasks.values(), key=lambda v: v.pid, default=None)
+    clock = clock_status(call)
+    out: dict[str, Any] = {
+        "loaded": bool(live), "program": newest.path if newest else None,
+        "running": clock["running"] and any(vt.state in (VmState.READY, VmState.RUNNING) for vt in live),
+        "pc": current.cpu.pc if current else None, "attached": True, "paused": not clock["running"],
+        "sleep_pending": any(vt.state is VmState.SLEEPING for vt in live), "current_pid": ps["current_pid"],
+        "active_context": ps["current_pid"], "tasks": ps["tasks"],
+        "scheduler": {"trace": [], "counters": _counters(call)}, "auto": clock["running"], "clock": clock,
+    }
+    if pid is not None:
+        out["selected_pid"] = pid
+        try:
+            out["selected_registers"] = _registers(call, pid)
+        except Exception as exc:  # noqa: BLE001 - the reference reports it beside the info (§3.1)
+            out["selected_error"] = getattr(exc, "message", None) or str(exc)
+    return out
+
+
+def _info(call: Call) -> dict[str, Any]:
+    return {"info": _info_obj(call, opt_int(call, "pid"))}
+
+
+def _attach(call: Call) -> dict[str, Any]:
+    """Attach/detach are no-ops: the executive and its VM are one process (§1.3)."""
+    return {"info": _info_obj(call, None), "note": f"{call.cmd} is a no-op here: the VM runs inside the executive daemon"}
+
+
+def _dmesg(call: Call) -> dict[str, Any]:
+    limit = opt_int(call, "limit")
+    want = call.get("filter_session")
+    logs = [e for e in call.core.dmesg if want is None or e.get("session_id") == want or e.get("session") == want]
+    if limit is not None:
+        logs = logs[-limit:] if limit > 0 else []
+    return {"logs": logs}
+
+
+def _shutdown(call: Call) -> dict[str, Any]:
+    core = call.core
+    if not core.allow_shutdown or core.on_shutdown is None:
+        raise HsxError(
+            "shutdown refused: this executive daemon serves other clients too and was not started to let the HSX "
+            "port stop it; stop it with Ctrl-C or SIGTERM on `executive serve`"
+        )
+    core.log("info", "shutdown requested", session_id=call.session)
+    core.on_shutdown()
+    return {"shutdown": "scheduled"}
+
+
+def _restart(call: Call) -> dict[str, Any]:
+    raise HsxError(
+        "restart refused: the VM runs inside the executive daemon, which serves other clients too; "
+        "restart the daemon with your service manager (`kill` the tasks you want gone with kill)"
+    )
+
+
+# --- tasks --------------------------------------------------------------------------------------------
+def _ps(call: Call) -> dict[str, Any]:
+    ps = call.ex.vm.ps()
+    from executive.api.hsx_debug import annotate_tasks
+
+    annotate_tasks(call, ps["tasks"])
+    return {"tasks": ps}
+
+
+def _load(call: Call) -> dict[str, Any]:
+    path = str_arg(call, "path")
+    image = call.ex.vm.load(path=path, paused=True, session_id=call.session, pause_reason="loaded")
+    from executive.api.hsx_debug import load_symbols
+
+    if "symbols" not in image:
+        image["symbols"], warnings = load_symbols(call, image["pid"], call.get("symbols"))
+        if warnings:
+            image["warnings"] = warnings
+    call.core.log("info", "task loaded", pid=image["pid"], program=image.get("program"), session_id=call.session)
+    return {"image": image}
+
+
+def _reload(call: Call) -> dict[str, Any]:
+    pid = int_arg(call, "pid")
+    ex = call.ex
+    vt = ex.vm._control(pid, call.session)
+    if vt.path is None:
+        raise HsxError(f"reload: task {pid} was uploaded, not loaded from a path; load it again")
+    if not vt.finished:
+        ex.vm.kill(pid, session_id=call.session)
+    call.args = {**call.args, "path": vt.path}
+    image = _load(call)["image"]
+    return {"reload": {"old_pid": pid, "new_pid": image["pid"], "program": vt.path, "image": image,
+                       "task": ex.vm.task(image["pid"]).summary()}}
+
+
+def _pause(call: Call) -> dict[str, Any]:
+    return {"task": call.ex.vm.pause(int_arg(call, "pid"), session_id=call.session)}
+
+
+def _resume(call: Call) -> dict[str, Any]:
+    return {"task": call.ex.vm.resume(int_arg(call, "pid"), session_id=call.session)}
+
+
+def _kill(call: Call) -> dict[str, Any]:
+    pid = int_arg(call, "pid")
+    summary = call.ex.vm.kill(pid, session_id=call.session)
+    call.core.state.setdefault("listen", {}).pop(pid, None)
+    return {"task": summary}
+
+
+def _counters(call: Call) -> dict[int, dict[str, Any]]:
+    return {vt.pid: {"steps": vt.cpu.steps, "slices": vt.slices, "state": vt.summary()["state"]}
+            for vt in call.ex.vm.runtime.tasks.values() if not vt.finished}
+
+
+def _sched(call: Call) -> dict[str, Any]:
+    pid = opt_int(call, "pid")
+    if pid is None:
+        return {"scheduler": {"counters": _counters(call), "trace": [], "quantum": call.ex.vm.runtime.quantum}}
+    vt = call.ex.vm._control(pid, call.session)
+    if call.get("priority") is not None or call.get("quantum") is not None:
+        raise HsxError(
+            f"sched: per-task priority and quantum are not supported; every task runs round robin with the "
+            f"daemon's quantum of {call.ex.vm.runtime.quantum} instructions"
+        )
+    return {"task": vt.summary()}
+
+
+# --- execution control ------------------------------------------------------------------------------
+def step_result(call: Call, pid: int, r: dict[str, Any]) -> dict[str, Any]:
+    """The §3.5 step result for a single-task step (``Executive.vm.step`` result in)."""
+    vt = _vm_task(call, pid)
+    state = vt.summary()["state"]
+    events: list[dict[str, Any]] = []
+    if r.get("debug_break"):
+        events.append({"type": "debug_break", "pid": pid, "data": r["debug_break"]})
+    return {
+        "executed": r["executed"], "running": state in ("ready", "running"), "pc": r["pc"], "prev_pc": r.get("prev_pc"),
+        "steps": r["steps"], "cycles": r["steps"], "sleep_pending": vt.state is VmState.SLEEPING or bool(vt.wait and vt.wait.kind == "sleep"),
+        "events": events, "paused": state == "paused", "current_pid": pid, "next_pid": pid,
+        "debug_event": r.get("debug_break"), "state": state, "halt": r.get("halt"),
+    }
+
+
+def _run_steps(call: Call, steps: int, pid: int | None) -> dict[str, Any]:
+    ex = call.ex
+    rc = _rate(call)
+    if pid is not None:
+        from executive.api.hsx_debug import source_step
+
+        r = source_step(call, pid, steps) if bool_arg(call.get("source_only", "source", default=False), "source_only") else None
+        if r is None:
+            r = ex.vm.step(pid, steps, session_id=call.session)
+        result = step_result(call, pid, r)
+    else:
+        result = dict(ex.vm.clock("step", steps=steps)["result"])
+        if not result.get("executed"):
+            held = sorted(vt.pid for vt in ex.vm.runtime.tasks.values()
+                          if vt.state is VmState.PAUSED and vt.pause_reason == "loaded" and vt.wait is None)
+            if held:  # nothing runnable but a freshly loaded program: step it, as the reference would
+                result = step_result(call, held[0], ex.vm.step(held[0], steps))
+        result.setdefault("events", [])
+        result.setdefault("paused", not clock_status(call)["running"])
+    rc.manual_steps += 1
+    rc.manual_total_steps += int(result.get("executed") or 0)
+    return {"result": result, "clock": clock_status(call)}
+
+
+def _step(call: Call) -> dict[str, Any]:
+    steps = int_arg(call, "steps", default=1)
+    if steps <= 0:
+        raise HsxError("step steps must be positive")
+    return _run_steps(call, steps, opt_int(call, "pid"))
+
+
+def _clock_start(call: Call) -> None:
+    rc = _rate(call)
+    call.ex.vm.clock("start")  # also releases programs held since their load
+    if rc.hz > 0:
+        call.ex.vm.clock("stop")
+        rc.on, rc.owed = True, 0.0
+        if call.core.on_rate_clock is not None:
+            call.core.on_rate_clock(True)
+
+
+def _clock_stop(call: Call) -> None:
+    rc = _rate(call)
+    if rc.on:
+        rc.on = False
+        if call.core.on_rate_clock is not None:
+            call.core.on_rate_clock(False)
+    call.ex.vm.clock("stop")
+
+
+def _clock(call: Call) -> dict[str, Any]:
+    op = str(call.get("op", default="status") or "status").lower()
+    if op == "status":
+        pass
+    elif op in ("start", "run"):
+        _clock_start(call)
+    elif op in ("stop", "halt"):
+        _clock_stop(call)
+    elif op == "rate":
+        raw = call.get("rate", "value", "hz")
+        if raw is None:
+            raise HsxError("clock rate requires 'rate' value")
+        try:
+            hz = float(raw)
+        except (TypeError, ValueError):
+            raise HsxError(f"clock rate must be a number, got {raw!r}") from None
+        if hz < 0 or math.isnan(hz):
+            raise HsxError("clock rate must be non-negative")
+        rc = _rate(call)
+        was_running = clock_status(call)["running"]
+        if was_running:
+            _clock_stop(call)
+        rc.hz = hz
+        if was_running:
+            _clock_start(call)
+    elif op == "step":
+        steps = int_arg(call, "steps", default=1)
+        if steps <= 0:
+            raise HsxError("clock step steps must be positive")
+        return _run_steps(call, steps, opt_int(call, "pid"))
+    else:
+        raise HsxError(f"unknown clock op '{op}'")
+    return {"clock": clock_status(call)}
+
+
+def _start_auto(call: Call) -> dict[str, Any]:
+    _clock_start(call)
+    return {"clock": clock_status(call)}
+
+
+def _stop_auto(call: Call) -> dict[str, Any]:
+    _clock_stop(call)
+    return {"clock": clock_status(call)}
+
+
+# --- registers and memory ---------------------------------------------------------------------------
+def _registers(call: Call, pid: int) -> dict[str, Any]:
+    regs = call.ex.vm.regs(pid)
+    vt = _vm_task(call, pid)
+    s = vt.summary()
+    regs["context"] = {k: s.get(k) for k in ("pid", "state", "priority", "accounted_steps", "accounted_cycles", "reg_base",
+                                             "stack_base", "stack_limit", "stack_size", "exit_status", "pause_reason")}
+    regs["context"].update(wait_kind=vt.wait.kind if vt.wait else None, wait_mailbox=s.get("wait_mailbox"),
+                           wait_handle=s.get("wait_handle"), wait_deadline=s.get("wait_deadline") or s.get("sleep_deadline"))
+    return regs
+
+
+def _dumpregs(call: Call) -> dict[str, Any]:
+    return {"registers": _registers(call, int_arg(call, "pid"))}
+
+
+def _peek(call: Call) -> dict[str, Any]:
+    pid = int_arg(call, "pid")
+    addr = int_arg(call, "addr", "address")
+    length = int_arg(call, "length", default=16)
+    r = call.ex.vm.mem_read(pid, addr & 0xFFFF, length)
+    return {"data": r["data"], "pid": pid, "addr": addr & 0xFFFF, "length": r["length"]}
+
+
+def _poke(call: Call) -> dict[str, Any]:
+    pid = int_arg(call, "pid")
+    addr = int_arg(call, "addr", "address")
+    data = str_arg(call, "data")
+    assert data is not None
+    r = call.ex.vm.mem_write(pid, addr & 0xFFFF, data.replace(" ", ""), session_id=call.session)
+    return {"pid": pid, "addr": r["addr"], "length": r["length"]}
+
+
+def _memory(call: Call) -> dict[str, Any]:
+    op = str(call.get("op", default="regions") or "regions").lower()
+    if op not in ("regions", "region", "list"):
+        raise HsxError(f"unknown memory op '{op}'")
+    return {"memory": call.ex.vm.regions(int_arg(call, "pid"))}
+
+
+# --- mailboxes and stdio ----------------------------------------------------------------------------
+def _mailbox_snapshot(call: Call) -> dict[str, Any]:
+    return call.ex.vm.mailbox_snapshot()
+
+
+def _list(call: Call) -> dict[str, Any]:
+    pid = int_arg(call, "pid")
+    _vm_task(call, pid)
+    keys = ("descriptor_id", "target", "name", "namespace", "mode_mask", "capacity", "bytes_used", "queue_depth", "subscriber_count")
+    chans = [{k: d.get(k) for k in keys} for d in call.ex.vm.mailbox_snapshot()["descriptors"] if d.get("owner_pid") == pid]
+    return {"channels": {"pid": pid, "channels": chans}}
+
+
+async def _listen(call: Call) -> dict[str, Any]:
+    ex = call.ex
+    pid = opt_int(call, "pid")
+    limit = int_arg(call, "limit", default=5)
+    max_len = int_arg(call, "max_len", default=512)
+    if limit <= 0 or max_len <= 0:
+        raise HsxError("listen limit and max_len must be positive")
+    max_len = min(max_len, 65536)
+    if pid is not None:
+        pids = [_vm_task(call, pid).pid]
+    else:
+        pids = sorted(vt.pid for vt in ex.vm.runtime.tasks.values() if not vt.finished)
+    cursors: dict[int, int] = call.core.state.setdefault("listen", {})
+    messages: list[dict[str, Any]] = []
+    for p in pids:
+        if len(messages) >= limit:
+            break
+        offset = cursors.get(p, 0)
+        chunk = await ex.task_output(p, stream="stdout", offset=offset, limit=(limit - len(messages)) * max_len)
+        raw = chunk["data"].encode() if "data" in chunk else base64.b64decode(chunk["data_b64"])
+        pos = 0
+        while pos < len(raw) and len(messages) < limit:
+            nl = raw.find(b"\n", pos, pos + max_len)
+            end = nl + 1 if nl >= 0 else min(len(raw), pos + max_len)
+            piece = raw[pos:end]
+            messages.append({"target": f"svc:stdio.out@{p}", "text": piece.decode("utf-8", "replace"), "data_hex": piece.hex(),
+                             "flags": 0, "channel": 0, "length": len(piece), "src_pid": p})
+            pos = end
+        cursors[p] = offset + pos
+    return {"messages": messages}
+
+
+def _send(call: Call) -> dict[str, Any]:
+    pid = int_arg(call, "pid")
+    if call.get("data") is not None:
+        data = str(call.get("data")).encode()
+    elif call.get("data_hex") is not None:
+        try:
+            data = bytes.fromhex(str(call.get("data_hex")))
+        except ValueError:
+            raise HsxError("send data_hex must be hex bytes, e.g. '68690a'") from None
+    else:
+        raise HsxError("send requires 'data' or 'data_hex'")
+    target = call.get("channel")
+    if target is not None and not isinstance(target, str):
+        raise HsxError("send channel must be a mailbox target string, e.g. 'app:demo' or 'svc:stdio.in@3'")
+    call.ex.vm._control(pid, call.session)
+    return call.ex.vm.mailbox_send(pid=pid, target=target, data=data, session_id=call.session)
+
+
+def _unsupported(reason: str) -> Any:
+    def handler(call: Call) -> dict[str, Any]:
+        raise HsxError(f"{call.cmd} is not supported by this executive: {reason}")
+
+    return handler
+
+
+_NO_FANOUT = ("a task's stdout and stderr are drained into its logs as they are written; "
+              "read them with listen, the stdout/stderr events or `executive logs`")
+_NO_REGISTRY = "the HSX value/command registry is not exposed by this daemon yet"
+
+COMMANDS = {
+    "ping": _ping,
+    "info": _info,
+    "attach": _attach,
+    "detach": _attach,
+    "dmesg": _dmesg,
+    "shutdown": _shutdown,
+    "restart": _restart,
+    "ps": _ps,
+    "load": _load,
+    "exec": _load,
+    "reload": _reload,
+    "pause": _pause,
+    "resume": _resume,
+    "kill": _kill,
+    "sched": _sched,
+    "step": _step,
+    "clock": _clock,
+    "start_auto": _start_auto,
+    "stop_auto": _stop_auto,
+    "dumpregs": _dumpregs,
+    "peek": _peek,
+    "poke": _poke,
+    "memory": _memory,
+    "mailbox_snapshot": _mailbox_snapshot,
+    "list": _list,
+    "listen": _listen,
+    "send": _send,
+    "stdio_fanout": _unsupported(_NO_FANOUT),
+    **{name: _unsupported(_NO_REGISTRY) for name in ("val.list", "val.get", "val.set", "val.stats", "cmd.list", "cmd.call", "cmd.stats")},
+}
+
