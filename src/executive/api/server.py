@@ -160,6 +160,22 @@ async def serve(
         serve_task.result()
         return
     extra_closers: list[Callable[[], Any]] = []
+    if opts.hsx_port is not None:  # the HSX executive line-JSON protocol on its own port (api/hsx_tcp.py)
+        from executive.api.hsx_tcp import start_hsx_server
+
+        try:
+            hsx = await start_hsx_server(service, host=opts.host, port=opts.hsx_port)
+        except BaseException:
+            server.should_exit = True
+            await service.close()
+            try:
+                await asyncio.wait_for(serve_task, 5.0)
+            except (asyncio.TimeoutError, Exception):
+                serve_task.cancel()
+            home_lock.close()
+            raise
+        info["hsx_port"] = hsx.port
+        extra_closers.append(hsx.close)
     write_daemon_file(home, info)
     log.info("daemon_ready", **{k: info[k] for k in ("url", "health", "hsx_port", "home")})
     if on_ready is not None:
