@@ -9,6 +9,7 @@ from fastapi.responses import ORJSONResponse
 
 from executive import __version__
 from executive.api.agent_methods import agent_methods
+from executive.api.debug_methods import debug_methods
 from executive.api.methods import NoParams, core_methods
 from executive.api.pipeline_methods import pipeline_methods
 from executive.api.rpc import Dispatcher, Method
@@ -24,6 +25,7 @@ def build_dispatcher(service: Executive, extra_methods: list[Method] | None = No
     methods += agent_methods()
     methods += pipeline_methods()
     methods += vm_methods()
+    methods += debug_methods()
     methods += extra_methods or []
     dispatcher = Dispatcher(methods, max_batch=service.limits.max_batch)
     dispatcher.methods["rpc.discover"] = Method(
