@@ -165,9 +165,12 @@ loop:
     ADD R4, R4, R5
     JMP loop
 work:
+    PUSH R7                 ; the hsx-llc prologue: R7 is the frame pointer
+    MOV R7, R15
     LDI32 R1, msg
     LDI R2, 3
     SVC MOD=1, FN=1
+    POP R7
     RET
 .data
 msg:

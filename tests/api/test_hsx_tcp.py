@@ -88,8 +88,13 @@ async def test_debug_session_on_one_connection(hsx: HsxDaemon, conn: HsxClient, 
     assert all(f"R{i}" in regs for i in range(16)) and "PSW" in regs
     assert regs["pc"] == regs["PC"] == work and regs["regs"][15] == regs["R15"]
 
+    stack = (await conn.ok(cmd="stack", pid=pid, max=8))["stack"]
+    assert [f.get("func_name") for f in stack["frames"]] == ["work", "main"]
+    assert stack["frames"][0]["pc"] == work and not stack["truncated"]
+
     step = (await conn.ok(cmd="step", pid=pid, session=sid))["result"]
-    assert step["executed"] == 1 and step["pc"] == work + 8 and step["paused"] is True  # LDI32 is two words
+    assert step["executed"] == 1 and step["pc"] == work + 4 and step["paused"] is True
+    assert step["symbol"] == "work+0x4" and "R15" in step["changed_regs"]  # PUSH R7 moved the stack pointer
 
     first = brk["seq"]
     assert (await conn.ok(cmd="resume", pid=pid, session=sid))["task"]["state"] == "ready"

@@ -230,6 +230,7 @@ def step_result(call: Call, pid: int, r: dict[str, Any]) -> dict[str, Any]:
         "steps": r["steps"], "cycles": r["steps"], "sleep_pending": vt.state is VmState.SLEEPING or bool(vt.wait and vt.wait.kind == "sleep"),
         "events": events, "paused": state == "paused", "current_pid": pid, "next_pid": pid,
         "debug_event": r.get("debug_break"), "state": state, "halt": r.get("halt"),
+        **{k: r[k] for k in ("changed_regs", "symbol", "line") if k in r},
     }
 
 
@@ -237,12 +238,10 @@ def _run_steps(call: Call, steps: int, pid: int | None) -> dict[str, Any]:
     ex = call.ex
     rc = _rate(call)
     if pid is not None:
-        from executive.api.hsx_debug import source_step
+        from executive.api.hsx_debug import debug_step
 
-        r = source_step(call, pid, steps) if bool_arg(call.get("source_only", "source", default=False), "source_only") else None
-        if r is None:
-            r = ex.vm.step(pid, steps, session_id=call.session)
-        result = step_result(call, pid, r)
+        source_only = bool_arg(call.get("source_only", "source", default=False), "source_only")
+        result = step_result(call, pid, debug_step(call, pid, steps, source_only=source_only))
     else:
         result = dict(ex.vm.clock("step", steps=steps)["result"])
         if not result.get("executed"):

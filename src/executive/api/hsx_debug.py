@@ -13,9 +13,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from executive.api.hsx_args import Call, HsxError, int_arg, opt_int, str_arg, to_int
+from executive.api.hsx_args import (
+    Call,
+    HsxError,
+    bool_arg,
+    int_arg,
+    opt_int,
+    str_arg,
+    to_int,
+)
 
-__all__ = ["COMMANDS", "annotate_tasks", "load_symbols", "source_step"]
+__all__ = ["COMMANDS", "annotate_tasks", "debug_step", "load_symbols"]
 
 
 def _debug(call: Call) -> Any:
@@ -67,12 +75,13 @@ def annotate_tasks(call: Call, tasks: list[dict[str, Any]]) -> None:
             t["symbols"] = {"path": info.get("path"), "count": info.get("count")}
 
 
-def source_step(call: Call, pid: int, steps: int) -> dict[str, Any] | None:
-    """A source-level step (``step {source_only}``) when the debugger offers one, else None."""
+def debug_step(call: Call, pid: int, steps: int, *, source_only: bool) -> dict[str, Any]:
+    """``step {pid}``: instruction steps, or source-level steps skipping compiler-generated
+    instructions (§3.5 ``source_only``); the result carries ``changed_regs``, ``symbol``, ``line``."""
     dbg = getattr(call.ex, "debug", None)
-    fn = getattr(dbg, "step_source", None) if dbg is not None else None
-    if fn is None:
-        return None
+    if dbg is None:
+        return call.ex.vm.step(pid, steps, session_id=call.session)
+    fn = dbg.step_source if source_only else dbg.step
     return fn(pid, steps, session_id=call.session)
 
 
@@ -147,7 +156,108 @@ def _symbols(call: Call) -> dict[str, Any]:
     return {"symbols": page}
 
 
+# --- disassembly, stack, memory watches ------------------------------------------------------------
+_DISASM_MAX = 64  # the reference clamps count to 1..64 (§3.6)
+
+
+def _disasm(call: Call) -> dict[str, Any]:
+    """Disassembly of the **code** space (§8.6 with the §13 #15 fixes: code not data, ``addr:0`` honoured)."""
+    dbg = _debug(call)
+    pid = int_arg(call, "pid")
+    addr = _where(call, "addr", "address") if call.get("addr", "address") not in (None, "") else None
+    count = max(1, min(int_arg(call, "count", default=8), _DISASM_MAX))
+    mode = str(call.get("mode", default="on-demand"))
+    if mode not in ("on-demand", "cached"):
+        raise HsxError("mode must be 'on-demand' or 'cached'")
+    return {"disasm": dbg.disasm(pid, addr, count, before=int_arg(call, "before", default=0), mode=mode)}
+
+
+def _stack(call: Call) -> dict[str, Any]:
+    dbg = _debug(call)
+    op = _op(call, "info")
+    if op not in ("info", "list", ""):
+        raise HsxError(f"unknown stack op '{op}'")
+    pid = int_arg(call, "pid")
+    raw = call.get("max", "limit", "frames")
+    try:
+        frames = to_int(raw, "max") if raw not in (None, "") else None
+    except HsxError:
+        raise HsxError("stack max must be integer") from None
+    return {"stack": dbg.stack(pid, frames or None)}
+
+
+def _watch(call: Call) -> dict[str, Any]:
+    dbg = _debug(call)
+    op = _op(call, "list")
+    pid = int_arg(call, "pid")
+    if op in ("list", ""):
+        return {"watch": dbg.watch_list(pid)}
+    if op in ("add", "create"):
+        expr = call.get("expr", "expression")
+        if expr is None:
+            raise HsxError("watch add requires 'expr'")
+        if isinstance(expr, str) and not expr.strip():
+            raise HsxError("watch expression must be non-empty")
+        kind = call.get("type", "kind")
+        length = int_arg(call, "length", "size", default=4)
+        return {"watch": dbg.watch_add(pid, expr, length=length, type=kind, session_id=call.session)}
+    if op in ("remove", "del", "delete"):
+        if call.get("id", "watch") is None:
+            raise HsxError(f"watch {op} requires 'id'")
+        return {"watch": dbg.watch_remove(pid, int_arg(call, "id", "watch"), session_id=call.session)}
+    raise HsxError(f"unknown watch op '{op}'")
+
+
+# --- trace -----------------------------------------------------------------------------------------
+def _on_off(value: Any, what: str) -> bool:
+    try:
+        return bool_arg(value, what)
+    except HsxError:
+        raise HsxError(f"{what} must be 'on' or 'off'") from None
+
+
+def _trace(call: Call) -> dict[str, Any]:
+    dbg = _debug(call)
+    op = _op(call, "")
+    if op == "config":
+        changed = call.get("changed_regs", "changed-regs")
+        size = call.get("buffer_size", "buffer")
+        if changed is None and size is None:
+            raise HsxError("trace.config requires 'changed-regs <on|off>' or 'buffer <size>'")
+        buffer_size = to_int(size, "buffer_size") if size is not None else None
+        if buffer_size is not None and buffer_size < 0:
+            raise HsxError("trace buffer size must be non-negative")
+        return {"trace": dbg.trace_config(opt_int(call, "pid"), buffer_size=buffer_size,
+                                          changed_regs=_on_off(changed, "trace changed_regs") if changed is not None else None,
+                                          session_id=call.session)}
+    if call.get("pid") is None:
+        raise HsxError("trace requires 'pid'")
+    pid = int_arg(call, "pid")
+    if op == "":
+        mode = call.get("mode")
+        enabled = _on_off(mode, "trace mode") if mode is not None else None
+        return {"trace": dbg.trace_set(pid, enabled, session_id=call.session)}
+    if op in ("records", "history"):
+        return {"trace": dbg.trace_records(pid, opt_int(call, "limit"))}
+    if op == "export":
+        return {"trace": dbg.trace_export(pid, opt_int(call, "limit"))}
+    if op == "import":
+        if call.session is None:
+            raise HsxError("session_required")
+        records = call.args.get("records")
+        if not isinstance(records, list):
+            raise HsxError("trace import requires 'records' list")
+        replace = bool_arg(call.get("replace", default=True), "replace")
+        dbg.trace_import(pid, records, replace=replace, session_id=call.session)
+        return {"trace": dbg.trace_records(pid, None)}
+    raise HsxError(f"unknown trace op '{op}'")
+
+
 COMMANDS = {
+    "disasm": _disasm,
+    "stack": _stack,
+    "watch": _watch,
+    "trace": _trace,
     "bp": _bp,
     "bp.add": _bp_add,
     "bp.remove": _bp_remove,
