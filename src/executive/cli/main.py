@@ -41,6 +41,10 @@ def _mount_subapps() -> None:
     app.add_typer(patch_cli.app, name="patch", help="Patches: apply (validated, verified), list, show, rollback, commit.")
     app.add_typer(pattern_cli.app, name="pattern", help="Pattern executors: list, schema, example, validate, run (--dry-run).")
     app.command("fix")(fix_cli.fix)
+    from executive.cli import debug as debug_cli
+
+    app.command("debug")(debug_cli.debug)
+    app.add_typer(debug_cli.trace_app, name="trace", help="HSX trace buffers: set, export, import (hsx.trace/1).")
 
 
 _mount_subapps()
