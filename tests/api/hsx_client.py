@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from executive.api.server import ServeOptions, serve
 from executive.hsx.asm import assemble_text
@@ -153,6 +155,26 @@ async def start_hsx_daemon(home: Path, *, limits: Limits = DEFAULT_LIMITS) -> Hs
     return HsxDaemon(home, ready.result(), stop, task)
 
 
+@pytest.fixture
+async def hsx(tmp_path: Path) -> AsyncIterator[HsxDaemon]:
+    """A daemon serving the HSX port (import this fixture into a test module)."""
+    d = await start_hsx_daemon(tmp_path / "home")
+    try:
+        yield d
+    finally:
+        await d.close()
+
+
+@pytest.fixture
+async def conn(hsx: HsxDaemon) -> AsyncIterator[HsxClient]:
+    """One persistent connection to ``hsx``."""
+    c = await hsx.connect()
+    try:
+        yield c
+    finally:
+        await c.close()
+
+
 # A program that loops forever: main calls `work` (prints "hi" over the UART) and counts in R4.
 LOOP_PROGRAM = """\
 .entry main
@@ -198,6 +220,24 @@ spin:
 .data
 msg:
     .ascii "tick\\n"
+"""
+
+
+# Increments the word `counter` (in data memory) forever: LDI32, LDI, then LD/ADD/ST/JMP per round.
+COUNTER_PROGRAM = """\
+.entry main
+.export main
+main:
+    LDI32 R1, counter
+    LDI R2, 1
+loop:
+    LD R3, [R1+0]
+    ADD R3, R3, R2
+    ST [R1+0], R3
+    JMP loop
+.data
+counter:
+    .word 0
 """
 
 

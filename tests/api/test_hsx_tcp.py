@@ -4,40 +4,21 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 sys.path.insert(0, str(Path(__file__).parent))
+import hsx_client
 from hsx_client import (
     CHATTY_PROGRAM,
     HsxClient,
     HsxDaemon,
     one_shot,
-    start_hsx_daemon,
     symbol_address,
     write_program,
 )
 
-
-@pytest.fixture
-async def hsx(tmp_path: Path) -> AsyncIterator[HsxDaemon]:
-    d = await start_hsx_daemon(tmp_path / "home")
-    try:
-        yield d
-    finally:
-        await d.close()
-
-
-@pytest.fixture
-async def conn(hsx: HsxDaemon) -> AsyncIterator[HsxClient]:
-    c = await hsx.connect()
-    try:
-        yield c
-    finally:
-        await c.close()
+hsx, conn = hsx_client.hsx, hsx_client.conn  # the fixtures
 
 
 def is_break(pid: int) -> Any:
