@@ -107,7 +107,8 @@ def _bp(call: Call) -> dict[str, Any]:
             raise HsxError(f"bp {op} requires 'addr'")
         return dbg.bp_remove(pid, _where(call, "addr", "address"), session_id=call.session)
     if op in _BP_CLEAR:
-        return dbg.bp_clear(pid, session_id=call.session)
+        out = dbg.bp_clear(pid, session_id=call.session)
+        return {**out, **dbg.bp_list(pid)}  # the list as it is after the clear
     raise HsxError(f"unknown bp op '{op}'")
 
 
