@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from executive.hsx.hxe import HxeError, HxeImage, load_hxe
-from executive.hsx.valcmd import MetadataError
+from executive.hsx.valcmd import MetadataError, ValCmd
 from executive.kernel.errors import BadParamsError, ErrorCode, LimitError, NotFoundError
 from executive.kernel.tasks import EndReason, Task, TaskKind, Transition
 from executive.runtimes.vm import VmRuntime, VmTask
@@ -331,6 +331,15 @@ class VmService:
         regions.sort(key=lambda r: (r["space"] != "code", r["start"]))
         return {"pid": vt.pid, "program": vt.path, "regions": regions,
                 "layout": {"entry": img.entry, "code_len": len(img.code), "ro_len": len(img.rodata), "bss": img.bss_size, "app_name": vt.app_name, "version": img.version}}
+
+    # ------------------------------------------------------------------ values and commands
+    @property
+    def valcmd(self) -> ValCmd:
+        """The shared value/command registry (spec hsx-vm §12): its host API ``val_list``,
+        ``val_get``, ``val_set``, ``val_stats``, ``cmd_list``, ``cmd_call``, ``cmd_stats``
+        answers in the HSX reply shapes (hsx-executive §10.3).  Check the caller's lock with
+        :meth:`_control` before a call on behalf of a task."""
+        return self.runtime.valcmd
 
     # ------------------------------------------------------------------ mailboxes
     def mailbox_snapshot(self) -> dict[str, Any]:
