@@ -40,7 +40,7 @@ async def test_debug_prompt_session(daemon: Any, client: Client, e2e: Any, progr
     assert "PC    0x0000004C" in out and "depth    5" in out  # regs
     assert out.count("rec+0x28     rec.mvasm:23") == 4 and "main+0x10" in out  # stack: four callers of rec(0), then main
     assert " ●→  0x004C  01000000  LDI R0, 0" in out and "JMP 0x0050  <rec_out>" in out  # disasm around the PC
-    assert "watch 1 0xFFF0 at 0xFFF0 = 0x0000FFF8" in out
+    assert "watch 1 0xFFF0 at 0xFFF0 = f8ff0000 (65528)" in out
     assert "■  0x0050  rec_out (rec.mvasm:29)  POP R12" in out  # step
     assert "changed: R15\n■  0x0054  rec_out+0x4" in out  # next (not a CALL: one instruction)
     assert "0xFFF0  f8 ff 00 00" in out  # mem
@@ -57,7 +57,7 @@ async def test_continue_to_the_end_and_bad_task(daemon: Any, client: Client, e2e
     r = await e2e.run_cli(daemon.home, "debug", str(pid), input=b"watch 0xFFF0\ncontinue\n")
     assert r.rc == 0, r.err
     # rec's PUSH R7 (at 0x0018) saves main's FP 0xFFF8 there, once; deeper frames sit lower
-    assert r.out.count("watch 1 0xFFF0: 0x00000000 → 0x0000FFF8 at 0x0018") == 1 and r.out.count("watch 1") == 2
+    assert r.out.count("watch 1 0xFFF0: 00000000 → f8ff0000 (65528) at 0x0018") == 1 and r.out.count("watch 1") == 2
     assert f"task {pid} exited with status 10" in r.out
     r = await e2e.run_cli(daemon.home, "debug", "999")
     assert r.rc != 0 and "999" in r.err and "Traceback" not in r.err

@@ -21,7 +21,7 @@ async def test_watch_fires_exactly_when_the_value_changes(ex: Executive, program
     pid = ex.vm.load(path=str(program(STORES, "stores")), paused=True)["pid"]
     sub = ex.subscribe(types=["watch_update"], tasks=[pid])
     w = ex.debug.watch_add(pid, "counter")
-    assert w["address"] == 0x4000 and w["type"] == "symbol" and w["symbol"] == "counter" and w["value"] == "0x00000000"
+    assert w["address"] == 0x4000 and w["type"] == "symbol" and w["symbol"] == "counter" and w["value"] == "00000000"
     ptr = ex.debug.watch_add(pid, "*ptr", length=2)
     assert ptr["address"] == 0x4010 and ptr["type"] == "pointer" and ptr["symbol"] == "target"
     assert ptr["location"] == "*ptr -> 0x4010"
@@ -34,9 +34,9 @@ async def test_watch_fires_exactly_when_the_value_changes(ex: Executive, program
     updates = events_of(sub, "watch_update")
     got = [(e.data["watch_id"], e.data["old"], e.data["new"], e.data["pc"]) for e in updates]
     assert got == [
-        (w["id"], "0x00000000", "0x00000007", 0x0C),  # the first store; the second stores 7 again: nothing
-        (w["id"], "0x00000007", "0x00000009", 0x18),
-        (ptr["id"], "0x0000", "0x0300", 0x2C),  # STB [R5+1], 3 through the pointer
+        (w["id"], "00000000", "07000000", 0x0C),  # the first store; the second stores 7 again: nothing
+        (w["id"], "07000000", "09000000", 0x18),
+        (ptr["id"], "0000", "0003", 0x2C),  # STB [R5+1], 3 through the pointer
     ]
     first = updates[0].data
     assert first["expr"] == "counter" and first["address"] == 0x4000 and first["length"] == 4 and first["symbol"] == "counter"
@@ -48,14 +48,14 @@ async def test_watch_updates_while_stepping_and_on_host_writes(ex: Executive, pr
     sub = ex.subscribe(types=["watch_update"], tasks=[pid])
     w = ex.debug.watch_add(pid, "counter+0", length=4)
     ex.debug.step(pid, 3)
-    assert [e.data["new"] for e in events_of(sub, "watch_update")] == ["0x00000007"]
+    assert [e.data["new"] for e in events_of(sub, "watch_update")] == ["07000000"]
     ex.debug.step(pid, 1)  # stores 7 again
     assert events_of(sub, "watch_update") == []
     ex.vm.mem_write(pid, 0x4000, "2a000000")  # a host write: no store hook, seen on the next look
     listed = ex.debug.watch_list(pid)
-    assert listed["count"] == 1 and listed["watches"][0]["value"] == "0x0000002A"
+    assert listed["count"] == 1 and listed["watches"][0]["value"] == "2a000000"
     [ev] = events_of(sub, "watch_update")
-    assert ev.data["source"] == "sample" and ev.data["old"] == "0x00000007" and ev.data["new"] == "0x0000002A"
+    assert ev.data["source"] == "sample" and ev.data["old"] == "07000000" and ev.data["new"] == "2a000000"
     removed = ex.debug.watch_remove(pid, w["id"])
     assert removed["id"] == w["id"] and ex.debug.watch_list(pid)["watches"] == []
     with pytest.raises(ExecutiveError, match=f"no watch {w['id']}"):
@@ -72,7 +72,7 @@ async def test_watch_on_a_call_reports_the_call(ex: Executive, program: Callable
     ex.vm.resume(pid)
     await ex.task_wait(pid, timeout=10)
     first = events_of(sub, "watch_update")[0].data
-    assert first["pc"] == 0x0C and first["new"] == "0x00000010"  # CALL rec at 0x0C wrote return PC 0x10
+    assert first["pc"] == 0x0C and first["new"] == "10000000"  # CALL rec at 0x0C wrote return PC 0x10
 
 
 @pytest.mark.parametrize(

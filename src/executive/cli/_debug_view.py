@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["address", "stop_line", "regs_table", "listing", "stack_table", "hexdump", "event_line", "where", "FLAG_NAMES"]
+__all__ = ["address", "watched", "stop_line", "regs_table", "listing", "stack_table", "hexdump", "event_line", "where", "FLAG_NAMES"]
 
 FLAG_NAMES = (("Z", 0x1), ("C", 0x2), ("N", 0x4), ("V", 0x8))
 
@@ -129,6 +129,11 @@ def hexdump(addr: int, data: bytes) -> str:
     return "\n".join(lines)
 
 
+def watched(hex_bytes: str) -> str:
+    """Watch bytes as shown on the wire (memory order) plus the little-endian value."""
+    return f"{hex_bytes} ({int.from_bytes(bytes.fromhex(hex_bytes), 'little')})"
+
+
 def event_line(ev: dict[str, Any]) -> str | None:
     """One line for an event worth showing at the prompt (None for the rest)."""
     t, d = ev["type"], ev["data"]
@@ -138,7 +143,7 @@ def event_line(ev: dict[str, Any]) -> str | None:
         return f"[bold magenta]■ {escape(d.get('reason', 'break'))}[/] at {address(d.get('pc'))}{sym}{changed}"
     if t == "watch_update":
         at = f" at {address(d['pc'])}" if d.get("pc") is not None else ""
-        return (f"[bold]watch {d['watch_id']}[/] {escape(str(d['expr']))}: {d['old']} → [bold yellow]{d['new']}[/]{at}")
+        return f"[bold]watch {d['watch_id']}[/] {escape(str(d['expr']))}: {d['old']} → [bold yellow]{watched(d['new'])}[/]{at}"
     if t == "task_state" and d.get("to") == "ended":
         code = f" with status {d['exit_code']}" if d.get("exit_code") is not None else ""
         detail = f" — {escape(str(d['detail']))}" if d.get("detail") else ""

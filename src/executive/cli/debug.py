@@ -259,13 +259,13 @@ async def _watch(p: DebugPrompt, args: list[str]) -> None:
     if args:
         w = await p.call("debug.watch.add", expr=args[0], length=int(args[1]) if len(args) > 1 else 4)
         extra = f" ({escape(w['location'])})" if w.get("location") else ""
-        console.print(f"watch [bold]{w['id']}[/] {escape(str(w['expr']))} at {view.address(w['address'])}{extra} = {w['value']}")
+        console.print(f"watch [bold]{w['id']}[/] {escape(str(w['expr']))} at {view.address(w['address'])}{extra} = {view.watched(w['value'])}")
         return
     r = await p.call("debug.watch.list")
     if not r["watches"]:
         console.print("[dim]no watches[/]")
     for w in r["watches"]:
-        console.print(f"watch [bold]{w['id']}[/] {escape(str(w['expr']))} at {view.address(w['address'])} = {w['value']}")
+        console.print(f"watch [bold]{w['id']}[/] {escape(str(w['expr']))} at {view.address(w['address'])} = {view.watched(w['value'])}")
 
 
 @command("unwatch", "unwatch ID", "remove a watch")

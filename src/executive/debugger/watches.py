@@ -36,8 +36,9 @@ _MEM_END = 0x10000
 
 
 def hex_value(data: bytes) -> str:
-    """A watched value as ``0x`` hex of the little-endian integer (the VM's data byte order)."""
-    return f"0x{int.from_bytes(data, 'little'):0{2 * len(data)}X}"
+    """A watched value as the reference shows it: the bytes in memory order as hex, like
+    ``peek`` (so 1 stored little-endian in a word is ``"01000000"``)."""
+    return data.hex()
 
 
 @dataclasses.dataclass(slots=True)
