@@ -1,4 +1,4 @@
-"""HSX commands for tasks, the clock, registers, memory, mailboxes and diagnostics (spec hsx-executive §3.1, §3.4, §3.5, §3.8).
+"""HSX commands for tasks, the clock, registers, memory, mailboxes, values and diagnostics (spec hsx-executive §3.1, §3.4, §3.5, §3.8, §3.9).
 
 Each handler maps one HSX command onto ``Executive.vm`` and shapes the reply
 as the reference does.  Semantics chosen for this port:
@@ -13,6 +13,8 @@ as the reference does.  Semantics chosen for this port:
 * ``listen`` reads a task's stdout *log* from a per-task cursor (the port's
   stand-in for consuming ``svc:stdio.out``): one message per line, at most
   ``max_len`` bytes each.
+* ``val.*``/``cmd.*`` go to the shared registry (``Executive.vm.valcmd``), which
+  already answers in the HSX shapes; a ``pid`` is lock-checked.
 * ``shutdown`` stops the daemon only when the port was started with
   ``allow_shutdown``; ``restart`` is always refused — both say why.
 """
@@ -25,6 +27,7 @@ import math
 from typing import Any
 
 from executive.api.hsx_args import Call, HsxError, bool_arg, int_arg, opt_int, str_arg
+from executive.hsx.valcmd import ValCmdRequestError
 from executive.runtimes.vm_state import VmState
 
 __all__ = ["COMMANDS", "RateClock", "clock_status", "step_result"]
@@ -430,6 +433,60 @@ def _send(call: Call) -> dict[str, Any]:
     return call.ex.vm.mailbox_send(pid=pid, target=target, data=data, session_id=call.session)
 
 
+# --- values and commands (§3.9, §10.3) -----------------------------------------------------------------
+def _caller(call: Call) -> int | None:
+    """The optional ``pid`` a value/command request acts for; lock-checked when given (§3.9)."""
+    pid = opt_int(call, "pid")
+    if pid is not None:
+        call.ex.vm._control(pid, call.session)
+    return pid
+
+
+def _filters(call: Call) -> dict[str, Any]:
+    name = call.get("name")
+    return {"pid": _caller(call), "group": opt_int(call, "group"), "oid": opt_int(call, "oid"), "name": str(name) if name is not None else None}
+
+
+def _val_list(call: Call) -> dict[str, Any]:
+    return call.ex.vm.valcmd.val_list(**_filters(call))
+
+
+def _val_get(call: Call) -> dict[str, Any]:
+    oid = int_arg(call, "oid")
+    return call.ex.vm.valcmd.val_get(oid, pid=_caller(call))
+
+
+def _val_set(call: Call) -> dict[str, Any]:
+    oid = int_arg(call, "oid")
+    value = call.get("value")
+    if value is None:
+        raise HsxError("val.set requires 'value'")
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise HsxError("val_set requires numeric 'value'")
+    try:
+        return call.ex.vm.valcmd.val_set(oid, value, pid=_caller(call))
+    except ValCmdRequestError as exc:
+        raise HsxError(str(exc)) from None
+
+
+def _val_stats(call: Call) -> dict[str, Any]:
+    return call.ex.vm.valcmd.val_stats()
+
+
+def _cmd_list(call: Call) -> dict[str, Any]:
+    return call.ex.vm.valcmd.cmd_list(**_filters(call))
+
+
+def _cmd_call(call: Call) -> dict[str, Any]:
+    oid = int_arg(call, "oid")
+    run_async = bool_arg(call.get("async", default=False), "async")
+    return call.ex.vm.valcmd.cmd_call(oid, pid=_caller(call), async_=run_async)
+
+
+def _cmd_stats(call: Call) -> dict[str, Any]:
+    return call.ex.vm.valcmd.cmd_stats()
+
+
 def _unsupported(reason: str) -> Any:
     def handler(call: Call) -> dict[str, Any]:
         raise HsxError(f"{call.cmd} is not supported by this executive: {reason}")
@@ -439,7 +496,6 @@ def _unsupported(reason: str) -> Any:
 
 _NO_FANOUT = ("a task's stdout and stderr are drained into its logs as they are written; "
               "read them with listen, the stdout/stderr events or `executive logs`")
-_NO_REGISTRY = "the HSX value/command registry is not exposed by this daemon yet"
 
 COMMANDS = {
     "ping": _ping,
@@ -470,6 +526,12 @@ COMMANDS = {
     "listen": _listen,
     "send": _send,
     "stdio_fanout": _unsupported(_NO_FANOUT),
-    **{name: _unsupported(_NO_REGISTRY) for name in ("val.list", "val.get", "val.set", "val.stats", "cmd.list", "cmd.call", "cmd.stats")},
+    "val.list": _val_list,
+    "val.get": _val_get,
+    "val.set": _val_set,
+    "val.stats": _val_stats,
+    "cmd.list": _cmd_list,
+    "cmd.call": _cmd_call,
+    "cmd.stats": _cmd_stats,
 }
 
