@@ -65,9 +65,9 @@ class BreakpointTable:
     def __init__(self, cpu: Cpu, *, limit: int) -> None:
         self._cpu = cpu
         self._limit = limit
-        self._bps: dict[int, Breakpoint] = {}  # invariant: keys == cpu.breakpoints
+        # invariant: keys == cpu.breakpoints; any set on the CPU before this table existed are adopted
+        self._bps: dict[int, Breakpoint] = {a: Breakpoint(a, f"0x{a:X}") for a in sorted(cpu.breakpoints)}
         self._literals: frozenset[int] | None = None  # computed on first validation
-        cpu.set_breakpoints(())
 
     def __len__(self) -> int:
         return len(self._bps)
