@@ -31,7 +31,12 @@ from executive.debugger.task import TaskDebug
 from executive.debugger.trace import SEQ_WRAP
 from executive.debugger.watches import Watch, resolve
 from executive.hsx.isa import BY_MNEMONIC
-from executive.kernel.errors import BadParamsError, ErrorCode, InvalidTransitionError, LimitError
+from executive.kernel.errors import (
+    BadParamsError,
+    ErrorCode,
+    InvalidTransitionError,
+    LimitError,
+)
 from executive.runtimes.vm import VmTask
 from executive.runtimes.vm_state import VmState
 from executive.service_trace import TraceMethods
@@ -51,7 +56,7 @@ _CALL = BY_MNEMONIC["CALL"].opcode
 class DebugService(TraceMethods):
     """Debugger services over HSX tasks; attached as ``Executive.debug``."""
 
-    def __init__(self, executive: "Executive") -> None:
+    def __init__(self, executive: Executive) -> None:
         self.ex = executive
         lim = executive.limits
         self._tasks: dict[int, TaskDebug] = {}

@@ -25,7 +25,7 @@ __all__ = ["TraceMethods"]
 class TraceMethods:
     """``trace_*`` methods; the host class provides the task look-ups and the baselines."""
 
-    ex: "Executive"
+    ex: Executive
     stops: RegDiff  # changed_regs between debugger stops
     traced: RegDiff  # changed_regs between consecutive trace records
     trace_capacity: int  # ring capacity for tasks loaded from now on

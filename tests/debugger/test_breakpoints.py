@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from executive.kernel.limits import DEFAULT_LIMITS
 from executive.service import Executive

@@ -12,9 +12,8 @@ from typing import Any
 
 from rich.markup import escape
 from rich.table import Table
-from rich.text import Text
 
-__all__ = ["address", "watched", "stop_line", "regs_table", "listing", "stack_table", "hexdump", "event_line", "where", "FLAG_NAMES"]
+__all__ = ["FLAG_NAMES", "address", "event_line", "hexdump", "listing", "regs_table", "stack_table", "stop_line", "watched", "where"]
 
 FLAG_NAMES = (("Z", 0x1), ("C", 0x2), ("N", 0x4), ("V", 0x8))
 

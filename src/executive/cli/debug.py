@@ -22,7 +22,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -31,7 +31,7 @@ from executive.api.client import Client, RpcError
 from executive.cli import _debug_view as view
 from executive.cli._common import EXIT_USAGE, console, fail, run_client, task_ref
 
-__all__ = ["debug", "trace_app", "DebugPrompt"]
+__all__ = ["DebugPrompt", "debug", "trace_app"]
 
 trace_app = typer.Typer(no_args_is_help=True, add_completion=False, help="HSX trace buffers: set, export, import (hsx.trace/1).")
 _EVENT_TYPES = ["debug_break", "watch_update", "task_state", "output"]
@@ -294,7 +294,7 @@ async def _state(p: DebugPrompt, args: list[str]) -> None:
 
 @command("help", "help", "this list")
 async def _help(p: DebugPrompt, args: list[str]) -> None:
-    for name, (_, usage, text) in _COMMANDS.items():
+    for _, usage, text in _COMMANDS.values():
         console.print(f"  [bold]{escape(usage):<34}[/] {escape(text)}")
 
 
@@ -373,7 +373,7 @@ def trace_set(task: str = typer.Argument(..., help="Task id or name."), mode: st
 def trace_export(
     task: str = typer.Argument(..., help="Task id or name."),
     out: Path = typer.Option(..., "--output", "-o", help="File to write (hsx.trace/1 JSON)."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Only the newest N records."),
+    limit: int | None = typer.Option(None, "--limit", help="Only the newest N records."),
 ) -> None:
     """Write a task's trace buffer to FILE as an hsx.trace/1 document."""
     params: dict[str, Any] = {"task": task_ref(task)}

@@ -13,14 +13,37 @@
 ``Executive.debug`` (service_debug.py) is the public surface built on these.
 """
 
-from executive.debugger.breakpoints import Breakpoint, BreakpointTable, instruction_literals
+from executive.debugger.breakpoints import (
+    Breakpoint,
+    BreakpointTable,
+    instruction_literals,
+)
 from executive.debugger.disasm_cache import Disassembler, back_up, data_report
-from executive.debugger.expr import code_address, data_address, parse_int, resolve_symbol
+from executive.debugger.expr import (
+    code_address,
+    data_address,
+    parse_int,
+    resolve_symbol,
+)
 from executive.debugger.regdiff import REG_NAMES, RegDiff, changed, snapshot
 from executive.debugger.stack import PROLOGUE, walk_stack
-from executive.debugger.symbols import KINDS, SymbolCache, SymbolEntry, SymbolFileError, SymbolIndex, parse_sym
+from executive.debugger.symbols import (
+    KINDS,
+    SymbolCache,
+    SymbolEntry,
+    SymbolFileError,
+    SymbolIndex,
+    parse_sym,
+)
 from executive.debugger.task import Publish, TaskDebug
-from executive.debugger.trace import FORMAT, SEQ_WRAP, TraceBuffer, import_records, make_record, normalize
+from executive.debugger.trace import (
+    FORMAT,
+    SEQ_WRAP,
+    TraceBuffer,
+    import_records,
+    make_record,
+    normalize,
+)
 from executive.debugger.watches import WIDTHS, Watch, WatchSet, hex_value, resolve
 
 __all__ = [

@@ -20,7 +20,7 @@ import re
 from executive.debugger.symbols import SymbolEntry, SymbolIndex
 from executive.kernel.errors import BadParamsError
 
-__all__ = ["parse_int", "code_address", "data_address", "resolve_symbol"]
+__all__ = ["code_address", "data_address", "parse_int", "resolve_symbol"]
 
 _SYM_OFF = re.compile(r"^\s*([A-Za-z_.$][\w.$@]*)\s*([+-])\s*(\S+)\s*$")
 _FILE_LINE = re.compile(r"^\s*(.+?):(\d+)\s*$")

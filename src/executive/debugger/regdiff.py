@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["RegDiff", "REG_NAMES", "snapshot", "changed"]
+__all__ = ["REG_NAMES", "RegDiff", "changed", "snapshot"]
 
 REG_NAMES: tuple[str, ...] = tuple(f"R{i}" for i in range(16)) + ("PSW",)
 

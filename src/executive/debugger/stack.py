@@ -39,7 +39,7 @@ from typing import Any
 from executive.debugger.symbols import SymbolIndex
 from executive.hsx.isa import BY_MNEMONIC, encode
 
-__all__ = ["walk_stack", "PROLOGUE"]
+__all__ = ["PROLOGUE", "walk_stack"]
 
 _PUSH_R7 = encode(BY_MNEMONIC["PUSH"].opcode, rs1=7)
 _MOV_R7_R15 = encode(BY_MNEMONIC["MOV"].opcode, rd=7, rs1=15)

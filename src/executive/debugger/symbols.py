@@ -39,7 +39,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SymbolEntry", "SymbolFileError", "SymbolIndex", "SymbolCache", "parse_sym", "KINDS"]
+__all__ = ["KINDS", "SymbolCache", "SymbolEntry", "SymbolFileError", "SymbolIndex", "parse_sym"]
 
 #: types a symbol can have; ``function`` and ``label`` live in code space, ``variable`` in data
 KINDS = ("function", "label", "variable")

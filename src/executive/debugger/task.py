@@ -31,7 +31,7 @@ from executive.hsx.cpu import Cpu, MemAccess
 from executive.hsx.isa import BY_MNEMONIC, sext12
 from executive.runtimes.vm import VmTask
 
-__all__ = ["TaskDebug", "Publish"]
+__all__ = ["Publish", "TaskDebug"]
 
 Publish = Callable[[str, int, dict[str, Any]], None]  # (event type, pid, data)
 _CALL = BY_MNEMONIC["CALL"].opcode

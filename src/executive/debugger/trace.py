@@ -29,7 +29,7 @@ from typing import Any
 from executive.debugger.regdiff import REG_NAMES
 from executive.kernel.errors import BadParamsError
 
-__all__ = ["FORMAT", "SEQ_WRAP", "TraceBuffer", "make_record", "normalize", "import_records"]
+__all__ = ["FORMAT", "SEQ_WRAP", "TraceBuffer", "import_records", "make_record", "normalize"]
 
 FORMAT = "hsx.trace/1"
 SEQ_WRAP = 10**9  # the trace seq counter wraps here (spec §9)
@@ -141,9 +141,9 @@ def normalize(record: Any, *, default_pid: int, index: int) -> dict[str, Any]:
             out[field] = _int(out[field], f"{at}.{field}")
     if not 0 <= out["seq"] < SEQ_WRAP:
         raise BadParamsError(f"{at}.seq must be 0..{SEQ_WRAP - 1}, got {out['seq']}")
-    if "ts" in out and out["ts"] is not None:
-        if isinstance(out["ts"], bool) or not isinstance(out["ts"], (int, float)):
-            raise BadParamsError(f"{at}.ts must be a number of epoch seconds")
+    ts = out.get("ts")
+    if ts is not None and (isinstance(ts, bool) or not isinstance(ts, (int, float))):
+        raise BadParamsError(f"{at}.ts must be a number of epoch seconds")
     regs = out.get("regs")
     if regs is not None:
         if not isinstance(regs, list) or len(regs) > 16:

@@ -29,7 +29,7 @@ from executive.debugger.expr import data_address, parse_int
 from executive.debugger.symbols import SymbolIndex
 from executive.kernel.errors import BadParamsError, LimitError
 
-__all__ = ["Watch", "WatchSet", "WIDTHS", "hex_value", "resolve"]
+__all__ = ["WIDTHS", "Watch", "WatchSet", "hex_value", "resolve"]
 
 WIDTHS = (1, 2, 4)
 _MEM_END = 0x10000
