@@ -134,3 +134,14 @@ async def test_another_session_cannot_set_breakpoints_on_a_locked_task(ex: Execu
     with pytest.raises(LockedError):
         ex.debug.bp_clear(pid, session_id=other)
     assert ex.debug.bp_list(pid)["breakpoints"] == [0x14]  # reading is open to everyone
+
+
+async def test_guest_brk_is_a_debug_break_with_symbol_and_changed_regs(ex: Executive, program: Callable[..., Path]) -> None:
+    src = ".entry main\n.export main\nmain:\n    LDI R2, 7\nstop_here:\n    BRK 3\n    LDI R0, 1\n    RET\n"
+    sub = ex.subscribe(types=["debug_break"])
+    pid = ex.vm.load(path=str(program(src, "brk")))["pid"]
+    ev = await next_event(sub, "debug_break")
+    assert ev.data["reason"] == "brk" and ev.data["phase"] == "post" and ev.data["code"] == 3
+    assert ev.data["symbol"] == "stop_here+0x4" and ev.data["changed_regs"] == ["R2"]
+    ex.vm.resume(pid)
+    assert (await ex.task_wait(pid, timeout=10))["exit_code"] == 1
