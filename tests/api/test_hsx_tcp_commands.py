@@ -6,6 +6,8 @@ import asyncio
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).parent))
 import hsx_client
 from hsx_client import (
@@ -18,6 +20,7 @@ from hsx_client import (
 )
 
 from executive.api.hsx_tcp import start_hsx_server
+from executive.kernel.errors import BadParamsError
 from executive.service import Executive
 
 hsx, conn = hsx_client.hsx, hsx_client.conn  # the fixtures
@@ -135,6 +138,27 @@ async def test_clock_ops_and_steps_without_pid(conn: HsxClient, tmp_path: Path) 
     assert (await conn.ok(cmd="kill", pid=pid))["task"]["state"] == "terminated"
 
 
+async def test_pause_and_resume_are_idempotent(conn: HsxClient, tmp_path: Path) -> None:
+    hxe, _ = write_program(tmp_path, "counter", COUNTER_PROGRAM)
+    await conn.ok(cmd="clock", op="stop")  # nothing runs: the states below stay put
+    pid = await _load(conn, hxe)
+    assert (await conn.ok(cmd="pause", pid=pid))["task"]["pause_reason"] == "loaded"
+    assert (await conn.ok(cmd="resume", pid=pid))["task"]["state"] == "ready"
+    assert (await conn.ok(cmd="resume", pid=pid))["task"]["state"] == "ready"
+    assert (await conn.ok(cmd="pause", pid=pid))["task"]["state"] == "paused"
+    await conn.ok(cmd="kill", pid=pid)
+    assert "only paused tasks resume" in await conn.error(cmd="resume", pid=pid)  # a finished task (§13 #20)
+
+
+async def test_the_port_refuses_non_loopback_addresses(tmp_path: Path) -> None:
+    ex = await Executive.open(tmp_path / "home")
+    try:
+        with pytest.raises(BadParamsError, match="no authentication"):
+            await start_hsx_server(ex, host="0.0.0.0", port=0)
+    finally:
+        await ex.close()
+
+
 async def test_tasks_memory_and_mailboxes(hsx: HsxDaemon, conn: HsxClient, tmp_path: Path) -> None:
     hxe, sym = write_program(tmp_path)
     pid = int((await conn.ok(cmd="exec", path=str(hxe)))["image"]["pid"])
@@ -143,7 +167,7 @@ async def test_tasks_memory_and_mailboxes(hsx: HsxDaemon, conn: HsxClient, tmp_p
     assert "selected_error" in (await conn.ok(cmd="info", pid=999))["info"]
     assert (await conn.ok(cmd="attach"))["info"]["attached"] is True
     await conn.ok(cmd="detach")
-    assert "already paused" in await conn.error(cmd="pause", pid=pid)
+    assert (await conn.ok(cmd="pause", pid=pid))["task"]["state"] == "paused"  # already paused: a no-op
 
     await conn.ok(cmd="poke", pid=pid, addr="0x5000", data="2a 00 00 00")  # hex addresses work (§13 #23)
     assert (await conn.ok(cmd="peek", pid=pid, addr="0x5000", length=4))["data"] == "2a000000"

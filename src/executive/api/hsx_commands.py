@@ -188,11 +188,19 @@ def _reload(call: Call) -> dict[str, Any]:
 
 
 def _pause(call: Call) -> dict[str, Any]:
-    return {"task": call.ex.vm.pause(int_arg(call, "pid"), session_id=call.session)}
+    """``pause``; pausing a paused task is a no-op, as in the reference (§3.4)."""
+    vt = call.ex.vm._control(int_arg(call, "pid"), call.session)
+    if vt.state is VmState.PAUSED:
+        return {"task": vt.summary()}
+    return {"task": call.ex.vm.pause(vt.pid, session_id=call.session)}
 
 
 def _resume(call: Call) -> dict[str, Any]:
-    return {"task": call.ex.vm.resume(int_arg(call, "pid"), session_id=call.session)}
+    """``resume``; a live task that is not paused is left as it is, a finished one is refused (§13 #20)."""
+    vt = call.ex.vm._control(int_arg(call, "pid"), call.session)
+    if vt.state is not VmState.PAUSED and not vt.finished:
+        return {"task": vt.summary()}
+    return {"task": call.ex.vm.resume(vt.pid, session_id=call.session)}
 
 
 def _kill(call: Call) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from typing import Any
 
 import structlog
 
+from executive.api.auth import is_loopback
 from executive.api.hsx_protocol import HsxConnection, HsxCore, encode_line
 from executive.kernel.errors import BadParamsError
 
@@ -193,6 +194,7 @@ async def start_hsx_server(
     allow_shutdown: bool = False,
     on_shutdown: Callable[[], None] | None = None,
     clock: Callable[[], float] = time.time,
+    allow_remote: bool = False,
 ) -> HsxServer:
     """Serve the HSX executive protocol for ``ex`` (an :class:`~executive.service.Executive`).
 
@@ -201,10 +203,16 @@ async def start_hsx_server(
         port: TCP port; 0 picks a free one (read it from ``.port``).
         allow_shutdown: let the ``shutdown`` command call ``on_shutdown`` (off by default: the
             daemon serves other clients too).
+        allow_remote: bind a non-loopback ``host`` although the protocol has no authentication.
 
     Raises:
-        BadParamsError: the address cannot be bound.
+        BadParamsError: the address cannot be bound, or is not loopback (without ``allow_remote``).
     """
+    if not allow_remote and not is_loopback(host):
+        raise BadParamsError(
+            f"refusing to serve the HSX port on {host}: the HSX protocol has no authentication (spec §1.1), so it "
+            "listens on loopback only; serve it on 127.0.0.1 and tunnel it (ssh -L) to reach it from elsewhere"
+        )
     server = HsxServer(HsxCore(ex, clock=clock, allow_shutdown=allow_shutdown, on_shutdown=on_shutdown))
     await server._listen(host, port)
     log.info("hsx_port_ready", host=server.host, port=server.port)
