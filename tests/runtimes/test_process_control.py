@@ -68,9 +68,10 @@ async def test_pause_stops_output_and_resume_continues_it(client: Client, e2e: A
     await client.call("task.cancel", task=tid)
     await e2e.until_ended(client, tid)
 
-    numbers = [int(x) for x in (await e2e.read_log(client, tid)).decode().split()]
+    log = await e2e.read_log(client, tid)
+    numbers = [int(x) for x in log.decode().split()]
     assert numbers == list(range(len(numbers)))  # no gap, no repeat across the pause
-    assert len(numbers) > last // 2  # output continued after resume
+    assert len(log) > last + 20  # and it went on after the resume
 
 
 async def _grew(client: Client, tid: int, size: int) -> bool:
