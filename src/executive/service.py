@@ -106,10 +106,12 @@ class Executive:
         self._closed = True
         if self._housekeeping:
             self._housekeeping.cancel()
+        # Pipelines first: a step whose task shutdown ends (queued or running) must stay
+        # "in flight" in its checkpoint, so `pipeline resume` re-runs it.
+        await self.pipelines.aclose()
         for task, _spec in list(self._queue):
             self._end_without_running(task, EndReason.CANCELLED, "daemon stopped before the task started")
         self._queue.clear()
-        await self.pipelines.aclose()  # before the processes: a step cancelled by shutdown must not count as failed
         await self.vm.aclose()
         await self.processes.shutdown()
         if self.agents is not None:
