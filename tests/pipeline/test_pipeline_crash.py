@@ -110,8 +110,11 @@ async def test_kill9_at_a_step_boundary_then_resume(pl: SimpleNamespace,
         await _close(c)
 
 
-async def test_kill9_mid_step_reruns_that_step_once(pl: SimpleNamespace, daemon_process: Callable[..., Any], tmp_path: Path) -> None:
-    """Killed from outside while step b is running (before its side effect): b runs once more, a never."""
+@pytest.mark.parametrize("how", ["kill9", "stop"])
+async def test_daemon_dies_mid_step_then_that_step_reruns_once(
+    pl: SimpleNamespace, how: str, daemon_process: Callable[..., Any], tmp_path: Path
+) -> None:
+    """Killed (or stopped with SIGTERM) while step b runs, before its side effect: b runs once more, a never."""
     work = tmp_path / "work"
     pipeline = _project(work, b="while [ ! -e go ]; do sleep 0.05; done; echo b >> side.txt")
     d = daemon_process()
@@ -130,7 +133,10 @@ async def test_kill9_mid_step_reruns_that_step_once(pl: SimpleNamespace, daemon_
             break
         await asyncio.sleep(0.025)
     assert await b_task()
-    d.kill9()
+    if how == "kill9":
+        d.kill9()
+    else:
+        await asyncio.to_thread(d.stop)
     await _close(c)
 
     d.start()
@@ -145,7 +151,7 @@ async def test_kill9_mid_step_reruns_that_step_once(pl: SimpleNamespace, daemon_
         status = await c.call("pipeline.status", run=run["id"])
         assert pl.step_starts(status) == {"build/a@1": 1, "build/b@1": 2, "ship/c@1": 1}
         first_b = (await c.call("task.info", task=status["phases"][0]["iterations"][0]["steps"][1]["tasks"][0]))
-        assert first_b["end_reason"] == "lost"
+        assert first_b["end_reason"] == ("lost" if how == "kill9" else "cancelled")
     finally:
         await _close(c)
 
