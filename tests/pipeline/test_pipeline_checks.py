@@ -1,0 +1,126 @@
+"""Every check kind scores a real project; agent steps run with and without the agents layer; steps pause."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+from executive.api.client import Client
+from executive.pipeline.agent_steps import BuiltinLauncher, builtin_argv
+from executive.pipeline.model import AgentRef
+from executive.service import Executive
+
+CHECKS = """
+    name: kinds
+    phases:
+      - name: all
+        steps:
+          - {name: s, command: [true]}
+        checks:
+          - {name: cov_text, kind: coverage, command: [sh, -c, "echo 'TOTAL   10   2   80%'"], target: 80, owners: [s]}
+          - {name: cov_report, kind: coverage, report: coverage.json, owners: [s]}
+          - {name: unittest, kind: test_ratio, command: [sh, -c, "echo 'Ran 4 tests in 0.1s' >&2; echo 'FAILED (failures=1)' >&2; exit 1"], owners: [s]}
+          - {name: no_summary, kind: test_ratio, command: [echo, hello], owners: [s]}
+          - {name: json_ok, kind: json_score, command: [echo, '{"q": {"v": 0.5}}'], key: q.v, scale: 1, owners: [s]}
+          - {name: json_missing, kind: json_score, command: [echo, '{"q": {}}'], key: q.v, owners: [s]}
+          - name: rubric
+            kind: rubric
+            rubric: Is it friendly?
+            agent: {cli: custom, argv: [sh, rubric.sh, "{prompt}"]}
+            owners: [s]
+          - {name: cmd_fails, kind: command, command: [sh, -c, "echo broken >&2; exit 3"], owners: [s]}
+          - {name: glob, kind: files_exist, paths: ["src/*.txt", missing.txt], owners: [s]}
+    """
+
+EXPECTED = {
+    "cov_text": (100, "coverage 80% (target 80%)"),
+    "cov_report": (71.5, "coverage 71.5% (target 100%)"),
+    "unittest": (75, "3 passed, 1 failed"),
+    "no_summary": (0, "no test summary found (auto); print e.g. '3 passed, 1 failed' or JSON {\"passed\": 3, \"failed\": 1}"),
+    "json_ok": (50, "q.v = 0.5 (of 1)"),
+    "json_missing": (0, "key 'q.v' not found in the command's JSON output"),
+    "rubric": (70, "agent scored 70"),
+    "cmd_fails": (0, "exit 3: broken"),
+    "glob": (50, "missing: missing.txt"),
+}
+
+
+async def test_every_check_kind_scores(pl: SimpleNamespace, client: Client, work: Path) -> None:
+    pl.write(work / "pipeline.yaml", CHECKS)
+    (work / "coverage.json").write_text(json.dumps({"totals": {"percent_covered": 71.5}}))
+    (work / "src").mkdir()
+    (work / "src" / "a.txt").write_text("x")
+    pl.write(work / "rubric.sh", """
+        case "$1" in *"Is it friendly?"*) echo '{"score": 70, "reason": "friendly enough"}';; *) echo '{"score": 0}';; esac
+        """)
+    run = await client.call("pipeline.validate", dir=str(work))
+    await pl.finish(client, run["id"])
+    status = await client.call("pipeline.status", run=run["id"])
+    checks = status["phases"][0]["iterations"][0]["checks"]
+    assert {c["name"]: (c["score"], c["detail"]) for c in checks} == EXPECTED
+    rubric = next(c for c in checks if c["name"] == "rubric")
+    assert (await client.call("task.info", task=rubric["tasks"][0]))["kind"] == "agent"
+
+
+def test_builtin_argv_follows_the_documented_headless_invocations() -> None:
+    assert builtin_argv(AgentRef(cli="claude", model="m"), "do it") == [
+        "claude", "-p", "do it", "--output-format", "stream-json", "--verbose", "--permission-mode", "acceptEdits", "--model", "m",
+    ]
+    assert builtin_argv(AgentRef(cli="codex"), "-x") == ["codex", "exec", "--full-auto", "--skip-git-repo-check", "--json", " -x"]
+    assert builtin_argv(AgentRef(cli="aider"), "p")[-2:] == ["--message", "p"]
+    assert builtin_argv(AgentRef(cli="custom", argv=["a", "--p={prompt}"]), "hi") == ["a", "--p=hi"]
+
+
+async def test_agent_step_without_the_agents_layer(pl: SimpleNamespace, tmp_path: Path, work: Path) -> None:
+    """An embedded service without Executive.agents runs agent steps as plain agent tasks."""
+    pl.write(work / "pipeline.yaml", """
+        name: builtin
+        phases:
+          - name: build
+            steps:
+              - name: writer
+                agent: {cli: custom, argv: [sh, -c, 'echo "$1" > prompt.txt', agent, "{prompt}"], prompt: "write {requirement}"}
+            checks:
+              - {name: prompt, kind: files_exist, paths: [prompt.txt], owners: [writer]}
+        """)
+    ex = await Executive.open(tmp_path / "home")
+    try:
+        ex.pipelines.launcher = BuiltinLauncher(ex)
+        run = await ex.pipelines.run(path=str(work / "pipeline.yaml"), requirement="a poem")
+        assert (await ex.pipelines.wait(run["id"], timeout=60))["state"] == "passed"
+        assert (work / "prompt.txt").read_text() == "write a poem\n"
+        status = await ex.pipelines.status(run["id"])
+        task = ex.task_info(status["phases"][0]["iterations"][0]["steps"][0]["tasks"][0])
+        assert task["kind"] == "agent" and task["meta"]["pipeline"]["step"] == "writer"
+    finally:
+        await ex.close()
+
+
+async def test_a_paused_step_holds_the_run(pl: SimpleNamespace, client: Client, work: Path) -> None:
+    pl.write(work / "pipeline.yaml", """
+        name: pause
+        phases:
+          - name: build
+            steps:
+              - {name: slow, command: [sh, -c, "while [ ! -e go ]; do sleep 0.05; done; touch done"]}
+            checks:
+              - {name: done, kind: files_exist, paths: [done], owners: [slow]}
+        """)
+    run = await client.call("pipeline.run", path=str(work / "pipeline.yaml"))
+    tid = None
+    for _ in range(400):
+        info = await client.call("pipeline.info", run=run["id"])
+        tid = (info.get("live") or {}).get("task")
+        if tid:
+            break
+        await asyncio.sleep(0.025)
+    assert tid is not None
+    assert (await client.call("task.pause", task=tid))["state"] == "paused"
+    (work / "go").touch()
+    still = await client.call("pipeline.wait", run=run["id"], timeout=0.3)
+    assert still["timed_out"] and still["state"] == "running"
+    assert (await client.call("task.info", task=tid))["state"] == "paused"
+    await client.call("task.resume", task=tid)
+    assert (await pl.finish(client, run["id"]))["state"] == "passed"
