@@ -48,7 +48,7 @@ class Limits:
     exit_linger_s: float = 1.0  # after the leader exits, how long children may hold the pipes
     max_wait_s: float = 3600.0  # longest task.wait
     # --- agents, patches, patterns, fix loop -----------------------------------
-    agent_prompt_bytes: int = 1024 * 1024  # one agent prompt
+    agent_prompt_bytes: int = 192 * 1024  # one agent prompt (it travels in argv, which max_argv_bytes bounds)
     agent_line_bytes: int = 64 * 1024 * 1024  # one line of agent output; longer lines are skipped with a warning
     agent_event_text_bytes: int = 256 * 1024  # text carried by one normalized agent event (the log keeps all)
     agent_replay_events: int = 20000  # events one agent.replay call returns
