@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import dataclasses
 import heapq
 import itertools
 import time
@@ -44,7 +43,14 @@ from executive.hsx import HaltReason
 from executive.hsx._fs import FsStub
 from executive.hsx.cpu import Cpu
 from executive.hsx.hxe import HxeImage
-from executive.hsx.mailbox import Descriptor, MailboxManager, MailboxStatus, Message, Mode, Profile
+from executive.hsx.mailbox import (
+    Descriptor,
+    MailboxManager,
+    MailboxStatus,
+    Message,
+    Mode,
+    Profile,
+)
 from executive.hsx.svc import write_recv_result
 from executive.hsx.valcmd import ValCmd
 from executive.kernel.errors import ErrorCode, InvalidTransitionError, LimitError
@@ -53,8 +59,14 @@ from executive.kernel.limits import Limits
 from executive.kernel.tasks import EndReason, Task, Transition
 from executive.runtimes.logwriter import LogWriter
 from executive.runtimes.output import TaskOutput
-from executive.runtimes.vm_state import FINISHED, HSX_NAMES, VmEvent, VmState, next_state
+from executive.runtimes.vm_state import (
+    HSX_NAMES,
+    VmEvent,
+    VmState,
+    next_state,
+)
 from executive.runtimes.vm_svc import INFINITE, TaskSvc
+from executive.runtimes.vm_task import LoadPlan, VmTask, Wait
 
 __all__ = ["VmRuntime", "VmTask", "Wait", "LoadPlan"]
 
@@ -90,99 +102,6 @@ class RuntimeHost(Protocol):
     def transition(self, task: Task, tr: Transition, *, reason: str, **data: Any) -> None: ...
 
     def vm_task_ended(self, task: Task) -> None: ...
-
-
-@dataclasses.dataclass(slots=True)
-class Wait:
-    """What a blocked task waits for."""
-
-    kind: str  # "sleep" or "mbx"
-    deadline: float | None  # loop-clock seconds; None = forever
-    token: int  # identifies this wait on the timer heap
-    ms: int = 0
-    descriptor: Descriptor | None = None
-    handle: int = 0
-    buf: int = 0
-    max_len: int = 0
-    info_ptr: int = 0
-    timeout: int = 0
-
-
-@dataclasses.dataclass(slots=True)
-class LoadPlan:
-    """A validated load: everything checked, nothing registered yet."""
-
-    image: HxeImage
-    path: str | None
-    app_name: str
-    app_name_base: str
-
-
-class VmTask:
-    """One HSX program under the scheduler."""
-
-    def __init__(self, task: Task, plan: LoadPlan, slot: int) -> None:
-        self.task = task
-        self.pid = task.id
-        self.image = plan.image
-        self.path = plan.path
-        self.app_name = plan.app_name
-        self.app_name_base = plan.app_name_base
-        self.slot = slot
-        self.stack_base = 0xFFFC - 0x1000 * slot  # initial SP (top of its 4 KiB stack block)
-        self.stack_limit = self.stack_base - 0x1000
-        self.reg_base = 0x1000 + 0x40 * slot
-        self.state = VmState.READY
-        self.wait: Wait | None = None
-        self.pause_reason: str | None = None
-        self.exit_status: int | None = None
-        self.fault: dict[str, Any] | None = None
-        self.fd_table: dict[int, int] = {}
-        self.stdio: dict[str, Descriptor] = {}
-        self.output: TaskOutput | None = None
-        self.cpu = Cpu(
-            plan.image.code, plan.image.rodata, entry=plan.image.entry, sp=self.stack_base,
-            stack_limit=self.stack_limit, reg_base=self.reg_base,
-        )
-        self.slices = 0
-
-    @property
-    def finished(self) -> bool:
-        return self.state in FINISHED
-
-    def summary(self) -> dict[str, Any]:
-        """The task entry of the HSX protocol (spec hsx-executive §3.4), plus our fields."""
-        w = self.wait
-        d: dict[str, Any] = {
-            "pid": self.pid,
-            "program": self.path,
-            "state": HSX_NAMES[self.state],
-            "vm_state": self.state.value,
-            "app_name": self.app_name,
-            "app_name_base": self.app_name_base,
-            "pc": self.cpu.pc,
-            "priority": 0,
-            "quantum": None,
-            "accounted_steps": self.cpu.steps,
-            "accounted_cycles": self.cpu.steps,
-            "sleep_pending": bool(w and w.kind == "sleep"),
-            "sleep_pending_ms": w.ms if w and w.kind == "sleep" else None,
-            "sleep_deadline": w.deadline if w and w.kind == "sleep" else None,
-            "exit_status": self.exit_status,
-            "fault": self.fault,
-            "pause_reason": self.pause_reason,
-            "reg_base": self.reg_base,
-            "stack_base": self.stack_base,
-            "stack_limit": self.stack_limit,
-            "stack_size": 0x1000,
-            "metadata": {
-                "values": len(self.image.values), "commands": len(self.image.commands),
-                "mailboxes": len(self.image.mailboxes), "sections": len(self.image.sections),
-            },
-        }
-        if w is not None and w.kind == "mbx":
-            d.update(wait_mailbox=w.descriptor.id if w.descriptor else None, wait_handle=w.handle, wait_timeout=w.timeout, wait_deadline=w.deadline)
-        return d
 
 
 class VmRuntime:
