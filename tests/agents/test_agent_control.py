@@ -8,8 +8,9 @@ import os
 from pathlib import Path
 
 import psutil
+import pytest
 
-from executive.api.client import Client
+from executive.api.client import Client, RpcError
 
 
 def gone(pid: int) -> bool:
@@ -91,11 +92,9 @@ async def test_worktree_in_use_is_not_removed(client: Client, fake_bin, repo: Pa
                              env={"FAKE_SCENARIO": "sleep", "FAKE_PID_FILE": str(pid_file)})
     await wait_file(pid_file)
     wt = task["worktree"]["id"]
-    try:
+    with pytest.raises(RpcError) as e:
         await client.call("agent.worktree_remove", worktree=wt)
-        raise AssertionError("removal of a busy worktree succeeded")
-    except Exception as exc:
-        assert getattr(exc, "code", None) == 1206 and f"task {task['id']}" in str(exc)
+    assert e.value.code == 1206 and f"task {task['id']}" in e.value.message
     assert await client.call("agent.worktree_prune") == []
     await client.call("task.kill", task=task["id"])
     await client.call("agent.wait", task=task["id"], timeout=30)

@@ -119,7 +119,7 @@ async def test_aider_result_is_read_from_git(client: Client, agents, fake_bin, r
     _, events = await agents.run(client, agent="aider", bin=fake_bin["aider"], cwd=str(repo), prompt="swap", files=["calc.py"],
                                  model="gpt-4o", env={"FAKE_EDITS": json.dumps(edits)})
     res = events[-1]["data"]
-    assert res["ok"] is True and res["files_changed"] == ["calc.py"]
+    assert res["ok"] is True and res["files_changed"] == ["calc.py"], res
     assert res["cost_usd"] == 0.0071 and res["tokens"]["input"] == 2300 and res["tokens"]["output"] == 150
     assert res["edits_applied"] == ["calc.py"] and res["model"] == "gpt-4o"
     assert events[0]["type"] == "agent.session" and events[0]["data"]["model"] == "gpt-4o"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from executive.api.client import Client
 from executive.agents.testresults import count_failures
+from executive.api.client import Client
 
 from .test_patches import tree_state
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from executive.agents.adapters import RunEnd, get_adapter
 from executive.agents.diffparse import parse_patch

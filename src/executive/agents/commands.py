@@ -75,6 +75,7 @@ async def run_command(
     session_id: str | None = None,
     tail_bytes: int = 32 * 1024,
     meta: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
     on_start: Callable[[int], None] | None = None,
 ) -> CommandOutcome:
     """Run ``argv`` as a task in ``cwd`` and wait for it to end (``on_start`` gets the task id first).
@@ -83,7 +84,7 @@ async def run_command(
         BadParamsError, NotAllowedError, LimitError: the task could not be created.
     """
     task = await ex.task_run(
-        argv, name=name, cwd=cwd, timeout=timeout or ex.limits.verify_timeout_s, session_id=session_id, meta=meta,
+        argv, name=name, cwd=cwd, env=env, timeout=timeout or ex.limits.verify_timeout_s, session_id=session_id, meta=meta,
     )
     tid = int(task["id"])
     if on_start is not None:

@@ -22,6 +22,10 @@ One fix run (:meth:`FixLoops.start`) is an asyncio task on the daemon:
    attempts count).  Without any kept fix, a regression test it added is rolled
    back too: the tree is left as it was found unless something improved.
 
+Test runs get ``PYTHONDONTWRITEBYTECODE=1``: CPython validates a cached ``.pyc``
+by the source's mtime in whole seconds and its size, so bytecode written by one
+run could hide a same-size fix applied within the same second.
+
 Every attempt is a row in ``fix_attempts``: iteration, kind, agent task, patch,
 failures before/after, test task, outcome, duration and cost.  ``fix`` events
 on the bus (pid null, ``data.run``) narrate progress for ``executive fix``.
@@ -43,7 +47,11 @@ import structlog
 from executive.agents.adapters import AgentRequest, get_adapter
 from executive.agents.commands import CommandOutcome, run_command, split_command
 from executive.agents.diffparse import parse_patch
-from executive.agents.errors import FixRunNotFoundError, PatchInvalidError, PatchRefusedError
+from executive.agents.errors import (
+    FixRunNotFoundError,
+    PatchInvalidError,
+    PatchRefusedError,
+)
 from executive.agents.testresults import count_failures
 from executive.kernel.errors import BadParamsError, ExecutiveError, LimitError
 from executive.store.sqlite import Store
@@ -56,6 +64,9 @@ __all__ = ["FixLoops", "FixParams", "extract_diff"]
 
 log = structlog.get_logger("executive.fixloop")
 _FENCE = re.compile(r"```(?:diff|patch)[^\n]*\n(.*?)```", re.S)
+# Python's .pyc cache trusts (source mtime in whole seconds, size): a same-size fix applied within the
+# second of the previous test run would be judged on stale bytecode.  The loop's own runs write none.
+_TEST_ENV = {"PYTHONDONTWRITEBYTECODE": "1"}
 
 
 @dataclasses.dataclass(slots=True)
@@ -264,6 +275,7 @@ class FixLoops:
             out = await run_command(
                 self.ex, argv, cwd=cwd, name=f"fix-{run_id}-{label}", session_id=session_id,
                 tail_bytes=self.ex.limits.fix_output_tail_bytes, meta={"fix_run": run_id, "purpose": label}, on_start=on_start,
+                env=_TEST_ENV,
             )
         finally:
             live.difference_update(started)

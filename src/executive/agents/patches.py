@@ -44,7 +44,11 @@ import structlog
 from executive.agents import filestate, ledger
 from executive.agents.commands import run_command, split_command
 from executive.agents.diffparse import Patch, parse_patch
-from executive.agents.errors import PatchDivergedError, PatchRefusedError, PatchTransitionError
+from executive.agents.errors import (
+    PatchDivergedError,
+    PatchRefusedError,
+    PatchTransitionError,
+)
 from executive.agents.git import Git
 from executive.agents.ledger import PatchEvent, PatchState
 from executive.agents.patch_policy import patch_problems

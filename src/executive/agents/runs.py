@@ -36,12 +36,28 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import structlog
 
-from executive.agents.adapters import ADAPTERS, Adapter, AgentRequest, RunEnd, StreamParser, get_adapter
-from executive.agents.errors import AgentNotUsableError, AgentRunNotFoundError, NotARepositoryError
+from executive.agents.adapters import (
+    ADAPTERS,
+    Adapter,
+    AgentRequest,
+    RunEnd,
+    StreamParser,
+    get_adapter,
+)
+from executive.agents.errors import (
+    AgentNotUsableError,
+    AgentRunNotFoundError,
+    NotARepositoryError,
+)
 from executive.agents.events import AgentEvent, clip
 from executive.agents.git import Git
 from executive.agents.worktrees import Worktree, Worktrees
-from executive.kernel.errors import BadParamsError, ExecutiveError, LimitError, NotFoundError
+from executive.kernel.errors import (
+    BadParamsError,
+    ExecutiveError,
+    LimitError,
+    NotFoundError,
+)
 from executive.kernel.tasks import TaskKind, TaskState
 from executive.store.sqlite import Store
 

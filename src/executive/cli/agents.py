@@ -14,7 +14,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from executive.api.client import Client
-from executive.cli._common import EXIT_USAGE, console, err_console, fail, run_client, task_ref
+from executive.cli._common import (
+    EXIT_USAGE,
+    console,
+    err_console,
+    fail,
+    run_client,
+    task_ref,
+)
 
 app = typer.Typer(help="Run coding agents (Claude Code, Codex, Aider, any command) as supervised tasks.", no_args_is_help=True)
 

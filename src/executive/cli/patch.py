@@ -46,7 +46,11 @@ def apply(
 ) -> None:
     """Validate, optionally verify, and apply a patch; exits 1 unless it ends validated/applied/verified/committed."""
     try:
-        text = sys.stdin.read() if file == "-" else open(file, encoding="utf-8", errors="surrogateescape").read()
+        if file == "-":
+            text = sys.stdin.read()
+        else:
+            with open(file, encoding="utf-8", errors="surrogateescape") as fh:
+                text = fh.read()
     except OSError as exc:
         raise fail(f"cannot read {file}: {exc.strerror}", EXIT_USAGE) from None
     params: dict[str, Any] = {"diff": text, "cwd": os.path.abspath(cwd or os.getcwd()), "allow_binary": allow_binary,

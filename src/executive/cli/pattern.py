@@ -11,14 +11,25 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from executive.cli._common import EXIT_ERROR, EXIT_USAGE, console, err_console, fail, run_client
+from executive.cli._common import (
+    EXIT_ERROR,
+    EXIT_USAGE,
+    console,
+    err_console,
+    fail,
+    run_client,
+)
 
 app = typer.Typer(help="Pattern executors: scaffold modules and configs, report automation and implementation status.", no_args_is_help=True)
 
 
 def _read_instance(path: str) -> Any:
     try:
-        text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
+        if path == "-":
+            text = sys.stdin.read()
+        else:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
     except OSError as exc:
         raise fail(f"cannot read {path}: {exc.strerror}", EXIT_USAGE) from None
     try:

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from executive.agents.adapters.aider import AiderAdapter
-from executive.agents.adapters.base import Adapter, AgentRequest, Capabilities, RunEnd, StreamParser
+from executive.agents.adapters.base import (
+    Adapter,
+    AgentRequest,
+    Capabilities,
+    RunEnd,
+    StreamParser,
+)
 from executive.agents.adapters.claude import ClaudeAdapter
 from executive.agents.adapters.codex import CodexAdapter
 from executive.agents.adapters.command import CommandAdapter

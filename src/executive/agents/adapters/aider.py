@@ -19,7 +19,15 @@ import re
 from typing import Any, Iterable
 
 from executive.agents import events as ev
-from executive.agents.adapters.base import Adapter, AgentRequest, Capabilities, RunEnd, StreamParser, end_errors, unique
+from executive.agents.adapters.base import (
+    Adapter,
+    AgentRequest,
+    Capabilities,
+    RunEnd,
+    StreamParser,
+    end_errors,
+    unique,
+)
 from executive.agents.events import AgentEvent
 
 __all__ = ["AiderAdapter", "AiderParser"]

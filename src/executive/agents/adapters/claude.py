@@ -19,7 +19,16 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from executive.agents import events as ev
-from executive.agents.adapters.base import Adapter, AgentRequest, Capabilities, JsonLineParser, RunEnd, StreamParser, end_errors, unique
+from executive.agents.adapters.base import (
+    Adapter,
+    AgentRequest,
+    Capabilities,
+    JsonLineParser,
+    RunEnd,
+    StreamParser,
+    end_errors,
+    unique,
+)
 from executive.agents.events import AgentEvent
 
 __all__ = ["ClaudeAdapter", "ClaudeParser"]

@@ -19,7 +19,15 @@ from typing import Any, Iterable
 import orjson
 
 from executive.agents import events as ev
-from executive.agents.adapters.base import Adapter, AgentRequest, Capabilities, RunEnd, StreamParser, end_errors, unique
+from executive.agents.adapters.base import (
+    Adapter,
+    AgentRequest,
+    Capabilities,
+    RunEnd,
+    StreamParser,
+    end_errors,
+    unique,
+)
 from executive.agents.events import AgentEvent
 from executive.kernel.errors import BadParamsError
 

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from executive.agents.patterns.base import Pattern, PatternContext, Plan, PlannedFile, schema_errors, validate_instance
+from executive.agents.patterns.base import (
+    Pattern,
+    PatternContext,
+    Plan,
+    PlannedFile,
+    schema_errors,
+    validate_instance,
+)
 from executive.agents.patterns.registry import BUILTINS, EXAMPLES_DIR, PatternRegistry
 from executive.agents.patterns.runner import Patterns
 

@@ -22,7 +22,13 @@ import re
 from typing import Any
 
 from executive.agents.patterns import _config_rules
-from executive.agents.patterns.base import Pattern, PatternContext, Plan, PlannedFile, invalid
+from executive.agents.patterns.base import (
+    Pattern,
+    PatternContext,
+    Plan,
+    PlannedFile,
+    invalid,
+)
 
 __all__ = ["ConfigSetup"]
 

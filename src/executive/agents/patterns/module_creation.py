@@ -17,7 +17,13 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from executive.agents.patterns.base import Pattern, PatternContext, Plan, PlannedFile, invalid
+from executive.agents.patterns.base import (
+    Pattern,
+    PatternContext,
+    Plan,
+    PlannedFile,
+    invalid,
+)
 
 __all__ = ["ModuleCreation"]
 

@@ -6,6 +6,7 @@ so ``implementation_status`` can report pattern progress.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -13,7 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from executive.agents.errors import PatternInvalidError
-from executive.agents.patterns.base import PatternContext, compare_plan, validate_instance, write_plan
+from executive.agents.patterns.base import (
+    PatternContext,
+    compare_plan,
+    validate_instance,
+    write_plan,
+)
 from executive.agents.patterns.registry import EXAMPLES_DIR, PatternRegistry
 from executive.kernel.errors import BadParamsError, ExecutiveError, LimitError
 from executive.store.sqlite import Store
@@ -90,9 +96,10 @@ class Patterns:
             pattern = self._check(instance)
             plan = await pattern.plan(instance, PatternContext(root=root_path, ex=self.ex))
             lim = self.ex.limits
-            actions = compare_plan(plan, root_path, max_files=lim.pattern_files, max_bytes=lim.pattern_file_bytes)
+            # Up to pattern_files x pattern_file_bytes of disk I/O: off the event loop.
+            actions = await asyncio.to_thread(compare_plan, plan, root_path, max_files=lim.pattern_files, max_bytes=lim.pattern_file_bytes)
             if not dry_run:
-                write_plan(plan, root_path, actions)
+                await asyncio.to_thread(write_plan, plan, root_path, actions)
             row.update(ok=1, files=json.dumps(actions))
             return {"pattern": pattern.name, "dry_run": dry_run, "root": str(root_path), "files": actions, "report": plan.report}
         except ExecutiveError as exc:

@@ -26,7 +26,13 @@ import json
 import string
 from typing import Any
 
-from executive.agents.patterns.base import Pattern, PatternContext, Plan, PlannedFile, invalid
+from executive.agents.patterns.base import (
+    Pattern,
+    PatternContext,
+    Plan,
+    PlannedFile,
+    invalid,
+)
 
 __all__ = ["TemplatePattern", "DEFINITION_SCHEMA"]
 
