@@ -272,3 +272,29 @@ async def test_values_and_commands(conn: HsxClient, tmp_path: Path) -> None:
     assert other["error"] == f"pid_locked:{pid}"
     await conn.ok(cmd="kill", pid=pid, session=sid)
     assert (await conn.ok(cmd="val.list"))["values"] == []  # the owner's entries went with it
+
+
+async def test_breakpoint_forms_source_steps_and_event_kinds(conn: HsxClient, tmp_path: Path) -> None:
+    hxe, sym = write_program(tmp_path)
+    work = symbol_address(sym, "work")
+    sid = (await conn.ok(cmd="session.open", client="dap"))["session"]["id"]
+    await conn.ok(cmd="events.subscribe", session=sid, filters={"categories": ["trace_step", "scheduler"]})
+    pid = await _load(conn, hxe, session=sid)
+    assert (await conn.ok(cmd="bp.add", pid=pid, address=work, session=sid))["breakpoints"] == [work]
+    assert (await conn.ok(cmd="bp.remove", pid=pid, address=work, session=sid))["breakpoints"] == []
+    assert "no breakpoint" in await conn.error(cmd="bp.remove", pid=pid, address=work, session=sid)
+    assert await conn.error(cmd="bp.add", pid=pid) == "bp.add requires 'address'"
+    assert (await conn.ok(cmd="bp", op="add", pid=pid, addr="work", session=sid))["breakpoints"] == [work]
+    assert (await conn.ok(cmd="bp", op="clear", pid=pid, addr=hex(work), session=sid))["breakpoints"] == []
+    assert await conn.error(cmd="bp", op="set", pid=pid) == "bp set requires 'addr'"
+
+    await conn.ok(cmd="trace", pid=pid, mode="on", session=sid)
+    step = (await conn.ok(cmd="step", pid=pid, source_only=True, session=sid))["result"]
+    assert step["executed"] == 1 and step["pc"] == 4  # .mvasm instructions are all source lines
+    traced = await conn.event(lambda e: e["type"] == "trace_step")
+    assert traced["pid"] == pid and traced["data"]["pc"] == 0 and len(traced["data"]["regs"]) == 16
+    await conn.ok(cmd="trace", pid=pid, mode="off", session=sid)
+    await conn.ok(cmd="resume", pid=pid, session=sid)
+    switch = await conn.event(lambda e: e["type"] == "scheduler")
+    assert switch["data"]["state"] == "switch" and switch["data"]["next_pid"] == pid
+    await conn.ok(cmd="kill", pid=pid, session=sid)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 from collections.abc import AsyncIterator
@@ -110,3 +111,23 @@ async def test_dmesg_records_requests_and_failures(core: HsxCore) -> None:
     assert isinstance(entries, list)
     assert [e["message"] for e in entries] == ["shell request", "command failed", "shell request"]
     assert entries[1]["error"] == "unknown_cmd:bogus" and entries[0]["ts"] == 1000.0
+
+
+async def test_event_lines_translate_output_and_skip_other_tasks(core: HsxCore) -> None:
+    """`output` becomes stdout/stderr {text}; events of tasks that are not HSX programs never reach a stream."""
+    from executive.hsx.asm import assemble_text
+
+    ex = core.ex
+    image = assemble_text(".entry main\nmain:\n    RET\n").hxe
+    pid = ex.vm.load(data_b64=base64.b64encode(image).decode(), paused=True)["pid"]
+    conn = HsxConnection(core)
+    sid = core.handle(conn, {"cmd": "session.open"})["session"]["id"]  # type: ignore[index]
+    assert core.handle(conn, {"cmd": "events.subscribe", "session": sid, "filters": {"categories": ["stderr", "vm_error"]}})["status"] == "ok"  # type: ignore[index]
+    conn.data_to_send()
+    ex.bus.publish("output", pid, {"stream": "stdout", "offset": 0, "data": "not asked for\n"})
+    ex.bus.publish("output", pid, {"stream": "stderr", "offset": 0, "data_b64": base64.b64encode(b"oops\n").decode()})
+    ex.bus.publish("vm_error", 999_999, {"error": "not an HSX task"})
+    ex.bus.publish("vm_error", pid, {"error": "pc_out_of_range"})
+    lines = _replies(conn.data_to_send())
+    assert [(e["type"], e["pid"]) for e in lines] == [("stderr", pid), ("vm_error", pid)]
+    assert lines[0]["data"] == {"text": "oops\n", "offset": 0} and set(lines[1]) == {"seq", "ts", "type", "pid", "data"}
