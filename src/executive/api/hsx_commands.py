@@ -27,6 +27,7 @@ import math
 from typing import Any
 
 from executive.api.hsx_args import Call, HsxError, bool_arg, int_arg, opt_int, str_arg
+from executive.api.hsx_debug import annotate_tasks, debug_step, load_symbols
 from executive.hsx.valcmd import ValCmdRequestError
 from executive.runtimes.vm_state import VmState
 
@@ -154,8 +155,6 @@ def _restart(call: Call) -> dict[str, Any]:
 # --- tasks --------------------------------------------------------------------------------------------
 def _ps(call: Call) -> dict[str, Any]:
     ps = call.ex.vm.ps()
-    from executive.api.hsx_debug import annotate_tasks
-
     annotate_tasks(call, ps["tasks"])
     return {"tasks": ps}
 
@@ -163,8 +162,6 @@ def _ps(call: Call) -> dict[str, Any]:
 def _load(call: Call) -> dict[str, Any]:
     path = str_arg(call, "path")
     image = call.ex.vm.load(path=path, paused=True, session_id=call.session, pause_reason="loaded")
-    from executive.api.hsx_debug import load_symbols
-
     if "symbols" not in image:
         image["symbols"], warnings = load_symbols(call, image["pid"], call.get("symbols"))
         if warnings:
@@ -249,8 +246,6 @@ def _run_steps(call: Call, steps: int, pid: int | None) -> dict[str, Any]:
     ex = call.ex
     rc = _rate(call)
     if pid is not None:
-        from executive.api.hsx_debug import debug_step
-
         source_only = bool_arg(call.get("source_only", "source", default=False), "source_only")
         result = step_result(call, pid, debug_step(call, pid, steps, source_only=source_only))
     else:

@@ -235,10 +235,10 @@ class HsxStream:
         """Ended and everything it still held has been handed out."""
         return self.cause is not None and (self.sub is None or not self.sub.ready())
 
-    def end_notice(self) -> bytes | None:
+    def end_notice(self) -> bytes:
         """The last line a multiplexed connection gets when its stream ends for another reason than its own request."""
         if self.cause in ("unsubscribed", "disconnected", "replaced_here"):
-            return None
+            return b""
         ev = self.core.ex.bus.make_event("warning", None, {"reason": "subscription_closed", "cause": self.cause, "subscription": self.token})
         return encode_line(ev.to_dict())
 
@@ -334,18 +334,18 @@ class HsxStreams:
         sub = ex.bus.subscribe(types=types, pids=pids, since_seq=since, max_events=session.max_events,
                                max_bytes=ex.limits.subscription_bytes, owner=stream)
         stream.sub = sub
-        sub.notify = conn._wake
+        sub.notify = conn.wake
         self._live[token] = stream
         session.stream = stream
         conn.stream = stream
-        conn.stream_only = True
+        conn.stream_only = conn.requests == 1  # a connection opened just to stream (ExecutiveSession)
         core.log("info", "events subscribed", session_id=session.id, filters=filters)
         out: dict[str, Any] = {"token": token, "max": session.max_events, "cursor": cursor, "retention_ms": RETENTION_MS}
         out.update(stream.stats())
         if since is not None:
             out["since_seq"] = since
         if sub.ready():
-            conn._wake()
+            conn.wake()
         return {"events": out}
 
     def end(self, stream: HsxStream, cause: str) -> None:
@@ -360,7 +360,7 @@ class HsxStreams:
             self.core.ex.bus.unsubscribe(stream.sub.id)
         if cause == "disconnected":
             stream.sub = None
-        stream.conn._wake()
+        stream.conn.wake()
 
     def end_all(self, cause: str) -> None:
         for stream in list(self._live.values()):

@@ -132,7 +132,7 @@ class HsxConnection:
         self.framer = LineFramer(core.ex.limits.hsx_max_line_bytes)
         self.notify: Callable[[], None] | None = None  # the shell's "something to write" wake-up
         self.stream: HsxStream | None = None  # the event stream this connection carries
-        self.stream_only = False  # subscribed and no request since (an ExecutiveSession stream socket)
+        self.stream_only = False  # opened only to subscribe, no request since (an ExecutiveSession stream socket)
         self.want_close = False  # close once everything queued is written (the stream ended)
         self.closed = False
         self.requests = 0
@@ -164,15 +164,10 @@ class HsxConnection:
         data = encode_line(reply)
         self._replies.append(data)
         self._reply_bytes += len(data)
-        self._wake()
+        self.wake()
 
-    def send_line(self, data: bytes) -> None:
-        """Queue a pre-encoded line (used for stream end notices)."""
-        self._replies.append(data)
-        self._reply_bytes += len(data)
-        self._wake()
-
-    def _wake(self) -> None:
+    def wake(self) -> None:
+        """Tell the shell there may be something to write (replies, or events in the stream's ring)."""
         if self.notify is not None:
             self.notify()
 
@@ -199,11 +194,10 @@ class HsxConnection:
             out += stream.next_lines(_EVENT_BATCH, _EVENT_BATCH_BYTES)
             if stream.finished():
                 self.stream = None
-                note = stream.end_notice()
                 if self.stream_only:
                     self.want_close = True  # ExecutiveSession reads its stream until EOF (spec §5.4)
-                elif note is not None:
-                    out += note
+                else:
+                    out += stream.end_notice()
         return bytes(out)
 
     def connection_lost(self) -> None:
@@ -222,7 +216,8 @@ class HsxCore:
         clock: wall-clock seconds (injected: the core reads no clock of its own).
         allow_shutdown: whether ``shutdown`` may stop the daemon (off unless the daemon was
             started for a single HSX user).
-        on_shutdown: called after the ``shutdown`` reply is queued, when allowed.
+        on_shutdown: called by an allowed ``shutdown`` while it is served; it should only
+            schedule the stop (on the loop), so the reply is written first.
     """
 
     def __init__(
@@ -233,7 +228,11 @@ class HsxCore:
         allow_shutdown: bool = False,
         on_shutdown: Callable[[], None] | None = None,
     ) -> None:
-        from executive.api import hsx_commands, hsx_debug, hsx_events
+        from executive.api import (  # the tables import this module's helpers
+            hsx_commands,
+            hsx_debug,
+            hsx_events,
+        )
 
         self.ex = ex
         self.clock = clock
