@@ -86,11 +86,13 @@ async def test_bytes_in_bytes_out(core: HsxCore) -> None:
     conn = HsxConnection(core)
     woken: list[bool] = []
     conn.notify = lambda: woken.append(True)
-    for line in conn.receive_data(b'{"cmd":"ping"}\n{"cmd":"nope"}\nnot json\n{"cmd":"ping","version":3}\n'):
+    data = b'{"cmd":"ping"}\n{"cmd":"nope"}\nnot json\n{"cmd":"ping","version":3}\n{"cmd":"Ping","version":null}\n'
+    for line in conn.receive_data(data):
         assert conn.handle_line(line) is None  # nothing here needs the loop
     out = conn.data_to_send()
-    assert out.count(b"\n") == 4 and b'{"version":1,"status":"ok","reply":"pong"}\n' in out
-    assert [r.get("error") for r in _replies(out)] == [None, "unknown_cmd:nope", "invalid_json", "unsupported_version:3"]
+    assert out.count(b"\n") == 5 and out.startswith(b'{"version":1,"status":"ok","reply":"pong"}\n')
+    errors = [r.get("error") for r in _replies(out)]
+    assert errors == [None, "unknown_cmd:nope", "invalid_json", "unsupported_version:3", None]
     assert woken and conn.data_to_send() == b""
 
 

@@ -272,7 +272,9 @@ class HsxCore:
 
     def handle(self, conn: HsxConnection | None, msg: dict[str, Any]) -> dict[str, Any] | Awaitable[dict[str, Any]]:
         """Serve one decoded request in the order of spec §2.3."""
-        version = msg.get("version", 1)
+        version = msg.get("version")
+        if version is None:
+            version = 1
         if isinstance(version, str) and version.strip().lstrip("-").isdigit():
             version = int(version)
         if version != 1 or isinstance(version, bool):
