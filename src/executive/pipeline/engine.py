@@ -68,10 +68,7 @@ def next_state(run_id: int, state: RunState, event: RunEvent) -> RunState:
         return RUN_TRANSITIONS[state][event]
     except KeyError:
         allowed = ", ".join(e.value for e in RUN_TRANSITIONS[state]) or "nothing"
-        hint = {
-            RunEvent.RESUME: " (a finished run resumes only with --rework-from STEP)",
-            RunEvent.CANCEL: "",
-        }.get(event, "")
+        hint = " (a finished run resumes only with --rework-from STEP)" if event is RunEvent.RESUME else ""
         raise RunTransitionError(
             f"cannot {event.value} run {run_id}: it is {state.value}; from {state.value} it can only {allowed}{hint}",
             data={"run": run_id, "state": state.value, "event": event.value},
@@ -433,6 +430,7 @@ class PipelineEngine:
         return build_status(row, ops, approvals, pipeline, dict(r.live) if r is not None else None)
 
     async def list_runs(self, *, limit: int = 100, state: str | None = None) -> list[dict[str, Any]]:
+        """The newest ``limit`` runs (oldest first), each with ``active``: attached to this daemon."""
         rows = await self.host.store.call(cp.list_runs, limit, state)
         for row in rows:
             row["active"] = row["id"] in self._active
