@@ -93,6 +93,9 @@ class Executive:
         (self.home / "tasks").mkdir(exist_ok=True)
         store = Store(self.home / "executive.db")
         self._store = StoreWriter(store)
+        # Event seqs continue after the previous run's lease, so they never repeat (kernel/events.py).
+        lease = int(await self._store.call(Store.get_meta, "event_seq_lease", "0") or 0)
+        self.bus.resume_from(lease, lambda limit: store.set_meta("event_seq_lease", str(limit), durable=True))
         await self._restore()
         await self.pipelines.start()  # interrupted runs wait for `pipeline resume`; approval waits re-attach
         self.agents = AgentService(self)

@@ -30,18 +30,20 @@ def _check_drop_accounting(events: list[dict[str, Any]], last_seq: int) -> int:
     """Every seq the bus stamped up to ``last_seq`` was either delivered or counted as dropped.
 
     Only one subscription exists and it has no filter, so the seqs it should have seen are all
-    of them; its own warnings take seqs too (they are stamped when delivered).
+    of them.  A warning takes no seq of its own: it carries the seq of the last event it
+    accounts for, so the whole stream, warnings included, is strictly increasing.
     """
     warnings = [e for e in events if e["type"] == "warning"]
     delivered = {e["seq"] for e in events if e["type"] != "warning"}
-    published = set(range(1, last_seq + 1)) - {w["seq"] for w in warnings}
+    published = set(range(1, last_seq + 1))
     missing = sorted(published - delivered)
     dropped = sum(w["data"]["dropped"] for w in warnings)
     assert dropped == len(missing), f"warnings count {dropped} drops, {len(missing)} events are missing"
     for w in warnings:
         assert w["data"]["reason"] == "events_dropped" and w["data"]["first_dropped_seq"] in missing
-    seqs = [e["seq"] for e in events if e["type"] != "warning"]
-    assert seqs == sorted(seqs)  # what arrives is in order, oldest first
+        assert w["seq"] == w["data"]["last_dropped_seq"] and w["seq"] in missing
+    seqs = [e["seq"] for e in events]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)  # in order, oldest first, no repeats
     return dropped
 
 
@@ -105,7 +107,8 @@ async def test_replay_past_the_history_starts_with_a_replay_gap_warning(daemon_f
     assert sub["oldest_seq"] == health["last_seq"] - 15
     gap = await client.next_event(timeout=10)
     assert gap["type"] == "warning" and gap["data"]["reason"] == "replay_gap"
-    assert sub["cursor"] == gap["seq"] == health["last_seq"] + 1  # the warning is stamped at subscribe time
+    assert sub["cursor"] == health["last_seq"]
+    assert gap["seq"] == gap["data"]["missing_to"]  # the warning stands in for the last missing event
     assert gap["data"]["missing_from"] == 1 and gap["data"]["missing_to"] == sub["oldest_seq"] - 1
     replay = [await client.next_event(timeout=10) for _ in range(16)]
     assert [e["seq"] for e in replay] == list(range(sub["oldest_seq"], health["last_seq"] + 1))

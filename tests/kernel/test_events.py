@@ -33,8 +33,11 @@ def test_overflow_drops_oldest_then_warns_with_count_and_first_seq() -> None:
     assert got[0].type == "warning"
     assert got[0].data["reason"] == "events_dropped"
     assert got[0].data["dropped"] == 7 and got[0].data["first_dropped_seq"] == evs[0].seq
+    assert got[0].data["last_dropped_seq"] == evs[6].seq
     assert [e.data["i"] for e in got[1:]] == [7, 8, 9]
-    assert got[0].seq > evs[-1].seq  # the warning takes the next global seq
+    # The warning stands in for the last dropped event: the stream's seqs stay increasing.
+    assert got[0].seq == evs[6].seq
+    assert [e.seq for e in got] == sorted(e.seq for e in got)
     bus.publish("e", None, {"i": 10})
     again = _drain(sub)
     assert [e.type for e in again] == ["e"]  # warning delivered once
@@ -102,7 +105,29 @@ def test_replay_gap_is_reported() -> None:
     got = _drain(sub)
     assert got[0].type == "warning" and got[0].data["reason"] == "replay_gap"
     assert got[0].data["missing_from"] == 1 and got[0].data["missing_to"] == evs[2].seq
+    assert got[0].seq == evs[2].seq
     assert [e.data["i"] for e in got[1:]] == [3, 4, 5]
+
+
+def test_replay_gap_survives_a_replay_that_overflows_the_ring() -> None:
+    bus = EventBus(history_events=5)
+    for i in range(8):
+        bus.publish("e", None, {"i": i})
+    sub = bus.subscribe(since_seq=0, max_events=2)
+    got = _drain(sub)
+    assert [(e.type, e.data.get("reason")) for e in got[:2]] == [("warning", "replay_gap"), ("warning", "events_dropped")]
+    assert [e.data["i"] for e in got[2:]] == [6, 7]
+    assert [e.seq for e in got] == sorted(e.seq for e in got)
+
+
+def test_seqs_continue_after_a_lease() -> None:
+    leases: list[int] = []
+    bus = EventBus()
+    bus.resume_from(5000, leases.append, step=3)
+    assert leases == [5003]
+    seqs = [bus.publish("e", None, {}).seq for _ in range(4)]
+    assert seqs == [5001, 5002, 5003, 5004]
+    assert leases == [5003, 5006]  # extended before 5003 was handed out
 
 
 def test_unsubscribe_stops_delivery() -> None:

@@ -32,7 +32,6 @@ __all__ = ["RpcConnection"]
 
 log = structlog.get_logger("executive.connection")
 
-_MAX_INFLIGHT = 64  # concurrent requests per connection; reading pauses beyond this
 
 
 class RpcConnection:
@@ -46,7 +45,7 @@ class RpcConnection:
         self._subs: dict[int, Subscription] = {}
         self._rr: collections.deque[int] = collections.deque()  # subscription round-robin order
         self._inflight: set[asyncio.Task[None]] = set()
-        self._slots = asyncio.Semaphore(_MAX_INFLIGHT)
+        self._max_inflight = service.limits.max_inflight
         self.wake = asyncio.Event()
         self.closed = False
 
@@ -82,18 +81,32 @@ class RpcConnection:
         if not self._authorized:
             self._reply(self._unauthorized(frame))
             return
-        await self._slots.acquire()
+        if len(self._inflight) >= self._max_inflight:
+            # Refuse rather than stop reading: a blocked reader would also stop answering
+            # WebSocket pings and cancel requests behind the long-running calls.
+            self._reply(self._over_limit(frame))
+            return
         t = asyncio.ensure_future(self._run(frame))
         self._inflight.add(t)
         t.add_done_callback(self._inflight.discard)
 
     async def _run(self, frame: bytes | str) -> None:
+        reply = await self._dispatcher.handle_frame(frame, self)
+        if reply is not None:
+            self._reply(reply)
+
+    def _over_limit(self, frame: bytes | str) -> bytes:
         try:
-            reply = await self._dispatcher.handle_frame(frame, self)
-            if reply is not None:
-                self._reply(reply)
-        finally:
-            self._slots.release()
+            msg = orjson.loads(frame)
+            req_id = msg.get("id") if isinstance(msg, dict) else None
+        except orjson.JSONDecodeError:
+            req_id = None
+        return encode(error_response(
+            req_id, ErrorCode.LIMIT_EXCEEDED,
+            f"{self._max_inflight} requests are already running on this connection (limit max_inflight); "
+            "wait for some replies or open another connection",
+            {"limit": self._max_inflight},
+        ))
 
     def _unauthorized(self, frame: bytes | str) -> bytes:
         try:

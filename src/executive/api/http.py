@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, WebSocket
-from fastapi.responses import ORJSONResponse
 
 from executive import __version__
 from executive.api.agent_methods import agent_methods
@@ -36,7 +35,7 @@ def build_dispatcher(service: Executive, extra_methods: list[Method] | None = No
 
 def create_app(service: Executive, *, token: str | None, extra_methods: list[Method] | None = None) -> FastAPI:
     """Build the app around a running service; the caller owns the service's lifetime."""
-    app = FastAPI(title="executive", version=__version__, docs_url=None, redoc_url=None, default_response_class=ORJSONResponse)
+    app = FastAPI(title="executive", version=__version__, docs_url=None, redoc_url=None)
     dispatcher = build_dispatcher(service, extra_methods)
     connections = [0]
 

@@ -26,6 +26,8 @@ def _exit_status(info: dict[str, Any]) -> int:
         return 124
     if reason == "failed":
         return 127
+    if reason == "cancelled" and not info.get("signal") and not info.get("exit_code"):
+        return 130  # interrupted, even if the task handled SIGTERM and exited 0
     if info.get("exit_code") is not None:
         return int(info["exit_code"])
     if info.get("signal"):

@@ -102,6 +102,8 @@ class Subscription:
         self._bytes = 0  # payload bytes held in the ring; invariant: sum(e.size + _BASE_SIZE)
         self.dropped = 0  # events dropped since the last warning was delivered
         self.first_dropped_seq: int | None = None
+        self.last_dropped_seq = 0
+        self.gap: tuple[int, int] | None = None  # (first, last) seq a since_seq replay could not deliver
         self.total_dropped = 0
         self.delivered_seq = 0  # highest seq handed to the consumer
         self.last_ack = 0  # highest seq the consumer acknowledged
@@ -126,6 +128,7 @@ class Subscription:
             self._bytes -= old.size + _BASE_SIZE
             if self.dropped == 0:
                 self.first_dropped_seq = old.seq
+            self.last_dropped_seq = old.seq
             self.dropped += 1
             self.total_dropped += 1
         if was_empty and self.notify is not None:
@@ -133,12 +136,12 @@ class Subscription:
 
     @property
     def pending(self) -> int:
-        """Events waiting in the ring (plus one for an undelivered drop warning)."""
-        return len(self._ring) + (1 if self.dropped else 0)
+        """Events waiting in the ring (plus undelivered warnings)."""
+        return len(self._ring) + (1 if self.dropped else 0) + (1 if self.gap else 0)
 
     def ready(self) -> bool:
         """Whether drain() would return something now."""
-        if self.dropped:
+        if self.dropped or self.gap:
             return True
         if not self._ring:
             return False
@@ -147,24 +150,29 @@ class Subscription:
     def drain(self, max_events: int, max_bytes: int) -> list[Event]:
         """Take up to the given number of events / payload bytes, oldest first.
 
-        If events were dropped since the last drain, the batch starts with a
-        ``warning`` event ``{reason: "events_dropped", dropped, first_dropped_seq}``.
+        A gap is announced before the events that follow it: a ``warning``
+        ``{reason: "replay_gap", missing_from, missing_to}`` when a ``since_seq``
+        replay reached past the history, and ``{reason: "events_dropped",
+        dropped, first_dropped_seq, last_dropped_seq}`` when the ring dropped
+        events.  A warning takes the seq of the last event it accounts for (an
+        event this subscriber will never receive), so the seqs a subscriber
+        sees stay strictly increasing and a "last seq seen" cursor moves past
+        the gap.
         """
         out: list[Event] = []
+        if self.gap is not None:
+            first, last = self.gap
+            self.gap = None
+            out.append(Event(last, self._bus.now(), "warning", None, {
+                "reason": "replay_gap", "subscription": self.id, "missing_from": first, "missing_to": last,
+                "hint": "those events left the history; read task output by offset instead",
+            }, 0))
         if self.dropped:
-            out.append(
-                self._bus.make_event(
-                    "warning",
-                    None,
-                    {
-                        "reason": "events_dropped",
-                        "subscription": self.id,
-                        "dropped": self.dropped,
-                        "first_dropped_seq": self.first_dropped_seq,
-                        "hint": "re-subscribe with since_seq, or read task output by offset",
-                    },
-                )
-            )
+            out.append(Event(self.last_dropped_seq, self._bus.now(), "warning", None, {
+                "reason": "events_dropped", "subscription": self.id, "dropped": self.dropped,
+                "first_dropped_seq": self.first_dropped_seq, "last_dropped_seq": self.last_dropped_seq,
+                "hint": "re-subscribe with since_seq, or read task output by offset",
+            }, 0))
             self.dropped = 0
             self.first_dropped_seq = None
         ring = self._ring
@@ -210,7 +218,12 @@ class Subscription:
 
 
 class EventBus:
-    """Stamps, records and fans out events.  Single-threaded: call from the loop."""
+    """Stamps, records and fans out events.  Single-threaded: call from the loop.
+
+    Seqs stay strictly increasing across daemon restarts through a *lease*:
+    the bus only hands out seqs below a limit that the store has already made
+    durable (:meth:`resume_from`); crossing it extends the lease first.
+    """
 
     def __init__(self, *, history_events: int = 65536, history_bytes: int = 4 * 1024 * 1024, clock: Callable[[], float] = time.time) -> None:
         self._seq = 0
@@ -221,6 +234,24 @@ class EventBus:
         self._history_max_bytes = history_bytes
         self._subs: dict[int, Subscription] = {}
         self._next_sub = 1
+        self._lease_end = SEQ_MAX  # no lease: an in-memory bus (tests, embedding)
+        self._lease_step = 0
+        self._lease: Callable[[int], None] | None = None
+
+    def now(self) -> float:
+        return self._clock()
+
+    def resume_from(self, seq: int, lease: Callable[[int], None], *, step: int = 1_000_000) -> None:
+        """Continue numbering after ``seq`` (the previous run's lease end).
+
+        ``lease(limit)`` must durably record ``limit`` before returning; the bus
+        calls it before handing out any seq at or above the current limit.
+        """
+        self._seq = max(self._seq, seq)
+        self._lease = lease
+        self._lease_step = step
+        self._lease_end = self._seq + step
+        lease(self._lease_end)
 
     @property
     def last_seq(self) -> int:
@@ -229,8 +260,12 @@ class EventBus:
     def make_event(self, type: str, pid: int | None, data: dict[str, Any], size: int = 0) -> Event:
         """Stamp an event with the next seq without publishing it (used for per-subscriber warnings)."""
         self._seq += 1
-        if self._seq > SEQ_MAX:  # pragma: no cover - 2**64 events is not reachable
-            raise OverflowError("event sequence exhausted")
+        if self._seq >= self._lease_end:
+            if self._seq > SEQ_MAX:  # pragma: no cover - 2**64 events is not reachable
+                raise OverflowError("event sequence exhausted")
+            self._lease_end = self._seq + self._lease_step
+            assert self._lease is not None
+            self._lease(self._lease_end)  # durable before the seq is used (rare: once per lease step)
         return Event(self._seq, self._clock(), type, pid, data, size)
 
     def publish(self, type: str, pid: int | None = None, data: dict[str, Any] | None = None, *, size: int = 0) -> Event:
@@ -278,19 +313,7 @@ class EventBus:
             sub.last_ack = since_seq
             oldest = self._history[0].seq if self._history else self._seq + 1
             if since_seq + 1 < oldest and since_seq < self._seq:
-                sub.offer(
-                    self.make_event(
-                        "warning",
-                        None,
-                        {
-                            "reason": "replay_gap",
-                            "subscription": sub.id,
-                            "missing_from": since_seq + 1,
-                            "missing_to": oldest - 1,
-                            "hint": "those events left the history; read task output by offset instead",
-                        },
-                    )
-                )
+                sub.gap = (since_seq + 1, oldest - 1)
             for ev in self._history:
                 if ev.seq > since_seq and sub.matches(ev):
                     sub.offer(ev)

@@ -23,6 +23,7 @@ class Limits:
     max_frame_bytes: int = 4 * 1024 * 1024  # one incoming WebSocket frame / TCP line
     max_batch: int = 100  # requests in one JSON-RPC batch
     max_connections: int = 256  # concurrent client connections
+    max_inflight: int = 1024  # requests running at once on one connection (more are refused, not queued)
     # --- events ---------------------------------------------------------------
     max_subscriptions: int = 256  # all connections together
     subscription_events: int = 8192  # ring capacity of one subscription (events)

@@ -349,6 +349,10 @@ class _Supervisor:
         )
         self.rt.forget(task.id)
         self.host.task_ended(task)
+        if reason is EndReason.EXITED:
+            # A task owns its tree: children it left behind (even ones that called setsid
+            # and hold no pipe) do not outlive it.  Found off the loop: it scans /proc.
+            asyncio.ensure_future(self.rt.reap_strays(self.marker, task.id))
 
     def close_logs(self) -> None:
         self.output.close()
@@ -425,6 +429,19 @@ class ProcessRuntime:
         sup = self._live.get(task_id)
         if sup is not None:
             await sup.done.wait()
+
+    async def reap_strays(self, marker: str, task_id: int) -> None:
+        """SIGTERM, then SIGKILL, whatever still carries a finished task's marker."""
+        pids = await asyncio.to_thread(self.os.tree, None, marker)
+        if not pids:
+            return
+        log.info("task_strays", task=task_id, pids=pids[:16], count=len(pids))
+        self.os.signal_all(pids, signal.SIGTERM)
+        self.os.signal_all(pids, signal.SIGCONT)
+        await asyncio.sleep(min(1.0, self.host.limits.kill_grace_s))
+        left = await asyncio.to_thread(self.os.tree, None, marker)
+        if left:
+            self.os.signal_all(left, signal.SIGKILL)
 
     def forget(self, task_id: int) -> None:
         self._live.pop(task_id, None)

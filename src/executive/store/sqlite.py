@@ -31,6 +31,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -75,6 +76,9 @@ MIGRATIONS: list[tuple[str, str]] = [
 ]
 
 
+MIGRATIONS.append(("meta", "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"))
+
+
 def register_migration(name: str, sql: str) -> None:
     """Append a migration (idempotent by name); call at import time of the owning module."""
     if any(n == name for n, _ in MIGRATIONS):
@@ -104,20 +108,40 @@ class Store:
 
     # --- schema ------------------------------------------------------------------
     def migrate(self) -> int:
-        """Run the migrations not yet applied; returns the schema version."""
+        """Run the migrations not yet applied, in registration order; returns how many are applied.
+
+        Migrations are keyed by *name* in ``schema_migrations``, not by position:
+        modules register theirs at import time, and import order may differ
+        between runs, so a positional counter could skip one.
+        """
         with self._lock:
-            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-            for number, (_name, sql) in enumerate(MIGRATIONS[version:], start=version + 1):
-                self._conn.execute("BEGIN IMMEDIATE")
+            c = self._conn
+            c.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied REAL NOT NULL)")
+            done = {r[0] for r in c.execute("SELECT name FROM schema_migrations")}
+            for name, sql in MIGRATIONS:
+                if name in done:
+                    continue
+                c.execute("BEGIN IMMEDIATE")
                 try:
                     for statement in _split_sql(sql):
-                        self._conn.execute(statement)
-                    self._conn.execute(f"PRAGMA user_version={number}")
-                    self._conn.execute("COMMIT")
+                        c.execute(statement)
+                    c.execute("INSERT INTO schema_migrations (name, applied) VALUES (?, ?)", (name, time.time()))
+                    c.execute(f"PRAGMA user_version={len(done) + 1}")
+                    c.execute("COMMIT")
                 except BaseException:
-                    self._conn.execute("ROLLBACK")
+                    c.execute("ROLLBACK")
                     raise
-            return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+                done.add(name)
+            return len(done)
+
+    # --- small durable settings ------------------------------------------------------
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        rows = self.query("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else default
+
+    def set_meta(self, key: str, value: str, *, durable: bool = False) -> None:
+        with self.transaction(durable=durable) as c:
+            c.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
 
     @contextlib.contextmanager
     def transaction(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
