@@ -92,6 +92,7 @@ _SWITCH_REASON = {  # scheduler-event reason for each way a slice ends (spec hsx
     HaltReason.EXITED: "exited",
 }
 _SLICE_BUDGET_S = 0.004  # work the scheduler does before yielding to the loop
+_CHUNK_S = 0.002  # longest a slice should hold the loop
 _STACK_SLOTS = 8  # distinct stack/register-window positions (reference formula, spec §1.3)
 
 
@@ -487,7 +488,22 @@ class VmRuntime:
             self.host.bus.publish("scheduler", vt.pid, {"state": "switch", "prev_pid": self._last_pid, "next_pid": vt.pid, "reason": self._last_stop})
             self._last_pid = vt.pid
         self._move(vt, VmEvent.SCHEDULE, reason=None)
-        executed = vt.cpu.run(quantum)
+        # A slice is bounded in instructions (the quantum) and in time: a program whose
+        # instructions are expensive (many SVCs writing output) runs in smaller chunks, so
+        # no slice holds the event loop much longer than _CHUNK_S.  The chunk adapts per task.
+        cpu = vt.cpu
+        executed = 0
+        deadline = time.perf_counter() + _CHUNK_S
+        while executed < quantum:
+            t0 = time.perf_counter()
+            executed += cpu.run(min(vt.chunk, quantum - executed))
+            now = time.perf_counter()
+            if now - t0 > _CHUNK_S and vt.chunk > 64:
+                vt.chunk //= 2
+            elif now - t0 < _CHUNK_S / 4 and vt.chunk < quantum:
+                vt.chunk = min(quantum, vt.chunk * 2)
+            if cpu.halt is not HaltReason.RUNNING or now >= deadline:
+                break
         vt.slices += 1
         self.total_steps += executed
         self._after_run(vt)

@@ -72,6 +72,7 @@ class VmTask:
             stack_limit=self.stack_limit, reg_base=self.reg_base,
         )
         self.slices = 0
+        self.chunk = 256  # instructions per Cpu.run inside a slice; the scheduler adapts it to time
 
     @property
     def finished(self) -> bool:
