@@ -351,7 +351,8 @@ class DebugService(TraceMethods):
     def bp_clear(self, ref: int | str, *, session_id: str | None = None) -> dict[str, Any]:
         """Delete every breakpoint of a task."""
         st = self._control(ref, session_id)
-        return self._bp_reply(st) | {"removed": st.breakpoints.clear()}
+        removed = st.breakpoints.clear()  # clear first: the reply lists what is left (nothing)
+        return self._bp_reply(st) | {"removed": removed}
 
     def bp_list(self, ref: int | str) -> dict[str, Any]:
         """A task's breakpoints: ``breakpoints`` (addresses, as the HSX ``bp`` reply) and ``details``."""

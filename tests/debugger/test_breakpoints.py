@@ -56,7 +56,8 @@ async def test_breakpoint_at_address_zero_is_valid(ex: Executive, program: Calla
     pid = ex.vm.load(path=str(program(COUNTER)), paused=True)["pid"]
     assert ex.debug.bp_add(pid, 0)["breakpoints"] == [0]
     assert ex.debug.bp_add(pid, "0x0")["added"] is False  # idempotent
-    assert ex.debug.bp_clear(pid)["removed"] == 1
+    cleared = ex.debug.bp_clear(pid)
+    assert cleared["removed"] == 1 and cleared["breakpoints"] == [] and cleared["details"] == []
 
 
 @pytest.mark.parametrize(
