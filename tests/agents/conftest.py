@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -52,10 +53,30 @@ def repo(tmp_path: Path) -> Path:
     return make_repo(tmp_path / "repo", {"calc.py": "def add(a, b):\n    return a + b\n", "README.md": "# demo\n"})
 
 
+def tree_state(root: Path) -> dict[str, tuple[str, int, bytes]]:
+    """Every path under root except .git: kind, permission bits, bytes (or link target)."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d != ".git"]
+        for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
+            p = os.path.join(dirpath, name)
+            st = os.lstat(p)
+            rel = os.path.relpath(p, root)
+            if stat.S_ISLNK(st.st_mode):
+                out[rel] = ("link", 0, os.readlink(p).encode())
+            else:
+                out[rel] = ("file", st.st_mode & 0o7777, Path(p).read_bytes())
+        for d in dirnames:
+            rel = os.path.relpath(os.path.join(dirpath, d), root)
+            out.setdefault(rel + "/", ("dir", 0, b""))
+    return out
+
+
 class AgentHelpers:
     """Run an agent over the wire and collect its normalized events."""
 
     git = staticmethod(git)
+    tree_state = staticmethod(tree_state)
     make_repo = staticmethod(make_repo)
 
     async def run(self, client: Client, **params: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:

@@ -11,8 +11,6 @@ import pytest
 from executive.agents.testresults import count_failures
 from executive.api.client import Client
 
-from .test_patches import tree_state
-
 RUNNER = '''import importlib.util, pathlib, sys, traceback
 sys.path.insert(0, ".")
 files = sys.argv[1:] or sorted(str(p) for p in pathlib.Path("tests").glob("test_*.py"))
@@ -70,9 +68,9 @@ async def test_one_attempt_makes_it_green(client: Client, fake_bin, buggy: Path,
     assert await client.call("agent.worktrees") == []  # every mirror was removed
 
 
-async def test_a_worse_patch_is_rolled_back_exactly_then_a_fix_is_kept(client: Client, fake_bin, buggy: Path, tmp_path: Path) -> None:
+async def test_a_worse_patch_is_rolled_back_exactly_then_a_fix_is_kept(client: Client, agents, fake_bin, buggy: Path, tmp_path: Path) -> None:
     (buggy / "notes.txt").write_text("uncommitted notes\n")
-    before = tree_state(buggy)
+    before = agents.tree_state(buggy)
     run = await fix(client, fake_bin, buggy, {"fix": [[WORSE], [FIX]]}, tmp_path, max_iterations=5)
     assert run["state"] == "green" and run["iterations"] == 2
     first, second = run["attempts"]
@@ -80,17 +78,17 @@ async def test_a_worse_patch_is_rolled_back_exactly_then_a_fix_is_kept(client: C
     assert "not fewer" in first["detail"]
     assert (await client.call("patch.show", patch=first["patch_id"]))["state"] == "rolled_back"
     assert second["outcome"] == "kept" and (await client.call("patch.show", patch=second["patch_id"]))["state"] == "verified"
-    after = tree_state(buggy)
+    after = agents.tree_state(buggy)
     assert {k: v for k, v in after.items() if k != "calc.py" and "__pycache__" not in k} == {
         k: v for k, v in before.items() if k != "calc.py" and "__pycache__" not in k}
 
 
-async def test_no_fix_leaves_the_exact_tree(client: Client, fake_bin, buggy: Path, tmp_path: Path) -> None:
+async def test_no_fix_leaves_the_exact_tree(client: Client, agents, fake_bin, buggy: Path, tmp_path: Path) -> None:
     (buggy / "notes.txt").write_text("uncommitted notes\n")
-    before = {k: v for k, v in tree_state(buggy).items() if "__pycache__" not in k}
+    before = {k: v for k, v in agents.tree_state(buggy).items() if "__pycache__" not in k}
     run = await fix(client, fake_bin, buggy, {"fix": [[WORSE], []]}, tmp_path, max_iterations=2)
     assert run["state"] == "unchanged" and [a["outcome"] for a in run["attempts"]] == ["rolled_back", "no_patch"]
-    assert {k: v for k, v in tree_state(buggy).items() if "__pycache__" not in k} == before
+    assert {k: v for k, v in agents.tree_state(buggy).items() if "__pycache__" not in k} == before
 
 
 async def test_regression_test_first_and_fixes_must_pass_it(client: Client, fake_bin, buggy: Path, tmp_path: Path) -> None:

@@ -3,32 +3,12 @@
 from __future__ import annotations
 
 import os
-import stat
 import sys
 from pathlib import Path
 
 import pytest
 
 from executive.api.client import Client, RpcError
-
-
-def tree_state(root: Path) -> dict[str, tuple[str, int, bytes]]:
-    """Every path under root except .git: kind, permission bits, bytes (or link target)."""
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d != ".git"]
-        for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
-            p = os.path.join(dirpath, name)
-            st = os.lstat(p)
-            rel = os.path.relpath(p, root)
-            if stat.S_ISLNK(st.st_mode):
-                out[rel] = ("link", 0, os.readlink(p).encode())
-            else:
-                out[rel] = ("file", st.st_mode & 0o7777, Path(p).read_bytes())
-        for d in dirnames:
-            rel = os.path.relpath(os.path.join(dirpath, d), root)
-            out.setdefault(rel + "/", ("dir", 0, b""))
-    return out
 
 
 def diff_of(agents, repo: Path, change) -> str:
@@ -62,11 +42,11 @@ async def test_good_patch_applies_and_verifies(client: Client, agents, repo: Pat
 
 
 async def test_patch_that_breaks_the_tests_never_touches_the_tree(client: Client, agents, repo: Path) -> None:
-    before = tree_state(repo)
+    before = agents.tree_state(repo)
     text = diff_of(agents, repo, lambda: (repo / "calc.py").write_text("def add(a, b):\n    return a - b\n"))
     rec = await client.call("patch.apply", diff=text, cwd=str(repo), verify=[sys.executable, "-c", "import calc; assert calc.add(2, 2) == 4"])
     assert rec["state"] == "quarantined" and "verification" in rec["reason"] and rec["verify_exit"] == 1
-    assert tree_state(repo) == before
+    assert agents.tree_state(repo) == before
 
 
 async def test_rollback_restores_the_exact_prior_tree(client: Client, agents, repo: Path) -> None:
@@ -90,21 +70,21 @@ async def test_rollback_restores_the_exact_prior_tree(client: Client, agents, re
     (repo / "README.md").write_text("# demo\nlocal notes\n")
     (repo / "scratch.txt").write_text("untracked\n")
     (repo / "scratch.txt").chmod(0o600)
-    before = tree_state(repo)
+    before = agents.tree_state(repo)
     rec = await client.call("patch.apply", diff=text, cwd=str(repo))
     assert rec["state"] == "applied", rec["reason"]
     assert (repo / "pkg/sub/mod.py").exists() and not (repo / "gone.txt").exists() and (repo / "new.txt").exists()
     assert not os.access(repo / "tool.sh", os.X_OK)
     rb = await client.call("patch.rollback", patch=rec["id"])
     assert rb["state"] == "rolled_back" and "exactly" in rb["reason"]
-    assert tree_state(repo) == before  # content, modes, new files and their directories removed, deleted files back
+    assert agents.tree_state(repo) == before  # content, modes, new files and their directories removed, deleted files back
     with pytest.raises(RpcError) as e:
         await client.call("patch.rollback", patch=rec["id"])
     assert e.value.code == 1213 and "rolled_back" in e.value.message
 
 
 async def test_rollback_refuses_to_overwrite_later_edits_unless_forced(client: Client, agents, repo: Path) -> None:
-    before = tree_state(repo)
+    before = agents.tree_state(repo)
     text = diff_of(agents, repo, lambda: (repo / "calc.py").write_text("def add(a, b):\n    return a + b + 0\n"))
     rec = await client.call("patch.apply", diff=text, cwd=str(repo))
     (repo / "calc.py").write_text("edited by hand afterwards\n")
@@ -113,7 +93,7 @@ async def test_rollback_refuses_to_overwrite_later_edits_unless_forced(client: C
     assert e.value.code == 1214 and "calc.py" in e.value.message and "--force" in e.value.message
     rb = await client.call("patch.rollback", patch=rec["id"], force=True)
     assert rb["state"] == "rolled_back" and "overwrote" in rb["reason"]
-    assert tree_state(repo) == before
+    assert agents.tree_state(repo) == before
 
 
 @pytest.mark.parametrize(
@@ -126,17 +106,17 @@ async def test_rollback_refuses_to_overwrite_later_edits_unless_forced(client: C
         ("diff --git a/l b/l\nnew file mode 120000\n--- /dev/null\n+++ b/l\n@@ -0,0 +1 @@\n+../../etc\n\\ No newline at end of file\n", "symlink to"),
     ],
 )
-async def test_patch_outside_the_workspace_is_refused(client: Client, repo: Path, tmp_path: Path, diff: str, problem: str) -> None:
+async def test_patch_outside_the_workspace_is_refused(client: Client, agents, repo: Path, tmp_path: Path, diff: str, problem: str) -> None:
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     (repo / "link").symlink_to(outside)
-    before = tree_state(repo)
+    before = agents.tree_state(repo)
     with pytest.raises(RpcError) as e:
         await client.call("patch.apply", diff=diff, cwd=str(repo))
     assert e.value.code == 1212 and problem in e.value.message
     rec = await client.call("patch.show", patch=e.value.data["patch"])
     assert rec["state"] == "quarantined" and [t["to"] for t in rec["transitions"]] == ["created", "quarantined"]
-    assert tree_state(repo) == before and list(outside.iterdir()) == []
+    assert agents.tree_state(repo) == before and list(outside.iterdir()) == []
 
 
 async def test_binary_patches_need_permission(client: Client, agents, repo: Path) -> None:
@@ -183,8 +163,8 @@ async def test_conflicting_and_malformed_patches(client: Client, repo: Path) -> 
     assert e.value.code == 1210
 
 
-async def test_validate_only_then_the_tree_is_untouched(client: Client, repo: Path) -> None:
-    before = tree_state(repo)
+async def test_validate_only_then_the_tree_is_untouched(client: Client, agents, repo: Path) -> None:
+    before = agents.tree_state(repo)
     text = "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,3 @@\n def add(a, b):\n     return a + b\n+# x\n"
     rec = await client.call("patch.apply", diff=text, cwd=str(repo), apply=False)
-    assert rec["state"] == "validated" and tree_state(repo) == before
+    assert rec["state"] == "validated" and agents.tree_state(repo) == before
