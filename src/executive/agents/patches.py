@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -188,12 +189,12 @@ class PatchEngine:
             if not out.ok:
                 await self._move(
                     pid, PatchEvent.VERIFY_FAILED,
-                    f"verification `{' '.join(verify_argv)[:200]}` failed ({out.describe()}); the real tree was not touched",
+                    f"verification `{shlex.join(verify_argv)[:200]}` failed ({out.describe()}); the real tree was not touched",
                     fields,
                 )
                 return None
             await self.ex.store.call(_set_fields, pid, fields)
-            return f"verification `{' '.join(verify_argv)[:200]}` passed ({out.describe()}) in a mirror of the tree before apply"
+            return f"verification `{shlex.join(verify_argv)[:200]}` passed ({out.describe()}) in a mirror of the tree before apply"
 
     async def _git_apply(self, where: Path, patch: Patch, text: str, *, check: bool) -> str | None:
         """Run git apply; returns None on success, else git's message."""
