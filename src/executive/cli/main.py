@@ -7,7 +7,19 @@ from typing import Optional
 
 import typer
 
-from executive.cli import _common, pipeline as pipeline_cli, serve as serve_cmd, tasks, vm as vm_cli
+from executive.cli import (
+    _common,
+    agents as agents_cli,
+    debug as debug_cli,
+    fix as fix_cli,
+    hsx as hsx_cli,
+    patch as patch_cli,
+    pattern as pattern_cli,
+    pipeline as pipeline_cli,
+    serve as serve_cmd,
+    tasks,
+    vm as vm_cli,
+)
 
 app = typer.Typer(
     name="executive",
@@ -26,25 +38,13 @@ def _root(
 
 
 app.command("serve")(serve_cmd.serve)
-tasks.register(app)
-vm_cli.register(app)
+tasks.register(app)  # run, ps, logs, pause, resume, cancel, kill, events
+vm_cli.register(app)  # load
+app.command("debug")(debug_cli.debug)
+app.add_typer(debug_cli.trace_app, name="trace", help="HSX trace buffers: set, export, import (hsx.trace/1).")
+app.add_typer(hsx_cli.app, name="hsx", help="HSX VM tools: run, asm, disasm, info.")
 app.add_typer(pipeline_cli.app, name="pipeline", help="Phased pipelines: gates, rising thresholds, rework, checkpoints and resume.")
-
-
-def _mount_subapps() -> None:
-    from executive.cli import hsx as hsx_cli
-
-    app.add_typer(hsx_cli.app, name="hsx", help="HSX VM tools: run, asm, disasm, info.")
-    from executive.cli import agents as agents_cli, fix as fix_cli, patch as patch_cli, pattern as pattern_cli
-
-    app.add_typer(agents_cli.app, name="agent", help="Coding agents as tasks: run, check, runs, show, diff, replay, worktrees.")
-    app.add_typer(patch_cli.app, name="patch", help="Patches: apply (validated, verified), list, show, rollback, commit.")
-    app.add_typer(pattern_cli.app, name="pattern", help="Pattern executors: list, schema, example, validate, run (--dry-run).")
-    app.command("fix")(fix_cli.fix)
-    from executive.cli import debug as debug_cli
-
-    app.command("debug")(debug_cli.debug)
-    app.add_typer(debug_cli.trace_app, name="trace", help="HSX trace buffers: set, export, import (hsx.trace/1).")
-
-
-_mount_subapps()
+app.add_typer(agents_cli.app, name="agent", help="Coding agents as tasks: run, check, runs, show, diff, replay, worktrees.")
+app.add_typer(patch_cli.app, name="patch", help="Patches: apply (validated, verified), list, show, rollback, commit.")
+app.add_typer(pattern_cli.app, name="pattern", help="Pattern executors: list, schema, example, validate, run (--dry-run).")
+app.command("fix")(fix_cli.fix)
