@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+from typing import Any
 
 import orjson
 import structlog
@@ -96,26 +97,16 @@ class RpcConnection:
             self._reply(reply)
 
     def _over_limit(self, frame: bytes | str) -> bytes:
-        try:
-            msg = orjson.loads(frame)
-            req_id = msg.get("id") if isinstance(msg, dict) else None
-        except orjson.JSONDecodeError:
-            req_id = None
         return encode(error_response(
-            req_id, ErrorCode.LIMIT_EXCEEDED,
+            _request_id(frame), ErrorCode.LIMIT_EXCEEDED,
             f"{self._max_inflight} requests are already running on this connection (limit max_inflight); "
             "wait for some replies or open another connection",
             {"limit": self._max_inflight},
         ))
 
     def _unauthorized(self, frame: bytes | str) -> bytes:
-        try:
-            msg = orjson.loads(frame)
-            req_id = msg.get("id") if isinstance(msg, dict) else None
-        except orjson.JSONDecodeError:
-            req_id = None
         return encode(error_response(
-            req_id, ErrorCode.UNAUTHORIZED,
+            _request_id(frame), ErrorCode.UNAUTHORIZED,
             "unauthorized: present the token from $EXECUTIVE_HOME/token as 'Authorization: Bearer <token>' or '?token=<token>'",
         ))
 
@@ -153,3 +144,12 @@ class RpcConnection:
         self._subs.clear()
         self._rr.clear()
         self.wake.set()
+
+
+def _request_id(frame: bytes | str) -> Any:
+    """The id of a request we refuse without dispatching it (None if it has none)."""
+    try:
+        msg = orjson.loads(frame)
+    except orjson.JSONDecodeError:
+        return None
+    return msg.get("id") if isinstance(msg, dict) else None
