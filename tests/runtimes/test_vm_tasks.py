@@ -73,6 +73,7 @@ loop:
 
 async def test_sleeping_task_wakes_on_time_while_others_run(ex: Executive) -> None:
     sub = ex.subscribe(types=["task_state"])
+    sched = ex.subscribe(types=["scheduler"])
     spin = ex.vm.load(data_b64=image(SPINNER), name="spin")
     t0 = time.monotonic()
     sleeper = ex.vm.load(data_b64=image(SLEEPER), name="sleeper")
@@ -85,6 +86,10 @@ async def test_sleeping_task_wakes_on_time_while_others_run(ex: Executive) -> No
     reasons = [(e.pid, e.data.get("new_state"), e.data.get("reason")) for e in sub.drain(1000, 10**7)]
     assert (sleeper["pid"], "sleeping", "sleep") in reasons
     assert (sleeper["pid"], "ready", "sleep_wake") in reasons
+    switches = [e.data for e in sched.drain(100000, 10**8)]
+    # The sleeper's slice ended early by its sleep: the switch says so and how much quantum was left.
+    away = [d for d in switches if d["prev_pid"] == sleeper["pid"] and d["reason"] == "sleep"]
+    assert away and all(0 < d["quantum_remaining"] < d["quantum"] for d in away)
     ex.vm.kill(spin["pid"])
 
 

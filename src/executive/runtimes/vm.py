@@ -145,6 +145,7 @@ class VmRuntime:
         self._runner: asyncio.Task[None] | None = None
         self._last_pid: int | None = None
         self._last_stop = "quantum_expired"  # why the previous slice ended (scheduler events)
+        self._last_quantum_left = 0  # instructions of its quantum the previous slice did not use
         self.clock_running = True  # HSX `clock stop` holds every VM task between slices
         self.total_steps = 0
 
@@ -485,7 +486,10 @@ class VmRuntime:
 
     def _run_slice(self, vt: VmTask, quantum: int) -> int:
         if vt.pid != self._last_pid:
-            self.host.bus.publish("scheduler", vt.pid, {"state": "switch", "prev_pid": self._last_pid, "next_pid": vt.pid, "reason": self._last_stop})
+            self.host.bus.publish("scheduler", vt.pid, {
+                "state": "switch", "prev_pid": self._last_pid, "next_pid": vt.pid, "reason": self._last_stop,
+                "quantum_remaining": self._last_quantum_left, "quantum": quantum,
+            })
             self._last_pid = vt.pid
         self._move(vt, VmEvent.SCHEDULE, reason=None)
         # A slice is bounded in instructions (the quantum) and in time: a program whose
@@ -505,6 +509,7 @@ class VmRuntime:
             if cpu.halt is not HaltReason.RUNNING or now >= deadline:
                 break
         vt.slices += 1
+        self._last_quantum_left = quantum - executed
         self.total_steps += executed
         self._after_run(vt)
         return executed
