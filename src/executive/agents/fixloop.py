@@ -219,8 +219,8 @@ class FixLoops:
         for tid in list(self._live_tasks.get(run_id, ())):
             try:
                 self.ex.task_cancel(tid)
-            except ExecutiveError:
-                pass
+            except ExecutiveError:  # it ended meanwhile: nothing left to cancel
+                continue
         task = self._tasks.get(run_id)
         if task is not None:
             task.cancel()
@@ -298,8 +298,8 @@ class FixLoops:
             for pid in pending:
                 try:
                     await asyncio.shield(self.agents.patches.rollback(pid, reason=f"fix run {run_id} ended before judging it", force=True))
-                except ExecutiveError:
-                    pass
+                except ExecutiveError as exc:  # keep going: the other patches still need their rollback
+                    log.error("fix_rollback_failed", run=run_id, patch=pid, error=exc.message)
             await asyncio.shield(self.ex.store.call(_update_run, run_id, {"state": state, "detail": detail[:2000], "ended": time.time()}))
             self._event(run_id, "done", state=state, detail=detail[:500])
             self._live_tasks.pop(run_id, None)
