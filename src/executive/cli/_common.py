@@ -57,6 +57,8 @@ def run_client(fn: Callable[[Client], Awaitable[T]]) -> T:
     except RpcError as exc:
         code = EXIT_USAGE if -32700 <= exc.code <= -32600 or 1000 <= exc.code < 1100 else EXIT_ERROR
         raise fail(exc.message, code) from None
+    except BrokenPipeError:
+        raise  # our own stdout closed (`| head`); the caller decides
     except ConnectionError as exc:
         raise fail(f"{exc}; is the daemon still running? (`executive serve`)", EXIT_NO_DAEMON) from None
 

@@ -13,6 +13,7 @@ from typing import Any, List, Optional
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from executive.api.client import Client
 from executive.cli._common import EXIT_USAGE, console, fail, run_client, task_ref, write_out
@@ -126,7 +127,7 @@ def _fmt_state(t: dict[str, Any]) -> str:
             colour = "green" if t["exit_code"] == 0 and reason == "exited" else "red"
             return f"[{colour}]{reason} ({t['exit_code']})[/]"
         if t.get("signal"):
-            return f"[red]{reason} (signal {t['signal']})[/]"
+            return f"[red]{reason} (sig {t['signal']})[/]"
         return f"[red]{reason}[/]"
     if st == "paused" and t.get("pause_reason"):
         return f"[yellow]paused ({t['pause_reason']})[/]"
@@ -146,12 +147,23 @@ def ps(
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    table = Table(box=None, header_style="bold")
-    for col in ("ID", "NAME", "KIND", "STATE", "PID", "STARTED", "TIME", "COMMAND"):
-        table.add_column(col, overflow="fold" if col == "COMMAND" else "ellipsis", no_wrap=col != "COMMAND")
+    wide = console.width >= 100  # PID and STARTED only where they fit
+    cols = ["ID", "NAME", "KIND", "STATE"] + (["PID", "STARTED"] if wide else []) + ["TIME"]
+    body = []
     for t in rows:
-        command = " ".join(t.get("argv") or []) or (t.get("image") or "")
-        table.add_row(str(t["id"]), t["name"], t["kind"], _fmt_state(t), str(t.get("pid") or "-"), _fmt_time(t.get("started")), _fmt_duration(t), command[:200])
+        cells = [str(t["id"]), t["name"], t["kind"], _fmt_state(t)]
+        if wide:
+            cells += [str(t.get("pid") or "-"), _fmt_time(t.get("started"))]
+        cells.append(_fmt_duration(t))
+        body.append((cells, (" ".join(t.get("argv") or []) or (t.get("image") or ""))[:200]))
+    # Every column keeps its natural width; COMMAND alone gives way on a narrow terminal.
+    natural = [max([len(c)] + [len(Text.from_markup(r[0][i]).plain) for r in body]) for i, c in enumerate(cols)]
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for col, w in zip(cols, natural, strict=True):
+        table.add_column(col, no_wrap=True, min_width=w)
+    table.add_column("COMMAND", no_wrap=True, overflow="ellipsis", max_width=max(10, console.width - sum(natural) - 2 * len(cols)))
+    for cells, command in body:
+        table.add_row(*cells, command)
     if not rows:
         console.print("no tasks; start one with `executive run -- CMD`")
         return
@@ -219,6 +231,8 @@ def events(
         run_client(go)
     except KeyboardInterrupt:
         pass
+    except BrokenPipeError:  # the reader went away (e.g. `| head`): that is the end, not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def register(app: typer.Typer) -> None:
