@@ -116,3 +116,12 @@ async def test_malformed_file_over_the_wire(client: Client, tmp_path: Path) -> N
     schema = await client.call("pipeline.schema")
     assert json.dumps(schema) == json.dumps(pipeline_schema())
     assert await client.call("pipeline.list") == []
+
+
+def test_init_of_a_new_name_makes_the_directory(tmp_path: Path) -> None:
+    # README: `executive pipeline init demo` then `pipeline run demo/pipeline.yaml`; it wrote a *file* named demo.
+    path = write_template(tmp_path / "demo")
+    assert path == tmp_path / "demo" / "pipeline.yaml" and path.read_text() == template_text()
+    assert write_template(tmp_path / "other.yaml") == tmp_path / "other.yaml"
+    with pytest.raises(Exception, match="does not exist"):
+        write_template(tmp_path / "missing" / "demo")

@@ -25,10 +25,15 @@ def template_text() -> str:
 def write_template(target: str | Path, *, force: bool = False) -> Path:
     """Write the template to ``target`` (a directory gets ``pipeline.yaml``); returns the file written.
 
+    A target that does not exist and has no ``.yaml``/``.yml`` suffix is a new directory
+    (``executive pipeline init demo`` writes ``demo/pipeline.yaml``); its parent must exist.
+
     Raises:
         BadParamsError: the file exists and ``force`` is false, or the directory is missing.
     """
     path = Path(target)
+    if not path.exists() and path.suffix.lower() not in (".yaml", ".yml") and path.parent.is_dir():
+        path.mkdir()
     if path.is_dir():
         path = path / DEFAULT_FILENAME
     if not path.parent.is_dir():
