@@ -124,3 +124,22 @@ async def test_a_paused_step_holds_the_run(pl: SimpleNamespace, client: Client, 
     assert (await client.call("task.info", task=tid))["state"] == "paused"
     await client.call("task.resume", task=tid)
     assert (await pl.finish(client, run["id"]))["state"] == "passed"
+
+
+async def test_check_output_that_is_not_utf8_still_scores(pl: SimpleNamespace, client: Client, work: Path) -> None:
+    # One Latin-1 byte in a test runner's output made the whole tail arrive as data_b64, read as "":
+    # the summary line was lost and the check scored 0 ("no test summary found").
+    pl.write(work / "pipeline.yaml", r"""
+        name: bytes
+        phases:
+          - name: t
+            steps:
+              - {name: s, command: [true]}
+            checks:
+              - {name: tests, kind: test_ratio, command: [sh, -c, "printf 'caf\\351 \\342\\234\\223 ok\\n3 passed, 1 failed\\n'"], owners: [s]}
+        """)
+    run = await client.call("pipeline.validate", dir=str(work))
+    await pl.finish(client, run["id"])
+    status = await client.call("pipeline.status", run=run["id"])
+    [check] = status["phases"][0]["iterations"][0]["checks"]
+    assert (check["score"], check["detail"]) == (75, "3 passed, 1 failed")

@@ -14,6 +14,7 @@ rendered here; on rework it carries the failed checks and the diff so far.
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import json
 import time
@@ -187,7 +188,10 @@ class TaskRunner:
         if size == 0:
             return ""
         out = await self.host.task_output(tid, stream=stream, offset=max(0, size - cap), limit=min(cap, self.host.limits.output_read_bytes))
-        return out.get("data") or ""
+        if "data" in out:
+            return str(out["data"])
+        # Not valid UTF-8 (a stray byte anywhere, or the tail cut inside a character): keep the text.
+        return base64.b64decode(out.get("data_b64") or "").decode("utf-8", errors="replace")
 
     async def command(self, argv: list[str], *, label: str, timeout: float) -> CommandResult:
         return await self._launch(argv, label=label, timeout=timeout, env=self._env(None, label), cwd=self.ctx.workdir, meta={"check": label})
