@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 from collections.abc import Callable
@@ -146,3 +147,48 @@ async def test_guest_brk_is_a_debug_break_with_symbol_and_changed_regs(ex: Execu
     assert ev.data["symbol"] == "stop_here+0x4" and ev.data["changed_regs"] == ["R2"]
     ex.vm.resume(pid)
     assert (await ex.task_wait(pid, timeout=10))["exit_code"] == 1
+
+
+# Blocks in RECV on app:bpwake; the instruction after the SVC (label after_recv) has the breakpoint.
+RECV_THEN_BREAK = """
+.entry main
+.export main
+main:
+    LDI32 R1, box
+    LDI R2, 0
+    SVC MOD=5, FN=0
+    LDI32 R2, buf
+    LDI R3, 8
+    LDI32 R4, 0xFFFF
+    LDI R5, 0
+    SVC MOD=5, FN=3
+after_recv:
+    MOV R0, R1
+    RET
+.data
+box:
+    .asciz "app:bpwake"
+buf:
+    .zero 8
+"""
+
+
+async def test_breakpoint_right_after_a_blocking_receive_is_hit_when_the_task_wakes(ex: Executive, program: Callable[..., Path]) -> None:
+    """A task woken from a wait resumes at a breakpoint's PC: the scheduler's next slice must stop there
+    (only a debugger resume/step steps over the breakpoint it stopped at)."""
+    sub = ex.subscribe(types=["debug_break"])
+    pid = ex.vm.load(path=str(program(RECV_THEN_BREAK, "rb")), paused=True)["pid"]
+    at = ex.debug.bp_add(pid, "after_recv")["breakpoints"][0]
+    ex.vm.resume(pid)
+    for _ in range(200):
+        if ex.vm.info(pid)["vm_state"] == "waiting_mbx":
+            break
+        await asyncio.sleep(0.005)
+    assert ex.vm.info(pid)["vm_state"] == "waiting_mbx" and ex.vm.task(pid).cpu.pc == at
+    ex.vm.mailbox_send(target="app:bpwake", data=b"hey")
+    ev = await next_event(sub, "debug_break", timeout=5)
+    assert ev.pid == pid and ev.data["pc"] == at and ev.data["reason"] == "breakpoint"
+    assert ex.vm.info(pid)["state"] == "paused" and ex.vm.task(pid).cpu.regs[1] == 3
+    ex.vm.resume(pid)  # continuing from the breakpoint steps over it
+    done = await ex.task_wait(pid, timeout=5)
+    assert done["exit_code"] == 3

@@ -282,6 +282,7 @@ class VmRuntime:
             )
         if vt.cpu.halt in (HaltReason.BREAKPOINT, HaltReason.BRK, HaltReason.STEP_LIMIT):
             vt.cpu.resume()
+        vt.step_over_bp = vt.cpu.pc  # continuing from a stop steps over a breakpoint at the PC
         w = vt.wait
         if w is None:
             self._move(vt, VmEvent.RESUME, reason="resume")
@@ -499,8 +500,16 @@ class VmRuntime:
         executed = 0
         deadline = time.perf_counter() + _CHUNK_S
         while executed < quantum:
+            # Cpu.run never stops at a breakpoint on its first instruction; only a resume
+            # steps over one.  A slice or chunk that starts on a breakpoint (after a wake,
+            # a preemption, a chunk boundary) must stop there.
+            if cpu.breakpoints and cpu.pc in cpu.breakpoints and cpu.pc != vt.step_over_bp and cpu.halt is HaltReason.RUNNING:
+                cpu.stop(HaltReason.BREAKPOINT, pc=cpu.pc)
             t0 = time.perf_counter()
-            executed += cpu.run(min(vt.chunk, quantum - executed))
+            n = cpu.run(min(vt.chunk, quantum - executed))
+            if n:
+                vt.step_over_bp = None
+            executed += n
             now = time.perf_counter()
             if now - t0 > _CHUNK_S and vt.chunk > 64:
                 vt.chunk //= 2

@@ -62,6 +62,7 @@ class VmTask:
         self.state = VmState.READY
         self.wait: Wait | None = None
         self.pause_reason: str | None = None
+        self.step_over_bp: int | None = None  # PC whose breakpoint the next slice steps over (set on resume)
         self.exit_status: int | None = None
         self.fault: dict[str, Any] | None = None
         self.fd_table: dict[int, int] = {}
