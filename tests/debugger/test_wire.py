@@ -112,3 +112,11 @@ async def test_locks_and_bad_inputs_over_the_wire(daemon: Any, client: Client, p
     assert exc.value.code == ErrorCode.INVALID_PARAMS and "'opcode'" in exc.value.message
     st = await client.call("debug.attach", task=pid)  # fine for the owner: it holds the lock already
     assert st["locked_by"] and st["state"] == "paused"
+
+
+async def test_mailbox_send_with_bad_base64_is_a_clear_error(daemon: Any, client: Client) -> None:
+    with pytest.raises(RpcError) as info:
+        await client.call("mailbox.send", target="app:b64", data_b64="abc")  # bad padding
+    assert info.value.code == -32602 and "base64" in info.value.message
+    ok = await client.call("mailbox.send", target="app:b64", data_b64="aGk=")
+    assert ok["length"] == 2

@@ -90,7 +90,13 @@ class _NoParams(_P):
 def _send(ctx: CallContext, p: MailboxSend) -> dict[str, Any]:
     if (p.data is None) == (p.data_b64 is None):
         raise BadParamsError("give exactly one of data (text) or data_b64 (bytes)")
-    raw = p.data.encode() if p.data is not None else base64.b64decode(p.data_b64 or "")
+    if p.data is not None:
+        raw = p.data.encode()
+    else:
+        try:
+            raw = base64.b64decode(p.data_b64 or "", validate=True)
+        except ValueError as exc:  # binascii.Error
+            raise BadParamsError(f"data_b64 is not valid base64: {exc}") from exc
     pid = ctx.service.tasks.get(p.task).id if p.task is not None else None
     return ctx.service.vm.mailbox_send(pid=pid, target=p.target, data=raw, channel=p.channel, session_id=_touch(ctx))
 
