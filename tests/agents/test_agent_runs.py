@@ -175,3 +175,23 @@ async def test_check_reports_usable_adapters_and_why_not(client: Client, fake_bi
     rows = await client.call("agent.check")
     assert [r["agent"] for r in rows] == ["claude", "codex", "aider", "command"]
     assert "--bin" in rows[3]["problems"][0]
+
+
+async def test_a_parser_failure_still_ends_the_run_with_a_failed_result(client: Client, agents, repo: Path, tmp_path: Path) -> None:
+    # A "claude" whose result line has a token count the parser cannot read: the run must still end with
+    # one failed agent.result (a client waiting for it must not hang) and its row must not stay "running".
+    script = tmp_path / "odd_claude.sh"
+    script.write_text(
+        "#!/bin/sh\n"
+        "echo '{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":\"s1\",\"tools\":[]}'\n"
+        "echo '{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"result\":\"hi\",\"usage\":{\"input_tokens\":\"many\"}}'\n"
+    )
+    script.chmod(0o755)
+    task = await client.call("agent.run", agent="claude", bin=str(script), cwd=str(repo), prompt="x")
+    done = await client.call("agent.wait", task=task["id"], timeout=30)
+    assert done["timed_out"] is False
+    assert done["result"] is not None and done["result"]["ok"] is False
+    assert "internal_error" in done["result"]["errors"]
+    assert done["run"]["state"] == "done" and done["run"]["ok"] is False
+    replayed = await client.call("agent.runs")
+    assert [r["state"] for r in replayed if r["task_id"] == task["id"]] == ["done"]

@@ -143,3 +143,18 @@ def test_whole_stream_events() -> None:
     p = get_adapter("claude").parser(None, max_line=1 << 20, max_text=1 << 20)
     p.feed(CLAUDE_STREAM)
     assert p.finish(RunEnd(exit_code=None, signal=15, end_reason="cancelled"))[-1].data["errors"] == ["cancelled"]
+
+
+@pytest.mark.parametrize(("errors", "expected"), [
+    ("tests failed", ["tests failed"]),
+    (3, ["3"]),
+    (["a", "b"], ["a", "b"]),
+    (None, ["declared_failure"]),
+])
+def test_command_result_errors_of_any_shape(errors: object, expected: list[str]) -> None:
+    # A custom agent declaring `"errors": "tests failed"` failed for one reason, not one per character,
+    # and a non-list must not break the parser (which left the run without a result).
+    p = get_adapter("command").parser(None, max_line=1 << 20, max_text=1 << 20)
+    p.feed(json.dumps({"type": "result", "ok": False, "errors": errors}).encode() + b"\n")
+    res = p.finish(RunEnd(exit_code=0))[-1].data
+    assert res["ok"] is False and res["errors"] == expected

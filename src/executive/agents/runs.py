@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import structlog
 
+from executive.agents import events as ev
 from executive.agents.adapters import (
     ADAPTERS,
     Adapter,
@@ -44,6 +45,7 @@ from executive.agents.adapters import (
     StreamParser,
     get_adapter,
 )
+from executive.agents.adapters.base import unique
 from executive.agents.errors import (
     AgentNotUsableError,
     AgentRunNotFoundError,
@@ -271,14 +273,44 @@ class AgentRuns:
             await self._finish(tid, parser, repo, pre_tree, wt)
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
             log.exception("agent_follow_failed", task=tid)
-            if not parser.finished:
-                self._publish(tid, parser.finish(RunEnd(exit_code=None, end_reason="failed")))
+            await self._fail(tid, parser, exc)
         finally:
             done = self._done.get(tid)
             if done is not None:
                 done.set()
+
+    async def _fail(self, tid: int, parser: StreamParser, exc: Exception) -> None:
+        """Following the run broke: still publish one failed ``agent.result`` and close the run's row.
+
+        Without this a client waiting for the result (``agent run``) waits forever and the run stays ``running``.
+        """
+        result: dict[str, Any] | None = None
+        if not parser.finished:
+            try:
+                events = parser.finish(RunEnd(exit_code=None, end_reason="failed"))
+                result = events[-1].data
+                self._publish(tid, events[:-1])
+            except Exception:
+                log.exception("agent_parser_finish_failed", task=tid)
+        detail = f"{type(exc).__name__}: {exc}"[:500]
+        if result is None:
+            result = {"ok": False, "errors": ["internal_error"], "text": "", "text_truncated": False, "cost_usd": None,
+                      "tokens": {}, "turns": None, "session_id": None}
+        result["ok"] = False
+        result["errors"] = unique([*(result.get("errors") or []), "internal_error"])
+        result["internal_error"] = detail
+        result["task"] = tid
+        self._publish(tid, [AgentEvent(ev.RESULT, result)])
+        self._results[tid] = result
+        try:
+            await self.ex.store.call(_update_run, tid, {
+                "state": "done", "ok": 0, "errors": json.dumps(result["errors"]), "text": result.get("text"),
+                "result": json.dumps(result, default=str), "ended": time.time(),
+            })
+        except Exception:
+            log.exception("agent_run_store_failed", task=tid)
 
     async def _pump(self, tid: int, parser: StreamParser, cursor: int) -> None:
         """Feed stdout to the parser, in log order, until the task has ended and the log is read."""

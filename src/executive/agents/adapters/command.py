@@ -77,7 +77,10 @@ class CommandParser(StreamParser):
         declared = self.declared or {}
         errors = end_errors(end)
         if self.declared is not None and not declared.get("ok", True):
-            errors += [str(e) for e in declared.get("errors") or ["declared_failure"]]
+            declared_errors = declared.get("errors") or ["declared_failure"]
+            if not isinstance(declared_errors, list):  # "errors": "tests failed" is one reason, not one per character
+                declared_errors = [declared_errors]
+            errors += [str(e) for e in declared_errors]
         text, cut = self.text(declared.get("text", self.last_text))
         cost = declared.get("cost_usd")
         tokens = declared.get("tokens") if isinstance(declared.get("tokens"), dict) else {}
