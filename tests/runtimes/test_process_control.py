@@ -205,3 +205,44 @@ async def test_a_background_child_holding_the_pipes_does_not_keep_the_task_alive
     assert done["end_reason"] == "exited" and done["exit_code"] == 4
     child = int((await e2e.read_log(client, t["id"])).decode())
     await e2e.wait_for(lambda: e2e.gone(child), timeout=10)
+
+
+async def test_cancel_during_spawn_sends_sigterm_not_a_late_sigkill(tmp_path: Path) -> None:
+    # A cancel that arrives while the process is being spawned found the supervisor registered but
+    # with no pid: it signalled nobody, waited out the whole grace, then SIGKILLed (no SIGTERM ever).
+    import signal as _signal
+
+    from executive.runtimes.process_os import ProcessOS
+    from executive.service import Executive
+
+    gate = asyncio.Event()
+    sent: list[int] = []
+
+    class SlowSpawn(ProcessOS):
+        async def spawn(self, *a: Any, **kw: Any) -> Any:
+            await gate.wait()
+            return await super().spawn(*a, **kw)
+
+        def signal_all(self, pids: Any, sig: Any) -> int:
+            pids = list(pids)
+            if pids:
+                sent.append(sig)
+            return super().signal_all(pids, sig)
+
+    ex = await Executive.open(tmp_path / "home", limits=dataclasses.replace(DEFAULT_LIMITS, kill_grace_s=30.0), os_api=SlowSpawn())
+    try:
+        run = asyncio.ensure_future(ex.task_run([PY, "-c", "import time; time.sleep(60)"]))
+        for _ in range(100):  # until the spawn is under way (the supervisor exists, the process does not)
+            await asyncio.sleep(0)
+            if ex.processes._live:
+                break
+        [tid] = list(ex.processes._live)
+        assert ex.tasks.get(tid).state.value == "starting"
+        ex.task_cancel(tid)
+        gate.set()
+        await run
+        done = await ex.task_wait(tid, timeout=20)  # well inside the 30 s grace: SIGTERM ended it
+        assert not done["timed_out"] and done["end_reason"] == "cancelled"
+        assert done["signal"] == _signal.SIGTERM and _signal.SIGTERM in sent
+    finally:
+        await ex.close()

@@ -134,6 +134,7 @@ class _Supervisor:
         self.last_output = runtime.os.monotonic()
         self.timers: list[asyncio.TimerHandle] = []
         self.stopper: asyncio.Task[None] | None = None
+        self.pending_stop: EndReason | None = None  # a cancel/kill that arrived during the spawn
         self.marker = runtime.marker(task.id)
 
     # --- start --------------------------------------------------------------------
@@ -159,6 +160,8 @@ class _Supervisor:
             self.timers.append(loop.call_later(self.spec.timeout, self._on_timeout))
         if self.spec.idle_timeout:
             self.timers.append(loop.call_later(self.spec.idle_timeout, self._on_idle_check))
+        if self.pending_stop is not None:
+            self.stop(self.pending_stop)
 
     # --- output -------------------------------------------------------------------
     def on_data(self, stream: str, data: bytes) -> None:
@@ -246,6 +249,13 @@ class _Supervisor:
     def stop(self, reason: EndReason) -> None:
         """Begin ending the tree (cancel, timeouts, kill); idempotent."""
         if self.done.is_set():
+            return
+        if self.transport is None:
+            # Still spawning: there is nothing to signal yet; start() carries the stop out.
+            if self.pending_stop is None or reason is EndReason.KILLED:
+                self.pending_stop = reason
+            if self.task.can(Transition.STOP):
+                self.host.transition(self.task, Transition.STOP, reason=reason.value)
             return
         if reason is EndReason.KILLED:
             self.stop_reason = EndReason.KILLED
