@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from executive.hsx.hxe import HxeError, HxeImage, load_hxe
 from executive.hsx.valcmd import MetadataError, ValCmd
-from executive.kernel.errors import BadParamsError, ErrorCode, LimitError, NotFoundError
+from executive.kernel.errors import BadParamsError, ErrorCode, InvalidTransitionError, LimitError, NotFoundError
 from executive.kernel.tasks import EndReason, Task, TaskKind, Transition
 from executive.runtimes.vm import VmRuntime, VmTask
 
@@ -359,6 +359,8 @@ class VmService:
             if pid is None:
                 raise BadParamsError("give a target (e.g. app:demo) or a pid (sends to its stdin)")
             vt = self._control(pid, session_id)
+            if vt.finished:  # its stdin would hold the message forever
+                raise InvalidTransitionError(f"cannot send to task {vt.pid}'s stdin: it has ended ({vt.state.value})", data={"task": vt.pid})
             target = f"svc:stdio.in@{vt.pid}"
         if len(data) > 0xFFFF:
             raise LimitError("a mailbox message is at most 65535 bytes")

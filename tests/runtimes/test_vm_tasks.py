@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import base64
 import dataclasses
 import time
@@ -327,3 +328,12 @@ async def test_a_program_reads_its_metadata_value(ex: Executive) -> None:
     t = ex.vm.load(data_b64=image(VALUE_GET))
     done = await ex.task_wait(t["pid"], timeout=10)
     assert done["exit_code"] == 0x3E00  # 1.5 as an IEEE half
+
+
+async def test_sending_to_the_stdin_of_an_ended_program_is_refused(ex: Executive) -> None:
+    t = ex.vm.load(data_b64=image(VALUE_GET))
+    await ex.task_wait(t["pid"], timeout=10)
+    with pytest.raises(ExecutiveError) as info:
+        ex.vm.mailbox_send(pid=t["pid"], data=b"late")
+    assert info.value.code is ErrorCode.INVALID_TRANSITION and "ended" in info.value.message
+    assert ex.vm.runtime.tasks[t["pid"]].stdio["in"].queue == collections.deque()
