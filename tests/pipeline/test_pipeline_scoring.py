@@ -89,3 +89,15 @@ def test_run_transition_table_is_closed() -> None:
     for state in (RunState.PASSED, RunState.FAILED):
         assert set(RUN_TRANSITIONS[state]) == {RunEvent.REWORK}
     assert all(new is not RunState.PENDING for row in RUN_TRANSITIONS.values() for new in row.values())
+
+
+def test_a_failing_gate_always_has_a_failed_check_to_rework() -> None:
+    # Every check cleared its own low pass_score, yet the gate (40 < 60) failed: no check "failed",
+    # so rework re-ran nothing and the next iteration stopped as not_improving.
+    checks = [
+        {"name": "grows", "score": 40, "weight": 1, "pass_score": 30},
+        {"name": "fine", "score": 100, "weight": 0.1, "pass_score": None},
+    ]
+    assert scoring.weighted_score(checks) < 60
+    assert [c["name"] for c in scoring.failed_checks(checks, 60)] == ["grows"]
+    assert [c["name"] for c in scoring.failed_checks(checks, 40)] == []  # the gate passes: nothing failed

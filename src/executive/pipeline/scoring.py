@@ -66,12 +66,20 @@ def weighted_score(results: Iterable[Mapping[str, Any]]) -> float:
 
 
 def failed_checks(results: Iterable[Mapping[str, Any]], threshold: float) -> list[Mapping[str, Any]]:
-    """Checks below their own pass_score, or below ``threshold`` when they have none."""
+    """Checks below their own pass_score, or below ``threshold`` when they have none.
+
+    When every check clears its own (lower) pass_score but the weighted score is still
+    below ``threshold``, the checks below ``threshold`` fail: a failing gate always has
+    something for rework to re-run.
+    """
+    rows = list(results)
     out = []
-    for r in results:
+    for r in rows:
         bar = r.get("pass_score")
         if float(r["score"]) < (threshold if bar is None else float(bar)):
             out.append(r)
+    if not out and weighted_score(rows) < threshold:
+        out = [r for r in rows if float(r["score"]) < threshold]
     return out
 
 
