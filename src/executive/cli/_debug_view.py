@@ -60,10 +60,10 @@ def regs_table(state: dict[str, Any]) -> Table:
     """R0..R15 in four columns, then PC, SP, PSW; registers in ``changed_regs`` highlighted."""
     changed = set(state.get("changed_regs") or [])
     regs = state.get("regs") or [0] * 16
-    table = Table(show_header=False, box=None, padding=(0, 2))
+    table = Table(show_header=False, box=None, padding=(0, 1))  # fits 80 columns: values are never cut
     for _ in range(4):
-        table.add_column(justify="right", style="dim")
-        table.add_column()
+        table.add_column(justify="right", style="dim", no_wrap=True)
+        table.add_column(no_wrap=True, min_width=10)
 
     def cell(name: str, value: int) -> str:
         hexv = f"0x{value:08X}"
