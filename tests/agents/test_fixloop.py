@@ -144,3 +144,38 @@ async def test_fix_cli_and_stats(daemon, agents, fake_bin, buggy: Path, tmp_path
 )
 def test_failure_counting(output: str, code: int, n: int) -> None:
     assert count_failures(output, code) == n
+
+
+async def test_a_patch_that_breaks_test_collection_is_not_an_improvement(client: Client, agents, fake_bin, tmp_path: Path) -> None:
+    # Two failing tests; the agent's patch is a syntax error, so pytest reports just "1 error" (no test runs).
+    # One error is not fewer failures than two: the patch must be rolled back, not kept.
+    repo = agents.make_repo(tmp_path / "pyrepo", {
+        "calc.py": "def add(a, b):\n    return a - b\n\n\ndef sub(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n",
+        "test_calc.py": "from calc import add, mul, sub\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\n"
+                        "def test_sub():\n    assert sub(5, 3) == 2\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n",
+    })
+    before = agents.tree_state(repo)
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps({"fix": [[{"path": "calc.py", "find": "a - b", "replace": "a -"}]]}))
+    run = await client.call("agent.fix", cwd=str(repo), test_cmd=f"{sys.executable} -m pytest -q -p no:cacheprovider", agent="claude",
+                            bin=fake_bin["claude"], env={"FAKE_PLAN": str(plan_file)}, max_iterations=1)
+    run = await client.call("agent.fix_wait", run=run["id"], timeout=120)
+    assert run["failures_before"] == 2
+    [a] = run["attempts"]
+    assert a["outcome"] == "rolled_back", a
+    assert agents.tree_state(repo) == before
+
+
+@pytest.mark.parametrize(("output", "code", "passed"), [
+    ("==== 2 failed, 1 passed in 0.10s ====", 1, 1),
+    ("ERROR collecting test_calc.py\n1 error in 0.05s", 2, 0),
+    ("Ran 5 tests in 0.001s\n\nFAILED (failures=2, errors=1)", 1, 2),
+    ("Ran 5 tests in 0.001s\n\nOK", 0, 5),
+    ("Tests:       1 failed, 4 passed, 5 total", 1, 4),
+    ("test result: FAILED. 5 passed; 2 failed; 0 ignored", 101, 5),
+    ("Segmentation fault", 139, None),
+])
+def test_count_passed(output: str, code: int, passed: int | None) -> None:
+    from executive.agents.testresults import count_passed
+
+    assert count_passed(output, code) == passed

@@ -52,7 +52,7 @@ from executive.agents.errors import (
     PatchInvalidError,
     PatchRefusedError,
 )
-from executive.agents.testresults import count_failures
+from executive.agents.testresults import count_failures, count_passed
 from executive.kernel.errors import BadParamsError, ExecutiveError, LimitError
 from executive.store.sqlite import Store
 
@@ -88,6 +88,7 @@ class FixParams:
 class _Tests:
     failures: int
     outcome: CommandOutcome
+    passed: int | None = None  # from the runner's summary; None when unknown
 
     @property
     def green(self) -> bool:
@@ -279,7 +280,8 @@ class FixLoops:
             )
         finally:
             live.difference_update(started)
-        return _Tests(count_failures(out.output, out.exit_code if out.end_reason == "exited" else 1), out)
+        code = out.exit_code if out.end_reason == "exited" else 1
+        return _Tests(count_failures(out.output, code), out, count_passed(out.output, code))
 
     async def _main(self, run_id: int, p: FixParams, argv: list[str], workspace: Path, session_id: str | None) -> None:
         state, detail = "failed", ""
@@ -442,7 +444,10 @@ class FixLoops:
                     reg_ok = reg.green
                     reg_note = "; the regression test passes" if reg_ok else "; the regression test still fails"
                 row.update(patch_id=pid, test_task=after.outcome.task, test_exit=after.outcome.exit_code, failures_after=after.failures)
-                better = after.green or after.failures < current.failures
+                # Fewer failures only count when no passing test was lost with them (a patch that breaks collection
+                # turns "2 failed, 1 passed" into "1 error": fewer failures, nothing passes).
+                lost = after.passed is not None and current.passed is not None and after.passed < current.passed
+                better = after.green or (after.failures < current.failures and not lost)
                 if better and reg_ok:
                     note = f"failures {current.failures} -> {after.failures}{reg_note}"
                     if after.green:
@@ -452,7 +457,9 @@ class FixLoops:
                     row.update(outcome="kept", detail=note)
                     current, kept = after, True
                 else:
-                    reason = f"fix run {run_id}: failures {current.failures} -> {after.failures}" + ("" if better else ", not fewer") + reg_note
+                    fewer = after.failures < current.failures
+                    worse = f", but passing tests {current.passed} -> {after.passed}" if fewer and lost else ", not fewer"
+                    reason = f"fix run {run_id}: failures {current.failures} -> {after.failures}" + ("" if better else worse) + reg_note
                     await self.agents.patches.rollback(pid, reason=reason)
                     row.update(outcome="rolled_back", detail=reason)
                 pending.remove(pid)

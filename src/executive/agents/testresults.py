@@ -12,13 +12,18 @@ summary lines are read (the *last* one wins, as runners print it at the end):
 Anything else that exits non-zero counts as one failure.  So a patch that
 turns an unknown runner green is an improvement, and one that leaves it red is
 not.
+
+:func:`count_passed` reads the passed tests from the same summaries (None when
+there is none), so a patch that "fixes" two failures by breaking collection —
+pytest then reports just ``1 error``, with nothing passed — is not mistaken
+for an improvement.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["count_failures"]
+__all__ = ["count_failures", "count_passed"]
 
 _PYTEST = re.compile(r"(\d+) (failed|errors?)\b")
 _PYTEST_LINE = re.compile(r"\b\d+ (?:passed|failed|errors?|skipped|xfailed|xpassed|deselected)\b")
@@ -47,3 +52,28 @@ def count_failures(output: str, exit_code: int | None) -> int:
     if found is None and (go := len(_GO.findall(output))):
         found = go
     return max(found or 0, 1)
+
+
+_PASSED = re.compile(r"(\d+) passed")
+_UNITTEST_RAN = re.compile(r"^Ran (\d+) tests?\b", re.M)
+_CARGO_PASSED = re.compile(r"test result: \w+\.\s*(\d+) passed")
+
+
+def count_passed(output: str, exit_code: int | None) -> int | None:
+    """Passed tests per the runner's summary; None when the output has no summary this module knows."""
+    lines = [ln for ln in output.splitlines() if _PYTEST_LINE.search(ln)]
+    if lines:
+        m = _PASSED.search(lines[-1])
+        return int(m.group(1)) if m else 0
+    if ran := list(_UNITTEST_RAN.finditer(output)):
+        total = int(ran[-1].group(1))
+        if exit_code == 0:
+            return total
+        bad = list(_UNITTEST.finditer(output))
+        return max(total - sum(int(v) for _, v in _UNITTEST_PART.findall(bad[-1].group(1))), 0) if bad else None
+    if m := list(_JEST.finditer(output)):
+        n = _PASSED.search(m[-1].group(1))
+        return int(n.group(1)) if n else 0
+    if m := list(_CARGO_PASSED.finditer(output)):
+        return int(m[-1].group(1))
+    return None
