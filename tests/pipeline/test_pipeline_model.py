@@ -125,3 +125,14 @@ def test_init_of_a_new_name_makes_the_directory(tmp_path: Path) -> None:
     assert write_template(tmp_path / "other.yaml") == tmp_path / "other.yaml"
     with pytest.raises(Exception, match="does not exist"):
         write_template(tmp_path / "missing" / "demo")
+
+
+def test_pipeline_files_that_are_not_regular_files_are_refused() -> None:
+    # /dev/zero has st_size 0, so the size check passed and read_bytes() read without end (daemon OOM);
+    # a NUL byte in the path escaped as an internal error (-32603).
+    from executive.pipeline.model import load_pipeline
+
+    with pytest.raises(PipelineInvalidError, match="not a regular file"):
+        load_pipeline("/dev/zero")
+    with pytest.raises(PipelineInvalidError, match="cannot read pipeline file"):
+        load_pipeline("/tmp/a\x00b.yaml")

@@ -21,6 +21,7 @@ relative to the run's working directory and may not leave it.
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal, Union
 
@@ -280,14 +281,24 @@ def load_pipeline(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> tuple[Pi
     """
     p = Path(path)
     try:
-        size = p.stat().st_size
-        if size > limits.pipeline_file_bytes:
-            raise _too_big(size, limits, str(p))
-        raw = p.read_bytes()
+        st = p.stat()
+        if not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
+            # /dev/zero or a FIFO: st_size says 0, and reading never ends (or never starts).
+            raise PipelineInvalidError(
+                f"cannot read pipeline file {p}: not a regular file; `executive pipeline init` writes a template", source=str(p)
+            )
+        if st.st_size > limits.pipeline_file_bytes:
+            raise _too_big(st.st_size, limits, str(p))
+        with p.open("rb") as f:
+            raw = f.read(limits.pipeline_file_bytes + 1)
+        if len(raw) > limits.pipeline_file_bytes:  # it grew since the stat
+            raise _too_big(len(raw), limits, str(p))
     except OSError as exc:
         raise PipelineInvalidError(
             f"cannot read pipeline file {p}: {exc.strerror}; `executive pipeline init` writes a template", source=str(p)
         ) from exc
+    except ValueError as exc:  # a NUL byte in the path
+        raise PipelineInvalidError(f"cannot read pipeline file {str(p)!r}: {exc}", source=str(p)) from exc
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
