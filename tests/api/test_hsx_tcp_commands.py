@@ -298,3 +298,16 @@ async def test_breakpoint_forms_source_steps_and_event_kinds(conn: HsxClient, tm
     switch = await conn.event(lambda e: e["type"] == "scheduler")
     assert switch["data"]["state"] == "switch" and switch["data"]["next_pid"] == pid
     await conn.ok(cmd="kill", pid=pid, session=sid)
+
+
+async def test_load_honours_the_symbols_override(conn: HsxClient, tmp_path: Path) -> None:
+    """`load {path, symbols}` (shell_client) uses the given .sym, relative to the program's directory (§7.4)."""
+    hxe, sym = write_program(tmp_path)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "custom.sym").write_text(hxe.with_suffix(".sym").read_text())
+    hxe.with_suffix(".sym").write_text("{not json")  # the default beside the image is broken
+    image = (await conn.ok(cmd="load", path=str(hxe), symbols="other/custom.sym"))["image"]
+    assert image["symbols"]["loaded"] is True and image["symbols"]["path"] == str(tmp_path / "other" / "custom.sym")
+    assert not any(w.startswith("symbols_failed") for w in image.get("warnings", []))
+    missing = (await conn.ok(cmd="load", path=str(hxe), symbols="nope.sym"))["image"]
+    assert missing["symbols"]["loaded"] is False and f"symbols_missing:{tmp_path / 'nope.sym'}" in missing["warnings"]

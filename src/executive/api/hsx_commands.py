@@ -162,10 +162,10 @@ def _ps(call: Call) -> dict[str, Any]:
 def _load(call: Call) -> dict[str, Any]:
     path = str_arg(call, "path")
     image = call.ex.vm.load(path=path, paused=True, session_id=call.session, pause_reason="loaded")
-    if "symbols" not in image:
-        image["symbols"], warnings = load_symbols(call, image["pid"], call.get("symbols"))
-        if warnings:
-            image["warnings"] = warnings
+    override = call.get("symbols")
+    if "symbols" not in image or override is not None:  # vm.load auto-loaded <program>.sym; an override replaces it
+        image["symbols"], warnings = load_symbols(call, image["pid"], None if override is None else str(override))
+        image["warnings"] = warnings
     call.core.log("info", "task loaded", pid=image["pid"], program=image.get("program"), session_id=call.session)
     return {"image": image}
 
