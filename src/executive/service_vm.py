@@ -292,7 +292,7 @@ class VmService:
         vt = self.task(ref)
         limit = self.ex.limits.max_mem_read
         if not 0 <= addr <= 0xFFFF:
-            raise BadParamsError(f"address 0x{addr:X} is outside the 64 KiB data memory (0..0xFFFF)")
+            raise BadParamsError(f"address {addr} ({addr:#x}) is outside the 64 KiB data memory (0..0xFFFF)")
         if not 0 < length <= limit:
             raise LimitError(f"length must be 1..{limit}", data={"limit": limit})
         data = bytes(vt.cpu.mem[addr : addr + length])
