@@ -86,6 +86,7 @@ def test_plain_diff_without_prefixes_uses_p0() -> None:
         ("--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n--- y\n+++ y\n@@ -1 +1 @@\n-a\n+b\n", None, "prefixes"),
         ("hello\nworld\n", None, "no file changes"),
         ("diff --git a/x b/x\n--- a/x\n+++ b/x\n", 1, "no hunks"),
+        ("diff --git a/x b/y\nsimilarity index abc%\nrename from x\nrename to y\n", 2, "no percentage"),
     ],
 )
 def test_malformed_diffs_name_the_line(text: str, line: int | None, words: str) -> None:

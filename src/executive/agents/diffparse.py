@@ -238,7 +238,10 @@ class _Parser:
             elif line.startswith(("rename to ", "copy to ")):
                 fd.new_path = self._unq(line.split(" ", 2)[2])
             elif line.startswith(("similarity index ", "dissimilarity index ")):
-                fd.similarity = int(line.rsplit(" ", 1)[1].rstrip("%") or 0)
+                value = line.rsplit(" ", 1)[1].rstrip("%")
+                if not value.isdigit():
+                    raise self.fail(f"{line[:80]!r} has no percentage (expected e.g. `similarity index 90%`)")
+                fd.similarity = int(value)
             elif line.startswith("index "):
                 parts = line.split()
                 if len(parts) == 3:
