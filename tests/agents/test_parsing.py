@@ -159,3 +159,14 @@ def test_command_result_errors_of_any_shape(errors: object, expected: list[str])
     p.feed(json.dumps({"type": "result", "ok": False, "errors": errors}).encode() + b"\n")
     res = p.finish(RunEnd(exit_code=0))[-1].data
     assert res["ok"] is False and res["errors"] == expected
+
+
+@pytest.mark.parametrize(("old", "new", "name"), [
+    ("calc.py.orig", "calc.py", "calc.py"),  # diff -u backup file: the +++ file is patched
+    ("calc.py", "calc.py.new", "calc.py"),  # the --- name is a shorter prefix of the +++ name: git patches it
+    ("a/x.py", "b/y.py", "y.py"),
+])
+def test_plain_diff_with_two_names_patches_one_file_like_git_apply(old: str, new: str, name: str) -> None:
+    p = parse_patch(f"--- {old}\n+++ {new}\n@@ -1 +1 @@\n-a\n+b\n")
+    [f] = p.files
+    assert (f.old_path, f.new_path, f.status) == (name, name, "modified") and p.paths == [name]

@@ -168,3 +168,16 @@ async def test_validate_only_then_the_tree_is_untouched(client: Client, agents, 
     text = "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,3 @@\n def add(a, b):\n     return a + b\n+# x\n"
     rec = await client.call("patch.apply", diff=text, cwd=str(repo), apply=False)
     assert rec["state"] == "validated" and agents.tree_state(repo) == before
+
+
+async def test_a_plain_diff_against_a_backup_commits_only_the_patched_file(client: Client, agents, repo: Path) -> None:
+    # `diff -u calc.py.orig calc.py` patches calc.py (what git apply does); the user's untracked backup
+    # calc.py.orig is not part of the patch and must not be committed or counted as one of its paths.
+    (repo / "calc.py.orig").write_text("def add(a, b):\n    return a + b\n")
+    text = ("--- calc.py.orig\t2024-01-01 10:00:00.000000000 +0000\n+++ calc.py\t2024-01-02 10:00:00.000000000 +0000\n"
+            "@@ -1,2 +1,3 @@\n def add(a, b):\n     return a + b\n+# reviewed\n")
+    rec = await client.call("patch.apply", diff=text, cwd=str(repo), commit=True, message="calc: mark reviewed")
+    assert rec["state"] == "committed", rec["reason"]
+    assert [(f["old_path"], f["new_path"], f["status"]) for f in rec["files"]] == [("calc.py", "calc.py", "modified")]
+    assert agents.git(repo, "show", "--name-only", "--format=", "HEAD").split() == ["calc.py"]
+    assert agents.git(repo, "status", "--porcelain").splitlines() == ["?? calc.py.orig"]

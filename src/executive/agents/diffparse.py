@@ -285,7 +285,11 @@ class _Parser:
         )
         fd.status = "added" if fd.old_path is None else "deleted" if fd.new_path is None else "modified"
         if fd.status == "modified" and fd.old_path != fd.new_path:
-            fd.status = "renamed"
+            # A plain diff cannot rename: `diff -u f.orig f` patches ONE file, which git apply picks like this —
+            # the +++ name, unless the --- name is a shorter prefix of it (`--- f` / `+++ f.new` patches f).
+            old_p, new_p = fd.old_path or "", fd.new_path or ""
+            name = old_p if len(old_p) < len(new_p) and new_p.startswith(old_p) else new_p
+            fd.old_path = fd.new_path = name
         self._new_file(fd)
         self.i += 2
         self._hunks(fd)
