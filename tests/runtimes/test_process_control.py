@@ -246,3 +246,31 @@ async def test_cancel_during_spawn_sends_sigterm_not_a_late_sigkill(tmp_path: Pa
         assert done["signal"] == _signal.SIGTERM and _signal.SIGTERM in sent
     finally:
         await ex.close()
+
+
+async def test_quota_reached_while_stopping_does_not_stop_the_tree(tmp_path: Path) -> None:
+    # A task that flushes output on SIGTERM and reaches its quota while being cancelled was
+    # SIGSTOPped by the quota pause: it sat out the whole grace and died by SIGKILL.
+    from executive.service import Executive
+
+    prog = (
+        "import signal, sys, time\n"
+        "def bye(*_):\n"
+        "    sys.stdout.write('x' * 4096); sys.stdout.flush(); time.sleep(0.5); sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, bye)\n"
+        "print('ready', flush=True)\n"
+        "while True: time.sleep(0.05)\n"
+    )
+    ex = await Executive.open(tmp_path / "home", limits=dataclasses.replace(DEFAULT_LIMITS, kill_grace_s=30.0))
+    try:
+        t = await ex.task_run([PY, "-c", prog], quota=1024)
+        for _ in range(1000):
+            if ex.task_info(t["id"])["output_bytes"]["stdout"]:
+                break
+            await asyncio.sleep(0.01)
+        ex.task_cancel(t["id"])
+        done = await ex.task_wait(t["id"], timeout=20)  # well inside the 30 s grace
+        assert not done["timed_out"] and done["end_reason"] == "cancelled"
+        assert done["exit_code"] == 0 and done["signal"] is None
+    finally:
+        await ex.close()

@@ -235,7 +235,8 @@ class _Supervisor:
             return
         self.quota_hit = True
         self._set_reading(False)
-        self.pause("quota")
+        if self.stop_reason is None and self.pending_stop is None:
+            self.pause("quota")  # not while a cancel/timeout is ending it: SIGSTOP would undo its SIGCONT
         used = sum(lg.size for lg in self.logs.values())
         if self.task.state is TaskState.RUNNING:
             self.host.transition(self.task, Transition.PAUSE, reason="quota", quota=self.spec.quota, used=used)
