@@ -181,3 +181,23 @@ async def test_a_plain_diff_against_a_backup_commits_only_the_patched_file(clien
     assert [(f["old_path"], f["new_path"], f["status"]) for f in rec["files"]] == [("calc.py", "calc.py", "modified")]
     assert agents.git(repo, "show", "--name-only", "--format=", "HEAD").split() == ["calc.py"]
     assert agents.git(repo, "status", "--porcelain").splitlines() == ["?? calc.py.orig"]
+
+
+async def test_rollback_never_writes_through_a_link_that_leads_outside(client: Client, agents, repo: Path, tmp_path: Path) -> None:
+    # The patch deletes the only file of pkg/ (so pkg/ goes away).  Before the rollback, pkg comes back
+    # as a symlink to a directory outside the workspace: restoring pkg/mod.py must not follow it.
+    (repo / "pkg").mkdir()
+    (repo / "pkg" / "mod.py").write_text("X = 1\n")
+    agents.git(repo, "add", "-A")
+    agents.git(repo, "commit", "-qm", "pkg")
+    text = diff_of(agents, repo, lambda: ((repo / "pkg" / "mod.py").unlink(), (repo / "pkg").rmdir()))
+    rec = await client.call("patch.apply", diff=text, cwd=str(repo))
+    assert rec["state"] == "applied", rec["reason"]
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (repo / "pkg").symlink_to(outside)
+    with pytest.raises(RpcError) as e:
+        await client.call("patch.rollback", patch=rec["id"], force=True)
+    assert "outside the workspace" in e.value.message
+    assert list(outside.iterdir()) == []  # nothing was written there
+    assert (await client.call("patch.show", patch=rec["id"]))["state"] == "applied"  # the refusal changed nothing

@@ -71,9 +71,31 @@ def capture(workspace: Path, rel: str) -> FileState:
     return FileState(rel, True, st.st_mode, target.read_bytes())
 
 
+def _check_inside(workspace: Path, target: Path) -> None:
+    """Refuse to touch ``target`` if its directory now resolves outside the workspace.
+
+    Between apply and rollback the tree may change: a directory the patch removed can come
+    back as a symlink to somewhere else, and following it would write outside the workspace.
+    """
+    root = os.path.realpath(workspace)
+    parent = target.parent
+    while not os.path.lexists(parent) and parent != parent.parent:
+        parent = parent.parent
+    real = os.path.realpath(parent)
+    if real != root and not real.startswith(root + os.sep):
+        raise PermissionError(f"refusing to restore {target}: {parent} now leads outside the workspace ({real})")
+
+
+def check_restorable(workspace: Path, states: "list[FileState]") -> None:
+    """Check every path of a rollback before touching any (a refusal changes nothing)."""
+    for st in states:
+        _check_inside(workspace, workspace / st.path)
+
+
 def restore(workspace: Path, state: FileState) -> None:
-    """Make ``workspace/state.path`` exactly ``state`` again."""
+    """Make ``workspace/state.path`` exactly ``state`` again (never outside the workspace)."""
     target = workspace / state.path
+    _check_inside(workspace, target)
     if not state.exists:
         if os.path.lexists(target) and not target.is_dir():
             os.unlink(target)

@@ -54,7 +54,7 @@ from executive.agents.git import Git
 from executive.agents.ledger import PatchEvent, PatchState
 from executive.agents.patch_policy import patch_problems
 from executive.agents.worktrees import Worktrees
-from executive.kernel.errors import LimitError, ServerError
+from executive.kernel.errors import NotAllowedError, LimitError, ServerError
 from executive.store.sqlite import Store
 
 if TYPE_CHECKING:
@@ -264,6 +264,10 @@ class PatchEngine:
                 )
             # Removals first (deepest paths first), so a directory the patch created is empty when its turn comes.
             order = sorted((st for st, _ in files), key=lambda s: (s.exists, -s.path.count("/")))
+            try:
+                await asyncio.to_thread(filestate.check_restorable, workspace, order)
+            except PermissionError as exc:
+                raise NotAllowedError(f"patch {pid}: {exc}; remove that link, then roll back again", data={"patch": pid}) from exc
             await asyncio.to_thread(lambda: [filestate.restore(workspace, st) for st in order])
             after = await asyncio.to_thread(lambda: {st.path: filestate.capture(workspace, st.path).sha for st, _ in files})
             wrong = [st.path for st, _ in files if after[st.path] != st.sha]
