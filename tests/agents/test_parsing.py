@@ -170,3 +170,13 @@ def test_plain_diff_with_two_names_patches_one_file_like_git_apply(old: str, new
     p = parse_patch(f"--- {old}\n+++ {new}\n@@ -1 +1 @@\n-a\n+b\n")
     [f] = p.files
     assert (f.old_path, f.new_path, f.status) == (name, name, "modified") and p.paths == [name]
+
+
+@pytest.mark.parametrize("budget", [float("nan"), float("inf"), -1.0, 0.0])
+def test_claude_refuses_a_budget_that_is_not_a_positive_number(budget: float) -> None:
+    from executive.agents.adapters.base import AgentRequest
+    from executive.agents.adapters.claude import ClaudeAdapter
+    from executive.kernel.errors import BadParamsError
+
+    with pytest.raises(BadParamsError, match="max_budget_usd"):
+        ClaudeAdapter().build_argv(AgentRequest(agent="claude", prompt="p", cwd="/tmp", max_budget_usd=budget), "/usr/bin/claude")

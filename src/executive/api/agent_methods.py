@@ -60,7 +60,7 @@ class AgentRun(_P):
     allowed_tools: list[str] = Field(default_factory=list, max_length=256)
     disallowed_tools: list[str] = Field(default_factory=list, max_length=256)
     max_turns: int | None = Field(None, ge=1, le=10000)
-    max_budget_usd: float | None = Field(None, gt=0, le=100000)
+    max_budget_usd: float | None = Field(None, gt=0, le=100000, allow_inf_nan=False)
     files: list[str] = Field(default_factory=list, max_length=1024)
     args: list[str] = Field(default_factory=list, max_length=1024)
     env: dict[str, str] = Field(default_factory=dict)

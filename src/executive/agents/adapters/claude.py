@@ -16,6 +16,7 @@ transcript (#58760), so the result carries ``resumed_from`` = the id we passed.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Iterable
 
 from executive.agents import events as ev
@@ -30,6 +31,7 @@ from executive.agents.adapters.base import (
     unique,
 )
 from executive.agents.events import AgentEvent
+from executive.kernel.errors import BadParamsError
 
 __all__ = ["ClaudeAdapter", "ClaudeParser"]
 
@@ -209,7 +211,10 @@ class ClaudeAdapter(Adapter):
         if req.max_turns is not None:
             argv += ["--max-turns", str(int(req.max_turns))]
         if req.max_budget_usd is not None:
-            argv += ["--max-budget-usd", f"{float(req.max_budget_usd):g}"]
+            budget = float(req.max_budget_usd)
+            if not (math.isfinite(budget) and budget > 0):
+                raise BadParamsError(f"max_budget_usd must be a positive number of dollars, got {req.max_budget_usd!r}")
+            argv += ["--max-budget-usd", f"{budget:g}"]
         if req.permission_mode:
             argv.append(f"--permission-mode={req.permission_mode}")
         if req.allowed_tools:
