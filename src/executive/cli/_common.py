@@ -9,6 +9,8 @@ from typing import Any, Awaitable, Callable, TypeVar
 
 import typer
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from executive.api.client import Client, DaemonNotRunning, RpcError, connect_home
 from executive.paths import resolve_home
@@ -71,3 +73,21 @@ def write_out(stream: str, data: bytes) -> None:
     target = sys.stdout.buffer if stream == "stdout" else sys.stderr.buffer
     target.write(data)
     target.flush()
+
+
+def fitted_table(columns: list[str], rows: list[list[str]]) -> Table:
+    """A borderless table whose last column alone gives way on a narrow terminal.
+
+    Rich shrinks every column when a table is too wide; for listings the short
+    columns (ids, states, times) matter more than the long last one (a command,
+    a prompt), so those keep their natural width and the last is cut with "…".
+    """
+    fixed = columns[:-1]
+    natural = [max([len(c)] + [len(Text.from_markup(r[i]).plain) for r in rows]) for i, c in enumerate(fixed)]
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for col, width in zip(fixed, natural, strict=True):
+        table.add_column(col, no_wrap=True, min_width=width)
+    table.add_column(columns[-1], no_wrap=True, overflow="ellipsis", max_width=max(10, console.width - sum(natural) - 2 * len(fixed)))
+    for r in rows:
+        table.add_row(*r)
+    return table

@@ -19,6 +19,7 @@ from executive.cli._common import (
     console,
     err_console,
     fail,
+    fitted_table,
     run_client,
     task_ref,
 )
@@ -203,14 +204,14 @@ def runs(limit: int = typer.Option(20, "--limit", "-n"), as_json: bool = typer.O
     if not rows:
         console.print("no agent runs yet; start one with `executive agent run --agent claude \"…\"`")
         return
-    table = Table(box=None, header_style="bold")
-    for col in ("TASK", "AGENT", "STATE", "OK", "COST", "TURNS", "SESSION", "PROMPT"):
-        table.add_column(col, overflow="ellipsis", no_wrap=col != "PROMPT")
+    body = []
     for r in rows:
-        ok = "-" if r["ok"] is None else ("[green]yes[/]" if r["ok"] else f"[red]no[/] {escape(','.join(r.get('errors') or []))}")
+        errors = ",".join(r.get("errors") or [])
+        ok = "-" if r["ok"] is None else ("[green]yes[/]" if r["ok"] else f"[red]no[/] {escape(_short(errors, 24))}")
         cost = f"${r['cost_usd']:.4f}" if r.get("cost_usd") is not None else "-"
-        table.add_row(str(r["task_id"]), r["agent"], r["state"], ok, cost, str(r.get("turns") or "-"), escape(r.get("session_id") or "-"), escape(_short(r.get("prompt") or "", 80)))
-    console.print(table)
+        session = (r.get("session_id") or "-")[:8]  # `agent show ID --json` has the full id
+        body.append([str(r["task_id"]), r["agent"], r["state"], ok, cost, str(r.get("turns") or "-"), escape(session), escape(_short(r.get("prompt") or "", 80))])
+    console.print(fitted_table(["TASK", "AGENT", "STATE", "OK", "COST", "TURNS", "SESSION", "PROMPT"], body))
 
 
 @app.command("show")

@@ -12,11 +12,9 @@ import time
 from typing import Any, List, Optional
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from executive.api.client import Client
-from executive.cli._common import EXIT_USAGE, console, fail, run_client, task_ref, write_out
+from executive.cli._common import EXIT_USAGE, console, fail, fitted_table, run_client, task_ref, write_out
 from executive.cli._follow import OutputFollower
 
 
@@ -156,14 +154,7 @@ def ps(
             cells += [str(t.get("pid") or "-"), _fmt_time(t.get("started"))]
         cells.append(_fmt_duration(t))
         body.append((cells, (" ".join(t.get("argv") or []) or (t.get("image") or ""))[:200]))
-    # Every column keeps its natural width; COMMAND alone gives way on a narrow terminal.
-    natural = [max([len(c)] + [len(Text.from_markup(r[0][i]).plain) for r in body]) for i, c in enumerate(cols)]
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for col, w in zip(cols, natural, strict=True):
-        table.add_column(col, no_wrap=True, min_width=w)
-    table.add_column("COMMAND", no_wrap=True, overflow="ellipsis", max_width=max(10, console.width - sum(natural) - 2 * len(cols)))
-    for cells, command in body:
-        table.add_row(*cells, command)
+    table = fitted_table(cols + ["COMMAND"], [cells + [command] for cells, command in body])
     if not rows:
         console.print("no tasks; start one with `executive run -- CMD`")
         return
