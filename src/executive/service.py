@@ -127,6 +127,10 @@ class Executive:
         assert self._store is not None
         rows = await self._store.call(Store.load_tasks, self.limits.max_tasks_in_memory)
         self.tasks.seed(await self._store.call(Store.next_task_id))
+        # A task created just before a crash may have a log directory but no row yet: never reuse its id.
+        dirs = [int(p.name) for p in (self.home / "tasks").iterdir() if p.name.isdigit()]
+        if dirs:
+            self.tasks.seed(max(dirs) + 1)
         for task, pid_start in rows:
             if task.is_live:
                 detail = "the daemon stopped while this task was live"
@@ -263,8 +267,10 @@ class Executive:
         size = sum(len(a) for a in argv) + sum(len(k) + len(v) for k, v in (env or {}).items())
         if size > lim.max_argv_bytes:
             raise LimitError(f"argv and env take {size} bytes; the limit is {lim.max_argv_bytes}", data={"limit": lim.max_argv_bytes})
-        if name is not None and (not isinstance(name, str) or not name or len(name) > lim.max_name or name.isdigit()):
-            raise BadParamsError(f"name must be 1..{lim.max_name} characters and not all digits (ids are numbers)")
+        if name is not None and (
+            not isinstance(name, str) or not name or len(name) > lim.max_name or name.isdigit() or not name.isprintable()
+        ):
+            raise BadParamsError(f"name must be 1..{lim.max_name} printable characters and not all digits (ids are numbers)")
         cwd = os.path.abspath(cwd) if cwd else str(Path.home())
         if not os.path.isdir(cwd):
             raise BadParamsError(f"cwd {cwd!r} is not a directory", data={"cwd": cwd})

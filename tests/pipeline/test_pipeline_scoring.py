@@ -101,3 +101,11 @@ def test_a_failing_gate_always_has_a_failed_check_to_rework() -> None:
     assert scoring.weighted_score(checks) < 60
     assert [c["name"] for c in scoring.failed_checks(checks, 60)] == ["grows"]
     assert [c["name"] for c in scoring.failed_checks(checks, 40)] == []  # the gate passes: nothing failed
+
+
+def test_output_nested_too_deep_for_the_json_parser_is_not_json() -> None:
+    from executive.pipeline import scoring
+
+    bomb = "[" * 200_000 + "]" * 200_000
+    assert scoring.json_from_output(bomb) is None
+    assert scoring.parse_rubric_score(bomb) is None

@@ -172,7 +172,7 @@ async def _coverage(check: CoverageCheck, runner: CommandRunner, ctx: GateContex
             return _result(check, 0.0, f"coverage report {check.report} is larger than {ctx.report_bytes} bytes", tasks)
         try:
             percent = scoring.coverage_from_report(json.loads(Path(path).read_text(encoding="utf-8")))
-        except (ValueError, OSError) as exc:
+        except (ValueError, OSError, RecursionError) as exc:
             return _result(check, 0.0, f"coverage report {check.report} is not coverage.py JSON: {exc}", tasks)
     else:
         percent = scoring.parse_coverage_text(text)

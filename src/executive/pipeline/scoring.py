@@ -186,14 +186,14 @@ def json_from_output(text: str) -> Any:
         return None
     try:
         return json.loads(stripped)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting too deep for the parser
         pass
     for line in reversed(stripped.splitlines()):
         line = line.strip()
         if line.startswith("{"):
             try:
                 return json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
     return None
 
@@ -226,7 +226,7 @@ def parse_rubric_score(text: str) -> float | None:
             continue
         try:
             obj = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             obj = None
         if isinstance(obj, dict):
             if isinstance(obj.get("score"), (int, float)) and not isinstance(obj.get("score"), bool):
