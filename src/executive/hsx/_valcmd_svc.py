@@ -164,25 +164,35 @@ def parse_command_descriptors(mem: bytearray, ptr: int) -> CommandDescriptors:
 _SvcOp = Callable[[Cpu, int, Any, MailboxManager, "Emit | None"], None]
 
 
-def _val_register(cpu: Cpu, pid: int, reg: ValueRegistry, mbx: MailboxManager, emit: Emit | None) -> None:
-    r = cpu.regs
-    try:
-        desc = parse_value_descriptors(cpu.mem, r[4])
-    except BadDescriptorChain:
-        r[0] = EINVAL
-        return
-    status, oid = reg.register(r[1] & 0xFF, r[2] & 0xFF, r[3] & 0xFF, pid, desc=desc, emit=emit)
-    r[0] = status
-    if status == OK:
-        r[1] = oid
+def _registering(parse: Callable[[bytearray, int], Any]) -> _SvcOp:
+    """VAL_REGISTER / CMD_REGISTER: the same steps over each table's descriptor types."""
+
+    def op(cpu: Cpu, pid: int, reg: Any, mbx: MailboxManager, emit: Emit | None) -> None:
+        r = cpu.regs
+        try:
+            desc = parse(cpu.mem, r[4])
+        except BadDescriptorChain:
+            r[0] = EINVAL
+            return
+        status, oid = reg.register(r[1] & 0xFF, r[2] & 0xFF, r[3] & 0xFF, pid, desc=desc, emit=emit)
+        r[0] = status
+        if status == OK:
+            r[1] = oid
+
+    return op
 
 
-def _val_lookup(cpu: Cpu, pid: int, reg: ValueRegistry, mbx: MailboxManager, emit: Emit | None) -> None:
+def _lookup(cpu: Cpu, pid: int, reg: Any, mbx: MailboxManager, emit: Emit | None) -> None:
+    """VAL_LOOKUP / CMD_LOOKUP: R1 group, R2 id -> R0 status, R1 OID."""
     r = cpu.regs
     status, oid = reg.lookup(r[1] & 0xFF, r[2] & 0xFF)
     r[0] = status
     if status == OK:
         r[1] = oid
+
+
+_val_register = _registering(parse_value_descriptors)
+_val_lookup = _lookup
 
 
 def _val_get(cpu: Cpu, pid: int, reg: ValueRegistry, mbx: MailboxManager, emit: Emit | None) -> None:
@@ -229,25 +239,8 @@ _VALUE_OPS: dict[int, _SvcOp] = {
 }
 
 
-def _cmd_register(cpu: Cpu, pid: int, reg: CommandRegistry, mbx: MailboxManager, emit: Emit | None) -> None:
-    r = cpu.regs
-    try:
-        desc = parse_command_descriptors(cpu.mem, r[4])
-    except BadDescriptorChain:
-        r[0] = EINVAL
-        return
-    status, oid = reg.register(r[1] & 0xFF, r[2] & 0xFF, r[3] & 0xFF, pid, desc=desc, emit=emit)
-    r[0] = status
-    if status == OK:
-        r[1] = oid
-
-
-def _cmd_lookup(cpu: Cpu, pid: int, reg: CommandRegistry, mbx: MailboxManager, emit: Emit | None) -> None:
-    r = cpu.regs
-    status, oid = reg.lookup(r[1] & 0xFF, r[2] & 0xFF)
-    r[0] = status
-    if status == OK:
-        r[1] = oid
+_cmd_register = _registering(parse_command_descriptors)
+_cmd_lookup = _lookup
 
 
 def _token(cpu: Cpu, ptr: int) -> str | None:
