@@ -57,3 +57,15 @@ async def test_patch_commands(daemon, agents, repo: Path, tmp_path: Path) -> Non
     code, out, _ = await agents.cli(daemon.home, "patch", "apply", "-", "--cwd", str(repo),
                                     stdin=b"--- a/calc.py\n+++ b/calc.py\n@@ -1 +1 @@\n-nothing like this\n+x\n")
     assert code == 1 and "apply_failed" in out
+
+
+async def test_patch_commit_refuses_later_edits_unless_forced(daemon, agents, repo: Path, tmp_path: Path) -> None:
+    diff = tmp_path / "fix.diff"
+    diff.write_text("--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,3 @@\n def add(a, b):\n     return a + b\n+# reviewed\n")
+    code, out, err = await agents.cli(daemon.home, "patch", "apply", str(diff), "--cwd", str(repo))
+    assert code == 0 and "patch 1: applied" in out, err
+    (repo / "calc.py").write_text("def add(a, b):\n    return a + b\n# reviewed\n# hand edit\n")
+    code, out, err = await agents.cli(daemon.home, "patch", "commit", "1")
+    assert code != 0 and "calc.py" in err and "--force" in err
+    code, out, err = await agents.cli(daemon.home, "patch", "commit", "1", "--force")
+    assert code == 0 and "committed" in out, err

@@ -201,3 +201,29 @@ async def test_rollback_never_writes_through_a_link_that_leads_outside(client: C
     assert "outside the workspace" in e.value.message
     assert list(outside.iterdir()) == []  # nothing was written there
     assert (await client.call("patch.show", patch=rec["id"]))["state"] == "applied"  # the refusal changed nothing
+
+
+async def test_commit_refuses_edits_made_after_the_apply_unless_forced(client: Client, agents, repo: Path) -> None:
+    text = "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,3 @@\n def add(a, b):\n     return a + b\n+# reviewed\n"
+    rec = await client.call("patch.apply", diff=text, cwd=str(repo))
+    assert rec["state"] == "applied", rec["reason"]
+    head = agents.git(repo, "rev-parse", "HEAD")
+    (repo / "calc.py").write_text("def add(a, b):\n    return a + b\n# reviewed\nSECRET = 'edited by hand afterwards'\n")
+    with pytest.raises(RpcError) as e:
+        await client.call("patch.commit", patch=rec["id"])
+    assert e.value.code == 1214 and "calc.py" in e.value.message and "--force" in e.value.message
+    assert e.value.data["diverged"] == ["calc.py"]
+    assert agents.git(repo, "rev-parse", "HEAD") == head  # nothing was committed
+    assert (await client.call("patch.show", patch=rec["id"]))["state"] == "applied"
+    done = await client.call("patch.commit", patch=rec["id"], force=True)
+    assert done["state"] == "committed" and "later edits to calc.py" in done["reason"]
+    assert "SECRET" in agents.git(repo, "show", "HEAD:calc.py")
+
+
+async def test_commit_of_an_unchanged_applied_patch_needs_no_force(client: Client, agents, repo: Path) -> None:
+    text = "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,3 @@\n def add(a, b):\n     return a + b\n+# reviewed\n"
+    rec = await client.call("patch.apply", diff=text, cwd=str(repo))
+    (repo / "README.md").write_text("# demo\nnot part of the patch\n")  # other files may change freely
+    done = await client.call("patch.commit", patch=rec["id"])
+    assert done["state"] == "committed" and "later edits" not in done["reason"]
+    assert agents.git(repo, "show", "HEAD:calc.py").endswith("# reviewed\n")

@@ -25,7 +25,8 @@ git work tree) and walks it through the ledger (``agents/ledger.py``):
 :meth:`PatchEngine.rollback` restores the exact pre-apply state of every touched
 path — content, permission bits, symlinks; files the patch created are removed
 with the directories it created — after checking that the files are still what
-the patch left (else :class:`PatchDivergedError`, unless forced).
+the patch left (else :class:`PatchDivergedError`, unless forced).  :meth:`PatchEngine.commit`
+makes the same check, so edits made after the apply are not committed as part of the patch.
 
 Rejected alternative: applying with ``git apply --index`` and committing with
 ``git commit`` — that sweeps whatever else is staged into the commit.
@@ -278,11 +279,12 @@ class PatchEngine:
         log.info("patch_rolled_back", patch=pid)
         return await self.get(pid)
 
-    async def commit(self, pid: int, *, message: str | None = None) -> dict[str, Any]:
+    async def commit(self, pid: int, *, message: str | None = None, force: bool = False) -> dict[str, Any]:
         """Commit exactly the paths the patch touched, on the workspace's HEAD.
 
         Raises:
             PatchTransitionError: the patch is not applied or verified.
+            PatchDivergedError: a touched file changed since the apply (pass ``force`` to commit it as it is now).
             GitError: HEAD moved during the commit (retry), or git failed.
         """
         rec = await self.get(pid)
@@ -290,6 +292,17 @@ class PatchEngine:
         workspace = Path(rec["workspace"])
         paths = list(dict.fromkeys(p for f in rec["files"] for p in (f["old_path"], f["new_path"]) if p))
         async with self._lock(workspace):
+            rec = await self.get(pid)
+            self._require(rec, PatchEvent.COMMITTED)
+            files = await self.ex.store.call(_load_files, pid)
+            now = await asyncio.to_thread(lambda: {st.path: filestate.capture(workspace, st.path).sha for st, _ in files})
+            diverged = [st.path for st, post in files if now[st.path] != post]
+            if diverged and not force:
+                raise PatchDivergedError(
+                    f"patch {pid}: {', '.join(diverged[:10])} changed after the patch was applied; committing would include "
+                    f"those edits. Undo them, or commit with --force to include them",
+                    data={"patch": pid, "diverged": diverged},
+                )
             head = await self.git.head(workspace)
             fd, index = tempfile.mkstemp(prefix="executive-commit-index-", dir=self.git.tmp_dir)
             os.close(fd)
@@ -316,7 +329,9 @@ class PatchEngine:
             await self.git.run(["update-ref", "-m", f"executive: patch {pid}", "HEAD", commit, head], cwd=workspace)
             # Refresh the user's index for the committed paths only; other staged entries stay staged.
             await self.git.run(["--literal-pathspecs", "reset", "-q", "HEAD", "--", *paths], cwd=workspace, check=False)
-            await self._move(pid, PatchEvent.COMMITTED, f"committed as {commit[:12]} with only its {len(paths)} path(s)", {"commit_id": commit})
+            note = f"committed as {commit[:12]} with only its {len(paths)} path(s)" + (
+                f" (including later edits to {', '.join(diverged[:10])})" if diverged else "")
+            await self._move(pid, PatchEvent.COMMITTED, note, {"commit_id": commit})
         return await self.get(pid)
 
     # --- ledger access ---------------------------------------------------------------------

@@ -144,6 +144,7 @@ class PatchRollback(_P):
 
 class PatchCommit(_P):
     patch: int
+    force: bool = False
     message: str | None = Field(None, max_length=64 * 1024)
 
 
@@ -242,7 +243,7 @@ def agent_methods() -> list[Method]:
             lambda c, p: _svc(c).patches.rollback(p.patch, reason=p.reason, force=p.force),
             "Restore the exact pre-apply tree.",
         ),
-        Method("patch.commit", PatchCommit, lambda c, p: _svc(c).patches.commit(p.patch, message=p.message), "Commit only the patch's paths."),
+        Method("patch.commit", PatchCommit, lambda c, p: _svc(c).patches.commit(p.patch, message=p.message, force=p.force), "Commit only the patch's paths."),
         Method("agent.fix", FixStart, _fix_start, "Start a fix loop: tests, agent, patch, re-test, keep or roll back; `fix` events narrate it."),
         Method("agent.fix_wait", FixWait, lambda c, p: _svc(c).fixes.wait(p.run, timeout=p.timeout), "Wait for a fix run to end."),
         Method("agent.fix_show", FixRef, lambda c, p: _svc(c).fixes.get(p.run), "One fix run with every attempt."),

@@ -134,9 +134,10 @@ def rollback(
 def commit(
     patch: int = typer.Argument(..., help="Patch id."),
     message: Optional[str] = typer.Option(None, "--message", "-m"),
+    force: bool = typer.Option(False, "--force", help="Commit even if the files changed after the apply (those edits are committed too)."),
 ) -> None:
     """Commit exactly the paths an applied patch touched (nothing else that is staged or modified)."""
-    params: dict[str, Any] = {"patch": patch}
+    params: dict[str, Any] = {"patch": patch, "force": force}
     if message:
         params["message"] = message
     rec = run_client(lambda c: c.call("patch.commit", **params))
