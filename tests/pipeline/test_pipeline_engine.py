@@ -298,3 +298,49 @@ async def test_report_has_a_chart_of_score_against_threshold(pl: SimpleNamespace
     assert "<script>" not in html and "&lt;script&gt;" in html
     rows = await client.call("pipeline.list")
     assert [(r["id"], r["state"]) for r in rows] == [(run["id"], "failed")]
+
+
+async def test_cancel_while_the_step_task_spawns_cancels_it(
+    pl: SimpleNamespace, client: Client, work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The cancel lands while task_run still awaits the spawn of b's task (before its id reaches the runner).
+    from executive.pipeline.engine import PipelineEngine
+    from executive.service import Executive
+
+    spawning: asyncio.Queue[int] = asyncio.Queue()
+    cancel_asked = asyncio.Event()
+    orig_wait_started, orig_cancel = Executive._wait_started, PipelineEngine.cancel
+
+    async def wait_started(self: Executive, task: Any) -> None:
+        if task.name.endswith(".build.b") and spawning.empty():
+            spawning.put_nowait(task.id)
+            await cancel_asked.wait()
+        await orig_wait_started(self, task)
+
+    async def cancel(self: PipelineEngine, run_id: int) -> dict[str, Any]:
+        cancel_asked.set()  # orig_cancel cancels the run before this wakes anyone
+        return await orig_cancel(self, run_id)
+
+    monkeypatch.setattr(Executive, "_wait_started", wait_started)
+    monkeypatch.setattr(PipelineEngine, "cancel", cancel)
+    wait_go = "while [ ! -e go ]; do sleep 0.05; done"
+    pl.write(work / "p.yaml", f"""
+        name: cancel
+        phases:
+          - name: build
+            steps:
+        {_step("a")}      - {{name: b, command: [sh, -c, "{wait_go}; echo b >> side.txt"]}}
+            checks:
+              - {{name: side, kind: files_exist, paths: [side.txt], owners: [b]}}
+        """.replace("\n        ", "\n"))
+    run = await client.call("pipeline.run", path=str(work / "p.yaml"))
+    tid = await asyncio.wait_for(spawning.get(), 20)
+    cancelled = await client.call("pipeline.cancel", run=run["id"])
+    assert cancelled["state"] == "cancelled"
+    assert (await client.call("task.wait", task=tid, timeout=10))["end_reason"] == "cancelled"
+    (work / "go").touch()
+    await client.call("pipeline.resume", run=run["id"])
+    assert (await pl.finish(client, run["id"]))["state"] == "passed"
+    assert pl.lines(work / "side.txt") == ["a", "b"]
+    status = await client.call("pipeline.status", run=run["id"])
+    assert pl.step_starts(status) == {"build/a@1": 1, "build/b@1": 2}

@@ -18,7 +18,7 @@ import base64
 import dataclasses
 import json
 import time
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Awaitable, Callable, Mapping, Protocol
 
 from executive.kernel.errors import ClientError, ExecutiveError
 from executive.kernel.limits import Limits
@@ -137,10 +137,10 @@ class TaskRunner:
         self, argv: list[str], *, label: str, timeout: float, env: dict[str, str], cwd: str, meta: dict[str, Any]
     ) -> CommandResult:
         try:
-            task = await self.host.task_run(
+            task = await self._start(self.host.task_run(
                 argv, name=self._name(label), cwd=cwd, env=env, timeout=timeout, kind=TaskKind.PROCESS,
                 meta={"pipeline": self._meta(label, meta)},
-            )
+            ))
         except ExecutiveError as exc:
             return _not_started(argv[0], exc)
         info = await self._wait(task)
@@ -154,7 +154,7 @@ class TaskRunner:
     ) -> CommandResult:
         req = AgentStart(agent, prompt, cwd, env, self._name(label), timeout, self._meta(label, meta))
         try:
-            task = await self.launcher.start(req)
+            task = await self._start(self.launcher.start(req))
         except ExecutiveError as exc:
             return _not_started(agent.cli, exc)
         info = await self._wait(task)
@@ -165,6 +165,30 @@ class TaskRunner:
             await self._tail(tid, "stdout"), await self._tail(tid, "stderr"), tid,
             verdict=fin.ok, note="" if fin.ok else fin.detail, text=fin.text,
         )
+
+    async def _start(self, start: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+        """Await a task's creation; a cancel landing meanwhile (while it spawns) still reaches the task.
+
+        The task exists as soon as the host has queued it, but its id only comes back once the
+        spawn settled; so the start runs shielded, and on cancel we wait for the id, then cancel it.
+        """
+        fut = asyncio.ensure_future(start)
+        try:
+            return await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            while not fut.done():
+                try:
+                    await asyncio.wait({fut})
+                except asyncio.CancelledError:
+                    pass  # cancelled again: still make sure the task does not outlive us
+            if not fut.cancelled() and fut.exception() is None:
+                tid = int(fut.result()["id"])
+                self.on_task(tid)
+                try:
+                    self.host.task_cancel(tid)
+                except ExecutiveError:
+                    pass  # it ended on its own meanwhile
+            raise
 
     async def _wait(self, task: dict[str, Any]) -> dict[str, Any]:
         """Wait for the task's end; cancelling the wait cancels the task (run cancel, daemon stop)."""
