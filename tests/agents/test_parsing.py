@@ -180,3 +180,29 @@ def test_claude_refuses_a_budget_that_is_not_a_positive_number(budget: float) ->
 
     with pytest.raises(BadParamsError, match="max_budget_usd"):
         ClaudeAdapter().build_argv(AgentRequest(agent="claude", prompt="p", cwd="/tmp", max_budget_usd=budget), "/usr/bin/claude")
+
+
+def test_codex_items_without_an_id_are_each_their_own_call_and_result() -> None:
+    # Every id-less item used to share the id None: only the first became a tool call.
+    lines = [
+        {"type": "thread.started", "thread_id": "th-1"},
+        {"type": "item.completed", "item": {"type": "command_execution", "command": "ls", "aggregated_output": "a", "exit_code": 0, "status": "completed"}},
+        {"type": "item.completed", "item": {"type": "command_execution", "command": "pwd", "aggregated_output": "/w", "exit_code": 0, "status": "completed"}},
+        {"type": "item.started", "item": {"type": "command_execution", "command": "false", "status": "in_progress"}},
+        {"type": "item.updated", "item": {"type": "command_execution", "command": "false", "status": "in_progress"}},
+        {"type": "item.completed", "item": {"type": "command_execution", "command": "false", "aggregated_output": "", "exit_code": 1, "status": "failed"}},
+        {"type": "item.completed", "item": {"type": "file_change", "changes": [{"path": "x.py", "kind": "update"}], "status": "completed"}},
+        {"type": "item.completed", "item": {"id": "item_9", "type": "command_execution", "command": "id", "aggregated_output": "u", "exit_code": 0, "status": "completed"}},
+        {"type": "turn.completed", "usage": {"input_tokens": 1, "output_tokens": 1}},
+    ]
+    p = get_adapter("codex").parser(None, max_line=1 << 20, max_text=1 << 20)
+    evs = [e.to_dict() for e in p.feed("".join(json.dumps(o) + "\n" for o in lines).encode())]
+    calls = [e["data"] for e in evs if e["type"] == "agent.tool_call"]
+    results = [e["data"] for e in evs if e["type"] == "agent.tool_result"]
+    assert [c["input"] for c in calls] == [{"command": "ls"}, {"command": "pwd"}, {"command": "false"},
+                                           {"changes": [{"path": "x.py", "kind": "update"}]}, {"command": "id"}]
+    ids = [c["id"] for c in calls]
+    assert None not in ids and len(set(ids)) == 5 and ids[-1] == "item_9"
+    assert [r["id"] for r in results] == ids  # started/updated/completed of one id-less item is one pair
+    assert [r["output"] for r in results] == ["a", "/w", "", '[{"path":"x.py","kind":"update"}]', "u"]
+    assert [r["is_error"] for r in results] == [False, False, True, False, False]

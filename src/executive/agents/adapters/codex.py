@@ -6,7 +6,8 @@ JSONL events: ``thread.started`` (the session id is ``thread_id``),
 ``error``.  Items: ``agent_message`` and ``reasoning`` become messages;
 ``command_execution``, ``file_change``, ``mcp_tool_call``, ``web_search`` and
 ``todo_list`` become a tool call when they start and a tool result when they
-complete.  Codex reports no cost, only tokens.
+complete.  Items without an ``id`` get a synthetic one (``noid-N``), so each is
+its own call/result pair.  Codex reports no cost, only tokens.
 
 Success: exit 0 with a normal end, at least one ``turn.completed``, and no
 ``turn.failed`` or ``error`` event (Codex's exit code is not reliable either:
@@ -48,6 +49,8 @@ class CodexParser(JsonLineParser):
         self.last_text = ""
         self.tokens = {"input": 0, "output": 0, "cache_read": 0, "cache_write": 0}
         self._started: set[str] = set()  # tool items whose call was already emitted
+        self._anon = 0  # counter for the synthetic ids of tool items that carry no id
+        self._anon_open: dict[str, list[str]] = {}  # item type -> synthetic ids of id-less items started, not completed
 
     def on_object(self, obj: dict[str, Any]) -> Iterable[AgentEvent]:
         kind = obj.get("type")
@@ -94,6 +97,8 @@ class CodexParser(JsonLineParser):
             return [self.message("reasoning", text)]
         if itype not in _TOOL_ITEMS:
             return []
+        if item_id is None or item_id == "":
+            item_id = self._anon_id(kind, itype)
         out: list[AgentEvent] = []
         if item_id not in self._started:
             self._started.add(item_id)
@@ -107,6 +112,17 @@ class CodexParser(JsonLineParser):
                 output = item.get("changes") if itype == "file_change" else item.get("result", item.get("error"))
             out.append(self.tool_result(item_id, output, is_error, exit_code=exit_code, status=status))
         return out
+
+    def _anon_id(self, kind: str, itype: str) -> str:
+        """A unique id for an id-less tool item; its updates and completion go to the oldest open one of its type."""
+        open_ids = self._anon_open.setdefault(itype, [])
+        if kind == "item.started" or not open_ids:
+            self._anon += 1
+            sid = f"noid-{self._anon}"
+            if kind != "item.completed":
+                open_ids.append(sid)
+            return sid
+        return open_ids.pop(0) if kind == "item.completed" else open_ids[0]
 
     def result(self, end: RunEnd) -> dict[str, Any]:
         errors = end_errors(end) + self.failed
