@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 from pathlib import Path
 from types import SimpleNamespace
+
+import pytest
 
 from executive.api.client import Client
 from executive.pipeline.agent_steps import BuiltinLauncher, builtin_argv
@@ -143,3 +147,29 @@ async def test_check_output_that_is_not_utf8_still_scores(pl: SimpleNamespace, c
     status = await client.call("pipeline.status", run=run["id"])
     [check] = status["phases"][0]["iterations"][0]["checks"]
     assert (check["score"], check["detail"]) == (75, "3 passed, 1 failed")
+
+
+async def test_diff_so_far_reads_at_most_the_limit_from_git(tmp_path: Path, work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A fake git whose diff is 8 MiB in 4 KiB chunks (a dot in `count` per chunk); the reader stops at limit+1.
+    from executive.pipeline.workspace import diff_so_far
+
+    bin_dir, count = tmp_path / "bin", tmp_path / "written"
+    bin_dir.mkdir()
+    git = bin_dir / "git"
+    git.write_text(f"""#!{sys.executable}
+import sys
+if "rev-parse" in sys.argv:
+    print("true")
+elif "diff" in sys.argv:
+    for _ in range(2048):
+        with open({str(count)!r}, "a") as f:
+            f.write(".")
+        sys.stdout.buffer.write(b"+" * 4095 + b"\\n")
+        sys.stdout.buffer.flush()
+""")
+    git.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    text = await diff_so_far(str(work), 0.0, 1000)
+    assert text.endswith("[... diff cut at the pipeline_diff_bytes limit ...]")
+    assert text.startswith("+" * 1000) and len(text.encode()) <= 1000 + 60
+    assert len(count.read_text()) < 512  # git was stopped after about a pipe's worth, not drained (2048 chunks)

@@ -43,13 +43,28 @@ async def _git(workdir: str, *args: str, limit: int) -> tuple[int, str]:
         )
     except OSError:
         return 127, ""
+    assert proc.stdout is not None
     try:
-        out, _ = await asyncio.wait_for(proc.communicate(), 30)
+        # At most limit+1 bytes (one over says "cut"): a huge diff is never held whole.
+        out = await asyncio.wait_for(_read_at_most(proc.stdout, limit + 1), 30)
     except asyncio.TimeoutError:
-        proc.kill()
-        await proc.wait()
+        out = None
+    if proc.returncode is None and (out is None or len(out) > limit):
+        try:
+            proc.kill()  # timed out, or more output than we keep: stop git instead of draining it
+        except ProcessLookupError:
+            pass
+    await proc.wait()
+    if out is None:
         return 124, ""
-    return proc.returncode or 0, out[:limit].decode("utf-8", "replace")
+    return proc.returncode or 0, out.decode("utf-8", "replace")
+
+
+async def _read_at_most(stream: asyncio.StreamReader, n: int) -> bytes:
+    try:
+        return await stream.readexactly(n)
+    except asyncio.IncompleteReadError as exc:  # EOF first: all of it
+        return exc.partial
 
 
 async def diff_so_far(workdir: str, since: float, max_bytes: int) -> str:
