@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -173,3 +174,43 @@ elif "diff" in sys.argv:
     assert text.endswith("[... diff cut at the pipeline_diff_bytes limit ...]")
     assert text.startswith("+" * 1000) and len(text.encode()) <= 1000 + 60
     assert len(count.read_text()) < 512  # git was stopped after about a pipe's worth, not drained (2048 chunks)
+
+
+async def test_exit_gate_reads_files_off_the_event_loop(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Globs walk the tree and the coverage report may be big: neither may run on the daemon's loop thread.
+    import threading
+
+    from executive.kernel.limits import DEFAULT_LIMITS
+    from executive.pipeline import gates
+    from executive.pipeline.model import parse_pipeline
+
+    (work / "coverage.json").write_text(json.dumps({"totals": {"percent_covered": 90}}))
+    (work / "a.txt").write_text("x")
+    phase = parse_pipeline("""
+name: io
+phases:
+  - name: p
+    steps:
+      - {name: s, command: [true]}
+    checks:
+      - {name: cov, kind: coverage, report: coverage.json, target: 90, owners: [s]}
+      - {name: glob, kind: files_exist, paths: ["*.txt"], owners: [s]}
+""", DEFAULT_LIMITS, source="test").phases[0]
+    threads: list[tuple[str, int]] = []
+    real_matches, real_read_text = gates.matches, Path.read_text
+
+    def matches(*a: Any, **kw: Any) -> Any:
+        threads.append(("glob", threading.get_ident()))
+        return real_matches(*a, **kw)
+
+    def read_text(self: Path, *a: Any, **kw: Any) -> str:
+        threads.append(("report", threading.get_ident()))
+        return real_read_text(self, *a, **kw)
+
+    monkeypatch.setattr(gates, "matches", matches)
+    monkeypatch.setattr(Path, "read_text", read_text)
+    ctx = gates.GateContext(str(work), {}, 10_000, 1_000_000)
+    results = await gates.evaluate_exit_gate(phase, None, ctx)  # type: ignore[arg-type]  # no check runs a command
+    assert [(r["name"], r["score"]) for r in results] == [("cov", 100), ("glob", 100)]
+    assert sorted(kind for kind, _ in threads) == ["glob", "report"]
+    assert threading.get_ident() not in {tid for _, tid in threads}

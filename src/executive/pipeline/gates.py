@@ -15,6 +15,7 @@ expected, so the gate fails loudly instead of passing by accident.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from pathlib import Path
@@ -105,13 +106,7 @@ async def score_check(check: Check, runner: CommandRunner, ctx: GateContext) -> 
     """Measure one check; never raises for a failing project, only for a broken runner."""
     label = f"gate.{check.name}"
     if isinstance(check, FilesExistCheck):
-        missing = []
-        for pattern in check.paths:
-            found = matches(ctx.workdir, pattern)
-            if check.non_empty:
-                found = [p for p in found if p.is_file() and p.stat().st_size > 0]
-            if not found:
-                missing.append(pattern)
+        missing = await asyncio.to_thread(_missing, ctx.workdir, check.paths, check.non_empty)  # globs walk the tree
         present = len(check.paths) - len(missing)
         detail = "all present" if not missing else f"missing{' or empty' if check.non_empty else ''}: {', '.join(missing)}"
         return _result(check, 100.0 * present / len(check.paths), detail, [])
@@ -165,20 +160,39 @@ async def _coverage(check: CoverageCheck, runner: CommandRunner, ctx: GateContex
         text = res.stdout + "\n" + res.stderr
     percent: float | None = None
     if check.report is not None:
-        path = inside(ctx.workdir, check.report)
-        if path is None or not path.is_file():
-            return _result(check, 0.0, f"coverage report {check.report} not found in the working directory", tasks)
-        if path.stat().st_size > ctx.report_bytes:
-            return _result(check, 0.0, f"coverage report {check.report} is larger than {ctx.report_bytes} bytes", tasks)
-        try:
-            percent = scoring.coverage_from_report(json.loads(Path(path).read_text(encoding="utf-8")))
-        except (ValueError, OSError, RecursionError) as exc:
-            return _result(check, 0.0, f"coverage report {check.report} is not coverage.py JSON: {exc}", tasks)
+        percent, problem = await asyncio.to_thread(_read_report, ctx.workdir, check.report, ctx.report_bytes)
+        if problem is not None:
+            return _result(check, 0.0, problem, tasks)
     else:
         percent = scoring.parse_coverage_text(text)
     if percent is None:
         return _result(check, 0.0, "no coverage total found (a 'TOTAL ... NN%' line or totals.percent_covered)", tasks)
     return _result(check, 100.0 * percent / check.target, f"coverage {percent:g}% (target {check.target:g}%)", tasks)
+
+
+def _missing(workdir: str, patterns: list[str], non_empty: bool) -> list[str]:
+    """The patterns that match no file (no non-empty file with ``non_empty``); blocking, run in a thread."""
+    missing = []
+    for pattern in patterns:
+        found = matches(workdir, pattern)
+        if non_empty:
+            found = [p for p in found if p.is_file() and p.stat().st_size > 0]
+        if not found:
+            missing.append(pattern)
+    return missing
+
+
+def _read_report(workdir: str, report: str, limit: int) -> tuple[float | None, str | None]:
+    """``(percent, None)`` from a coverage.py JSON report, or ``(None, why not)``; blocking, run in a thread."""
+    path = inside(workdir, report)
+    if path is None or not path.is_file():
+        return None, f"coverage report {report} not found in the working directory"
+    if path.stat().st_size > limit:
+        return None, f"coverage report {report} is larger than {limit} bytes"
+    try:
+        return scoring.coverage_from_report(json.loads(Path(path).read_text(encoding="utf-8"))), None
+    except (ValueError, OSError, RecursionError) as exc:
+        return None, f"coverage report {report} is not coverage.py JSON: {exc}"
 
 
 def _tasks(res: CommandResult) -> list[int]:
@@ -203,9 +217,8 @@ async def evaluate_entry_gate(
     for name in required:
         if name not in passed:
             problems.append(f"phase {name!r} has not passed")
-    for pattern in phase.entry.files:
-        if not matches(ctx.workdir, pattern):
-            problems.append(f"required file {pattern} is missing")
+    for pattern in await asyncio.to_thread(_missing, ctx.workdir, phase.entry.files, False):
+        problems.append(f"required file {pattern} is missing")
     for i, argv in enumerate(phase.entry.commands):
         res = await runner.command(list(argv), label=f"entry.{i + 1}", timeout=phase.entry.timeout_s)
         tasks += _tasks(res)
