@@ -255,14 +255,9 @@ class PatchEngine:
             rec = await self.get(pid)
             self._require(rec, PatchEvent.ROLLED_BACK)
             files = await self.ex.store.call(_load_files, pid)
-            now = await asyncio.to_thread(lambda: {st.path: filestate.capture(workspace, st.path).sha for st, _ in files})
-            diverged = [st.path for st, post in files if now[st.path] != post]
-            if diverged and not force:
-                raise PatchDivergedError(
-                    f"patch {pid}: {', '.join(diverged[:10])} changed after the patch was applied; rolling back would lose "
-                    f"those edits. Save them, then roll back with --force",
-                    data={"patch": pid, "diverged": diverged},
-                )
+            diverged = await self._diverged(
+                pid, workspace, files, force, "rolling back would lose those edits. Save them, then roll back with --force"
+            )
             # Removals first (deepest paths first), so a directory the patch created is empty when its turn comes.
             order = sorted((st for st, _ in files), key=lambda s: (s.exists, -s.path.count("/")))
             try:
@@ -278,6 +273,17 @@ class PatchEngine:
             await self._move(pid, PatchEvent.ROLLED_BACK, note)
         log.info("patch_rolled_back", patch=pid)
         return await self.get(pid)
+
+    async def _diverged(self, pid: int, workspace: Path, files: list[Any], force: bool, consequence: str) -> list[str]:
+        """Paths that changed since the apply; unless ``force``, any such path is an error naming them."""
+        now = await asyncio.to_thread(lambda: {st.path: filestate.capture(workspace, st.path).sha for st, _ in files})
+        diverged = [st.path for st, post in files if now[st.path] != post]
+        if diverged and not force:
+            raise PatchDivergedError(
+                f"patch {pid}: {', '.join(diverged[:10])} changed after the patch was applied; {consequence}",
+                data={"patch": pid, "diverged": diverged},
+            )
+        return diverged
 
     async def commit(self, pid: int, *, message: str | None = None, force: bool = False) -> dict[str, Any]:
         """Commit exactly the paths the patch touched, on the workspace's HEAD.
@@ -295,14 +301,9 @@ class PatchEngine:
             rec = await self.get(pid)
             self._require(rec, PatchEvent.COMMITTED)
             files = await self.ex.store.call(_load_files, pid)
-            now = await asyncio.to_thread(lambda: {st.path: filestate.capture(workspace, st.path).sha for st, _ in files})
-            diverged = [st.path for st, post in files if now[st.path] != post]
-            if diverged and not force:
-                raise PatchDivergedError(
-                    f"patch {pid}: {', '.join(diverged[:10])} changed after the patch was applied; committing would include "
-                    f"those edits. Undo them, or commit with --force to include them",
-                    data={"patch": pid, "diverged": diverged},
-                )
+            diverged = await self._diverged(
+                pid, workspace, files, force, "committing would include those edits. Undo them, or commit with --force to include them"
+            )
             head = await self.git.head(workspace)
             fd, index = tempfile.mkstemp(prefix="executive-commit-index-", dir=self.git.tmp_dir)
             os.close(fd)
