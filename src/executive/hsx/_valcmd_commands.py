@@ -24,18 +24,16 @@ from typing import Any
 from ._valcmd_const import (
     CMD_ASYNC,
     CMD_PIN,
-    EEXIST,
     EFAIL,
     EINVAL,
     ENOASYNC,
     ENOENT,
-    ENOSPC,
     EPERM,
     MAX_COMMANDS,
     OK,
     STRING_POOL_BYTES,
 )
-from ._valcmd_pool import Emit, StringPool, make_oid, no_emit, open_status, table_statistics
+from ._valcmd_pool import Emit, StringPool, admission_status, make_oid, no_emit, open_status, table_statistics
 from .mailbox import MailboxError, MailboxManager
 
 __all__ = ["CommandDescriptors", "CommandHandler", "CommandRecord", "CommandRegistry", "PendingCall"]
@@ -154,11 +152,7 @@ class CommandRegistry:
 
     def check_new(self, oids: list[int], strings: list[str]) -> int:
         """Status a registration of ``oids`` with ``strings`` would get: EEXIST, ENOSPC or OK."""
-        if any(o in self.entries for o in oids):
-            return EEXIST
-        if len(self.entries) + len(oids) > self.capacity or not self.strings.fits(strings):
-            return ENOSPC
-        return OK
+        return admission_status(self.entries, self.capacity, self.strings, oids, strings)
 
     def register(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ._valcmd_const import EINVAL, ENOSPC, STRING_POOL_BYTES, WARNING_PCT
+from ._valcmd_const import EEXIST, EINVAL, ENOSPC, OK, STRING_POOL_BYTES, WARNING_PCT
 from .mailbox import MailboxError, MailboxStatus
 
 __all__ = ["Emit", "StringPool", "make_oid", "no_emit", "table_statistics", "open_status"]
@@ -111,3 +111,12 @@ class StringPool:
             "high_water_pct": _pct(self.high_water, self.capacity),
             "warning": usage >= WARNING_PCT,
         }
+
+
+def admission_status(entries: dict[int, Any], capacity: int, pool: "StringPool", oids: list[int], strings: list[str]) -> int:
+    """Status a registration of ``oids`` with ``strings`` would get in one table: EEXIST, ENOSPC or OK."""
+    if any(o in entries for o in oids):
+        return EEXIST
+    if len(entries) + len(oids) > capacity or not pool.fits(strings):
+        return ENOSPC
+    return OK

@@ -30,10 +30,8 @@ from typing import Any
 from . import f16
 from ._valcmd_const import (
     EBUSY,
-    EEXIST,
     EINVAL,
     ENOENT,
-    ENOSPC,
     EPERM,
     MAX_VALUES,
     OK,
@@ -44,7 +42,7 @@ from ._valcmd_const import (
     VAL_PERSIST,
     VAL_RO,
 )
-from ._valcmd_pool import Emit, StringPool, make_oid, no_emit, open_status, table_statistics
+from ._valcmd_pool import Emit, StringPool, admission_status, make_oid, no_emit, open_status, table_statistics
 from .mailbox import MailboxError, MailboxManager, MailboxStatus
 
 __all__ = ["PersistLoad", "PersistSave", "ValueDescriptors", "ValueRecord", "ValueRegistry"]
@@ -180,11 +178,7 @@ class ValueRegistry:
 
     def check_new(self, oids: list[int], strings: list[str]) -> int:
         """Status a registration of ``oids`` with ``strings`` would get: EEXIST, ENOSPC or OK."""
-        if any(o in self.entries for o in oids):
-            return EEXIST
-        if len(self.entries) + len(oids) > self.capacity or not self.strings.fits(strings):
-            return ENOSPC
-        return OK
+        return admission_status(self.entries, self.capacity, self.strings, oids, strings)
 
     def register(
         self,
