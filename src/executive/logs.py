@@ -16,7 +16,9 @@ __all__ = ["configure_logging"]
 
 def configure_logging(*, level: str = "info", json: bool = True) -> None:
     lvl = getattr(logging, level.upper(), logging.INFO)
-    renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    renderer = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -35,15 +35,15 @@ from executive.kernel.sessions import Session, SessionManager
 from executive.kernel.tasks import EndReason, Task, TaskKind, TaskState, TaskTable, Transition
 from executive.pipeline.engine import PipelineEngine  # importing it registers the pipeline checkpoint migration
 from executive.runtimes.allowlist import AllowList
-from executive.runtimes.process import STREAMS, ProcessRuntime, ProcessSpec
 from executive.runtimes.output import TaskOutput
+from executive.runtimes.process import STREAMS, ProcessRuntime, ProcessSpec
 from executive.runtimes.process_os import ProcessOS
 from executive.service_debug import DebugService
 from executive.service_vm import VmService
 from executive.store.sqlite import Store
 from executive.store.writer import StoreWriter
 
-__all__ = ["Executive", "BASE_ENV_KEYS"]
+__all__ = ["BASE_ENV_KEYS", "Executive"]
 
 log = structlog.get_logger("executive")
 
@@ -86,7 +86,7 @@ class Executive:
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
-    async def open(cls, home: str | os.PathLike[str], **kw: Any) -> "Executive":
+    async def open(cls, home: str | os.PathLike[str], **kw: Any) -> Executive:
         """Create the service on ``home``: store, history, lost-task recovery, housekeeping."""
         self = cls(Path(home), **kw)
         self.home.mkdir(parents=True, exist_ok=True)
@@ -168,8 +168,20 @@ class Executive:
             task.pause_reason = reason
         if task.state is TaskState.ENDED and task.end_reason is None:
             task.end_reason = EndReason(reason) if reason in EndReason._value2member_map_ else EndReason.EXITED
-        log.info("task_transition", task=task.id, name=task.name, **{"from": prev.value, "to": task.state.value}, reason=reason)
-        payload = {"from": prev.value, "to": task.state.value, "reason": reason, "name": task.name, "kind": task.kind.value}
+        log.info(
+            "task_transition",
+            task=task.id,
+            name=task.name,
+            **{"from": prev.value, "to": task.state.value},
+            reason=reason,
+        )
+        payload = {
+            "from": prev.value,
+            "to": task.state.value,
+            "reason": reason,
+            "name": task.name,
+            "kind": task.kind.value,
+        }
         payload.update(data)
         self.bus.publish("task_state", task.id, payload)
         self.persist(task)
@@ -207,7 +219,9 @@ class Executive:
             ev.set()
 
     # ------------------------------------------------------------------ sessions
-    def session_open(self, *, client: str = "", capabilities: list[str] | None = None, idle_s: float | None = None) -> dict[str, Any]:
+    def session_open(
+        self, *, client: str = "", capabilities: list[str] | None = None, idle_s: float | None = None
+    ) -> dict[str, Any]:
         session, warnings = self.sessions.open(client=client, capabilities=capabilities, idle_s=idle_s)
         log.info("session_open", session=session.id, client=client)
         out = session.to_dict(time.time())
@@ -251,26 +265,38 @@ class Executive:
         lim = self.limits
         if not isinstance(argv, list) or not argv:
             raise BadParamsError(
-                "argv must be a non-empty list of strings, e.g. [\"echo\", \"hi\"] (commands are never shell strings)",
+                'argv must be a non-empty list of strings, e.g. ["echo", "hi"] (commands are never shell strings)',
                 code=ErrorCode.INVALID_ARGV,
             )
         if not all(isinstance(a, str) for a in argv):
             raise BadParamsError("argv must contain only strings", code=ErrorCode.INVALID_ARGV)
         if any("\0" in a for a in argv) or not argv[0]:
-            raise BadParamsError("argv entries must be non-empty at [0] and contain no NUL bytes", code=ErrorCode.INVALID_ARGV)
+            raise BadParamsError(
+                "argv entries must be non-empty at [0] and contain no NUL bytes", code=ErrorCode.INVALID_ARGV
+            )
         if len(argv) > lim.max_argv:
             raise LimitError(f"argv has {len(argv)} entries; the limit is {lim.max_argv}", data={"limit": lim.max_argv})
-        if env is not None and (not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items())):
+        if env is not None and (
+            not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items())
+        ):
             raise BadParamsError("env must be an object of string keys to string values")
         if env and (len(env) > lim.max_env or any(not k or "=" in k or "\0" in k + v for k, v in env.items())):
             raise BadParamsError(f"env: at most {lim.max_env} entries, keys without '=' and no NUL bytes")
         size = sum(len(a) for a in argv) + sum(len(k) + len(v) for k, v in (env or {}).items())
         if size > lim.max_argv_bytes:
-            raise LimitError(f"argv and env take {size} bytes; the limit is {lim.max_argv_bytes}", data={"limit": lim.max_argv_bytes})
+            raise LimitError(
+                f"argv and env take {size} bytes; the limit is {lim.max_argv_bytes}", data={"limit": lim.max_argv_bytes}
+            )
         if name is not None and (
-            not isinstance(name, str) or not name or len(name) > lim.max_name or name.isdigit() or not name.isprintable()
+            not isinstance(name, str)
+            or not name
+            or len(name) > lim.max_name
+            or name.isdigit()
+            or not name.isprintable()
         ):
-            raise BadParamsError(f"name must be 1..{lim.max_name} printable characters and not all digits (ids are numbers)")
+            raise BadParamsError(
+                f"name must be 1..{lim.max_name} printable characters and not all digits (ids are numbers)"
+            )
         cwd = os.path.abspath(cwd) if cwd else str(Path.home())
         if not os.path.isdir(cwd):
             raise BadParamsError(f"cwd {cwd!r} is not a directory", data={"cwd": cwd})
@@ -317,22 +343,44 @@ class Executive:
                 raise BadParamsError(f"{label} must be between 0 and 30 days (seconds), got {value}")
         q = self.limits.output_quota_bytes if quota is None else quota
         if not (0 < q <= self.limits.output_quota_bytes):
-            raise LimitError(f"quota must be 1..{self.limits.output_quota_bytes} bytes", data={"limit": self.limits.output_quota_bytes})
+            raise LimitError(
+                f"quota must be 1..{self.limits.output_quota_bytes} bytes",
+                data={"limit": self.limits.output_quota_bytes},
+            )
         if self._running >= self.limits.max_running and len(self._queue) >= self.limits.max_queued:
             raise LimitError(
                 f"the queue is full ({self.limits.max_queued} tasks wait for {self.limits.max_running} running slots); try later",
                 data={"limit": self.limits.max_queued},
             )
         spec = ProcessSpec(
-            argv, cwd=cwd, env=child_env, stdin=stdin, timeout=timeout, idle_timeout=idle_timeout,
-            quota=q, grace=self.limits.kill_grace_s,
+            argv,
+            cwd=cwd,
+            env=child_env,
+            stdin=stdin,
+            timeout=timeout,
+            idle_timeout=idle_timeout,
+            quota=q,
+            grace=self.limits.kill_grace_s,
         )
-        task = self.tasks.create(kind=kind, name=name, argv=argv, cwd=cwd, owner=session.id if session else None, meta=dict(meta or {}))
+        task = self.tasks.create(
+            kind=kind, name=name, argv=argv, cwd=cwd, owner=session.id if session else None, meta=dict(meta or {})
+        )
         self._ended[task.id] = asyncio.Event()
         if session is not None and lock:
             self.sessions.lock(session, task.id)
         log.info("task_created", task=task.id, name=task.name, argv=argv[:8])
-        self.bus.publish("task_state", task.id, {"from": None, "to": "queued", "reason": "created", "name": task.name, "kind": task.kind.value, "argv": argv[:64]})
+        self.bus.publish(
+            "task_state",
+            task.id,
+            {
+                "from": None,
+                "to": "queued",
+                "reason": "created",
+                "name": task.name,
+                "kind": task.kind.value,
+                "argv": argv[:64],
+            },
+        )
         self.persist(task)
         self._queue.append((task, spec))
         self._start_queued()
@@ -377,8 +425,14 @@ class Executive:
         self.transition(task, Transition.END, reason=reason.value, detail=detail)
         self._finish(task)
 
-    def task_list(self, *, state: str | None = None, kind: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
-        rows = [t for t in self.tasks if (state is None or t.state.value == state) and (kind is None or t.kind.value == kind)]
+    def task_list(
+        self, *, state: str | None = None, kind: str | None = None, limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        rows = [
+            t
+            for t in self.tasks
+            if (state is None or t.state.value == state) and (kind is None or t.kind.value == kind)
+        ]
         rows.sort(key=lambda t: t.id)
         return [self._row(t) for t in rows[-limit:]]
 
@@ -467,7 +521,15 @@ class Executive:
         if self.processes.is_live(task.id):
             self.processes.stop(task, reason)
 
-    def task_input(self, ref: int | str, *, data: str | None = None, data_b64: str | None = None, eof: bool = False, session_id: str | None = None) -> dict[str, Any]:
+    def task_input(
+        self,
+        ref: int | str,
+        *,
+        data: str | None = None,
+        data_b64: str | None = None,
+        eof: bool = False,
+        session_id: str | None = None,
+    ) -> dict[str, Any]:
         task = self._control(ref, session_id)
         raw = data.encode() if data is not None else b""
         if data_b64 is not None:
@@ -476,9 +538,14 @@ class Executive:
             except ValueError as exc:
                 raise BadParamsError(f"data_b64 is not valid base64: {exc}") from exc
         if len(raw) > self.limits.max_input_bytes:
-            raise LimitError(f"input of {len(raw)} bytes exceeds the limit of {self.limits.max_input_bytes}", data={"limit": self.limits.max_input_bytes})
+            raise LimitError(
+                f"input of {len(raw)} bytes exceeds the limit of {self.limits.max_input_bytes}",
+                data={"limit": self.limits.max_input_bytes},
+            )
         if task.state not in (TaskState.RUNNING, TaskState.PAUSED):
-            raise InvalidTransitionError(f"cannot write to task {task.id}: it is {task.state.value}", data={"task": task.id})
+            raise InvalidTransitionError(
+                f"cannot write to task {task.id}: it is {task.state.value}", data={"task": task.id}
+            )
         if task.kind is TaskKind.VM:
             return self.vm.task_input(task, raw, eof)
         self.processes.write_input(task, raw, eof)
@@ -501,7 +568,9 @@ class Executive:
         except OSError:
             return 0
 
-    async def task_output(self, ref: int | str, *, stream: str = "stdout", offset: int = 0, limit: int | None = None) -> dict[str, Any]:
+    async def task_output(
+        self, ref: int | str, *, stream: str = "stdout", offset: int = 0, limit: int | None = None
+    ) -> dict[str, Any]:
         """Read a slice of a task's log by byte offset (works live, after the end, and after restarts).
 
         Returns ``{task, stream, offset, data | data_b64, next_offset, size, eof}``;
@@ -522,7 +591,13 @@ class Executive:
             await live.logs[stream].flushed(offset + n)
         path = self.processes.log_path(task.id, stream)
         chunk = await asyncio.to_thread(_read_slice, path, offset, min(n, max(0, size - offset)))
-        out: dict[str, Any] = {"task": task.id, "stream": stream, "offset": offset, "next_offset": offset + len(chunk), "size": size}
+        out: dict[str, Any] = {
+            "task": task.id,
+            "stream": stream,
+            "offset": offset,
+            "next_offset": offset + len(chunk),
+            "size": size,
+        }
         try:
             out["data"] = chunk.decode("utf-8")
         except UnicodeDecodeError:
@@ -542,7 +617,7 @@ class Executive:
         if task.is_live and ev is not None:
             try:
                 await asyncio.wait_for(ev.wait(), t)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 timed_out = True
         d = self._row(task)
         d["timed_out"] = timed_out
@@ -560,22 +635,36 @@ class Executive:
     ) -> Subscription:
         lim = self.limits
         if len(self.bus.subscriptions()) >= lim.max_subscriptions:
-            raise LimitError(f"too many subscriptions ({lim.max_subscriptions}); unsubscribe unused ones", data={"limit": lim.max_subscriptions})
+            raise LimitError(
+                f"too many subscriptions ({lim.max_subscriptions}); unsubscribe unused ones",
+                data={"limit": lim.max_subscriptions},
+            )
         if len(types or ()) > lim.max_event_filters or len(tasks or ()) > lim.max_event_filters:
-            raise LimitError(f"at most {lim.max_event_filters} entries per filter", data={"limit": lim.max_event_filters})
+            raise LimitError(
+                f"at most {lim.max_event_filters} entries per filter", data={"limit": lim.max_event_filters}
+            )
         if since_seq is not None and since_seq < 0:
             raise BadParamsError("since_seq must be >= 0")
         if ack_window is not None and not (1 <= ack_window <= lim.subscription_events):
             raise BadParamsError(f"ack_window must be 1..{lim.subscription_events}")
         return self.bus.subscribe(
-            types=types, pids=tasks, since_seq=since_seq, max_events=lim.subscription_events,
-            max_bytes=lim.subscription_bytes, ack_window=ack_window, owner=owner,
+            types=types,
+            pids=tasks,
+            since_seq=since_seq,
+            max_events=lim.subscription_events,
+            max_bytes=lim.subscription_bytes,
+            ack_window=ack_window,
+            owner=owner,
         )
 
     def subscription(self, sub_id: int, owner: Any = None) -> Subscription:
         sub = self.bus.get(sub_id)
         if sub is None or (owner is not None and sub.owner is not owner):
-            raise NotFoundError(f"no subscription {sub_id} on this connection", code=ErrorCode.SUBSCRIPTION_NOT_FOUND, data={"subscription": sub_id})
+            raise NotFoundError(
+                f"no subscription {sub_id} on this connection",
+                code=ErrorCode.SUBSCRIPTION_NOT_FOUND,
+                data={"subscription": sub_id},
+            )
         return sub
 
     def unsubscribe(self, sub_id: int, owner: Any = None) -> dict[str, Any]:

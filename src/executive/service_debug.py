@@ -113,7 +113,9 @@ class DebugService(TraceMethods):
         """
         st = self._state(ref)
         if st.vt.finished:
-            raise InvalidTransitionError(f"task {st.pid} has ended ({st.vt.state.value}); nothing to attach to", data={"task": st.pid})
+            raise InvalidTransitionError(
+                f"task {st.pid} has ended ({st.vt.state.value}); nothing to attach to", data={"task": st.pid}
+            )
         self.ex.task_lock(st.pid, session_id)
         if pause and st.vt.state is not VmState.PAUSED:
             self.ex.vm.pause(st.pid, session_id=session_id)
@@ -197,7 +199,9 @@ class DebugService(TraceMethods):
         self.disassembler.invalidate(st.pid)
         crc = st.vt.image.crc
         if index.crc is not None and crc and index.crc != crc:
-            st.sym_warnings.append(f"symbols_stale:the .sym was written for an image with CRC 0x{index.crc:08X}, this image has 0x{crc:08X}")
+            st.sym_warnings.append(
+                f"symbols_stale:the .sym was written for an image with CRC 0x{index.crc:08X}, this image has 0x{crc:08X}"
+            )
 
     def _sym_summary(self, st: TaskDebug) -> dict[str, Any]:
         d: dict[str, Any] = {"pid": st.pid, "loaded": st.symbols is not None, "path": st.sym_path}
@@ -215,7 +219,12 @@ class DebugService(TraceMethods):
         return self._sym_summary(self._state(ref))
 
     def sym_load(
-        self, ref: int | str, *, path: str | None = None, document: dict[str, Any] | str | None = None, session_id: str | None = None
+        self,
+        ref: int | str,
+        *,
+        path: str | None = None,
+        document: dict[str, Any] | str | None = None,
+        session_id: str | None = None,
     ) -> dict[str, Any]:
         """Load (or replace) a task's symbols from a file or a `.sym` document.
 
@@ -244,7 +253,9 @@ class DebugService(TraceMethods):
                 where = str(p)
                 index = self._sym_cache.load(p)
         except FileNotFoundError:
-            raise BadParamsError(f"no symbol file at {where}; check the path", code=ErrorCode.SYMBOLS_INVALID, data={"path": where}) from None
+            raise BadParamsError(
+                f"no symbol file at {where}; check the path", code=ErrorCode.SYMBOLS_INVALID, data={"path": where}
+            ) from None
         except SymbolFileError as exc:
             raise BadParamsError(f"symbols not loaded: {exc}", code=ErrorCode.SYMBOLS_INVALID) from None
         self._install(st, index, where)
@@ -289,7 +300,9 @@ class DebugService(TraceMethods):
         addrs = st.symbols.addresses_for_line(file, line) if st.symbols else []
         return {"pid": st.pid, "file": file, "line": line, "loaded": st.symbols is not None, "addresses": addrs}
 
-    def sym_list(self, ref: int | str, *, type: str = "all", offset: int = 0, limit: int | None = None) -> dict[str, Any]:
+    def sym_list(
+        self, ref: int | str, *, type: str = "all", offset: int = 0, limit: int | None = None
+    ) -> dict[str, Any]:
         """One page of symbols, code space first, by address (spec §3.6 ``symbols``).
 
         ``type``: ``all``, ``functions``, ``labels``, ``variables`` or ``code``; ``limit``
@@ -359,7 +372,11 @@ class DebugService(TraceMethods):
         return self._bp_reply(self._state(ref))
 
     def _bp_reply(self, st: TaskDebug) -> dict[str, Any]:
-        return {"pid": st.pid, "breakpoints": st.breakpoints.addresses(), "details": [b.to_dict() for b in st.breakpoints.entries()]}
+        return {
+            "pid": st.pid,
+            "breakpoints": st.breakpoints.addresses(),
+            "details": [b.to_dict() for b in st.breakpoints.entries()],
+        }
 
     # ------------------------------------------------------------------ stepping
     def step(self, ref: int | str, steps: int = 1, *, session_id: str | None = None) -> dict[str, Any]:
@@ -412,7 +429,12 @@ class DebugService(TraceMethods):
                 stop = "returned"
             elif cpu.pc in st.breakpoints:
                 stop = "breakpoint"
-                data: dict[str, Any] = {"pc": cpu.pc, "phase": "pre", "reason": "breakpoint", "symbol": self.symbolize(st.pid, cpu.pc)}
+                data: dict[str, Any] = {
+                    "pc": cpu.pc,
+                    "phase": "pre",
+                    "reason": "breakpoint",
+                    "symbol": self.symbolize(st.pid, cpu.pc),
+                }
                 self._on_break(vt, data)
                 self.ex.bus.publish("debug_break", st.pid, data)
                 result["debug_break"] = data
@@ -442,7 +464,13 @@ class DebugService(TraceMethods):
         for _ in range(max(1, steps)):
             result = self.ex.vm.step(st.pid, 1, session_id=session_id)
             executed += result["executed"]
-            while cpu.pc in skip and result["executed"] and "debug_break" not in result and st.vt.state is VmState.PAUSED and executed < budget:
+            while (
+                cpu.pc in skip
+                and result["executed"]
+                and "debug_break" not in result
+                and st.vt.state is VmState.PAUSED
+                and executed < budget
+            ):
                 result = self.ex.vm.step(st.pid, 1, session_id=session_id)
                 executed += result["executed"]
             if not result["executed"] or "debug_break" in result or st.vt.state is not VmState.PAUSED:
@@ -515,7 +543,9 @@ class DebugService(TraceMethods):
         if start >= code_len or start < 0:
             return self._data_report(st, start, requested, None)
         if start % 4:
-            raise BadParamsError(f"0x{start:X} is not a multiple of 4; instructions start on 4-byte boundaries (try 0x{start - start % 4:X})")
+            raise BadParamsError(
+                f"0x{start:X} is not a multiple of 4; instructions start on 4-byte boundaries (try 0x{start - start % 4:X})"
+            )
         if start in st.literals:
             start -= 4  # the literal word of an LDI32: list the LDI32 itself
         first = back_up(start, min(before, count - 1), st.literals)
@@ -534,7 +564,11 @@ class DebugService(TraceMethods):
 
     def _data_report(self, st: TaskDebug, address: int, requested: int | str, variable: str | None) -> dict[str, Any]:
         regions = self.ex.vm.regions(st.pid)["regions"]
-        return {"pid": st.pid, "requested": requested, **data_report(address, len(st.vt.cpu.code), regions, st.symbols, variable)}
+        return {
+            "pid": st.pid,
+            "requested": requested,
+            **data_report(address, len(st.vt.cpu.code), regions, st.symbols, variable),
+        }
 
     # ------------------------------------------------------------------ stack
     def stack(self, ref: int | str, max_frames: int | None = None) -> dict[str, Any]:
@@ -560,7 +594,13 @@ class DebugService(TraceMethods):
 
     # ------------------------------------------------------------------ watches
     def watch_add(
-        self, ref: int | str, expr: int | str, *, length: int = 4, type: str | None = None, session_id: str | None = None
+        self,
+        ref: int | str,
+        expr: int | str,
+        *,
+        length: int = 4,
+        type: str | None = None,
+        session_id: str | None = None,
     ) -> dict[str, Any]:
         """Watch data memory: ``expr`` is an address, a variable, ``var+off`` or ``*pointer``.
 
@@ -602,6 +642,7 @@ class DebugService(TraceMethods):
         st.resample_watches()
         watches = [w.to_dict() for w in st.watches.entries()]
         return {"pid": st.pid, "count": len(watches), "watches": watches}
+
 
 def _uint(value: int | str, what: str) -> int:
     n = parse_int(value)

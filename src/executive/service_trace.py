@@ -38,7 +38,9 @@ class TraceMethods:
 
         def _control(self, ref: int | str, session_id: str | None) -> TaskDebug: ...
 
-    def trace_set(self, ref: int | str, enabled: bool | None = None, *, session_id: str | None = None) -> dict[str, Any]:
+    def trace_set(
+        self, ref: int | str, enabled: bool | None = None, *, session_id: str | None = None
+    ) -> dict[str, Any]:
         """Turn per-instruction tracing of a task on, off, or (None) toggle it (spec §3.7, §9).
 
         While on, every retired instruction appends an ``hsx.trace/1`` record to the
@@ -111,7 +113,9 @@ class TraceMethods:
             BadParamsError: names the first bad record and field.
         """
         st = self._control(ref, session_id)
-        top = import_records(st.trace, records, pid=st.pid, replace=replace, max_records=self.ex.limits.max_trace_buffer)
+        top = import_records(
+            st.trace, records, pid=st.pid, replace=replace, max_records=self.ex.limits.max_trace_buffer
+        )
         if top is not None and top >= self._trace_seq:
             self._trace_seq = top % SEQ_WRAP
         return {"pid": st.pid, "format": FORMAT, "capacity": st.trace.capacity, "count": len(st.trace),

@@ -27,13 +27,13 @@ from executive.runtimes.vm import VmRuntime, VmTask
 if TYPE_CHECKING:  # pragma: no cover
     from executive.service import Executive
 
-__all__ = ["VmService", "REGISTER_NAMES"]
+__all__ = ["REGISTER_NAMES", "VmService"]
 
 REGISTER_NAMES = [f"R{i}" for i in range(16)] + ["PC", "SP", "PSW"]
 
 
 class VmService:
-    def __init__(self, executive: "Executive") -> None:
+    def __init__(self, executive: Executive) -> None:
         self.ex = executive
         lim = executive.limits
         self.runtime = VmRuntime(
@@ -55,7 +55,8 @@ class VmService:
         if vt is None:
             raise NotFoundError(
                 f"task {task.id} ({task.name}) is a {task.kind.value} task, not an HSX program",
-                code=ErrorCode.NOT_A_VM_TASK, data={"task": task.id},
+                code=ErrorCode.NOT_A_VM_TASK,
+                data={"task": task.id},
             )
         return vt
 
@@ -94,7 +95,9 @@ class VmService:
         try:
             return load_hxe(raw), shown
         except HxeError as exc:
-            raise BadParamsError(f"not a valid HXE image: {exc}", code=ErrorCode.HXE_INVALID, data={"path": shown}) from exc
+            raise BadParamsError(
+                f"not a valid HXE image: {exc}", code=ErrorCode.HXE_INVALID, data={"path": shown}
+            ) from exc
 
     def load(
         self,
@@ -123,12 +126,24 @@ class VmService:
         try:
             self.runtime.valcmd.register_metadata(image.values, image.commands, pid)
         except MetadataError as exc:
-            raise BadParamsError(f"{exc.code}: {exc}", code=ErrorCode.METADATA_CONFLICT, data={"reason": exc.code}) from exc
-        task = self.ex.tasks.create(kind=TaskKind.VM, name=name or plan.app_name, image=shown or "<upload>", cwd=None, owner=session.id if session else None)
+            raise BadParamsError(
+                f"{exc.code}: {exc}", code=ErrorCode.METADATA_CONFLICT, data={"reason": exc.code}
+            ) from exc
+        task = self.ex.tasks.create(
+            kind=TaskKind.VM,
+            name=name or plan.app_name,
+            image=shown or "<upload>",
+            cwd=None,
+            owner=session.id if session else None,
+        )
         if session is not None and lock:
             self.ex.sessions.lock(session, task.id)
         self.ex.register_task(task)
-        self.ex.bus.publish("task_state", task.id, {"from": None, "to": "queued", "reason": "created", "name": task.name, "kind": "vm", "image": task.image})
+        self.ex.bus.publish(
+            "task_state",
+            task.id,
+            {"from": None, "to": "queued", "reason": "created", "name": task.name, "kind": "vm", "image": task.image},
+        )
         self.ex.transition(task, Transition.START, reason="loading")
         assert task.id == pid
         vt = self.runtime.load(task, plan, paused=paused, pause_reason=pause_reason)
@@ -146,14 +161,18 @@ class VmService:
             try:
                 parse_target(m.target, 0)
             except (MailboxError, ValueError) as exc:
-                raise BadParamsError(f"metadata mailbox {m.target!r} is not a valid target: {exc}", code=ErrorCode.METADATA_CONFLICT) from exc
+                raise BadParamsError(
+                    f"metadata mailbox {m.target!r} is not a valid target: {exc}", code=ErrorCode.METADATA_CONFLICT
+                ) from exc
             if m.target in seen:
                 raise BadParamsError(f"metadata declares mailbox {m.target!r} twice", code=ErrorCode.METADATA_CONFLICT)
             seen.add(m.target)
         mb = self.runtime.mailboxes
         needed = 4 + len(image.mailboxes)
         if len(mb.descriptors) + needed > mb.profile.max_descriptors:
-            raise LimitError(f"the mailbox descriptor pool is full ({mb.profile.max_descriptors}); kill finished programs or raise vm_max_descriptors")
+            raise LimitError(
+                f"the mailbox descriptor pool is full ({mb.profile.max_descriptors}); kill finished programs or raise vm_max_descriptors"
+            )
 
     def image_info(self, vt: VmTask) -> dict[str, Any]:
         img = vt.image
@@ -175,7 +194,10 @@ class VmService:
             "manifest_present": bool(img.flags & 0x0001),
             "meta_count": len(img.sections),
             "metadata": {
-                "sections": [{"type": s.type, "offset": s.offset, "size": s.size, "entry_count": s.entry_count} for s in img.sections],
+                "sections": [
+                    {"type": s.type, "offset": s.offset, "size": s.size, "entry_count": s.entry_count}
+                    for s in img.sections
+                ],
                 "values": len(img.values),
                 "commands": len(img.commands),
                 "mailboxes": [m.target for m in img.mailboxes],
@@ -204,7 +226,9 @@ class VmService:
         self.runtime.resume(vt)
         return vt.summary()
 
-    def kill(self, ref: int | str, *, session_id: str | None = None, reason: EndReason = EndReason.KILLED) -> dict[str, Any]:
+    def kill(
+        self, ref: int | str, *, session_id: str | None = None, reason: EndReason = EndReason.KILLED
+    ) -> dict[str, Any]:
         vt = self._control(ref, session_id)
         self.runtime.kill(vt, reason)
         return vt.summary()
@@ -255,10 +279,22 @@ class VmService:
         vt = self.task(ref)
         cpu = vt.cpu
         d: dict[str, Any] = {
-            "pid": vt.pid, "pc": cpu.pc, "regs": list(cpu.regs), "sp": cpu.sp, "flags": cpu.psw, "psw": cpu.psw,
-            "running": vt.state.value in ("ready", "running"), "steps": cpu.steps, "cycles": cpu.steps,
-            "depth": cpu.depth, "reg_base": vt.reg_base, "stack_base": vt.stack_base, "stack_limit": vt.stack_limit,
-            "stack_size": 0x1000, "sp_effective": cpu.sp, "state": vt.summary()["state"],
+            "pid": vt.pid,
+            "pc": cpu.pc,
+            "regs": list(cpu.regs),
+            "sp": cpu.sp,
+            "flags": cpu.psw,
+            "psw": cpu.psw,
+            "running": vt.state.value in ("ready", "running"),
+            "steps": cpu.steps,
+            "cycles": cpu.steps,
+            "depth": cpu.depth,
+            "reg_base": vt.reg_base,
+            "stack_base": vt.stack_base,
+            "stack_limit": vt.stack_limit,
+            "stack_size": 0x1000,
+            "sp_effective": cpu.sp,
+            "state": vt.summary()["state"],
         }
         for i, v in enumerate(cpu.regs):
             d[f"R{i}"] = v
@@ -286,7 +322,9 @@ class VmService:
 
     def _require_stopped(self, vt: VmTask, what: str) -> None:
         if vt.state.value not in ("paused",) and not vt.finished:
-            raise BadParamsError(f"pause task {vt.pid} before you {what} (it is {vt.state.value})", code=ErrorCode.INVALID_TRANSITION)
+            raise BadParamsError(
+                f"pause task {vt.pid} before you {what} (it is {vt.state.value})", code=ErrorCode.INVALID_TRANSITION
+            )
 
     def mem_read(self, ref: int | str, addr: int, length: int = 16) -> dict[str, Any]:
         vt = self.task(ref)
@@ -321,16 +359,74 @@ class VmService:
         vt = self.task(ref)
         img = vt.image
         regions = [
-            {"name": "code", "type": "code", "start": 0, "length": len(img.code), "end": len(img.code), "permissions": "rx", "source": "hxe", "space": "code", "details": {"entry": img.entry}},
-            {"name": "rodata", "type": "rodata", "start": 0x4000, "length": len(img.rodata), "end": (0x4000 + len(img.rodata)) & 0xFFFF, "permissions": "r", "source": "hxe", "space": "data"},
-            {"name": "bss", "type": "bss", "start": 0x4000 + len(img.rodata), "length": img.bss_size, "end": (0x4000 + len(img.rodata) + img.bss_size) & 0xFFFF, "permissions": "rw", "source": "hxe", "space": "data"},
-            {"name": "registers", "type": "registers", "start": vt.reg_base, "length": 64, "end": vt.reg_base + 64, "permissions": "rw", "source": "vm", "space": "data"},
-            {"name": "stack", "type": "stack", "start": vt.stack_limit, "length": 0x1000, "end": vt.stack_base & 0xFFFF, "permissions": "rw", "source": "vm", "space": "data", "details": {"sp": vt.cpu.sp, "stack_base": vt.stack_base}},
+            {
+                "name": "code",
+                "type": "code",
+                "start": 0,
+                "length": len(img.code),
+                "end": len(img.code),
+                "permissions": "rx",
+                "source": "hxe",
+                "space": "code",
+                "details": {"entry": img.entry},
+            },
+            {
+                "name": "rodata",
+                "type": "rodata",
+                "start": 0x4000,
+                "length": len(img.rodata),
+                "end": (0x4000 + len(img.rodata)) & 0xFFFF,
+                "permissions": "r",
+                "source": "hxe",
+                "space": "data",
+            },
+            {
+                "name": "bss",
+                "type": "bss",
+                "start": 0x4000 + len(img.rodata),
+                "length": img.bss_size,
+                "end": (0x4000 + len(img.rodata) + img.bss_size) & 0xFFFF,
+                "permissions": "rw",
+                "source": "hxe",
+                "space": "data",
+            },
+            {
+                "name": "registers",
+                "type": "registers",
+                "start": vt.reg_base,
+                "length": 64,
+                "end": vt.reg_base + 64,
+                "permissions": "rw",
+                "source": "vm",
+                "space": "data",
+            },
+            {
+                "name": "stack",
+                "type": "stack",
+                "start": vt.stack_limit,
+                "length": 0x1000,
+                "end": vt.stack_base & 0xFFFF,
+                "permissions": "rw",
+                "source": "vm",
+                "space": "data",
+                "details": {"sp": vt.cpu.sp, "stack_base": vt.stack_base},
+            },
         ]
         regions = [r for r in regions if r["length"] > 0]
         regions.sort(key=lambda r: (r["space"] != "code", r["start"]))
-        return {"pid": vt.pid, "program": vt.path, "regions": regions,
-                "layout": {"entry": img.entry, "code_len": len(img.code), "ro_len": len(img.rodata), "bss": img.bss_size, "app_name": vt.app_name, "version": img.version}}
+        return {
+            "pid": vt.pid,
+            "program": vt.path,
+            "regions": regions,
+            "layout": {
+                "entry": img.entry,
+                "code_len": len(img.code),
+                "ro_len": len(img.rodata),
+                "bss": img.bss_size,
+                "app_name": vt.app_name,
+                "version": img.version,
+            },
+        }
 
     # ------------------------------------------------------------------ values and commands
     @property
@@ -346,21 +442,44 @@ class VmService:
         mb = self.runtime.mailboxes
         descs = []
         for d in mb.descriptors.values():
-            descs.append({
-                "descriptor_id": d.id, "target": d.target, "namespace": int(d.namespace), "name": d.name, "owner_pid": d.owner,
-                "capacity": d.capacity, "bytes_used": d.bytes_used, "queue_depth": len(d.queue), "mode_mask": d.mode,
-                "subscriber_count": len(d.handles), "waiters": list(d.waiters),
-            })
-        return {"descriptors": descs, "stats": {"descriptors": len(descs), "max_descriptors": mb.profile.max_descriptors}}
+            descs.append(
+                {
+                    "descriptor_id": d.id,
+                    "target": d.target,
+                    "namespace": int(d.namespace),
+                    "name": d.name,
+                    "owner_pid": d.owner,
+                    "capacity": d.capacity,
+                    "bytes_used": d.bytes_used,
+                    "queue_depth": len(d.queue),
+                    "mode_mask": d.mode,
+                    "subscriber_count": len(d.handles),
+                    "waiters": list(d.waiters),
+                }
+            )
+        return {
+            "descriptors": descs,
+            "stats": {"descriptors": len(descs), "max_descriptors": mb.profile.max_descriptors},
+        }
 
-    def mailbox_send(self, *, pid: int | None = None, target: str | None = None, data: bytes, channel: int = 0, session_id: str | None = None) -> dict[str, Any]:
+    def mailbox_send(
+        self,
+        *,
+        pid: int | None = None,
+        target: str | None = None,
+        data: bytes,
+        channel: int = 0,
+        session_id: str | None = None,
+    ) -> dict[str, Any]:
         """Send as the executive (pid 0); default target: the task's stdin (``svc:stdio.in@<pid>``)."""
         if target is None:
             if pid is None:
                 raise BadParamsError("give a target (e.g. app:demo) or a pid (sends to its stdin)")
             vt = self._control(pid, session_id)
             if vt.finished:  # its stdin would hold the message forever
-                raise InvalidTransitionError(f"cannot send to task {vt.pid}'s stdin: it has ended ({vt.state.value})", data={"task": vt.pid})
+                raise InvalidTransitionError(
+                    f"cannot send to task {vt.pid}'s stdin: it has ended ({vt.state.value})", data={"task": vt.pid}
+                )
             target = f"svc:stdio.in@{vt.pid}"
         if len(data) > 0xFFFF:
             raise LimitError("a mailbox message is at most 65535 bytes")
@@ -370,10 +489,11 @@ class VmService:
             status = getattr(exc, "status", None)
             if status is None:
                 raise
-            raise BadParamsError(f"mailbox send to {target} failed: {exc}", data={"mbx_status": int(status), "target": target}) from exc
+            raise BadParamsError(
+                f"mailbox send to {target} failed: {exc}", data={"mbx_status": int(status), "target": target}
+            ) from exc
 
     def task_input(self, task: Task, data: bytes, eof: bool) -> dict[str, Any]:
         """``task.input`` for an HSX program: the bytes go to its stdin mailbox."""
         out = self.mailbox_send(pid=task.id, data=data) if data else {"length": 0}
         return {"task": task.id, "written": out.get("length", 0), "eof": eof}
-

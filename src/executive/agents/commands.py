@@ -11,14 +11,15 @@ from __future__ import annotations
 import base64
 import dataclasses
 import shlex
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from executive.kernel.errors import BadParamsError
 
 if TYPE_CHECKING:
     from executive.service import Executive
 
-__all__ = ["CommandOutcome", "run_command", "output_tail", "split_command"]
+__all__ = ["CommandOutcome", "output_tail", "run_command", "split_command"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -51,7 +52,7 @@ def split_command(cmd: str | list[str]) -> list[str]:
     return argv
 
 
-async def output_tail(ex: "Executive", task: int, limit: int) -> str:
+async def output_tail(ex: Executive, task: int, limit: int) -> str:
     """The last ``limit`` bytes of stdout and of stderr (each), as text."""
     parts = []
     for stream in ("stdout", "stderr"):
@@ -66,7 +67,7 @@ async def output_tail(ex: "Executive", task: int, limit: int) -> str:
 
 
 async def run_command(
-    ex: "Executive",
+    ex: Executive,
     argv: list[str],
     *,
     cwd: str,
@@ -84,7 +85,13 @@ async def run_command(
         BadParamsError, NotAllowedError, LimitError: the task could not be created.
     """
     task = await ex.task_run(
-        argv, name=name, cwd=cwd, env=env, timeout=timeout or ex.limits.verify_timeout_s, session_id=session_id, meta=meta,
+        argv,
+        name=name,
+        cwd=cwd,
+        env=env,
+        timeout=timeout or ex.limits.verify_timeout_s,
+        session_id=session_id,
+        meta=meta,
     )
     tid = int(task["id"])
     if on_start is not None:
@@ -93,4 +100,6 @@ async def run_command(
         info = await ex.task_wait(tid, timeout=ex.limits.max_wait_s)
         if not info["timed_out"]:
             break
-    return CommandOutcome(tid, info.get("exit_code"), info.get("end_reason") or "exited", await output_tail(ex, tid, tail_bytes))
+    return CommandOutcome(
+        tid, info.get("exit_code"), info.get("end_reason") or "exited", await output_tail(ex, tid, tail_bytes)
+    )

@@ -32,7 +32,7 @@ from typing import Any
 
 from executive.agents.errors import PatchInvalidError
 
-__all__ = ["Hunk", "FileDiff", "Patch", "parse_patch", "DEV_NULL"]
+__all__ = ["DEV_NULL", "FileDiff", "Hunk", "Patch", "parse_patch"]
 
 DEV_NULL = "/dev/null"
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@(.*)$")
@@ -79,9 +79,15 @@ class FileDiff:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "old_path": self.old_path, "new_path": self.new_path, "status": self.status,
-            "old_mode": self.old_mode, "new_mode": self.new_mode, "binary": self.binary,
-            "hunks": len(self.hunks), "added": self.added, "removed": self.removed,
+            "old_path": self.old_path,
+            "new_path": self.new_path,
+            "status": self.status,
+            "old_mode": self.old_mode,
+            "new_mode": self.new_mode,
+            "binary": self.binary,
+            "hunks": len(self.hunks),
+            "added": self.added,
+            "removed": self.removed,
         }
 
 
@@ -112,12 +118,12 @@ def unquote(path: str) -> str:
             out += ch.encode("utf-8")
             i += 1
             continue
-        nxt = body[i + 1: i + 2]
+        nxt = body[i + 1 : i + 2]
         if nxt in _ESCAPES:
             out.append(_ESCAPES[nxt])
             i += 2
-        elif len(body) >= i + 4 and all(c in "01234567" for c in body[i + 1: i + 4]):
-            out.append(int(body[i + 1: i + 4], 8) & 0xFF)
+        elif len(body) >= i + 4 and all(c in "01234567" for c in body[i + 1 : i + 4]):
+            out.append(int(body[i + 1 : i + 4], 8) & 0xFF)
             i += 4
         else:
             raise ValueError(f"bad escape in quoted path {path!r}")
@@ -128,11 +134,11 @@ def _split_git_header(rest: str) -> tuple[str, str] | None:
     """``a/X b/Y`` of a ``diff --git`` line; for unquoted names with spaces, the split where X == Y."""
     if rest.startswith('"'):
         end = _closing_quote(rest)
-        first, tail = rest[: end + 1], rest[end + 2:]
+        first, tail = rest[: end + 1], rest[end + 2 :]
         return unquote(first), unquote(tail)
     if rest.endswith('"'):
         start = rest.rfind(' "')
-        return rest[:start], unquote(rest[start + 1:])
+        return rest[:start], unquote(rest[start + 1 :])
     parts = rest.split(" ")
     for i in range(1, len(parts)):
         a, b = " ".join(parts[:i]), " ".join(parts[i:])
@@ -190,7 +196,9 @@ class _Parser:
         if not self.files:
             raise PatchInvalidError("no file changes found (expected `diff --git` or `---`/`+++` headers)", line=None)
         if len(self.prefixed) > 1:
-            raise PatchInvalidError("some paths have a/ b/ prefixes and some do not; produce the patch with one tool", line=None)
+            raise PatchInvalidError(
+                "some paths have a/ b/ prefixes and some do not; produce the patch with one tool", line=None
+            )
         return Patch(self.files, strip=1 if self.prefixed == {True} or not self.prefixed else 0)
 
     def _new_file(self, fd: FileDiff) -> None:
@@ -203,16 +211,20 @@ class _Parser:
             return path
         has = path.startswith(prefix)
         self.prefixed.add(has)
-        return path[len(prefix):] if has else path
+        return path[len(prefix) :] if has else path
 
     def _git_section(self) -> None:
         start = self.i + 1
         try:
-            pair = _split_git_header(self.lines[self.i][len("diff --git "):])
+            pair = _split_git_header(self.lines[self.i][len("diff --git ") :])
         except ValueError as exc:
             raise self.fail(str(exc)) from None
         # Unquoted names with spaces that differ (a rename) are ambiguous here; `rename from/to` settles them.
-        fd = FileDiff(None, None, line=start) if pair is None else FileDiff(self._strip(pair[0], "a/"), self._strip(pair[1], "b/"), line=start)
+        fd = (
+            FileDiff(None, None, line=start)
+            if pair is None
+            else FileDiff(self._strip(pair[0], "a/"), self._strip(pair[1], "b/"), line=start)
+        )
         self._new_file(fd)
         self.i += 1
         self._git_headers(fd)
@@ -326,13 +338,17 @@ class _Parser:
             if fd.status == "deleted" and (h.new_start, h.new_count) != (0, 0):
                 raise self.fail(f"a deleted file's hunk must end with +0,0, not +{h.new_start},{h.new_count}")
             if h.old_start < last_end:
-                raise self.fail(f"hunks overlap or are out of order (this one starts at old line {h.old_start}, the previous ended at {last_end})")
+                raise self.fail(
+                    f"hunks overlap or are out of order (this one starts at old line {h.old_start}, the previous ended at {last_end})"
+                )
             self.i += 1
             self._hunk_body(h)
             last_end = h.old_start + h.old_count
             fd.hunks.append(h)
         if not fd.hunks and not fd.binary and fd.status in ("modified",):
-            raise PatchInvalidError(f"the section for {fd.new_path or fd.old_path} has file headers but no hunks", line=fd.line)
+            raise PatchInvalidError(
+                f"the section for {fd.new_path or fd.old_path} has file headers but no hunks", line=fd.line
+            )
 
     def _hunk_body(self, h: Hunk) -> None:
         old_left, new_left = h.old_count, h.new_count
@@ -340,7 +356,8 @@ class _Parser:
         while old_left > 0 or new_left > 0:
             if self.i >= n:
                 raise self.fail(
-                    f"the hunk at line {h.line} ends early: {old_left} old and {new_left} new lines missing", line=h.line
+                    f"the hunk at line {h.line} ends early: {old_left} old and {new_left} new lines missing",
+                    line=h.line,
                 )
             line = self.lines[self.i]
             tag = line[:1]
@@ -363,14 +380,18 @@ class _Parser:
                     f"but {old_left} old / {new_left} new lines are still missing here"
                 )
             if old_left < 0 or new_left < 0:
-                raise self.fail(f"the hunk at line {h.line} has more lines than its header -{h.old_count} +{h.new_count} says")
+                raise self.fail(
+                    f"the hunk at line {h.line} has more lines than its header -{h.old_count} +{h.new_count} says"
+                )
             self.i += 1
         while self.i < n and self.lines[self.i].startswith("\\"):
             self.i += 1
         if self.i < n:
             nxt = self.lines[self.i]
             starts_section = nxt.startswith("--- ") and self.i + 1 < n and self.lines[self.i + 1].startswith("+++ ")
-            if nxt[:1] in ("+", "-") and not starts_section and nxt.rstrip("\r") != "-- ":  # "-- " opens a mail signature
+            if (
+                nxt[:1] in ("+", "-") and not starts_section and nxt.rstrip("\r") != "-- "
+            ):  # "-- " opens a mail signature
                 raise self.fail(
                     f"the hunk at line {h.line} has more lines than its header -{h.old_start},{h.old_count} "
                     f"+{h.new_start},{h.new_count} says"

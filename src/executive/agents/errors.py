@@ -41,21 +41,21 @@ from executive.kernel.errors import (
 )
 
 __all__ = [
-    "AgentUnknownError",
     "AgentNotUsableError",
     "AgentRunNotFoundError",
-    "NotARepositoryError",
-    "GitError",
-    "WorktreeNotFoundError",
-    "WorktreeBusyError",
-    "PatchInvalidError",
-    "PatchRefusedError",
-    "PatchNotFoundError",
-    "PatchTransitionError",
-    "PatchDivergedError",
-    "PatternNotFoundError",
-    "PatternInvalidError",
+    "AgentUnknownError",
     "FixRunNotFoundError",
+    "GitError",
+    "NotARepositoryError",
+    "PatchDivergedError",
+    "PatchInvalidError",
+    "PatchNotFoundError",
+    "PatchRefusedError",
+    "PatchTransitionError",
+    "PatternInvalidError",
+    "PatternNotFoundError",
+    "WorktreeBusyError",
+    "WorktreeNotFoundError",
 ]
 
 

@@ -26,15 +26,15 @@ import dataclasses
 from typing import Any
 
 __all__ = [
-    "AgentEvent",
-    "SESSION",
+    "EVENT_TYPES",
     "MESSAGE",
+    "RESULT",
+    "SESSION",
     "TOOL_CALL",
     "TOOL_RESULT",
     "WARNING",
-    "RESULT",
-    "EVENT_TYPES",
     "WARNING_REASONS",
+    "AgentEvent",
     "clip",
 ]
 

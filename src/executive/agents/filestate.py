@@ -20,7 +20,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-__all__ = ["FileState", "capture", "restore", "fingerprint"]
+__all__ = ["FileState", "capture", "fingerprint", "restore"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -86,7 +86,7 @@ def _check_inside(workspace: Path, target: Path) -> None:
         raise PermissionError(f"refusing to restore {target}: {parent} now leads outside the workspace ({real})")
 
 
-def check_restorable(workspace: Path, states: "list[FileState]") -> None:
+def check_restorable(workspace: Path, states: list[FileState]) -> None:
     """Check every path of a rollback before touching any (a refusal changes nothing)."""
     for st in states:
         _check_inside(workspace, workspace / st.path)

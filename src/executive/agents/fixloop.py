@@ -109,7 +109,9 @@ def extract_diff(text: str) -> str | None:
 # --- store functions (writer thread) ------------------------------------------------------
 def _insert(store: Store, table: str, row: dict[str, Any]) -> int:
     with store.transaction() as c:
-        cur = c.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
+        cur = c.execute(
+            f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values())
+        )
         return int(cur.lastrowid or 0)
 
 
@@ -120,16 +122,26 @@ def _update_run(store: Store, run_id: int, fields: dict[str, Any]) -> None:
 
 def _mark_interrupted(store: Store) -> None:
     with store.transaction() as c:
-        c.execute("UPDATE fix_runs SET state='cancelled', detail='the daemon stopped during the run', ended=? WHERE state='running'", (time.time(),))
+        c.execute(
+            "UPDATE fix_runs SET state='cancelled', detail='the daemon stopped during the run', ended=? WHERE state='running'",
+            (time.time(),),
+        )
 
 
 def _select(store: Store, run_id: int | None, limit: int) -> list[dict[str, Any]]:
     where, params = ("WHERE id=?", (run_id,)) if run_id is not None else ("", ())
-    runs = [dict(r) for r in store.query(f"SELECT * FROM (SELECT * FROM fix_runs {where} ORDER BY id DESC LIMIT ?) ORDER BY id", (*params, limit))]
+    runs = [
+        dict(r)
+        for r in store.query(
+            f"SELECT * FROM (SELECT * FROM fix_runs {where} ORDER BY id DESC LIMIT ?) ORDER BY id", (*params, limit)
+        )
+    ]
     for r in runs:
         r["test_argv"] = json.loads(r["test_argv"])
         r["regression"] = bool(r["regression"])
-        r["attempts"] = [dict(a) for a in store.query("SELECT * FROM fix_attempts WHERE run_id=? ORDER BY id", (r["id"],))]
+        r["attempts"] = [
+            dict(a) for a in store.query("SELECT * FROM fix_attempts WHERE run_id=? ORDER BY id", (r["id"],))
+        ]
     return runs
 
 
@@ -144,14 +156,18 @@ def _stats(store: Store) -> dict[str, Any]:
         if r["state"] == "green":
             a["green"] += r["n"]
     outcomes: dict[str, int] = {}
-    for r in store.query("SELECT a.outcome, a.kind, r.agent, COUNT(*) AS n FROM fix_attempts a JOIN fix_runs r ON r.id = a.run_id GROUP BY a.outcome, a.kind, r.agent"):
+    for r in store.query(
+        "SELECT a.outcome, a.kind, r.agent, COUNT(*) AS n FROM fix_attempts a JOIN fix_runs r ON r.id = a.run_id GROUP BY a.outcome, a.kind, r.agent"
+    ):
         outcomes[r["outcome"]] = outcomes.get(r["outcome"], 0) + r["n"]
         if r["kind"] == "fix":
             by_agent.setdefault(r["agent"], {"runs": 0, "green": 0, "attempts": 0, "kept": 0})["attempts"] += r["n"]
             if r["outcome"] == "kept":
                 by_agent[r["agent"]]["kept"] += r["n"]
-    agg = store.query("SELECT COUNT(*) AS n, AVG(duration_s) AS avg_s, SUM(COALESCE(cost_usd, 0)) AS cost, SUM(kind = 'fix') AS fixes, "
-                      "SUM(kind = 'fix' AND outcome = 'kept') AS kept FROM fix_attempts")[0]
+    agg = store.query(
+        "SELECT COUNT(*) AS n, AVG(duration_s) AS avg_s, SUM(COALESCE(cost_usd, 0)) AS cost, SUM(kind = 'fix') AS fixes, "
+        "SUM(kind = 'fix' AND outcome = 'kept') AS kept FROM fix_attempts"
+    )[0]
     total = sum(by_state.values())
     finished = total - by_state.get("running", 0)
     fixes = agg["fixes"] or 0
@@ -173,7 +189,7 @@ def _stats(store: Store) -> dict[str, Any]:
 class FixLoops:
     """Starts, follows and summarises fix runs."""
 
-    def __init__(self, ex: "Executive", agents: "AgentService") -> None:
+    def __init__(self, ex: Executive, agents: AgentService) -> None:
         self.ex = ex
         self.agents = agents
         self._tasks: dict[int, asyncio.Task[None]] = {}
@@ -198,21 +214,34 @@ class FixLoops:
         lim = self.ex.limits
         get_adapter(p.agent)
         if not (1 <= p.max_iterations <= lim.fix_max_iterations):
-            raise LimitError(f"max_iterations must be 1..{lim.fix_max_iterations}", data={"limit": lim.fix_max_iterations})
+            raise LimitError(
+                f"max_iterations must be 1..{lim.fix_max_iterations}", data={"limit": lim.fix_max_iterations}
+            )
         if sum(1 for t in self._tasks.values() if not t.done()) >= lim.max_fix_runs:
-            raise LimitError(f"{lim.max_fix_runs} fix loops are running; wait for one to end", data={"limit": lim.max_fix_runs})
+            raise LimitError(
+                f"{lim.max_fix_runs} fix loops are running; wait for one to end", data={"limit": lim.max_fix_runs}
+            )
         p.cwd = os.path.abspath(p.cwd)
         workspace = await self.agents.git.toplevel(p.cwd)
         await self.agents.git.head(workspace)
         argv = split_command(p.test_cmd)
-        run_id = await self.ex.store.call(_insert, "fix_runs", {
-            "cwd": p.cwd, "test_argv": json.dumps(argv), "agent": p.agent, "max_iterations": p.max_iterations,
-            "regression": int(p.regression), "state": "running", "started": time.time(),
-        })
+        run_id = await self.ex.store.call(
+            _insert,
+            "fix_runs",
+            {
+                "cwd": p.cwd,
+                "test_argv": json.dumps(argv),
+                "agent": p.agent,
+                "max_iterations": p.max_iterations,
+                "regression": int(p.regression),
+                "state": "running",
+                "started": time.time(),
+            },
+        )
         task = asyncio.ensure_future(self._main(run_id, p, argv, workspace, session_id))
         self._tasks[run_id] = task
         task.add_done_callback(lambda _t: self._tasks.pop(run_id, None))
-        return (await self.get(run_id))
+        return await self.get(run_id)
 
     async def cancel(self, run_id: int) -> dict[str, Any]:
         """Stop a running loop: its current agent or test task is cancelled, an unjudged patch rolled back."""
@@ -255,7 +284,20 @@ class FixLoops:
     async def stats(self) -> dict[str, Any]:
         out = await self.ex.store.call(_stats)
         out["recent"] = [
-            {k: r[k] for k in ("id", "agent", "state", "failures_before", "failures_after", "iterations", "cost_usd", "started", "ended")}
+            {
+                k: r[k]
+                for k in (
+                    "id",
+                    "agent",
+                    "state",
+                    "failures_before",
+                    "failures_after",
+                    "iterations",
+                    "cost_usd",
+                    "started",
+                    "ended",
+                )
+            }
             for r in await self.list(limit=10)
         ]
         return out
@@ -274,8 +316,14 @@ class FixLoops:
 
         try:
             out = await run_command(
-                self.ex, argv, cwd=cwd, name=f"fix-{run_id}-{label}", session_id=session_id,
-                tail_bytes=self.ex.limits.fix_output_tail_bytes, meta={"fix_run": run_id, "purpose": label}, on_start=on_start,
+                self.ex,
+                argv,
+                cwd=cwd,
+                name=f"fix-{run_id}-{label}",
+                session_id=session_id,
+                tail_bytes=self.ex.limits.fix_output_tail_bytes,
+                meta={"fix_run": run_id, "purpose": label},
+                on_start=on_start,
                 env=_TEST_ENV,
             )
         finally:
@@ -299,14 +347,22 @@ class FixLoops:
         finally:
             for pid in pending:
                 try:
-                    await asyncio.shield(self.agents.patches.rollback(pid, reason=f"fix run {run_id} ended before judging it", force=True))
+                    await asyncio.shield(
+                        self.agents.patches.rollback(
+                            pid, reason=f"fix run {run_id} ended before judging it", force=True
+                        )
+                    )
                 except ExecutiveError as exc:  # keep going: the other patches still need their rollback
                     log.error("fix_rollback_failed", run=run_id, patch=pid, error=exc.message)
-            await asyncio.shield(self.ex.store.call(_update_run, run_id, {"state": state, "detail": detail[:2000], "ended": time.time()}))
+            await asyncio.shield(
+                self.ex.store.call(_update_run, run_id, {"state": state, "detail": detail[:2000], "ended": time.time()})
+            )
             self._event(run_id, "done", state=state, detail=detail[:500])
             self._live_tasks.pop(run_id, None)
 
-    async def _loop(self, run_id: int, p: FixParams, argv: list[str], workspace: Path, session_id: str | None, pending: list[int]) -> tuple[str, str]:
+    async def _loop(
+        self, run_id: int, p: FixParams, argv: list[str], workspace: Path, session_id: str | None, pending: list[int]
+    ) -> tuple[str, str]:
         tests = await self._tests(run_id, argv, p.cwd, "baseline", session_id)
         before = tests.failures
         await self.ex.store.call(_update_run, run_id, {"failures_before": before, "failures_after": before})
@@ -319,20 +375,32 @@ class FixLoops:
         if p.regression:
             while iteration < p.max_iterations and regression is None:
                 iteration += 1
-                regression, current, spent = await self._regression_attempt(run_id, iteration, p, argv, workspace, current, session_id, pending)
+                regression, current, spent = await self._regression_attempt(
+                    run_id, iteration, p, argv, workspace, current, session_id, pending
+                )
                 cost += spent
-                await self.ex.store.call(_update_run, run_id, {"iterations": iteration, "cost_usd": cost, "failures_after": current.failures})
+                await self.ex.store.call(
+                    _update_run, run_id, {"iterations": iteration, "cost_usd": cost, "failures_after": current.failures}
+                )
             if regression is None:
                 return "failed", f"no regression test reproduced the failure in {iteration} attempt(s)"
             await self.ex.store.call(_update_run, run_id, {"regression_patch": regression["patch"]})
         while iteration < p.max_iterations and not current.green:
             iteration += 1
-            kept, current, spent = await self._fix_attempt(run_id, iteration, p, argv, workspace, current, regression, session_id, pending)
+            kept, current, spent = await self._fix_attempt(
+                run_id, iteration, p, argv, workspace, current, regression, session_id, pending
+            )
             kept_any = kept_any or kept
             cost += spent
-            await self.ex.store.call(_update_run, run_id, {"iterations": iteration, "cost_usd": cost, "failures_after": current.failures})
+            await self.ex.store.call(
+                _update_run, run_id, {"iterations": iteration, "cost_usd": cost, "failures_after": current.failures}
+            )
         if regression is not None and not kept_any:
-            await self.agents.patches.rollback(regression["patch"], reason=f"fix run {run_id}: no fix was kept, removing its regression test", force=True)
+            await self.agents.patches.rollback(
+                regression["patch"],
+                reason=f"fix run {run_id}: no fix was kept, removing its regression test",
+                force=True,
+            )
             current = await self._tests(run_id, argv, p.cwd, "final", session_id)
             await self.ex.store.call(_update_run, run_id, {"failures_after": current.failures})
         if current.green:
@@ -341,13 +409,24 @@ class FixLoops:
             return "improved", f"failures {before} -> {current.failures} after {iteration} attempt(s)"
         return "unchanged", f"still {current.failures} failure(s) after {iteration} attempt(s)"
 
-    async def _agent_patch(self, run_id: int, p: FixParams, workspace: Path, prompt: str, session_id: str | None) -> tuple[str | None, dict[str, Any], int | None]:
+    async def _agent_patch(
+        self, run_id: int, p: FixParams, workspace: Path, prompt: str, session_id: str | None
+    ) -> tuple[str | None, dict[str, Any], int | None]:
         """Run the agent in a fresh mirror; returns (patch text, result, agent task id)."""
         async with self.agents.worktrees.open_worktree(str(workspace), purpose="fix") as wt:
             sub = os.path.relpath(p.cwd, workspace)
-            req = AgentRequest(agent=p.agent, prompt=prompt, cwd=os.path.normpath(os.path.join(wt.path, sub)), bin=p.bin,
-                               model=p.model, env=dict(p.env), args=list(p.args))
-            task = await self.agents.runs.run(req, name=f"fix-{run_id}-agent", timeout=p.agent_timeout, session_id=session_id)
+            req = AgentRequest(
+                agent=p.agent,
+                prompt=prompt,
+                cwd=os.path.normpath(os.path.join(wt.path, sub)),
+                bin=p.bin,
+                model=p.model,
+                env=dict(p.env),
+                args=list(p.args),
+            )
+            task = await self.agents.runs.run(
+                req, name=f"fix-{run_id}-agent", timeout=p.agent_timeout, session_id=session_id
+            )
             tid = int(task["id"])
             self._live_tasks.setdefault(run_id, set()).add(tid)
             while (done := await self.agents.runs.wait(tid))["timed_out"]:
@@ -359,11 +438,31 @@ class FixLoops:
 
     async def _record(self, run_id: int, row: dict[str, Any]) -> None:
         await self.ex.store.call(_insert, "fix_attempts", row)
-        self._event(run_id, "attempt", **{k: row.get(k) for k in ("iteration", "kind", "outcome", "failures_before", "failures_after", "patch_id", "agent_task", "detail")})
+        self._event(
+            run_id,
+            "attempt",
+            **{
+                k: row.get(k)
+                for k in (
+                    "iteration",
+                    "kind",
+                    "outcome",
+                    "failures_before",
+                    "failures_after",
+                    "patch_id",
+                    "agent_task",
+                    "detail",
+                )
+            },
+        )
 
-    async def _submit(self, run_id: int, diff: str, workspace: Path, agent_task: int | None, session_id: str | None) -> tuple[dict[str, Any] | None, str]:
+    async def _submit(
+        self, run_id: int, diff: str, workspace: Path, agent_task: int | None, session_id: str | None
+    ) -> tuple[dict[str, Any] | None, str]:
         try:
-            rec = await self.agents.patches.submit(diff, cwd=str(workspace), source="fix", fix_run=run_id, agent_task=agent_task, session_id=session_id)
+            rec = await self.agents.patches.submit(
+                diff, cwd=str(workspace), source="fix", fix_run=run_id, agent_task=agent_task, session_id=session_id
+            )
         except (PatchRefusedError, PatchInvalidError) as exc:
             return None, exc.message
         return rec, rec.get("reason") or ""
@@ -374,8 +473,15 @@ class FixLoops:
         return text[-lim:]
 
     async def _regression_attempt(
-        self, run_id: int, iteration: int, p: FixParams, argv: list[str], workspace: Path, current: _Tests,
-        session_id: str | None, pending: list[int],
+        self,
+        run_id: int,
+        iteration: int,
+        p: FixParams,
+        argv: list[str],
+        workspace: Path,
+        current: _Tests,
+        session_id: str | None,
+        pending: list[int],
     ) -> tuple[dict[str, Any] | None, _Tests, float]:
         """Ask for a reproducing test; returns (the kept regression test or None, the test state, cost)."""
         t0 = time.time()
@@ -384,11 +490,21 @@ class FixLoops:
             f"now because of the bug and will pass once it is fixed. Do not fix the bug itself.\n\nFailing output (tail):\n```\n{self._tail(current)}\n```\n"
         )
         diff, result, agent_task = await self._agent_patch(run_id, p, workspace, prompt, session_id)
-        row = {"run_id": run_id, "iteration": iteration, "kind": "regression", "agent_task": agent_task, "failures_before": current.failures,
-               "cost_usd": result.get("cost_usd"), "at": t0}
+        row = {
+            "run_id": run_id,
+            "iteration": iteration,
+            "kind": "regression",
+            "agent_task": agent_task,
+            "failures_before": current.failures,
+            "cost_usd": result.get("cost_usd"),
+            "at": t0,
+        }
         found: dict[str, Any] | None = None
         if diff is None:
-            row.update(outcome="no_patch" if result.get("ok") else "agent_failed", detail=", ".join(result.get("errors") or []) or "the agent changed nothing")
+            row.update(
+                outcome="no_patch" if result.get("ok") else "agent_failed",
+                detail=", ".join(result.get("errors") or []) or "the agent changed nothing",
+            )
         else:
             rec, why = await self._submit(run_id, diff, workspace, agent_task, session_id)
             if rec is None or rec["state"] != "applied":
@@ -399,20 +515,38 @@ class FixLoops:
                 check = await self._tests(run_id, argv + files, p.cwd, f"regression-{iteration}", session_id)
                 row.update(patch_id=rec["id"], test_task=check.outcome.task, test_exit=check.outcome.exit_code)
                 if check.green:
-                    await self.agents.patches.rollback(rec["id"], reason="the regression test passes before any fix: it reproduces nothing")
-                    row.update(outcome="not_reproduced", failures_after=current.failures, detail="the new test passes on the unfixed code")
+                    await self.agents.patches.rollback(
+                        rec["id"], reason="the regression test passes before any fix: it reproduces nothing"
+                    )
+                    row.update(
+                        outcome="not_reproduced",
+                        failures_after=current.failures,
+                        detail="the new test passes on the unfixed code",
+                    )
                 else:
                     current = await self._tests(run_id, argv, p.cwd, f"after-regression-{iteration}", session_id)
                     found = {"patch": rec["id"], "files": files}
-                    row.update(outcome="kept", failures_after=current.failures, detail=f"regression test reproduces the failure: {', '.join(files)}")
+                    row.update(
+                        outcome="kept",
+                        failures_after=current.failures,
+                        detail=f"regression test reproduces the failure: {', '.join(files)}",
+                    )
                 pending.remove(rec["id"])
         row["duration_s"] = time.time() - t0
         await self._record(run_id, row)
         return found, current, float(result.get("cost_usd") or 0.0)
 
     async def _fix_attempt(
-        self, run_id: int, iteration: int, p: FixParams, argv: list[str], workspace: Path, current: _Tests,
-        regression: dict[str, Any] | None, session_id: str | None, pending: list[int],
+        self,
+        run_id: int,
+        iteration: int,
+        p: FixParams,
+        argv: list[str],
+        workspace: Path,
+        current: _Tests,
+        regression: dict[str, Any] | None,
+        session_id: str | None,
+        pending: list[int],
     ) -> tuple[bool, _Tests, float]:
         """One fix attempt; returns (kept, the test state afterwards, cost)."""
         t0 = time.time()
@@ -424,26 +558,48 @@ class FixLoops:
             f"or delete tests.{extra}\n\nFailing output (tail):\n```\n{self._tail(current)}\n```\n"
         )
         diff, result, agent_task = await self._agent_patch(run_id, p, workspace, prompt, session_id)
-        row = {"run_id": run_id, "iteration": iteration, "kind": "fix", "agent_task": agent_task, "failures_before": current.failures,
-               "cost_usd": result.get("cost_usd"), "at": t0}
+        row = {
+            "run_id": run_id,
+            "iteration": iteration,
+            "kind": "fix",
+            "agent_task": agent_task,
+            "failures_before": current.failures,
+            "cost_usd": result.get("cost_usd"),
+            "at": t0,
+        }
         kept = False
         if diff is None:
-            row.update(outcome="no_patch" if result.get("ok") else "agent_failed", failures_after=current.failures,
-                       detail=", ".join(result.get("errors") or []) or "the agent changed nothing")
+            row.update(
+                outcome="no_patch" if result.get("ok") else "agent_failed",
+                failures_after=current.failures,
+                detail=", ".join(result.get("errors") or []) or "the agent changed nothing",
+            )
         else:
             rec, why = await self._submit(run_id, diff, workspace, agent_task, session_id)
             if rec is None or rec["state"] != "applied":
-                row.update(outcome="apply_failed", patch_id=rec["id"] if rec else None, failures_after=current.failures, detail=why)
+                row.update(
+                    outcome="apply_failed",
+                    patch_id=rec["id"] if rec else None,
+                    failures_after=current.failures,
+                    detail=why,
+                )
             else:
                 pid = rec["id"]
                 pending.append(pid)
                 after = await self._tests(run_id, argv, p.cwd, f"attempt-{iteration}", session_id)
                 reg_ok, reg_note = True, ""
                 if regression:
-                    reg = await self._tests(run_id, argv + regression["files"], p.cwd, f"attempt-{iteration}-regression", session_id)
+                    reg = await self._tests(
+                        run_id, argv + regression["files"], p.cwd, f"attempt-{iteration}-regression", session_id
+                    )
                     reg_ok = reg.green
                     reg_note = "; the regression test passes" if reg_ok else "; the regression test still fails"
-                row.update(patch_id=pid, test_task=after.outcome.task, test_exit=after.outcome.exit_code, failures_after=after.failures)
+                row.update(
+                    patch_id=pid,
+                    test_task=after.outcome.task,
+                    test_exit=after.outcome.exit_code,
+                    failures_after=after.failures,
+                )
                 # Fewer failures only count when no passing test was lost with them (a patch that breaks collection
                 # turns "2 failed, 1 passed" into "1 error": fewer failures, nothing passes).
                 lost = after.passed is not None and current.passed is not None and after.passed < current.passed
@@ -451,15 +607,26 @@ class FixLoops:
                 if better and reg_ok:
                     note = f"failures {current.failures} -> {after.failures}{reg_note}"
                     if after.green:
-                        await self.agents.patches.mark_verified(pid, f"fix run {run_id}: the test command passes ({after.outcome.describe()}){reg_note}")
+                        await self.agents.patches.mark_verified(
+                            pid, f"fix run {run_id}: the test command passes ({after.outcome.describe()}){reg_note}"
+                        )
                         if p.commit:
-                            await self.agents.patches.commit(pid, message=f"fix: make `{' '.join(argv)[:60]}` pass\n\nexecutive fix run {run_id}, attempt {iteration}")
+                            await self.agents.patches.commit(
+                                pid,
+                                message=f"fix: make `{' '.join(argv)[:60]}` pass\n\nexecutive fix run {run_id}, attempt {iteration}",
+                            )
                     row.update(outcome="kept", detail=note)
                     current, kept = after, True
                 else:
                     fewer = after.failures < current.failures
-                    worse = f", but passing tests {current.passed} -> {after.passed}" if fewer and lost else ", not fewer"
-                    reason = f"fix run {run_id}: failures {current.failures} -> {after.failures}" + ("" if better else worse) + reg_note
+                    worse = (
+                        f", but passing tests {current.passed} -> {after.passed}" if fewer and lost else ", not fewer"
+                    )
+                    reason = (
+                        f"fix run {run_id}: failures {current.failures} -> {after.failures}"
+                        + ("" if better else worse)
+                        + reg_note
+                    )
                     await self.agents.patches.rollback(pid, reason=reason)
                     row.update(outcome="rolled_back", detail=reason)
                 pending.remove(pid)

@@ -27,18 +27,31 @@ import dataclasses
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from executive.agents.errors import GitError, NotARepositoryError
 
-__all__ = ["Git", "GitResult", "EMPTY_TREE"]
+__all__ = ["EMPTY_TREE", "Git", "GitResult"]
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # the well-known id of git's empty tree
-_SCRUB = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-          "GIT_NAMESPACE", "GIT_CEILING_DIRECTORIES", "GIT_PREFIX", "GIT_COMMON_DIR")
-_IDENTITY = {"GIT_AUTHOR_NAME": "executive", "GIT_AUTHOR_EMAIL": "executive@localhost",
-             "GIT_COMMITTER_NAME": "executive", "GIT_COMMITTER_EMAIL": "executive@localhost"}
+_SCRUB = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_NAMESPACE",
+    "GIT_CEILING_DIRECTORIES",
+    "GIT_PREFIX",
+    "GIT_COMMON_DIR",
+)
+_IDENTITY = {
+    "GIT_AUTHOR_NAME": "executive",
+    "GIT_AUTHOR_EMAIL": "executive@localhost",
+    "GIT_COMMITTER_NAME": "executive",
+    "GIT_COMMITTER_EMAIL": "executive@localhost",
+}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -102,13 +115,18 @@ class Git:
                 stderr=asyncio.subprocess.PIPE,
             )
         except OSError as exc:
-            raise GitError(f"cannot run git ({exc.strerror or exc}); install git or put it on the daemon's PATH") from exc
+            raise GitError(
+                f"cannot run git ({exc.strerror or exc}); install git or put it on the daemon's PATH"
+            ) from exc
         try:
             out, err = await asyncio.wait_for(proc.communicate(input), self.timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             proc.kill()
             await proc.wait()
-            raise GitError(f"git {' '.join(args[:3])} took longer than {self.timeout:g}s and was killed", data={"args": list(args[:8])}) from None
+            raise GitError(
+                f"git {' '.join(args[:3])} took longer than {self.timeout:g}s and was killed",
+                data={"args": list(args[:8])},
+            ) from None
         except asyncio.CancelledError:
             if proc.returncode is None:
                 proc.kill()
@@ -191,7 +209,9 @@ class Git:
         """The binary-safe patch from tree ``a`` to tree ``b`` (paths relative to the repository root)."""
         if a == b:
             return ""
-        res = await self.run(["diff-tree", "-r", "-p", "--binary", "--no-color", "--no-ext-diff", "--find-renames", a, b], cwd=repo)
+        res = await self.run(
+            ["diff-tree", "-r", "-p", "--binary", "--no-color", "--no-ext-diff", "--find-renames", a, b], cwd=repo
+        )
         return res.stdout.decode("utf-8", "surrogateescape")
 
     async def changed_paths(self, repo: Path, a: str, b: str) -> list[str]:

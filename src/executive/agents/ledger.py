@@ -32,7 +32,7 @@ from typing import Any
 from executive.agents.errors import PatchNotFoundError, PatchTransitionError
 from executive.store.sqlite import Store
 
-__all__ = ["PatchState", "PatchEvent", "TRANSITIONS", "FINAL", "create", "transition", "get", "list_patches", "counts"]
+__all__ = ["FINAL", "TRANSITIONS", "PatchEvent", "PatchState", "counts", "create", "get", "list_patches", "transition"]
 
 
 class PatchState(enum.Enum):
@@ -89,7 +89,9 @@ def create(store: Store, fields: dict[str, Any], reason: str) -> int:
         if k in row and not isinstance(row[k], str) and row[k] is not None:
             row[k] = json.dumps(row[k])
     with store.transaction() as c:
-        cur = c.execute(f"INSERT INTO patches ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
+        cur = c.execute(
+            f"INSERT INTO patches ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values())
+        )
         pid = int(cur.lastrowid or 0)
         c.execute(
             "INSERT INTO patch_transitions (patch_id, from_state, to_state, event, at, reason) VALUES (?, NULL, ?, 'created', ?, ?)",
@@ -98,7 +100,9 @@ def create(store: Store, fields: dict[str, Any], reason: str) -> int:
     return pid
 
 
-def transition(store: Store, patch_id: int, event: PatchEvent, reason: str, fields: dict[str, Any] | None = None) -> PatchState:
+def transition(
+    store: Store, patch_id: int, event: PatchEvent, reason: str, fields: dict[str, Any] | None = None
+) -> PatchState:
     """Move the patch along one edge, record it, and update ``fields``; returns the new state.
 
     Raises:
@@ -148,7 +152,9 @@ def get(store: Store, patch_id: int, *, with_text: bool = True) -> dict[str, Any
     return d
 
 
-def list_patches(store: Store, *, state: str | None = None, workspace: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+def list_patches(
+    store: Store, *, state: str | None = None, workspace: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
     """Recent patches (oldest first), without their text."""
     where, params = [], []
     if state:
@@ -158,7 +164,9 @@ def list_patches(store: Store, *, state: str | None = None, workspace: str | Non
         where.append("workspace=?")
         params.append(workspace)
     clause = ("WHERE " + " AND ".join(where)) if where else ""
-    rows = store.query(f"SELECT * FROM (SELECT * FROM patches {clause} ORDER BY id DESC LIMIT ?) ORDER BY id", (*params, limit))
+    rows = store.query(
+        f"SELECT * FROM (SELECT * FROM patches {clause} ORDER BY id DESC LIMIT ?) ORDER BY id", (*params, limit)
+    )
     return [_patch_dict(r, False) for r in rows]
 
 

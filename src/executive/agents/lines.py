@@ -31,7 +31,7 @@ class LongLine:
 class LineAssembler:
     """Incremental splitter on ``b"\\n"``; ``\\r\\n`` endings lose their ``\\r`` too."""
 
-    __slots__ = ("max_line", "_parts", "_pending", "_overflow")
+    __slots__ = ("_overflow", "_parts", "_pending", "max_line")
 
     def __init__(self, max_line: int) -> None:
         self.max_line = max_line

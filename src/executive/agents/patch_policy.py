@@ -82,5 +82,7 @@ def patch_problems(patch: Patch, workspace: Path, *, allow_binary: bool) -> list
         if sym:
             problems.append(sym)
         if fd.binary and not allow_binary:
-            problems.append(f"{fd.new_path or fd.old_path} is a binary change; allow binary patches explicitly to accept it")
+            problems.append(
+                f"{fd.new_path or fd.old_path} is a binary change; allow binary patches explicitly to accept it"
+            )
     return list(dict.fromkeys(problems))

@@ -55,7 +55,7 @@ from executive.agents.git import Git
 from executive.agents.ledger import PatchEvent, PatchState
 from executive.agents.patch_policy import patch_problems
 from executive.agents.worktrees import Worktrees
-from executive.kernel.errors import NotAllowedError, LimitError, ServerError
+from executive.kernel.errors import LimitError, NotAllowedError, ServerError
 from executive.store.sqlite import Store
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ def _load_files(store: Store, patch_id: int) -> list[tuple[filestate.FileState, 
 class PatchEngine:
     """Validates, applies, verifies, commits and rolls back patches, recording each step."""
 
-    def __init__(self, ex: "Executive", git: Git, worktrees: Worktrees) -> None:
+    def __init__(self, ex: Executive, git: Git, worktrees: Worktrees) -> None:
         self.ex = ex
         self.git = git
         self.worktrees = worktrees
@@ -137,16 +137,29 @@ class PatchEngine:
         lim = self.ex.limits
         size = len(text.encode("utf-8", "surrogateescape"))
         if size > lim.patch_bytes:
-            raise LimitError(f"the patch has {size} bytes; the limit is {lim.patch_bytes}", data={"limit": lim.patch_bytes})
+            raise LimitError(
+                f"the patch has {size} bytes; the limit is {lim.patch_bytes}", data={"limit": lim.patch_bytes}
+            )
         workspace = await self.git.toplevel(cwd)
         await self.git.head(workspace)
         verify_argv = split_command(verify) if verify else None
         patch = parse_patch(text, max_files=lim.patch_files)
-        pid = await self.ex.store.call(ledger.create, {
-            "workspace": str(workspace), "source": source, "title": title or _title(patch), "text": text,
-            "files": [f.to_dict() for f in patch.files], "strip": patch.strip, "binary": int(patch.binary),
-            "verify_argv": verify_argv, "agent_task": agent_task, "fix_run": fix_run,
-        }, f"submitted ({source}): {len(patch.files)} file(s)")
+        pid = await self.ex.store.call(
+            ledger.create,
+            {
+                "workspace": str(workspace),
+                "source": source,
+                "title": title or _title(patch),
+                "text": text,
+                "files": [f.to_dict() for f in patch.files],
+                "strip": patch.strip,
+                "binary": int(patch.binary),
+                "verify_argv": verify_argv,
+                "agent_task": agent_task,
+                "fix_run": fix_run,
+            },
+            f"submitted ({source}): {len(patch.files)} file(s)",
+        )
         problems = await asyncio.to_thread(patch_problems, patch, workspace, allow_binary=allow_binary)
         if problems:
             await self._move(pid, PatchEvent.REFUSED, "refused: " + "; ".join(problems))
@@ -167,29 +180,48 @@ class PatchEngine:
         return await self.get(pid)
 
     async def _validate(
-        self, pid: int, patch: Patch, text: str, workspace: Path, verify_argv: list[str] | None, session_id: str | None,
+        self,
+        pid: int,
+        patch: Patch,
+        text: str,
+        workspace: Path,
+        verify_argv: list[str] | None,
+        session_id: str | None,
     ) -> str | None:
         """``git apply --check`` (and the verification) in a mirror; returns the verified reason, if verified."""
         async with self.worktrees.open_worktree(str(workspace), purpose="validate") as wt:
             res = await self._git_apply(Path(wt.path), patch, text, check=True)
             if res is not None:
-                await self._move(pid, PatchEvent.CHECK_FAILED, f"git apply --check failed in a mirror of the working tree: {res}")
+                await self._move(
+                    pid, PatchEvent.CHECK_FAILED, f"git apply --check failed in a mirror of the working tree: {res}"
+                )
                 return None
-            await self._move(pid, PatchEvent.VALIDATED, f"git apply --check passed in a mirror of the working tree (worktree {wt.id})")
+            await self._move(
+                pid,
+                PatchEvent.VALIDATED,
+                f"git apply --check passed in a mirror of the working tree (worktree {wt.id})",
+            )
             if not verify_argv:
                 return None
             res = await self._git_apply(Path(wt.path), patch, text, check=False)
             if res is not None:  # pragma: no cover - the check just passed on the same tree
-                await self._move(pid, PatchEvent.VERIFY_FAILED, f"could not apply in the mirror for verification: {res}")
+                await self._move(
+                    pid, PatchEvent.VERIFY_FAILED, f"could not apply in the mirror for verification: {res}"
+                )
                 return None
             out = await run_command(
-                self.ex, verify_argv, cwd=wt.path, name=f"patch-{pid}-verify", session_id=session_id,
+                self.ex,
+                verify_argv,
+                cwd=wt.path,
+                name=f"patch-{pid}-verify",
+                session_id=session_id,
                 meta={"patch": pid, "purpose": "verify"},
             )
             fields = {"verify_task": out.task, "verify_exit": out.exit_code}
             if not out.ok:
                 await self._move(
-                    pid, PatchEvent.VERIFY_FAILED,
+                    pid,
+                    PatchEvent.VERIFY_FAILED,
                     f"verification `{shlex.join(verify_argv)[:200]}` failed ({out.describe()}); the real tree was not touched",
                     fields,
                 )
@@ -214,7 +246,11 @@ class PatchEngine:
         pre = await asyncio.to_thread(lambda: [filestate.capture(workspace, p) for p in paths])
         total = sum(len(s.content or b"") for s in pre)
         if total > self.ex.limits.patch_snapshot_bytes:
-            await self._move(pid, PatchEvent.APPLY_FAILED, f"the touched files hold {total} bytes; the rollback snapshot limit is {self.ex.limits.patch_snapshot_bytes}")
+            await self._move(
+                pid,
+                PatchEvent.APPLY_FAILED,
+                f"the touched files hold {total} bytes; the rollback snapshot limit is {self.ex.limits.patch_snapshot_bytes}",
+            )
             return False
         dirs = [p for p in pre if p.exists and p.content is None]
         if dirs:
@@ -241,7 +277,9 @@ class PatchEngine:
         await self._move(pid, PatchEvent.VERIFIED, reason)
         return await self.get(pid)
 
-    async def rollback(self, pid: int, *, reason: str = "rolled back on request", force: bool = False) -> dict[str, Any]:
+    async def rollback(
+        self, pid: int, *, reason: str = "rolled back on request", force: bool = False
+    ) -> dict[str, Any]:
         """Restore the exact pre-apply state of every path the patch touched.
 
         Raises:
@@ -256,20 +294,33 @@ class PatchEngine:
             self._require(rec, PatchEvent.ROLLED_BACK)
             files = await self.ex.store.call(_load_files, pid)
             diverged = await self._diverged(
-                pid, workspace, files, force, "rolling back would lose those edits. Save them, then roll back with --force"
+                pid,
+                workspace,
+                files,
+                force,
+                "rolling back would lose those edits. Save them, then roll back with --force",
             )
             # Removals first (deepest paths first), so a directory the patch created is empty when its turn comes.
             order = sorted((st for st, _ in files), key=lambda s: (s.exists, -s.path.count("/")))
             try:
                 await asyncio.to_thread(filestate.check_restorable, workspace, order)
             except PermissionError as exc:
-                raise NotAllowedError(f"patch {pid}: {exc}; remove that link, then roll back again", data={"patch": pid}) from exc
+                raise NotAllowedError(
+                    f"patch {pid}: {exc}; remove that link, then roll back again", data={"patch": pid}
+                ) from exc
             await asyncio.to_thread(lambda: [filestate.restore(workspace, st) for st in order])
-            after = await asyncio.to_thread(lambda: {st.path: filestate.capture(workspace, st.path).sha for st, _ in files})
+            after = await asyncio.to_thread(
+                lambda: {st.path: filestate.capture(workspace, st.path).sha for st, _ in files}
+            )
             wrong = [st.path for st, _ in files if after[st.path] != st.sha]
             if wrong:
-                raise ServerError(f"patch {pid}: could not restore {', '.join(wrong[:10])} exactly; check the disk and retry", data={"patch": pid, "paths": wrong})
-            note = f"{reason}; restored {len(files)} path(s) exactly" + (f" (overwrote later edits to {', '.join(diverged[:10])})" if diverged else "")
+                raise ServerError(
+                    f"patch {pid}: could not restore {', '.join(wrong[:10])} exactly; check the disk and retry",
+                    data={"patch": pid, "paths": wrong},
+                )
+            note = f"{reason}; restored {len(files)} path(s) exactly" + (
+                f" (overwrote later edits to {', '.join(diverged[:10])})" if diverged else ""
+            )
             await self._move(pid, PatchEvent.ROLLED_BACK, note)
         log.info("patch_rolled_back", patch=pid)
         return await self.get(pid)
@@ -302,7 +353,11 @@ class PatchEngine:
             self._require(rec, PatchEvent.COMMITTED)
             files = await self.ex.store.call(_load_files, pid)
             diverged = await self._diverged(
-                pid, workspace, files, force, "committing would include those edits. Undo them, or commit with --force to include them"
+                pid,
+                workspace,
+                files,
+                force,
+                "committing would include those edits. Undo them, or commit with --force to include them",
             )
             head = await self.git.head(workspace)
             fd, index = tempfile.mkstemp(prefix="executive-commit-index-", dir=self.git.tmp_dir)
@@ -311,8 +366,16 @@ class PatchEngine:
             env = {"GIT_INDEX_FILE": index}
             try:
                 await self.git.run(["read-tree", head], cwd=workspace, env=env)
-                in_head = set(filter(None, (await self.git.run(
-                    ["--literal-pathspecs", "ls-files", "-z", "--", *paths], cwd=workspace, env=env)).out.split("\0")))
+                in_head = set(
+                    filter(
+                        None,
+                        (
+                            await self.git.run(
+                                ["--literal-pathspecs", "ls-files", "-z", "--", *paths], cwd=workspace, env=env
+                            )
+                        ).out.split("\0"),
+                    )
+                )
                 present = [p for p in paths if os.path.lexists(workspace / p) or p in in_head]
                 if present:
                     await self.git.run(["--literal-pathspecs", "add", "-A", "--", *present], cwd=workspace, env=env)
@@ -323,7 +386,8 @@ class PatchEngine:
                         os.unlink(p)
             if tree == await self.git.tree_of(workspace, head):
                 raise PatchTransitionError(
-                    f"patch {pid}: its changes are already in HEAD; nothing to commit", data={"patch": pid, "state": rec["state"]},
+                    f"patch {pid}: its changes are already in HEAD; nothing to commit",
+                    data={"patch": pid, "state": rec["state"]},
                 )
             msg = message or f"{rec['title']}\n\nexecutive patch {pid} ({rec['source']})"
             commit = await self.git.commit_tree(workspace, tree, head, msg)
@@ -331,7 +395,8 @@ class PatchEngine:
             # Refresh the user's index for the committed paths only; other staged entries stay staged.
             await self.git.run(["--literal-pathspecs", "reset", "-q", "HEAD", "--", *paths], cwd=workspace, check=False)
             note = f"committed as {commit[:12]} with only its {len(paths)} path(s)" + (
-                f" (including later edits to {', '.join(diverged[:10])})" if diverged else "")
+                f" (including later edits to {', '.join(diverged[:10])})" if diverged else ""
+            )
             await self._move(pid, PatchEvent.COMMITTED, note, {"commit_id": commit})
         return await self.get(pid)
 
@@ -339,12 +404,16 @@ class PatchEngine:
     async def get(self, pid: int, *, with_text: bool = True) -> dict[str, Any]:
         return await self.ex.store.call(ledger.get, int(pid), with_text=with_text)
 
-    async def list(self, *, state: str | None = None, workspace: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    async def list(
+        self, *, state: str | None = None, workspace: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
         return await self.ex.store.call(ledger.list_patches, state=state, workspace=workspace, limit=limit)
 
     async def _move(self, pid: int, event: PatchEvent, reason: str, fields: dict[str, Any] | None = None) -> None:
         new = await self.ex.store.call(ledger.transition, pid, event, reason, fields)
-        self.ex.bus.publish("patch", None, {"patch": pid, "event": event.value, "state": new.value, "reason": reason[:500]})
+        self.ex.bus.publish(
+            "patch", None, {"patch": pid, "event": event.value, "state": new.value, "reason": reason[:500]}
+        )
 
     @staticmethod
     def _require(rec: dict[str, Any], event: PatchEvent) -> None:

@@ -76,7 +76,9 @@ _RESULTS_IN_MEMORY = 1000
 def _insert_run(store: Store, row: dict[str, Any]) -> None:
     cols = ", ".join(row)
     with store.transaction() as c:
-        c.execute(f"INSERT OR REPLACE INTO agent_runs ({cols}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
+        c.execute(
+            f"INSERT OR REPLACE INTO agent_runs ({cols}) VALUES ({', '.join('?' * len(row))})", tuple(row.values())
+        )
 
 
 def _update_run(store: Store, task_id: int, fields: dict[str, Any]) -> None:
@@ -86,7 +88,10 @@ def _update_run(store: Store, task_id: int, fields: dict[str, Any]) -> None:
 
 
 def _select_runs(store: Store, where: str = "", params: tuple[Any, ...] = (), limit: int = 100) -> list[dict[str, Any]]:
-    rows = store.query(f"SELECT * FROM (SELECT * FROM agent_runs {where} ORDER BY task_id DESC LIMIT ?) ORDER BY task_id", (*params, limit))
+    rows = store.query(
+        f"SELECT * FROM (SELECT * FROM agent_runs {where} ORDER BY task_id DESC LIMIT ?) ORDER BY task_id",
+        (*params, limit),
+    )
     return [_run_dict(r) for r in rows]
 
 
@@ -107,7 +112,7 @@ def _run_dict(r: sqlite3.Row) -> dict[str, Any]:
 class AgentRuns:
     """Starts agent tasks and turns their output into normalized events."""
 
-    def __init__(self, ex: "Executive", git: Git, worktrees: Worktrees) -> None:
+    def __init__(self, ex: Executive, git: Git, worktrees: Worktrees) -> None:
         self.ex = ex
         self.git = git
         self.worktrees = worktrees
@@ -135,7 +140,12 @@ class AgentRuns:
 
     async def _check_one(self, adapter: Adapter, bin: str | None) -> dict[str, Any]:
         problems: list[str] = []
-        out: dict[str, Any] = {"agent": adapter.name, "capabilities": adapter.capabilities.to_dict(), "binary": None, "version": None}
+        out: dict[str, Any] = {
+            "agent": adapter.name,
+            "capabilities": adapter.capabilities.to_dict(),
+            "binary": None,
+            "version": None,
+        }
         try:
             exe = adapter.resolve_bin(bin, os.environ.get("PATH"))
         except BadParamsError as exc:
@@ -143,7 +153,9 @@ class AgentRuns:
             problems.append(exc.message)
         else:
             if exe is None:
-                problems.append(f"{bin or adapter.default_bin!r} not found on the daemon's PATH; install it or pass --bin PATH")
+                problems.append(
+                    f"{bin or adapter.default_bin!r} not found on the daemon's PATH; install it or pass --bin PATH"
+                )
         if exe:
             out["binary"] = exe
             version, problem = await self._version(adapter, exe)
@@ -167,14 +179,16 @@ class AgentRuns:
     async def _version(self, adapter: Adapter, exe: str) -> tuple[str | None, str | None]:
         try:
             proc = await asyncio.create_subprocess_exec(
-                *adapter.version_argv(exe), stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+                *adapter.version_argv(exe),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
             )
         except OSError as exc:
             return None, f"{exe} cannot be started: {exc.strerror or exc}"
         try:
             out, _ = await asyncio.wait_for(proc.communicate(), self.ex.limits.agent_version_timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             proc.kill()
             await proc.wait()
             return None, f"`{exe} --version` did not answer within {self.ex.limits.agent_version_timeout_s:g}s"
@@ -205,7 +219,10 @@ class AgentRuns:
         adapter = get_adapter(req.agent)
         lim = self.ex.limits
         if len(req.prompt.encode()) > lim.agent_prompt_bytes:
-            raise LimitError(f"the prompt has {len(req.prompt.encode())} bytes; the limit is {lim.agent_prompt_bytes}", data={"limit": lim.agent_prompt_bytes})
+            raise LimitError(
+                f"the prompt has {len(req.prompt.encode())} bytes; the limit is {lim.agent_prompt_bytes}",
+                data={"limit": lim.agent_prompt_bytes},
+            )
         if not req.prompt.strip():
             raise BadParamsError("the prompt is empty; say what the agent should do")
         req.cwd = os.path.abspath(req.cwd)
@@ -236,8 +253,14 @@ class AgentRuns:
             cursor = self.ex.bus.last_seq
             meta = {"agent": adapter.name, "resume": req.resume, "worktree": wt.id if wt else None}
             task = await self.ex.task_run(
-                argv, name=name or f"agent-{adapter.name}", cwd=cwd, env=env, timeout=timeout,
-                session_id=session_id, kind=TaskKind.AGENT, meta=meta,
+                argv,
+                name=name or f"agent-{adapter.name}",
+                cwd=cwd,
+                env=env,
+                timeout=timeout,
+                session_id=session_id,
+                kind=TaskKind.AGENT,
+                meta=meta,
             )
         except BaseException:
             if wt is not None:
@@ -249,11 +272,20 @@ class AgentRuns:
             await self.worktrees.attach(wt, tid)
             self.worktrees.release(wt)
         now = time.time()
-        await self.ex.store.call(_insert_run, {
-            "task_id": tid, "agent": adapter.name, "cwd": cwd, "prompt": clip(req.prompt, 4096)[0],
-            "worktree_id": wt.id if wt else None, "resume_id": req.resume, "state": "running",
-            "pre_tree": pre_tree, "started": now,
-        })
+        await self.ex.store.call(
+            _insert_run,
+            {
+                "task_id": tid,
+                "agent": adapter.name,
+                "cwd": cwd,
+                "prompt": clip(req.prompt, 4096)[0],
+                "worktree_id": wt.id if wt else None,
+                "resume_id": req.resume,
+                "state": "running",
+                "pre_tree": pre_tree,
+                "started": now,
+            },
+        )
         self._done[tid] = asyncio.Event()
         parser = adapter.parser(req, max_line=lim.agent_line_bytes, max_text=lim.agent_event_text_bytes)
         follower = asyncio.ensure_future(self._follow(tid, parser, cursor, repo, pre_tree, wt))
@@ -267,7 +299,9 @@ class AgentRuns:
         for e in events:
             self.ex.bus.publish(e.type, tid, e.data, size=len(orjson.dumps(e.data, default=str)))
 
-    async def _follow(self, tid: int, parser: StreamParser, cursor: int, repo: Path | None, pre_tree: str | None, wt: Worktree | None) -> None:
+    async def _follow(
+        self, tid: int, parser: StreamParser, cursor: int, repo: Path | None, pre_tree: str | None, wt: Worktree | None
+    ) -> None:
         try:
             await self._pump(tid, parser, cursor)
             await self._finish(tid, parser, repo, pre_tree, wt)
@@ -296,8 +330,16 @@ class AgentRuns:
                 log.exception("agent_parser_finish_failed", task=tid)
         detail = f"{type(exc).__name__}: {exc}"[:500]
         if result is None:
-            result = {"ok": False, "errors": ["internal_error"], "text": "", "text_truncated": False, "cost_usd": None,
-                      "tokens": {}, "turns": None, "session_id": None}
+            result = {
+                "ok": False,
+                "errors": ["internal_error"],
+                "text": "",
+                "text_truncated": False,
+                "cost_usd": None,
+                "tokens": {},
+                "turns": None,
+                "session_id": None,
+            }
         result["ok"] = False
         result["errors"] = unique([*(result.get("errors") or []), "internal_error"])
         result["internal_error"] = detail
@@ -305,10 +347,18 @@ class AgentRuns:
         self._publish(tid, [AgentEvent(ev.RESULT, result)])
         self._results[tid] = result
         try:
-            await self.ex.store.call(_update_run, tid, {
-                "state": "done", "ok": 0, "errors": json.dumps(result["errors"]), "text": result.get("text"),
-                "result": json.dumps(result, default=str), "ended": time.time(),
-            })
+            await self.ex.store.call(
+                _update_run,
+                tid,
+                {
+                    "state": "done",
+                    "ok": 0,
+                    "errors": json.dumps(result["errors"]),
+                    "text": result.get("text"),
+                    "result": json.dumps(result, default=str),
+                    "ended": time.time(),
+                },
+            )
         except Exception:
             log.exception("agent_run_store_failed", task=tid)
 
@@ -329,13 +379,15 @@ class AgentRuns:
                 for e in batch:
                     if e.type == "output" and e.data.get("stream") == "stdout":
                         off = e.data["offset"]
-                        chunk = e.data["data"].encode("utf-8") if "data" in e.data else base64.b64decode(e.data["data_b64"])
+                        chunk = (
+                            e.data["data"].encode("utf-8") if "data" in e.data else base64.b64decode(e.data["data_b64"])
+                        )
                         if off > pos:  # events were dropped or evicted: read the gap from the log
                             pos = await self._fill(tid, parser, pos, off)
                         end = off + len(chunk)
                         if end <= pos:  # already fed (replay overlap)
                             continue
-                        self._publish(tid, parser.feed(chunk[pos - off:] if off < pos else chunk))
+                        self._publish(tid, parser.feed(chunk[pos - off :] if off < pos else chunk))
                         pos = end
                     elif e.type == "warning":
                         pos = await self._fill(tid, parser, pos, None)
@@ -348,7 +400,9 @@ class AgentRuns:
     async def _fill(self, tid: int, parser: StreamParser, pos: int, upto: int | None) -> int:
         """Feed the log from ``pos`` up to ``upto`` (None: its current end); returns the new position."""
         while upto is None or pos < upto:
-            want = self.ex.limits.output_read_bytes if upto is None else min(upto - pos, self.ex.limits.output_read_bytes)
+            want = (
+                self.ex.limits.output_read_bytes if upto is None else min(upto - pos, self.ex.limits.output_read_bytes)
+            )
             r = await self.ex.task_output(tid, stream="stdout", offset=pos, limit=want)
             chunk = r["data"].encode("utf-8") if "data" in r else base64.b64decode(r["data_b64"])
             if not chunk:
@@ -357,7 +411,9 @@ class AgentRuns:
             pos += len(chunk)
         return pos
 
-    async def _finish(self, tid: int, parser: StreamParser, repo: Path | None, pre_tree: str | None, wt: Worktree | None) -> None:
+    async def _finish(
+        self, tid: int, parser: StreamParser, repo: Path | None, pre_tree: str | None, wt: Worktree | None
+    ) -> None:
         task = self.ex.tasks.get(tid)
         lim = self.ex.limits
         diff: str | None = None
@@ -376,9 +432,11 @@ class AgentRuns:
             except ExecutiveError as exc:
                 git_error = exc.message
         end = RunEnd(
-            exit_code=task.exit_code, signal=task.signal,
+            exit_code=task.exit_code,
+            signal=task.signal,
             end_reason=task.end_reason.value if task.end_reason else "exited",
-            diff=diff, files_changed=tuple(files),
+            diff=diff,
+            files_changed=tuple(files),
         )
         events = parser.finish(end)
         result = events[-1].data
@@ -392,11 +450,21 @@ class AgentRuns:
         self._publish(tid, events)
         stored_diff = diff if diff is not None and len(diff) <= lim.patch_bytes else None
         fields = {
-            "state": "done", "ok": int(bool(result["ok"])), "errors": json.dumps(result.get("errors", [])),
-            "text": result.get("text"), "cost_usd": result.get("cost_usd"), "tokens": json.dumps(result.get("tokens") or {}),
-            "turns": result.get("turns"), "session_id": result.get("session_id"), "result": json.dumps(result, default=str),
-            "post_tree": post_tree, "diff": stored_diff, "diff_bytes": result["diff_bytes"], "files": json.dumps(files),
-            "commit_id": commit, "ended": time.time(),
+            "state": "done",
+            "ok": int(bool(result["ok"])),
+            "errors": json.dumps(result.get("errors", [])),
+            "text": result.get("text"),
+            "cost_usd": result.get("cost_usd"),
+            "tokens": json.dumps(result.get("tokens") or {}),
+            "turns": result.get("turns"),
+            "session_id": result.get("session_id"),
+            "result": json.dumps(result, default=str),
+            "post_tree": post_tree,
+            "diff": stored_diff,
+            "diff_bytes": result["diff_bytes"],
+            "files": json.dumps(files),
+            "commit_id": commit,
+            "ended": time.time(),
         }
         await self.ex.store.call(_update_run, tid, fields)
         task.meta.update({"ok": bool(result["ok"]), "session_id": result.get("session_id")})
@@ -433,13 +501,18 @@ class AgentRuns:
         if done is not None and not done.is_set():
             try:
                 await asyncio.wait_for(done.wait(), t)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 timed_out = True
         if not timed_out:
             self._done.pop(tid, None)
             run = await self.get(tid)
         result = self._results.get(tid) or run.get("result")
-        return {"task": self.ex.task_info(tid) if self._known(tid) else None, "run": _public(run), "result": result, "timed_out": timed_out}
+        return {
+            "task": self.ex.task_info(tid) if self._known(tid) else None,
+            "run": _public(run),
+            "result": result,
+            "timed_out": timed_out,
+        }
 
     def _known(self, tid: int) -> bool:
         try:
@@ -453,7 +526,12 @@ class AgentRuns:
 
     async def diff(self, ref: int | str) -> dict[str, Any]:
         run = await self.get(ref)
-        return {"task": run["task_id"], "diff": run.get("diff"), "diff_bytes": run.get("diff_bytes"), "files": run.get("files") or []}
+        return {
+            "task": run["task_id"],
+            "diff": run.get("diff"),
+            "diff_bytes": run.get("diff_bytes"),
+            "files": run.get("files") or [],
+        }
 
     async def replay(self, ref: int | str, *, limit: int | None = None) -> dict[str, Any]:
         """Re-parse the run's stdout log: the normalized events, as they were published (``agent.result`` last)."""
@@ -461,14 +539,20 @@ class AgentRuns:
         tid = run["task_id"]
         task = self.ex.tasks.get(tid)
         if task.state is not TaskState.ENDED:
-            raise BadParamsError(f"task {tid} is still {task.state.value}; follow it live (events), or replay once it ended")
+            raise BadParamsError(
+                f"task {tid} is still {task.state.value}; follow it live (events), or replay once it ended"
+            )
         cap = self.ex.limits.agent_replay_events
         n = cap if limit is None else limit
         if not (0 < n <= cap):
             raise LimitError(f"limit must be 1..{cap} events", data={"limit": cap})
         adapter = get_adapter(run["agent"])
-        req = AgentRequest(agent=run["agent"], prompt=run.get("prompt") or "", cwd=run["cwd"], resume=run.get("resume_id"))
-        parser = adapter.parser(req, max_line=self.ex.limits.agent_line_bytes, max_text=self.ex.limits.agent_event_text_bytes)
+        req = AgentRequest(
+            agent=run["agent"], prompt=run.get("prompt") or "", cwd=run["cwd"], resume=run.get("resume_id")
+        )
+        parser = adapter.parser(
+            req, max_line=self.ex.limits.agent_line_bytes, max_text=self.ex.limits.agent_event_text_bytes
+        )
         out: list[dict[str, Any]] = []
         pos = 0
         while True:
@@ -479,8 +563,11 @@ class AgentRuns:
             out += [e.to_dict() for e in parser.feed(chunk)]
             pos += len(chunk)
         end = RunEnd(
-            exit_code=task.exit_code, signal=task.signal, end_reason=task.end_reason.value if task.end_reason else "exited",
-            diff=run.get("diff"), files_changed=tuple(run.get("files") or ()),
+            exit_code=task.exit_code,
+            signal=task.signal,
+            end_reason=task.end_reason.value if task.end_reason else "exited",
+            diff=run.get("diff"),
+            files_changed=tuple(run.get("files") or ()),
         )
         out += [e.to_dict() for e in parser.finish(end)]
         truncated = len(out) > n
@@ -492,4 +579,3 @@ class AgentRuns:
 def _public(run: dict[str, Any]) -> dict[str, Any]:
     """A run row without the bulky columns (the diff has its own call)."""
     return {k: v for k, v in run.items() if k not in ("diff", "result")}
-

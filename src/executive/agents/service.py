@@ -27,7 +27,7 @@ __all__ = ["AgentService"]
 class AgentService:
     """Agent runs, worktrees, patches, patterns and the fix loop of one daemon."""
 
-    def __init__(self, ex: "Executive") -> None:
+    def __init__(self, ex: Executive) -> None:
         self.ex = ex
         tmp = ex.home / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)

@@ -32,8 +32,9 @@ import dataclasses
 import shutil
 import sqlite3
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, AsyncIterator
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -45,7 +46,7 @@ from executive.store.sqlite import Store
 if TYPE_CHECKING:
     from executive.service import Executive
 
-__all__ = ["Worktree", "Worktrees", "PURPOSES"]
+__all__ = ["PURPOSES", "Worktree", "Worktrees"]
 
 log = structlog.get_logger("executive.worktrees")
 
@@ -99,7 +100,7 @@ def _select(store: Store, where: str = "", params: tuple[Any, ...] = ()) -> list
 class Worktrees:
     """Creates, tracks and removes the daemon's git worktrees."""
 
-    def __init__(self, ex: "Executive", git: Git) -> None:
+    def __init__(self, ex: Executive, git: Git) -> None:
         self.ex = ex
         self.git = git
         self.root = ex.home / "worktrees"
@@ -195,12 +196,16 @@ class Worktrees:
             baseline = head
             if snapshot != await self.git.tree_of(repo, head):
                 await self.git.run(["read-tree", "--reset", "-u", snapshot], cwd=path)
-                baseline = await self.git.commit_tree(path, snapshot, head, f"executive: baseline of {repo} (its uncommitted changes)")
+                baseline = await self.git.commit_tree(
+                    path, snapshot, head, f"executive: baseline of {repo} (its uncommitted changes)"
+                )
                 await self.git.run(["update-ref", "HEAD", baseline], cwd=path)
                 await self.git.run(["read-tree", "HEAD"], cwd=path)
             wt.baseline = baseline
             wt.state = "ready"
-            await self.ex.store.call(_update, wt_id, {"path": str(path), "branch": name, "state": "ready", "baseline": baseline})
+            await self.ex.store.call(
+                _update, wt_id, {"path": str(path), "branch": name, "state": "ready", "baseline": baseline}
+            )
         except BaseException:
             self._holds[wt_id] -= 1
             await asyncio.shield(self._remove(wt, "creation failed"))
@@ -290,4 +295,3 @@ class Worktrees:
         wt.detail = reason
         await self.ex.store.call(_update, wt.id, {"state": "removed", "removed": wt.removed, "detail": reason})
         log.info("worktree_removed", worktree=wt.id, reason=reason)
-

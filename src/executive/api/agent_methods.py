@@ -71,10 +71,21 @@ class AgentRun(_P):
 
 async def _agent_run(ctx: Any, p: AgentRun) -> dict[str, Any]:
     req = AgentRequest(
-        agent=p.agent, prompt=p.prompt, cwd=p.cwd, bin=p.bin, model=p.model, resume=p.resume,
-        permission_mode=p.permission_mode, sandbox=p.sandbox, allowed_tools=p.allowed_tools,
-        disallowed_tools=p.disallowed_tools, max_turns=p.max_turns, max_budget_usd=p.max_budget_usd,
-        files=p.files, args=p.args, env=p.env,
+        agent=p.agent,
+        prompt=p.prompt,
+        cwd=p.cwd,
+        bin=p.bin,
+        model=p.model,
+        resume=p.resume,
+        permission_mode=p.permission_mode,
+        sandbox=p.sandbox,
+        allowed_tools=p.allowed_tools,
+        disallowed_tools=p.disallowed_tools,
+        max_turns=p.max_turns,
+        max_budget_usd=p.max_budget_usd,
+        files=p.files,
+        args=p.args,
+        env=p.env,
     )
     return await _svc(ctx).runs.run(req, worktree=p.worktree, name=p.name, timeout=p.timeout, session_id=_touch(ctx))
 
@@ -119,7 +130,9 @@ class WorktreePrune(_P):
 class PatchApply(_P):
     diff: str = Field(min_length=1)
     cwd: str = Field(min_length=1, max_length=4096)
-    verify: str | list[str] | None = Field(None, description="command run in a mirror with the patch applied, before the real tree")
+    verify: str | list[str] | None = Field(
+        None, description="command run in a mirror with the patch applied, before the real tree"
+    )
     allow_binary: bool = False
     apply: bool = Field(True, description="false: validate (and verify) only")
     commit: bool = False
@@ -156,8 +169,16 @@ class PatchList(_P):
 
 async def _patch_apply(ctx: Any, p: PatchApply) -> dict[str, Any]:
     return await _svc(ctx).patches.submit(
-        p.diff, cwd=p.cwd, source="api" if ctx.session_id is None else "session", title=p.title, verify=p.verify,
-        allow_binary=p.allow_binary, apply=p.apply, commit=p.commit, message=p.message, session_id=_touch(ctx),
+        p.diff,
+        cwd=p.cwd,
+        source="api" if ctx.session_id is None else "session",
+        title=p.title,
+        verify=p.verify,
+        allow_binary=p.allow_binary,
+        apply=p.apply,
+        commit=p.commit,
+        message=p.message,
+        session_id=_touch(ctx),
     )
 
 
@@ -185,7 +206,9 @@ class PatternRun(_P):
 # --- agent.fix* -----------------------------------------------------------------------
 class FixStart(_P):
     cwd: str = Field(min_length=1, max_length=4096)
-    test_cmd: str | list[str] = Field(description="the test command (a string is split like a shell would; no shell runs it)")
+    test_cmd: str | list[str] = Field(
+        description="the test command (a string is split like a shell would; no shell runs it)"
+    )
     agent: Literal["claude", "codex", "aider", "command"]
     max_iterations: int = Field(5, ge=1)
     regression_test: bool = False
@@ -212,8 +235,17 @@ class FixList(_P):
 
 async def _fix_start(ctx: Any, p: FixStart) -> dict[str, Any]:
     params = FixParams(
-        cwd=p.cwd, test_cmd=p.test_cmd, agent=p.agent, max_iterations=p.max_iterations, regression=p.regression_test,
-        bin=p.bin, model=p.model, env=p.env, args=p.args, agent_timeout=p.agent_timeout, commit=p.commit,
+        cwd=p.cwd,
+        test_cmd=p.test_cmd,
+        agent=p.agent,
+        max_iterations=p.max_iterations,
+        regression=p.regression_test,
+        bin=p.bin,
+        model=p.model,
+        env=p.env,
+        args=p.args,
+        agent_timeout=p.agent_timeout,
+        commit=p.commit,
     )
     return await _svc(ctx).fixes.start(params, session_id=_touch(ctx))
 
@@ -221,41 +253,149 @@ async def _fix_start(ctx: Any, p: FixStart) -> dict[str, Any]:
 def agent_methods() -> list[Method]:
     """Every method of the agents layer."""
     return [
-        Method("agent.run", AgentRun, _agent_run, "Start a coding agent as an `agent` task; normalized events follow on the bus."),
-        Method("agent.check", AgentCheck, lambda c, p: _svc(c).runs.check(agent=p.agent, bin=p.bin), "Which adapters are usable, and why not."),
-        Method("agent.wait", AgentWait, lambda c, p: _svc(c).runs.wait(p.task, timeout=p.timeout), "Wait for an agent run's result."),
-        Method("agent.result", AgentRef, lambda c, p: _svc(c).runs.wait(p.task, timeout=0), "An agent run's result now (null until it ends)."),
-        Method("agent.runs", AgentList, lambda c, p: _svc(c).runs.list(limit=p.limit), "Recent agent runs, oldest first."),
-        Method("agent.diff", AgentRef, lambda c, p: _svc(c).runs.diff(p.task), "The diff an agent run left in its work tree."),
-        Method("agent.replay", AgentReplay, lambda c, p: _svc(c).runs.replay(p.task, limit=p.limit), "Re-derive a run's normalized events from its log."),
         Method(
-            "agent.worktrees", WorktreeList,
-            lambda c, p: _svc(c).worktrees.stale() if p.stale else _svc(c).worktrees.list(include_removed=p.include_removed),
+            "agent.run",
+            AgentRun,
+            _agent_run,
+            "Start a coding agent as an `agent` task; normalized events follow on the bus.",
+        ),
+        Method(
+            "agent.check",
+            AgentCheck,
+            lambda c, p: _svc(c).runs.check(agent=p.agent, bin=p.bin),
+            "Which adapters are usable, and why not.",
+        ),
+        Method(
+            "agent.wait",
+            AgentWait,
+            lambda c, p: _svc(c).runs.wait(p.task, timeout=p.timeout),
+            "Wait for an agent run's result.",
+        ),
+        Method(
+            "agent.result",
+            AgentRef,
+            lambda c, p: _svc(c).runs.wait(p.task, timeout=0),
+            "An agent run's result now (null until it ends).",
+        ),
+        Method(
+            "agent.runs", AgentList, lambda c, p: _svc(c).runs.list(limit=p.limit), "Recent agent runs, oldest first."
+        ),
+        Method(
+            "agent.diff",
+            AgentRef,
+            lambda c, p: _svc(c).runs.diff(p.task),
+            "The diff an agent run left in its work tree.",
+        ),
+        Method(
+            "agent.replay",
+            AgentReplay,
+            lambda c, p: _svc(c).runs.replay(p.task, limit=p.limit),
+            "Re-derive a run's normalized events from its log.",
+        ),
+        Method(
+            "agent.worktrees",
+            WorktreeList,
+            lambda c, p: (
+                _svc(c).worktrees.stale() if p.stale else _svc(c).worktrees.list(include_removed=p.include_removed)
+            ),
             "The daemon's git worktrees (or only the stale ones).",
         ),
-        Method("agent.worktree_remove", WorktreeRemove, lambda c, p: _svc(c).worktrees.remove(p.worktree), "Remove one worktree (refused while in use)."),
-        Method("agent.worktree_prune", WorktreePrune, lambda c, p: _svc(c).worktrees.prune(older_than=p.older_than), "Remove every stale worktree."),
-        Method("patch.apply", PatchApply, _patch_apply, "Validate a unified diff in a mirror, optionally verify it, apply it, optionally commit it."),
-        Method("patch.list", PatchList, _patch_list, "Patches in the ledger, oldest first."),
-        Method("patch.show", PatchShow, lambda c, p: _svc(c).patches.get(p.patch, with_text=p.text), "One patch with its transitions."),
         Method(
-            "patch.rollback", PatchRollback,
+            "agent.worktree_remove",
+            WorktreeRemove,
+            lambda c, p: _svc(c).worktrees.remove(p.worktree),
+            "Remove one worktree (refused while in use).",
+        ),
+        Method(
+            "agent.worktree_prune",
+            WorktreePrune,
+            lambda c, p: _svc(c).worktrees.prune(older_than=p.older_than),
+            "Remove every stale worktree.",
+        ),
+        Method(
+            "patch.apply",
+            PatchApply,
+            _patch_apply,
+            "Validate a unified diff in a mirror, optionally verify it, apply it, optionally commit it.",
+        ),
+        Method("patch.list", PatchList, _patch_list, "Patches in the ledger, oldest first."),
+        Method(
+            "patch.show",
+            PatchShow,
+            lambda c, p: _svc(c).patches.get(p.patch, with_text=p.text),
+            "One patch with its transitions.",
+        ),
+        Method(
+            "patch.rollback",
+            PatchRollback,
             lambda c, p: _svc(c).patches.rollback(p.patch, reason=p.reason, force=p.force),
             "Restore the exact pre-apply tree.",
         ),
-        Method("patch.commit", PatchCommit, lambda c, p: _svc(c).patches.commit(p.patch, message=p.message, force=p.force), "Commit only the patch's paths."),
-        Method("agent.fix", FixStart, _fix_start, "Start a fix loop: tests, agent, patch, re-test, keep or roll back; `fix` events narrate it."),
-        Method("agent.fix_wait", FixWait, lambda c, p: _svc(c).fixes.wait(p.run, timeout=p.timeout), "Wait for a fix run to end."),
-        Method("agent.fix_show", FixRef, lambda c, p: _svc(c).fixes.get(p.run), "One fix run with every attempt."),
-        Method("agent.fix_cancel", FixRef, lambda c, p: _svc(c).fixes.cancel(p.run), "Stop a fix run (an unjudged patch is rolled back)."),
-        Method("agent.fix_list", FixList, lambda c, p: _svc(c).fixes.list(limit=p.limit), "Recent fix runs with their attempts."),
-        Method("agent.fix_stats", _NoParams, lambda c, p: _svc(c).fixes.stats(), "Attempts, outcomes and success rates over all fix runs."),
-        Method("pattern.list", _NoParams, lambda c, p: _svc(c).patterns.list(), "Built-in and user patterns (broken user files with their error)."),
-        Method("pattern.schema", PatternName, lambda c, p: _svc(c).patterns.schema(p.name), "The JSON Schema of a pattern's instances."),
-        Method("pattern.example", PatternName, lambda c, p: _svc(c).patterns.example(p.name), "The shipped example instance of a pattern."),
-        Method("pattern.validate", PatternInstance, lambda c, p: _svc(c).patterns.validate(p.instance), "Check an instance; errors name JSON paths."),
         Method(
-            "pattern.run", PatternRun, lambda c, p: _svc(c).patterns.run(p.instance, root=p.root, dry_run=p.dry_run),
+            "patch.commit",
+            PatchCommit,
+            lambda c, p: _svc(c).patches.commit(p.patch, message=p.message, force=p.force),
+            "Commit only the patch's paths.",
+        ),
+        Method(
+            "agent.fix",
+            FixStart,
+            _fix_start,
+            "Start a fix loop: tests, agent, patch, re-test, keep or roll back; `fix` events narrate it.",
+        ),
+        Method(
+            "agent.fix_wait",
+            FixWait,
+            lambda c, p: _svc(c).fixes.wait(p.run, timeout=p.timeout),
+            "Wait for a fix run to end.",
+        ),
+        Method("agent.fix_show", FixRef, lambda c, p: _svc(c).fixes.get(p.run), "One fix run with every attempt."),
+        Method(
+            "agent.fix_cancel",
+            FixRef,
+            lambda c, p: _svc(c).fixes.cancel(p.run),
+            "Stop a fix run (an unjudged patch is rolled back).",
+        ),
+        Method(
+            "agent.fix_list",
+            FixList,
+            lambda c, p: _svc(c).fixes.list(limit=p.limit),
+            "Recent fix runs with their attempts.",
+        ),
+        Method(
+            "agent.fix_stats",
+            _NoParams,
+            lambda c, p: _svc(c).fixes.stats(),
+            "Attempts, outcomes and success rates over all fix runs.",
+        ),
+        Method(
+            "pattern.list",
+            _NoParams,
+            lambda c, p: _svc(c).patterns.list(),
+            "Built-in and user patterns (broken user files with their error).",
+        ),
+        Method(
+            "pattern.schema",
+            PatternName,
+            lambda c, p: _svc(c).patterns.schema(p.name),
+            "The JSON Schema of a pattern's instances.",
+        ),
+        Method(
+            "pattern.example",
+            PatternName,
+            lambda c, p: _svc(c).patterns.example(p.name),
+            "The shipped example instance of a pattern.",
+        ),
+        Method(
+            "pattern.validate",
+            PatternInstance,
+            lambda c, p: _svc(c).patterns.validate(p.instance),
+            "Check an instance; errors name JSON paths.",
+        ),
+        Method(
+            "pattern.run",
+            PatternRun,
+            lambda c, p: _svc(c).patterns.run(p.instance, root=p.root, dry_run=p.dry_run),
             "Validate and execute an instance (dry run: list the files it would create or change).",
         ),
     ]

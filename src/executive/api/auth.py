@@ -7,7 +7,7 @@ import os
 import secrets
 from pathlib import Path
 
-__all__ = ["load_or_create_token", "read_token", "token_matches", "is_loopback"]
+__all__ = ["is_loopback", "load_or_create_token", "read_token", "token_matches"]
 
 _TOKEN_FILE = "token"
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import itertools
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import orjson
 import websockets
@@ -19,7 +20,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from executive.api.auth import read_token
 from executive.api.daemon_file import DaemonNotRunning, read_daemon_file
 
-__all__ = ["Client", "RpcError", "connect_home", "DaemonNotRunning"]
+__all__ = ["Client", "DaemonNotRunning", "RpcError", "connect_home"]
 
 
 class RpcError(Exception):
@@ -41,12 +42,16 @@ class Client:
         self._event_ready = asyncio.Event()
         self._closed_exc: BaseException | None = None
         self._reader = asyncio.ensure_future(self._read_loop())
-        self.notifications: collections.deque[dict[str, Any]] = collections.deque(maxlen=1000)  # non-event notifications
+        self.notifications: collections.deque[dict[str, Any]] = collections.deque(
+            maxlen=1000
+        )  # non-event notifications
 
     @classmethod
-    async def connect(cls, url: str, token: str | None = None, *, max_size: int | None = 64 * 1024 * 1024) -> "Client":
+    async def connect(cls, url: str, token: str | None = None, *, max_size: int | None = 64 * 1024 * 1024) -> Client:
         headers = {"Authorization": f"Bearer {token}"} if token else None
-        ws = await connect(url, additional_headers=headers, max_size=max_size, ping_interval=20, ping_timeout=60, compression=None)
+        ws = await connect(
+            url, additional_headers=headers, max_size=max_size, ping_interval=20, ping_timeout=60, compression=None
+        )
         return cls(ws)
 
     async def _read_loop(self) -> None:
@@ -129,10 +134,10 @@ class Client:
         await self._ws.close()
         try:
             await asyncio.wait_for(self._reader, 2.0)
-        except (asyncio.TimeoutError, Exception):
+        except (TimeoutError, Exception):
             self._reader.cancel()
 
-    async def __aenter__(self) -> "Client":
+    async def __aenter__(self) -> Client:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
@@ -150,4 +155,6 @@ async def connect_home(home: Path) -> Client:
     try:
         return await Client.connect(info["url"], token)
     except (OSError, websockets.InvalidHandshake) as exc:
-        raise DaemonNotRunning(f"the daemon at {info.get('url')} does not answer ({exc}); start one with `executive serve`") from exc
+        raise DaemonNotRunning(
+            f"the daemon at {info.get('url')} does not answer ({exc}); start one with `executive serve`"
+        ) from exc

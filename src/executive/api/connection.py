@@ -34,7 +34,6 @@ __all__ = ["RpcConnection"]
 log = structlog.get_logger("executive.connection")
 
 
-
 class RpcConnection:
     def __init__(self, service: Executive, dispatcher: Dispatcher, *, authorized: bool, peer: str = "") -> None:
         self.service = service
@@ -73,11 +72,16 @@ class RpcConnection:
         if isinstance(frame, str) and size * 4 > limit:  # text frames arrive decoded: count their UTF-8 bytes
             size = len(frame.encode("utf-8", "surrogatepass"))
         if size > limit:
-            self._reply(encode(error_response(
-                None, ErrorCode.FRAME_TOO_LARGE,
-                f"frame of {size} bytes exceeds the limit of {limit}; split the request (e.g. send input in pieces)",
-                {"limit": limit},
-            )))
+            self._reply(
+                encode(
+                    error_response(
+                        None,
+                        ErrorCode.FRAME_TOO_LARGE,
+                        f"frame of {size} bytes exceeds the limit of {limit}; split the request (e.g. send input in pieces)",
+                        {"limit": limit},
+                    )
+                )
+            )
             return
         if not self._authorized:
             self._reply(self._unauthorized(frame))
@@ -97,18 +101,24 @@ class RpcConnection:
             self._reply(reply)
 
     def _over_limit(self, frame: bytes | str) -> bytes:
-        return encode(error_response(
-            _request_id(frame), ErrorCode.LIMIT_EXCEEDED,
-            f"{self._max_inflight} requests are already running on this connection (limit max_inflight); "
-            "wait for some replies or open another connection",
-            {"limit": self._max_inflight},
-        ))
+        return encode(
+            error_response(
+                _request_id(frame),
+                ErrorCode.LIMIT_EXCEEDED,
+                f"{self._max_inflight} requests are already running on this connection (limit max_inflight); "
+                "wait for some replies or open another connection",
+                {"limit": self._max_inflight},
+            )
+        )
 
     def _unauthorized(self, frame: bytes | str) -> bytes:
-        return encode(error_response(
-            _request_id(frame), ErrorCode.UNAUTHORIZED,
-            "unauthorized: present the token from $EXECUTIVE_HOME/token as 'Authorization: Bearer <token>' or '?token=<token>'",
-        ))
+        return encode(
+            error_response(
+                _request_id(frame),
+                ErrorCode.UNAUTHORIZED,
+                "unauthorized: present the token from $EXECUTIVE_HOME/token as 'Authorization: Bearer <token>' or '?token=<token>'",
+            )
+        )
 
     def _reply(self, data: bytes) -> None:
         self._replies.append(data)
@@ -129,7 +139,10 @@ class RpcConnection:
             batch = sub.drain(lim.event_batch_events, lim.event_batch_bytes)
             if batch:
                 body = b",".join(e.json(orjson.dumps) for e in batch)
-                return b'{"jsonrpc":"2.0","method":"events","params":{"subscription":%d,"events":[%s]}}' % (sub_id, body)
+                return b'{"jsonrpc":"2.0","method":"events","params":{"subscription":%d,"events":[%s]}}' % (
+                    sub_id,
+                    body,
+                )
         return None
 
     def has_output(self) -> bool:

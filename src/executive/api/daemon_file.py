@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_daemon_file", "read_daemon_file", "remove_daemon_file", "DaemonNotRunning"]
+__all__ = ["DaemonNotRunning", "read_daemon_file", "remove_daemon_file", "write_daemon_file"]
 
 _NAME = "daemon.json"
 

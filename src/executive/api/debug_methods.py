@@ -65,7 +65,9 @@ class Stack(_P):
 class SymLoad(_P):
     task: TaskRef
     path: str | None = Field(None, max_length=4096)
-    document: dict[str, Any] | str | None = Field(None, description="a .sym document (object or JSON text), e.g. for an uploaded image")
+    document: dict[str, Any] | str | None = Field(
+        None, description="a .sym document (object or JSON text), e.g. for an uploaded image"
+    )
 
 
 class SymName(_P):

@@ -84,9 +84,15 @@ def clock_status(call: Call) -> dict[str, Any]:
     rc = _rate(call)
     if rc.on:
         status.update(state="running", running=True, mode="rate")
-    status.update(rate_hz=rc.hz, throttle_reason="rate" if rc.on else None, last_wait_s=None,
-                  auto_steps=rc.auto_steps, auto_total_steps=status.get("auto_total_steps", 0),
-                  manual_steps=rc.manual_steps, manual_total_steps=rc.manual_total_steps)
+    status.update(
+        rate_hz=rc.hz,
+        throttle_reason="rate" if rc.on else None,
+        last_wait_s=None,
+        auto_steps=rc.auto_steps,
+        auto_total_steps=status.get("auto_total_steps", 0),
+        manual_steps=rc.manual_steps,
+        manual_total_steps=rc.manual_total_steps,
+    )
     return status
 
 
@@ -99,18 +105,25 @@ def _info_obj(call: Call, pid: int | None) -> dict[str, Any]:
     newest = max(rt.tasks.values(), key=lambda v: v.pid, default=None)
     clock = clock_status(call)
     out: dict[str, Any] = {
-        "loaded": bool(live), "program": newest.path if newest else None,
+        "loaded": bool(live),
+        "program": newest.path if newest else None,
         "running": clock["running"] and any(vt.state in (VmState.READY, VmState.RUNNING) for vt in live),
-        "pc": current.cpu.pc if current else None, "attached": True, "paused": not clock["running"],
-        "sleep_pending": any(vt.state is VmState.SLEEPING for vt in live), "current_pid": ps["current_pid"],
-        "active_context": ps["current_pid"], "tasks": ps["tasks"],
-        "scheduler": {"trace": [], "counters": _counters(call)}, "auto": clock["running"], "clock": clock,
+        "pc": current.cpu.pc if current else None,
+        "attached": True,
+        "paused": not clock["running"],
+        "sleep_pending": any(vt.state is VmState.SLEEPING for vt in live),
+        "current_pid": ps["current_pid"],
+        "active_context": ps["current_pid"],
+        "tasks": ps["tasks"],
+        "scheduler": {"trace": [], "counters": _counters(call)},
+        "auto": clock["running"],
+        "clock": clock,
     }
     if pid is not None:
         out["selected_pid"] = pid
         try:
             out["selected_registers"] = _registers(call, pid)
-        except Exception as exc:  # noqa: BLE001 - the reference reports it beside the info (§3.1)
+        except Exception as exc:
             out["selected_error"] = getattr(exc, "message", None) or str(exc)
     return out
 
@@ -121,7 +134,10 @@ def _info(call: Call) -> dict[str, Any]:
 
 def _attach(call: Call) -> dict[str, Any]:
     """Attach/detach are no-ops: the executive and its VM are one process (§1.3)."""
-    return {"info": _info_obj(call, None), "note": f"{call.cmd} is a no-op here: the VM runs inside the executive daemon"}
+    return {
+        "info": _info_obj(call, None),
+        "note": f"{call.cmd} is a no-op here: the VM runs inside the executive daemon",
+    }
 
 
 def _dmesg(call: Call) -> dict[str, Any]:
@@ -180,8 +196,15 @@ def _reload(call: Call) -> dict[str, Any]:
         ex.vm.kill(pid, session_id=call.session)
     call.args = {**call.args, "path": vt.path}
     image = _load(call)["image"]
-    return {"reload": {"old_pid": pid, "new_pid": image["pid"], "program": vt.path, "image": image,
-                       "task": ex.vm.task(image["pid"]).summary()}}
+    return {
+        "reload": {
+            "old_pid": pid,
+            "new_pid": image["pid"],
+            "program": vt.path,
+            "image": image,
+            "task": ex.vm.task(image["pid"]).summary(),
+        }
+    }
 
 
 def _pause(call: Call) -> dict[str, Any]:
@@ -208,8 +231,11 @@ def _kill(call: Call) -> dict[str, Any]:
 
 
 def _counters(call: Call) -> dict[int, dict[str, Any]]:
-    return {vt.pid: {"steps": vt.cpu.steps, "slices": vt.slices, "state": vt.summary()["state"]}
-            for vt in call.ex.vm.runtime.tasks.values() if not vt.finished}
+    return {
+        vt.pid: {"steps": vt.cpu.steps, "slices": vt.slices, "state": vt.summary()["state"]}
+        for vt in call.ex.vm.runtime.tasks.values()
+        if not vt.finished
+    }
 
 
 def _sched(call: Call) -> dict[str, Any]:
@@ -234,10 +260,20 @@ def step_result(call: Call, pid: int, r: dict[str, Any]) -> dict[str, Any]:
     if r.get("debug_break"):
         events.append({"type": "debug_break", "pid": pid, "data": r["debug_break"]})
     return {
-        "executed": r["executed"], "running": state in ("ready", "running"), "pc": r["pc"], "prev_pc": r.get("prev_pc"),
-        "steps": r["steps"], "cycles": r["steps"], "sleep_pending": vt.state is VmState.SLEEPING or bool(vt.wait and vt.wait.kind == "sleep"),
-        "events": events, "paused": state == "paused", "current_pid": pid, "next_pid": pid,
-        "debug_event": r.get("debug_break"), "state": state, "halt": r.get("halt"),
+        "executed": r["executed"],
+        "running": state in ("ready", "running"),
+        "pc": r["pc"],
+        "prev_pc": r.get("prev_pc"),
+        "steps": r["steps"],
+        "cycles": r["steps"],
+        "sleep_pending": vt.state is VmState.SLEEPING or bool(vt.wait and vt.wait.kind == "sleep"),
+        "events": events,
+        "paused": state == "paused",
+        "current_pid": pid,
+        "next_pid": pid,
+        "debug_event": r.get("debug_break"),
+        "state": state,
+        "halt": r.get("halt"),
         **{k: r[k] for k in ("changed_regs", "symbol", "line") if k in r},
     }
 
@@ -251,8 +287,11 @@ def _run_steps(call: Call, steps: int, pid: int | None) -> dict[str, Any]:
     else:
         result = dict(ex.vm.clock("step", steps=steps)["result"])
         if not result.get("executed"):
-            held = sorted(vt.pid for vt in ex.vm.runtime.tasks.values()
-                          if vt.state is VmState.PAUSED and vt.pause_reason == "loaded" and vt.wait is None)
+            held = sorted(
+                vt.pid
+                for vt in ex.vm.runtime.tasks.values()
+                if vt.state is VmState.PAUSED and vt.pause_reason == "loaded" and vt.wait is None
+            )
             if held:  # nothing runnable but a freshly loaded program: step it, as the reference would
                 result = step_result(call, held[0], ex.vm.step(held[0], steps))
         result.setdefault("events", [])
@@ -338,10 +377,28 @@ def _registers(call: Call, pid: int) -> dict[str, Any]:
     regs = call.ex.vm.regs(pid)
     vt = _vm_task(call, pid)
     s = vt.summary()
-    regs["context"] = {k: s.get(k) for k in ("pid", "state", "priority", "accounted_steps", "accounted_cycles", "reg_base",
-                                             "stack_base", "stack_limit", "stack_size", "exit_status", "pause_reason")}
-    regs["context"].update(wait_kind=vt.wait.kind if vt.wait else None, wait_mailbox=s.get("wait_mailbox"),
-                           wait_handle=s.get("wait_handle"), wait_deadline=s.get("wait_deadline") or s.get("sleep_deadline"))
+    regs["context"] = {
+        k: s.get(k)
+        for k in (
+            "pid",
+            "state",
+            "priority",
+            "accounted_steps",
+            "accounted_cycles",
+            "reg_base",
+            "stack_base",
+            "stack_limit",
+            "stack_size",
+            "exit_status",
+            "pause_reason",
+        )
+    }
+    regs["context"].update(
+        wait_kind=vt.wait.kind if vt.wait else None,
+        wait_mailbox=s.get("wait_mailbox"),
+        wait_handle=s.get("wait_handle"),
+        wait_deadline=s.get("wait_deadline") or s.get("sleep_deadline"),
+    )
     return regs
 
 
@@ -381,8 +438,20 @@ def _mailbox_snapshot(call: Call) -> dict[str, Any]:
 def _list(call: Call) -> dict[str, Any]:
     pid = int_arg(call, "pid")
     _vm_task(call, pid)
-    keys = ("descriptor_id", "target", "name", "namespace", "mode_mask", "capacity", "bytes_used", "queue_depth", "subscriber_count")
-    chans = [{k: d.get(k) for k in keys} for d in call.ex.vm.mailbox_snapshot()["descriptors"] if d.get("owner_pid") == pid]
+    keys = (
+        "descriptor_id",
+        "target",
+        "name",
+        "namespace",
+        "mode_mask",
+        "capacity",
+        "bytes_used",
+        "queue_depth",
+        "subscriber_count",
+    )
+    chans = [
+        {k: d.get(k) for k in keys} for d in call.ex.vm.mailbox_snapshot()["descriptors"] if d.get("owner_pid") == pid
+    ]
     return {"channels": {"pid": pid, "channels": chans}}
 
 
@@ -411,8 +480,17 @@ async def _listen(call: Call) -> dict[str, Any]:
             nl = raw.find(b"\n", pos, pos + max_len)
             end = nl + 1 if nl >= 0 else min(len(raw), pos + max_len)
             piece = raw[pos:end]
-            messages.append({"target": f"svc:stdio.out@{p}", "text": piece.decode("utf-8", "replace"), "data_hex": piece.hex(),
-                             "flags": 0, "channel": 0, "length": len(piece), "src_pid": p})
+            messages.append(
+                {
+                    "target": f"svc:stdio.out@{p}",
+                    "text": piece.decode("utf-8", "replace"),
+                    "data_hex": piece.hex(),
+                    "flags": 0,
+                    "channel": 0,
+                    "length": len(piece),
+                    "src_pid": p,
+                }
+            )
             pos = end
         cursors[p] = offset + pos
     return {"messages": messages}
@@ -447,7 +525,12 @@ def _caller(call: Call) -> int | None:
 
 def _filters(call: Call) -> dict[str, Any]:
     name = call.get("name")
-    return {"pid": _caller(call), "group": opt_int(call, "group"), "oid": opt_int(call, "oid"), "name": str(name) if name is not None else None}
+    return {
+        "pid": _caller(call),
+        "group": opt_int(call, "group"),
+        "oid": opt_int(call, "oid"),
+        "name": str(name) if name is not None else None,
+    }
 
 
 def _val_list(call: Call) -> dict[str, Any]:
@@ -497,8 +580,10 @@ def _unsupported(reason: str) -> Any:
     return handler
 
 
-_NO_FANOUT = ("a task's stdout and stderr are drained into its logs as they are written; "
-              "read them with listen, the stdout/stderr events or `executive logs`")
+_NO_FANOUT = (
+    "a task's stdout and stderr are drained into its logs as they are written; "
+    "read them with listen, the stdout/stderr events or `executive logs`"
+)
 
 COMMANDS = {
     "ping": _ping,
@@ -537,4 +622,3 @@ COMMANDS = {
     "cmd.call": _cmd_call,
     "cmd.stats": _cmd_stats,
 }
-

@@ -152,8 +152,12 @@ def _symbols(call: Call) -> dict[str, Any]:
     if op not in ("list", ""):
         raise HsxError(f"unknown symbols op '{op}'")
     kind = str(call.get("type", "kind", default="all"))
-    page = dbg.sym_list(int_arg(call, "pid"), type=kind, offset=int_arg(call, "offset", default=0),
-                        limit=opt_int(call, "limit", "count"))
+    page = dbg.sym_list(
+        int_arg(call, "pid"),
+        type=kind,
+        offset=int_arg(call, "offset", default=0),
+        limit=opt_int(call, "limit", "count"),
+    )
     return {"symbols": page}
 
 
@@ -228,9 +232,14 @@ def _trace(call: Call) -> dict[str, Any]:
         buffer_size = to_int(size, "buffer_size") if size is not None else None
         if buffer_size is not None and buffer_size < 0:
             raise HsxError("trace buffer size must be non-negative")
-        return {"trace": dbg.trace_config(opt_int(call, "pid"), buffer_size=buffer_size,
-                                          changed_regs=_on_off(changed, "trace changed_regs") if changed is not None else None,
-                                          session_id=call.session)}
+        return {
+            "trace": dbg.trace_config(
+                opt_int(call, "pid"),
+                buffer_size=buffer_size,
+                changed_regs=_on_off(changed, "trace changed_regs") if changed is not None else None,
+                session_id=call.session,
+            )
+        }
     if call.get("pid") is None:
         raise HsxError("trace requires 'pid'")
     pid = int_arg(call, "pid")

@@ -50,7 +50,16 @@ from executive.kernel.events import Event, Subscription
 if TYPE_CHECKING:  # pragma: no cover
     from executive.api.hsx_protocol import HsxConnection, HsxCore
 
-__all__ = ["COMMANDS", "EVENT_TYPES", "FEATURES", "SESSION_COMMANDS", "HsxSession", "HsxSessions", "HsxStream", "HsxStreams"]
+__all__ = [
+    "COMMANDS",
+    "EVENT_TYPES",
+    "FEATURES",
+    "SESSION_COMMANDS",
+    "HsxSession",
+    "HsxSessions",
+    "HsxStream",
+    "HsxStreams",
+]
 
 FEATURES = frozenset({"events", "stack", "disasm", "symbols", "memory", "watch"})  # §4 capabilities.features
 MAX_EVENTS_DEFAULT, MAX_EVENTS_MIN, MAX_EVENTS_MAX = 256, 2, 2048
@@ -58,13 +67,35 @@ HEARTBEAT_DEFAULT, HEARTBEAT_MIN, HEARTBEAT_MAX = 30, 5, 300
 RETENTION_MS = 5000  # echoed, as the reference does (§5.4)
 
 # Bus event types an HSX client can see (§5.3, plus `output` -> stdout/stderr).
-EVENT_TYPES = frozenset({
-    "task_state", "scheduler", "debug_break", "debug_stop", "watch_update", "trace_step", "warning", "output",
-    "sleep_request", "sleep_complete", "vm_error",
-    "mailbox_send", "mailbox_recv", "mailbox_wait", "mailbox_wake", "mailbox_timeout", "mailbox_error",
-    "mailbox_exhausted", "mailbox_backpressure", "mailbox_overrun",
-    "value_registered", "value_changed", "cmd_registered", "cmd_invoked", "cmd_completed",
-})
+EVENT_TYPES = frozenset(
+    {
+        "task_state",
+        "scheduler",
+        "debug_break",
+        "debug_stop",
+        "watch_update",
+        "trace_step",
+        "warning",
+        "output",
+        "sleep_request",
+        "sleep_complete",
+        "vm_error",
+        "mailbox_send",
+        "mailbox_recv",
+        "mailbox_wait",
+        "mailbox_wake",
+        "mailbox_timeout",
+        "mailbox_error",
+        "mailbox_exhausted",
+        "mailbox_backpressure",
+        "mailbox_overrun",
+        "value_registered",
+        "value_changed",
+        "cmd_registered",
+        "cmd_invoked",
+        "cmd_completed",
+    }
+)
 _OUTPUT_CATEGORIES = ("stdout", "stderr")
 
 
@@ -120,10 +151,17 @@ class HsxSessions:
         info = self.info(session_id)
         locks = sorted(kernel.locks)
         return {
-            "id": kernel.id, "client": kernel.client, "heartbeat_s": info.heartbeat_s, "features": info.features,
-            "max_events": info.max_events, "pid_lock": None if not locks else locks[0] if len(locks) == 1 else locks,
-            "pid_locks": locks, "created_at": kernel.created, "last_seen": kernel.last_seen,
-            "age_s": round(self.core.clock() - kernel.created, 3), "warnings": list(info.warnings),
+            "id": kernel.id,
+            "client": kernel.client,
+            "heartbeat_s": info.heartbeat_s,
+            "features": info.features,
+            "max_events": info.max_events,
+            "pid_lock": None if not locks else locks[0] if len(locks) == 1 else locks,
+            "pid_locks": locks,
+            "created_at": kernel.created,
+            "last_seen": kernel.last_seen,
+            "age_s": round(self.core.clock() - kernel.created, 3),
+            "warnings": list(info.warnings),
             "subscribed": info.stream is not None,
         }
 
@@ -182,7 +220,9 @@ class HsxSessions:
             if any(p < 0 for p in pids):
                 raise HsxError("pid_lock values must be non-negative")
             if len(pids) > ex.limits.max_locks_per_session:
-                raise LimitError(f"pid_lock names {len(pids)} PIDs; a session may lock {ex.limits.max_locks_per_session}")
+                raise LimitError(
+                    f"pid_lock names {len(pids)} PIDs; a session may lock {ex.limits.max_locks_per_session}"
+                )
         for pid in pids:  # nothing is created when one is taken (§4)
             if ex.sessions.lock_owner(pid) is not None:
                 raise HsxError(f"pid_locked:{pid}")
@@ -207,7 +247,9 @@ class HsxSessions:
 class HsxStream:
     """One session's event stream on one connection: a bus subscription plus HSX formatting."""
 
-    def __init__(self, core: HsxCore, session: HsxSession, conn: HsxConnection, token: str, categories: frozenset[str] | None) -> None:
+    def __init__(
+        self, core: HsxCore, session: HsxSession, conn: HsxConnection, token: str, categories: frozenset[str] | None
+    ) -> None:
         self.core = core
         self.session = session
         self.conn = conn
@@ -239,7 +281,9 @@ class HsxStream:
         """The last line a multiplexed connection gets when its stream ends for another reason than its own request."""
         if self.cause in ("unsubscribed", "disconnected", "replaced_here"):
             return b""
-        ev = self.core.ex.bus.make_event("warning", None, {"reason": "subscription_closed", "cause": self.cause, "subscription": self.token})
+        ev = self.core.ex.bus.make_event(
+            "warning", None, {"reason": "subscription_closed", "cause": self.cause, "subscription": self.token}
+        )
         return encode_line(ev.to_dict())
 
     def stats(self) -> dict[str, Any]:
@@ -265,12 +309,24 @@ class HsxStream:
             text = d.get("data")
             if text is None:
                 text = base64.b64decode(d.get("data_b64") or "").decode("utf-8", "replace")
-            return encode_line({"seq": ev.seq, "ts": ev.ts, "type": stream, "pid": pid, "data": {"text": text, "offset": d.get("offset")}})
+            return encode_line(
+                {
+                    "seq": ev.seq,
+                    "ts": ev.ts,
+                    "type": stream,
+                    "pid": pid,
+                    "data": {"text": text, "offset": d.get("offset")},
+                }
+            )
         if t == "task_state" and "new_state" not in d:
             if d.get("kind") != "vm" or d.get("reason") != "loaded" or d.get("to") not in ("running", "paused"):
                 return None  # kernel-level mirror of a VM move already sent with HSX names
-            data = {"prev_state": None if d["to"] == "running" else "ready",
-                    "new_state": "ready" if d["to"] == "running" else "paused", "reason": "loaded", "details": None}
+            data = {
+                "prev_state": None if d["to"] == "running" else "ready",
+                "new_state": "ready" if d["to"] == "running" else "paused",
+                "reason": "loaded",
+                "details": None,
+            }
             return encode_line({"seq": ev.seq, "ts": ev.ts, "type": t, "pid": pid, "data": data})
         try:
             return ev.json(orjson.dumps) + b"\n"
@@ -280,8 +336,12 @@ class HsxStream:
     def _warning(self, ev: Event) -> bytes:
         d = dict(ev.data)
         if d.get("reason") == "events_dropped":  # the bus's gap notice -> §5.5 event_dropped
-            d = {"reason": "event_dropped", "dropped_seq": d.get("first_dropped_seq"), "dropped": d.get("dropped"),
-                 "drops": self.sub.total_dropped if self.sub else d.get("dropped")}
+            d = {
+                "reason": "event_dropped",
+                "dropped_seq": d.get("first_dropped_seq"),
+                "dropped": d.get("dropped"),
+                "drops": self.sub.total_dropped if self.sub else d.get("dropped"),
+            }
         if "subscription" in d or d.get("reason") == "event_dropped":
             d["subscription"] = self.token
         return encode_line({"seq": ev.seq, "ts": ev.ts, "type": "warning", "pid": ev.pid, "data": d})
@@ -327,12 +387,20 @@ class HsxStreams:
             self.end(conn.stream, "replaced_here")
         if len(ex.bus.subscriptions()) >= ex.limits.max_subscriptions:
             raise LimitError(f"too many subscriptions ({ex.limits.max_subscriptions}); unsubscribe unused ones")
-        types = set(EVENT_TYPES) if categories is None else {"output" if c in _OUTPUT_CATEGORIES else c for c in categories}
+        types = (
+            set(EVENT_TYPES) if categories is None else {"output" if c in _OUTPUT_CATEGORIES else c for c in categories}
+        )
         token = f"{session.id}:{uuid.uuid4()}"
         stream = HsxStream(core, session, conn, token, categories)
         cursor = ex.bus.last_seq
-        sub = ex.bus.subscribe(types=types, pids=pids, since_seq=since, max_events=session.max_events,
-                               max_bytes=ex.limits.subscription_bytes, owner=stream)
+        sub = ex.bus.subscribe(
+            types=types,
+            pids=pids,
+            since_seq=since,
+            max_events=session.max_events,
+            max_bytes=ex.limits.subscription_bytes,
+            owner=stream,
+        )
         stream.sub = sub
         sub.notify = conn.wake
         self._live[token] = stream
@@ -340,7 +408,12 @@ class HsxStreams:
         conn.stream = stream
         conn.stream_only = conn.requests == 1  # a connection opened just to stream (ExecutiveSession)
         core.log("info", "events subscribed", session_id=session.id, filters=filters)
-        out: dict[str, Any] = {"token": token, "max": session.max_events, "cursor": cursor, "retention_ms": RETENTION_MS}
+        out: dict[str, Any] = {
+            "token": token,
+            "max": session.max_events,
+            "cursor": cursor,
+            "retention_ms": RETENTION_MS,
+        }
         out.update(stream.stats())
         if since is not None:
             out["since_seq"] = since
@@ -453,7 +526,14 @@ def _events_unsubscribe(call: Call) -> dict[str, Any]:
     return {"unsubscribed": True}
 
 
-SESSION_COMMANDS = ("session.open", "session.keepalive", "session.close", "session.current", "session.list", "session.terminate")
+SESSION_COMMANDS = (
+    "session.open",
+    "session.keepalive",
+    "session.close",
+    "session.current",
+    "session.list",
+    "session.terminate",
+)
 COMMANDS = {
     "session.open": _session_open,
     "session.keepalive": _session_keepalive,

@@ -254,8 +254,13 @@ class HsxCore:
     def log(self, level: str, message: str, **fields: Any) -> None:
         """Append to the dmesg ring (spec §3.1 ``dmesg``)."""
         self._dmesg_seq += 1
-        entry = {"seq": self._dmesg_seq, "ts": self.clock(), "level": level, "message": message,
-                 "clock_steps": self.ex.vm.runtime.total_steps}
+        entry = {
+            "seq": self._dmesg_seq,
+            "ts": self.clock(),
+            "level": level,
+            "message": message,
+            "clock_steps": self.ex.vm.runtime.total_steps,
+        }
         entry.update(fields)
         self.dmesg.append(entry)
 
@@ -267,7 +272,7 @@ class HsxCore:
         except orjson.JSONDecodeError:
             return _error("invalid_json")
         if not isinstance(msg, dict):
-            return _error("invalid_request: expected a JSON object like {\"cmd\":\"ping\"}")
+            return _error('invalid_request: expected a JSON object like {"cmd":"ping"}')
         return self.handle(conn, msg)
 
     def handle(self, conn: HsxConnection | None, msg: dict[str, Any]) -> dict[str, Any] | Awaitable[dict[str, Any]]:
@@ -297,7 +302,7 @@ class HsxCore:
         call = Call(self, conn, cmd, msg, session)
         try:
             result = handler(call)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes an error reply (spec §2.2)
+        except Exception as exc:
             return self._failed(cmd, session, self._text(cmd, exc))
         if inspect.isawaitable(result):
             return self._finish(cmd, session, result)
@@ -306,7 +311,7 @@ class HsxCore:
     async def _finish(self, cmd: str, session: str | None, pending: Awaitable[dict[str, Any]]) -> dict[str, Any]:
         try:
             return _ok(await pending)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             return self._failed(cmd, session, self._text(cmd, exc))
 
     def _text(self, cmd: str, exc: Exception) -> str:

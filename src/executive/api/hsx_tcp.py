@@ -124,8 +124,17 @@ class HsxServer:
         limits = self.core.ex.limits
         peer = writer.get_extra_info("peername")
         if len(self._conns) >= limits.hsx_max_connections:
-            writer.write(encode_line({"version": 1, "status": "error", "error": (
-                f"too many connections ({limits.hsx_max_connections}, limit hsx_max_connections); close idle clients and retry")}))
+            writer.write(
+                encode_line(
+                    {
+                        "version": 1,
+                        "status": "error",
+                        "error": (
+                            f"too many connections ({limits.hsx_max_connections}, limit hsx_max_connections); close idle clients and retry"
+                        ),
+                    }
+                )
+            )
             with contextlib.suppress(ConnectionError):
                 await writer.drain()
             writer.close()
@@ -149,7 +158,9 @@ class HsxServer:
                 writer.write(rest)
             writer.close()
 
-    async def _read_loop(self, conn: HsxConnection, reader: asyncio.StreamReader, out: asyncio.Task[None], room: asyncio.Event) -> None:
+    async def _read_loop(
+        self, conn: HsxConnection, reader: asyncio.StreamReader, out: asyncio.Task[None], room: asyncio.Event
+    ) -> None:
         while not conn.want_close and not out.done():
             data = await reader.read(_READ_CHUNK)
             if not data:
@@ -162,7 +173,9 @@ class HsxServer:
                     room.clear()
                     await room.wait()
 
-    async def _write_loop(self, conn: HsxConnection, writer: asyncio.StreamWriter, wake: asyncio.Event, room: asyncio.Event) -> None:
+    async def _write_loop(
+        self, conn: HsxConnection, writer: asyncio.StreamWriter, wake: asyncio.Event, room: asyncio.Event
+    ) -> None:
         try:
             while True:
                 await wake.wait()

@@ -16,7 +16,7 @@ from executive.api.vm_methods import vm_methods
 from executive.api.ws import serve_rpc_socket
 from executive.service import Executive
 
-__all__ = ["create_app", "build_dispatcher"]
+__all__ = ["build_dispatcher", "create_app"]
 
 
 def build_dispatcher(service: Executive, extra_methods: list[Method] | None = None) -> Dispatcher:

@@ -128,14 +128,18 @@ def _session_open(ctx: CallContext, p: SessionOpen) -> dict[str, Any]:
 def _session_keepalive(ctx: CallContext, p: SessionRef) -> dict[str, Any]:
     sid = _session(ctx, p.session)
     if not sid:
-        raise NotAllowedError("no session on this connection; call session.open first", code=ErrorCode.SESSION_NOT_FOUND)
+        raise NotAllowedError(
+            "no session on this connection; call session.open first", code=ErrorCode.SESSION_NOT_FOUND
+        )
     return ctx.service.session_keepalive(sid)
 
 
 def _session_close(ctx: CallContext, p: SessionRef) -> dict[str, Any]:
     sid = _session(ctx, p.session)
     if not sid:
-        raise NotAllowedError("no session on this connection; call session.open first", code=ErrorCode.SESSION_NOT_FOUND)
+        raise NotAllowedError(
+            "no session on this connection; call session.open first", code=ErrorCode.SESSION_NOT_FOUND
+        )
     out = ctx.service.session_close(sid)
     if sid == ctx.session_id:
         ctx.session_id = None
@@ -153,8 +157,16 @@ async def _task_run(ctx: CallContext, p: TaskRun) -> dict[str, Any]:
     if p.lock:
         _require_session(ctx)  # a lock asked for without a session is an error, not silently no lock
     return await ctx.service.task_run(
-        p.argv, name=p.name, cwd=p.cwd, env=p.env, stdin=p.stdin, timeout=p.timeout,
-        idle_timeout=p.idle_timeout, quota=p.quota, session_id=_touch(ctx), lock=p.lock,
+        p.argv,
+        name=p.name,
+        cwd=p.cwd,
+        env=p.env,
+        stdin=p.stdin,
+        timeout=p.timeout,
+        idle_timeout=p.idle_timeout,
+        quota=p.quota,
+        session_id=_touch(ctx),
+        lock=p.lock,
     )
 
 
@@ -186,21 +198,69 @@ def core_methods() -> list[Method]:
         Method("session.close", SessionRef, _session_close, "Close the session and release its locks."),
         Method("session.list", NoParams, lambda c, p: c.service.session_list(), "All open sessions."),
         Method("task.run", TaskRun, _task_run, "Start (or queue) a supervised process."),
-        Method("task.list", TaskList, lambda c, p: c.service.task_list(state=p.state, kind=p.kind, limit=p.limit), "Tasks, oldest first."),
-        Method("task.info", TaskOne, lambda c, p: c.service.task_info(p.task), "One task."),
-        Method("task.pause", TaskOne, lambda c, p: c.service.task_pause(p.task, session_id=_touch(c)), "SIGSTOP the task's tree."),
-        Method("task.resume", TaskOne, lambda c, p: c.service.task_resume(p.task, session_id=_touch(c)), "SIGCONT the task's tree."),
-        Method("task.cancel", TaskOne, lambda c, p: c.service.task_cancel(p.task, session_id=_touch(c)), "SIGTERM, grace, SIGKILL."),
-        Method("task.kill", TaskOne, lambda c, p: c.service.task_kill(p.task, session_id=_touch(c)), "SIGKILL the tree now."),
-        Method("task.lock", TaskOne, lambda c, p: c.service.task_lock(p.task, _require_session(c)), "Take the exclusive control lock."),
-        Method("task.unlock", TaskOne, lambda c, p: c.service.task_unlock(p.task, _require_session(c)), "Release the control lock."),
         Method(
-            "task.input", TaskInput,
-            lambda c, p: c.service.task_input(p.task, data=p.data, data_b64=p.data_b64, eof=p.eof, session_id=_touch(c)),
+            "task.list",
+            TaskList,
+            lambda c, p: c.service.task_list(state=p.state, kind=p.kind, limit=p.limit),
+            "Tasks, oldest first.",
+        ),
+        Method("task.info", TaskOne, lambda c, p: c.service.task_info(p.task), "One task."),
+        Method(
+            "task.pause",
+            TaskOne,
+            lambda c, p: c.service.task_pause(p.task, session_id=_touch(c)),
+            "SIGSTOP the task's tree.",
+        ),
+        Method(
+            "task.resume",
+            TaskOne,
+            lambda c, p: c.service.task_resume(p.task, session_id=_touch(c)),
+            "SIGCONT the task's tree.",
+        ),
+        Method(
+            "task.cancel",
+            TaskOne,
+            lambda c, p: c.service.task_cancel(p.task, session_id=_touch(c)),
+            "SIGTERM, grace, SIGKILL.",
+        ),
+        Method(
+            "task.kill",
+            TaskOne,
+            lambda c, p: c.service.task_kill(p.task, session_id=_touch(c)),
+            "SIGKILL the tree now.",
+        ),
+        Method(
+            "task.lock",
+            TaskOne,
+            lambda c, p: c.service.task_lock(p.task, _require_session(c)),
+            "Take the exclusive control lock.",
+        ),
+        Method(
+            "task.unlock",
+            TaskOne,
+            lambda c, p: c.service.task_unlock(p.task, _require_session(c)),
+            "Release the control lock.",
+        ),
+        Method(
+            "task.input",
+            TaskInput,
+            lambda c, p: c.service.task_input(
+                p.task, data=p.data, data_b64=p.data_b64, eof=p.eof, session_id=_touch(c)
+            ),
             "Write to the task's stdin.",
         ),
-        Method("task.output", TaskOutput, lambda c, p: c.service.task_output(p.task, stream=p.stream, offset=p.offset, limit=p.limit), "Read a log slice by byte offset."),
-        Method("task.wait", TaskWait, lambda c, p: c.service.task_wait(p.task, timeout=p.timeout), "Wait for the task to end."),
+        Method(
+            "task.output",
+            TaskOutput,
+            lambda c, p: c.service.task_output(p.task, stream=p.stream, offset=p.offset, limit=p.limit),
+            "Read a log slice by byte offset.",
+        ),
+        Method(
+            "task.wait",
+            TaskWait,
+            lambda c, p: c.service.task_wait(p.task, timeout=p.timeout),
+            "Wait for the task to end.",
+        ),
         Method("events.subscribe", EventsSubscribe, _events_subscribe, "Stream events as `events` notifications."),
         Method("events.ack", EventsAck, _events_ack, "Acknowledge events up to seq."),
         Method("events.unsubscribe", EventsUnsubscribe, _events_unsubscribe, "Stop a subscription."),

@@ -23,7 +23,9 @@ class _P(BaseModel):
 
 
 class PipelineRun(_P):
-    path: str | None = Field(None, max_length=4096, description="absolute path of the pipeline file on the daemon's host")
+    path: str | None = Field(
+        None, max_length=4096, description="absolute path of the pipeline file on the daemon's host"
+    )
     text: str | None = Field(None, description="the pipeline file's content (then workdir is required)")
     requirement: str = Field("", description="what the run should build; steps see it as EXECUTIVE_REQUIREMENT")
     workdir: str | None = Field(None, max_length=4096, description="overrides the file's workdir")
@@ -42,7 +44,9 @@ class RunRef(_P):
 
 class PipelineResume(_P):
     run: int = Field(ge=1)
-    rework_from: str | None = Field(None, max_length=200, description="PHASE/STEP or STEP: forget checkpoints from its latest run on")
+    rework_from: str | None = Field(
+        None, max_length=200, description="PHASE/STEP or STEP: forget checkpoints from its latest run on"
+    )
 
 
 class PipelineApprove(_P):
@@ -58,7 +62,9 @@ class PipelineWait(_P):
 
 class PipelineList(_P):
     limit: int = Field(100, ge=1, le=10000)
-    state: Literal["pending", "running", "waiting_approval", "interrupted", "passed", "failed", "cancelled"] | None = None
+    state: Literal["pending", "running", "waiting_approval", "interrupted", "passed", "failed", "cancelled"] | None = (
+        None
+    )
 
 
 class NoParams(_P):
@@ -73,24 +79,51 @@ def pipeline_methods() -> list[Method]:
     """pipeline.run, validate, status, list, wait, resume, approve, cancel, report, schema."""
     return [
         Method(
-            "pipeline.run", PipelineRun,
+            "pipeline.run",
+            PipelineRun,
             lambda c, p: _engine(c).run(path=p.path, text=p.text, requirement=p.requirement, workdir=p.workdir),
             "Start a pipeline run; returns the run row at once.",
         ),
         Method(
-            "pipeline.validate", PipelineValidate,
+            "pipeline.validate",
+            PipelineValidate,
             lambda c, p: _engine(c).validate(p.dir, path=p.path, remediate=p.remediate, iteration=p.iteration),
             "Score an existing project with the exit gates (changes nothing unless remediate).",
         ),
-        Method("pipeline.status", RunRef, lambda c, p: _engine(c).status(p.run), "Steps, verdicts, scores and durations by phase and iteration."),
+        Method(
+            "pipeline.status",
+            RunRef,
+            lambda c, p: _engine(c).status(p.run),
+            "Steps, verdicts, scores and durations by phase and iteration.",
+        ),
         Method("pipeline.info", RunRef, lambda c, p: _engine(c).info(p.run), "The run row and its live position."),
-        Method("pipeline.list", PipelineList, lambda c, p: _engine(c).list_runs(limit=p.limit, state=p.state), "Runs, oldest first."),
-        Method("pipeline.wait", PipelineWait, lambda c, p: _engine(c).wait(p.run, timeout=p.timeout),
-               "Wait until the run stops executing (ended, interrupted, or waiting for approval)."),
-        Method("pipeline.resume", PipelineResume, lambda c, p: _engine(c).resume(p.run, rework_from=p.rework_from),
-               "Continue an interrupted run, or restart a stopped one from a step."),
-        Method("pipeline.approve", PipelineApprove, lambda c, p: _engine(c).approve(p.run, p.phase, p.note), "Release a phase's approval gate."),
-        Method("pipeline.cancel", RunRef, lambda c, p: _engine(c).cancel(p.run), "Cancel a run and its in-flight task."),
+        Method(
+            "pipeline.list",
+            PipelineList,
+            lambda c, p: _engine(c).list_runs(limit=p.limit, state=p.state),
+            "Runs, oldest first.",
+        ),
+        Method(
+            "pipeline.wait",
+            PipelineWait,
+            lambda c, p: _engine(c).wait(p.run, timeout=p.timeout),
+            "Wait until the run stops executing (ended, interrupted, or waiting for approval).",
+        ),
+        Method(
+            "pipeline.resume",
+            PipelineResume,
+            lambda c, p: _engine(c).resume(p.run, rework_from=p.rework_from),
+            "Continue an interrupted run, or restart a stopped one from a step.",
+        ),
+        Method(
+            "pipeline.approve",
+            PipelineApprove,
+            lambda c, p: _engine(c).approve(p.run, p.phase, p.note),
+            "Release a phase's approval gate.",
+        ),
+        Method(
+            "pipeline.cancel", RunRef, lambda c, p: _engine(c).cancel(p.run), "Cancel a run and its in-flight task."
+        ),
         Method("pipeline.report", RunRef, lambda c, p: _report(c, p.run), "The run's HTML report as {html}."),
         Method("pipeline.schema", NoParams, lambda c, p: pipeline_schema(), "The JSON Schema of pipeline files."),
     ]

@@ -19,7 +19,8 @@ import asyncio
 import dataclasses
 import inspect
 import itertools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 import pydantic
@@ -27,7 +28,7 @@ import structlog
 
 from executive.kernel.errors import ErrorCode, ExecutiveError
 
-__all__ = ["Method", "Dispatcher", "encode", "notification", "error_response"]
+__all__ = ["Dispatcher", "Method", "encode", "error_response", "notification"]
 
 log = structlog.get_logger("executive.rpc")
 _request_counter = itertools.count(1)
@@ -70,12 +71,29 @@ class Dispatcher:
         try:
             msg = orjson.loads(frame)
         except orjson.JSONDecodeError as exc:
-            return encode(error_response(None, ErrorCode.PARSE_ERROR, f"parse error: the frame is not valid JSON ({exc}); send one JSON-RPC 2.0 object or array per frame"))
+            return encode(
+                error_response(
+                    None,
+                    ErrorCode.PARSE_ERROR,
+                    f"parse error: the frame is not valid JSON ({exc}); send one JSON-RPC 2.0 object or array per frame",
+                )
+            )
         if isinstance(msg, list):
             if not msg:
-                return encode(error_response(None, ErrorCode.INVALID_REQUEST, "invalid request: an empty batch; send at least one request"))
+                return encode(
+                    error_response(
+                        None, ErrorCode.INVALID_REQUEST, "invalid request: an empty batch; send at least one request"
+                    )
+                )
             if len(msg) > self.max_batch:
-                return encode(error_response(None, ErrorCode.INVALID_REQUEST, f"invalid request: batch of {len(msg)} exceeds the limit of {self.max_batch}", {"limit": self.max_batch}))
+                return encode(
+                    error_response(
+                        None,
+                        ErrorCode.INVALID_REQUEST,
+                        f"invalid request: batch of {len(msg)} exceeds the limit of {self.max_batch}",
+                        {"limit": self.max_batch},
+                    )
+                )
             results = await asyncio.gather(*(self.handle_message(m, ctx) for m in msg))
             replies = [r for r in results if r is not None]
             return encode(replies) if replies else None
@@ -85,11 +103,15 @@ class Dispatcher:
     async def handle_message(self, msg: Any, ctx: Any) -> dict[str, Any] | None:
         """Answer one decoded request object; None for a valid notification."""
         if not isinstance(msg, dict):
-            return error_response(None, ErrorCode.INVALID_REQUEST, "invalid request: expected a JSON object with jsonrpc, method and id")
+            return error_response(
+                None, ErrorCode.INVALID_REQUEST, "invalid request: expected a JSON object with jsonrpc, method and id"
+            )
         req_id = msg.get("id")
         is_notification = "id" not in msg
-        if msg.get("jsonrpc") != "2.0" or not isinstance(msg.get("method"), str) or not (
-            req_id is None or isinstance(req_id, (str, int)) and not isinstance(req_id, bool)
+        if (
+            msg.get("jsonrpc") != "2.0"
+            or not isinstance(msg.get("method"), str)
+            or not (req_id is None or (isinstance(req_id, (str, int)) and not isinstance(req_id, bool)))
         ):
             return error_response(
                 req_id if isinstance(req_id, (str, int)) and not isinstance(req_id, bool) else None,
@@ -101,12 +123,23 @@ class Dispatcher:
         if method is None:
             if is_notification:
                 return None
-            return error_response(req_id, ErrorCode.METHOD_NOT_FOUND, f"method not found: {name!r}; rpc.discover lists the methods", {"method": name})
+            return error_response(
+                req_id,
+                ErrorCode.METHOD_NOT_FOUND,
+                f"method not found: {name!r}; rpc.discover lists the methods",
+                {"method": name},
+            )
         raw_params = msg.get("params", {})
         if raw_params is None:
             raw_params = {}
         if not isinstance(raw_params, dict):
-            return None if is_notification else error_response(req_id, ErrorCode.INVALID_PARAMS, f"invalid params for {name}: params must be an object (by-name)")
+            return (
+                None
+                if is_notification
+                else error_response(
+                    req_id, ErrorCode.INVALID_PARAMS, f"invalid params for {name}: params must be an object (by-name)"
+                )
+            )
         rid = f"r{next(_request_counter)}"
         structlog.contextvars.bind_contextvars(request_id=rid, method=name)
         try:
@@ -116,8 +149,15 @@ class Dispatcher:
                 detail = exc.errors(include_url=False, include_context=False)
                 first = detail[0] if detail else {}
                 where = ".".join(str(p) for p in first.get("loc", ())) or "params"
-                return None if is_notification else error_response(
-                    req_id, ErrorCode.INVALID_PARAMS, f"invalid params for {name}: {where}: {first.get('msg', 'invalid')}", detail
+                return (
+                    None
+                    if is_notification
+                    else error_response(
+                        req_id,
+                        ErrorCode.INVALID_PARAMS,
+                        f"invalid params for {name}: {where}: {first.get('msg', 'invalid')}",
+                        detail,
+                    )
                 )
             try:
                 result = method.handler(ctx, params)
@@ -130,11 +170,21 @@ class Dispatcher:
                 raise
             except Exception:
                 log.exception("internal_error")
-                return None if is_notification else error_response(req_id, ErrorCode.INTERNAL_ERROR, f"internal error in {name}; see the daemon log for request {rid}")
+                return (
+                    None
+                    if is_notification
+                    else error_response(
+                        req_id,
+                        ErrorCode.INTERNAL_ERROR,
+                        f"internal error in {name}; see the daemon log for request {rid}",
+                    )
+                )
             return None if is_notification else {"jsonrpc": "2.0", "id": req_id, "result": result}
         finally:
             structlog.contextvars.unbind_contextvars("request_id", "method")
 
     def describe(self) -> list[dict[str, Any]]:
-        return [{"name": m.name, "doc": m.doc, "params": m.params.model_json_schema()} for m in sorted(self.methods.values(), key=lambda m: m.name)]
-
+        return [
+            {"name": m.name, "doc": m.doc, "params": m.params.model_json_schema()}
+            for m in sorted(self.methods.values(), key=lambda m: m.name)
+        ]

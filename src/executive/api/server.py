@@ -13,8 +13,9 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import structlog
 import uvicorn
@@ -65,7 +66,9 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise BadParamsError(f"cannot listen on {host}:{port}: {exc.strerror}; pick another --port (0 = any free port)") from exc
+        raise BadParamsError(
+            f"cannot listen on {host}:{port}: {exc.strerror}; pick another --port (0 = any free port)"
+        ) from exc
     sock.listen(512)
     sock.setblocking(False)
     return sock
@@ -170,7 +173,7 @@ async def serve(
             await service.close()
             try:
                 await asyncio.wait_for(serve_task, 5.0)
-            except (asyncio.TimeoutError, Exception):
+            except (TimeoutError, Exception):
                 serve_task.cancel()
             home_lock.close()
             raise
@@ -190,7 +193,7 @@ async def serve(
         await service.close()
         try:
             await asyncio.wait_for(serve_task, 5.0)
-        except (asyncio.TimeoutError, Exception):
+        except (TimeoutError, Exception):
             serve_task.cancel()
         home_lock.close()
         log.info("daemon_stopped")

@@ -16,7 +16,7 @@ from executive.api.methods import CallContext, TaskRef, _touch
 from executive.api.rpc import Method
 from executive.kernel.errors import BadParamsError
 
-__all__ = ["vm_methods", "Int"]
+__all__ = ["Int", "vm_methods"]
 
 
 def _int(v: Any) -> Any:
@@ -104,22 +104,68 @@ def _send(ctx: CallContext, p: MailboxSend) -> dict[str, Any]:
 def vm_methods() -> list[Method]:
     return [
         Method(
-            "vm.load", VmLoad,
-            lambda c, p: c.service.vm.load(path=p.path, data_b64=p.data_b64, name=p.name, paused=p.paused, session_id=_touch(c), lock=p.lock),
+            "vm.load",
+            VmLoad,
+            lambda c, p: c.service.vm.load(
+                path=p.path, data_b64=p.data_b64, name=p.name, paused=p.paused, session_id=_touch(c), lock=p.lock
+            ),
             "Load an HXE image (path on the daemon's machine, or data_b64) as a new task.",
         ),
         Method("vm.ps", _NoParams, lambda c, p: c.service.vm.ps(), "Live HSX programs (HSX task entries)."),
-        Method("vm.info", VmTaskRef, lambda c, p: c.service.vm.info(p.task), "One program: state, PC, wait, stack layout."),
-        Method("vm.pause", VmTaskRef, lambda c, p: c.service.vm.pause(p.task, session_id=_touch(c)), "Pause a program."),
-        Method("vm.resume", VmTaskRef, lambda c, p: c.service.vm.resume(p.task, session_id=_touch(c)), "Resume a paused program."),
-        Method("vm.kill", VmTaskRef, lambda c, p: c.service.vm.kill(p.task, session_id=_touch(c)), "End a program now."),
-        Method("vm.step", VmStep, lambda c, p: c.service.vm.step(p.task, p.steps, session_id=_touch(c)), "Execute N instructions of a paused program."),
-        Method("vm.clock", VmClock, lambda c, p: c.service.vm.clock(p.op, steps=p.steps), "Scheduler clock: status, start, stop, step."),
+        Method(
+            "vm.info", VmTaskRef, lambda c, p: c.service.vm.info(p.task), "One program: state, PC, wait, stack layout."
+        ),
+        Method(
+            "vm.pause", VmTaskRef, lambda c, p: c.service.vm.pause(p.task, session_id=_touch(c)), "Pause a program."
+        ),
+        Method(
+            "vm.resume",
+            VmTaskRef,
+            lambda c, p: c.service.vm.resume(p.task, session_id=_touch(c)),
+            "Resume a paused program.",
+        ),
+        Method(
+            "vm.kill", VmTaskRef, lambda c, p: c.service.vm.kill(p.task, session_id=_touch(c)), "End a program now."
+        ),
+        Method(
+            "vm.step",
+            VmStep,
+            lambda c, p: c.service.vm.step(p.task, p.steps, session_id=_touch(c)),
+            "Execute N instructions of a paused program.",
+        ),
+        Method(
+            "vm.clock",
+            VmClock,
+            lambda c, p: c.service.vm.clock(p.op, steps=p.steps),
+            "Scheduler clock: status, start, stop, step.",
+        ),
         Method("vm.regs", VmTaskRef, lambda c, p: c.service.vm.regs(p.task), "Registers R0..R15, PC, SP, PSW."),
-        Method("vm.set_reg", VmSetReg, lambda c, p: c.service.vm.set_reg(p.task, p.name, p.value, session_id=_touch(c)), "Write a register of a paused program."),
-        Method("vm.mem_read", VmMemRead, lambda c, p: c.service.vm.mem_read(p.task, p.addr, p.length), "Read data memory (hex)."),
-        Method("vm.mem_write", VmMemWrite, lambda c, p: c.service.vm.mem_write(p.task, p.addr, p.data, session_id=_touch(c)), "Write data memory of a paused program."),
-        Method("vm.regions", VmTaskRef, lambda c, p: c.service.vm.regions(p.task), "Memory regions: code, rodata, bss, registers, stack."),
-        Method("mailbox.snapshot", _NoParams, lambda c, p: c.service.vm.mailbox_snapshot(), "Every mailbox descriptor."),
+        Method(
+            "vm.set_reg",
+            VmSetReg,
+            lambda c, p: c.service.vm.set_reg(p.task, p.name, p.value, session_id=_touch(c)),
+            "Write a register of a paused program.",
+        ),
+        Method(
+            "vm.mem_read",
+            VmMemRead,
+            lambda c, p: c.service.vm.mem_read(p.task, p.addr, p.length),
+            "Read data memory (hex).",
+        ),
+        Method(
+            "vm.mem_write",
+            VmMemWrite,
+            lambda c, p: c.service.vm.mem_write(p.task, p.addr, p.data, session_id=_touch(c)),
+            "Write data memory of a paused program.",
+        ),
+        Method(
+            "vm.regions",
+            VmTaskRef,
+            lambda c, p: c.service.vm.regions(p.task),
+            "Memory regions: code, rodata, bss, registers, stack.",
+        ),
+        Method(
+            "mailbox.snapshot", _NoParams, lambda c, p: c.service.vm.mailbox_snapshot(), "Every mailbox descriptor."
+        ),
         Method("mailbox.send", MailboxSend, _send, "Send as the executive to a target, or to a program's stdin."),
     ]

@@ -24,7 +24,9 @@ def _presented_token(ws: WebSocket) -> str | None:
     return ws.query_params.get("token")
 
 
-async def serve_rpc_socket(ws: WebSocket, service: Executive, dispatcher: Dispatcher, token: str | None, counter: list[int]) -> None:
+async def serve_rpc_socket(
+    ws: WebSocket, service: Executive, dispatcher: Dispatcher, token: str | None, counter: list[int]
+) -> None:
     """Run one /rpc connection until the client goes away."""
     if counter[0] >= service.limits.max_connections:
         await ws.close(code=1013, reason=f"too many connections (limit {service.limits.max_connections}); retry later")

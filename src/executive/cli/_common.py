@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -37,7 +38,7 @@ def home() -> Path:
     return resolve_home(state.home)
 
 
-def fail(message: str, code: int = EXIT_ERROR) -> "typer.Exit":
+def fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
     err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
     return typer.Exit(code)
 
@@ -87,7 +88,9 @@ def fitted_table(columns: list[str], rows: list[list[str]]) -> Table:
     table = Table(box=None, header_style="bold", pad_edge=False)
     for col, width in zip(fixed, natural, strict=True):
         table.add_column(col, no_wrap=True, min_width=width)
-    table.add_column(columns[-1], no_wrap=True, overflow="ellipsis", max_width=max(10, console.width - sum(natural) - 2 * len(fixed)))
+    table.add_column(
+        columns[-1], no_wrap=True, overflow="ellipsis", max_width=max(10, console.width - sum(natural) - 2 * len(fixed))
+    )
     for r in rows:
         table.add_row(*r)
     return table

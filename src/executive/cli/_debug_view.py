@@ -13,7 +13,18 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-__all__ = ["FLAG_NAMES", "address", "event_line", "hexdump", "listing", "regs_table", "stack_table", "stop_line", "watched", "where"]
+__all__ = [
+    "FLAG_NAMES",
+    "address",
+    "event_line",
+    "hexdump",
+    "listing",
+    "regs_table",
+    "stack_table",
+    "stop_line",
+    "watched",
+    "where",
+]
 
 FLAG_NAMES = (("Z", 0x1), ("C", 0x2), ("N", 0x4), ("V", 0x8))
 
@@ -50,7 +61,12 @@ def instruction_text(ins: dict[str, Any] | None) -> str:
 def stop_line(state: dict[str, Any], reason: str | None = None) -> str:
     """``■ 0x004C rec_base (rec.mvasm:28)  LDI R0, 0  [breakpoint]`` for the current stop."""
     head = "[bold magenta]■[/]" if state.get("state") == "paused" else "[bold blue]▶[/]"
-    bits = [head, address(state.get("pc")), where(state.get("symbol"), state.get("line")), instruction_text(state.get("instruction"))]
+    bits = [
+        head,
+        address(state.get("pc")),
+        where(state.get("symbol"), state.get("line")),
+        instruction_text(state.get("instruction")),
+    ]
     if reason:
         bits.append(f"[magenta]\\[{escape(reason)}][/]")
     return "  ".join(b for b in bits if b)

@@ -10,7 +10,8 @@ left in the logs is read to the end, so the result always equals the log.
 from __future__ import annotations
 
 import base64
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from executive.api.client import Client
 
@@ -24,7 +25,14 @@ def event_bytes(data: dict[str, Any]) -> bytes:
 
 
 class OutputFollower:
-    def __init__(self, client: Client, task: int, sink: Callable[[str, bytes], None], offsets: dict[str, int] | None = None, streams: tuple[str, ...] = ("stdout", "stderr")) -> None:
+    def __init__(
+        self,
+        client: Client,
+        task: int,
+        sink: Callable[[str, bytes], None],
+        offsets: dict[str, int] | None = None,
+        streams: tuple[str, ...] = ("stdout", "stderr"),
+    ) -> None:
         self.client = client
         self.task = task
         self.sink = sink

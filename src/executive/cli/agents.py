@@ -7,7 +7,7 @@ import json
 import os
 import signal
 import sys
-from typing import Any, List, Optional
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -24,9 +24,18 @@ from executive.cli._common import (
     task_ref,
 )
 
-app = typer.Typer(help="Run coding agents (Claude Code, Codex, Aider, any command) as supervised tasks.", no_args_is_help=True)
+app = typer.Typer(
+    help="Run coding agents (Claude Code, Codex, Aider, any command) as supervised tasks.", no_args_is_help=True
+)
 
-AGENT_TYPES = ["agent.session", "agent.message", "agent.tool_call", "agent.tool_result", "agent.warning", "agent.result"]
+AGENT_TYPES = [
+    "agent.session",
+    "agent.message",
+    "agent.tool_call",
+    "agent.tool_result",
+    "agent.warning",
+    "agent.result",
+]
 _ONE_LINE = 240
 
 
@@ -75,10 +84,12 @@ def render_result(d: dict[str, Any]) -> None:
     if d.get("ok"):
         console.print(f"[bold green]✓ done[/] [dim]{escape(' · '.join(facts))}[/]")
     else:
-        console.print(f"[bold red]✗ failed: {escape(', '.join(d.get('errors') or []))}[/] [dim]{escape(' · '.join(facts))}[/]")
+        console.print(
+            f"[bold red]✗ failed: {escape(', '.join(d.get('errors') or []))}[/] [dim]{escape(' · '.join(facts))}[/]"
+        )
 
 
-def _env(items: List[str]) -> dict[str, str]:
+def _env(items: list[str]) -> dict[str, str]:
     out = {}
     for item in items:
         if "=" not in item or item.startswith("="):
@@ -92,27 +103,50 @@ def _env(items: List[str]) -> dict[str, str]:
 def run(
     prompt: str = typer.Argument(..., help="What the agent should do."),
     agent: str = typer.Option(..., "--agent", "-a", help="claude, codex, aider or command."),
-    bin: Optional[str] = typer.Option(None, "--bin", help="The agent's executable (default: its name on the daemon's PATH)."),
-    cwd: Optional[str] = typer.Option(None, "--cwd", help="Working directory (default: the current one)."),
-    worktree: bool = typer.Option(False, "--worktree", help="Run in a new git worktree on its own branch (kept afterwards)."),
-    resume: Optional[str] = typer.Option(None, "--resume", help="Session id to resume."),
-    model: Optional[str] = typer.Option(None, "--model", help="Model name passed to the CLI."),
-    max_turns: Optional[int] = typer.Option(None, "--max-turns", help="Claude: turn limit."),
-    max_budget_usd: Optional[float] = typer.Option(None, "--max-budget-usd", help="Claude: spending limit."),
-    permission_mode: Optional[str] = typer.Option(None, "--permission-mode", help="Claude: default, acceptEdits, plan, bypassPermissions, dontAsk."),
-    sandbox: Optional[str] = typer.Option(None, "--sandbox", help="Codex: read-only, workspace-write, danger-full-access."),
-    allowed_tool: List[str] = typer.Option([], "--allowed-tool", help="Claude: allowed tool rule; repeatable."),
-    file: List[str] = typer.Option([], "--file", help="Aider: file to add to the chat; repeatable."),
-    arg: List[str] = typer.Option([], "--arg", help="Extra argument for the CLI (command: its arguments; {prompt} is replaced); repeatable."),
-    env: List[str] = typer.Option([], "--env", "-e", help="K=V for the agent's environment; repeatable."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help="Wall-clock limit in seconds."),
+    bin: str | None = typer.Option(
+        None, "--bin", help="The agent's executable (default: its name on the daemon's PATH)."
+    ),
+    cwd: str | None = typer.Option(None, "--cwd", help="Working directory (default: the current one)."),
+    worktree: bool = typer.Option(
+        False, "--worktree", help="Run in a new git worktree on its own branch (kept afterwards)."
+    ),
+    resume: str | None = typer.Option(None, "--resume", help="Session id to resume."),
+    model: str | None = typer.Option(None, "--model", help="Model name passed to the CLI."),
+    max_turns: int | None = typer.Option(None, "--max-turns", help="Claude: turn limit."),
+    max_budget_usd: float | None = typer.Option(None, "--max-budget-usd", help="Claude: spending limit."),
+    permission_mode: str | None = typer.Option(
+        None, "--permission-mode", help="Claude: default, acceptEdits, plan, bypassPermissions, dontAsk."
+    ),
+    sandbox: str | None = typer.Option(
+        None, "--sandbox", help="Codex: read-only, workspace-write, danger-full-access."
+    ),
+    allowed_tool: list[str] = typer.Option([], "--allowed-tool", help="Claude: allowed tool rule; repeatable."),
+    file: list[str] = typer.Option([], "--file", help="Aider: file to add to the chat; repeatable."),
+    arg: list[str] = typer.Option(
+        [], "--arg", help="Extra argument for the CLI (command: its arguments; {prompt} is replaced); repeatable."
+    ),
+    env: list[str] = typer.Option([], "--env", "-e", help="K=V for the agent's environment; repeatable."),
+    timeout: float | None = typer.Option(None, "--timeout", help="Wall-clock limit in seconds."),
     as_json: bool = typer.Option(False, "--json", help="Print each normalized event as a JSON line."),
     detach: bool = typer.Option(False, "--detach", "-d", help="Print the task id and return at once."),
 ) -> None:
     """Run an agent and stream its normalized events; exits 1 when the run failed.  Ctrl-C cancels it."""
-    params: dict[str, Any] = {"agent": agent, "prompt": prompt, "cwd": os.path.abspath(cwd or os.getcwd()), "worktree": worktree}
-    for k, v in (("bin", bin), ("resume", resume), ("model", model), ("max_turns", max_turns), ("max_budget_usd", max_budget_usd),
-                 ("permission_mode", permission_mode), ("sandbox", sandbox), ("timeout", timeout)):
+    params: dict[str, Any] = {
+        "agent": agent,
+        "prompt": prompt,
+        "cwd": os.path.abspath(cwd or os.getcwd()),
+        "worktree": worktree,
+    }
+    for k, v in (
+        ("bin", bin),
+        ("resume", resume),
+        ("model", model),
+        ("max_turns", max_turns),
+        ("max_budget_usd", max_budget_usd),
+        ("permission_mode", permission_mode),
+        ("sandbox", sandbox),
+        ("timeout", timeout),
+    ):
         if v is not None:
             params[k] = os.path.abspath(v) if k == "bin" and os.sep in v else v
     if allowed_tool:
@@ -149,7 +183,9 @@ def run(
             while True:
                 e = await client.next_event()
                 if e["type"] == "warning":
-                    err_console.print(f"[yellow]! {escape(_short(e['data']))}[/] (`executive agent replay {tid}` re-reads the log)")
+                    err_console.print(
+                        f"[yellow]! {escape(_short(e['data']))}[/] (`executive agent replay {tid}` re-reads the log)"
+                    )
                     continue
                 if e["pid"] != tid or not e["type"].startswith("agent."):
                     continue
@@ -168,8 +204,8 @@ def run(
 
 @app.command("check")
 def check(
-    agent: Optional[str] = typer.Option(None, "--agent", "-a", help="Only this adapter."),
-    bin: Optional[str] = typer.Option(None, "--bin", help="Check this executable (with --agent)."),
+    agent: str | None = typer.Option(None, "--agent", "-a", help="Only this adapter."),
+    bin: str | None = typer.Option(None, "--bin", help="Check this executable (with --agent)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Which agent adapters are usable here, and what to do about the ones that are not."""
@@ -188,8 +224,13 @@ def check(
     for r in rows:
         caps = [k for k, v in r["capabilities"].items() if v is True]
         table.add_row(
-            r["agent"], "[green]yes[/]" if r["usable"] else "[red]no[/]", r.get("version") or "-", escape(r.get("binary") or "-"),
-            escape(r.get("auth") or "-"), ", ".join(caps), escape("; ".join(r["problems"])) or "-",
+            r["agent"],
+            "[green]yes[/]" if r["usable"] else "[red]no[/]",
+            r.get("version") or "-",
+            escape(r.get("binary") or "-"),
+            escape(r.get("auth") or "-"),
+            ", ".join(caps),
+            escape("; ".join(r["problems"])) or "-",
         )
     console.print(table)
 
@@ -202,7 +243,7 @@ def runs(limit: int = typer.Option(20, "--limit", "-n"), as_json: bool = typer.O
         print(json.dumps(rows, indent=2))
         return
     if not rows:
-        console.print("no agent runs yet; start one with `executive agent run --agent claude \"…\"`")
+        console.print('no agent runs yet; start one with `executive agent run --agent claude "…"`')
         return
     body = []
     for r in rows:
@@ -210,12 +251,25 @@ def runs(limit: int = typer.Option(20, "--limit", "-n"), as_json: bool = typer.O
         ok = "-" if r["ok"] is None else ("[green]yes[/]" if r["ok"] else f"[red]no[/] {escape(_short(errors, 24))}")
         cost = f"${r['cost_usd']:.4f}" if r.get("cost_usd") is not None else "-"
         session = (r.get("session_id") or "-")[:8]  # `agent show ID --json` has the full id
-        body.append([str(r["task_id"]), r["agent"], r["state"], ok, cost, str(r.get("turns") or "-"), escape(session), escape(_short(r.get("prompt") or "", 80))])
+        body.append(
+            [
+                str(r["task_id"]),
+                r["agent"],
+                r["state"],
+                ok,
+                cost,
+                str(r.get("turns") or "-"),
+                escape(session),
+                escape(_short(r.get("prompt") or "", 80)),
+            ]
+        )
     console.print(fitted_table(["TASK", "AGENT", "STATE", "OK", "COST", "TURNS", "SESSION", "PROMPT"], body))
 
 
 @app.command("show")
-def show(task: str = typer.Argument(..., help="Agent task id or name."), as_json: bool = typer.Option(False, "--json")) -> None:
+def show(
+    task: str = typer.Argument(..., help="Agent task id or name."), as_json: bool = typer.Option(False, "--json")
+) -> None:
     """The result of one agent run (waits for nothing; null while it runs)."""
     out = run_client(lambda c: c.call("agent.result", task=task_ref(task)))
     if as_json or out["result"] is None:
@@ -236,7 +290,9 @@ def diff(task: str = typer.Argument(..., help="Agent task id or name.")) -> None
 
 
 @app.command("replay")
-def replay(task: str = typer.Argument(..., help="Agent task id or name."), as_json: bool = typer.Option(False, "--json")) -> None:
+def replay(
+    task: str = typer.Argument(..., help="Agent task id or name."), as_json: bool = typer.Option(False, "--json")
+) -> None:
     """Re-derive a finished run's normalized events from its stdout log."""
     out = run_client(lambda c: c.call("agent.replay", task=task_ref(task)))
     for e in out["events"]:
@@ -252,8 +308,10 @@ def replay(task: str = typer.Argument(..., help="Agent task id or name."), as_js
 def worktrees(
     stale: bool = typer.Option(False, "--stale", help="Only worktrees nothing uses any more."),
     prune: bool = typer.Option(False, "--prune", help="Remove the stale ones (their branches and commits stay)."),
-    older_than: float = typer.Option(0.0, "--older-than", help="With --prune: only those created more than this many seconds ago."),
-    remove: Optional[int] = typer.Option(None, "--rm", help="Remove this worktree (refused while a task uses it)."),
+    older_than: float = typer.Option(
+        0.0, "--older-than", help="With --prune: only those created more than this many seconds ago."
+    ),
+    remove: int | None = typer.Option(None, "--rm", help="Remove this worktree (refused while a task uses it)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """The daemon's git worktrees."""
@@ -276,6 +334,13 @@ def worktrees(
     for col in ("ID", "PURPOSE", "BRANCH", "TASK", "IN USE", "PATH", "REPO"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        table.add_row(str(r["id"]), r["purpose"], escape(r.get("branch") or "(detached)"), str(r.get("task_id") or "-"),
-                      escape(r.get("in_use") or r.get("stale_reason") or "no"), escape(r["path"]), escape(r["repo"]))
+        table.add_row(
+            str(r["id"]),
+            r["purpose"],
+            escape(r.get("branch") or "(detached)"),
+            str(r.get("task_id") or "-"),
+            escape(r.get("in_use") or r.get("stale_reason") or "no"),
+            escape(r["path"]),
+            escape(r["repo"]),
+        )
     console.print(table)

@@ -33,7 +33,9 @@ from executive.cli._common import EXIT_USAGE, console, fail, run_client, task_re
 
 __all__ = ["DebugPrompt", "debug", "trace_app"]
 
-trace_app = typer.Typer(no_args_is_help=True, add_completion=False, help="HSX trace buffers: set, export, import (hsx.trace/1).")
+trace_app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="HSX trace buffers: set, export, import (hsx.trace/1)."
+)
 _EVENT_TYPES = ["debug_break", "watch_update", "task_state", "output"]
 _IMPORT_CHUNK = 4000  # records per trace.import call (keeps each frame well under the frame limit)
 
@@ -149,7 +151,9 @@ class DebugPrompt:
 
 
 # ---------------------------------------------------------------------- commands
-@command("break", "break [LOCATION]", "set a breakpoint (address, symbol, symbol+off, file:line); list them without one")
+@command(
+    "break", "break [LOCATION]", "set a breakpoint (address, symbol, symbol+off, file:line); list them without one"
+)
 async def _break(p: DebugPrompt, args: list[str]) -> None:
     if args:
         r = await p.call("debug.bp.add", where=args[0])
@@ -161,7 +165,9 @@ async def _break(p: DebugPrompt, args: list[str]) -> None:
     if not r["details"]:
         console.print("[dim]no breakpoints[/]")
     for bp in r["details"]:
-        console.print(f"[red]●[/] {view.address(bp['address'])} {view.where(bp.get('symbol'), None)}  [dim]hits {bp['hits']}[/]")
+        console.print(
+            f"[red]●[/] {view.address(bp['address'])} {view.where(bp.get('symbol'), None)}  [dim]hits {bp['hits']}[/]"
+        )
 
 
 @command("delete", "delete LOCATION|all", "delete a breakpoint, or all of them")
@@ -254,18 +260,24 @@ async def _stack(p: DebugPrompt, args: list[str]) -> None:
     console.print(view.stack_table(await p.call("debug.stack", **params)))
 
 
-@command("watch", "watch [EXPR [LENGTH]]", "watch data (address, variable, var+off, *pointer); list watches without EXPR")
+@command(
+    "watch", "watch [EXPR [LENGTH]]", "watch data (address, variable, var+off, *pointer); list watches without EXPR"
+)
 async def _watch(p: DebugPrompt, args: list[str]) -> None:
     if args:
         w = await p.call("debug.watch.add", expr=args[0], length=int(args[1]) if len(args) > 1 else 4)
         extra = f" ({escape(w['location'])})" if w.get("location") else ""
-        console.print(f"watch [bold]{w['id']}[/] {escape(str(w['expr']))} at {view.address(w['address'])}{extra} = {view.watched(w['value'])}")
+        console.print(
+            f"watch [bold]{w['id']}[/] {escape(str(w['expr']))} at {view.address(w['address'])}{extra} = {view.watched(w['value'])}"
+        )
         return
     r = await p.call("debug.watch.list")
     if not r["watches"]:
         console.print("[dim]no watches[/]")
     for w in r["watches"]:
-        console.print(f"watch [bold]{w['id']}[/] {escape(str(w['expr']))} at {view.address(w['address'])} = {view.watched(w['value'])}")
+        console.print(
+            f"watch [bold]{w['id']}[/] {escape(str(w['expr']))} at {view.address(w['address'])} = {view.watched(w['value'])}"
+        )
 
 
 @command("unwatch", "unwatch ID", "remove a watch")
@@ -283,8 +295,12 @@ async def _trace(p: DebugPrompt, args: list[str]) -> None:
     r = await p.call("trace.records", limit=int(args[0], 0) if args else 10)
     for rec in r["records"]:
         changed = " ".join(rec.get("changed_regs") or [])
-        console.print(f"[dim]#{rec['seq']}[/] {view.address(rec['pc'])} [dim]{rec['opcode']:08x}[/] → {view.address(rec.get('next_pc'))}  [yellow]{changed}[/]")
-    console.print(f"[dim]{r['returned']} of {r['count']} records (capacity {r['capacity']}, tracing {'on' if r['enabled'] else 'off'})[/]")
+        console.print(
+            f"[dim]#{rec['seq']}[/] {view.address(rec['pc'])} [dim]{rec['opcode']:08x}[/] → {view.address(rec.get('next_pc'))}  [yellow]{changed}[/]"
+        )
+    console.print(
+        f"[dim]{r['returned']} of {r['count']} records (capacity {r['capacity']}, tracing {'on' if r['enabled'] else 'off'})[/]"
+    )
 
 
 @command("state", "state", "where the task is")
@@ -306,7 +322,11 @@ async def _quit(p: DebugPrompt, args: list[str]) -> None:
 def _paused(ev: dict[str, Any]) -> bool:
     """A ``task_state`` event saying the task just became paused (VM events carry ``vm_to``)."""
     d = ev["data"]
-    return ev["type"] == "task_state" and d.get("vm_to", d.get("to")) == "paused" and d.get("vm_from", d.get("from")) != "paused"
+    return (
+        ev["type"] == "task_state"
+        and d.get("vm_to", d.get("to")) == "paused"
+        and d.get("vm_from", d.get("from")) != "paused"
+    )
 
 
 def _changed(r: dict[str, Any]) -> None:
@@ -361,7 +381,9 @@ def debug(
 
 
 @trace_app.command("set")
-def trace_set(task: str = typer.Argument(..., help="Task id or name."), mode: str = typer.Argument(..., help="on or off")) -> None:
+def trace_set(
+    task: str = typer.Argument(..., help="Task id or name."), mode: str = typer.Argument(..., help="on or off")
+) -> None:
     """Turn per-instruction tracing of a task on or off."""
     if mode not in ("on", "off"):
         raise fail("mode must be on or off", EXIT_USAGE)
@@ -402,7 +424,12 @@ def trace_import(
     async def go(client: Client) -> dict[str, Any]:
         out: dict[str, Any] = {"count": 0}
         for i in range(0, max(len(records), 1), _IMPORT_CHUNK):
-            out = await client.call("trace.import", task=task_ref(task), records=records[i : i + _IMPORT_CHUNK], replace=not append and i == 0)
+            out = await client.call(
+                "trace.import",
+                task=task_ref(task),
+                records=records[i : i + _IMPORT_CHUNK],
+                replace=not append and i == 0,
+            )
         return out
 
     r = run_client(go)

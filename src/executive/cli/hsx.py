@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn, Optional
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -84,8 +84,10 @@ def _read_text(path: str) -> str:
 def run_cmd(
     program: Path = typer.Argument(..., help="HXE image to run."),
     max_steps: int = typer.Option(100_000, "--max-steps", help="Instruction budget (<= 0: unlimited)."),
-    trace: Optional[Path] = typer.Option(None, "--trace", help="Write one [TRACE] line per instruction to FILE."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object with output, exit, steps, pc, regs, halt."),
+    trace: Path | None = typer.Option(None, "--trace", help="Write one [TRACE] line per instruction to FILE."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print one JSON object with output, exit, steps, pc, regs, halt."
+    ),
 ) -> None:
     """Run a program stand-alone (like host_vm.py --no-preload) and print its output and exit status."""
     with _errors():
@@ -119,9 +121,11 @@ def run_cmd(
 @app.command("asm")
 def asm_cmd(
     sources: list[Path] = typer.Argument(..., help="MVASM source files, linked in this order."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output .hxe (default: first source with .hxe)."),
+    output: Path | None = typer.Option(
+        None, "-o", "--output", help="Output .hxe (default: first source with .hxe)."
+    ),
     v1: bool = typer.Option(False, "--v1", help="Write a version 1 image (no name, flags or metadata)."),
-    app_name: Optional[str] = typer.Option(None, "--app-name", help="App name in the v2 header."),
+    app_name: str | None = typer.Option(None, "--app-name", help="App name in the v2 header."),
     single_instance: bool = typer.Option(False, "--single-instance", help="Clear the allow-multiple-instances flag."),
     req_cap: int = typer.Option(0, "--req-cap", help="Required capability mask (16 bits)."),
 ) -> None:
@@ -151,7 +155,7 @@ def asm_cmd(
     )
 
 
-def _load_symbols(program: Path, sym: Optional[Path]) -> SymbolTable | None:
+def _load_symbols(program: Path, sym: Path | None) -> SymbolTable | None:
     path = sym or program.with_suffix(".sym")
     if sym is None and not path.exists():
         return None
@@ -169,7 +173,7 @@ def _load_symbols(program: Path, sym: Optional[Path]) -> SymbolTable | None:
 @app.command("disasm")
 def disasm_cmd(
     program: Path = typer.Argument(..., help="HXE image to disassemble."),
-    sym: Optional[Path] = typer.Option(None, "--sym", help="Symbol file (default: PROG.sym if present)."),
+    sym: Path | None = typer.Option(None, "--sym", help="Symbol file (default: PROG.sym if present)."),
     addresses: bool = typer.Option(True, "--addresses/--no-addresses", help="Address and word comments."),
 ) -> None:
     """Print code and data as MVASM that reassembles to the same image contents, labelled from the .sym."""
@@ -207,14 +211,33 @@ def _info_doc(path: Path, image: HxeImage) -> dict[str, Any]:
             for s in image.sections
         ],
         "values": [
-            {"group": v.group, "id": v.value_id, "name": v.name, "unit": v.unit, "flags": v.flags, "auth": v.auth,
-             "init": v.init, "epsilon": v.epsilon, "min": v.min, "max": v.max, "persist_key": v.persist_key,
-             "group_name": v.group_name}
+            {
+                "group": v.group,
+                "id": v.value_id,
+                "name": v.name,
+                "unit": v.unit,
+                "flags": v.flags,
+                "auth": v.auth,
+                "init": v.init,
+                "epsilon": v.epsilon,
+                "min": v.min,
+                "max": v.max,
+                "persist_key": v.persist_key,
+                "group_name": v.group_name,
+            }
             for v in image.values
         ],  # fmt: skip
         "commands": [
-            {"group": c.group, "id": c.cmd_id, "name": c.name, "help": c.help, "flags": c.flags, "auth": c.auth,
-             "handler_offset": c.handler_offset, "group_name": c.group_name}
+            {
+                "group": c.group,
+                "id": c.cmd_id,
+                "name": c.name,
+                "help": c.help,
+                "flags": c.flags,
+                "auth": c.auth,
+                "handler_offset": c.handler_offset,
+                "group_name": c.group_name,
+            }
             for c in image.commands
         ],  # fmt: skip
         "mailboxes": [
@@ -241,7 +264,10 @@ def info_cmd(
         ("file", f"{program} ({image.file_size} bytes)"),
         ("version", f"{image.version} (header {image.header_size} bytes)"),
         ("app name", image.app_name or "-"),
-        ("flags", f"0x{image.flags:04X} (multiple instances {'allowed' if image.allow_multiple_instances else 'refused'})"),
+        (
+            "flags",
+            f"0x{image.flags:04X} (multiple instances {'allowed' if image.allow_multiple_instances else 'refused'})",
+        ),
         ("entry", f"0x{image.entry:04X}"),
         ("code", f"{len(image.code)} bytes"),
         ("rodata", f"{len(image.rodata)} bytes at 0x4000"),

@@ -3,21 +3,38 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from executive.cli import (
     _common,
-    agents as agents_cli,
-    debug as debug_cli,
-    fix as fix_cli,
-    hsx as hsx_cli,
-    patch as patch_cli,
-    pattern as pattern_cli,
-    pipeline as pipeline_cli,
-    serve as serve_cmd,
     tasks,
+)
+from executive.cli import (
+    agents as agents_cli,
+)
+from executive.cli import (
+    debug as debug_cli,
+)
+from executive.cli import (
+    fix as fix_cli,
+)
+from executive.cli import (
+    hsx as hsx_cli,
+)
+from executive.cli import (
+    patch as patch_cli,
+)
+from executive.cli import (
+    pattern as pattern_cli,
+)
+from executive.cli import (
+    pipeline as pipeline_cli,
+)
+from executive.cli import (
+    serve as serve_cmd,
+)
+from executive.cli import (
     vm as vm_cli,
 )
 
@@ -32,7 +49,9 @@ app = typer.Typer(
 
 @app.callback()
 def _root(
-    home: Optional[Path] = typer.Option(None, "--home", envvar="EXECUTIVE_HOME", help="State directory (default ~/.local/state/executive)."),
+    home: Path | None = typer.Option(
+        None, "--home", envvar="EXECUTIVE_HOME", help="State directory (default ~/.local/state/executive)."
+    ),
 ) -> None:
     _common.state.home = home
 
@@ -43,8 +62,16 @@ vm_cli.register(app)  # load
 app.command("debug")(debug_cli.debug)
 app.add_typer(debug_cli.trace_app, name="trace", help="HSX trace buffers: set, export, import (hsx.trace/1).")
 app.add_typer(hsx_cli.app, name="hsx", help="HSX VM tools: run, asm, disasm, info.")
-app.add_typer(pipeline_cli.app, name="pipeline", help="Phased pipelines: gates, rising thresholds, rework, checkpoints and resume.")
-app.add_typer(agents_cli.app, name="agent", help="Coding agents as tasks: run, check, runs, show, diff, replay, worktrees.")
+app.add_typer(
+    pipeline_cli.app,
+    name="pipeline",
+    help="Phased pipelines: gates, rising thresholds, rework, checkpoints and resume.",
+)
+app.add_typer(
+    agents_cli.app, name="agent", help="Coding agents as tasks: run, check, runs, show, diff, replay, worktrees."
+)
 app.add_typer(patch_cli.app, name="patch", help="Patches: apply (validated, verified), list, show, rollback, commit.")
-app.add_typer(pattern_cli.app, name="pattern", help="Pattern executors: list, schema, example, validate, run (--dry-run).")
+app.add_typer(
+    pattern_cli.app, name="pattern", help="Pattern executors: list, schema, example, validate, run (--dry-run)."
+)
 app.command("fix")(fix_cli.fix)

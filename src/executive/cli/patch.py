@@ -6,7 +6,7 @@ import datetime
 import json
 import os
 import sys
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -14,7 +14,9 @@ from rich.table import Table
 
 from executive.cli._common import EXIT_ERROR, EXIT_USAGE, console, fail, run_client
 
-app = typer.Typer(help="Apply patches safely: validated in a mirror, recorded in a ledger, rolled back exactly.", no_args_is_help=True)
+app = typer.Typer(
+    help="Apply patches safely: validated in a mirror, recorded in a ledger, rolled back exactly.", no_args_is_help=True
+)
 
 _GOOD = {"validated", "applied", "verified", "committed", "rolled_back"}
 _COLOUR = {"applied": "cyan", "verified": "green", "committed": "green", "validated": "cyan", "rolled_back": "yellow"}
@@ -30,18 +32,25 @@ def _print_record(rec: dict[str, Any]) -> None:
         path = f["new_path"] or f["old_path"]
         if f["old_path"] and f["new_path"] and f["old_path"] != f["new_path"]:
             path = f"{f['old_path']} → {f['new_path']}"
-        console.print(f"  {f['status']:<9} {escape(path)}  [green]+{f['added']}[/] [red]-{f['removed']}[/]" + (" (binary)" if f["binary"] else ""))
+        console.print(
+            f"  {f['status']:<9} {escape(path)}  [green]+{f['added']}[/] [red]-{f['removed']}[/]"
+            + (" (binary)" if f["binary"] else "")
+        )
 
 
 @app.command("apply")
 def apply(
     file: str = typer.Argument(..., help="The unified diff (FILE.diff, or - for stdin)."),
-    cwd: Optional[str] = typer.Option(None, "--cwd", help="The workspace (a directory in a git work tree; default: the current one)."),
-    verify: Optional[str] = typer.Option(None, "--verify", help="Command run with the patch applied in a mirror before the real tree is touched."),
+    cwd: str | None = typer.Option(
+        None, "--cwd", help="The workspace (a directory in a git work tree; default: the current one)."
+    ),
+    verify: str | None = typer.Option(
+        None, "--verify", help="Command run with the patch applied in a mirror before the real tree is touched."
+    ),
     allow_binary: bool = typer.Option(False, "--allow-binary", help="Accept binary changes."),
     check: bool = typer.Option(False, "--check", help="Validate (and verify) only; do not touch the tree."),
     commit: bool = typer.Option(False, "--commit", help="Commit the patch's paths (and only those) after applying."),
-    message: Optional[str] = typer.Option(None, "--message", "-m", help="Commit message."),
+    message: str | None = typer.Option(None, "--message", "-m", help="Commit message."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Validate, optionally verify, and apply a patch; exits 1 unless it ends validated/applied/verified/committed."""
@@ -53,8 +62,13 @@ def apply(
                 text = fh.read()
     except OSError as exc:
         raise fail(f"cannot read {file}: {exc.strerror}", EXIT_USAGE) from None
-    params: dict[str, Any] = {"diff": text, "cwd": os.path.abspath(cwd or os.getcwd()), "allow_binary": allow_binary,
-                              "apply": not check, "commit": commit}
+    params: dict[str, Any] = {
+        "diff": text,
+        "cwd": os.path.abspath(cwd or os.getcwd()),
+        "allow_binary": allow_binary,
+        "apply": not check,
+        "commit": commit,
+    }
     if verify:
         params["verify"] = verify
     if message:
@@ -67,14 +81,16 @@ def apply(
     else:
         _print_record(rec)
         if rec.get("verify_task"):
-            console.print(f"  verification: task {rec['verify_task']} exit {rec.get('verify_exit')} (`executive logs {rec['verify_task']}`)")
+            console.print(
+                f"  verification: task {rec['verify_task']} exit {rec.get('verify_exit')} (`executive logs {rec['verify_task']}`)"
+            )
     raise typer.Exit(0 if rec["state"] in _GOOD else EXIT_ERROR)
 
 
 @app.command("list")
 def list_(
-    state: Optional[str] = typer.Option(None, "--state", help="Only patches in this state."),
-    cwd: Optional[str] = typer.Option(None, "--cwd", help="Only patches for this workspace."),
+    state: str | None = typer.Option(None, "--state", help="Only patches in this state."),
+    cwd: str | None = typer.Option(None, "--cwd", help="Only patches for this workspace."),
     limit: int = typer.Option(50, "--limit", "-n"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -96,7 +112,15 @@ def list_(
         table.add_column(col, overflow="ellipsis", no_wrap=col not in ("TITLE",))
     for r in rows:
         when = datetime.datetime.fromtimestamp(r["updated"]).strftime("%m-%d %H:%M:%S")
-        table.add_row(str(r["id"]), _state(r["state"]), str(len(r["files"])), r["source"], when, escape(r.get("title") or ""), escape(r["workspace"]))
+        table.add_row(
+            str(r["id"]),
+            _state(r["state"]),
+            str(len(r["files"])),
+            r["source"],
+            when,
+            escape(r.get("title") or ""),
+            escape(r["workspace"]),
+        )
     console.print(table)
 
 
@@ -112,7 +136,10 @@ def show(
         print(json.dumps(rec, indent=2))
         return
     _print_record(rec)
-    console.print(f"  workspace {escape(rec['workspace'])}  source {rec['source']}" + (f"  commit {rec['commit_id']}" if rec.get("commit_id") else ""))
+    console.print(
+        f"  workspace {escape(rec['workspace'])}  source {rec['source']}"
+        + (f"  commit {rec['commit_id']}" if rec.get("commit_id") else "")
+    )
     for t in rec["transitions"]:
         when = datetime.datetime.fromtimestamp(t["at"]).strftime("%Y-%m-%d %H:%M:%S")
         console.print(f"  {when}  {t['from'] or '-':>12} → {_state(t['to'])}  {escape(t['reason'])}")
@@ -123,7 +150,9 @@ def show(
 @app.command("rollback")
 def rollback(
     patch: int = typer.Argument(..., help="Patch id."),
-    force: bool = typer.Option(False, "--force", help="Roll back even if the files changed after the apply (those edits are lost)."),
+    force: bool = typer.Option(
+        False, "--force", help="Roll back even if the files changed after the apply (those edits are lost)."
+    ),
 ) -> None:
     """Restore the exact pre-apply tree of an applied or verified patch."""
     rec = run_client(lambda c: c.call("patch.rollback", patch=patch, force=force))
@@ -133,8 +162,10 @@ def rollback(
 @app.command("commit")
 def commit(
     patch: int = typer.Argument(..., help="Patch id."),
-    message: Optional[str] = typer.Option(None, "--message", "-m"),
-    force: bool = typer.Option(False, "--force", help="Commit even if the files changed after the apply (those edits are committed too)."),
+    message: str | None = typer.Option(None, "--message", "-m"),
+    force: bool = typer.Option(
+        False, "--force", help="Commit even if the files changed after the apply (those edits are committed too)."
+    ),
 ) -> None:
     """Commit exactly the paths an applied patch touched (nothing else that is staged or modified)."""
     params: dict[str, Any] = {"patch": patch, "force": force}

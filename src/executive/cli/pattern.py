@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -20,7 +20,10 @@ from executive.cli._common import (
     run_client,
 )
 
-app = typer.Typer(help="Pattern executors: scaffold modules and configs, report automation and implementation status.", no_args_is_help=True)
+app = typer.Typer(
+    help="Pattern executors: scaffold modules and configs, report automation and implementation status.",
+    no_args_is_help=True,
+)
 
 
 def _read_instance(path: str) -> Any:
@@ -84,16 +87,26 @@ def validate(instance: str = typer.Argument(..., help="INSTANCE.json (or - for s
 def run(
     instance: str = typer.Argument(..., help="INSTANCE.json (or - for stdin)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="List the files it would create or change; write nothing."),
-    root: Optional[str] = typer.Option(None, "--root", help="Directory the files are written under (default: the current one)."),
+    root: str | None = typer.Option(
+        None, "--root", help="Directory the files are written under (default: the current one)."
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Validate an instance and execute its pattern."""
-    params: dict[str, Any] = {"instance": _read_instance(instance), "root": os.path.abspath(root or os.getcwd()), "dry_run": dry_run}
+    params: dict[str, Any] = {
+        "instance": _read_instance(instance),
+        "root": os.path.abspath(root or os.getcwd()),
+        "dry_run": dry_run,
+    }
     out = run_client(lambda c: c.call("pattern.run", **params))
     if as_json:
         print(json.dumps(out, indent=2))
         return
-    verb = {"create": "would create" if dry_run else "created", "change": "would change" if dry_run else "changed", "unchanged": "unchanged"}
+    verb = {
+        "create": "would create" if dry_run else "created",
+        "change": "would change" if dry_run else "changed",
+        "unchanged": "unchanged",
+    }
     for f in out["files"]:
         colour = {"create": "green", "change": "yellow"}.get(f["action"], "dim")
         console.print(f"[{colour}]{verb[f['action']]:>12}[/] {escape(f['path'])} [dim]({f['bytes']} bytes)[/]")

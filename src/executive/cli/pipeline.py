@@ -8,12 +8,11 @@ threshold, elapsed time); Ctrl-C detaches and leaves the run going.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Group
@@ -27,13 +26,29 @@ from executive.kernel.errors import ExecutiveError
 from executive.pipeline.model import pipeline_schema
 from executive.pipeline.template import write_template
 
-app = typer.Typer(help="Phased pipelines: gates, rising thresholds, rework, checkpoints and resume.", no_args_is_help=True)
+app = typer.Typer(
+    help="Phased pipelines: gates, rising thresholds, rework, checkpoints and resume.", no_args_is_help=True
+)
 
 _EVENT_TYPES = ["pipeline.run", "pipeline.phase", "pipeline.step", "pipeline.gate"]
 _STOPPED = {"passed", "failed", "cancelled", "interrupted"}
-_COLOURS = {"passed": "green", "ok": "green", "approved": "green", "failed": "red", "blocked": "red", "cancelled": "red",
-            "not_improving": "red", "exhausted": "red", "below": "red", "rework": "yellow", "running": "cyan",
-            "waiting_approval": "yellow", "interrupted": "yellow", "scoring": "cyan", "pending": "dim"}
+_COLOURS = {
+    "passed": "green",
+    "ok": "green",
+    "approved": "green",
+    "failed": "red",
+    "blocked": "red",
+    "cancelled": "red",
+    "not_improving": "red",
+    "exhausted": "red",
+    "below": "red",
+    "rework": "yellow",
+    "running": "cyan",
+    "waiting_approval": "yellow",
+    "interrupted": "yellow",
+    "scoring": "cyan",
+    "pending": "dim",
+}
 
 
 def _c(value: Any) -> str:
@@ -75,17 +90,28 @@ class _LiveView:
             row.update(iteration=d["iteration"], step=d["step"] if d["state"] == "started" else None, state="running")
             self.current.update(phase=d["phase"], step=d["step"] if d["state"] == "started" else None)
         elif ev["type"] == "pipeline.gate" and row is not None and d.get("gate") == "exit":
-            row.update(iteration=d["iteration"], score=d["score"], threshold=d["threshold"], verdict=d["verdict"], step=None)
+            row.update(
+                iteration=d["iteration"], score=d["score"], threshold=d["threshold"], verdict=d["verdict"], step=None
+            )
 
     def render(self) -> Group:
         elapsed = time.time() - float(self.info.get("created") or time.time())
-        head = Text.from_markup(f"run [bold]{self.info['id']}[/] {self.info.get('name', '')} · {_c(self.info.get('state'))} · elapsed {_secs(elapsed)}")
+        head = Text.from_markup(
+            f"run [bold]{self.info['id']}[/] {self.info.get('name', '')} · {_c(self.info.get('state'))} · elapsed {_secs(elapsed)}"
+        )
         table = Table(box=None, header_style="bold")
         for col in ("PHASE", "STATE", "IT", "STEP", "SCORE / THRESHOLD", "VERDICT"):
             table.add_column(col)
         for name, row in self.rows.items():
             score = "-" if row.get("score") is None else f"{row['score']:g} / {row['threshold']:g}"
-            table.add_row(name, _c(row["state"]), str(row.get("iteration") or "-"), row.get("step") or "", score, _c(row.get("verdict")))
+            table.add_row(
+                name,
+                _c(row["state"]),
+                str(row.get("iteration") or "-"),
+                row.get("step") or "",
+                score,
+                _c(row.get("verdict")),
+            )
         parts: list[Any] = [head, table]
         if self.note:
             parts.append(Text(self.note, style="yellow"))
@@ -103,12 +129,14 @@ async def _follow(client: Client, run_id: int, cursor: int) -> dict[str, Any]:
         row["state"] = ph["state"]
         if ph["iterations"]:
             last = ph["iterations"][-1]
-            row.update(iteration=last["iteration"], score=last["score"], threshold=last["threshold"], verdict=last["verdict"])
+            row.update(
+                iteration=last["iteration"], score=last["score"], threshold=last["threshold"], verdict=last["verdict"]
+            )
     with Live(view.render(), console=console, refresh_per_second=4) as live:
         while view.info.get("state") not in _STOPPED:
             try:
                 ev = await client.next_event(timeout=0.5)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 live.update(view.render())
                 continue
             if ev["type"].startswith("pipeline.") and ev["data"].get("run") == run_id:
@@ -123,7 +151,9 @@ def _finish(info: dict[str, Any]) -> None:
     state = info["state"]
     console.print(f"run {info['id']} {_c(state)}" + (f": {info['detail']}" if info.get("detail") else ""))
     if state != "passed":
-        console.print(f"details: executive pipeline status {info['id']}   report: executive pipeline report {info['id']}")
+        console.print(
+            f"details: executive pipeline status {info['id']}   report: executive pipeline report {info['id']}"
+        )
         raise typer.Exit(EXIT_ERROR)
 
 
@@ -144,7 +174,9 @@ def _start_and_follow(method: str, params: dict[str, Any], detach: bool, as_json
         print(json.dumps(info, indent=2))
         return
     if detach:
-        console.print(f"run {info['id']} started ({info['state']}); follow it with `executive pipeline status {info['id']}`")
+        console.print(
+            f"run {info['id']} started ({info['state']}); follow it with `executive pipeline status {info['id']}`"
+        )
         return
     _finish(info)
 
@@ -161,11 +193,13 @@ def init(
     except ExecutiveError as exc:
         raise fail(exc.message, EXIT_USAGE) from None
     console.print(f"wrote {path}")
-    console.print(f"run it: executive pipeline run {path} --requirement \"a command that greets people\"")
+    console.print(f'run it: executive pipeline run {path} --requirement "a command that greets people"')
 
 
 @app.command("schema")
-def schema(output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout.")) -> None:
+def schema(
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+) -> None:
     """Print the JSON Schema of pipeline files."""
     text = json.dumps(pipeline_schema(), indent=2)
     if output is None:
@@ -179,7 +213,7 @@ def schema(output: Optional[Path] = typer.Option(None, "--output", "-o", help="W
 def run(
     file: Path = typer.Argument(..., help="The pipeline file (YAML)."),
     requirement: str = typer.Option("", "--requirement", "-r", help="What to build; steps see EXECUTIVE_REQUIREMENT."),
-    workdir: Optional[Path] = typer.Option(None, "--workdir", help="Override the file's workdir."),
+    workdir: Path | None = typer.Option(None, "--workdir", help="Override the file's workdir."),
     detach: bool = typer.Option(False, "--detach", "-d", help="Print the run id and return."),
     as_json: bool = typer.Option(False, "--json", help="Print the run row as JSON and return."),
 ) -> None:
@@ -193,7 +227,9 @@ def run(
 @app.command("resume")
 def resume(
     run_id: int = typer.Argument(..., metavar="RUN"),
-    rework_from: Optional[str] = typer.Option(None, "--rework-from", help="PHASE/STEP or STEP: redo from its latest run."),
+    rework_from: str | None = typer.Option(
+        None, "--rework-from", help="PHASE/STEP or STEP: redo from its latest run."
+    ),
     detach: bool = typer.Option(False, "--detach", "-d"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -207,7 +243,7 @@ def resume(
 @app.command("validate")
 def validate(
     directory: Path = typer.Argument(..., metavar="DIR", help="The project to score."),
-    file: Optional[Path] = typer.Option(None, "--file", "-f", help="Pipeline file (default DIR/pipeline.yaml)."),
+    file: Path | None = typer.Option(None, "--file", "-f", help="Pipeline file (default DIR/pipeline.yaml)."),
     remediate: bool = typer.Option(False, "--remediate", help="Run the rework steps of the checks that fail."),
     iteration: int = typer.Option(1, "--iteration", help="Score against this iteration's threshold."),
     as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
@@ -249,8 +285,10 @@ def status_cmd(
 
 def _print_status(status: dict[str, Any]) -> None:
     run = status["run"]
-    console.print(f"run [bold]{run['id']}[/] {run['name']} ({run['mode']}) · {_c(run['state'])} · {_secs(status['totals']['duration'])}"
-                  + (f"\n{run['detail']}" if run.get("detail") else ""))
+    console.print(
+        f"run [bold]{run['id']}[/] {run['name']} ({run['mode']}) · {_c(run['state'])} · {_secs(status['totals']['duration'])}"
+        + (f"\n{run['detail']}" if run.get("detail") else "")
+    )
     table = Table(box=None, header_style="bold")
     for col in ("PHASE", "IT", "STEPS", "SCORE", "THRESHOLD", "VERDICT", "FAILED CHECKS"):
         table.add_column(col, overflow="fold")
@@ -262,8 +300,14 @@ def _print_status(status: dict[str, Any]) -> None:
             table.add_row(ph["name"], "-", _c(ph["state"]), "-", "-", "-", extra)
             continue
         for it in ph["iterations"]:
-            steps = ", ".join(f"{s['step']} {_c(s['status'])} {_secs(s.get('duration'))}" + (f" (x{s['starts']})" if s["starts"] > 1 else "")
-                              for s in it["steps"]) or "[dim](none)[/]"
+            steps = (
+                ", ".join(
+                    f"{s['step']} {_c(s['status'])} {_secs(s.get('duration'))}"
+                    + (f" (x{s['starts']})" if s["starts"] > 1 else "")
+                    for s in it["steps"]
+                )
+                or "[dim](none)[/]"
+            )
             failed = ", ".join(f"{c['name']} {c['score']:g}" for c in it["checks"] if c["failed"])
             score = "-" if it["score"] is None else f"{it['score']:g}"
             threshold = "-" if it["threshold"] is None else f"{it['threshold']:g}"
@@ -273,7 +317,7 @@ def _print_status(status: dict[str, Any]) -> None:
 
 @app.command("list")
 def list_cmd(
-    state: Optional[str] = typer.Option(None, "--state", help="Only runs in this state."),
+    state: str | None = typer.Option(None, "--state", help="Only runs in this state."),
     limit: int = typer.Option(50, "--limit", help="The newest N runs."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -286,15 +330,24 @@ def list_cmd(
         print(json.dumps(rows, indent=2))
         return
     if not rows:
-        console.print("no pipeline runs; start one with `executive pipeline init` and `executive pipeline run pipeline.yaml`")
+        console.print(
+            "no pipeline runs; start one with `executive pipeline init` and `executive pipeline run pipeline.yaml`"
+        )
         return
     table = Table(box=None, header_style="bold")
     for col in ("RUN", "NAME", "MODE", "STATE", "STARTED", "TIME", "DETAIL"):
         table.add_column(col, overflow="fold" if col == "DETAIL" else "ellipsis")
     for r in rows:
         took = (r.get("ended") or time.time()) - r["created"]
-        table.add_row(str(r["id"]), r["name"], r["mode"], _c(r["state"]), time.strftime("%m-%d %H:%M:%S", time.localtime(r["created"])),
-                      _secs(took), (r.get("detail") or "")[:160])
+        table.add_row(
+            str(r["id"]),
+            r["name"],
+            r["mode"],
+            _c(r["state"]),
+            time.strftime("%m-%d %H:%M:%S", time.localtime(r["created"])),
+            _secs(took),
+            (r.get("detail") or "")[:160],
+        )
     console.print(table)
 
 
@@ -319,7 +372,7 @@ def cancel(run_id: int = typer.Argument(..., metavar="RUN")) -> None:
 @app.command("report")
 def report(
     run_id: int = typer.Argument(..., metavar="RUN"),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Default: pipeline-run-RUN.html here."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Default: pipeline-run-RUN.html here."),
 ) -> None:
     """Write an HTML report with a chart of score against threshold per phase and iteration."""
     out = run_client(lambda c: c.call("pipeline.report", run=run_id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -18,21 +18,32 @@ from executive.logs import configure_logging
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on (loopback by default)."),
     port: int = typer.Option(8765, help="Port for /rpc and /health; 0 picks a free one."),
-    hsx_port: Optional[int] = typer.Option(None, "--hsx-port", help="Also serve the HSX executive line-JSON protocol on this TCP port (0 = free port)."),
+    hsx_port: int | None = typer.Option(
+        None, "--hsx-port", help="Also serve the HSX executive line-JSON protocol on this TCP port (0 = free port)."
+    ),
     no_auth: bool = typer.Option(False, "--no-auth", help="Accept connections without the token (loopback only)."),
-    allow_list: Optional[Path] = typer.Option(None, "--allow-list", help="JSON allow-list of commands (default: $EXECUTIVE_HOME/allowlist.json if present, else allow all)."),
-    max_running: int = typer.Option(DEFAULT_LIMITS.max_running, help="Tasks running at once; more wait in a FIFO queue."),
+    allow_list: Path | None = typer.Option(
+        None,
+        "--allow-list",
+        help="JSON allow-list of commands (default: $EXECUTIVE_HOME/allowlist.json if present, else allow all).",
+    ),
+    max_running: int = typer.Option(
+        DEFAULT_LIMITS.max_running, help="Tasks running at once; more wait in a FIFO queue."
+    ),
     log_level: str = typer.Option("info", help="debug, info, warning or error."),
     log_format: str = typer.Option("json", help="json (one object per line) or console."),
 ) -> None:
     """Start the daemon in the foreground; Ctrl-C stops it (live tasks are cancelled)."""
-    from executive.api.server import ServeOptions, serve as run_server
+    from executive.api.server import ServeOptions
+    from executive.api.server import serve as run_server
 
     configure_logging(level=log_level, json=log_format == "json")
     if max_running < 1:
         raise fail("--max-running must be at least 1", EXIT_USAGE)
     limits = dataclasses.replace(DEFAULT_LIMITS, max_running=max_running)
-    opts = ServeOptions(home(), host=host, port=port, hsx_port=hsx_port, auth=not no_auth, allow_list=allow_list, limits=limits)
+    opts = ServeOptions(
+        home(), host=host, port=port, hsx_port=hsx_port, auth=not no_auth, allow_list=allow_list, limits=limits
+    )
 
     def ready(info: dict[str, Any]) -> None:
         console.print(f"executive {info['version']} listening on [bold]{info['url']}[/]")

@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 import time
-from typing import Any, List, Optional
+from typing import Any
 
 import typer
 
@@ -35,12 +35,14 @@ def _exit_status(info: dict[str, Any]) -> int:
 
 
 def run(
-    cmd: List[str] = typer.Argument(..., help="The command and its arguments (after --)."),
-    name: Optional[str] = typer.Option(None, "--name", "-n", help="Task name (made unique with a suffix)."),
-    cwd: Optional[str] = typer.Option(None, "--cwd", help="Working directory (default: the current one)."),
-    env: List[str] = typer.Option([], "--env", "-e", help="K=V passed to the task; repeatable."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help="Wall-clock limit in seconds."),
-    idle_timeout: Optional[float] = typer.Option(None, "--idle-timeout", help="End the task after this many seconds without output."),
+    cmd: list[str] = typer.Argument(..., help="The command and its arguments (after --)."),
+    name: str | None = typer.Option(None, "--name", "-n", help="Task name (made unique with a suffix)."),
+    cwd: str | None = typer.Option(None, "--cwd", help="Working directory (default: the current one)."),
+    env: list[str] = typer.Option([], "--env", "-e", help="K=V passed to the task; repeatable."),
+    timeout: float | None = typer.Option(None, "--timeout", help="Wall-clock limit in seconds."),
+    idle_timeout: float | None = typer.Option(
+        None, "--idle-timeout", help="End the task after this many seconds without output."
+    ),
     detach: bool = typer.Option(False, "--detach", "-d", help="Print the task id and return at once."),
     stdin: bool = typer.Option(False, "--stdin", help="Forward this terminal's stdin to the task."),
 ) -> None:
@@ -199,9 +201,9 @@ def _control(method: str, verb: str, doc: str):  # type: ignore[no-untyped-def]
 
 
 def events(
-    type_: List[str] = typer.Option([], "--type", "-t", help="Only these event types; repeatable."),
-    task: List[int] = typer.Option([], "--task", help="Only events of these task ids; repeatable."),
-    since: Optional[int] = typer.Option(None, "--since", help="Replay from this seq (exclusive)."),
+    type_: list[str] = typer.Option([], "--type", "-t", help="Only these event types; repeatable."),
+    task: list[int] = typer.Option([], "--task", help="Only events of these task ids; repeatable."),
+    since: int | None = typer.Option(None, "--since", help="Replay from this seq (exclusive)."),
 ) -> None:
     """Print events as JSON lines until Ctrl-C."""
 
@@ -230,8 +232,22 @@ def register(app: typer.Typer) -> None:
     app.command("run", context_settings={"allow_interspersed_args": False})(run)
     app.command("ps")(ps)
     app.command("logs")(logs)
-    app.command("pause")(_control("task.pause", "paused", "Pause a task: SIGSTOP to its whole process tree, or stop an HSX program between instructions."))
-    app.command("resume")(_control("task.resume", "resumed", "Resume a paused task (SIGCONT to the whole tree, or reschedule the HSX program)."))
-    app.command("cancel")(_control("task.cancel", "cancelling", "Cancel a task: SIGTERM to every process of it, a grace period, then SIGKILL."))
+    app.command("pause")(
+        _control(
+            "task.pause",
+            "paused",
+            "Pause a task: SIGSTOP to its whole process tree, or stop an HSX program between instructions.",
+        )
+    )
+    app.command("resume")(
+        _control(
+            "task.resume", "resumed", "Resume a paused task (SIGCONT to the whole tree, or reschedule the HSX program)."
+        )
+    )
+    app.command("cancel")(
+        _control(
+            "task.cancel", "cancelling", "Cancel a task: SIGTERM to every process of it, a grace period, then SIGKILL."
+        )
+    )
     app.command("kill")(_control("task.kill", "killed", "Kill a task at once (SIGKILL to the whole tree)."))
     app.command("events")(events)

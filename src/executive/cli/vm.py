@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -14,8 +14,10 @@ from executive.cli._follow import OutputFollower
 
 def load(
     image: str = typer.Argument(..., help="Path of the .hxe file (its .sym beside it is picked up by the debugger)."),
-    name: Optional[str] = typer.Option(None, "--name", "-n", help="Task name (default: the app name)."),
-    paused: bool = typer.Option(False, "--paused", help="Load without running (set breakpoints, then `executive resume ID`)."),
+    name: str | None = typer.Option(None, "--name", "-n", help="Task name (default: the app name)."),
+    paused: bool = typer.Option(
+        False, "--paused", help="Load without running (set breakpoints, then `executive resume ID`)."
+    ),
     wait: bool = typer.Option(False, "--wait", "-w", help="Stream the program's output and exit with its status."),
 ) -> None:
     """Load an HSX program; it starts at once unless --paused."""
@@ -28,7 +30,9 @@ def load(
         info = await client.call("vm.load", **params)
         pid = info["pid"]
         if not wait:
-            console.print(f"loaded {image} as task {pid} (app {info['app_name']}, entry 0x{info['entry']:04X}, {info['code_len']} code bytes): {info['state']}")
+            console.print(
+                f"loaded {image} as task {pid} (app {info['app_name']}, entry 0x{info['entry']:04X}, {info['code_len']} code bytes): {info['state']}"
+            )
             return 0
         await client.call("events.subscribe", tasks=[pid], types=["output", "task_state"], since_seq=cursor)
         end = await OutputFollower(client, pid, write_out).follow()

@@ -127,7 +127,8 @@ def data_report(
     says what to do instead — never decodes data bytes as if they were instructions.
     """
     region = next(
-        (r["name"] for r in regions if r.get("space") == "data" and r["start"] <= address < r["start"] + r["length"]), None
+        (r["name"] for r in regions if r.get("space") == "data" and r["start"] <= address < r["start"] + r["length"]),
+        None,
     )
     if variable is None and symbols is not None:
         hit = symbols.at(address, "data")

@@ -62,7 +62,9 @@ def resolve_symbol(where: str, index: SymbolIndex | None) -> tuple[SymbolEntry, 
         )
     sym = index.lookup(name)
     if sym is None:
-        raise BadParamsError(f"no symbol named {name!r} in this task's symbols; list them with debug.sym.list", data={"where": where})
+        raise BadParamsError(
+            f"no symbol named {name!r} in this task's symbols; list them with debug.sym.list", data={"where": where}
+        )
     return sym, off
 
 
@@ -90,12 +92,18 @@ def code_address(where: int | str, index: SymbolIndex | None) -> tuple[int, str]
     if m:
         file, line = m.group(1), int(m.group(2))
         if index is None or not index.has_lines:
-            raise BadParamsError(f"{where!r} is a source line but this task has no line table; load its .sym or give an address")
+            raise BadParamsError(
+                f"{where!r} is a source line but this task has no line table; load its .sym or give an address"
+            )
         addrs = index.addresses_for_line(file, line)
         if not addrs:
-            raise BadParamsError(f"no instruction is recorded for {file}:{line}; try a nearby line", data={"where": where})
+            raise BadParamsError(
+                f"no instruction is recorded for {file}:{line}; try a nearby line", data={"where": where}
+            )
         return addrs[0], where
-    raise BadParamsError(f"cannot read {where!r} as a location; give an address (0x40), a symbol (main, loop+0x8) or file:line")
+    raise BadParamsError(
+        f"cannot read {where!r} as a location; give an address (0x40), a symbol (main, loop+0x8) or file:line"
+    )
 
 
 def data_address(expr: int | str, index: SymbolIndex | None) -> tuple[int, str, SymbolEntry | None]:
@@ -110,7 +118,9 @@ def data_address(expr: int | str, index: SymbolIndex | None) -> tuple[int, str, 
     assert isinstance(expr, str)
     resolved = resolve_symbol(expr, index)
     if resolved is None:
-        raise BadParamsError(f"cannot read {expr!r} as a data address; give an address (0x4000), a variable (counter, buf+4) or *pointer")
+        raise BadParamsError(
+            f"cannot read {expr!r} as a data address; give an address (0x4000), a variable (counter, buf+4) or *pointer"
+        )
     sym, off = resolved
     if sym.space != "data":
         raise BadParamsError(

@@ -50,7 +50,9 @@ class RegDiff:
     def baseline(self, pid: int) -> Snapshot | None:
         return self._base.get(pid)
 
-    def update(self, pid: int, regs: Sequence[int], psw: int, *, since: Snapshot | None = None, use_since: bool = False) -> list[str] | None:
+    def update(
+        self, pid: int, regs: Sequence[int], psw: int, *, since: Snapshot | None = None, use_since: bool = False
+    ) -> list[str] | None:
         """Diff the current registers against the baseline (or ``since``) and make them the baseline.
 
         Returns None when tracking is off (callers then omit the field).

@@ -50,7 +50,13 @@ _KIND_ALIASES = {
     "rodata": "variable", "bss": "variable", "global": "variable",
 }  # fmt: skip
 _ADDRESS_KEYS = ("address", "addr", "abs_addr", "absolute", "offset")
-_PAGE_TYPES = {"all": None, "functions": {"function"}, "labels": {"label"}, "variables": {"variable"}, "code": _CODE_KINDS}
+_PAGE_TYPES = {
+    "all": None,
+    "functions": {"function"},
+    "labels": {"label"},
+    "variables": {"variable"},
+    "code": _CODE_KINDS,
+}
 
 
 class SymbolFileError(ValueError):
@@ -74,7 +80,13 @@ class SymbolEntry:
         return "code" if self.kind in _CODE_KINDS else "data"
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"name": self.name, "address": self.address, "type": self.kind, "space": self.space, "size": self.size}
+        d: dict[str, Any] = {
+            "name": self.name,
+            "address": self.address,
+            "type": self.kind,
+            "space": self.space,
+            "size": self.size,
+        }
         if self.file is not None:
             d["file"] = self.file
         if self.line is not None:
@@ -309,7 +321,9 @@ def _labels(labels: Any) -> list[SymbolEntry]:
     if labels is None:
         return []
     if not isinstance(labels, Mapping):
-        raise SymbolFileError(f"symbols.labels must be an object mapping addresses to name lists, got {type(labels).__name__}")
+        raise SymbolFileError(
+            f"symbols.labels must be an object mapping addresses to name lists, got {type(labels).__name__}"
+        )
     out = []
     for addr_text, names in labels.items():
         address = _int(addr_text, f"symbols.labels[{addr_text!r}]")
@@ -396,7 +410,9 @@ class SymbolCache:
         except OSError as exc:
             raise SymbolFileError(f"cannot read {p}: {exc.strerror or exc}") from exc
         if st.st_size > self.max_bytes:
-            raise SymbolFileError(f"{p} is {st.st_size} bytes; .sym files are limited to {self.max_bytes} (limit max_sym_bytes)")
+            raise SymbolFileError(
+                f"{p} is {st.st_size} bytes; .sym files are limited to {self.max_bytes} (limit max_sym_bytes)"
+            )
         key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
         hit = self._cache.get(key)
         if hit is not None:
@@ -420,7 +436,9 @@ class SymbolCache:
         """
         where = path or "the .sym document"
         if len(raw) > self.max_bytes:
-            raise SymbolFileError(f"{where} is {len(raw)} bytes; .sym files are limited to {self.max_bytes} (limit max_sym_bytes)")
+            raise SymbolFileError(
+                f"{where} is {len(raw)} bytes; .sym files are limited to {self.max_bytes} (limit max_sym_bytes)"
+            )
         try:
             doc = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:

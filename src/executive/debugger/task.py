@@ -86,7 +86,9 @@ class TaskDebug:
             return
         pc = _writer_pc(cpu, addr)
         for w, old, new in changes:
-            self._publish("watch_update", self.pid, w.update(old, new) | {"pc": pc, "steps": cpu.steps, "source": "store"})
+            self._publish(
+                "watch_update", self.pid, w.update(old, new) | {"pc": pc, "steps": cpu.steps, "source": "store"}
+            )
 
     def _on_trace(self, cpu: Cpu, pc: int, word: int, next_pc: int, access: MemAccess | None) -> None:
         """CPU trace hook: one retired instruction → one record and one ``trace_step`` event."""
@@ -103,7 +105,11 @@ class TaskDebug:
         """Re-read every watch and publish the changes no store reported; returns how many."""
         changes = self.watches.resample(self.vt.cpu.mem)
         for w, old, new in changes:
-            self._publish("watch_update", self.pid, w.update(old, new) | {"pc": self.vt.cpu.pc, "steps": self.vt.cpu.steps, "source": "sample"})
+            self._publish(
+                "watch_update",
+                self.pid,
+                w.update(old, new) | {"pc": self.vt.cpu.pc, "steps": self.vt.cpu.steps, "source": "sample"},
+            )
         return len(changes)
 
 

@@ -97,7 +97,12 @@ def make_record(
         rec["changed_regs"] = changed_regs
     if mem_access is not None:
         kind, address, width, value = mem_access
-        rec["mem_access"] = {"op": "write" if kind == "w" else "read", "address": address, "width": width, "value": value}
+        rec["mem_access"] = {
+            "op": "write" if kind == "w" else "read",
+            "address": address,
+            "width": width,
+            "value": value,
+        }
     return rec
 
 

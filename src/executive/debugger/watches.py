@@ -101,7 +101,8 @@ class WatchSet:
             raise BadParamsError(f"watch length must be 1, 2 or 4 bytes, got {length}", data={"length": length})
         if not 0 <= address or address + length > _MEM_END:
             raise BadParamsError(
-                f"a {length}-byte watch at 0x{address:X} does not fit in data memory (0x0..0xFFFF)", data={"address": address}
+                f"a {length}-byte watch at 0x{address:X} does not fit in data memory (0x0..0xFFFF)",
+                data={"address": address},
             )
 
     def add(self, watch: Watch) -> Watch:
@@ -167,7 +168,9 @@ class WatchSet:
         return out
 
 
-def resolve(expr: int | str, kind: str | None, symbols: SymbolIndex | None, mem: bytearray) -> tuple[int, str, str | None, str | None]:
+def resolve(
+    expr: int | str, kind: str | None, symbols: SymbolIndex | None, mem: bytearray
+) -> tuple[int, str, str | None, str | None]:
     """Where a watch expression points (spec §8.9); returns (address, type, symbol, location).
 
     ``kind`` forces the reading: ``address``/``addr`` (a number), ``symbol``/``name`` (a

@@ -23,7 +23,6 @@ from executive.hsx.isa import RODATA_BASE
 __all__ = ["Linked", "Placed", "link"]
 
 
-
 @dataclass(frozen=True, slots=True)
 class Placed:
     """A label at its final address (code byte address, or data address ≥ 0x4000)."""

@@ -26,7 +26,7 @@ from executive.hsx._hxe_meta import (
     parse_flag_names,
 )
 
-__all__ = ["PendingCommand", "parse_json_objects", "value_entry", "command_entry", "mailbox_entry"]
+__all__ = ["PendingCommand", "command_entry", "mailbox_entry", "parse_json_objects", "value_entry"]
 
 _VALUE_KEYS = {
     "group", "group_id", "id", "value", "value_id", "name", "group_name", "unit", "flags", "auth",
@@ -50,7 +50,7 @@ def parse_json_objects(text: str, loc: Loc, directive: str) -> list[dict[str, An
     """Parse the JSON argument of a metadata directive into a list of objects."""
     text = text.strip()
     if not text:
-        raise loc.error(f"{directive} needs a JSON object, e.g. {directive} {{\"group\": 1, \"id\": 2}}")
+        raise loc.error(f'{directive} needs a JSON object, e.g. {directive} {{"group": 1, "id": 2}}')
     try:
         doc = json.loads(text)
     except (ValueError, RecursionError) as exc:

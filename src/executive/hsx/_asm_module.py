@@ -44,7 +44,7 @@ from executive.hsx._asm_source import (
 from executive.hsx._hxe_meta import MailboxEntry, ValueEntry
 from executive.hsx.isa import Form
 
-__all__ = ["Label", "Reloc", "CodeLine", "ObjModule", "assemble_module", "MAX_CODE_BYTES", "MAX_DATA_BYTES"]
+__all__ = ["MAX_CODE_BYTES", "MAX_DATA_BYTES", "CodeLine", "Label", "ObjModule", "Reloc", "assemble_module"]
 
 MAX_CODE_BYTES = 0x10000
 MAX_DATA_BYTES = 0x10000

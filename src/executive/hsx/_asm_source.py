@@ -16,23 +16,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 __all__ = [
-    "AsmError",
-    "Loc",
-    "SourceLine",
-    "Token",
-    "SymRef",
-    "IncludeLoader",
-    "read_lines",
-    "tokenize",
-    "parse_number",
-    "parse_value",
-    "parse_string",
-    "split_items",
-    "is_symbol",
-    "register_index",
-    "MAX_SOURCE_BYTES",
     "MAX_INCLUDE_DEPTH",
     "MAX_LINES",
+    "MAX_SOURCE_BYTES",
+    "AsmError",
+    "IncludeLoader",
+    "Loc",
+    "SourceLine",
+    "SymRef",
+    "Token",
+    "is_symbol",
+    "parse_number",
+    "parse_string",
+    "parse_value",
+    "read_lines",
+    "register_index",
+    "split_items",
+    "tokenize",
 ]
 
 #: total bytes of source (all files and includes) one assembly may read

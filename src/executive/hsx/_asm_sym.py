@@ -16,7 +16,7 @@ from typing import Any
 from executive.hsx._asm_link import Linked, Placed
 from executive.hsx.isa import RODATA_BASE
 
-__all__ = ["build_sym", "SYM_VERSION"]
+__all__ = ["SYM_VERSION", "build_sym"]
 
 SYM_VERSION = 1
 
@@ -35,7 +35,9 @@ def build_sym(linked: Linked, hxe_crc: int, hxe_path: str = "") -> dict[str, Any
         or (p.address == linked.entry and (not entry_names or p.label.name in entry_names))
     ]
     # one function per address is enough to decide sizes; keep every name though
-    code_end = {i: base + len(m.code) * 4 for i, (m, base) in enumerate(zip(linked.modules, linked.code_bases, strict=True))}
+    code_end = {
+        i: base + len(m.code) * 4 for i, (m, base) in enumerate(zip(linked.modules, linked.code_bases, strict=True))
+    }
     data_end = {
         i: RODATA_BASE + base + len(m.rodata)
         for i, (m, base) in enumerate(zip(linked.modules, linked.data_bases, strict=True))
@@ -99,7 +101,9 @@ def build_sym(linked: Linked, hxe_crc: int, hxe_path: str = "") -> dict[str, Any
             ordinal += 1
     regions = [{"name": "code", "type": "code", "start": 0, "end": len(linked.code) * 4 - 1}]
     if linked.rodata:
-        regions.append({"name": "rodata", "type": "data", "start": RODATA_BASE, "end": RODATA_BASE + len(linked.rodata) - 1})
+        regions.append(
+            {"name": "rodata", "type": "data", "start": RODATA_BASE, "end": RODATA_BASE + len(linked.rodata) - 1}
+        )
     return {
         "version": SYM_VERSION,
         "hxe_path": hxe_path,
@@ -124,5 +128,5 @@ def _next_start(p: Placed, ordered: list[Placed], addresses: list[int], module_e
 
 
 def _containing(starts: list[tuple[int, str]], pc: int) -> str | None:
-    i = bisect.bisect_right(starts, (pc, "\U0010FFFF"))
+    i = bisect.bisect_right(starts, (pc, "\U0010ffff"))
     return starts[i - 1][1] if i else None

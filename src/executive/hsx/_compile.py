@@ -184,9 +184,7 @@ class _Gen:
         self.uses_window = self.windowed and bool(
             mns & {"LD", "LDB", "LDH", "ST", "STB", "STH", "PUSH", "POP", "CALL", "RET"}
         )
-        self.sp_mod_at = next(
-            (i for i, ins in enumerate(self.b) if ins.mn in ("PUSH", "POP", "CALL", "RET")), None
-        )
+        self.sp_mod_at = next((i for i, ins in enumerate(self.b) if ins.mn in ("PUSH", "POP", "CALL", "RET")), None)
 
     # -- flag expressions -------------------------------------------------------------------
 
@@ -520,7 +518,7 @@ def compile_block(code: bytes, pc0: int, windowed: bool = False) -> BlockFn:
         return slow_block(pc0)
     src = _Gen(pc0, block, windowed).source()
     ns: dict[str, object] = {}
-    exec(compile(src, f"<hsx block 0x{pc0:04X}>", "exec"), _NS, ns)  # noqa: S102 - our own source
+    exec(compile(src, f"<hsx block 0x{pc0:04X}>", "exec"), _NS, ns)
     fn = ns[f"_blk_{pc0:04x}"]
     fn.source = src  # type: ignore[attr-defined]  # for debugging and tests
     return fn  # type: ignore[return-value]

@@ -27,24 +27,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
-    "HxeError",
-    "ValueEntry",
-    "CommandEntry",
-    "MailboxEntry",
-    "VALUE_FLAGS",
-    "COMMAND_FLAGS",
     "AUTH_LEVELS",
+    "COMMAND_ENTRY_SIZE",
+    "COMMAND_FLAGS",
+    "MAILBOX_ENTRY_SIZE",
     "MAILBOX_MODES",
-    "parse_flag_names",
-    "decode_values",
+    "VALUE_ENTRY_SIZE",
+    "VALUE_FLAGS",
+    "CommandEntry",
+    "HxeError",
+    "MailboxEntry",
+    "ValueEntry",
     "decode_commands",
     "decode_mailboxes",
-    "encode_values",
+    "decode_values",
     "encode_commands",
     "encode_mailboxes",
-    "VALUE_ENTRY_SIZE",
-    "COMMAND_ENTRY_SIZE",
-    "MAILBOX_ENTRY_SIZE",
+    "encode_values",
+    "parse_flag_names",
 ]
 
 

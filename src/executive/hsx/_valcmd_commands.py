@@ -298,7 +298,11 @@ class CommandRegistry:
                 except MailboxError:
                     pass  # the caller closed the handle or its queue cannot take the message
             if rec is not None:
-                out("cmd_completed", p.caller_pid, {**rec.event_data(p.caller_pid, status), "result": result, "async": True})
+                out(
+                    "cmd_completed",
+                    p.caller_pid,
+                    {**rec.event_data(p.caller_pid, status), "result": result, "async": True},
+                )
             done.append({"oid": p.oid, "pid": p.caller_pid, "handle": p.handle, "status": status, "result": result})
         return done
 

@@ -13,7 +13,7 @@ from typing import Any
 from ._valcmd_const import EEXIST, EINVAL, ENOSPC, OK, STRING_POOL_BYTES, WARNING_PCT
 from .mailbox import MailboxError, MailboxStatus
 
-__all__ = ["Emit", "StringPool", "make_oid", "no_emit", "table_statistics", "open_status"]
+__all__ = ["Emit", "StringPool", "make_oid", "no_emit", "open_status", "table_statistics"]
 
 #: ``emit(type, pid, data)``: one ``value_*``/``cmd_*`` event (hsx-executive §5.3)
 Emit = Callable[[str, "int | None", dict[str, Any]], None]
@@ -113,7 +113,9 @@ class StringPool:
         }
 
 
-def admission_status(entries: dict[int, Any], capacity: int, pool: "StringPool", oids: list[int], strings: list[str]) -> int:
+def admission_status(
+    entries: dict[int, Any], capacity: int, pool: StringPool, oids: list[int], strings: list[str]
+) -> int:
     """Status a registration of ``oids`` with ``strings`` would get in one table: EEXIST, ENOSPC or OK."""
     if any(o in entries for o in oids):
         return EEXIST

@@ -33,13 +33,13 @@ from executive.hsx._asm_sym import build_sym
 from executive.hsx.hxe import FLAG_ALLOW_MULTIPLE, HxeError, HxeImage, write_hxe
 
 __all__ = [
+    "MAX_INCLUDE_DEPTH",
+    "MAX_SOURCE_BYTES",
     "AsmError",
     "AsmResult",
     "IncludeLoader",
     "assemble",
     "assemble_text",
-    "MAX_SOURCE_BYTES",
-    "MAX_INCLUDE_DEPTH",
 ]
 
 

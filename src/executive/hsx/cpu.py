@@ -324,6 +324,5 @@ class Cpu:
 
     def __repr__(self) -> str:
         return (
-            f"<Cpu pc=0x{self.pc:04X} sp=0x{self.sp:04X} psw=0x{self.psw:X} "
-            f"steps={self.steps} halt={self.halt.name}>"
+            f"<Cpu pc=0x{self.pc:04X} sp=0x{self.sp:04X} psw=0x{self.psw:X} steps={self.steps} halt={self.halt.name}>"
         )

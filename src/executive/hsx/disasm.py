@@ -25,7 +25,7 @@ from executive.hsx._asm_source import is_symbol, register_index
 from executive.hsx.isa import RODATA_BASE, Form
 from executive.hsx.symbols import SymbolTable
 
-__all__ = ["Instruction", "SymbolsLike", "disasm_word", "disassemble", "render", "render_data", "as_symbol_table"]
+__all__ = ["Instruction", "SymbolsLike", "as_symbol_table", "disasm_word", "disassemble", "render", "render_data"]
 
 SymbolsLike = SymbolTable | Mapping[str, Any] | Iterable[tuple[str, int]] | None
 

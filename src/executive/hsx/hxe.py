@@ -43,33 +43,33 @@ from executive.hsx._hxe_meta import (
 )
 
 __all__ = [
+    "APP_NAME_SIZE",
+    "AUTH_LEVELS",
+    "COMMAND_FLAGS",
+    "FLAG_ALLOW_MULTIPLE",
+    "FLAG_MANIFEST",
+    "HEADER_V1_SIZE",
+    "HEADER_V2_SIZE",
+    "HXE_MAGIC",
+    "MAILBOX_MODES",
+    "MAX_IMAGE_SIZE",
+    "MAX_META_ENTRIES",
+    "MAX_META_SECTIONS",
+    "MAX_SECTION_BYTES",
+    "SECTION_COMMANDS",
+    "SECTION_MAILBOXES",
+    "SECTION_VALUES",
+    "VALUE_FLAGS",
+    "CommandEntry",
     "HxeError",
     "HxeImage",
     "HxeSection",
-    "ValueEntry",
-    "CommandEntry",
     "MailboxEntry",
-    "load_hxe",
-    "write_hxe",
+    "ValueEntry",
     "hxe_crc",
+    "load_hxe",
     "parse_flag_names",
-    "VALUE_FLAGS",
-    "COMMAND_FLAGS",
-    "AUTH_LEVELS",
-    "MAILBOX_MODES",
-    "HXE_MAGIC",
-    "HEADER_V1_SIZE",
-    "HEADER_V2_SIZE",
-    "FLAG_MANIFEST",
-    "FLAG_ALLOW_MULTIPLE",
-    "SECTION_VALUES",
-    "SECTION_COMMANDS",
-    "SECTION_MAILBOXES",
-    "MAX_SECTION_BYTES",
-    "MAX_IMAGE_SIZE",
-    "MAX_META_SECTIONS",
-    "MAX_META_ENTRIES",
-    "APP_NAME_SIZE",
+    "write_hxe",
 ]
 
 HXE_MAGIC = 0x48535845  # "HSXE"
@@ -215,9 +215,7 @@ def load_hxe(data: bytes, *, verify_crc: bool = True) -> HxeImage:
         raise HxeError(f"entry 0x{entry:X} is outside the code (code_len {code_len})")
     # rule 7
     if version == 2 and meta_offset != 0 and meta_offset < end_of_ro:
-        raise HxeError(
-            f"metadata table at offset {meta_offset} overlaps code/rodata (they end at {end_of_ro})"
-        )
+        raise HxeError(f"metadata table at offset {meta_offset} overlaps code/rodata (they end at {end_of_ro})")
     image = HxeImage(
         code=data[header_size : header_size + code_len],
         rodata=data[header_size + code_len : end_of_ro],

@@ -163,10 +163,4 @@ def encode(op: int, rd: int = 0, rs1: int = 0, rs2: int = 0, imm12: int = 0) -> 
     Register fields are masked to 4 bits and the opcode to 8; no validation is done here
     (the assembler validates operands, tests want to encode illegal words too).
     """
-    return (
-        ((op & 0xFF) << 24)
-        | ((rd & 0xF) << 20)
-        | ((rs1 & 0xF) << 16)
-        | ((rs2 & 0xF) << 12)
-        | (imm12 & 0xFFF)
-    )
+    return ((op & 0xFF) << 24) | ((rd & 0xF) << 20) | ((rs1 & 0xF) << 16) | ((rs2 & 0xF) << 12) | (imm12 & 0xFFF)

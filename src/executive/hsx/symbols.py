@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Symbol", "SymbolError", "SymbolTable", "LineInfo"]
+__all__ = ["LineInfo", "Symbol", "SymbolError", "SymbolTable"]
 
 
 class SymbolError(ValueError):

@@ -25,15 +25,15 @@ import enum
 from typing import Any
 
 __all__ = [
+    "BadParamsError",
+    "ClientError",
     "ErrorCode",
     "ExecutiveError",
-    "ClientError",
-    "BadParamsError",
-    "NotFoundError",
     "InvalidTransitionError",
-    "NotAllowedError",
-    "LockedError",
     "LimitError",
+    "LockedError",
+    "NotAllowedError",
+    "NotFoundError",
     "ServerError",
 ]
 

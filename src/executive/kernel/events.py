@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import collections
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
-__all__ = ["Event", "EventBus", "Subscription", "SEQ_MAX"]
+__all__ = ["SEQ_MAX", "Event", "EventBus", "Subscription"]
 
 SEQ_MAX = 2**64 - 1
 
@@ -39,7 +40,7 @@ SEQ_MAX = 2**64 - 1
 class Event:
     """One event; immutable after publish.  ``size`` approximates its payload bytes."""
 
-    __slots__ = ("seq", "ts", "type", "pid", "data", "size", "_json")
+    __slots__ = ("_json", "data", "pid", "seq", "size", "ts", "type")
 
     def __init__(self, seq: int, ts: float, type: str, pid: int | None, data: dict[str, Any], size: int) -> None:
         self.seq = seq
@@ -79,7 +80,7 @@ class Subscription:
 
     def __init__(
         self,
-        bus: "EventBus",
+        bus: EventBus,
         sub_id: int,
         *,
         types: Iterable[str] | None,
@@ -163,16 +164,40 @@ class Subscription:
         if self.gap is not None:
             first, last = self.gap
             self.gap = None
-            out.append(Event(last, self._bus.now(), "warning", None, {
-                "reason": "replay_gap", "subscription": self.id, "missing_from": first, "missing_to": last,
-                "hint": "those events left the history; read task output by offset instead",
-            }, 0))
+            out.append(
+                Event(
+                    last,
+                    self._bus.now(),
+                    "warning",
+                    None,
+                    {
+                        "reason": "replay_gap",
+                        "subscription": self.id,
+                        "missing_from": first,
+                        "missing_to": last,
+                        "hint": "those events left the history; read task output by offset instead",
+                    },
+                    0,
+                )
+            )
         if self.dropped:
-            out.append(Event(self.last_dropped_seq, self._bus.now(), "warning", None, {
-                "reason": "events_dropped", "subscription": self.id, "dropped": self.dropped,
-                "first_dropped_seq": self.first_dropped_seq, "last_dropped_seq": self.last_dropped_seq,
-                "hint": "re-subscribe with since_seq, or read task output by offset",
-            }, 0))
+            out.append(
+                Event(
+                    self.last_dropped_seq,
+                    self._bus.now(),
+                    "warning",
+                    None,
+                    {
+                        "reason": "events_dropped",
+                        "subscription": self.id,
+                        "dropped": self.dropped,
+                        "first_dropped_seq": self.first_dropped_seq,
+                        "last_dropped_seq": self.last_dropped_seq,
+                        "hint": "re-subscribe with since_seq, or read task output by offset",
+                    },
+                    0,
+                )
+            )
             self.dropped = 0
             self.first_dropped_seq = None
         ring = self._ring
@@ -225,7 +250,13 @@ class EventBus:
     durable (:meth:`resume_from`); crossing it extends the lease first.
     """
 
-    def __init__(self, *, history_events: int = 65536, history_bytes: int = 4 * 1024 * 1024, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        history_events: int = 65536,
+        history_bytes: int = 4 * 1024 * 1024,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._seq = 0
         self._clock = clock
         self._history: collections.deque[Event] = collections.deque()

@@ -16,11 +16,12 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from executive.kernel.errors import ErrorCode, LimitError, LockedError, NotFoundError
 
-__all__ = ["Session", "SessionManager", "CAPABILITIES"]
+__all__ = ["CAPABILITIES", "Session", "SessionManager"]
 
 # What this daemon offers; a client asks for a subset and gets back what exists.
 CAPABILITIES = frozenset({"tasks", "events", "output", "locks", "vm", "debug", "trace", "pipeline", "agents"})
@@ -50,7 +51,9 @@ class Session:
 
 
 class SessionManager:
-    def __init__(self, *, max_sessions: int, idle_s: float, max_locks: int, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, *, max_sessions: int, idle_s: float, max_locks: int, clock: Callable[[], float] = time.time
+    ) -> None:
         self._sessions: dict[str, Session] = {}
         self._lock_owner: dict[int, str] = {}  # task id -> session id; invariant: mirrors Session.locks
         self._max = max_sessions
@@ -61,7 +64,9 @@ class SessionManager:
     def __len__(self) -> int:
         return len(self._sessions)
 
-    def open(self, *, client: str, capabilities: Iterable[str] | None, idle_s: float | None = None) -> tuple[Session, list[str]]:
+    def open(
+        self, *, client: str, capabilities: Iterable[str] | None, idle_s: float | None = None
+    ) -> tuple[Session, list[str]]:
         """Open a session; returns it and warnings for capabilities we do not offer.
 
         Raises:
@@ -78,7 +83,9 @@ class SessionManager:
         warnings = [f"unsupported_capability:{c}" for c in asked if c not in CAPABILITIES]
         now = self._clock()
         idle = self._idle_s if idle_s is None else max(5.0, min(float(idle_s), 24 * 3600.0))
-        session = Session(id=uuid.uuid4().hex, client=client, capabilities=granted, created=now, last_seen=now, idle_s=idle)
+        session = Session(
+            id=uuid.uuid4().hex, client=client, capabilities=granted, created=now, last_seen=now, idle_s=idle
+        )
         self._sessions[session.id] = session
         return session, warnings
 

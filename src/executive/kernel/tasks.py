@@ -23,18 +23,19 @@ from __future__ import annotations
 import dataclasses
 import enum
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from executive.kernel.errors import InvalidTransitionError, NotFoundError
 
 __all__ = [
-    "TaskState",
-    "Transition",
-    "EndReason",
-    "TaskKind",
     "TRANSITIONS",
+    "EndReason",
     "Task",
+    "TaskKind",
+    "TaskState",
     "TaskTable",
+    "Transition",
 ]
 
 

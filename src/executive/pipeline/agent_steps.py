@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from executive.kernel.tasks import TaskKind
 from executive.pipeline.model import AgentRef
 
-__all__ = ["AgentStart", "AgentFinish", "AgentLauncher", "BuiltinLauncher", "AgentsLayerLauncher", "default_launcher"]
+__all__ = ["AgentFinish", "AgentLauncher", "AgentStart", "AgentsLayerLauncher", "BuiltinLauncher", "default_launcher"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -71,10 +71,21 @@ def builtin_argv(agent: AgentRef, prompt: str) -> list[str]:
     """The headless argv of a known CLI (spec/agent-clis.md); custom substitutes ``{prompt}`` in its argv."""
     extra = list(agent.argv or [])
     if agent.cli == "claude":
-        argv = ["claude", "-p", _positional(prompt), "--output-format", "stream-json", "--verbose", "--permission-mode", "acceptEdits"]
+        argv = [
+            "claude",
+            "-p",
+            _positional(prompt),
+            "--output-format",
+            "stream-json",
+            "--verbose",
+            "--permission-mode",
+            "acceptEdits",
+        ]
         return argv + (["--model", agent.model] if agent.model else []) + extra
     if agent.cli == "codex":
-        argv = ["codex", "exec", "--full-auto", "--skip-git-repo-check", "--json"] + (["-m", agent.model] if agent.model else [])
+        argv = ["codex", "exec", "--full-auto", "--skip-git-repo-check", "--json"] + (
+            ["-m", agent.model] if agent.model else []
+        )
         return argv + extra + [_positional(prompt)]
     if agent.cli == "aider":
         argv = ["aider", "--yes-always", "--no-auto-commits", "--no-pretty", "--no-check-update", "--analytics-disable"]
@@ -93,8 +104,13 @@ class BuiltinLauncher:
         if len(req.prompt) <= 32 * 1024:
             env["EXECUTIVE_AGENT_PROMPT"] = req.prompt
         return await self.host.task_run(  # type: ignore[no-any-return]
-            builtin_argv(req.agent, req.prompt), name=req.name, cwd=req.cwd, env=env, timeout=req.timeout,
-            kind=TaskKind.AGENT, meta={"pipeline": req.meta, "agent": req.agent.cli},
+            builtin_argv(req.agent, req.prompt),
+            name=req.name,
+            cwd=req.cwd,
+            env=env,
+            timeout=req.timeout,
+            kind=TaskKind.AGENT,
+            meta={"pipeline": req.meta, "agent": req.agent.cli},
         )
 
     async def finish(self, task_id: int) -> AgentFinish:
@@ -120,7 +136,13 @@ class AgentsLayerLauncher:
         bin_ = extra[0] if a.cli == "custom" else None
         args = extra[1:] if a.cli == "custom" else extra
         request = AgentRequest(
-            agent=_ADAPTER[a.cli], prompt=req.prompt, cwd=req.cwd, bin=bin_, model=a.model, args=args, env=dict(req.env),
+            agent=_ADAPTER[a.cli],
+            prompt=req.prompt,
+            cwd=req.cwd,
+            bin=bin_,
+            model=a.model,
+            args=args,
+            env=dict(req.env),
             permission_mode="acceptEdits" if a.cli == "claude" else None,
         )
         task = await self.host.agents.runs.run(request, name=req.name, timeout=req.timeout)
@@ -134,7 +156,9 @@ class AgentsLayerLauncher:
         result = out.get("result") or {}
         ok = bool(result.get("ok"))
         errors = ", ".join(str(e) for e in result.get("errors") or [])
-        return AgentFinish(ok, "" if ok else f"agent run not ok: {errors or 'no result'}", str(result.get("text") or ""))
+        return AgentFinish(
+            ok, "" if ok else f"agent run not ok: {errors or 'no result'}", str(result.get("text") or "")
+        )
 
 
 def default_launcher(host: Any) -> AgentLauncher:

@@ -47,16 +47,16 @@ from executive.store.sqlite import Store, register_migration
 __all__ = [
     "CrashSeam",
     "create_run",
-    "set_run_state",
-    "op_start",
+    "list_runs",
+    "load_approvals",
+    "load_ops",
+    "load_run",
     "op_attach_task",
     "op_end",
-    "load_run",
-    "load_ops",
-    "list_runs",
-    "runs_in_states",
+    "op_start",
     "record_approval",
-    "load_approvals",
+    "runs_in_states",
+    "set_run_state",
     "truncate_ops",
 ]
 
@@ -122,7 +122,7 @@ class CrashSeam:
             self.kind, self.n = kind, int(n or "1")
 
     @classmethod
-    def from_env(cls) -> "CrashSeam":
+    def from_env(cls) -> CrashSeam:
         return cls(os.environ.get(CRASH_ENV))
 
     def after(self, kind: str) -> None:
@@ -167,7 +167,9 @@ def create_run(store: Store, row: dict[str, Any], seam: CrashSeam = _NO_SEAM) ->
     return run_id
 
 
-def set_run_state(store: Store, run_id: int, state: str, detail: str | None, ended: bool, seam: CrashSeam = _NO_SEAM) -> None:
+def set_run_state(
+    store: Store, run_id: int, state: str, detail: str | None, ended: bool, seam: CrashSeam = _NO_SEAM
+) -> None:
     with store.transaction(durable=True) as c:
         _run_state(c, run_id, state, detail, ended)
     seam.after("state")
@@ -264,7 +266,10 @@ def list_runs(store: Store, limit: int, state: str | None) -> list[dict[str, Any
 
 def runs_in_states(store: Store, states: list[str]) -> list[int]:
     marks = ",".join("?" * len(states))
-    return [int(r[0]) for r in store.query(f"SELECT id FROM pipeline_runs WHERE state IN ({marks}) ORDER BY id", tuple(states))]
+    return [
+        int(r[0])
+        for r in store.query(f"SELECT id FROM pipeline_runs WHERE state IN ({marks}) ORDER BY id", tuple(states))
+    ]
 
 
 def record_approval(store: Store, run_id: int, phase: str, note: str) -> dict[str, Any]:
@@ -274,7 +279,9 @@ def record_approval(store: Store, run_id: int, phase: str, note: str) -> dict[st
             "INSERT INTO pipeline_approvals (run_id, phase, approved, note) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (run_id, phase, time.time(), note),
         )
-        row = c.execute("SELECT approved, note FROM pipeline_approvals WHERE run_id=? AND phase=?", (run_id, phase)).fetchone()
+        row = c.execute(
+            "SELECT approved, note FROM pipeline_approvals WHERE run_id=? AND phase=?", (run_id, phase)
+        ).fetchone()
     return {"run": run_id, "phase": phase, "approved": row[0], "note": row[1]}
 
 
@@ -286,9 +293,12 @@ def load_approvals(store: Store, run_id: int) -> dict[str, dict[str, Any]]:
 def truncate_ops(store: Store, run_id: int, from_seq: int) -> int:
     """Forget operations from ``from_seq`` on (``--rework-from``), and approvals those ops consumed; returns rows removed."""
     with store.transaction(durable=True) as c:
-        phases = [r[0] for r in c.execute(
-            "SELECT phase FROM pipeline_ops WHERE run_id=? AND seq>=? AND kind='approval'", (run_id, from_seq)
-        )]
+        phases = [
+            r[0]
+            for r in c.execute(
+                "SELECT phase FROM pipeline_ops WHERE run_id=? AND seq>=? AND kind='approval'", (run_id, from_seq)
+            )
+        ]
         for phase in phases:
             c.execute("DELETE FROM pipeline_approvals WHERE run_id=? AND phase=?", (run_id, phase))
         cur = c.execute("DELETE FROM pipeline_ops WHERE run_id=? AND seq>=?", (run_id, from_seq))

@@ -31,8 +31,9 @@ import contextvars
 import hashlib
 import os
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Any, Protocol
 
 import structlog
 
@@ -95,7 +96,9 @@ class PipelineEngine:
             row = await store.call(cp.load_run, run_id, content=False)
             assert row is not None
             new = next_state(run_id, RunState(row["state"]), RunEvent.INTERRUPT)
-            detail = f"the daemon stopped while this run was executing; `executive pipeline resume {run_id}` continues it"
+            detail = (
+                f"the daemon stopped while this run was executing; `executive pipeline resume {run_id}` continues it"
+            )
             await store.call(cp.set_run_state, run_id, new.value, detail, False)
             log.info("run_transition", run=run_id, **{"from": row["state"], "to": new.value}, reason="daemon_restart")
         for run_id in await store.call(cp.runs_in_states, [RunState.WAITING_APPROVAL.value]):
@@ -113,7 +116,9 @@ class PipelineEngine:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     # ------------------------------------------------------------------ creating runs
-    async def run(self, *, path: str | None = None, text: str | None = None, requirement: str = "", workdir: str | None = None) -> dict[str, Any]:
+    async def run(
+        self, *, path: str | None = None, text: str | None = None, requirement: str = "", workdir: str | None = None
+    ) -> dict[str, Any]:
         """Start a run of a pipeline file (``path``) or text; returns the run row.
 
         Raises:
@@ -125,12 +130,16 @@ class PipelineEngine:
         wd = Path(workdir) if workdir else base / pipeline.workdir
         return await self._create(pipeline, content, source, wd, requirement, RunMode.RUN, {})
 
-    async def validate(self, directory: str, *, path: str | None = None, remediate: bool = False, iteration: int = 1) -> dict[str, Any]:
+    async def validate(
+        self, directory: str, *, path: str | None = None, remediate: bool = False, iteration: int = 1
+    ) -> dict[str, Any]:
         """Score the project in ``directory`` with the pipeline's exit gates; ``remediate`` reworks what fails."""
         if not os.path.isdir(directory):
             raise BadParamsError(f"{directory} is not a directory; validate scores an existing project directory")
         if not (1 <= iteration <= self.host.limits.pipeline_max_iterations):
-            raise BadParamsError(f"iteration must be 1..{self.host.limits.pipeline_max_iterations} (whose threshold to score against)")
+            raise BadParamsError(
+                f"iteration must be 1..{self.host.limits.pipeline_max_iterations} (whose threshold to score against)"
+            )
         file = path or os.path.join(directory, "pipeline.yaml")
         pipeline, content, source, _ = await self._load(file, None, None)
         mode = RunMode.REMEDIATE if remediate else RunMode.VALIDATE
@@ -149,7 +158,14 @@ class PipelineEngine:
         return parse_pipeline(text, lim, source="pipeline text"), text, "", Path(workdir)
 
     async def _create(
-        self, pipeline: Pipeline, content: str, source: str, workdir: Path, requirement: str, mode: RunMode, options: dict[str, Any]
+        self,
+        pipeline: Pipeline,
+        content: str,
+        source: str,
+        workdir: Path,
+        requirement: str,
+        mode: RunMode,
+        options: dict[str, Any],
     ) -> dict[str, Any]:
         lim = self.host.limits
         if len(requirement.encode()) > lim.pipeline_requirement_bytes:
@@ -166,7 +182,9 @@ class PipelineEngine:
             )
         wd = workdir.resolve()
         if not wd.is_dir():
-            raise BadParamsError(f"working directory {wd} does not exist; create it or set workdir in the pipeline file")
+            raise BadParamsError(
+                f"working directory {wd} does not exist; create it or set workdir in the pipeline file"
+            )
         row = {
             "name": pipeline.name,
             "mode": mode.value,
@@ -193,7 +211,15 @@ class PipelineEngine:
         pipeline = parse_pipeline(row["content"], self.host.limits, source=row["source"] or f"run {run_id}")
         ops = await store.call(cp.load_ops, run_id)
         ctx = RunContext(run_id, pipeline, row["workdir"], row["requirement"], row["created"])
-        r = ActiveRun(run_id, pipeline, RunMode(row["mode"]), RunState(row["state"]), ctx, row["options"], {o["seq"]: o for o in ops})
+        r = ActiveRun(
+            run_id,
+            pipeline,
+            RunMode(row["mode"]),
+            RunState(row["state"]),
+            ctx,
+            row["options"],
+            {o["seq"]: o for o in ops},
+        )
         if event is not None:
             await self._transition(r, event, detail)
         self._active[run_id] = r
@@ -207,9 +233,15 @@ class PipelineEngine:
             await self._transition(r, RunEvent.PASS if ok else RunEvent.FAIL, detail)
         except asyncio.CancelledError:
             if not self._closing:
-                await self._transition(r, RunEvent.CANCEL, "cancelled by a client; `executive pipeline resume` re-runs the step that was cut off")
+                await self._transition(
+                    r,
+                    RunEvent.CANCEL,
+                    "cancelled by a client; `executive pipeline resume` re-runs the step that was cut off",
+                )
             elif r.state is RunState.RUNNING:
-                await self._transition(r, RunEvent.INTERRUPT, f"the daemon stopped; `executive pipeline resume {r.id}` continues it")
+                await self._transition(
+                    r, RunEvent.INTERRUPT, f"the daemon stopped; `executive pipeline resume {r.id}` continues it"
+                )
         except ExecutiveError as exc:
             log.warning("run_failed", run=r.id, error=exc.message)
             await self._transition(r, RunEvent.FAIL, exc.message)
@@ -230,7 +262,11 @@ class PipelineEngine:
         if persist:
             await self.host.store.call(cp.set_run_state, r.id, new.value, detail, new in TERMINAL_STATES, self.seam)
         log.info("run_transition", run=r.id, **{"from": prev.value, "to": new.value}, reason=event.value)
-        self.publish("pipeline.run", None, {"run": r.id, "from": prev.value, "to": new.value, "event": event.value, "detail": detail})
+        self.publish(
+            "pipeline.run",
+            None,
+            {"run": r.id, "from": prev.value, "to": new.value, "event": event.value, "detail": detail},
+        )
         old, r.changed = r.changed, asyncio.Event()
         old.set()
 
@@ -238,7 +274,9 @@ class PipelineEngine:
         self.host.bus.publish(type_, pid, data)
 
     # ------------------------------------------------------------------ operations
-    def _claim(self, r: ActiveRun, kind: str, phase: str, iteration: int, step: str | None) -> tuple[int, str, dict[str, Any] | None]:
+    def _claim(
+        self, r: ActiveRun, kind: str, phase: str, iteration: int, step: str | None
+    ) -> tuple[int, str, dict[str, Any] | None]:
         r.seq += 1
         name = f"{kind}:{phase}:{iteration}" + (f":{step}" if step else "")
         prev = r.recorded.get(r.seq)
@@ -251,7 +289,13 @@ class PipelineEngine:
         return r.seq, name, prev
 
     async def op(
-        self, r: ActiveRun, kind: str, phase: str, iteration: int, step: str | None, fn: Callable[[int], Awaitable[dict[str, Any]]]
+        self,
+        r: ActiveRun,
+        kind: str,
+        phase: str,
+        iteration: int,
+        step: str | None,
+        fn: Callable[[int], Awaitable[dict[str, Any]]],
     ) -> dict[str, Any]:
         """Run one checkpointed operation, or replay its stored result."""
         seq, name, prev = self._claim(r, kind, phase, iteration, step)
@@ -274,7 +318,9 @@ class PipelineEngine:
 
     def gate_ctx(self, runner: TaskRunner) -> GateContext:
         lim = self.host.limits
-        return GateContext(runner.ctx.workdir, runner.values(), lim.pipeline_prompt_bytes, lim.pipeline_check_output_bytes)
+        return GateContext(
+            runner.ctx.workdir, runner.values(), lim.pipeline_prompt_bytes, lim.pipeline_check_output_bytes
+        )
 
     async def approval(self, r: ActiveRun, phase: Phase) -> None:
         """A durable wait: checkpointed as running (run state waiting_approval) until approved."""
@@ -292,8 +338,16 @@ class PipelineEngine:
             await self._transition(r, RunEvent.WAIT_APPROVAL, None, persist=False)
         if approved is None:
             r.live.update(step="(waiting for approval)")
-            self.publish("pipeline.phase", None, {"run": r.id, "phase": phase.name, "state": "waiting_approval",
-                                                   "hint": f"executive pipeline approve {r.id} {phase.name}"})
+            self.publish(
+                "pipeline.phase",
+                None,
+                {
+                    "run": r.id,
+                    "phase": phase.name,
+                    "state": "waiting_approval",
+                    "hint": f"executive pipeline approve {r.id} {phase.name}",
+                },
+            )
         while approved is None:
             await wake.wait()
             wake.clear()
@@ -301,7 +355,9 @@ class PipelineEngine:
         self._approvals.pop(key, None)
         resume_state = RunState.RUNNING if r.state is RunState.WAITING_APPROVAL else None
         out = {"status": "approved", "approved": approved["approved"], "note": approved["note"]}
-        await store.call(cp.op_end, r.id, seq, "approval", "approved", out, resume_state.value if resume_state else None, self.seam)
+        await store.call(
+            cp.op_end, r.id, seq, "approval", "approved", out, resume_state.value if resume_state else None, self.seam
+        )
         if resume_state is not None:
             await self._transition(r, RunEvent.APPROVED, None, persist=False)
         r.live.update(step=None)
@@ -333,7 +389,9 @@ class PipelineEngine:
         row = await self._row(run_id)
         state = RunState(row["state"])
         if len(self._active) >= self.host.limits.pipeline_max_active_runs:
-            raise LimitError(f"pipeline_max_active_runs={self.host.limits.pipeline_max_active_runs} runs are active; wait or cancel one")
+            raise LimitError(
+                f"pipeline_max_active_runs={self.host.limits.pipeline_max_active_runs} runs are active; wait or cancel one"
+            )
         if rework_from is None:
             next_state(run_id, state, RunEvent.RESUME)
             await self._attach(run_id, RunEvent.RESUME, "resumed")
@@ -357,7 +415,9 @@ class PipelineEngine:
             )
         phases = {o["phase"] for o in hits}
         if len(phases) > 1:
-            raise BadParamsError(f"step {step!r} ran in phases {', '.join(sorted(phases))}; say which with PHASE/{step}")
+            raise BadParamsError(
+                f"step {step!r} ran in phases {', '.join(sorted(phases))}; say which with PHASE/{step}"
+            )
         return int(max(o["seq"] for o in hits))  # its latest run: the project's current state came from there
 
     async def approve(self, run_id: int, phase: str, note: str = "") -> dict[str, Any]:
@@ -367,12 +427,18 @@ class PipelineEngine:
         try:
             ph = pipeline.phase(phase)
         except KeyError:
-            raise BadParamsError(f"run {run_id} has no phase {phase!r}; phases: {', '.join(p.name for p in pipeline.phases)}") from None
+            raise BadParamsError(
+                f"run {run_id} has no phase {phase!r}; phases: {', '.join(p.name for p in pipeline.phases)}"
+            ) from None
         if not ph.entry.approval:
             gated = [p.name for p in pipeline.phases if p.entry.approval]
-            raise BadParamsError(f"phase {phase!r} has no approval gate (entry.approval: true); gated phases: {', '.join(gated) or 'none'}")
+            raise BadParamsError(
+                f"phase {phase!r} has no approval gate (entry.approval: true); gated phases: {', '.join(gated) or 'none'}"
+            )
         if RunState(row["state"]) in TERMINAL_STATES:
-            raise RunTransitionError(f"cannot approve run {run_id}: it is {row['state']}", data={"run": run_id, "state": row["state"]})
+            raise RunTransitionError(
+                f"cannot approve run {run_id}: it is {row['state']}", data={"run": run_id, "state": row["state"]}
+            )
         out = await self.host.store.call(cp.record_approval, run_id, phase, note)
         self.publish("pipeline.phase", None, {"run": run_id, "phase": phase, "state": "approved", "note": note})
         wake = self._approvals.get((run_id, phase))
@@ -382,7 +448,7 @@ class PipelineEngine:
             wake.set()
             try:  # reply once the run has moved on, so a client's next call sees it running
                 await asyncio.wait_for(changed.wait(), 10.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         out["state"] = (r.state if r is not None else RunState(row["state"])).value
         return out
@@ -397,7 +463,11 @@ class PipelineEngine:
         row = await self._row(run_id)
         new = next_state(run_id, RunState(row["state"]), RunEvent.CANCEL)
         await self.host.store.call(cp.set_run_state, run_id, new.value, "cancelled by a client", True, self.seam)
-        self.publish("pipeline.run", None, {"run": run_id, "from": row["state"], "to": new.value, "event": "cancel", "detail": None})
+        self.publish(
+            "pipeline.run",
+            None,
+            {"run": run_id, "from": row["state"], "to": new.value, "event": "cancel", "detail": None},
+        )
         return await self.info(run_id)
 
     async def wait(self, run_id: int, *, timeout: float) -> dict[str, Any]:
@@ -416,7 +486,7 @@ class PipelineEngine:
                 return out
             try:
                 await asyncio.wait_for(r.changed.wait(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
 
     async def status(self, run_id: int) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from executive.kernel.errors import BadParamsError, ErrorCode, InvalidTransitionError, NotFoundError, ServerError
 
-__all__ = ["PipelineInvalidError", "RunNotFoundError", "RunTransitionError", "NondeterminismError"]
+__all__ = ["NondeterminismError", "PipelineInvalidError", "RunNotFoundError", "RunTransitionError"]
 
 
 class PipelineInvalidError(BadParamsError):
@@ -27,7 +27,9 @@ class PipelineInvalidError(BadParamsError):
 
     default_code = ErrorCode.PIPELINE_INVALID
 
-    def __init__(self, message: str, *, path: str = "", errors: list[dict[str, Any]] | None = None, source: str = "") -> None:
+    def __init__(
+        self, message: str, *, path: str = "", errors: list[dict[str, Any]] | None = None, source: str = ""
+    ) -> None:
         super().__init__(message, data={"path": path, "source": source, "errors": errors or []})
         self.path = path
 

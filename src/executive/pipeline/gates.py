@@ -18,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 from executive.pipeline import scoring
 from executive.pipeline.model import (
@@ -36,7 +37,7 @@ from executive.pipeline.model import (
 from executive.pipeline.prompts import DEFAULT_RUBRIC_PROMPT, render
 from executive.pipeline.workspace import inside, matches
 
-__all__ = ["CommandResult", "CommandRunner", "GateContext", "score_check", "evaluate_exit_gate", "evaluate_entry_gate"]
+__all__ = ["CommandResult", "CommandRunner", "GateContext", "evaluate_entry_gate", "evaluate_exit_gate", "score_check"]
 
 _DETAIL_CHARS = 500
 
@@ -108,7 +109,9 @@ async def score_check(check: Check, runner: CommandRunner, ctx: GateContext) -> 
     if isinstance(check, FilesExistCheck):
         missing = await asyncio.to_thread(_missing, ctx.workdir, check.paths, check.non_empty)  # globs walk the tree
         present = len(check.paths) - len(missing)
-        detail = "all present" if not missing else f"missing{' or empty' if check.non_empty else ''}: {', '.join(missing)}"
+        detail = (
+            "all present" if not missing else f"missing{' or empty' if check.non_empty else ''}: {', '.join(missing)}"
+        )
         return _result(check, 100.0 * present / len(check.paths), detail, [])
     if isinstance(check, CommandCheck):
         res = await runner.command(list(check.command), label=label, timeout=check.timeout_s)
@@ -117,7 +120,10 @@ async def score_check(check: Check, runner: CommandRunner, ctx: GateContext) -> 
         res = await runner.command(list(check.command), label=label, timeout=check.timeout_s)
         counts = scoring.parse_test_summary(res.stdout + "\n" + res.stderr, check.format)
         if res.error or counts is None:
-            why = res.error or f"no test summary found ({check.format}); print e.g. '3 passed, 1 failed' or JSON {{\"passed\": 3, \"failed\": 1}}"
+            why = (
+                res.error
+                or f'no test summary found ({check.format}); print e.g. \'3 passed, 1 failed\' or JSON {{"passed": 3, "failed": 1}}'
+            )
             return _result(check, 0.0, why, _tasks(res))
         passed, bad = counts
         total = passed + bad
@@ -144,7 +150,9 @@ async def score_check(check: Check, runner: CommandRunner, ctx: GateContext) -> 
         if score is None:
             score = scoring.parse_rubric_score(res.stdout)
         if score is None:
-            return _result(check, 0.0, res.error or f'no {{"score": n}} in the agent\'s output ({res.describe()})', _tasks(res))
+            return _result(
+                check, 0.0, res.error or f'no {{"score": n}} in the agent\'s output ({res.describe()})', _tasks(res)
+            )
         return _result(check, score, f"agent scored {score:g}", _tasks(res))
     raise TypeError(f"unknown check kind {type(check).__name__}")
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import stat
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import pydantic
 import yaml
@@ -35,24 +35,24 @@ from executive.pipeline.errors import PipelineInvalidError
 from executive.pipeline.prompts import PLACEHOLDERS, unknown_placeholders
 
 __all__ = [
-    "Pipeline",
-    "Phase",
-    "Step",
-    "AgentSpec",
     "AgentRef",
-    "EntryGate",
-    "Defaults",
+    "AgentSpec",
     "Check",
-    "FilesExistCheck",
     "CommandCheck",
-    "TestRatioCheck",
     "CoverageCheck",
+    "Defaults",
+    "EntryGate",
+    "FilesExistCheck",
     "JsonScoreCheck",
+    "Phase",
+    "Pipeline",
     "RubricCheck",
-    "parse_pipeline",
-    "load_pipeline",
-    "pipeline_schema",
+    "Step",
+    "TestRatioCheck",
     "dump_json",
+    "load_pipeline",
+    "parse_pipeline",
+    "pipeline_schema",
 ]
 
 _MAX_YAML_NODES = 100_000  # expanded scalars + containers; stops alias bombs
@@ -67,6 +67,8 @@ def _relative(path: str) -> str:
 
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")]
 RelPath = Annotated[str, StringConstraints(min_length=1, max_length=1024), AfterValidator(_relative)]
+
+
 def _scalar_to_str(v: Any) -> Any:
     """YAML reads `[true]` or `[echo, 1]` as bool/int; in an argv they mean the words."""
     if isinstance(v, bool):
@@ -80,7 +82,10 @@ Arg = Annotated[str, BeforeValidator(_scalar_to_str), StringConstraints(max_leng
 Argv = Annotated[list[Arg], Field(min_length=1, max_length=256)]
 Text = Annotated[str, StringConstraints(max_length=64 * 1024)]
 Percent = Annotated[float, Field(ge=0, le=100)]
-EnvMap = Annotated[dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128)], Arg], Field(max_length=128)]
+EnvMap = Annotated[
+    dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128)], Arg],
+    Field(max_length=128),
+]
 
 
 class _Model(BaseModel):
@@ -97,14 +102,16 @@ class AgentRef(_Model):
     model: Annotated[str, StringConstraints(max_length=128)] | None = None
 
     @model_validator(mode="after")
-    def _custom_needs_argv(self) -> "AgentRef":
+    def _custom_needs_argv(self) -> AgentRef:
         if self.cli == "custom" and not self.argv:
             raise ValueError('cli "custom" needs argv, e.g. ["my-agent", "--prompt", "{prompt}"]')
         return self
 
 
 class AgentSpec(AgentRef):
-    prompt: Text = Field(min_length=1, description="template; placeholders: {requirement} {phase} {iteration} {step} ...")
+    prompt: Text = Field(
+        min_length=1, description="template; placeholders: {requirement} {phase} {iteration} {step} ..."
+    )
     rework_prompt: Text | None = Field(
         None, description="template for iterations >= 2; default: prompt + the failed checks and the diff so far"
     )
@@ -124,7 +131,7 @@ class Step(_Model):
     cwd: RelPath | None = Field(None, description="subdirectory of the working directory")
 
     @model_validator(mode="after")
-    def _one_action(self) -> "Step":
+    def _one_action(self) -> Step:
         if (self.command is None) == (self.agent is None):
             raise ValueError("a step needs exactly one of command (an argv list) or agent (a prompt)")
         return self
@@ -139,7 +146,9 @@ class _CheckBase(_Model):
     description: Text = ""
     weight: float = Field(1.0, gt=0, le=1000)
     owners: list[Name] = Field(min_length=1, max_length=64, description="steps re-run when this check fails")
-    pass_score: Percent | None = Field(None, description="the check fails below this; default: the iteration's threshold")
+    pass_score: Percent | None = Field(
+        None, description="the check fails below this; default: the iteration's threshold"
+    )
     timeout_s: float = Field(300.0, gt=0, le=86400)
 
 
@@ -167,7 +176,7 @@ class CoverageCheck(_CheckBase):
     target: float = Field(100.0, gt=0, le=100, description="coverage that scores 100")
 
     @model_validator(mode="after")
-    def _source(self) -> "CoverageCheck":
+    def _source(self) -> CoverageCheck:
         if self.command is None and self.report is None:
             raise ValueError("a coverage check needs a command, a report path, or both")
         return self
@@ -176,7 +185,9 @@ class CoverageCheck(_CheckBase):
 class JsonScoreCheck(_CheckBase):
     kind: Literal["json_score"]
     command: Argv
-    key: Annotated[str, StringConstraints(min_length=1, max_length=256)] = Field(description="dotted path, e.g. summary.score")
+    key: Annotated[str, StringConstraints(min_length=1, max_length=256)] = Field(
+        description="dotted path, e.g. summary.score"
+    )
     scale: float = Field(100.0, gt=0, description="the value that scores 100")
 
 
@@ -188,7 +199,7 @@ class RubricCheck(_CheckBase):
 
 
 Check = Annotated[
-    Union[FilesExistCheck, CommandCheck, TestRatioCheck, CoverageCheck, JsonScoreCheck, RubricCheck],
+    FilesExistCheck | CommandCheck | TestRatioCheck | CoverageCheck | JsonScoreCheck | RubricCheck,
     Field(discriminator="kind"),
 ]
 
@@ -211,7 +222,9 @@ Thresholds = Annotated[list[Percent], Field(min_length=1, max_length=64), AfterV
 
 
 class Defaults(_Model):
-    thresholds: Thresholds = Field(default_factory=lambda: [60.0, 75.0, 85.0, 90.0], description="% per iteration; the last repeats")
+    thresholds: Thresholds = Field(
+        default_factory=lambda: [60.0, 75.0, 85.0, 90.0], description="% per iteration; the last repeats"
+    )
     min_improvement: Percent = Field(5.0, description="points a rework iteration must gain, else the phase stops")
     max_iterations: int = Field(4, ge=1, description="per phase")
     max_total_iterations: int = Field(12, ge=1, description="gate evaluations over the whole run")
@@ -285,7 +298,8 @@ def load_pipeline(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> tuple[Pi
         if not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
             # /dev/zero or a FIFO: st_size says 0, and reading never ends (or never starts).
             raise PipelineInvalidError(
-                f"cannot read pipeline file {p}: not a regular file; `executive pipeline init` writes a template", source=str(p)
+                f"cannot read pipeline file {p}: not a regular file; `executive pipeline init` writes a template",
+                source=str(p),
             )
         if st.st_size > limits.pipeline_file_bytes:
             raise _too_big(st.st_size, limits, str(p))
@@ -342,7 +356,10 @@ def parse_pipeline(text: str, limits: Limits = DEFAULT_LIMITS, *, source: str = 
         first = errors[0]
         more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
         raise PipelineInvalidError(
-            f"{source}: {first['path']}: {first['message']}{first['where']}{more}", path=first["path"], errors=errors, source=source
+            f"{source}: {first['path']}: {first['message']}{first['where']}{more}",
+            path=first["path"],
+            errors=errors,
+            source=source,
         ) from None
     problems = _check_references(pipeline) + _check_limits(pipeline, limits)
     if problems:
@@ -421,15 +438,22 @@ def _check_references(p: Pipeline) -> list[tuple[str, str]]:
                 out.append((f"{base}.checks[{j}].name", f"check name {c.name!r} is used twice in phase {ph.name!r}"))
             for k, owner in enumerate(c.owners):
                 if owner not in steps:
-                    out.append((
-                        f"{base}.checks[{j}].owners[{k}]",
-                        f"no step {owner!r} in phase {ph.name!r}; owners must name steps of the same phase ({', '.join(steps)})",
-                    ))
+                    out.append(
+                        (
+                            f"{base}.checks[{j}].owners[{k}]",
+                            f"no step {owner!r} in phase {ph.name!r}; owners must name steps of the same phase ({', '.join(steps)})",
+                        )
+                    )
             if isinstance(c, RubricCheck) and c.prompt is not None and unknown_placeholders(c.prompt):
                 out.append((f"{base}.checks[{j}].prompt", _placeholder_msg(unknown_placeholders(c.prompt))))
         for k, req in enumerate(ph.entry.requires or []):
             if req not in seen_phases:
-                out.append((f"{base}.entry.requires[{k}]", f"{req!r} is not an earlier phase (earlier: {', '.join(seen_phases) or 'none'})"))
+                out.append(
+                    (
+                        f"{base}.entry.requires[{k}]",
+                        f"{req!r} is not an earlier phase (earlier: {', '.join(seen_phases) or 'none'})",
+                    )
+                )
         seen_phases.append(ph.name)
     return out
 
@@ -449,10 +473,17 @@ def _check_limits(p: Pipeline, lim: Limits) -> list[tuple[str, str]]:
             out.append((f"defaults.{field}", f"{value} exceeds pipeline_max_iterations={cap}"))
     for i, ph in enumerate(p.phases):
         if len(ph.steps) > lim.pipeline_max_steps:
-            out.append((f"phases[{i}].steps", f"{len(ph.steps)} steps exceed pipeline_max_steps={lim.pipeline_max_steps}"))
+            out.append(
+                (f"phases[{i}].steps", f"{len(ph.steps)} steps exceed pipeline_max_steps={lim.pipeline_max_steps}")
+            )
         n_checks = len(ph.checks) + len(ph.entry.commands)
         if n_checks > lim.pipeline_max_checks:
-            out.append((f"phases[{i}].checks", f"{n_checks} checks and entry commands exceed pipeline_max_checks={lim.pipeline_max_checks}"))
+            out.append(
+                (
+                    f"phases[{i}].checks",
+                    f"{n_checks} checks and entry commands exceed pipeline_max_checks={lim.pipeline_max_checks}",
+                )
+            )
         if ph.max_iterations is not None and ph.max_iterations > cap:
             out.append((f"phases[{i}].max_iterations", f"{ph.max_iterations} exceeds pipeline_max_iterations={cap}"))
     return out

@@ -10,9 +10,9 @@ expressions (``{x.__class__}``) taken from a user's file.
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
-__all__ = ["PLACEHOLDERS", "unknown_placeholders", "render", "DEFAULT_REWORK_SUFFIX", "DEFAULT_RUBRIC_PROMPT"]
+__all__ = ["DEFAULT_REWORK_SUFFIX", "DEFAULT_RUBRIC_PROMPT", "PLACEHOLDERS", "render", "unknown_placeholders"]
 
 PLACEHOLDERS: dict[str, str] = {
     "requirement": "the run's requirement text (--requirement)",

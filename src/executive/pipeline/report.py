@@ -12,7 +12,7 @@ import html
 import time
 from typing import Any
 
-__all__ = ["render_html", "render_chart"]
+__all__ = ["render_chart", "render_html"]
 
 _PLOT_H = 200  # pixels for 0..100 %
 _BAR_W = 26
@@ -40,8 +40,10 @@ def render_chart(status: dict[str, Any]) -> str:
     groups = [(ph["name"], [it for it in ph["iterations"] if it.get("score") is not None]) for ph in status["phases"]]
     width = _LEFT + sum(max(1, len(its)) * (_BAR_W + _BAR_GAP) + _GROUP_GAP for _, its in groups) + 10
     height = _TOP + _PLOT_H + _BOTTOM
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" role="img" aria-label="score against threshold per phase and iteration">']
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="score against threshold per phase and iteration">'
+    ]
     for tick in (0, 25, 50, 75, 100):
         y = _y(tick)
         out.append(f'<line x1="{_LEFT}" y1="{y:.1f}" x2="{width - 6}" y2="{y:.1f}" stroke="#ddd" stroke-width="1"/>')
@@ -50,21 +52,35 @@ def render_chart(status: dict[str, Any]) -> str:
     for name, its in groups:
         start = x
         if not its:
-            out.append(f'<text x="{x + _BAR_W / 2:.1f}" y="{_TOP + _PLOT_H - 4}" text-anchor="middle" font-size="10" fill="#999">–</text>')
+            out.append(
+                f'<text x="{x + _BAR_W / 2:.1f}" y="{_TOP + _PLOT_H - 4}" text-anchor="middle" font-size="10" fill="#999">–</text>'
+            )
             x += _BAR_W + _BAR_GAP
         for it in its:
             score = float(it["score"])
             threshold = float(it["threshold"] or 0)
-            colour = "#2e9d4f" if it.get("verdict") == "passed" else ("#e0a526" if it.get("verdict") == "rework" else "#d0453b")
+            colour = (
+                "#2e9d4f"
+                if it.get("verdict") == "passed"
+                else ("#e0a526" if it.get("verdict") == "rework" else "#d0453b")
+            )
             y = _y(score)
-            out.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{_BAR_W}" height="{_TOP + _PLOT_H - y:.1f}" fill="{colour}">'
-                       f'<title>{_e(name)} iteration {it["iteration"]}: score {score:g} / threshold {threshold:g} ({_e(it.get("verdict"))})</title></rect>')
+            out.append(
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="{_BAR_W}" height="{_TOP + _PLOT_H - y:.1f}" fill="{colour}">'
+                f"<title>{_e(name)} iteration {it['iteration']}: score {score:g} / threshold {threshold:g} ({_e(it.get('verdict'))})</title></rect>"
+            )
             ty = _y(threshold)
-            out.append(f'<line x1="{x - 3:.1f}" y1="{ty:.1f}" x2="{x + _BAR_W + 3:.1f}" y2="{ty:.1f}" stroke="#222" stroke-width="2" stroke-dasharray="4 2"/>')
-            out.append(f'<text x="{x + _BAR_W / 2:.1f}" y="{_TOP + _PLOT_H + 13}" text-anchor="middle" font-size="10" fill="#444">i{it["iteration"]}</text>')
+            out.append(
+                f'<line x1="{x - 3:.1f}" y1="{ty:.1f}" x2="{x + _BAR_W + 3:.1f}" y2="{ty:.1f}" stroke="#222" stroke-width="2" stroke-dasharray="4 2"/>'
+            )
+            out.append(
+                f'<text x="{x + _BAR_W / 2:.1f}" y="{_TOP + _PLOT_H + 13}" text-anchor="middle" font-size="10" fill="#444">i{it["iteration"]}</text>'
+            )
             x += _BAR_W + _BAR_GAP
         mid = (start + x - _BAR_GAP) / 2
-        out.append(f'<text x="{mid:.1f}" y="{_TOP + _PLOT_H + 30}" text-anchor="middle" font-size="12" fill="#222">{_e(name)}</text>')
+        out.append(
+            f'<text x="{mid:.1f}" y="{_TOP + _PLOT_H + 30}" text-anchor="middle" font-size="12" fill="#222">{_e(name)}</text>'
+        )
         x += _GROUP_GAP
     out.append(f'<line x1="{_LEFT}" y1="{_TOP + _PLOT_H}" x2="{width - 6}" y2="{_TOP + _PLOT_H}" stroke="#888"/>')
     out.append("</svg>")
@@ -100,12 +116,16 @@ def render_html(status: dict[str, Any]) -> str:
         parts.append(f"<p class='muted'>{_e(run['detail'])}</p>")
     if run.get("requirement"):
         parts.append(f"<h2>Requirement</h2><pre>{_e(run['requirement'])}</pre>")
-    parts.append(f"<p class='muted'>working directory {_e(run['workdir'])} · pipeline file {_e(run.get('source') or '(text)')}"
-                 f" · sha256 {_e((run.get('content_sha') or '')[:12])}</p>")
+    parts.append(
+        f"<p class='muted'>working directory {_e(run['workdir'])} · pipeline file {_e(run.get('source') or '(text)')}"
+        f" · sha256 {_e((run.get('content_sha') or '')[:12])}</p>"
+    )
     parts.append("<h2>Score against threshold</h2>")
     parts.append(render_chart(status))
-    parts.append("<div class='legend muted'><span>bar = exit-gate score (green passed, amber rework, red stopped)</span>"
-                 "<span>dashed mark = the iteration's threshold</span></div>")
+    parts.append(
+        "<div class='legend muted'><span>bar = exit-gate score (green passed, amber rework, red stopped)</span>"
+        "<span>dashed mark = the iteration's threshold</span></div>"
+    )
     for ph in status["phases"]:
         parts.append(f"<h2>{_e(ph['name'])} <span class='{_cls(ph['state'])}'>{_e(ph['state'])}</span></h2>")
         if ph.get("description"):
@@ -113,29 +133,43 @@ def render_html(status: dict[str, Any]) -> str:
         parts.append(f"<div class='muted'>thresholds {', '.join(f'{t:g}' for t in ph['thresholds'])} %</div>")
         if ph.get("entry"):
             problems = "; ".join(ph["entry"]["problems"]) or "ok"
-            parts.append(f"<div>entry gate: <span class='{_cls(ph['entry']['status'])}'>{_e(ph['entry']['status'])}</span> — {_e(problems)}</div>")
+            parts.append(
+                f"<div>entry gate: <span class='{_cls(ph['entry']['status'])}'>{_e(ph['entry']['status'])}</span> — {_e(problems)}</div>"
+            )
         if ph.get("approval_required"):
             a = ph.get("approved")
-            parts.append(f"<div>approval: {'approved ' + _fmt_time(a['approved']) + (' — ' + _e(a['note']) if a.get('note') else '') if a else 'not yet approved'}</div>")
+            parts.append(
+                f"<div>approval: {'approved ' + _fmt_time(a['approved']) + (' — ' + _e(a['note']) if a.get('note') else '') if a else 'not yet approved'}</div>"
+            )
         for it in ph["iterations"]:
             verdict = it.get("verdict") or "-"
             score = "-" if it.get("score") is None else f"{it['score']:g}"
             threshold = "-" if it.get("threshold") is None else f"{it['threshold']:g}"
-            parts.append(f"<h3>iteration {it['iteration']}: score {score} / threshold {threshold} — "
-                         f"<span class='{_cls(verdict)}'>{_e(verdict)}</span></h3>")
+            parts.append(
+                f"<h3>iteration {it['iteration']}: score {score} / threshold {threshold} — "
+                f"<span class='{_cls(verdict)}'>{_e(verdict)}</span></h3>"
+            )
             if it["steps"]:
-                parts.append("<table><tr><th>step</th><th>status</th><th>attempts</th><th>starts</th><th>tasks</th><th>duration</th><th>detail</th></tr>")
+                parts.append(
+                    "<table><tr><th>step</th><th>status</th><th>attempts</th><th>starts</th><th>tasks</th><th>duration</th><th>detail</th></tr>"
+                )
                 for s in it["steps"]:
                     dur = "-" if s.get("duration") is None else f"{s['duration']:.2f}s"
-                    parts.append(f"<tr><td>{_e(s['step'])}</td><td class='{_cls(s['status'])}'>{_e(s['status'])}</td><td>{_e(s.get('attempts'))}</td>"
-                                 f"<td>{_e(s['starts'])}</td><td>{_e(', '.join(map(str, s['tasks'])))}</td><td>{dur}</td><td>{_e(s.get('detail'))}</td></tr>")
+                    parts.append(
+                        f"<tr><td>{_e(s['step'])}</td><td class='{_cls(s['status'])}'>{_e(s['status'])}</td><td>{_e(s.get('attempts'))}</td>"
+                        f"<td>{_e(s['starts'])}</td><td>{_e(', '.join(map(str, s['tasks'])))}</td><td>{dur}</td><td>{_e(s.get('detail'))}</td></tr>"
+                    )
                 parts.append("</table>")
             if it["checks"]:
-                parts.append("<table><tr><th>check</th><th>kind</th><th>weight</th><th>score</th><th>owners</th><th>detail</th></tr>")
+                parts.append(
+                    "<table><tr><th>check</th><th>kind</th><th>weight</th><th>score</th><th>owners</th><th>detail</th></tr>"
+                )
                 for c in it["checks"]:
                     mark = " class='failed'" if c.get("failed") else ""
-                    parts.append(f"<tr><td{mark}>{_e(c['name'])}</td><td>{_e(c['kind'])}</td><td>{_e(c['weight'])}</td><td>{_e(c['score'])}</td>"
-                                 f"<td>{_e(', '.join(c.get('owners') or []))}</td><td>{_e(c.get('detail'))}</td></tr>")
+                    parts.append(
+                        f"<tr><td{mark}>{_e(c['name'])}</td><td>{_e(c['kind'])}</td><td>{_e(c['weight'])}</td><td>{_e(c['score'])}</td>"
+                        f"<td>{_e(', '.join(c.get('owners') or []))}</td><td>{_e(c.get('detail'))}</td></tr>"
+                    )
                 parts.append("</table>")
     parts.append(f"<p class='muted'>generated {_fmt_time(time.time())} by executive</p></body></html>")
     return "\n".join(parts)

@@ -18,7 +18,8 @@ import base64
 import dataclasses
 import json
 import time
-from typing import Any, Awaitable, Callable, Mapping, Protocol
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
 
 from executive.kernel.errors import ClientError, ExecutiveError
 from executive.kernel.limits import Limits
@@ -29,7 +30,7 @@ from executive.pipeline.model import AgentRef, Phase, Pipeline, Step
 from executive.pipeline.prompts import DEFAULT_REWORK_SUFFIX, render
 from executive.pipeline.workspace import diff_so_far, inside
 
-__all__ = ["TaskHost", "RunContext", "TaskRunner", "failed_checks_text"]
+__all__ = ["RunContext", "TaskHost", "TaskRunner", "failed_checks_text"]
 
 
 class TaskHost(Protocol):
@@ -43,7 +44,9 @@ class TaskHost(Protocol):
 
     def task_info(self, ref: int | str) -> dict[str, Any]: ...
 
-    async def task_output(self, ref: int | str, *, stream: str = "stdout", offset: int = 0, limit: int | None = None) -> dict[str, Any]: ...
+    async def task_output(
+        self, ref: int | str, *, stream: str = "stdout", offset: int = 0, limit: int | None = None
+    ) -> dict[str, Any]: ...
 
     def task_cancel(self, ref: int | str, *, session_id: str | None = None) -> dict[str, Any]: ...
 
@@ -72,7 +75,13 @@ def failed_checks_text(failed: list[Mapping[str, Any]], threshold: float | None)
 def _not_started(what: str, exc: ExecutiveError) -> CommandResult:
     # A ClientError (executable not found, not allowed) fails the same way on every retry.
     return CommandResult(
-        None, "failed", "", "", None, error=f"could not start {what!r}: {exc.message}", retryable=not isinstance(exc, ClientError)
+        None,
+        "failed",
+        "",
+        "",
+        None,
+        error=f"could not start {what!r}: {exc.message}",
+        retryable=not isinstance(exc, ClientError),
     )
 
 
@@ -102,15 +111,17 @@ class TaskRunner:
         env = dict(self.ctx.pipeline.env)
         if step is not None:
             env.update(step.env)
-        env.update({
-            "EXECUTIVE_RUN": str(self.ctx.run_id),
-            "EXECUTIVE_PIPELINE": self.ctx.pipeline.name,
-            "EXECUTIVE_PHASE": self.phase.name,
-            "EXECUTIVE_ITERATION": str(self.iteration),
-            "EXECUTIVE_STEP": step.name if step is not None else label,
-            "EXECUTIVE_WORKDIR": self.ctx.workdir,
-            "EXECUTIVE_REQUIREMENT": self.ctx.requirement,
-        })
+        env.update(
+            {
+                "EXECUTIVE_RUN": str(self.ctx.run_id),
+                "EXECUTIVE_PIPELINE": self.ctx.pipeline.name,
+                "EXECUTIVE_PHASE": self.phase.name,
+                "EXECUTIVE_ITERATION": str(self.iteration),
+                "EXECUTIVE_STEP": step.name if step is not None else label,
+                "EXECUTIVE_WORKDIR": self.ctx.workdir,
+                "EXECUTIVE_REQUIREMENT": self.ctx.requirement,
+            }
+        )
         env.update(self.extra_env)
         return env
 
@@ -137,20 +148,38 @@ class TaskRunner:
         self, argv: list[str], *, label: str, timeout: float, env: dict[str, str], cwd: str, meta: dict[str, Any]
     ) -> CommandResult:
         try:
-            task = await self._start(self.host.task_run(
-                argv, name=self._name(label), cwd=cwd, env=env, timeout=timeout, kind=TaskKind.PROCESS,
-                meta={"pipeline": self._meta(label, meta)},
-            ))
+            task = await self._start(
+                self.host.task_run(
+                    argv,
+                    name=self._name(label),
+                    cwd=cwd,
+                    env=env,
+                    timeout=timeout,
+                    kind=TaskKind.PROCESS,
+                    meta={"pipeline": self._meta(label, meta)},
+                )
+            )
         except ExecutiveError as exc:
             return _not_started(argv[0], exc)
         info = await self._wait(task)
         return CommandResult(
-            info.get("exit_code"), info.get("end_reason") or "exited",
-            await self._tail(info["id"], "stdout"), await self._tail(info["id"], "stderr"), int(info["id"]),
+            info.get("exit_code"),
+            info.get("end_reason") or "exited",
+            await self._tail(info["id"], "stdout"),
+            await self._tail(info["id"], "stderr"),
+            int(info["id"]),
         )
 
     async def _launch_agent(
-        self, agent: AgentRef, prompt: str, *, label: str, timeout: float, env: dict[str, str], cwd: str, meta: dict[str, Any]
+        self,
+        agent: AgentRef,
+        prompt: str,
+        *,
+        label: str,
+        timeout: float,
+        env: dict[str, str],
+        cwd: str,
+        meta: dict[str, Any],
     ) -> CommandResult:
         req = AgentStart(agent, prompt, cwd, env, self._name(label), timeout, self._meta(label, meta))
         try:
@@ -161,9 +190,14 @@ class TaskRunner:
         tid = int(info["id"])
         fin = await self.launcher.finish(tid)
         return CommandResult(
-            info.get("exit_code"), info.get("end_reason") or "exited",
-            await self._tail(tid, "stdout"), await self._tail(tid, "stderr"), tid,
-            verdict=fin.ok, note="" if fin.ok else fin.detail, text=fin.text,
+            info.get("exit_code"),
+            info.get("end_reason") or "exited",
+            await self._tail(tid, "stdout"),
+            await self._tail(tid, "stderr"),
+            tid,
+            verdict=fin.ok,
+            note="" if fin.ok else fin.detail,
+            text=fin.text,
         )
 
     async def _start(self, start: Awaitable[dict[str, Any]]) -> dict[str, Any]:
@@ -211,18 +245,28 @@ class TaskRunner:
         size = int(self.host.task_info(tid).get("output_bytes", {}).get(stream, 0))
         if size == 0:
             return ""
-        out = await self.host.task_output(tid, stream=stream, offset=max(0, size - cap), limit=min(cap, self.host.limits.output_read_bytes))
+        out = await self.host.task_output(
+            tid, stream=stream, offset=max(0, size - cap), limit=min(cap, self.host.limits.output_read_bytes)
+        )
         if "data" in out:
             return str(out["data"])
         # Not valid UTF-8 (a stray byte anywhere, or the tail cut inside a character): keep the text.
         return base64.b64decode(out.get("data_b64") or "").decode("utf-8", errors="replace")
 
     async def command(self, argv: list[str], *, label: str, timeout: float) -> CommandResult:
-        return await self._launch(argv, label=label, timeout=timeout, env=self._env(None, label), cwd=self.ctx.workdir, meta={"check": label})
+        return await self._launch(
+            argv, label=label, timeout=timeout, env=self._env(None, label), cwd=self.ctx.workdir, meta={"check": label}
+        )
 
     async def agent(self, agent: AgentRef, prompt: str, *, label: str, timeout: float) -> CommandResult:
         return await self._launch_agent(
-            agent, prompt, label=label, timeout=timeout, env=self._env(None, label), cwd=self.ctx.workdir, meta={"check": label}
+            agent,
+            prompt,
+            label=label,
+            timeout=timeout,
+            env=self._env(None, label),
+            cwd=self.ctx.workdir,
+            meta={"check": label},
         )
 
     # ------------------------------------------------------------------- steps
@@ -232,7 +276,12 @@ class TaskRunner:
         if step.cwd is not None:
             resolved = inside(self.ctx.workdir, step.cwd)
             if resolved is None or not resolved.is_dir():
-                return {"status": "failed", "attempts": 0, "tasks": [], "detail": f"step cwd {step.cwd} is not a directory inside the working directory"}
+                return {
+                    "status": "failed",
+                    "attempts": 0,
+                    "tasks": [],
+                    "detail": f"step cwd {step.cwd} is not a directory inside the working directory",
+                }
             cwd = str(resolved)
         started = time.time()
         env = self._env(step, step.name)
@@ -248,10 +297,14 @@ class TaskRunner:
             env["EXECUTIVE_ATTEMPT"] = str(attempt)
             meta = {"step": step.name, "attempt": attempt}
             if step.agent is not None:
-                res = await self._launch_agent(step.agent, prompt, label=step.name, timeout=step.timeout_s, env=env, cwd=cwd, meta=meta)
+                res = await self._launch_agent(
+                    step.agent, prompt, label=step.name, timeout=step.timeout_s, env=env, cwd=cwd, meta=meta
+                )
             else:
                 assert step.command is not None
-                res = await self._launch(list(step.command), label=step.name, timeout=step.timeout_s, env=env, cwd=cwd, meta=meta)
+                res = await self._launch(
+                    list(step.command), label=step.name, timeout=step.timeout_s, env=env, cwd=cwd, meta=meta
+                )
             if res.task_id is not None:
                 tasks.append(res.task_id)
             if res.ok or res.end_reason in ("cancelled", "killed") or not res.retryable:
@@ -281,4 +334,3 @@ class TaskRunner:
             values["diff"] = await diff_so_far(self.ctx.workdir, self.ctx.created, lim.pipeline_diff_bytes)
             template = step.agent.rework_prompt or (step.agent.prompt + DEFAULT_REWORK_SUFFIX)
         return render(template, values, max_bytes=self.host.limits.pipeline_prompt_bytes)
-

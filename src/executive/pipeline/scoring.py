@@ -26,22 +26,23 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from executive.pipeline.states import Verdict
 
 __all__ = [
-    "threshold_for",
-    "weighted_score",
-    "failed_checks",
-    "decide",
-    "parse_test_summary",
-    "parse_coverage_text",
+    "clamp",
     "coverage_from_report",
+    "decide",
+    "failed_checks",
     "json_from_output",
     "lookup",
+    "parse_coverage_text",
     "parse_rubric_score",
-    "clamp",
+    "parse_test_summary",
+    "threshold_for",
+    "weighted_score",
 ]
 
 

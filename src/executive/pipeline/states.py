@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["RunState", "RunEvent", "RUN_TRANSITIONS", "TERMINAL_STATES", "Verdict", "RunMode"]
+__all__ = ["RUN_TRANSITIONS", "TERMINAL_STATES", "RunEvent", "RunMode", "RunState", "Verdict"]
 
 
 class RunState(enum.Enum):

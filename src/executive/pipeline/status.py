@@ -20,7 +20,9 @@ from executive.pipeline.model import Pipeline
 __all__ = ["build_status"]
 
 
-def _phase_state(iterations: list[dict[str, Any]], entry: dict[str, Any] | None, approval: dict[str, Any] | None) -> str:
+def _phase_state(
+    iterations: list[dict[str, Any]], entry: dict[str, Any] | None, approval: dict[str, Any] | None
+) -> str:
     if entry is not None and entry["status"] == "failed":
         return "blocked"
     if approval is not None and approval["status"] == "running":
@@ -68,31 +70,49 @@ def build_status(
         if op["kind"] == "approval":
             ph["approval"] = {"status": op["status"], "approved": out.get("approved"), "note": out.get("note")}
             continue
-        it = ph["_its"].setdefault(op["iteration"], {"iteration": op["iteration"], "steps": [], "checks": [],
-                                                     "score": None, "threshold": None, "verdict": None, "previous": None})
+        it = ph["_its"].setdefault(
+            op["iteration"],
+            {
+                "iteration": op["iteration"],
+                "steps": [],
+                "checks": [],
+                "score": None,
+                "threshold": None,
+                "verdict": None,
+                "previous": None,
+            },
+        )
         if op["kind"] == "step":
             steps_run += 1
             duration = out.get("duration")
-            it["steps"].append({
-                "step": op["step"],
-                "status": op["status"],
-                "starts": op["starts"],
-                "attempts": out.get("attempts"),
-                "tasks": op["tasks"],
-                "exit_code": out.get("exit_code"),
-                "duration": duration,
-                "detail": out.get("detail", ""),
-                "kind": out.get("kind"),
-            })
+            it["steps"].append(
+                {
+                    "step": op["step"],
+                    "status": op["status"],
+                    "starts": op["starts"],
+                    "attempts": out.get("attempts"),
+                    "tasks": op["tasks"],
+                    "exit_code": out.get("exit_code"),
+                    "duration": duration,
+                    "detail": out.get("detail", ""),
+                    "kind": out.get("kind"),
+                }
+            )
         elif op["kind"] == "gate":
             gates += 1
             if op["status"] == "running":
                 it["verdict"] = "scoring"
                 continue
             failed = set(out.get("failed", []))
-            it.update(score=out.get("score"), threshold=out.get("threshold"), verdict=out.get("verdict"), previous=out.get("previous"))
+            it.update(
+                score=out.get("score"),
+                threshold=out.get("threshold"),
+                verdict=out.get("verdict"),
+                previous=out.get("previous"),
+            )
             it["checks"] = [
-                {k: c.get(k) for k in ("name", "kind", "score", "weight", "detail", "tasks", "owners")} | {"failed": c["name"] in failed}
+                {k: c.get(k) for k in ("name", "kind", "score", "weight", "detail", "tasks", "owners")}
+                | {"failed": c["name"] in failed}
                 for c in out.get("checks", [])
             ]
     phases = []
@@ -102,9 +122,29 @@ def build_status(
         ph["iterations"] = its
         ph["state"] = _phase_state(its, ph["entry"], ph["approval"])
         phases.append(ph)
-    info = {k: run.get(k) for k in ("id", "name", "mode", "state", "detail", "requirement", "workdir", "source",
-                                     "content_sha", "created", "updated", "ended", "options")}
+    info = {
+        k: run.get(k)
+        for k in (
+            "id",
+            "name",
+            "mode",
+            "state",
+            "detail",
+            "requirement",
+            "workdir",
+            "source",
+            "content_sha",
+            "created",
+            "updated",
+            "ended",
+            "options",
+        )
+    }
     info["active"] = live is not None
     info["live"] = live
     ended = run.get("ended") or run.get("updated") or run["created"]
-    return {"run": info, "phases": phases, "totals": {"steps_run": steps_run, "gates": gates, "duration": round(ended - run["created"], 3)}}
+    return {
+        "run": info,
+        "phases": phases,
+        "totals": {"steps_run": steps_run, "gates": gates, "duration": round(ended - run["created"], 3)},
+    }

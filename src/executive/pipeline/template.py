@@ -19,7 +19,9 @@ DEFAULT_FILENAME = "pipeline.yaml"
 
 def template_text() -> str:
     """The default template (requirements, design, implementation, testing, deployment)."""
-    return importlib.resources.files("executive.pipeline").joinpath("templates/default.yaml").read_text(encoding="utf-8")
+    return (
+        importlib.resources.files("executive.pipeline").joinpath("templates/default.yaml").read_text(encoding="utf-8")
+    )
 
 
 def write_template(target: str | Path, *, force: bool = False) -> Path:

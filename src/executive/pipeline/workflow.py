@@ -48,7 +48,7 @@ class ActiveRun:
     options: dict[str, Any]
     recorded: dict[int, dict[str, Any]]  # checkpoint rows at attach time, by seq (replay source)
     seq: int = 0  # the deterministic operation counter
-    task: "asyncio.Task[None] | None" = None
+    task: asyncio.Task[None] | None = None
     done: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
     changed: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)  # replaced on every state change
     live: dict[str, Any] = dataclasses.field(default_factory=dict)  # phase, iteration, step, task, score, threshold
@@ -57,7 +57,7 @@ class ActiveRun:
 class Workflow:
     """One execution (first run or resume) of an attached run."""
 
-    def __init__(self, engine: "PipelineEngine", run: ActiveRun) -> None:
+    def __init__(self, engine: PipelineEngine, run: ActiveRun) -> None:
         self.engine = engine
         self.r = run
 
@@ -74,7 +74,11 @@ class Workflow:
             if r.mode is not RunMode.VALIDATE:
                 entry = await self.entry(phase, names[:idx], passed)
                 if not entry["ok"]:
-                    self.engine.publish("pipeline.phase", None, {"run": r.id, "phase": phase.name, "state": "blocked", "problems": entry["problems"]})
+                    self.engine.publish(
+                        "pipeline.phase",
+                        None,
+                        {"run": r.id, "phase": phase.name, "state": "blocked", "problems": entry["problems"]},
+                    )
                     if r.mode is RunMode.REMEDIATE:
                         below.append(phase.name)
                         continue
@@ -87,7 +91,10 @@ class Workflow:
                 continue
             below.append(phase.name)
             if r.mode is RunMode.RUN:
-                return False, f"phase {phase.name} stopped ({verdict.value}): score {score:g} against threshold {threshold:g}"
+                return (
+                    False,
+                    f"phase {phase.name} stopped ({verdict.value}): score {score:g} against threshold {threshold:g}",
+                )
         if not below:
             return True, f"all {len(names)} phases passed"
         return False, f"{len(below)} of {len(names)} phases below threshold: {', '.join(below)}"
@@ -100,7 +107,9 @@ class Workflow:
         if iteration == 1:
             return [s for s in phase.steps if s.required]
         extra = r.mode is RunMode.RUN
-        return [s for s in phase.steps if s.name in rework or (extra and not s.required and s.name not in optional_done)]
+        return [
+            s for s in phase.steps if s.name in rework or (extra and not s.required and s.name not in optional_done)
+        ]
 
     async def phase(self, phase: Phase, total: int) -> tuple[Verdict, int, float, float]:
         """Iterations of one phase until a verdict other than rework; returns (verdict, gates used, score, threshold)."""
@@ -145,7 +154,18 @@ class Workflow:
             rework = {o for c in rework_checks for o in c["owners"]} | failed_steps
             previous, prev_threshold = score, threshold
         state = "passed" if verdict is Verdict.PASSED else "failed"
-        self.engine.publish("pipeline.phase", None, {"run": r.id, "phase": phase.name, "state": state, "verdict": verdict.value, "score": score, "threshold": threshold})
+        self.engine.publish(
+            "pipeline.phase",
+            None,
+            {
+                "run": r.id,
+                "phase": phase.name,
+                "state": state,
+                "verdict": verdict.value,
+                "score": score,
+                "threshold": threshold,
+            },
+        )
         return verdict, total, score, threshold
 
     async def entry(self, phase: Phase, earlier: list[str], passed: list[str]) -> dict[str, Any]:
@@ -160,12 +180,18 @@ class Workflow:
             runner = self.engine.runner(self.r, phase, 0, seq)
             res = await evaluate_entry_gate(phase, earlier, passed, runner, self.engine.gate_ctx(runner))
             res["status"] = "passed" if res["ok"] else "failed"
-            self.engine.publish("pipeline.gate", None, {"run": r.id, "phase": phase.name, "gate": "entry", "ok": res["ok"], "problems": res["problems"]})
+            self.engine.publish(
+                "pipeline.gate",
+                None,
+                {"run": r.id, "phase": phase.name, "gate": "entry", "ok": res["ok"], "problems": res["problems"]},
+            )
             return res
 
         return await self.engine.op(self.r, "entry", phase.name, 0, None, fn)
 
-    async def step(self, phase: Phase, iteration: int, step: Step, rework: list[dict[str, Any]], threshold: float | None) -> dict[str, Any]:
+    async def step(
+        self, phase: Phase, iteration: int, step: Step, rework: list[dict[str, Any]], threshold: float | None
+    ) -> dict[str, Any]:
         """One step as a checkpointed operation; ``rework`` holds the failed checks it owns."""
         r = self.r
 
@@ -175,13 +201,21 @@ class Workflow:
             self.engine.publish("pipeline.step", None, base | {"state": "started", "rework": bool(rework)})
             out = await self.engine.runner(self.r, phase, iteration, seq).run_step(step, rework, threshold)
             pid = out["tasks"][-1] if out["tasks"] else None
-            self.engine.publish("pipeline.step", pid, base | {"state": "ended"} | {k: out.get(k) for k in ("status", "attempts", "tasks", "exit_code", "duration", "detail")})
+            self.engine.publish(
+                "pipeline.step",
+                pid,
+                base
+                | {"state": "ended"}
+                | {k: out.get(k) for k in ("status", "attempts", "tasks", "exit_code", "duration", "detail")},
+            )
             r.live.update(step=None, task=None)
             return out
 
         return await self.engine.op(self.r, "step", phase.name, iteration, step.name, fn)
 
-    async def gate(self, phase: Phase, iteration: int, threshold: float, previous: float | None, total: int) -> dict[str, Any]:
+    async def gate(
+        self, phase: Phase, iteration: int, threshold: float, previous: float | None, total: int
+    ) -> dict[str, Any]:
         """The exit gate as a checkpointed operation: every check, the weighted score, the verdict."""
         r = self.r
         pl = r.pipeline
@@ -192,18 +226,43 @@ class Workflow:
             checks = await evaluate_exit_gate(phase, runner, self.engine.gate_ctx(runner))
             score = weighted_score(checks)
             verdict = decide(
-                score=score, threshold=threshold, iteration=iteration, max_iterations=pl.max_iterations(phase),
-                previous=previous, min_improvement=pl.min_improvement(phase), total_used=total,
-                max_total=pl.defaults.max_total_iterations, validate=r.mode is RunMode.VALIDATE,
+                score=score,
+                threshold=threshold,
+                iteration=iteration,
+                max_iterations=pl.max_iterations(phase),
+                previous=previous,
+                min_improvement=pl.min_improvement(phase),
+                total_used=total,
+                max_total=pl.defaults.max_total_iterations,
+                validate=r.mode is RunMode.VALIDATE,
             )
             failed = [c["name"] for c in failed_checks(checks, threshold)] if verdict is not Verdict.PASSED else []
-            out = {"status": verdict.value, "verdict": verdict.value, "score": score, "threshold": threshold,
-                   "previous": previous, "iteration": iteration, "checks": checks, "failed": failed}
+            out = {
+                "status": verdict.value,
+                "verdict": verdict.value,
+                "score": score,
+                "threshold": threshold,
+                "previous": previous,
+                "iteration": iteration,
+                "checks": checks,
+                "failed": failed,
+            }
             r.live.update(step=None, score=score)
-            self.engine.publish("pipeline.gate", None, {
-                "run": r.id, "phase": phase.name, "gate": "exit", "iteration": iteration, "score": score, "threshold": threshold,
-                "verdict": verdict.value, "failed": failed, "checks": [{"name": c["name"], "score": c["score"]} for c in checks],
-            })
+            self.engine.publish(
+                "pipeline.gate",
+                None,
+                {
+                    "run": r.id,
+                    "phase": phase.name,
+                    "gate": "exit",
+                    "iteration": iteration,
+                    "score": score,
+                    "threshold": threshold,
+                    "verdict": verdict.value,
+                    "failed": failed,
+                    "checks": [{"name": c["name"], "score": c["score"]} for c in checks],
+                },
+            )
             return out
 
         return await self.engine.op(self.r, "gate", phase.name, iteration, None, fn)

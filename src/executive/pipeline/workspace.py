@@ -13,7 +13,7 @@ import asyncio
 import os
 from pathlib import Path
 
-__all__ = ["inside", "matches", "diff_so_far"]
+__all__ = ["diff_so_far", "inside", "matches"]
 
 _WALK_LIMIT = 20000  # files looked at when there is no git
 
@@ -38,8 +38,13 @@ def matches(workdir: str | Path, pattern: str) -> list[Path]:
 async def _git(workdir: str, *args: str, limit: int) -> tuple[int, str]:
     try:
         proc = await asyncio.create_subprocess_exec(
-            "git", "-C", workdir, *args,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, stdin=asyncio.subprocess.DEVNULL,
+            "git",
+            "-C",
+            workdir,
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.DEVNULL,
         )
     except OSError:
         return 127, ""
@@ -47,7 +52,7 @@ async def _git(workdir: str, *args: str, limit: int) -> tuple[int, str]:
     try:
         # At most limit+1 bytes (one over says "cut"): a huge diff is never held whole.
         out = await asyncio.wait_for(_read_at_most(proc.stdout, limit + 1), 30)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         out = None
     if proc.returncode is None and (out is None or len(out) > limit):
         try:
@@ -78,7 +83,9 @@ async def diff_so_far(workdir: str, since: float, max_bytes: int) -> str:
     changed = await asyncio.to_thread(_changed_since, workdir, since)
     if not changed:
         return "(no files changed since the run started; not a git work tree)"
-    return _cut("files changed since the run started (not a git work tree):\n" + "".join(f"  {c}\n" for c in changed), max_bytes)
+    return _cut(
+        "files changed since the run started (not a git work tree):\n" + "".join(f"  {c}\n" for c in changed), max_bytes
+    )
 
 
 def _changed_since(workdir: str, since: float) -> list[str]:

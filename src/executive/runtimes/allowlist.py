@@ -50,7 +50,11 @@ class Rule:
         return all(any(p.fullmatch(a) for p in self.args) for a in args)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"exe": self.exe, "resolved": self.resolved, "args": [p.pattern for p in self.args] if self.args is not None else None}
+        return {
+            "exe": self.exe,
+            "resolved": self.resolved,
+            "args": [p.pattern for p in self.args] if self.args is not None else None,
+        }
 
 
 class AllowList:
@@ -58,11 +62,11 @@ class AllowList:
         self.rules = rules
 
     @classmethod
-    def from_obj(cls, obj: Any, *, source: str = "allow-list") -> "AllowList":
+    def from_obj(cls, obj: Any, *, source: str = "allow-list") -> AllowList:
         """Build from the parsed JSON; errors say which rule is wrong."""
         raw = obj.get("rules") if isinstance(obj, dict) else obj
         if not isinstance(raw, list):
-            raise BadParamsError(f"{source}: expected {{\"rules\": [...]}} or a list of rules")
+            raise BadParamsError(f'{source}: expected {{"rules": [...]}} or a list of rules')
         if len(raw) > MAX_RULES:
             raise BadParamsError(f"{source}: {len(raw)} rules, at most {MAX_RULES}")
         rules = []
@@ -89,7 +93,7 @@ class AllowList:
         return cls(rules)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> "AllowList":
+    def load(cls, path: str | os.PathLike[str]) -> AllowList:
         p = Path(path)
         try:
             obj = json.loads(p.read_text())

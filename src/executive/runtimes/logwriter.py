@@ -24,10 +24,10 @@ import asyncio
 import os
 import queue
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-__all__ = ["LogWriter", "StreamLog", "HIGH_WATER", "LOW_WATER"]
+__all__ = ["HIGH_WATER", "LOW_WATER", "LogWriter", "StreamLog"]
 
 HIGH_WATER = 8 * 1024 * 1024  # pause a task's pipes above this many unwritten bytes
 LOW_WATER = 2 * 1024 * 1024  # ... and resume below this
@@ -36,7 +36,7 @@ LOW_WATER = 2 * 1024 * 1024  # ... and resume below this
 class StreamLog:
     """One append-only log file and its write progress."""
 
-    __slots__ = ("path", "fd", "size", "written", "error", "tail", "_waiters", "on_progress")
+    __slots__ = ("_waiters", "error", "fd", "on_progress", "path", "size", "tail", "written")
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -81,7 +81,9 @@ class LogWriter:
     """The single thread that appends to every task log."""
 
     def __init__(self) -> None:
-        self._q: queue.SimpleQueue[tuple[StreamLog, bytes | None, asyncio.AbstractEventLoop] | None] = queue.SimpleQueue()
+        self._q: queue.SimpleQueue[tuple[StreamLog, bytes | None, asyncio.AbstractEventLoop] | None] = (
+            queue.SimpleQueue()
+        )
         self._thread = threading.Thread(target=self._run, name="log-writer", daemon=True)
         self._thread.start()
 

@@ -11,13 +11,14 @@ the next append); bytes that are not UTF-8 travel base64-encoded.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from executive.kernel.events import EventBus
 from executive.runtimes.logwriter import LogWriter, StreamLog
 
-__all__ = ["TaskOutput", "utf8_cut", "STREAMS"]
+__all__ = ["STREAMS", "TaskOutput", "utf8_cut"]
 
 STREAMS = ("stdout", "stderr")
 
@@ -104,7 +105,11 @@ class TaskOutput:
             try:
                 payload: dict[str, Any] = {"stream": stream, "offset": offset + pos, "data": piece.decode("utf-8")}
             except UnicodeDecodeError:  # not text: send the exact bytes
-                payload = {"stream": stream, "offset": offset + pos, "data_b64": base64.b64encode(piece).decode("ascii")}
+                payload = {
+                    "stream": stream,
+                    "offset": offset + pos,
+                    "data_b64": base64.b64encode(piece).decode("ascii"),
+                }
             bus.publish("output", self.task_id, payload, size=len(piece))
             pos = cut
         lg.tail = buf[pos:]

@@ -45,7 +45,7 @@ from executive.runtimes.logwriter import HIGH_WATER, LOW_WATER, LogWriter
 from executive.runtimes.output import STREAMS, TaskOutput, utf8_cut
 from executive.runtimes.process_os import MARKER_ENV, ProcessOS
 
-__all__ = ["ProcessSpec", "ProcessRuntime", "TaskHost", "STREAMS", "utf8_cut"]
+__all__ = ["STREAMS", "ProcessRuntime", "ProcessSpec", "TaskHost", "utf8_cut"]
 
 log = structlog.get_logger("executive.process")
 _FD_STREAM = {1: "stdout", 2: "stderr"}
@@ -69,7 +69,7 @@ class TaskHost(Protocol):
 class ProcessSpec:
     """Validated launch parameters of one process task."""
 
-    __slots__ = ("argv", "cwd", "env", "stdin", "timeout", "idle_timeout", "quota", "grace")
+    __slots__ = ("argv", "cwd", "env", "grace", "idle_timeout", "quota", "stdin", "timeout")
 
     def __init__(
         self,
@@ -96,7 +96,7 @@ class ProcessSpec:
 class _Pipes(asyncio.SubprocessProtocol):
     """asyncio protocol: forwards pipe data and exit to the supervisor."""
 
-    def __init__(self, sup: "_Supervisor") -> None:
+    def __init__(self, sup: _Supervisor) -> None:
         self.sup = sup
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
@@ -113,15 +113,19 @@ class _Pipes(asyncio.SubprocessProtocol):
 class _Supervisor:
     """The live side of one process task."""
 
-    def __init__(self, runtime: "ProcessRuntime", task: Task, spec: ProcessSpec) -> None:
+    def __init__(self, runtime: ProcessRuntime, task: Task, spec: ProcessSpec) -> None:
         self.rt = runtime
         self.host = runtime.host
         self.task = task
         self.spec = spec
         self.transport: asyncio.SubprocessTransport | None = None
         self.output = TaskOutput(
-            task.id, runtime.task_dir(task.id), writer=runtime.writer, bus=runtime.host.bus,
-            chunk_bytes=runtime.host.limits.output_chunk_bytes, on_progress=self._on_log_progress,
+            task.id,
+            runtime.task_dir(task.id),
+            writer=runtime.writer,
+            bus=runtime.host.bus,
+            chunk_bytes=runtime.host.limits.output_chunk_bytes,
+            on_progress=self._on_log_progress,
         )
         self.logs = self.output.logs
         self.throttled = False  # pipes paused because too much output waits for the disk
@@ -244,7 +248,11 @@ class _Supervisor:
         self.host.bus.publish(
             "quota",
             self.task.id,
-            {"quota": self.spec.quota, "used": used, "detail": why or "log quota reached; the task is paused — cancel it, or read its logs"},
+            {
+                "quota": self.spec.quota,
+                "used": used,
+                "detail": why or "log quota reached; the task is paused — cancel it, or read its logs",
+            },
         )
 
     def stop(self, reason: EndReason) -> None:
@@ -279,7 +287,7 @@ class _Supervisor:
         self.rt.os.signal_all(pids, signal.SIGCONT)  # a stopped process acts on SIGTERM only once continued
         try:
             await asyncio.wait_for(self.exit_event.wait(), self.spec.grace)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         await self._reap_after_kill()
 
@@ -411,7 +419,9 @@ class ProcessRuntime:
     def _sup(self, task: Task) -> _Supervisor:
         sup = self._live.get(task.id)
         if sup is None:
-            raise InvalidTransitionError(f"task {task.id} has no running process (it is {task.state.value})", data={"task": task.id})
+            raise InvalidTransitionError(
+                f"task {task.id} has no running process (it is {task.state.value})", data={"task": task.id}
+            )
         return sup
 
     def is_live(self, task_id: int) -> bool:
@@ -470,7 +480,7 @@ class ProcessRuntime:
         for sup in sups:
             try:
                 await asyncio.wait_for(sup.done.wait(), sup.spec.grace + 2.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 log.error("shutdown_stuck", task=sup.task.id)
         if self._writer is not None:
             await asyncio.to_thread(self._writer.stop)

@@ -13,11 +13,12 @@ import os
 import shutil
 import signal
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import psutil
 
-__all__ = ["ProcessOS", "MARKER_ENV"]
+__all__ = ["MARKER_ENV", "ProcessOS"]
 
 # Every supervised child carries this variable; its value names the daemon home
 # and the task, so the whole tree can be found even after a grandchild called

@@ -34,8 +34,9 @@ import collections
 import heapq
 import itertools
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import structlog
 
@@ -68,7 +69,7 @@ from executive.runtimes.vm_state import (
 from executive.runtimes.vm_svc import INFINITE, TaskSvc
 from executive.runtimes.vm_task import LoadPlan, VmTask, Wait
 
-__all__ = ["VmRuntime", "VmTask", "Wait", "LoadPlan"]
+__all__ = ["LoadPlan", "VmRuntime", "VmTask", "Wait"]
 
 log = structlog.get_logger("executive.vm")
 
@@ -123,7 +124,10 @@ class VmRuntime:
         self.quantum = quantum
         lim = host.limits
         self.mailboxes = MailboxManager(
-            profile or Profile("executive", max_descriptors=lim.vm_max_descriptors, max_handles_per_pid=64, tap_rate_per_second=None),
+            profile
+            or Profile(
+                "executive", max_descriptors=lim.vm_max_descriptors, max_handles_per_pid=64, tap_rate_per_second=None
+            ),
             clock=time.monotonic,
             on_enqueue=self._on_enqueue,
         )
@@ -131,7 +135,9 @@ class VmRuntime:
         self.dev_libm = False
         self.tasks: dict[int, VmTask] = {}
         self.symbolize: Callable[[int, int], str | None] | None = None  # set by the debugger layer
-        self.on_break: Callable[[VmTask, dict[str, Any]], None] | None = None  # debugger: adds fields (changed_regs) to debug_break
+        self.on_break: Callable[[VmTask, dict[str, Any]], None] | None = (
+            None  # debugger: adds fields (changed_regs) to debug_break
+        )
         # Values and commands (spec §12), shared by all tasks like the mailboxes.
         self.valcmd = ValCmd(self.mailboxes, emit=lambda type_, pid, data: host.bus.publish(type_, pid, data))
         self._ready: collections.deque[VmTask] = collections.deque()
@@ -180,7 +186,10 @@ class VmRuntime:
         """
         live = [vt for vt in self.tasks.values() if not vt.finished]
         if len(live) >= self.host.limits.max_vm_tasks:
-            raise LimitError(f"{len(live)} HSX programs are loaded (limit max_vm_tasks); kill some first", data={"limit": self.host.limits.max_vm_tasks})
+            raise LimitError(
+                f"{len(live)} HSX programs are loaded (limit max_vm_tasks); kill some first",
+                data={"limit": self.host.limits.max_vm_tasks},
+            )
         base = (image.app_name or name_hint or (Path(path).stem if path else "") or "task").strip()[:31] or "task"
         used = {vt.app_name for vt in live}
         name = base
@@ -188,7 +197,8 @@ class VmRuntime:
             if not image.allow_multiple_instances:
                 raise LimitError(
                     f"app_exists:{base}: a task named {base!r} is running and the image allows one instance; kill it first",
-                    code=ErrorCode.APP_EXISTS, data={"app_name": base},
+                    code=ErrorCode.APP_EXISTS,
+                    data={"app_name": base},
                 )
             for n in itertools.count():
                 suffix = f"_#{n}"
@@ -203,7 +213,13 @@ class VmRuntime:
         slot = self._free_slots.pop() if self._free_slots else self._alloc_slot()
         vt = VmTask(task, plan, slot)
         vt.cpu.svc = TaskSvc(self, vt)
-        vt.output = TaskOutput(task.id, self.home / "tasks" / str(task.id), writer=self._writer(), bus=self.host.bus, chunk_bytes=self.host.limits.output_chunk_bytes)
+        vt.output = TaskOutput(
+            task.id,
+            self.home / "tasks" / str(task.id),
+            writer=self._writer(),
+            bus=self.host.bus,
+            chunk_bytes=self.host.limits.output_chunk_bytes,
+        )
         pid = vt.pid
         mb = self.mailboxes
         for stream in ("in", "out", "err"):  # spec §11.7: stdio descriptors, then the control box, then handles 1..3
@@ -218,7 +234,9 @@ class VmRuntime:
             owner = entry.owner_pid if entry.owner_pid is not None else pid
             mb.bind(owner, entry.target, entry.capacity, entry.mode_mask or int(Mode.RDWR))
         self.tasks[pid] = vt
-        task.meta.update(app_name=vt.app_name, entry=plan.image.entry, code_len=len(plan.image.code), ro_len=len(plan.image.rodata))
+        task.meta.update(
+            app_name=vt.app_name, entry=plan.image.entry, code_len=len(plan.image.code), ro_len=len(plan.image.rodata)
+        )
         if paused:
             vt.state = VmState.PAUSED
             vt.pause_reason = pause_reason
@@ -243,10 +261,16 @@ class VmRuntime:
             "task_state",
             vt.pid,
             {
-                "from": vt.task.state.value, "to": vt.task.state.value,
-                "prev_state": HSX_NAMES[prev], "new_state": HSX_NAMES[vt.state],
-                "vm_from": prev.value, "vm_to": vt.state.value,
-                "reason": reason, "details": details or None, "name": vt.task.name, "kind": "vm",
+                "from": vt.task.state.value,
+                "to": vt.task.state.value,
+                "prev_state": HSX_NAMES[prev],
+                "new_state": HSX_NAMES[vt.state],
+                "vm_from": prev.value,
+                "vm_to": vt.state.value,
+                "reason": reason,
+                "details": details or None,
+                "name": vt.task.name,
+                "kind": "vm",
             },
         )
 
@@ -298,7 +322,9 @@ class VmRuntime:
     def kill(self, vt: VmTask, reason: EndReason = EndReason.KILLED) -> None:
         if vt.finished:
             raise InvalidTransitionError(f"task {vt.pid} has already ended ({vt.state.value})", data={"task": vt.pid})
-        self._finish(vt, VmEvent.KILL, reason, "killed by a client" if reason is EndReason.KILLED else "cancelled by a client")
+        self._finish(
+            vt, VmEvent.KILL, reason, "killed by a client" if reason is EndReason.KILLED else "cancelled by a client"
+        )
 
     def _finish(self, vt: VmTask, event: VmEvent, reason: EndReason, detail: str, **data: Any) -> None:
         """End a task for good: leave queues and wait lists, free its slot, end the kernel task."""
@@ -320,7 +346,9 @@ class VmRuntime:
 
         def report_end() -> None:
             if task.can(Transition.END):
-                self.host.transition(task, Transition.END, reason=reason.value, exit_code=task.exit_code, detail=detail, **data)
+                self.host.transition(
+                    task, Transition.END, reason=reason.value, exit_code=task.exit_code, detail=detail, **data
+                )
                 self.host.vm_task_ended(task)
 
         if out is None:
@@ -367,7 +395,12 @@ class VmRuntime:
         """Send from the executive (pid 0) to a mailbox target; wakes waiters."""
         d = self.mailboxes.lookup(target, 0) or self.mailboxes.bind(0, target)
         status = self.mailboxes.post(d, data, flags, channel, src_pid=0)
-        return {"mbx_status": int(status), "length": len(data) if status == MailboxStatus.OK else 0, "descriptor": d.id, "target": d.target}
+        return {
+            "mbx_status": int(status),
+            "length": len(data) if status == MailboxStatus.OK else 0,
+            "descriptor": d.id,
+            "target": d.target,
+        }
 
     def mailbox_event(self, vt: VmTask, type_: str, **data: Any) -> None:
         self.host.bus.publish(type_, vt.pid, data)
@@ -384,13 +417,25 @@ class VmRuntime:
         d = self.mailboxes.descriptor_of(vt.pid, handle)
         token = next(self._tokens)
         deadline = None if timeout == INFINITE else self._now() + timeout / 1000.0
-        vt.wait = Wait("mbx", deadline, token, descriptor=d, handle=handle, buf=buf, max_len=max_len, info_ptr=info_ptr, timeout=timeout)
+        vt.wait = Wait(
+            "mbx",
+            deadline,
+            token,
+            descriptor=d,
+            handle=handle,
+            buf=buf,
+            max_len=max_len,
+            info_ptr=info_ptr,
+            timeout=timeout,
+        )
         if vt.pid not in d.waiters:
             d.waiters.append(vt.pid)
         if deadline is not None:
             self._push_deadline(deadline, token, vt.pid)
         vt.cpu.stop(HaltReason.BLOCKED, descriptor=d.id)
-        self.host.bus.publish("mailbox_wait", vt.pid, {"descriptor": d.id, "handle": handle, "timeout": timeout, "deadline": deadline})
+        self.host.bus.publish(
+            "mailbox_wait", vt.pid, {"descriptor": d.id, "handle": handle, "timeout": timeout, "deadline": deadline}
+        )
 
     def _cancel_wait(self, vt: VmTask) -> None:
         w = vt.wait
@@ -423,9 +468,15 @@ class VmRuntime:
         w = vt.wait
         assert w is not None
         write_recv_result(vt.cpu, status, msg, w.buf, w.max_len, w.info_ptr, write_info=True)
-        data = {"descriptor": w.descriptor.id if w.descriptor else None, "handle": w.handle, "status": int(status),
-                "length": len(msg.data) if msg else 0, "flags": msg.flags if msg else 0,
-                "channel": msg.channel if msg else 0, "src_pid": msg.src_pid if msg else 0}
+        data = {
+            "descriptor": w.descriptor.id if w.descriptor else None,
+            "handle": w.handle,
+            "status": int(status),
+            "length": len(msg.data) if msg else 0,
+            "flags": msg.flags if msg else 0,
+            "channel": msg.channel if msg else 0,
+            "src_pid": msg.src_pid if msg else 0,
+        }
         self.host.bus.publish("mailbox_wake" if msg else "mailbox_timeout", vt.pid, data)
         self._wake(vt, reason, **data)
 
@@ -487,10 +538,18 @@ class VmRuntime:
 
     def _run_slice(self, vt: VmTask, quantum: int) -> int:
         if vt.pid != self._last_pid:
-            self.host.bus.publish("scheduler", vt.pid, {
-                "state": "switch", "prev_pid": self._last_pid, "next_pid": vt.pid, "reason": self._last_stop,
-                "quantum_remaining": self._last_quantum_left, "quantum": quantum,
-            })
+            self.host.bus.publish(
+                "scheduler",
+                vt.pid,
+                {
+                    "state": "switch",
+                    "prev_pid": self._last_pid,
+                    "next_pid": vt.pid,
+                    "reason": self._last_stop,
+                    "quantum_remaining": self._last_quantum_left,
+                    "quantum": quantum,
+                },
+            )
             self._last_pid = vt.pid
         self._move(vt, VmEvent.SCHEDULE, reason=None)
         # A slice is bounded in instructions (the quantum) and in time: a program whose
@@ -503,7 +562,12 @@ class VmRuntime:
             # Cpu.run never stops at a breakpoint on its first instruction; only a resume
             # steps over one.  A slice or chunk that starts on a breakpoint (after a wake,
             # a preemption, a chunk boundary) must stop there.
-            if cpu.breakpoints and cpu.pc in cpu.breakpoints and cpu.pc != vt.step_over_bp and cpu.halt is HaltReason.RUNNING:
+            if (
+                cpu.breakpoints
+                and cpu.pc in cpu.breakpoints
+                and cpu.pc != vt.step_over_bp
+                and cpu.halt is HaltReason.RUNNING
+            ):
                 cpu.stop(HaltReason.BREAKPOINT, pc=cpu.pc)
             t0 = time.perf_counter()
             n = cpu.run(min(vt.chunk, quantum - executed))
@@ -535,10 +599,21 @@ class VmRuntime:
             return
         if halt is HaltReason.SLEEP:
             self._move(vt, VmEvent.SLEEP, reason="sleep", sleep_ms=vt.wait.ms if vt.wait else 0)
-            self.host.bus.publish("sleep_request", vt.pid, {"ms": vt.wait.ms if vt.wait else 0, "deadline": vt.wait.deadline if vt.wait else None})
+            self.host.bus.publish(
+                "sleep_request",
+                vt.pid,
+                {"ms": vt.wait.ms if vt.wait else 0, "deadline": vt.wait.deadline if vt.wait else None},
+            )
         elif halt is HaltReason.BLOCKED:
             w = vt.wait
-            self._move(vt, VmEvent.BLOCK, reason="mailbox_wait", descriptor=w.descriptor.id if w and w.descriptor else None, handle=w.handle if w else None, timeout=w.timeout if w else None)
+            self._move(
+                vt,
+                VmEvent.BLOCK,
+                reason="mailbox_wait",
+                descriptor=w.descriptor.id if w and w.descriptor else None,
+                handle=w.handle if w else None,
+                timeout=w.timeout if w else None,
+            )
         elif halt in (HaltReason.BREAKPOINT, HaltReason.BRK):
             kind = "breakpoint" if halt is HaltReason.BREAKPOINT else "brk"
             pc = cpu.pc
@@ -554,20 +629,36 @@ class VmRuntime:
         elif halt in (HaltReason.RETURNED, HaltReason.EXITED):
             vt.exit_status = cpu.regs[0]
             event = VmEvent.RETURN if halt is HaltReason.RETURNED else VmEvent.EXIT
-            self._finish(vt, event, EndReason.EXITED, f"{'main returned' if event is VmEvent.RETURN else 'TASK_EXIT'} with status {cpu.regs[0]}", exit_status=cpu.regs[0])
+            self._finish(
+                vt,
+                event,
+                EndReason.EXITED,
+                f"{'main returned' if event is VmEvent.RETURN else 'TASK_EXIT'} with status {cpu.regs[0]}",
+                exit_status=cpu.regs[0],
+            )
         else:
             text = _FAULT_TEXT.get(halt, halt.value)
-            vt.fault = {"reason": halt.value, "pc": cpu.pc, "text": text, "r0": cpu.regs[0], **{k: v for k, v in cpu.halt_info.items() if isinstance(v, int)}}
+            vt.fault = {
+                "reason": halt.value,
+                "pc": cpu.pc,
+                "text": text,
+                "r0": cpu.regs[0],
+                **{k: v for k, v in cpu.halt_info.items() if isinstance(v, int)},
+            }
             self._finish(vt, VmEvent.FAULT, EndReason.FAULTED, f"{text} at PC 0x{cpu.pc:04X}", fault=vt.fault)
 
     def step(self, vt: VmTask, steps: int) -> dict[str, Any]:
         """Execute up to ``steps`` instructions of a paused task (debugger single-step)."""
         if vt.state is not VmState.PAUSED:
             raise InvalidTransitionError(
-                f"task {vt.pid} is {HSX_NAMES[vt.state]}; pause it before stepping", data={"task": vt.pid, "state": vt.state.value}
+                f"task {vt.pid} is {HSX_NAMES[vt.state]}; pause it before stepping",
+                data={"task": vt.pid, "state": vt.state.value},
             )
         if vt.wait is not None:
-            raise InvalidTransitionError(f"task {vt.pid} is blocked in {'a sleep' if vt.wait.kind == 'sleep' else 'a mailbox receive'}; resume it to let the wait finish", data={"task": vt.pid})
+            raise InvalidTransitionError(
+                f"task {vt.pid} is blocked in {'a sleep' if vt.wait.kind == 'sleep' else 'a mailbox receive'}; resume it to let the wait finish",
+                data={"task": vt.pid},
+            )
         cpu = vt.cpu
         if cpu.halt in (HaltReason.BREAKPOINT, HaltReason.BRK, HaltReason.STEP_LIMIT):
             cpu.resume()
@@ -575,11 +666,22 @@ class VmRuntime:
         executed = cpu.run(steps)
         self.total_steps += executed
         halt = cpu.halt
-        result: dict[str, Any] = {"pid": vt.pid, "executed": executed, "pc": cpu.pc, "prev_pc": before, "steps": cpu.steps, "halt": halt.value}
+        result: dict[str, Any] = {
+            "pid": vt.pid,
+            "executed": executed,
+            "pc": cpu.pc,
+            "prev_pc": before,
+            "steps": cpu.steps,
+            "halt": halt.value,
+        }
         # The task stays PAUSED unless the step ended it.  A step into a sleep or a mailbox
         # wait leaves it paused with the wait open (it resolves on its own; resume continues).
         if halt in (HaltReason.BREAKPOINT, HaltReason.BRK):
-            data = {"pc": cpu.pc, "phase": "pre" if halt is HaltReason.BREAKPOINT else "post", "reason": "breakpoint" if halt is HaltReason.BREAKPOINT else "brk"}
+            data = {
+                "pc": cpu.pc,
+                "phase": "pre" if halt is HaltReason.BREAKPOINT else "post",
+                "reason": "breakpoint" if halt is HaltReason.BREAKPOINT else "brk",
+            }
             if self.symbolize is not None:
                 data["symbol"] = self.symbolize(vt.pid, cpu.pc)
             if self.on_break is not None:
@@ -598,4 +700,3 @@ class VmRuntime:
             vt = self._ready.popleft()
             executed += self._run_slice(vt, min(self.quantum, steps - executed))
         return {"executed": executed, "running": bool(self._ready), "current_pid": self._last_pid}
-

@@ -21,7 +21,7 @@ import enum
 
 from executive.kernel.errors import InvalidTransitionError
 
-__all__ = ["VmState", "VmEvent", "TABLE", "next_state", "RUNNABLE", "FINISHED", "HSX_NAMES"]
+__all__ = ["FINISHED", "HSX_NAMES", "RUNNABLE", "TABLE", "VmEvent", "VmState", "next_state"]
 
 
 class VmState(enum.Enum):
@@ -58,8 +58,14 @@ _LIVE_ENDS = {E.KILL: S.KILLED}
 TABLE: dict[VmState, dict[VmEvent, VmState]] = {
     S.READY: {E.SCHEDULE: S.RUNNING, E.PAUSE: S.PAUSED, **_LIVE_ENDS},
     S.RUNNING: {
-        E.PREEMPT: S.READY, E.SLEEP: S.SLEEPING, E.BLOCK: S.WAITING_MBX, E.PAUSE: S.PAUSED,
-        E.RETURN: S.RETURNED, E.EXIT: S.EXITED, E.FAULT: S.FAULTED, **_LIVE_ENDS,
+        E.PREEMPT: S.READY,
+        E.SLEEP: S.SLEEPING,
+        E.BLOCK: S.WAITING_MBX,
+        E.PAUSE: S.PAUSED,
+        E.RETURN: S.RETURNED,
+        E.EXIT: S.EXITED,
+        E.FAULT: S.FAULTED,
+        **_LIVE_ENDS,
     },
     S.SLEEPING: {E.WAKE: S.READY, E.PAUSE: S.PAUSED, **_LIVE_ENDS},
     S.WAITING_MBX: {E.WAKE: S.READY, E.PAUSE: S.PAUSED, **_LIVE_ENDS},
@@ -67,8 +73,14 @@ TABLE: dict[VmState, dict[VmEvent, VmState]] = {
     # stays paused; on resume it returns to whichever state its wait is in.
     # A debugger single-step of a paused task can end it.
     S.PAUSED: {
-        E.RESUME: S.READY, E.RESUME_SLEEPING: S.SLEEPING, E.RESUME_WAITING: S.WAITING_MBX,
-        E.WAKE: S.PAUSED, E.RETURN: S.RETURNED, E.EXIT: S.EXITED, E.FAULT: S.FAULTED, **_LIVE_ENDS,
+        E.RESUME: S.READY,
+        E.RESUME_SLEEPING: S.SLEEPING,
+        E.RESUME_WAITING: S.WAITING_MBX,
+        E.WAKE: S.PAUSED,
+        E.RETURN: S.RETURNED,
+        E.EXIT: S.EXITED,
+        E.FAULT: S.FAULTED,
+        **_LIVE_ENDS,
     },
     S.RETURNED: {},
     S.EXITED: {},

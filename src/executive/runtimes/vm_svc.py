@@ -30,7 +30,7 @@ from executive.hsx.svc import StandaloneHost, read_bytes, read_cstring, write_re
 if TYPE_CHECKING:  # pragma: no cover
     from executive.runtimes.vm import VmRuntime, VmTask
 
-__all__ = ["TaskSvc", "INFINITE"]
+__all__ = ["INFINITE", "TaskSvc"]
 
 INFINITE = 0xFFFF  # mailbox timeout meaning "wait forever" (spec §10.5)
 
@@ -38,7 +38,7 @@ INFINITE = 0xFFFF  # mailbox timeout meaning "wait forever" (spec §10.5)
 class TaskSvc(StandaloneHost):
     """The SVC handler of one VM task under the executive."""
 
-    def __init__(self, runtime: "VmRuntime", vt: "VmTask") -> None:
+    def __init__(self, runtime: VmRuntime, vt: VmTask) -> None:
         super().__init__(fs=runtime.fs, mailboxes=runtime.mailboxes, dev_libm=runtime.dev_libm)
         self.rt = runtime
         self.vt = vt
@@ -100,7 +100,15 @@ class TaskSvc(StandaloneHost):
                 msg = mb.recv(pid, r1)
                 if msg is not None:
                     write_recv_result(cpu, MailboxStatus.OK, msg, r2, r3, r5, write_info=True)
-                    self.rt.mailbox_event(self.vt, "mailbox_recv", handle=r1, length=len(msg.data), flags=msg.flags, channel=msg.channel, src_pid=msg.src_pid)
+                    self.rt.mailbox_event(
+                        self.vt,
+                        "mailbox_recv",
+                        handle=r1,
+                        length=len(msg.data),
+                        flags=msg.flags,
+                        channel=msg.channel,
+                        src_pid=msg.src_pid,
+                    )
                 elif r4 == 0:
                     write_recv_result(cpu, MailboxStatus.NO_DATA, None, r2, r3, r5, write_info=True)
                 else:

@@ -16,7 +16,7 @@ from executive.kernel.tasks import Task
 from executive.runtimes.output import TaskOutput
 from executive.runtimes.vm_state import FINISHED, HSX_NAMES, VmState
 
-__all__ = ["VmTask", "Wait", "LoadPlan"]
+__all__ = ["LoadPlan", "VmTask", "Wait"]
 
 
 @dataclasses.dataclass(slots=True)
@@ -69,8 +69,12 @@ class VmTask:
         self.stdio: dict[str, Descriptor] = {}
         self.output: TaskOutput | None = None
         self.cpu = Cpu(
-            plan.image.code, plan.image.rodata, entry=plan.image.entry, sp=self.stack_base,
-            stack_limit=self.stack_limit, reg_base=self.reg_base,
+            plan.image.code,
+            plan.image.rodata,
+            entry=plan.image.entry,
+            sp=self.stack_base,
+            stack_limit=self.stack_limit,
+            reg_base=self.reg_base,
         )
         self.slices = 0
         self.chunk = 256  # instructions per Cpu.run inside a slice; the scheduler adapts it to time
@@ -105,10 +109,17 @@ class VmTask:
             "stack_limit": self.stack_limit,
             "stack_size": 0x1000,
             "metadata": {
-                "values": len(self.image.values), "commands": len(self.image.commands),
-                "mailboxes": len(self.image.mailboxes), "sections": len(self.image.sections),
+                "values": len(self.image.values),
+                "commands": len(self.image.commands),
+                "mailboxes": len(self.image.mailboxes),
+                "sections": len(self.image.sections),
             },
         }
         if w is not None and w.kind == "mbx":
-            d.update(wait_mailbox=w.descriptor.id if w.descriptor else None, wait_handle=w.handle, wait_timeout=w.timeout, wait_deadline=w.deadline)
+            d.update(
+                wait_mailbox=w.descriptor.id if w.descriptor else None,
+                wait_handle=w.handle,
+                wait_timeout=w.timeout,
+                wait_deadline=w.deadline,
+            )
         return d

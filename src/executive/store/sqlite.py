@@ -32,12 +32,13 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from executive.kernel.tasks import EndReason, Task, TaskKind, TaskState
 
-__all__ = ["Store", "MIGRATIONS", "register_migration"]
+__all__ = ["MIGRATIONS", "Store", "register_migration"]
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -141,7 +142,10 @@ class Store:
 
     def set_meta(self, key: str, value: str, *, durable: bool = False) -> None:
         with self.transaction(durable=durable) as c:
-            c.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+            c.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
 
     @contextlib.contextmanager
     def transaction(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
@@ -221,7 +225,10 @@ class Store:
         return [(_row_to_task(r), r["pid_start"]) for r in rows]
 
     def log_sizes(self, task_id: int) -> dict[str, int]:
-        return {r["stream"]: int(r["size"]) for r in self.query("SELECT stream, size FROM task_logs WHERE task_id=?", (task_id,))}
+        return {
+            r["stream"]: int(r["size"])
+            for r in self.query("SELECT stream, size FROM task_logs WHERE task_id=?", (task_id,))
+        }
 
 
 def _row_to_task(r: sqlite3.Row) -> Task:
@@ -263,6 +270,8 @@ def _split_sql(script: str) -> list[str]:
             out.append(buf)
             buf = ""
     out.append(buf[:-1])  # what follows the last ';' (the ';' added above was not in the script)
-    return [s.strip() for s in out if not all(
-        line.strip().startswith("--") or not line.strip() for line in s.rstrip(";").splitlines()
-    )]
+    return [
+        s.strip()
+        for s in out
+        if not all(line.strip().startswith("--") or not line.strip() for line in s.rstrip(";").splitlines())
+    ]

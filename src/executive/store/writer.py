@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import structlog
 
@@ -30,7 +31,7 @@ class StoreWriter:
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
         self._last: concurrent.futures.Future[Any] | None = None
 
-    def submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> "concurrent.futures.Future[T]":
+    def submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> concurrent.futures.Future[T]:
         """Queue ``fn(store, *args)``; failures are logged, never lost silently."""
         fut = self._pool.submit(fn, self.store, *args, **kwargs)
         fut.add_done_callback(_log_failure)
@@ -49,7 +50,7 @@ class StoreWriter:
         self.store.close()
 
 
-def _log_failure(fut: "concurrent.futures.Future[Any]") -> None:
+def _log_failure(fut: concurrent.futures.Future[Any]) -> None:
     exc = fut.exception()
     if exc is not None:
         log.error("store_write_failed", error=repr(exc))

@@ -19,14 +19,14 @@ __all__ = [
     "ADAPTERS",
     "Adapter",
     "AgentRequest",
+    "AiderAdapter",
     "Capabilities",
+    "ClaudeAdapter",
+    "CodexAdapter",
+    "CommandAdapter",
     "RunEnd",
     "StreamParser",
     "get_adapter",
-    "ClaudeAdapter",
-    "CodexAdapter",
-    "AiderAdapter",
-    "CommandAdapter",
 ]
 
 ADAPTERS: dict[str, Adapter] = {a.name: a for a in (ClaudeAdapter(), CodexAdapter(), AiderAdapter(), CommandAdapter())}
@@ -42,5 +42,6 @@ def get_adapter(name: str) -> Adapter:
         return ADAPTERS[name]
     except KeyError:
         raise AgentUnknownError(
-            f"no agent adapter {name!r}; choose one of {', '.join(ADAPTERS)}", data={"agent": name, "known": list(ADAPTERS)}
+            f"no agent adapter {name!r}; choose one of {', '.join(ADAPTERS)}",
+            data={"agent": name, "known": list(ADAPTERS)},
         ) from None

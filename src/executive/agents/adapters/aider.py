@@ -16,7 +16,8 @@ supervisor wants.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from executive.agents import events as ev
 from executive.agents.adapters.base import (
@@ -35,11 +36,17 @@ __all__ = ["AiderAdapter", "AiderParser"]
 _MODEL = re.compile(r"^(?:Main )?[Mm]odel: (\S+)")
 _APPLIED = re.compile(r"^Applied edit to (.+?)\s*$")
 _NOT_APPLIED = re.compile(r"^Did not apply edit to (.+?)(?: \(--dry-run\))?\s*$")
-_TOKENS = re.compile(r"^Tokens: (?P<sent>[\d.]+[kM]?) sent,(?P<rest>.*?) (?P<recv>[\d.]+[kM]?) received\.(?:.*?\$(?P<session>[\d.]+) session)?")
+_TOKENS = re.compile(
+    r"^Tokens: (?P<sent>[\d.]+[kM]?) sent,(?P<rest>.*?) (?P<recv>[\d.]+[kM]?) received\.(?:.*?\$(?P<session>[\d.]+) session)?"
+)
 _CACHE = re.compile(r"(?P<n>[\d.]+[kM]?) cache (?P<kind>write|hit)")
-_INFO = re.compile(r"^(Aider v|Weak model:|Editor model:|Git repo:|Repo-map:|Added .+ to the chat|Use /help|Warning: |https://aider\.chat)")
+_INFO = re.compile(
+    r"^(Aider v|Weak model:|Editor model:|Git repo:|Repo-map:|Added .+ to the chat|Use /help|Warning: |https://aider\.chat)"
+)
 _RATE = re.compile(r"RateLimitError|rate limit", re.I)
-_FATAL = re.compile(r"(AuthenticationError|APIConnectionError|NotFoundError|BadRequestError|did not conform to the edit format)")
+_FATAL = re.compile(
+    r"(AuthenticationError|APIConnectionError|NotFoundError|BadRequestError|did not conform to the edit format)"
+)
 
 
 def _count(text: str) -> int:
@@ -186,13 +193,27 @@ class AiderAdapter(Adapter):
         "HTTPS_PROXY",
         "NO_PROXY",
     )
-    auth_env = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "DEEPSEEK_API_KEY", "OPENROUTER_API_KEY", "GROQ_API_KEY", "OLLAMA_API_BASE")
+    auth_env = (
+        "OPENAI_API_KEY",
+        "ANTHROPIC_API_KEY",
+        "GEMINI_API_KEY",
+        "DEEPSEEK_API_KEY",
+        "OPENROUTER_API_KEY",
+        "GROQ_API_KEY",
+        "OLLAMA_API_BASE",
+    )
     auth_files = (".aider.conf.yml",)
 
     def build_argv(self, req: AgentRequest, exe: str) -> list[str]:
         self.refuse_unsupported(
-            req, resume=False, permission_mode=False, sandbox=False, allowed_tools=False,
-            disallowed_tools=False, max_turns=False, max_budget_usd=False,
+            req,
+            resume=False,
+            permission_mode=False,
+            sandbox=False,
+            allowed_tools=False,
+            disallowed_tools=False,
+            max_turns=False,
+            max_budget_usd=False,
         )
         argv = [
             exe,

@@ -29,8 +29,9 @@ import dataclasses
 import os
 import re
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import orjson
 
@@ -40,13 +41,13 @@ from executive.agents.lines import LineAssembler, LongLine
 from executive.kernel.errors import BadParamsError
 
 __all__ = [
+    "SESSION_ID_RE",
+    "Adapter",
     "AgentRequest",
     "Capabilities",
-    "RunEnd",
-    "Adapter",
-    "StreamParser",
     "JsonLineParser",
-    "SESSION_ID_RE",
+    "RunEnd",
+    "StreamParser",
     "end_errors",
     "unique",
 ]
@@ -154,7 +155,11 @@ class StreamParser(abc.ABC):
             else:
                 self.stream_cut = True
                 size = tail.size if isinstance(tail, LongLine) else len(tail)
-                out.append(self.warning("stream_cut", f"the output ended in the middle of a line ({size} bytes without a newline)"))
+                out.append(
+                    self.warning(
+                        "stream_cut", f"the output ended in the middle of a line ({size} bytes without a newline)"
+                    )
+                )
         out.extend(self.flush())
         result = self.result(end)
         out.append(AgentEvent(ev.RESULT, result))
@@ -162,7 +167,9 @@ class StreamParser(abc.ABC):
 
     def _line(self, line: bytes | LongLine, out: list[AgentEvent]) -> None:
         if isinstance(line, LongLine):
-            out.append(self.warning("line_too_long", f"skipped a {line.size}-byte line (limit {self._lines.max_line} bytes)"))
+            out.append(
+                self.warning("line_too_long", f"skipped a {line.size}-byte line (limit {self._lines.max_line} bytes)")
+            )
             return
         out.extend(self.on_line(line))
 

@@ -17,7 +17,8 @@ transcript (#58760), so the result carries ``resumed_from`` = the id we passed.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from executive.agents import events as ev
 from executive.agents.adapters.base import (
@@ -116,7 +117,9 @@ class ClaudeParser(JsonLineParser):
             if isinstance(block, dict) and block.get("type") == "tool_result":
                 content = block.get("content")
                 if isinstance(content, list):  # a list of content blocks: keep the text ones
-                    content = "\n".join(b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text")
+                    content = "\n".join(
+                        b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text"
+                    )
                 out.append(self.tool_result(block.get("tool_use_id"), content, bool(block.get("is_error"))))
         return out
 
@@ -160,7 +163,9 @@ class ClaudeParser(JsonLineParser):
             "subtype": r.get("subtype"),
             "is_error": bool(r.get("is_error")) if r else None,
             "permission_denials": [
-                {"tool_name": d.get("tool_name"), "tool_use_id": d.get("tool_use_id")} for d in denials if isinstance(d, dict)
+                {"tool_name": d.get("tool_name"), "tool_use_id": d.get("tool_use_id")}
+                for d in denials
+                if isinstance(d, dict)
             ],
             "duration_ms": r.get("duration_ms"),
             "exit_code": end.exit_code,
@@ -197,7 +202,13 @@ class ClaudeAdapter(Adapter):
         "HTTPS_PROXY",
         "NO_PROXY",
     )
-    auth_env = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX")
+    auth_env = (
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_AUTH_TOKEN",
+        "CLAUDE_CODE_OAUTH_TOKEN",
+        "CLAUDE_CODE_USE_BEDROCK",
+        "CLAUDE_CODE_USE_VERTEX",
+    )
     auth_files = (".claude/.credentials.json",)
 
     def build_argv(self, req: AgentRequest, exe: str) -> list[str]:
@@ -227,4 +238,3 @@ class ClaudeAdapter(Adapter):
 
     def parser(self, req: AgentRequest | None, *, max_line: int, max_text: int) -> StreamParser:
         return ClaudeParser(req, max_line=max_line, max_text=max_text)
-

@@ -19,7 +19,8 @@ given again, which the argv builder does.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from executive.agents import events as ev
 from executive.agents.adapters.base import (
@@ -57,7 +58,11 @@ class CodexParser(JsonLineParser):
         if kind == "thread.started":
             self.thread_id = obj.get("thread_id")
             resumed = self.request.resume if self.request else None
-            return [AgentEvent(ev.SESSION, {"session_id": self.thread_id, "model": None, "cwd": None, "resumed_from": resumed})]
+            return [
+                AgentEvent(
+                    ev.SESSION, {"session_id": self.thread_id, "model": None, "cwd": None, "resumed_from": resumed}
+                )
+            ]
         if kind == "turn.completed":
             self.turns += 1
             usage = obj.get("usage") or {}
@@ -179,7 +184,13 @@ class CodexAdapter(Adapter):
 
     def build_argv(self, req: AgentRequest, exe: str) -> list[str]:
         self.refuse_unsupported(
-            req, permission_mode=False, allowed_tools=False, disallowed_tools=False, max_turns=False, max_budget_usd=False, files=False
+            req,
+            permission_mode=False,
+            allowed_tools=False,
+            disallowed_tools=False,
+            max_turns=False,
+            max_budget_usd=False,
+            files=False,
         )
         self.check_choice("sandbox", req.sandbox, SANDBOX_MODES)
         argv = [exe, "exec", "--json", "--skip-git-repo-check"]

@@ -14,7 +14,8 @@ there is one.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import orjson
 
@@ -31,7 +32,7 @@ from executive.agents.adapters.base import (
 from executive.agents.events import AgentEvent
 from executive.kernel.errors import BadParamsError
 
-__all__ = ["CommandAdapter", "CommandParser", "PROMPT_PLACEHOLDER"]
+__all__ = ["PROMPT_PLACEHOLDER", "CommandAdapter", "CommandParser"]
 
 PROMPT_PLACEHOLDER = "{prompt}"
 _KINDS = {"session": ev.SESSION, "message": ev.MESSAGE, "tool_call": ev.TOOL_CALL, "tool_result": ev.TOOL_RESULT}
@@ -53,7 +54,11 @@ class CommandParser(StreamParser):
             except orjson.JSONDecodeError:
                 obj = None
             if isinstance(obj, dict) and (obj.get("type") in _KINDS or obj.get("type") == "result"):
-                data = obj.get("data") if isinstance(obj.get("data"), dict) else {k: v for k, v in obj.items() if k != "type"}
+                data = (
+                    obj.get("data")
+                    if isinstance(obj.get("data"), dict)
+                    else {k: v for k, v in obj.items() if k != "type"}
+                )
                 if obj["type"] == "result":
                     self.declared = data
                     return []
@@ -102,12 +107,21 @@ class CommandParser(StreamParser):
 class CommandAdapter(Adapter):
     name = "command"
     default_bin = ""  # no default: --bin names the program
-    capabilities = Capabilities(streaming=True, resume=False, cost=False, tokens=False, turn_limit=False, budget_limit=False)
+    capabilities = Capabilities(
+        streaming=True, resume=False, cost=False, tokens=False, turn_limit=False, budget_limit=False
+    )
 
     def build_argv(self, req: AgentRequest, exe: str) -> list[str]:
         self.refuse_unsupported(
-            req, resume=False, permission_mode=False, sandbox=False, allowed_tools=False,
-            disallowed_tools=False, max_turns=False, max_budget_usd=False, files=False,
+            req,
+            resume=False,
+            permission_mode=False,
+            sandbox=False,
+            allowed_tools=False,
+            disallowed_tools=False,
+            max_turns=False,
+            max_budget_usd=False,
+            files=False,
         )
         if any(PROMPT_PLACEHOLDER in a for a in req.args):
             return [exe, *(a.replace(PROMPT_PLACEHOLDER, req.prompt) for a in req.args)]

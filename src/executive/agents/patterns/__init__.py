@@ -13,4 +13,15 @@ from executive.agents.patterns.base import (
 from executive.agents.patterns.registry import BUILTINS, EXAMPLES_DIR, PatternRegistry
 from executive.agents.patterns.runner import Patterns
 
-__all__ = ["Pattern", "PatternContext", "Plan", "PlannedFile", "PatternRegistry", "Patterns", "BUILTINS", "EXAMPLES_DIR", "schema_errors", "validate_instance"]
+__all__ = [
+    "BUILTINS",
+    "EXAMPLES_DIR",
+    "Pattern",
+    "PatternContext",
+    "PatternRegistry",
+    "Patterns",
+    "Plan",
+    "PlannedFile",
+    "schema_errors",
+    "validate_instance",
+]

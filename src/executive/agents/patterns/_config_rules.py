@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["type_ok", "check_value", "check_config"]
+__all__ = ["check_config", "check_value", "type_ok"]
 
 
 def type_ok(value: Any, kind: str) -> bool:
@@ -36,7 +36,11 @@ def check_value(name: str, value: Any, spec: dict[str, Any]) -> list[str]:
         return [f"{name}: expected {kind}, got {type(value).__name__} {value!r}"]
     problems = []
     if kind == "array" and spec.get("items"):
-        problems += [f"{name}[{i}]: expected {spec['items']}, got {v!r}" for i, v in enumerate(value) if not type_ok(v, spec["items"])]
+        problems += [
+            f"{name}[{i}]: expected {spec['items']}, got {v!r}"
+            for i, v in enumerate(value)
+            if not type_ok(v, spec["items"])
+        ]
     if "minimum" in spec and kind in ("integer", "number") and value < spec["minimum"]:
         problems.append(f"{name}: must be >= {spec['minimum']}, got {value}")
     if "maximum" in spec and kind in ("integer", "number") and value > spec["maximum"]:

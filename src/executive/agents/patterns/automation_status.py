@@ -33,24 +33,36 @@ class AutomationStatus(Pattern):
         adapters = []
         for name in names:
             row = (await ex.agents.runs.check(agent=name, bin=bins.get(name)))[0]
-            adapters.append({
-                "agent": name, "usable": row["usable"], "version": row["version"], "binary": row["binary"], "auth": row["auth"],
-                "capabilities": ", ".join(k for k, v in row["capabilities"].items() if v is True),
-                "problems": "; ".join(row["problems"]) or "-",
-            })
+            adapters.append(
+                {
+                    "agent": name,
+                    "usable": row["usable"],
+                    "version": row["version"],
+                    "binary": row["binary"],
+                    "auth": row["auth"],
+                    "capabilities": ", ".join(k for k, v in row["capabilities"].items() if v is True),
+                    "problems": "; ".join(row["problems"]) or "-",
+                }
+            )
         allow = ex.allow_list
         report = {
-            "generated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "generated_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "summary": {
                 "usable_adapters": ", ".join(a["agent"] for a in adapters if a["usable"]) or "none",
-                "allow_list": "everything is allowed (no allow-list)" if allow is None else f"{len(allow.rules)} rule(s)",
+                "allow_list": "everything is allowed (no allow-list)"
+                if allow is None
+                else f"{len(allow.rules)} rule(s)",
                 "live_worktrees": len(await ex.agents.worktrees.list()),
             },
             "adapters": adapters,
-            "allow_list": [] if allow is None else [{"exe": r["exe"], "resolved": r["resolved"], "args": r["args"]} for r in allow.to_list()],
+            "allow_list": []
+            if allow is None
+            else [{"exe": r["exe"], "resolved": r["resolved"], "args": r["args"]} for r in allow.to_list()],
             "limits": dataclasses.asdict(ex.limits),
         }
         plan = Plan(report=report)
         if instance.get("output"):
-            plan.files.append(PlannedFile(instance["output"], render("Automation status", report, instance.get("format", "markdown"))))
+            plan.files.append(
+                PlannedFile(instance["output"], render("Automation status", report, instance.get("format", "markdown")))
+            )
         return plan

@@ -39,7 +39,16 @@ from executive.kernel.errors import BadParamsError, LimitError
 if TYPE_CHECKING:
     from executive.service import Executive
 
-__all__ = ["Pattern", "PlannedFile", "Plan", "PatternContext", "validate_instance", "schema_errors", "write_plan", "compare_plan"]
+__all__ = [
+    "Pattern",
+    "PatternContext",
+    "Plan",
+    "PlannedFile",
+    "compare_plan",
+    "schema_errors",
+    "validate_instance",
+    "write_plan",
+]
 
 _SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 
@@ -62,7 +71,7 @@ class PatternContext:
     """What an executor may use: the root it writes under and, for status patterns, the daemon."""
 
     root: Path
-    ex: "Executive | None" = None
+    ex: Executive | None = None
 
 
 class Pattern(abc.ABC):
@@ -107,18 +116,25 @@ def validate_instance(pattern: Pattern, instance: Any) -> None:
 
 def invalid(pattern: str, path: str, message: str) -> PatternInvalidError:
     """An instance error the schema could not catch (e.g. a default of the wrong type)."""
-    return PatternInvalidError(f"{pattern} instance is invalid at {path}: {message}", data={"pattern": pattern, "errors": [{"path": path, "message": message}]})
+    return PatternInvalidError(
+        f"{pattern} instance is invalid at {path}: {message}",
+        data={"pattern": pattern, "errors": [{"path": path, "message": message}]},
+    )
 
 
 def _safe_target(root: Path, rel: str) -> Path:
     parts = rel.replace("\\", "/").split("/")
     if not rel or rel.startswith("/") or ".." in parts or any(p.lower() == ".git" for p in parts) or "\0" in rel:
-        raise BadParamsError(f"the pattern wants to write {rel!r}: only paths inside the root are allowed (no absolute, '..' or .git)")
+        raise BadParamsError(
+            f"the pattern wants to write {rel!r}: only paths inside the root are allowed (no absolute, '..' or .git)"
+        )
     target = root.joinpath(*[p for p in parts if p not in ("", ".")])
     real_root = os.path.realpath(root)
     real = os.path.realpath(target)
     if real != real_root and not real.startswith(real_root.rstrip(os.sep) + os.sep):
-        raise BadParamsError(f"the pattern wants to write {rel!r}, which leads outside the root {root} (through a symlink)")
+        raise BadParamsError(
+            f"the pattern wants to write {rel!r}, which leads outside the root {root} (through a symlink)"
+        )
     return target
 
 
@@ -129,13 +145,17 @@ def compare_plan(plan: Plan, root: Path, *, max_files: int, max_bytes: int) -> l
         LimitError: too many files, or one too large.  BadParamsError: a path outside the root.
     """
     if len(plan.files) > max_files:
-        raise LimitError(f"the pattern plans {len(plan.files)} files; the limit is {max_files}", data={"limit": max_files})
+        raise LimitError(
+            f"the pattern plans {len(plan.files)} files; the limit is {max_files}", data={"limit": max_files}
+        )
     out = []
     seen: set[str] = set()
     for f in plan.files:
         data = f.content.encode("utf-8")
         if len(data) > max_bytes:
-            raise LimitError(f"{f.path} would be {len(data)} bytes; the limit is {max_bytes}", data={"limit": max_bytes})
+            raise LimitError(
+                f"{f.path} would be {len(data)} bytes; the limit is {max_bytes}", data={"limit": max_bytes}
+            )
         if f.path in seen:
             raise BadParamsError(f"the pattern plans {f.path} twice")
         seen.add(f.path)

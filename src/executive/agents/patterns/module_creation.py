@@ -68,10 +68,20 @@ def _tests(inst: dict[str, Any], import_name: str) -> str:
         "",
     ]
     for fn in inst["functions"]:
-        lines += ["", f"def test_{fn['name']}_is_documented() -> None:", f"    assert callable({fn['name']}) and {fn['name']}.__doc__", ""]
+        lines += [
+            "",
+            f"def test_{fn['name']}_is_documented() -> None:",
+            f"    assert callable({fn['name']}) and {fn['name']}.__doc__",
+            "",
+        ]
         for i, ex in enumerate(fn.get("examples", [])):
             args = ", ".join(repr(a) for a in ex["args"])
-            lines += ["", f"def test_{fn['name']}_example_{i + 1}() -> None:", f"    assert {fn['name']}({args}) == {ex['returns']!r}", ""]
+            lines += [
+                "",
+                f"def test_{fn['name']}_example_{i + 1}() -> None:",
+                f"    assert {fn['name']}({args}) == {ex['returns']!r}",
+                "",
+            ]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
@@ -113,16 +123,24 @@ class ModuleCreation(Pattern):
                 if "default" in p:
                     with_default = True
                 elif with_default:
-                    raise invalid(self.name, f"$.functions[{i}].params[{j}]", "a parameter without a default follows one with a default")
+                    raise invalid(
+                        self.name,
+                        f"$.functions[{i}].params[{j}]",
+                        "a parameter without a default follows one with a default",
+                    )
             if fn.get("body"):
                 try:
                     compile(_function(fn, inst["name"]), f"<{fn['name']}>", "exec")
                 except SyntaxError as exc:
-                    raise invalid(self.name, f"$.functions[{i}].body", f"not valid Python: {exc.msg} (line {exc.lineno})") from None
+                    raise invalid(
+                        self.name, f"$.functions[{i}].body", f"not valid Python: {exc.msg} (line {exc.lineno})"
+                    ) from None
         package = inst["package"].strip("/")
         import_name = inst.get("import_name") or package.rsplit("/", 1)[-1]
         if not all(part.isidentifier() for part in import_name.split(".")):
-            raise invalid(self.name, "$.package", f"the last part {import_name!r} is not an importable name; set import_name")
+            raise invalid(
+                self.name, "$.package", f"the last part {import_name!r} is not an importable name; set import_name"
+            )
         tests_dir = inst.get("tests_dir", "tests").strip("/")
         readme = inst.get("readme", "README.md")
         files = [
@@ -133,11 +151,17 @@ class ModuleCreation(Pattern):
         export = f"from {import_name}.{inst['name']} import {', '.join(fn['name'] for fn in inst['functions'])}\n"
         if init.exists():
             current = init.read_text()
-            new = current if export in current else current + ("" if current.endswith("\n") or not current else "\n") + export
+            new = (
+                current
+                if export in current
+                else current + ("" if current.endswith("\n") or not current else "\n") + export
+            )
         else:
             new = f'"""The {import_name} package."""\n\n{export}'
         files.append(PlannedFile(f"{package}/__init__.py", new))
         readme_path: Path = ctx.root / readme
         current = readme_path.read_text() if readme_path.exists() else ""
-        files.append(PlannedFile(readme, _replace_section(current, f"## {inst['name']}", _readme_section(inst, import_name))))
+        files.append(
+            PlannedFile(readme, _replace_section(current, f"## {inst['name']}", _readme_section(inst, import_name)))
+        )
         return Plan(files=files)

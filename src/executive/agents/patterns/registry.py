@@ -24,9 +24,11 @@ from executive.agents.patterns.implementation_status import ImplementationStatus
 from executive.agents.patterns.module_creation import ModuleCreation
 from executive.agents.patterns.template import DEFINITION_SCHEMA, TemplatePattern
 
-__all__ = ["PatternRegistry", "BUILTINS", "EXAMPLES_DIR"]
+__all__ = ["BUILTINS", "EXAMPLES_DIR", "PatternRegistry"]
 
-BUILTINS: dict[str, Pattern] = {p.name: p for p in (ModuleCreation(), ConfigSetup(), AutomationStatus(), ImplementationStatus())}
+BUILTINS: dict[str, Pattern] = {
+    p.name: p for p in (ModuleCreation(), ConfigSetup(), AutomationStatus(), ImplementationStatus())
+}
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 _SUFFIXES = (".json", ".yaml", ".yml")
 
@@ -52,7 +54,12 @@ class PatternRegistry:
             return found, broken
         files = sorted(p for p in self.user_dir.iterdir() if p.suffix in _SUFFIXES and p.is_file())
         if len(files) > self.max_user:
-            broken.append({"source": str(self.user_dir), "error": f"{len(files)} pattern files; only the first {self.max_user} are read"})
+            broken.append(
+                {
+                    "source": str(self.user_dir),
+                    "error": f"{len(files)} pattern files; only the first {self.max_user} are read",
+                }
+            )
             files = files[: self.max_user]
         for path in files:
             error = None
@@ -98,7 +105,13 @@ class PatternRegistry:
         out = []
         for p in [*BUILTINS.values(), *user.values()]:
             example = EXAMPLES_DIR / f"{p.name}.json"
-            out.append({"name": p.name, "description": p.description, "source": p.source,
-                        "example": str(example) if example.exists() else None})
+            out.append(
+                {
+                    "name": p.name,
+                    "description": p.description,
+                    "source": p.source,
+                    "example": str(example) if example.exists() else None,
+                }
+            )
         out += [{"name": None, "description": None, "source": b["source"], "error": b["error"]} for b in broken]
         return out

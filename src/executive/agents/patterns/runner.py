@@ -32,17 +32,22 @@ __all__ = ["Patterns"]
 
 def _record(store: Store, row: dict[str, Any]) -> None:
     with store.transaction() as c:
-        c.execute(f"INSERT INTO pattern_runs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
+        c.execute(
+            f"INSERT INTO pattern_runs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values())
+        )
 
 
 class Patterns:
     """The pattern registry of one daemon and the way to run instances."""
 
-    def __init__(self, ex: "Executive", user_dir: Path | None = None) -> None:
+    def __init__(self, ex: Executive, user_dir: Path | None = None) -> None:
         self.ex = ex
         lim = ex.limits
-        self.registry = PatternRegistry(user_dir if user_dir is not None else ex.home / "patterns",
-                                        max_user=lim.max_user_patterns, max_bytes=lim.pattern_instance_bytes)
+        self.registry = PatternRegistry(
+            user_dir if user_dir is not None else ex.home / "patterns",
+            max_user=lim.max_user_patterns,
+            max_bytes=lim.pattern_instance_bytes,
+        )
 
     def list(self) -> list[dict[str, Any]]:
         return self.registry.list()
@@ -54,19 +59,26 @@ class Patterns:
         self.registry.get(name)
         path = EXAMPLES_DIR / f"{name}.json"
         if not path.exists():
-            raise BadParamsError(f"pattern {name!r} has no shipped example; `executive pattern schema {name}` shows its schema")
+            raise BadParamsError(
+                f"pattern {name!r} has no shipped example; `executive pattern schema {name}` shows its schema"
+            )
         return json.loads(path.read_text())
 
     def _check(self, instance: Any) -> Any:
         if not isinstance(instance, dict):
-            raise PatternInvalidError("a pattern instance is a JSON object with a \"pattern\" field", data={"errors": [{"path": "$", "message": "not an object"}]})
+            raise PatternInvalidError(
+                'a pattern instance is a JSON object with a "pattern" field',
+                data={"errors": [{"path": "$", "message": "not an object"}]},
+            )
         size = len(json.dumps(instance, default=str))
         if size > self.ex.limits.pattern_instance_bytes:
             raise LimitError(f"the instance has {size} bytes; the limit is {self.ex.limits.pattern_instance_bytes}")
         name = instance.get("pattern")
         if not isinstance(name, str):
-            raise PatternInvalidError("the instance needs a string \"pattern\" naming the pattern (`executive pattern list`)",
-                                      data={"errors": [{"path": "$.pattern", "message": "missing or not a string"}]})
+            raise PatternInvalidError(
+                'the instance needs a string "pattern" naming the pattern (`executive pattern list`)',
+                data={"errors": [{"path": "$.pattern", "message": "missing or not a string"}]},
+            )
         pattern = self.registry.get(name)
         validate_instance(pattern, instance)
         return pattern
@@ -76,7 +88,11 @@ class Patterns:
         try:
             pattern = self._check(instance)
         except PatternInvalidError as exc:
-            return {"ok": False, "pattern": instance.get("pattern") if isinstance(instance, dict) else None, "errors": exc.data.get("errors", [])}
+            return {
+                "ok": False,
+                "pattern": instance.get("pattern") if isinstance(instance, dict) else None,
+                "errors": exc.data.get("errors", []),
+            }
         return {"ok": True, "pattern": pattern.name, "errors": []}
 
     async def run(self, instance: Any, *, root: str, dry_run: bool = False) -> dict[str, Any]:
@@ -89,7 +105,15 @@ class Patterns:
         """
         root_path = Path(os.path.abspath(root))
         name = instance.get("pattern") if isinstance(instance, dict) else None
-        row = {"pattern": str(name), "root": str(root_path), "dry_run": int(dry_run), "ok": 0, "files": None, "error": None, "at": time.time()}
+        row = {
+            "pattern": str(name),
+            "root": str(root_path),
+            "dry_run": int(dry_run),
+            "ok": 0,
+            "files": None,
+            "error": None,
+            "at": time.time(),
+        }
         try:
             if not root_path.is_dir():
                 raise BadParamsError(f"root {root_path} is not a directory")
@@ -97,11 +121,19 @@ class Patterns:
             plan = await pattern.plan(instance, PatternContext(root=root_path, ex=self.ex))
             lim = self.ex.limits
             # Up to pattern_files x pattern_file_bytes of disk I/O: off the event loop.
-            actions = await asyncio.to_thread(compare_plan, plan, root_path, max_files=lim.pattern_files, max_bytes=lim.pattern_file_bytes)
+            actions = await asyncio.to_thread(
+                compare_plan, plan, root_path, max_files=lim.pattern_files, max_bytes=lim.pattern_file_bytes
+            )
             if not dry_run:
                 await asyncio.to_thread(write_plan, plan, root_path, actions)
             row.update(ok=1, files=json.dumps(actions))
-            return {"pattern": pattern.name, "dry_run": dry_run, "root": str(root_path), "files": actions, "report": plan.report}
+            return {
+                "pattern": pattern.name,
+                "dry_run": dry_run,
+                "root": str(root_path),
+                "files": actions,
+                "report": plan.report,
+            }
         except ExecutiveError as exc:
             row["error"] = exc.message[:2000]
             raise

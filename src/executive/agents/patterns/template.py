@@ -34,7 +34,7 @@ from executive.agents.patterns.base import (
     invalid,
 )
 
-__all__ = ["TemplatePattern", "DEFINITION_SCHEMA"]
+__all__ = ["DEFINITION_SCHEMA", "TemplatePattern"]
 
 DEFINITION_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -92,8 +92,14 @@ class TemplatePattern(Pattern):
                 path = string.Template(spec["path"]).substitute(values)
                 content = string.Template(spec["template"]).substitute(values)
             except KeyError as exc:
-                raise invalid(self.name, f"$.{exc.args[0]}", f"the template of file {i} needs ${{{exc.args[0]}}}, which the instance does not have") from None
+                raise invalid(
+                    self.name,
+                    f"$.{exc.args[0]}",
+                    f"the template of file {i} needs ${{{exc.args[0]}}}, which the instance does not have",
+                ) from None
             except ValueError as exc:
-                raise invalid(self.name, "$", f"file {i} of the pattern ({self.source}) has a bad placeholder: {exc}") from None
+                raise invalid(
+                    self.name, "$", f"file {i} of the pattern ({self.source}) has a bad placeholder: {exc}"
+                ) from None
             files.append(PlannedFile(path, content, 0o755 if spec.get("mode") == "0755" else 0o644))
         return Plan(files=files)
