@@ -412,16 +412,16 @@ class MailboxManager:
             d.bytes_used -= m.cost
             return m
         h.reader = True
-        m = self._next_for(h)
-        if m is None:
+        nxt = self._next_for(h)
+        if nxt is None:
             return None
-        h.last_seq = m.seq
-        flags = m.flags
+        h.last_seq = nxt.seq
+        flags = nxt.flags
         if h.overrun:
             h.overrun = False
             flags |= FLAG_OVERRUN
         self._collect(d)
-        return Message(m.data, flags, m.channel, m.src_pid, m.seq)
+        return Message(nxt.data, flags, nxt.channel, nxt.src_pid, nxt.seq)
 
     def peek(self, pid: int, number: int) -> PeekInfo:
         """MAILBOX_PEEK (§11.6)."""
