@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test venv bench clean
+.PHONY: run test lint venv bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ $(TSTAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@ $(STAMP)
 
+LSTAMP := $(VENV)/.installed-lint
+$(LSTAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[lint]'
+	touch $@
+
 venv: $(STAMP)
 
 ## Create the venv, install, and start the daemon in the foreground.
@@ -28,6 +33,12 @@ run: $(STAMP)
 ## Create the venv if needed, install with test extras, run the suite.
 test: $(TSTAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Lint and type-check: ruff (rules in pyproject.toml) and mypy (--strict for kernel/, hsx/, api/rpc.py).
+lint: $(LSTAMP)
+	$(BIN)/ruff check src
+	$(BIN)/ruff format --check src
+	$(BIN)/mypy
 
 ## Run every benchmark; each prints its ratio against its own baseline.
 bench: $(STAMP)
