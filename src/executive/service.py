@@ -655,6 +655,7 @@ class Executive:
             max_bytes=lim.subscription_bytes,
             ack_window=ack_window,
             owner=owner,
+            max_control=lim.subscription_control_events,
         )
 
     def subscription(self, sub_id: int, owner: Any = None) -> Subscription:

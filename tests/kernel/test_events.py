@@ -28,7 +28,7 @@ def test_filters_by_type_and_task() -> None:
 def test_overflow_drops_oldest_then_warns_with_count_and_first_seq() -> None:
     bus = EventBus()
     sub = bus.subscribe(max_events=3)
-    evs = [bus.publish("e", None, {"i": i}) for i in range(10)]
+    evs = [bus.publish("output", None, {"i": i}) for i in range(10)]
     got = _drain(sub)
     assert got[0].type == "warning"
     assert got[0].data["reason"] == "events_dropped"
@@ -38,9 +38,9 @@ def test_overflow_drops_oldest_then_warns_with_count_and_first_seq() -> None:
     # The warning stands in for the last dropped event: the stream's seqs stay increasing.
     assert got[0].seq == evs[6].seq
     assert [e.seq for e in got] == sorted(e.seq for e in got)
-    bus.publish("e", None, {"i": 10})
+    bus.publish("output", None, {"i": 10})
     again = _drain(sub)
-    assert [e.type for e in again] == ["e"]  # warning delivered once
+    assert [e.type for e in again] == ["output"]  # warning delivered once
 
 
 def test_byte_bound_drops_oldest() -> None:
@@ -112,7 +112,7 @@ def test_replay_gap_is_reported() -> None:
 def test_replay_gap_survives_a_replay_that_overflows_the_ring() -> None:
     bus = EventBus(history_events=5)
     for i in range(8):
-        bus.publish("e", None, {"i": i})
+        bus.publish("output", None, {"i": i})
     sub = bus.subscribe(since_seq=0, max_events=2)
     got = _drain(sub)
     assert [(e.type, e.data.get("reason")) for e in got[:2]] == [("warning", "replay_gap"), ("warning", "events_dropped")]
@@ -136,3 +136,59 @@ def test_unsubscribe_stops_delivery() -> None:
     bus.unsubscribe(sub.id)
     bus.publish("e", None, {})
     assert sub.closed and _drain(sub) == []
+
+
+# --- control events are never dropped for output (issue 20) ----------------------------------
+
+
+def test_a_flood_of_output_never_drops_task_state() -> None:
+    bus = EventBus()
+    sub = bus.subscribe(max_events=4, max_bytes=10**9)
+    ends = []
+    for pid in range(1, 9):
+        bus.publish("task_state", pid, {"to": "running"})
+        for i in range(50):
+            bus.publish("output", pid, {"stream": "stdout", "offset": i * 10, "data": "x" * 10}, size=10)
+        ends.append(bus.publish("task_state", pid, {"to": "ended"}).seq)
+    got = _drain(sub)
+    assert [e.seq for e in got if e.type == "task_state" and e.data["to"] == "ended"] == ends
+    assert sum(e.type == "task_state" for e in got) == 16
+    assert [e.seq for e in got] == sorted({e.seq for e in got})  # strictly increasing, warnings included
+    assert sum(e.type == "output" for e in got) == 4  # the bulk ring kept its newest four
+
+
+def test_the_drop_warning_names_the_output_to_reread_and_comes_after_older_state() -> None:
+    bus = EventBus()
+    sub = bus.subscribe(max_events=2)
+    first_state = bus.publish("task_state", 7, {"to": "running"})
+    out = [bus.publish("output", 7, {"stream": "stdout", "offset": 100 * i, "data": "y"}) for i in range(5)]
+    err = bus.publish("output", 7, {"stream": "stderr", "offset": 0, "data": "z"})
+    got = _drain(sub)
+    assert got[0].seq == first_state.seq  # older than every dropped event: delivered before the warning
+    warning = got[1]
+    assert warning.type == "warning" and warning.seq == out[3].seq
+    assert warning.data["dropped"] == 4 and warning.data["first_dropped_seq"] == out[0].seq
+    assert warning.data["reread"] == [{"task": 7, "stream": "stdout", "offset": 0}]
+    assert [e.seq for e in got[2:]] == [out[4].seq, err.seq]
+
+
+def test_the_control_lane_has_its_own_bound_and_reports_what_it_lost() -> None:
+    bus = EventBus()
+    sub = bus.subscribe(max_events=2, max_control=3)
+    evs = [bus.publish("task_state", i, {"to": "ended"}) for i in range(5)]
+    got = _drain(sub)
+    assert got[0].type == "warning" and got[0].data["control_dropped"] == 2 and got[0].data["dropped"] == 2
+    assert got[0].seq == evs[1].seq
+    assert [e.seq for e in got[1:]] == [e.seq for e in evs[2:]]
+
+
+def test_ack_window_applies_to_both_lanes_in_seq_order() -> None:
+    bus = EventBus()
+    sub = bus.subscribe(ack_window=2)
+    a = bus.publish("output", 1, {"stream": "stdout", "offset": 0, "data": "a"})
+    b = bus.publish("task_state", 1, {"to": "ended"})
+    c = bus.publish("output", 1, {"stream": "stdout", "offset": 1, "data": "c"})
+    assert [e.seq for e in _drain(sub)] == [a.seq, b.seq]
+    assert _drain(sub) == []
+    sub.ack(b.seq)
+    assert [e.seq for e in _drain(sub)] == [c.seq]

@@ -8,12 +8,21 @@ increasing in publish order.  :meth:`EventBus.publish` stamps the event, keeps
 it in a bounded history (for ``since_seq`` replay) and offers it to every
 :class:`Subscription` whose filters match.
 
-A subscription never blocks the publisher.  It is a ring bounded in events and
-in payload bytes; when full it drops the *oldest* events and counts them.  The
-next :meth:`Subscription.drain` then starts with one ``warning`` event that
-says how many were dropped and the first dropped seq, so a client always knows
-about a gap and can fill it (output from the task logs, the rest by
-re-subscribing with ``since_seq``).
+A subscription never blocks the publisher.  It holds two lanes, merged by seq
+when drained.  *Bulk* events (``output``, ``trace_step``, ``scheduler``: high
+volume, and output can always be re-read from the task log by offset) go to a
+ring bounded in events and in payload bytes; when full it drops the *oldest*
+bulk events and counts them.  *Control* events (everything else: task state,
+quota, pipeline and agent progress) are never dropped to make room for bulk
+ones: a client that follows eight tasks under a flood of output still sees each
+task end.  Their lane is bounded only by ``max_control`` (far above what the
+number of tasks produces); past it the oldest control events go too, counted
+the same way, so memory stays bounded even for a client that never reads.
+After a drop the stream carries one ``warning`` event, placed where the last
+dropped event was, that says how many were dropped, the first dropped seq and,
+for output, the task, stream and byte offset to re-read from, so a client
+always knows about a gap and can fill it (output from the task logs, the rest
+by re-subscribing with ``since_seq``).
 
 Flow control is optional: with ``ack_window`` set, drain hands out at most that
 many events beyond the last ACK; the rest wait in the ring (and the ring drops
@@ -32,9 +41,13 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["SEQ_MAX", "Event", "EventBus", "Subscription"]
+__all__ = ["BULK_TYPES", "SEQ_MAX", "Event", "EventBus", "Subscription"]
 
 SEQ_MAX = 2**64 - 1
+
+# Event types that may be dropped when a subscriber falls behind (see the module header).
+BULK_TYPES = frozenset({"output", "trace_step", "scheduler"})
+_MAX_REREAD = 256  # (task, stream) pairs a drop warning names; beyond it the warning says it was cut
 
 
 class Event:
@@ -89,21 +102,28 @@ class Subscription:
         max_bytes: int,
         ack_window: int | None,
         owner: Any,
+        max_control: int = 65536,
     ) -> None:
         self.id = sub_id
         self.owner = owner  # opaque: the connection or session that owns it
         self.types: frozenset[str] | None = frozenset(types) if types else None
         self.pids: frozenset[int] | None = frozenset(pids) if pids else None
-        self.max_events = max_events
-        self.max_bytes = max_bytes
+        self.max_events = max_events  # bound of the bulk lane (events)
+        self.max_bytes = max_bytes  # bound of the bulk lane (payload bytes)
+        self.max_control = max_control  # bound of the control lane (events)
         self.ack_window = ack_window
         self.notify: Callable[[], None] | None = None  # set by the transport
         self._bus = bus
-        self._ring: collections.deque[Event] = collections.deque()
-        self._bytes = 0  # payload bytes held in the ring; invariant: sum(e.size + _BASE_SIZE)
+        self._bulk: collections.deque[Event] = collections.deque()  # BULK_TYPES events, oldest first
+        self._control: collections.deque[Event] = collections.deque()  # every other type, oldest first
+        self._bulk_bytes = 0  # invariant: sum(e.size + _BASE_SIZE) over _bulk
+        self._bytes = 0  # invariant: sum(e.size + _BASE_SIZE) over both lanes
         self.dropped = 0  # events dropped since the last warning was delivered
+        self.control_dropped = 0  # ... of which control events (only when max_control is exceeded)
         self.first_dropped_seq: int | None = None
         self.last_dropped_seq = 0
+        self._reread: dict[tuple[int, str], int] = {}  # (task, stream) -> first dropped output offset
+        self._reread_cut = False  # more pairs were dropped than _MAX_REREAD
         self.gap: tuple[int, int] | None = None  # (first, last) seq a since_seq replay could not deliver
         self.total_dropped = 0
         self.delivered_seq = 0  # highest seq handed to the consumer
@@ -119,46 +139,102 @@ class Subscription:
         return True
 
     def offer(self, event: Event) -> None:
-        """Append a matching event, dropping the oldest ones past the bounds."""
-        was_empty = not self._ring
-        ring = self._ring
-        ring.append(event)
-        self._bytes += event.size + _BASE_SIZE
-        while len(ring) > self.max_events or (self._bytes > self.max_bytes and len(ring) > 1):
-            old = ring.popleft()
-            self._bytes -= old.size + _BASE_SIZE
-            if self.dropped == 0:
-                self.first_dropped_seq = old.seq
-            self.last_dropped_seq = old.seq
-            self.dropped += 1
-            self.total_dropped += 1
+        """Append a matching event to its lane, dropping the oldest ones past the bounds."""
+        was_empty = not self._bulk and not self._control
+        cost = event.size + _BASE_SIZE
+        self._bytes += cost
+        if event.type in BULK_TYPES:
+            bulk = self._bulk
+            bulk.append(event)
+            self._bulk_bytes += cost
+            while len(bulk) > self.max_events or (self._bulk_bytes > self.max_bytes and len(bulk) > 1):
+                old = bulk.popleft()
+                self._bulk_bytes -= old.size + _BASE_SIZE
+                self._drop(old)
+        else:
+            control = self._control
+            control.append(event)
+            while len(control) > self.max_control:
+                self.control_dropped += 1
+                self._drop(control.popleft())
         if was_empty and self.notify is not None:
             self.notify()
 
+    def _drop(self, old: Event) -> None:
+        self._bytes -= old.size + _BASE_SIZE
+        if self.dropped == 0:
+            self.first_dropped_seq = old.seq
+        self.last_dropped_seq = max(self.last_dropped_seq, old.seq)
+        self.dropped += 1
+        self.total_dropped += 1
+        if old.type == "output" and old.pid is not None:
+            key = (old.pid, str(old.data.get("stream")))
+            if key in self._reread:
+                return
+            if len(self._reread) >= _MAX_REREAD:
+                self._reread_cut = True
+                return
+            offset = old.data.get("offset")
+            if isinstance(offset, int):
+                self._reread[key] = offset
+
     @property
     def pending(self) -> int:
-        """Events waiting in the ring (plus undelivered warnings)."""
-        return len(self._ring) + (1 if self.dropped else 0) + (1 if self.gap else 0)
+        """Events waiting in the lanes (plus undelivered warnings)."""
+        return len(self._bulk) + len(self._control) + (1 if self.dropped else 0) + (1 if self.gap else 0)
+
+    def _warning_due(self) -> bool:
+        """A drop warning goes out once nothing older than the last dropped event is still waiting."""
+        if not self.dropped:
+            return False
+        last = self.last_dropped_seq
+        control, bulk = self._control, self._bulk
+        return (not control or control[0].seq > last) and (not bulk or bulk[0].seq > last)
 
     def ready(self) -> bool:
         """Whether drain() would return something now."""
-        if self.dropped or self.gap:
+        if self.gap or self._warning_due():
             return True
-        if not self._ring:
+        if not self._bulk and not self._control:
             return False
         return self.ack_window is None or len(self._unacked) < self.ack_window
 
-    def drain(self, max_events: int, max_bytes: int) -> list[Event]:
-        """Take up to the given number of events / payload bytes, oldest first.
+    def _take_warning(self) -> Event:
+        data: dict[str, Any] = {
+            "reason": "events_dropped",
+            "subscription": self.id,
+            "dropped": self.dropped,
+            "first_dropped_seq": self.first_dropped_seq,
+            "last_dropped_seq": self.last_dropped_seq,
+            "hint": "re-subscribe with since_seq, or read task output by offset",
+        }
+        if self._reread:
+            data["reread"] = [{"task": t, "stream": st, "offset": off} for (t, st), off in self._reread.items()]
+            data["hint"] = "read the output named in 'reread' with task.output from those offsets"
+            if self._reread_cut:
+                data["reread_truncated"] = True
+        if self.control_dropped:
+            data["control_dropped"] = self.control_dropped
+        warning = Event(self.last_dropped_seq, self._bus.now(), "warning", None, data, 0)
+        self.dropped = 0
+        self.control_dropped = 0
+        self.first_dropped_seq = None
+        self._reread = {}
+        self._reread_cut = False
+        return warning
 
-        A gap is announced before the events that follow it: a ``warning``
-        ``{reason: "replay_gap", missing_from, missing_to}`` when a ``since_seq``
-        replay reached past the history, and ``{reason: "events_dropped",
-        dropped, first_dropped_seq, last_dropped_seq}`` when the ring dropped
-        events.  A warning takes the seq of the last event it accounts for (an
-        event this subscriber will never receive), so the seqs a subscriber
-        sees stay strictly increasing and a "last seq seen" cursor moves past
-        the gap.
+    def drain(self, max_events: int, max_bytes: int) -> list[Event]:
+        """Take up to the given number of events / payload bytes, oldest first (both lanes by seq).
+
+        A gap is announced where it is: a ``warning`` ``{reason: "replay_gap",
+        missing_from, missing_to}`` first when a ``since_seq`` replay reached
+        past the history, and ``{reason: "events_dropped", dropped,
+        first_dropped_seq, last_dropped_seq, reread?, control_dropped?}`` before
+        the first event newer than the drop.  A warning takes the seq of the last
+        event it accounts for (an event this subscriber will never receive), so
+        the seqs a subscriber sees stay strictly increasing and a "last seq
+        seen" cursor moves past the gap.  Warnings are not held back by the ACK
+        window.
         """
         out: list[Event] = []
         if self.gap is not None:
@@ -180,40 +256,34 @@ class Subscription:
                     0,
                 )
             )
-        if self.dropped:
-            out.append(
-                Event(
-                    self.last_dropped_seq,
-                    self._bus.now(),
-                    "warning",
-                    None,
-                    {
-                        "reason": "events_dropped",
-                        "subscription": self.id,
-                        "dropped": self.dropped,
-                        "first_dropped_seq": self.first_dropped_seq,
-                        "last_dropped_seq": self.last_dropped_seq,
-                        "hint": "re-subscribe with since_seq, or read task output by offset",
-                    },
-                    0,
-                )
-            )
-            self.dropped = 0
-            self.first_dropped_seq = None
-        ring = self._ring
+        if self._warning_due():
+            out.append(self._take_warning())
+        bulk, control = self._bulk, self._control
         budget = max_bytes
-        if self.ack_window is not None:
-            max_events = min(max_events, len(out) + self.ack_window - len(self._unacked))
-        while ring and len(out) < max_events:
-            ev = ring[0]
+        window = None if self.ack_window is None else self.ack_window - len(self._unacked)
+        taken = 0
+        while len(out) < max_events and (window is None or taken < window):
+            if control and (not bulk or control[0].seq < bulk[0].seq):
+                lane = control
+            elif bulk:
+                lane = bulk
+            else:
+                break
+            ev = lane[0]
             if ev.size > budget and out:
                 break
-            ring.popleft()
-            self._bytes -= ev.size + _BASE_SIZE
+            lane.popleft()
+            cost = ev.size + _BASE_SIZE
+            self._bytes -= cost
+            if lane is bulk:
+                self._bulk_bytes -= cost
             budget -= ev.size
             out.append(ev)
+            taken += 1
             if self.ack_window is not None:
                 self._unacked.append(ev.seq)
+            if self._warning_due():
+                out.append(self._take_warning())
         if out:
             self.delivered_seq = max(self.delivered_seq, out[-1].seq)
         return out
@@ -225,7 +295,7 @@ class Subscription:
         unacked = self._unacked
         while unacked and unacked[0] <= seq:
             unacked.popleft()
-        if self.notify is not None and self._ring:
+        if self.notify is not None and (self._bulk or self._control):
             self.notify()
 
     def stats(self) -> dict[str, Any]:
@@ -323,6 +393,7 @@ class EventBus:
         max_bytes: int = 4 * 1024 * 1024,
         ack_window: int | None = None,
         owner: Any = None,
+        max_control: int = 65536,
     ) -> Subscription:
         """Create a subscription; with ``since_seq`` it first replays matching history.
 
@@ -338,6 +409,7 @@ class EventBus:
             max_bytes=max_bytes,
             ack_window=ack_window,
             owner=owner,
+            max_control=max_control,
         )
         self._next_sub += 1
         if since_seq is not None:

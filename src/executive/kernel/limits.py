@@ -28,6 +28,8 @@ class Limits:
     max_subscriptions: int = 256  # all connections together
     subscription_events: int = 8192  # ring capacity of one subscription (events)
     subscription_bytes: int = 4 * 1024 * 1024  # ... and its payload bytes (output beyond it is read from the log)
+    subscription_control_events: int = 65536  # control events (task state, quota, ...) one subscription holds; never
+    # dropped for output, only past this bound, which thousands of task lifecycles stay under
     history_events: int = 65536  # bus history kept for since_seq replay (events)
     history_bytes: int = 4 * 1024 * 1024  # ... and its payload bytes (output is on disk; replay it by offset)
     event_batch_events: int = 4096  # events per `events` notification frame
