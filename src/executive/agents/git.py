@@ -15,7 +15,8 @@ allow-list; user commands (tests, verification) always run as tasks.
 Snapshots: :meth:`Git.snapshot_tree` records the *whole* working state —
 tracked changes and untracked files, minus ignored ones — as a tree object,
 using a private index file (a copy of the real one, so unchanged files are not
-re-hashed).  The user's index is never touched.  Two snapshots diffed with
+re-hashed; copied with its mtime, which git's racy-clean detection reads).
+The user's index is never touched.  Two snapshots diffed with
 :meth:`Git.diff_trees` give exactly what a run changed, even in a tree that
 was already dirty before it started.
 """
@@ -192,7 +193,10 @@ class Git:
         try:
             real = await self.git_path(repo, "index")
             if real.exists():
-                shutil.copyfile(real, tmp)
+                # copy2 keeps the index's mtime: git's racy-clean check compares each entry's mtime with
+                # the index file's own, so a fresh mtime on the copy would hide a same-size edit made in
+                # the second the real index was written (copyfile made fix attempts look like no_changes).
+                shutil.copy2(real, tmp)
             else:
                 os.unlink(tmp)
             env = {"GIT_INDEX_FILE": tmp}
