@@ -310,7 +310,7 @@ class Executive:
                 data={"argv0": argv[0]},
             )
         if self.allow_list is not None:
-            self.allow_list.check(real, argv)
+            self.allow_list.check(real, argv, env)
         return argv, child_env, cwd
 
     async def task_run(
