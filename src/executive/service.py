@@ -33,6 +33,7 @@ from executive.kernel.events import EventBus, Subscription
 from executive.kernel.limits import DEFAULT_LIMITS, Limits
 from executive.kernel.sessions import Session, SessionManager
 from executive.kernel.tasks import EndReason, Task, TaskKind, TaskState, TaskTable, Transition
+from executive.paths import make_private_dir
 from executive.pipeline.engine import PipelineEngine  # importing it registers the pipeline checkpoint migration
 from executive.runtimes.allowlist import AllowList
 from executive.runtimes.output import TaskOutput
@@ -89,8 +90,8 @@ class Executive:
     async def open(cls, home: str | os.PathLike[str], **kw: Any) -> Executive:
         """Create the service on ``home``: store, history, lost-task recovery, housekeeping."""
         self = cls(Path(home), **kw)
-        self.home.mkdir(parents=True, exist_ok=True)
-        (self.home / "tasks").mkdir(exist_ok=True)
+        make_private_dir(self.home)
+        make_private_dir(self.home / "tasks")
         store = Store(self.home / "executive.db")
         self._store = StoreWriter(store)
         # Event seqs continue after the previous run's lease, so they never repeat (kernel/events.py).

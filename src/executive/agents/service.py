@@ -17,6 +17,7 @@ from executive.agents.patches import PatchEngine
 from executive.agents.patterns import Patterns
 from executive.agents.runs import AgentRuns
 from executive.agents.worktrees import Worktrees
+from executive.paths import make_private_dir
 
 if TYPE_CHECKING:
     from executive.service import Executive
@@ -30,7 +31,7 @@ class AgentService:
     def __init__(self, ex: Executive) -> None:
         self.ex = ex
         tmp = ex.home / "tmp"
-        tmp.mkdir(parents=True, exist_ok=True)
+        make_private_dir(tmp)
         self.git = Git(timeout=ex.limits.git_timeout_s, tmp_dir=tmp)
         self.worktrees = Worktrees(ex, self.git)
         self.runs = AgentRuns(ex, self.git, self.worktrees)

@@ -41,6 +41,7 @@ import structlog
 from executive.agents.errors import WorktreeBusyError, WorktreeNotFoundError
 from executive.agents.git import Git
 from executive.kernel.errors import LimitError, NotFoundError
+from executive.paths import make_private_dir
 from executive.store.sqlite import Store
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ class Worktrees:
 
     async def open(self) -> None:
         """Daemon start: throw-away worktrees a crash left behind go now (nothing can be using them)."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.root)
         for wt in await self.ex.store.call(_select, "WHERE state != 'removed'"):
             if wt.purpose in EPHEMERAL or wt.state == "creating":
                 await self._remove(wt, "left over from a previous daemon")
@@ -189,7 +190,7 @@ class Worktrees:
         wt = Worktree(wt_id, str(repo), str(path), name, purpose, "creating", None, head, None, time.time())
         try:
             async with self._lock(repo):
-                self.root.mkdir(parents=True, exist_ok=True)
+                make_private_dir(self.root)
                 snapshot = await self.git.snapshot_tree(repo)
                 args = ["worktree", "add", "--quiet"] + (["-b", name] if name else ["--detach"]) + [str(path), head]
                 await self.git.run(args, cwd=repo)

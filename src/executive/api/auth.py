@@ -7,6 +7,8 @@ import os
 import secrets
 from pathlib import Path
 
+from executive.paths import make_private_dir
+
 __all__ = ["is_loopback", "load_or_create_token", "read_token", "token_matches"]
 
 _TOKEN_FILE = "token"
@@ -19,7 +21,7 @@ def load_or_create_token(home: Path) -> str:
         return read_token(home)
     except FileNotFoundError:
         pass
-    home.mkdir(parents=True, exist_ok=True)
+    make_private_dir(home)
     token = secrets.token_urlsafe(32)
     tmp = path.with_name(f".token.{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from executive.paths import PRIVATE_FILE_MODE
+
 __all__ = ["DaemonNotRunning", "read_daemon_file", "remove_daemon_file", "write_daemon_file"]
 
 _NAME = "daemon.json"
@@ -19,7 +21,10 @@ class DaemonNotRunning(Exception):
 def write_daemon_file(home: Path, info: dict[str, Any]) -> None:
     """Write atomically (temp file + rename) so a reader never sees half a file."""
     tmp = home / f".{_NAME}.{os.getpid()}"
-    tmp.write_text(json.dumps(info, indent=2))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
+    with os.fdopen(fd, "w") as f:
+        os.fchmod(f.fileno(), PRIVATE_FILE_MODE)  # also when a stale temp file of ours was left behind
+        f.write(json.dumps(info, indent=2))
     os.replace(tmp, home / _NAME)
 
 

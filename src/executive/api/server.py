@@ -27,6 +27,7 @@ from executive.api.http import create_app
 from executive.api.rpc import Method
 from executive.kernel.errors import BadParamsError
 from executive.kernel.limits import DEFAULT_LIMITS, Limits
+from executive.paths import make_private_dir, private_file
 from executive.runtimes.allowlist import AllowList
 from executive.service import Executive
 
@@ -82,7 +83,7 @@ def _lock_home(home: Path) -> Any:
     """
     import fcntl
 
-    f = open(home / "daemon.lock", "a+")
+    f = open(private_file(home / "daemon.lock"), "a+")
     try:
         fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -110,7 +111,7 @@ async def serve(
     if not opts.auth and not is_loopback(opts.host):
         raise BadParamsError(f"refusing to listen on non-loopback {opts.host} without a token; drop --no-auth")
     home = opts.home
-    home.mkdir(parents=True, exist_ok=True)
+    make_private_dir(home)
     home_lock = _lock_home(home)  # held while serving; the kernel drops it even on kill -9
     try:
         token = load_or_create_token(home) if opts.auth else None

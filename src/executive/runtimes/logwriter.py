@@ -27,6 +27,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from executive.paths import PRIVATE_FILE_MODE
+
 __all__ = ["HIGH_WATER", "LOW_WATER", "LogWriter", "StreamLog"]
 
 HIGH_WATER = 8 * 1024 * 1024  # pause a task's pipes above this many unwritten bytes
@@ -40,7 +42,7 @@ class StreamLog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE_MODE)
         self.size = os.fstat(self.fd).st_size  # bytes accepted; event offsets count these
         self.written = self.size  # bytes in the file
         self.error: OSError | None = None

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from executive.kernel.events import EventBus
+from executive.paths import make_private_dir
 from executive.runtimes.logwriter import LogWriter, StreamLog
 
 __all__ = ["STREAMS", "TaskOutput", "utf8_cut"]
@@ -52,7 +53,7 @@ class TaskOutput:
         chunk_bytes: int,
         on_progress: Callable[[], None] | None = None,
     ) -> None:
-        task_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(task_dir)
         self.task_id = task_id
         self.writer = writer
         self.bus = bus

@@ -41,6 +41,7 @@ from executive.kernel.errors import ErrorCode, InvalidTransitionError, LimitErro
 from executive.kernel.events import EventBus
 from executive.kernel.limits import Limits
 from executive.kernel.tasks import EndReason, Task, TaskState, Transition
+from executive.paths import make_private_dir
 from executive.runtimes.logwriter import HIGH_WATER, LOW_WATER, LogWriter
 from executive.runtimes.output import STREAMS, TaskOutput, utf8_cut
 from executive.runtimes.process_os import MARKER_ENV, ProcessOS
@@ -407,7 +408,7 @@ class ProcessRuntime:
 
     async def start(self, task: Task, spec: ProcessSpec) -> None:
         """Spawn the task's process; raises ServerError when the OS refuses."""
-        self.task_dir(task.id).mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.task_dir(task.id))
         sup = _Supervisor(self, task, spec)
         self._live[task.id] = sup
         try:

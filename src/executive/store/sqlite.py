@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from executive.kernel.tasks import EndReason, Task, TaskKind, TaskState
+from executive.paths import make_private_dir, private_file
 
 __all__ = ["MIGRATIONS", "Store", "register_migration"]
 
@@ -92,7 +93,13 @@ class Store:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.path.parent)
+        # SQLite creates the -wal and -shm files with the database file's mode: make that 0600 first.
+        private_file(self.path)
+        for suffix in ("-wal", "-shm"):  # left by an older daemon with the umask's mode
+            side = self.path.with_name(self.path.name + suffix)
+            if side.exists():
+                private_file(side)
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._conn.row_factory = sqlite3.Row
         self._lock = threading.Lock()  # guards the connection if two threads ever share the store
