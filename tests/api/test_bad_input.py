@@ -257,3 +257,27 @@ async def test_the_allow_list_refuses_other_commands(daemon_factory: Any, tmp_pa
     ok = await c.call("task.run", argv=["sh", "-c", "exit 3"])
     assert (await c.call("task.wait", task=ok["id"], timeout=20))["exit_code"] == 3
     await c.close()
+
+
+@pytest.mark.parametrize("depth", [70, 253, 300, 1000])
+async def test_deeply_nested_params_get_a_short_error_reply(daemon: Any, client: Client, e2e: Any, depth: int) -> None:
+    """A -32602 used to echo the input; at 253 levels orjson could not encode it and no reply came."""
+    raw = await e2e.raw(daemon.url, daemon.token)
+    nested = "[" * depth + "]" * depth
+    frame = '{"jsonrpc": "2.0", "id": 9, "method": "task.run", "params": {"argv": ' + nested + "}}"
+    await raw.send(frame)
+    reply = await raw.recv(timeout=10)
+    assert reply["id"] == 9 and reply["error"]["code"] == E.INVALID_PARAMS
+    assert "nested deeper than" in reply["error"]["message"]
+    assert len(orjson.dumps(reply)) < 1000
+    assert await client.call("task.list") == []
+    await raw.close()
+
+
+async def test_validation_errors_do_not_echo_the_input(daemon: Any, e2e: Any) -> None:
+    raw = await e2e.raw(daemon.url, daemon.token)
+    big = "x" * (FRAME_LIMIT - 200)  # as big as a frame may be
+    await raw.send(orjson.dumps({"jsonrpc": "2.0", "id": 3, "method": "task.run", "params": {"argv": big}}))
+    reply = await raw.recv(timeout=10)
+    assert reply["error"]["code"] == E.INVALID_PARAMS and len(orjson.dumps(reply)) < 2000
+    await raw.close()

@@ -52,6 +52,36 @@ def notification(method: str, params: Any) -> bytes:
     return orjson.dumps({"jsonrpc": "2.0", "method": method, "params": params})
 
 
+_MAX_ERRORS = 20  # validation errors listed in one -32602 reply
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether arrays/objects nest more than ``limit`` levels (iterative: no recursion to exhaust)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(v, dict):
+            stack.extend((x, depth + 1) for x in v.values() if isinstance(x, (dict, list)))
+        elif isinstance(v, list):
+            stack.extend((x, depth + 1) for x in v if isinstance(x, (dict, list)))
+    return False
+
+
+def _encode_reply(reply: dict[str, Any]) -> bytes:
+    """``reply`` encoded, or a short -32603 error in its place when it cannot be, so every request is answered."""
+    try:
+        return orjson.dumps(reply)
+    except (TypeError, orjson.JSONEncodeError) as exc:
+        log.error("reply_not_encodable", error=str(exc)[:200])
+        return orjson.dumps(
+            error_response(
+                reply.get("id"), ErrorCode.INTERNAL_ERROR, "internal error: the reply could not be encoded as JSON"
+            )
+        )
+
+
 def error_response(req_id: Any, code: int, message: str, data: Any = None) -> dict[str, Any]:
     err: dict[str, Any] = {"code": code, "message": message}
     if data is not None:
@@ -62,9 +92,10 @@ def error_response(req_id: Any, code: int, message: str, data: Any = None) -> di
 class Dispatcher:
     """Maps method names to handlers; one per daemon, shared by all connections."""
 
-    def __init__(self, methods: list[Method], *, max_batch: int = 100) -> None:
+    def __init__(self, methods: list[Method], *, max_batch: int = 100, max_depth: int = 64) -> None:
         self.methods = {m.name: m for m in methods}
         self.max_batch = max_batch
+        self.max_depth = max_depth  # nesting of arrays/objects in one request's params
 
     async def handle_frame(self, frame: bytes | str, ctx: Any) -> bytes | None:
         """Answer one frame (a request, a notification or a batch); None when nothing is owed."""
@@ -95,10 +126,10 @@ class Dispatcher:
                     )
                 )
             results = await asyncio.gather(*(self.handle_message(m, ctx) for m in msg))
-            replies = [r for r in results if r is not None]
-            return encode(replies) if replies else None
+            replies = [_encode_reply(r) for r in results if r is not None]
+            return b"[" + b",".join(replies) + b"]" if replies else None
         reply = await self.handle_message(msg, ctx)
-        return encode(reply) if reply is not None else None
+        return _encode_reply(reply) if reply is not None else None
 
     async def handle_message(self, msg: Any, ctx: Any) -> dict[str, Any] | None:
         """Answer one decoded request object; None for a valid notification."""
@@ -140,13 +171,25 @@ class Dispatcher:
                     req_id, ErrorCode.INVALID_PARAMS, f"invalid params for {name}: params must be an object (by-name)"
                 )
             )
+        if _deeper_than(raw_params, self.max_depth):
+            return (
+                None
+                if is_notification
+                else error_response(
+                    req_id,
+                    ErrorCode.INVALID_PARAMS,
+                    f"invalid params for {name}: nested deeper than {self.max_depth} levels of arrays and objects",
+                    {"limit": self.max_depth},
+                )
+            )
         rid = f"r{next(_request_counter)}"
         structlog.contextvars.bind_contextvars(request_id=rid, method=name)
         try:
             try:
                 params = method.params.model_validate(raw_params)
             except pydantic.ValidationError as exc:
-                detail = exc.errors(include_url=False, include_context=False)
+                # The offending input is never echoed: it may be huge, or too deep to encode.
+                detail = exc.errors(include_url=False, include_context=False, include_input=False)[:_MAX_ERRORS]
                 first = detail[0] if detail else {}
                 where = ".".join(str(p) for p in first.get("loc", ())) or "params"
                 return (
