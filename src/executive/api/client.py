@@ -20,7 +20,16 @@ from websockets.asyncio.client import ClientConnection, connect
 from executive.api.auth import read_token
 from executive.api.daemon_file import DaemonNotRunning, read_daemon_file
 
-__all__ = ["Client", "DaemonNotRunning", "RpcError", "connect_home"]
+__all__ = ["Client", "DaemonClosedConnection", "DaemonNotRunning", "RpcError", "connect_home"]
+
+
+class DaemonClosedConnection(ConnectionError):
+    """The daemon closed this connection and said why (too many connections, unread replies, no token)."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(f"the daemon closed the connection: {reason} (close code {code})")
+        self.code = code
+        self.reason = reason
 
 
 class RpcError(Exception):
@@ -66,7 +75,7 @@ class Client:
         except (websockets.ConnectionClosed, OSError) as exc:
             self._closed_exc = exc
         finally:
-            err = ConnectionError("connection to the daemon closed")
+            err = self._closed_error()
             for fut in self._pending.values():
                 if not fut.done():
                     fut.set_exception(err)
@@ -93,14 +102,32 @@ class Client:
         else:
             self.notifications.append(msg)
 
+    def _closed_error(self) -> ConnectionError:
+        """Why the connection is gone: the daemon's own close reason when it gave one."""
+        exc = self._closed_exc
+        if isinstance(exc, websockets.ConnectionClosed) and exc.rcvd is not None and exc.rcvd.reason:
+            return DaemonClosedConnection(exc.rcvd.code, exc.rcvd.reason)
+        return ConnectionError("connection to the daemon closed")
+
     async def call(self, method: str, **params: Any) -> Any:
-        """Call one method; raises :class:`RpcError` on an error reply."""
+        """Call one method; raises :class:`RpcError` on an error reply.
+
+        Raises:
+            DaemonClosedConnection: the daemon closed the connection with a reason.
+            ConnectionError: the connection is gone for another reason.
+        """
         if self._reader.done():
-            raise ConnectionError("connection to the daemon closed")
+            raise self._closed_error()
         req_id = next(self._ids)
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[req_id] = fut
-        await self._ws.send(orjson.dumps({"jsonrpc": "2.0", "id": req_id, "method": method, "params": params}).decode())
+        frame = orjson.dumps({"jsonrpc": "2.0", "id": req_id, "method": method, "params": params}).decode()
+        try:
+            await self._ws.send(frame)
+        except websockets.ConnectionClosed as exc:
+            self._pending.pop(req_id, None)
+            self._closed_exc = exc
+            raise self._closed_error() from None
         return await fut
 
     async def send_raw(self, frame: str | bytes) -> None:
@@ -110,7 +137,7 @@ class Client:
         """The next event from any subscription of this client."""
         while not self._events:
             if self._reader.done():
-                raise ConnectionError("connection to the daemon closed")
+                raise self._closed_error()
             self._event_ready.clear()
             if timeout is None:
                 await self._event_ready.wait()

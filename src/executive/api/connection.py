@@ -11,8 +11,12 @@ send next with :meth:`RpcConnection.next_frame`:
 
 Events never queue per connection: they stay in the subscription's ring (which
 drops the oldest under pressure), so a slow reader costs the daemon a bounded
-amount of memory and slows nobody else.  The socket shell (``ws.py``) only
-awaits ``wake`` and writes what ``next_frame`` returns.
+amount of memory and slows nobody else.  Replies do queue, bounded in bytes
+(``Limits.max_queued_reply_bytes``): a client that keeps asking for large
+replies and never reads them is dropped with a close code and reason (its
+tasks are not touched), instead of growing the daemon without bound.  The
+socket shell (``ws.py``) only awaits ``wake`` and writes what ``next_frame``
+returns, and closes the socket when ``close_requested`` is set.
 """
 
 from __future__ import annotations
@@ -42,6 +46,11 @@ class RpcConnection:
         self._dispatcher = dispatcher
         self._authorized = authorized
         self._replies: collections.deque[bytes] = collections.deque()
+        self._reply_bytes = 0  # invariant: sum(len(r) for r in _replies)
+        self._max_reply_bytes = service.limits.max_queued_reply_bytes
+        self.close_requested = asyncio.Event()  # set with close_code/close_reason when the daemon drops the client
+        self.close_code = 1000
+        self.close_reason = ""
         self._subs: dict[int, Subscription] = {}
         self._rr: collections.deque[int] = collections.deque()  # subscription round-robin order
         self._inflight: set[asyncio.Task[None]] = set()
@@ -121,14 +130,36 @@ class RpcConnection:
         )
 
     def _reply(self, data: bytes) -> None:
+        if self.closed:
+            return
+        if self._reply_bytes + len(data) > self._max_reply_bytes:
+            mib = self._max_reply_bytes // (1024 * 1024)
+            log.warning("connection_dropped", peer=self.peer, reason="unread_replies", limit=self._max_reply_bytes)
+            self.request_close(
+                1008, f"more than {mib} MiB of replies unread; read replies before sending more requests"
+            )
+            return
         self._replies.append(data)
+        self._reply_bytes += len(data)
+        self.wake.set()
+
+    def request_close(self, code: int, reason: str) -> None:
+        """Drop this client: forget what it has not read, stop its requests, ask the shell to close the socket."""
+        self.close_code, self.close_reason = code, reason[:120]  # a close reason fits in 123 bytes
+        self._replies.clear()
+        self._reply_bytes = 0
+        for t in list(self._inflight):
+            t.cancel()
+        self.close_requested.set()
         self.wake.set()
 
     # --- outbound ---------------------------------------------------------------------
     def next_frame(self) -> bytes | None:
         """The next frame to write, replies first; None when there is nothing to send."""
         if self._replies:
-            return self._replies.popleft()
+            frame = self._replies.popleft()
+            self._reply_bytes -= len(frame)
+            return frame
         lim = self.service.limits
         for _ in range(len(self._rr)):
             sub_id = self._rr[0]

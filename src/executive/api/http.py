@@ -13,7 +13,7 @@ from executive.api.methods import NoParams, core_methods
 from executive.api.pipeline_methods import pipeline_methods
 from executive.api.rpc import Dispatcher, Method
 from executive.api.vm_methods import vm_methods
-from executive.api.ws import serve_rpc_socket
+from executive.api.ws import ConnectionCounts, serve_rpc_socket
 from executive.service import Executive
 
 __all__ = ["build_dispatcher", "create_app"]
@@ -37,13 +37,13 @@ def create_app(service: Executive, *, token: str | None, extra_methods: list[Met
     """Build the app around a running service; the caller owns the service's lifetime."""
     app = FastAPI(title="executive", version=__version__, docs_url=None, redoc_url=None)
     dispatcher = build_dispatcher(service, extra_methods)
-    connections = [0]
+    connections = ConnectionCounts()
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
         out = service.health()
         out["version"] = __version__
-        out["connections"] = connections[0]
+        out["connections"] = connections.total
         return out
 
     @app.websocket("/rpc")

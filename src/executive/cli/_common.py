@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from executive.api.client import Client, DaemonNotRunning, RpcError, connect_home
+from executive.api.client import Client, DaemonClosedConnection, DaemonNotRunning, RpcError, connect_home
 from executive.paths import resolve_home
 
 T = TypeVar("T")
@@ -64,6 +64,8 @@ def run_client(fn: Callable[[Client], Awaitable[T]]) -> T:
         raise fail(exc.message, code) from None
     except BrokenPipeError:
         raise  # our own stdout closed (`| head`); the caller decides
+    except DaemonClosedConnection as exc:
+        raise fail(str(exc), EXIT_ERROR) from None
     except ConnectionError as exc:
         raise fail(f"{exc}; is the daemon still running? (`executive serve`)", EXIT_NO_DAEMON) from None
 

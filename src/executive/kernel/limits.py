@@ -22,7 +22,10 @@ class Limits:
     # --- wire -----------------------------------------------------------------
     max_frame_bytes: int = 4 * 1024 * 1024  # one incoming WebSocket frame / TCP line
     max_batch: int = 100  # requests in one JSON-RPC batch
-    max_connections: int = 256  # concurrent client connections
+    max_connections: int = 256  # concurrent client connections that presented the token
+    max_unauthenticated: int = 16  # ... that did not (a separate pool: they cannot lock out the token holders)
+    auth_deadline_s: float = 5.0  # a connection without a valid token is closed after this long
+    max_queued_reply_bytes: int = 64 * 1024 * 1024  # replies a client has not read yet; past it it is dropped
     max_inflight: int = 1024  # requests running at once on one connection (more are refused, not queued)
     # --- events ---------------------------------------------------------------
     max_subscriptions: int = 256  # all connections together
