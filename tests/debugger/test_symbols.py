@@ -136,3 +136,14 @@ def test_tolerant_layouts_parse() -> None:
                 {"lines": [{"address": True, "line": 1}]}):  # fmt: skip
         with pytest.raises(SymbolFileError):
             parse_sym(bad)
+
+
+async def test_a_too_deep_sym_is_a_clear_error_and_the_load_is_clean(ex: Executive, program: Callable[..., Path]) -> None:
+    """A 100,000-deep .sym made `load` answer an internal error (RecursionError) with the program running."""
+    path = program(COUNTER, "deep")
+    path.with_suffix(".sym").write_text("[" * 20_000 + "]" * 20_000)  # 40 KB, under max_sym_bytes
+    img = ex.vm.load(path=str(path), paused=True)
+    assert img["symbols"]["loaded"] is False and "too deeply" in img["symbols"]["error"]
+    with pytest.raises(ExecutiveError) as exc:
+        ex.debug.sym_load(img["pid"])
+    assert exc.value.code == ErrorCode.SYMBOLS_INVALID and "too deeply" in exc.value.message

@@ -136,3 +136,11 @@ def test_pipeline_files_that_are_not_regular_files_are_refused() -> None:
         load_pipeline("/dev/zero")
     with pytest.raises(PipelineInvalidError, match="cannot read pipeline file"):
         load_pipeline("/tmp/a\x00b.yaml")
+
+
+@pytest.mark.parametrize("depth", [40, 50_000])
+def test_deeply_nested_yaml_is_a_clear_error(depth: int) -> None:
+    """A 50,000-deep list under the size limit was an internal error (RecursionError) in pipeline.run."""
+    text = "name: x\nphases: " + "[" * depth + "]" * depth + "\n"
+    with pytest.raises(PipelineInvalidError, match="nest"):
+        parse_pipeline(text, dataclasses.replace(DEFAULT_LIMITS, pipeline_file_bytes=1 << 20))

@@ -27,6 +27,7 @@ import pydantic
 import structlog
 
 from executive.kernel.errors import ErrorCode, ExecutiveError
+from executive.kernel.limits import nested_deeper_than
 
 __all__ = ["Dispatcher", "Method", "encode", "error_response", "notification"]
 
@@ -53,20 +54,6 @@ def notification(method: str, params: Any) -> bytes:
 
 
 _MAX_ERRORS = 20  # validation errors listed in one -32602 reply
-
-
-def _deeper_than(value: Any, limit: int) -> bool:
-    """Whether arrays/objects nest more than ``limit`` levels (iterative: no recursion to exhaust)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        v, depth = stack.pop()
-        if depth > limit:
-            return True
-        if isinstance(v, dict):
-            stack.extend((x, depth + 1) for x in v.values() if isinstance(x, (dict, list)))
-        elif isinstance(v, list):
-            stack.extend((x, depth + 1) for x in v if isinstance(x, (dict, list)))
-    return False
 
 
 def _encode_reply(reply: dict[str, Any]) -> bytes:
@@ -171,7 +158,7 @@ class Dispatcher:
                     req_id, ErrorCode.INVALID_PARAMS, f"invalid params for {name}: params must be an object (by-name)"
                 )
             )
-        if _deeper_than(raw_params, self.max_depth):
+        if nested_deeper_than(raw_params, self.max_depth):
             return (
                 None
                 if is_notification

@@ -443,6 +443,8 @@ class SymbolCache:
             doc = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise SymbolFileError(f"{where} is not JSON: {exc}") from None
+        except RecursionError:  # the parser recurses per nesting level
+            raise SymbolFileError(f"{where} nests arrays/objects too deeply to be a .sym file") from None
         try:
             return parse_sym(doc, path=path)
         except SymbolFileError as exc:

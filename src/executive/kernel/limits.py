@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["DEFAULT_LIMITS", "Limits"]
+__all__ = ["DEFAULT_LIMITS", "Limits", "nested_deeper_than"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -105,3 +105,19 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+
+def nested_deeper_than(value: object, limit: int) -> bool:
+    """Whether lists/dicts in ``value`` nest more than ``limit`` levels.
+
+    Iterative, so a hostile document cannot exhaust the stack while it is measured; check a
+    parsed document with it before code that recurses over it (validation, encoding).
+    """
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = v.values() if isinstance(v, dict) else v if isinstance(v, list) else ()
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return False

@@ -30,7 +30,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from executive.kernel.errors import LimitError
-from executive.kernel.limits import DEFAULT_LIMITS, Limits
+from executive.kernel.limits import DEFAULT_LIMITS, Limits, nested_deeper_than
 from executive.pipeline.errors import PipelineInvalidError
 from executive.pipeline.prompts import PLACEHOLDERS, unknown_placeholders
 
@@ -327,6 +327,9 @@ def _too_big(size: int, limits: Limits, source: str) -> LimitError:
     )
 
 
+_MAX_DEPTH = 32  # nesting of a pipeline document; real files use about six levels
+
+
 def parse_pipeline(text: str, limits: Limits = DEFAULT_LIMITS, *, source: str = "pipeline") -> Pipeline:
     """Validate pipeline text (YAML or JSON).
 
@@ -344,6 +347,15 @@ def parse_pipeline(text: str, limits: Limits = DEFAULT_LIMITS, *, source: str = 
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise PipelineInvalidError(f"{source}: not valid YAML{where}: {problem}", source=source) from exc
+    except RecursionError:  # PyYAML's composer recurses per nesting level
+        raise PipelineInvalidError(
+            f"{source}: lists and mappings nest too deeply (a pipeline file needs a few levels)", source=source
+        ) from None
+    if nested_deeper_than(data, _MAX_DEPTH):
+        raise PipelineInvalidError(
+            f"{source}: lists and mappings nest more than {_MAX_DEPTH} levels deep (a pipeline file needs a few)",
+            source=source,
+        )
     if not isinstance(data, dict):
         raise PipelineInvalidError(
             f"{source}: expected a mapping with name and phases at the top, found {type(data).__name__}", source=source
