@@ -69,3 +69,15 @@ async def test_patch_commit_refuses_later_edits_unless_forced(daemon, agents, re
     assert code != 0 and "calc.py" in err and "--force" in err
     code, out, err = await agents.cli(daemon.home, "patch", "commit", "1", "--force")
     assert code == 0 and "committed" in out, err
+
+
+async def test_patch_apply_of_a_non_utf8_diff_is_a_clear_error(daemon, agents, repo: Path, tmp_path: Path) -> None:
+    latin = tmp_path / "latin1.diff"
+    latin.write_bytes(b"--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,3 @@\n def add(a, b):\n     return a + b\n+# caf\xe9\n")
+    before = (repo / "calc.py").read_text()
+    for args, stdin in (([str(latin)], None), (["-"], latin.read_bytes())):
+        code, out, err = await agents.cli(daemon.home, "patch", "apply", *args, "--cwd", str(repo), stdin=stdin)
+        assert code == 2 and "not UTF-8" in err and "line 6" in err and "Traceback" not in err + out
+    assert (repo / "calc.py").read_text() == before
+    code, out, _ = await agents.cli(daemon.home, "patch", "list")
+    assert "latin1" not in out

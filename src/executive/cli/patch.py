@@ -56,12 +56,22 @@ def apply(
     """Validate, optionally verify, and apply a patch; exits 1 unless it ends validated/applied/verified/committed."""
     try:
         if file == "-":
-            text = sys.stdin.read()
+            raw = sys.stdin.buffer.read()
         else:
-            with open(file, encoding="utf-8", errors="surrogateescape") as fh:
-                text = fh.read()
+            with open(file, "rb") as fh:
+                raw = fh.read()
     except OSError as exc:
         raise fail(f"cannot read {file}: {exc.strerror}", EXIT_USAGE) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise fail(
+            f"{file} is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}); patches are sent as UTF-8. "
+            "For files in another encoding, make the diff with `git diff --binary` (binary hunks are ASCII) "
+            "and apply it with --allow-binary",
+            EXIT_USAGE,
+        ) from None
     params: dict[str, Any] = {
         "diff": text,
         "cwd": os.path.abspath(cwd or os.getcwd()),
