@@ -55,3 +55,16 @@ async def test_an_old_world_readable_store_is_made_private(daemon_factory: Any, 
     await c.call("daemon.health")
     await c.close()
     assert {p.name: oct(_mode(p)) for p in home.rglob("executive.db*") if _mode(p) != 0o600} == {}
+
+
+async def test_nothing_but_health_answers_over_http_without_the_token(daemon: Any) -> None:
+    import urllib.error
+    import urllib.request
+
+    base = daemon.url.replace("ws://", "http://").replace("/rpc", "")
+    with urllib.request.urlopen(base + "/health", timeout=10) as r:
+        assert r.status == 200
+    for path in ("/openapi.json", "/docs", "/redoc"):
+        with pytest.raises(urllib.error.HTTPError) as exc:
+            urllib.request.urlopen(base + path, timeout=10)
+        assert exc.value.code == 404

@@ -35,7 +35,8 @@ def build_dispatcher(service: Executive, extra_methods: list[Method] | None = No
 
 def create_app(service: Executive, *, token: str | None, extra_methods: list[Method] | None = None) -> FastAPI:
     """Build the app around a running service; the caller owns the service's lifetime."""
-    app = FastAPI(title="executive", version=__version__, docs_url=None, redoc_url=None)
+    # No OpenAPI document: the HTTP side has only /health, and the RPC schema is rpc.discover behind the token.
+    app = FastAPI(title="executive", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
     dispatcher = build_dispatcher(service, extra_methods)
     connections = ConnectionCounts()
 
