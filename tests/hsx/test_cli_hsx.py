@@ -156,14 +156,14 @@ def test_missing_file(tmp_path: Path, cli: CliRunner, command: str) -> None:
 def test_run_prints_log(hello: Path, cli: CliRunner) -> None:
     pytest.importorskip("executive.hsx.runner")
     result = cli.invoke(app, ["run", str(hello)])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 42, result.output  # the program's own status, as `load --wait` gives it
     assert "[UART.tx] hello" in result.stdout.splitlines()
 
 
 def test_run_json(hello: Path, cli: CliRunner) -> None:
     pytest.importorskip("executive.hsx.runner")
     result = cli.invoke(app, ["run", str(hello), "--json"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 42, result.output
     doc = json.loads(result.stdout)
     assert doc["output"] == ["hello"] and doc["exit"] == 42 and doc["halt"] == "returned"
     assert doc["regs"][0] == 42 and len(doc["regs"]) == 16 and doc["pc"] == 20 and doc["steps"] == 6
@@ -176,7 +176,7 @@ def test_run_max_steps_and_trace(tmp_path: Path, cli: CliRunner) -> None:
     assert cli.invoke(app, ["asm", str(src)]).exit_code == 0
     trace = tmp_path / "trace.txt"
     result = cli.invoke(app, ["run", str(tmp_path / "loop.hxe"), "--max-steps", "5", "--trace", str(trace), "--json"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 124, result.output  # the budget ran out, as `timeout` says it
     doc = json.loads(result.stdout)
     assert doc["steps"] == 5 and doc["halt"] == "step_limit" and doc["exit"] is None
     assert len(trace.read_text().splitlines()) >= 5
@@ -192,3 +192,18 @@ def test_mounted_under_executive_hsx(hello: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["app_name"] == "hello"
+
+
+@pytest.mark.parametrize(
+    ("source", "status"),
+    [
+        ("main:\n    LDI R0, 5\n    RET\n", 5),  # returned 5
+        ("main:\n    LDI R0, 300\n    RET\n", 300 & 0xFF),  # statuses are 0..255, as for processes
+        ("main:\n    LDI R1, 7\n    LDI R2, 0\n    DIV R3, R1, R2\n    RET\n", 1),  # faulted
+    ],
+)
+def test_run_exits_with_the_programs_status(tmp_path: Path, cli: CliRunner, source: str, status: int) -> None:
+    src = tmp_path / "p.mvasm"
+    src.write_text(".entry main\n" + source)
+    assert cli.invoke(app, ["asm", str(src)]).exit_code == 0
+    assert cli.invoke(app, ["run", str(tmp_path / "p.hxe")]).exit_code == status

@@ -89,7 +89,11 @@ def run_cmd(
         False, "--json", help="Print one JSON object with output, exit, steps, pc, regs, halt."
     ),
 ) -> None:
-    """Run a program stand-alone (like host_vm.py --no-preload) and print its output and exit status."""
+    """Run a program stand-alone (like host_vm.py --no-preload) and print its output and exit status.
+
+    Exits with the program's own status (0..255, as `load --wait` does), 1 when it faulted or
+    stopped at an illegal instruction or a BRK, and 124 when the step budget ran out (as `timeout` does).
+    """
     with _errors():
         image = _read_hxe(program)
         try:
@@ -113,9 +117,19 @@ def run_cmd(
             "halt": result.halt,
         }
         typer.echo(json.dumps(doc))
-        return
-    for line in result.log:
-        typer.echo(line)
+    else:
+        for line in result.log:
+            typer.echo(line)
+    raise typer.Exit(_exit_status(result.halt, result.exit))
+
+
+def _exit_status(halt: str, exit_code: int | None) -> int:
+    """The shell status of a stand-alone run (see run_cmd)."""
+    if halt == "step_limit":
+        return 124
+    if exit_code is not None and halt in ("exited", "returned"):
+        return exit_code & 0xFF
+    return 0 if halt in ("exited", "returned") else 1
 
 
 @app.command("asm")

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from executive.api.client import Client
-from executive.cli._common import console, run_client, write_out
+from executive.cli._common import console, err_console, run_client, write_out
 from executive.cli._follow import OutputFollower
 
 
@@ -37,8 +37,8 @@ def load(
         await client.call("events.subscribe", tasks=[pid], types=["output", "task_state"], since_seq=cursor)
         end = await OutputFollower(client, pid, write_out).follow()
         assert end is not None
-        if end.get("reason") == "faulted":
-            console.print(f"[red]task {pid} faulted: {end.get('detail')}[/]", soft_wrap=True)
+        if end.get("reason") == "faulted":  # a diagnostic: stderr, never mixed into the program's output
+            err_console.print(f"[red]task {pid} faulted: {end.get('detail')}[/]", soft_wrap=True)
             return 1
         return int(end.get("exit_code") or 0) & 0xFF
 
