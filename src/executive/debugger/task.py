@@ -11,9 +11,10 @@ symbols — and owns the two CPU callbacks the debugger uses:
 * the **trace hook** (``Cpu.set_trace``), installed only while tracing is on: one
   ``hsx.trace/1`` record and one ``trace_step`` event per retired instruction (§9).
 
-Either hook moves the CPU to its per-instruction path, so :meth:`TaskDebug.sync_hooks`
-removes them as soon as they are not needed and the program is back on the fast path
-(hsx/cpu.py).  Events go out through the ``publish`` callable the service passes in;
+The trace hook moves the CPU to its per-instruction path; the write watch is installed with
+the span of all watches, so only stores into that span leave the compiled fast path
+(hsx/_blocktable.py).  :meth:`TaskDebug.sync_hooks` removes each hook as soon as it is not
+needed and keeps the span current.  Events go out through the ``publish`` callable the service passes in;
 this module knows nothing of the bus.
 """
 
@@ -76,7 +77,7 @@ class TaskDebug:
     def sync_hooks(self) -> None:
         """Install exactly the CPU hooks this task needs now (none keeps the fast path)."""
         cpu = self.vt.cpu
-        cpu.set_write_watch(self._on_write if len(self.watches) else None)
+        cpu.set_write_watch(self._on_write if len(self.watches) else None, (self.watches.lo, self.watches.hi))
         cpu.set_trace(self._on_trace if self.tracing else None)
 
     def _on_write(self, cpu: Cpu, addr: int, width: int) -> None:

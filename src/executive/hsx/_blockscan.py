@@ -9,6 +9,7 @@ whether it has an inline check that can leave the block to the interpreter. Driv
 from __future__ import annotations
 
 import struct
+from collections.abc import Collection
 from typing import NamedTuple
 
 from .isa import OPCODES, decode_fields
@@ -18,6 +19,7 @@ __all__ = [
     "FLAG_WRITERS",
     "INTERPRETED",
     "MAX_BLOCK",
+    "STORES",
     "TERMINAL",
     "Ins",
     "can_bail",
@@ -44,6 +46,8 @@ INTERPRETED = frozenset({"SVC", "BRK"})
 
 #: control transfers: a block ends after them
 TERMINAL = frozenset({"JMP", "JZ", "JNZ", "CALL", "RET"})
+#: instructions that write data memory (the write-watch hook reports them)
+STORES = frozenset({"ST", "STH", "STB", "PUSH", "CALL"})
 #: instructions that write the PSW (all four bits; shifts keep C when the amount is 0)
 FLAG_WRITERS = frozenset(
     {"ADD", "SUB", "MUL", "DIV", "AND", "OR", "XOR", "NOT", "CMP", "LSL", "LSR", "ASR", "ADC", "SBC"}
@@ -63,16 +67,20 @@ class Ins(NamedTuple):
     size: int  # bytes: 4 or 8
 
 
-def decode_block(code: bytes, pc0: int) -> list[Ins]:
+def decode_block(code: bytes, pc0: int, stops: Collection[int] = ()) -> list[Ins]:
     """The instructions of the block starting at ``pc0`` (empty: the interpreter runs it).
 
     Ends after a TERMINAL, before an INTERPRETED/illegal instruction, an LDI32 whose literal is
     past the end of code or a self-CALL, at the end of code, or after MAX_BLOCK instructions.
+    It also ends before any instruction whose PC is in ``stops`` (breakpoints), except the
+    first: a block never runs past a breakpoint, so checking breakpoints at block entries is exact.
     """
     out: list[Ins] = []
     pc = pc0
     clen = len(code)
     while len(out) < MAX_BLOCK and pc + 4 <= clen:
+        if out and pc in stops:
+            break
         w = _FETCH(code, pc)[0]
         op, rd, rs1, rs2, imm = decode_fields(w)
         info = OPCODES.get(op)
@@ -93,12 +101,18 @@ def decode_block(code: bytes, pc0: int) -> list[Ins]:
     return out
 
 
-def can_bail(ins: Ins, windowed: bool) -> bool:
-    """Does this instruction have an inline check that exits to the interpreter?"""
+def can_bail(ins: Ins, windowed: bool, watched: bool = False) -> bool:
+    """Does this instruction have an inline check that exits to the interpreter?
+
+    ``watched``: blocks compiled for a CPU with a write watch send every store that touches
+    the watched span to the interpreter, which calls the hook (STB gains a check).
+    """
     mn = ins.mn
     if mn in ("LD", "LDH", "ST", "STH", "DIV", "PUSH", "POP", "F2I", "CALL", "RET"):
         return True
-    return windowed and mn in ("LDB", "STB")
+    if mn == "STB":
+        return windowed or watched
+    return windowed and mn == "LDB"
 
 
 def reads(ins: Ins) -> set[int]:

@@ -7,8 +7,8 @@ at a PC can be translated once and cached by that start PC forever. A jump may l
 even on an LDI32 literal or at an odd byte offset; keying blocks by start PC makes that work
 without any invalidation.
 
-A block (found by ``_blockscan.py``) is a run of instructions ending *after* a control transfer (JMP JZ JNZ CALL RET), or
-*before* an instruction the compiler leaves to the interpreter (SVC, BRK, illegal opcode,
+A block (found by ``_blockscan.py``) is a run of instructions ending *after* a control transfer
+(JMP JZ JNZ CALL RET), or *before* an instruction the compiler leaves to the interpreter (SVC, BRK, illegal opcode,
 LDI32 past the end of code, the self-CALL that feeds the stuck-CALL counter), or at the end
 of code, or after ``MAX_BLOCK`` instructions. It becomes one function::
 
@@ -31,6 +31,11 @@ of code, or after ``MAX_BLOCK`` instructions. It becomes one function::
   instructions before it, and returns ``cpu._slow(pc, 1)``: the interpreter re-executes the
   instruction from identical state, so fault behaviour (R0 code, halt info, PC and steps not
   advanced) is implemented once, in ``_interp.py``.
+* Debug variants (chosen by ``_blocktable.py``): ``stops`` ends a block before any breakpoint
+  PC, so a breakpoint can only be at a block's first instruction; ``watched`` adds a check to
+  every store/PUSH/CALL whose bytes overlap the write-watch span ``[cpu._wlo, cpu._whi)``
+  (read at block entry, so changing the span needs no recompile) and lets the interpreter
+  execute exactly those, which calls the hook. Stores elsewhere run compiled.
 
 Rejected alternatives: a per-instruction closure list (dispatch + call per instruction,
 about 10x slower); lazy flags carried across blocks (every ALU op pays 3-4 stores to record
@@ -42,7 +47,7 @@ mnemonics of ``isa.OPCODES``; a test checks every table entry is covered).
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING
 
 from . import f16
@@ -51,6 +56,7 @@ from ._blockscan import (
     FLAG_WRITERS,
     INTERPRETED,
     MAX_BLOCK,
+    STORES,
     TERMINAL,
     Ins,
     can_bail,
@@ -107,17 +113,19 @@ def slow_block(pc: int) -> BlockFn:
         return cpu._slow(pc, 1)
 
     run_one.source = None  # type: ignore[attr-defined]
+    run_one.end = pc + 4  # type: ignore[attr-defined]
     return run_one
 
 
 class _Gen:
     """Generates the source of one block; see the module docstring for the scheme."""
 
-    def __init__(self, pc0: int, block: list[Ins], windowed: bool) -> None:
+    def __init__(self, pc0: int, block: list[Ins], windowed: bool, watched: bool = False) -> None:
         self.pc0 = pc0
         self.b = block
         self.n = len(block)
         self.windowed = windowed
+        self.watched = watched
         last = block[-1]
         self.loop = last.mn in ("JMP", "JZ", "JNZ") and last.imm == pc0
         self.uses_psw0 = False
@@ -144,7 +152,7 @@ class _Gen:
             if i is not None:
                 need.add((i, f))
 
-        points = [i for i, ins in enumerate(b) if can_bail(ins, self.windowed)] + [n]
+        points = [i for i, ins in enumerate(b) if can_bail(ins, self.windowed, self.watched)] + [n]
         for p in points:
             for f in _ALL_FLAGS:
                 mark(f, p)
@@ -184,6 +192,7 @@ class _Gen:
         self.uses_window = self.windowed and bool(
             mns & {"LD", "LDB", "LDH", "ST", "STB", "STH", "PUSH", "POP", "CALL", "RET"}
         )
+        self.uses_watch = self.watched and bool(mns & STORES)
         self.sp_mod_at = next((i for i, ins in enumerate(self.b) if ins.mn in ("PUSH", "POP", "CALL", "RET")), None)
 
     # -- flag expressions -------------------------------------------------------------------
@@ -281,6 +290,10 @@ class _Gen:
         # An access of `width` bytes at a overlaps [rb, rb+64) iff rb - width < a < rb + 64.
         return f" or wlo{width} < {addr} < whi" if self.windowed else ""
 
+    def _watch(self, addr: str, width: int) -> str:
+        # The same overlap test against the write-watch span [xlo, xhi): xlo{w} = xlo - w.
+        return f" or xlo{width} < {addr} < xhi" if self.watched else ""
+
     # -- instructions -----------------------------------------------------------------------
 
     def _emit(self, i: int, ins: Ins, ind: str) -> None:
@@ -299,10 +312,12 @@ class _Gen:
             off = sext12(ins.imm)
             L(f"{ind}ea = (r{ra} + {off}) & 0xFFFF" if off else f"{ind}ea = r{ra} & 0xFFFF")
             width = {"LD": 4, "ST": 4, "LDH": 2, "STH": 2}.get(mn, 1)
-            cond = f"ea > {0x10000 - width}" if width > 1 else ""
-            win = self._window("ea", width)
-            if cond or win:
-                self._bail(i, (cond + win) if cond else win[4:], ind)
+            cond = f" or ea > {0x10000 - width}" if width > 1 else ""
+            cond += self._window("ea", width)
+            if mn in STORES:
+                cond += self._watch("ea", width)
+            if cond:
+                self._bail(i, cond[4:], ind)
             if mn == "LD":
                 L(f"{ind}r{rd} = _u32(mem, ea)[0]")
             elif mn == "LDH":
@@ -328,7 +343,7 @@ class _Gen:
             L(f"{ind}r{rd} = int(fx) & 0xFFFFFFFF")
         elif mn == "PUSH":
             L(f"{ind}nsp = sp - 4")
-            self._bail(i, "not (slo <= nsp <= 0xFFFC)" + self._window("nsp", 4), ind)
+            self._bail(i, "not (slo <= nsp <= 0xFFFC)" + self._window("nsp", 4) + self._watch("nsp", 4), ind)
             L(f"{ind}_p32(mem, nsp, r{ra})")
             L(f"{ind}sp = nsp")
             L(f"{ind}r15 = nsp")
@@ -423,7 +438,7 @@ class _Gen:
             else:
                 tg = str((ins.pc + off) & 0xFFFF)
             L(f"{ind}nsp = sp - 4")
-            self._bail(i, "not (slo <= nsp <= 0xFFFC)" + self._window("nsp", 4), ind)
+            self._bail(i, "not (slo <= nsp <= 0xFFFC)" + self._window("nsp", 4) + self._watch("nsp", 4), ind)
             L(f"{ind}_p32(mem, nsp, {nxt})")
             L(f"{ind}sp = nsp")
             L(f"{ind}r15 = nsp")
@@ -499,6 +514,8 @@ class _Gen:
         if self.uses_window:
             head.append("    rb = cpu.reg_base")
             head.append("    whi = rb + 64; wlo1 = rb - 1; wlo2 = rb - 2; wlo4 = rb - 4")
+        if self.uses_watch:
+            head.append("    xhi = cpu._whi; xlo1 = cpu._wlo - 1; xlo2 = xlo1 - 1; xlo4 = xlo1 - 3")
         if self.loop:
             head.append("    left0 = left")
             if self.uses_looped:
@@ -507,18 +524,22 @@ class _Gen:
         return "\n".join(head + self.lines) + "\n"
 
 
-def compile_block(code: bytes, pc0: int, windowed: bool = False) -> BlockFn:
+def compile_block(
+    code: bytes, pc0: int, windowed: bool = False, watched: bool = False, stops: Collection[int] = ()
+) -> BlockFn:
     """Translate the block starting at ``pc0`` into a Python function (see module docstring).
 
     Returns an interpreter-backed one-instruction block when the first instruction is not
-    compiled (SVC, BRK, illegal, LDI32 overrun, self-CALL, PC outside code).
+    compiled (SVC, BRK, illegal, LDI32 overrun, self-CALL, PC outside code). The function's
+    ``end`` attribute is the address after its last instruction.
     """
-    block = decode_block(code, pc0)
+    block = decode_block(code, pc0, stops)
     if not block:
         return slow_block(pc0)
-    src = _Gen(pc0, block, windowed).source()
+    src = _Gen(pc0, block, windowed, watched).source()
     ns: dict[str, object] = {}
     exec(compile(src, f"<hsx block 0x{pc0:04X}>", "exec"), _NS, ns)
     fn = ns[f"_blk_{pc0:04x}"]
     fn.source = src  # type: ignore[attr-defined]  # for debugging and tests
+    fn.end = block[-1].pc + block[-1].size  # type: ignore[attr-defined]  # for breakpoint invalidation
     return fn  # type: ignore[return-value]

@@ -3,12 +3,15 @@
 Two execution paths share one state object:
 
 * the **fast path** (``_compile.py``): straight-line blocks compiled once to Python functions
-  and cached by start PC; used whenever no debug hook is active;
+  and cached by start PC (``_blocktable.py``); used unless a trace hook is set, also with
+  breakpoints (blocks end before them; a breakpoint PC maps to a block that halts) and with a
+  write watch (only stores that touch the watched span leave compiled code);
 * the **debug path** (``_interp.py``): one instruction at a time through a 256-entry handler
-  list; used when breakpoints, a trace hook or a write watch is set, for step budgets
-  smaller than a block, and to execute SVC/BRK/illegal/faulting instructions.
+  list; used when a trace hook is set, for step budgets smaller than a block, and to execute
+  SVC/BRK/illegal/faulting and watched-store instructions.
 
-Hooks cost nothing while unused: ``run`` checks once per call which loop to enter.
+Hooks cost nothing while unused, and breakpoints and watches cost nothing where they cannot
+fire: ``run`` checks once per call which loop to enter.
 
 The CPU never does I/O. System calls go to a host-supplied handler
 ``svc(cpu, module, function)``; it may call :meth:`Cpu.stop` to end the run after the SVC
@@ -18,12 +21,11 @@ spec §3.2) go to the optional ``console`` callback.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import _interp
-from ._compile import BlockFn, compile_block, slow_block
+from ._blocktable import BlockTable
 from ._halt import HaltReason
 from ._interp import MemAccess
 from .isa import MEM_SIZE, RODATA_BASE
@@ -35,24 +37,6 @@ TraceHook = Callable[["Cpu", int, int, int, "MemAccess | None"], None]
 WriteHook = Callable[["Cpu", int, int], None]
 
 M32 = 0xFFFFFFFF
-
-# Compiled blocks depend only on the code bytes and on whether the register window is
-# checked, so CPUs running the same program share them (an executive may start many tasks
-# of one image). Bounded LRU: entries are dicts {start_pc: block function}.
-_PROGRAM_CACHE: OrderedDict[tuple[bytes, bool], dict[int, BlockFn]] = OrderedDict()
-_PROGRAM_CACHE_SIZE = 32
-
-
-def _blocks_for(code: bytes, windowed: bool) -> dict[int, BlockFn]:
-    key = (code, windowed)
-    blocks = _PROGRAM_CACHE.get(key)
-    if blocks is None:
-        blocks = _PROGRAM_CACHE[key] = {}
-        if len(_PROGRAM_CACHE) > _PROGRAM_CACHE_SIZE:
-            _PROGRAM_CACHE.popitem(last=False)
-    else:
-        _PROGRAM_CACHE.move_to_end(key)
-    return blocks
 
 
 class CpuError(Exception):
@@ -80,15 +64,18 @@ class Cpu:
     __slots__ = (
         "_access",
         "_blocks",
+        "_bps",
         "_code",
         "_mem",
         "_regs",
         "_stop",
         "_stuck_count",
         "_stuck_key",
+        "_table",
         "_trace",
         "_watch",
-        "breakpoints",
+        "_whi",
+        "_wlo",
         "console",
         "depth",
         "halt",
@@ -131,10 +118,12 @@ class Cpu:
         self.console: Callable[[str], None] | None = None  # VM log lines (spec §3.2)
         self.halt: HaltReason = HaltReason.RUNNING
         self.halt_info: dict[str, Any] = {}
-        self.breakpoints: set[int] = set()
+        self._bps: frozenset[int] = frozenset()
         self._trace: TraceHook | None = None
         self._watch: WriteHook | None = None
-        self._blocks = _blocks_for(self._code, reg_base is not None)
+        self._wlo, self._whi = 0, MEM_SIZE  # the write watch reports writes overlapping [_wlo, _whi)
+        self._table = BlockTable(self._code, reg_base is not None)
+        self._blocks = self._table.blocks
         self._stop: tuple[HaltReason, dict[str, Any]] | None = None  # pending stop-after-retire
         self._access: MemAccess | None = None  # last memory access (debug path)
         self._stuck_key: tuple[int, int] | None = None
@@ -172,9 +161,9 @@ class Cpu:
             return 0
         start = self.steps
         try:
-            if self.breakpoints or self._trace is not None or self._watch is not None:
+            if self._trace is not None:
                 self._run_debug(max_steps)
-            else:
+            elif self.pc not in self._bps or self._slow(self.pc, 1) >= 0:  # a run steps over its first bp
                 self._run_fast(start + max_steps)
         finally:
             if self.reg_base is not None:
@@ -185,11 +174,10 @@ class Cpu:
         # HACK (speed): everything the loop touches is a local; one dict lookup and one call
         # per block. Blocks return the next PC, or -1 after setting cpu.halt and cpu.pc.
         blocks = self._blocks
+        fill = self._table.fill
         regs = self.regs
         mem = self.mem
         pc = self.pc
-        code = self._code
-        code_len = len(code)
         while True:
             left = end - self.steps
             if left <= 0:
@@ -197,30 +185,42 @@ class Cpu:
             try:
                 fn = blocks[pc]
             except KeyError:
-                if pc + 4 > code_len:
-                    fn = slow_block(pc)  # PC outside code: the interpreter halts; not cached
-                else:
-                    fn = blocks[pc] = compile_block(code, pc, self.reg_base is not None)
+                fn = fill(pc)
             pc = fn(self, regs, mem, left)
             if pc < 0:
                 return
         self.pc = pc
 
     def _slow(self, pc: int, n: int) -> int:
-        """Run ``n`` (>= 1) instructions from ``pc`` in the interpreter; next PC or -1 on halt."""
+        """Run ``n`` (>= 1) instructions from ``pc`` in the interpreter; next PC or -1 on halt.
+
+        Calls the write watch (when set) after each instruction that wrote the watched span.
+        """
         self.pc = pc
         step = _interp.step
+        watch = self._watch
         for _ in range(n):
-            status = step(self)
-            if status:
-                if status == _interp.STEP_STOP:
-                    self._apply_stop()
+            if watch is None:
+                status = step(self)
+                if status:
+                    if status == _interp.STEP_STOP:
+                        self._apply_stop()
+                    return -1
+                continue
+            self._access = None
+            if step(self) == _interp.STEP_HALT:
+                return -1
+            access = self._access
+            if access is not None and access.kind == "w" and self._wlo - access.width < access.addr < self._whi:
+                watch(self, access.addr, access.width)
+            if self._stop is not None:
+                self._apply_stop()
                 return -1
         return self.pc
 
     def _run_debug(self, max_steps: int) -> None:
         step = _interp.step
-        bps = self.breakpoints
+        bps = self._bps
         first = True
         remaining = max_steps
         while remaining > 0:
@@ -237,7 +237,12 @@ class Cpu:
                 return
             remaining -= 1
             access = self._access
-            if self._watch is not None and access is not None and access.kind == "w":
+            if (
+                self._watch is not None
+                and access is not None
+                and access.kind == "w"
+                and self._wlo - access.width < access.addr < self._whi
+            ):
                 self._watch(self, access.addr, access.width)
             if trace is not None:
                 trace(self, pc, word, self.pc, access)
@@ -297,25 +302,41 @@ class Cpu:
             raise CpuError(f"register index must be 0..15, got {n}")
         self.regs[n] = value & M32
 
+    @property
+    def breakpoints(self) -> frozenset[int]:
+        """The breakpoint PCs (read-only: change them with the methods below, which keep the
+        compiled blocks split at them)."""
+        return self._bps
+
     def set_breakpoints(self, pcs: Iterable[int]) -> None:
         """Replace the breakpoint set (code byte addresses)."""
-        self.breakpoints = {int(p) for p in pcs}
+        self._bps = frozenset(int(p) for p in pcs)
+        self._table.set_breakpoints(self._bps)
 
     def add_breakpoint(self, pc: int) -> None:
         """Stop before executing the instruction at ``pc`` (not the first one of a run)."""
-        self.breakpoints.add(pc)
+        self.set_breakpoints(self._bps | {pc})
 
     def remove_breakpoint(self, pc: int) -> None:
         """Remove a breakpoint; absent ones are ignored."""
-        self.breakpoints.discard(pc)
+        self.set_breakpoints(self._bps - {pc})
 
     def set_trace(self, callback: TraceHook | None) -> None:
         """Call ``callback(cpu, pc, word, next_pc, access)`` after each retired instruction."""
         self._trace = callback
 
-    def set_write_watch(self, callback: WriteHook | None) -> None:
-        """Call ``callback(cpu, addr, width)`` after each retired guest store/PUSH/CALL."""
+    def set_write_watch(self, callback: WriteHook | None, span: tuple[int, int] | None = None) -> None:
+        """Call ``callback(cpu, addr, width)`` after each retired guest store/PUSH/CALL that
+        wrote a byte in ``span = (lo, hi)`` (all of data memory when None).
+
+        Stores that cannot touch the span keep running compiled, so give the tightest span.
+        """
+        lo, hi = (0, MEM_SIZE) if span is None or callback is None else span
+        if not 0 <= lo <= hi <= MEM_SIZE:
+            raise CpuError(f"watch span must satisfy 0 <= lo <= hi <= 0x{MEM_SIZE:X}, got ({lo:#x}, {hi:#x})")
         self._watch = callback
+        self._wlo, self._whi = lo, hi
+        self._table.set_watched(callback is not None)
 
     def read_word(self, addr: int) -> int:
         """Host helper: little-endian 32-bit data word at ``addr & 0xFFFF`` (no fault checks)."""
