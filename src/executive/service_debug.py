@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from executive.debugger.disasm_cache import Disassembler, back_up, data_report
+from executive.debugger.evaluate import evaluate
 from executive.debugger.expr import code_address, parse_int, resolve_symbol
 from executive.debugger.regdiff import RegDiff, changed, snapshot
 from executive.debugger.stack import walk_stack
@@ -328,6 +330,15 @@ class DebugService(TraceMethods):
             "returned": len(page), "next_offset": end if end < total else None, "symbols": [e.to_dict() for e in page],
         }  # fmt: skip
 
+    def evaluate(self, ref: int | str, expr: str) -> dict[str, Any]:
+        """The value of a debugger expression (the CLI's ``p``; see debugger/evaluate.py)."""
+        st = self._state(ref)
+        cpu = st.vt.cpu
+        value = evaluate(expr, regs=cpu.regs, pc=cpu.pc, sp=cpu.sp, psw=cpu.psw, mem=cpu.mem, symbols=st.symbols)
+        if value["kind"] in ("code", "variable") and "symbol" not in value and st.symbols is not None:
+            value["symbol"] = st.symbols.describe(value["address"])
+        return {"pid": st.pid, **value}
+
     def symbolize(self, pid: int, pc: int) -> str | None:
         """``name`` or ``name+0xN`` for a code address, for ``debug_break.symbol`` (§12.5)."""
         st = self._tasks.get(pid)
@@ -407,12 +418,38 @@ class DebugService(TraceMethods):
         ``ended``, ``waiting``, ``step_limit`` or ``interrupted``.
         """
         st = self._control(ref, session_id)
-        vt, cpu = st.vt, st.vt.cpu
+        cpu = st.vt.cpu
         code = cpu.code
         if not (0 <= cpu.pc and cpu.pc + 4 <= len(code)) or code[cpu.pc] != _CALL:
             return self.step(st.pid, 1, session_id=session_id) | {"over": False, "stop": "stepped"}
+        ret, depth = cpu.pc + 4, cpu.depth
+        return await self._run_until(st, lambda: cpu.pc == ret and cpu.depth == depth) | {"over": True}
+
+    async def step_out(self, ref: int | str, *, session_id: str | None = None) -> dict[str, Any]:
+        """Run until the current function returns to its caller (the CLI's ``finish``).
+
+        Runs instruction by instruction until the call depth drops below the current one
+        (the RET of this frame retired), so recursion is handled; stops early like
+        :meth:`step_over` (``stop``: ``returned``, ``breakpoint``, ``brk``, ``ended``,
+        ``waiting``, ``step_limit`` or ``interrupted``).
+
+        Raises:
+            BadParamsError: the task is not inside a call (depth 0: a RET would end it).
+        """
+        st = self._control(ref, session_id)
+        cpu = st.vt.cpu
+        if cpu.depth == 0:
+            raise BadParamsError(
+                "finish: not inside a call (call depth 0; a RET here ends the program) — use continue or step"
+            )
+        depth = cpu.depth
+        return await self._run_until(st, lambda: cpu.depth < depth)
+
+    async def _run_until(self, st: TaskDebug, done: Callable[[], bool]) -> dict[str, Any]:
+        """Single-step a paused task until ``done()`` after an instruction, or an early stop."""
+        vt, cpu = st.vt, st.vt.cpu
         before = self.stops.baseline(st.pid)
-        start, ret, depth = cpu.pc, cpu.pc + 4, cpu.depth
+        start = cpu.pc
         budget = self.ex.limits.max_step
         runtime = self.ex.vm.runtime
         executed, stop = 0, "returned"
@@ -425,7 +462,7 @@ class DebugService(TraceMethods):
                 stop = "ended"
             elif vt.wait is not None or result["executed"] == 0:
                 stop = "waiting"
-            elif cpu.pc == ret and cpu.depth == depth:
+            elif done():
                 stop = "returned"
             elif cpu.pc in st.breakpoints:
                 stop = "breakpoint"
@@ -449,7 +486,7 @@ class DebugService(TraceMethods):
             else:
                 continue
             break
-        result.update(executed=executed, prev_pc=start, regs=list(cpu.regs), over=True, stop=stop)
+        result.update(executed=executed, prev_pc=start, regs=list(cpu.regs), stop=stop)
         return self._stopped(st, result, before)
 
     def step_source(self, ref: int | str, steps: int = 1, *, session_id: str | None = None) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from executive.api.methods import CallContext, TaskRef, _require_session, _touch
 from executive.api.rpc import Method
+from executive.debugger.evaluate import MAX_EXPR
 
 __all__ = ["debug_methods"]
 
@@ -47,6 +48,11 @@ class Step(_P):
     task: TaskRef
     steps: int = Field(1, ge=1)
     source: bool = Field(False, description="source-level steps: skip compiler-generated instructions")
+
+
+class Eval(_P):
+    task: TaskRef
+    expr: str = Field(max_length=MAX_EXPR, description="R0..R15, PC, SP, PSW, a number, a variable, name+off, *EXPR")
 
 
 class Disasm(_P):
@@ -156,6 +162,10 @@ def debug_methods() -> list[Method]:
         Method(d + "bp.list", Task, lambda c, p: c.service.debug.bp_list(p.task), "Breakpoints with symbols and hit counts."),
         Method(d + "step", Step, _step, "Execute N instructions (or source steps) of a paused task."),
         Method(d + "next", Task, lambda c, p: c.service.debug.step_over(p.task, session_id=_touch(c)), "Step over a CALL."),
+        Method(d + "finish", Task, lambda c, p: c.service.debug.step_out(p.task, session_id=_touch(c)),
+               "Run until the current function returns."),
+        Method(d + "eval", Eval, lambda c, p: c.service.debug.evaluate(p.task, p.expr),
+               "Value of a register, number, variable, name+off or *address."),
         Method(d + "disasm", Disasm, lambda c, p: c.service.debug.disasm(p.task, p.addr, p.count, before=p.before, mode=p.mode),
                "Disassemble code around an address (default: the PC)."),
         Method(d + "stack", Stack, lambda c, p: c.service.debug.stack(p.task, p.max_frames), "Walk the call stack."),

@@ -9,17 +9,20 @@ waits for the task to stop again (a breakpoint, BRK, its end) and Ctrl-C pauses 
 in gdb.  Leaving detaches: the prompt's breakpoints and watches are removed and the task
 is left paused (``quit --resume`` lets it run on).
 
-Commands read from a pipe are echoed after the prompt, so a scripted session reads like
-a typed one.
+On a terminal the prompt edits lines, keeps a history across runs and completes commands
+and symbols (cli/_debug_input.py); Enter on an empty line repeats ``step``/``next``; gdb
+habits work (``info registers``, ``info breakpoints``, ``bt``, ``x/8x ADDR``, ``p EXPR``,
+``finish``).  Commands read from a pipe are echoed after the prompt, so a scripted session
+reads like a typed one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shlex
 import signal
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -29,7 +32,8 @@ from rich.markup import escape
 
 from executive.api.client import Client, RpcError
 from executive.cli import _debug_view as view
-from executive.cli._common import EXIT_USAGE, console, fail, run_client, task_ref
+from executive.cli._common import EXIT_USAGE, console, fail, home, run_client, task_ref
+from executive.cli._debug_input import HISTORY_FILE, DebugCompleter, command_lines
 
 __all__ = ["DebugPrompt", "debug", "trace_app"]
 
@@ -41,8 +45,16 @@ _IMPORT_CHUNK = 4000  # records per trace.import call (keeps each frame well und
 
 Handler = Callable[["DebugPrompt", list[str]], Awaitable[None]]
 _COMMANDS: dict[str, tuple[Handler, str, str]] = {}  # name -> (handler, usage, help)
-_ALIASES = {"b": "break", "d": "delete", "s": "step", "si": "step", "n": "next", "c": "continue", "cont": "continue",
-            "r": "regs", "x": "mem", "bt": "stack", "where": "state", "w": "watch", "q": "quit", "exit": "quit", "?": "help"}  # fmt: skip
+_ALIASES = {"b": "break", "d": "delete", "s": "step", "si": "step", "n": "next", "ni": "next", "c": "continue",
+            "cont": "continue", "r": "regs", "x": "mem", "bt": "stack", "backtrace": "stack", "where": "state",
+            "w": "watch", "q": "quit", "exit": "quit", "?": "help", "p": "print", "i": "info",
+            "fin": "finish"}  # fmt: skip
+_REPEATABLE = ("step", "next")  # Enter on an empty line runs the last of these again
+_INFO_TOPICS = {"registers": "regs", "breakpoints": "break", "watchpoints": "watch", "watches": "watch",
+                "stack": "stack", "frame": "state", "symbols": "symbols"}  # fmt: skip
+_EXAMINE = re.compile(r"^x/(\d*)([xdu]?)([bhw]?)([xdu]?)$")  # gdb's x/NFU (format and unit in either order)
+_MAX_COMPLETION_SYMBOLS = 5000  # symbol names fetched for Tab completion
+_EXAMINE_MAX = 1024  # units one x/N shows
 
 
 def command(name: str, usage: str, text: str) -> Callable[[Handler], Handler]:
@@ -68,6 +80,8 @@ class DebugPrompt:
         self.ended = False  # the task ended: nothing left to debug
         self.waiting = False  # `continue` is waiting for a stop: Ctrl-C pauses the task
         self.interrupted = asyncio.Event()
+        self.repeat: str | None = None  # the step/next line an empty line repeats
+        self.symbol_names: list[str] = []  # for Tab completion
 
     def on_sigint(self) -> None:
         """Ctrl-C: pause the task while `continue` waits; at the prompt, say how to leave."""
@@ -89,6 +103,25 @@ class DebugPrompt:
         syms = f"{info['count']} symbols from {info['path'] or 'a document'}" if info["loaded"] else "no symbols"
         console.print(f"attached to task [bold]{self.pid}[/] ({escape(syms)}); [dim]type help for commands[/]")
         console.print(view.stop_line(state))
+        if info["loaded"]:
+            await self._load_symbol_names()
+
+    async def _load_symbol_names(self) -> None:
+        offset: int | None = 0
+        while offset is not None and len(self.symbol_names) < _MAX_COMPLETION_SYMBOLS:
+            page = await self.call("debug.sym.list", offset=offset)
+            self.symbol_names += [s["name"] for s in page["symbols"]]
+            offset = page["next_offset"]
+
+    def completer(self) -> DebugCompleter:
+        """Tab completion: commands first, then ``info`` topics or symbol names."""
+        names = [*_COMMANDS, *_ALIASES]
+
+        def topics(first: str) -> list[str]:
+            cmd = _ALIASES.get(first, first)
+            return list(_INFO_TOPICS) if cmd == "info" else self.symbol_names
+
+        return DebugCompleter(names, topics)
 
     async def finish(self, resume: bool) -> None:
         if self.ended:
@@ -111,7 +144,12 @@ class DebugPrompt:
             self.ended = True
 
     async def execute(self, line: str) -> None:
-        """Run one command line; errors from the daemon are printed, not raised."""
+        """Run one command line; errors from the daemon are printed, not raised.
+
+        An empty line repeats the last ``step``/``next`` (as in gdb).
+        """
+        if not line.strip() and self.repeat is not None:
+            line = self.repeat
         try:
             words = shlex.split(line)
         except ValueError as exc:
@@ -119,7 +157,10 @@ class DebugPrompt:
             return
         if not words:
             return
+        if _EXAMINE.match(words[0]):  # x/8x ADDR: the format rides on the command word
+            words = ["examine", words[0][2:], *words[1:]]
         name = _ALIASES.get(words[0], words[0])
+        self.repeat = line if name in _REPEATABLE else None
         entry = _COMMANDS.get(name)
         if entry is None:
             console.print(f"[red]unknown command {escape(words[0])!r}[/]; type help")
@@ -303,6 +344,78 @@ async def _trace(p: DebugPrompt, args: list[str]) -> None:
     )
 
 
+@command("finish", "finish", "run until the current function returns to its caller")
+async def _finish(p: DebugPrompt, args: list[str]) -> None:
+    r = await p.call("debug.finish")
+    _changed(r)
+    stop = r.get("stop")
+    if stop == "returned":
+        console.print(f"returned; R0 = {_number(r['regs'][0])}")
+    await p.show_stop(None if stop == "returned" else stop)
+
+
+@command("print", "print EXPR", "value of a register (R1, PC, SP), number, variable, name+off or *ADDRESS")
+async def _print(p: DebugPrompt, args: list[str]) -> None:
+    if not args:
+        raise ValueError("print what?")
+    v = await p.call("debug.eval", expr=" ".join(args))
+    text = f"[bold]{escape(v['expr'])}[/] = "
+    if v["kind"] == "code":
+        console.print(text + f"{view.address(v['value'])} {view.where(v.get('symbol'), None)}  [dim](code)[/]")
+        return
+    where = ""
+    if "address" in v:
+        where = f"  [dim]{v['size']} bytes at[/] {view.address(v['address'])}"
+    console.print(text + _number(v["value"], v.get("size", 4)) + where)
+
+
+@command("examine", "x/NFU ADDRESS", "N units (U: b h w) of data memory in format F (x hex, d signed, u unsigned)")
+async def _examine(p: DebugPrompt, args: list[str]) -> None:
+    m = _EXAMINE.match("x/" + args[0])
+    if m is None or len(args) < 2:
+        raise ValueError("examine what? e.g. x/8x 0x4000, x/4w buf, x/16xb R1")
+    count = int(m[1] or 1)
+    fmt = m[2] or m[4] or "x"
+    unit = {"b": 1, "h": 2, "w": 4}[m[3] or "w"]
+    if not 1 <= count <= _EXAMINE_MAX:
+        raise ValueError(f"count must be 1..{_EXAMINE_MAX}")
+    v = await p.call("debug.eval", expr=" ".join(args[1:]))
+    addr = (v["address"] if v["kind"] == "variable" else v["value"]) & 0xFFFF
+    length = min(count * unit, 0x10000 - addr)
+    data = bytes.fromhex((await p.call("vm.mem_read", addr=addr, length=length))["data"])
+    per_line = 4 if unit == 4 else 8
+    for i in range(0, len(data) // unit, per_line):
+        cells = []
+        for k in range(i, min(i + per_line, len(data) // unit)):
+            n = int.from_bytes(data[k * unit : (k + 1) * unit], "little")
+            if fmt == "x":
+                cells.append(f"0x{n:0{2 * unit}x}")
+            elif fmt == "d":
+                cells.append(str(n - (1 << (8 * unit)) if n >> (8 * unit - 1) else n))
+            else:
+                cells.append(str(n))
+        console.print(f"{view.address(addr + i * unit)}:  " + "  ".join(cells), highlight=False)
+
+
+@command("info", "info registers|breakpoints|watchpoints|stack|frame|symbols", "gdb's info (also: i r, i b)")
+async def _info(p: DebugPrompt, args: list[str]) -> None:
+    topic = args[0] if args else ""
+    full = next((t for t in _INFO_TOPICS if topic and t.startswith(topic)), None)
+    if full is None:
+        raise ValueError(f"info {topic!r}? one of {', '.join(_INFO_TOPICS)}")
+    target = _INFO_TOPICS[full]
+    if target == "symbols":
+        for name in p.symbol_names:
+            console.print(f"  [green]{escape(name)}[/]")
+        if not p.symbol_names:
+            console.print("[dim]no symbols loaded[/]")
+        return
+    if target == "state":
+        await p.show_stop()
+        return
+    await _COMMANDS[target][0](p, [])
+
+
 @command("state", "state", "where the task is")
 async def _state(p: DebugPrompt, args: list[str]) -> None:
     await p.show_stop()
@@ -329,35 +442,30 @@ def _paused(ev: dict[str, Any]) -> bool:
     )
 
 
+def _number(value: int, size: int = 4) -> str:
+    """``120 (0x00000078)``; negative two's complement shown too: ``4294967295 (-1, 0xFFFFFFFF)``."""
+    bits = 8 * size
+    signed = value - (1 << bits) if value >> (bits - 1) & 1 else value
+    hexv = f"0x{value:0{2 * size}X}"
+    return f"{value} ({signed}, {hexv})" if signed != value else f"{value} ({hexv})"
+
+
+def _ended(state: dict[str, Any]) -> bool:
+    """The task can run no more instructions (returned, exited, killed or faulted)."""
+    return state["state"] in ("returned", "terminated") or state.get("fault") is not None
+
+
 def _changed(r: dict[str, Any]) -> None:
     if r.get("changed_regs"):
         console.print(f"[dim]changed:[/] [yellow]{' '.join(r['changed_regs'])}[/]")
 
 
 # ---------------------------------------------------------------------- entry points
-async def _lines(prompt: str) -> Any:
-    """Command lines from the terminal (with line editing) or a pipe (echoed)."""
-    tty = sys.stdin.isatty()
-    while True:
-        try:
-            if tty:
-                line = await asyncio.to_thread(input, prompt)
-            else:
-                line = await asyncio.to_thread(sys.stdin.readline)
-                if not line:
-                    return
-                line = line.rstrip("\n")
-                console.print(f"{prompt}{escape(line)}", highlight=False)
-        except EOFError:
-            return
-        yield line
-
-
 def debug(
     task: str = typer.Argument(..., help="Task id or name of an HSX program."),
     no_pause: bool = typer.Option(False, "--no-pause", help="Attach without pausing the task."),
 ) -> None:
-    """Debug an HSX program interactively: break, delete, step, next, continue, pause, regs, mem, disasm, stack, watch, quit."""
+    """Debug an HSX program interactively: break, step, next, finish, continue, p, x, info, bt, watch, quit."""
 
     async def go(client: Client) -> None:
         p = DebugPrompt(client, task_ref(task))
@@ -369,7 +477,7 @@ def debug(
             pass
         resume = False
         try:
-            async for line in _lines("(dbg) "):
+            async for line in command_lines("(dbg) ", home() / HISTORY_FILE, p.completer()):
                 await p.execute(line)
                 if p.ended:
                     return
@@ -384,10 +492,22 @@ def debug(
 def trace_set(
     task: str = typer.Argument(..., help="Task id or name."), mode: str = typer.Argument(..., help="on or off")
 ) -> None:
-    """Turn per-instruction tracing of a task on or off."""
+    """Turn per-instruction tracing of a task on or off (on before it runs: an ended task records nothing)."""
     if mode not in ("on", "off"):
         raise fail("mode must be on or off", EXIT_USAGE)
-    r = run_client(lambda c: c.call("trace.set", task=task_ref(task), enabled=mode == "on"))
+
+    async def go(client: Client) -> dict[str, Any]:
+        if mode == "on":
+            state = await client.call("debug.state", task=task_ref(task))
+            if _ended(state):
+                raise fail(
+                    f"task {state['pid']} has ended, so tracing it now records nothing; turn tracing on before it "
+                    "runs (executive load --paused FILE, executive trace set ID on, then executive resume ID)"
+                )
+        r: dict[str, Any] = await client.call("trace.set", task=task_ref(task), enabled=mode == "on")
+        return r
+
+    r = run_client(go)
     console.print(f"trace {'on' if r['enabled'] else 'off'} for task {r['pid']} (buffer {r['buffer_size']} records)")
 
 
@@ -397,11 +517,16 @@ def trace_export(
     out: Path = typer.Option(..., "--output", "-o", help="File to write (hsx.trace/1 JSON)."),
     limit: int | None = typer.Option(None, "--limit", help="Only the newest N records."),
 ) -> None:
-    """Write a task's trace buffer to FILE as an hsx.trace/1 document."""
+    """Write a task's trace buffer to FILE as an hsx.trace/1 document (fails when it holds no records)."""
     params: dict[str, Any] = {"task": task_ref(task)}
     if limit is not None:
         params["limit"] = limit
     doc = run_client(lambda c: c.call("trace.export", **params))
+    if not doc["returned"]:
+        raise fail(
+            f"task {doc['pid']} has no trace records, so nothing was written to {out}; tracing was off while it ran "
+            f"— turn it on first (executive trace set {doc['pid']} on) and run or step the task"
+        )
     out.write_text(json.dumps({"format": doc["format"], "pid": doc["pid"], "records": doc["records"]}, indent=1) + "\n")
     console.print(f"wrote {doc['returned']} records of task {doc['pid']} to {out}")
 
