@@ -25,9 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from executive.pipeline import checkpoints as cp  # noqa: E402  (registers the migration)
+from executive.pipeline import checkpoints as cp  # noqa: E402
 from executive.service import Executive  # noqa: E402
-from executive.store.sqlite import Store  # noqa: E402
+from executive.store.sqlite import SqliteStore as Store  # noqa: E402
 
 
 def _quiet() -> None:
@@ -38,8 +38,16 @@ def _quiet() -> None:
 
 def _run_row(workdir: str) -> dict[str, object]:
     return {
-        "name": "bench", "mode": "run", "source": "", "content": "name: bench", "content_sha": "0", "requirement": "",
-        "workdir": workdir, "thresholds": {}, "options": {}, "state": "running",
+        "name": "bench",
+        "mode": "run",
+        "source": "",
+        "content": "name: bench",
+        "content_sha": "0",
+        "requirement": "",
+        "workdir": workdir,
+        "thresholds": {},
+        "options": {},
+        "state": "running",
     }
 
 
@@ -76,7 +84,9 @@ async def bench_checkpoints_writer(ex: Executive, writes: int) -> list[float]:
 async def run_direct(argv: list[str], n: int, cwd: str) -> float:
     t0 = time.perf_counter()
     for _ in range(n):
-        proc = await asyncio.create_subprocess_exec(*argv, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        proc = await asyncio.create_subprocess_exec(
+            *argv, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
         await proc.communicate()
     return time.perf_counter() - t0
 
@@ -92,7 +102,8 @@ async def run_tasks(ex: Executive, argv: list[str], n: int, cwd: str) -> float:
 async def run_pipeline(ex: Executive, argv: list[str], n: int, cwd: str) -> float:
     steps = "".join(f"      - {{name: s{i}, command: [{', '.join(argv)}]}}\n" for i in range(n))
     text = (
-        "name: bench\nphases:\n  - name: p\n    steps:\n" + steps
+        "name: bench\nphases:\n  - name: p\n    steps:\n"
+        + steps
         + "    checks:\n      - {name: here, kind: files_exist, paths: [.], owners: [s0]}\n"
     )
     t0 = time.perf_counter()
@@ -112,7 +123,9 @@ async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=40, help="commands per measurement")
     ap.add_argument("--writes", type=int, default=400, help="checkpoint writes per measurement")
-    ap.add_argument("--dir", default=None, help="where the database goes (default: the system temp dir; fsync cost depends on it)")
+    ap.add_argument(
+        "--dir", default=None, help="where the database goes (default: the system temp dir; fsync cost depends on it)"
+    )
     args = ap.parse_args()
     _quiet()
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-", dir=args.dir) as tmp:
@@ -121,8 +134,12 @@ async def main() -> None:
         ex = await Executive.open(home / "home")
         try:
             via_writer = await bench_checkpoints_writer(ex, args.writes)
-            print(f"checkpoint write, durable (synchronous=FULL), direct on the store: {_ms(direct)}  ({len(direct)} writes)")
-            print(f"checkpoint write, through the daemon's writer thread:            {_ms(via_writer)}  (target: median < 10 ms)")
+            print(
+                f"checkpoint write, durable (synchronous=FULL), direct on the store: {_ms(direct)}  ({len(direct)} writes)"
+            )
+            print(
+                f"checkpoint write, through the daemon's writer thread:            {_ms(via_writer)}  (target: median < 10 ms)"
+            )
             argv = ["true"]
             n = args.steps
             await run_direct(argv, 3, tmp)  # warm up
@@ -130,11 +147,15 @@ async def main() -> None:
             t_tasks = await run_tasks(ex, argv, n, tmp)
             t_pipe = await run_pipeline(ex, argv, n, tmp)
             per = {k: v / n * 1e3 for k, v in (("direct", t_direct), ("tasks", t_tasks), ("pipeline", t_pipe))}
-            print(f"{n} steps of `true`, per step: direct {per['direct']:.2f} ms · daemon tasks {per['tasks']:.2f} ms · "
-                  f"pipeline {per['pipeline']:.2f} ms (incl. one exit gate)")
-            print(f"ratio against direct: daemon tasks {t_tasks / t_direct:.2f}x · pipeline {t_pipe / t_direct:.2f}x; "
-                  f"pipeline overhead per step: {per['pipeline'] - per['direct']:.2f} ms over direct, "
-                  f"{per['pipeline'] - per['tasks']:.2f} ms over bare tasks")
+            print(
+                f"{n} steps of `true`, per step: direct {per['direct']:.2f} ms · daemon tasks {per['tasks']:.2f} ms · "
+                f"pipeline {per['pipeline']:.2f} ms (incl. one exit gate)"
+            )
+            print(
+                f"ratio against direct: daemon tasks {t_tasks / t_direct:.2f}x · pipeline {t_pipe / t_direct:.2f}x; "
+                f"pipeline overhead per step: {per['pipeline'] - per['direct']:.2f} ms over direct, "
+                f"{per['pipeline'] - per['tasks']:.2f} ms over bare tasks"
+            )
         finally:
             await ex.close()
 

@@ -34,15 +34,16 @@ from executive.kernel.limits import DEFAULT_LIMITS, Limits
 from executive.kernel.sessions import Session, SessionManager
 from executive.kernel.tasks import EndReason, Task, TaskKind, TaskState, TaskTable, Transition
 from executive.paths import make_private_dir
-from executive.pipeline.engine import PipelineEngine  # importing it registers the pipeline checkpoint migration
+from executive.pipeline.engine import PipelineEngine
 from executive.runtimes.allowlist import AllowList
 from executive.runtimes.output import TaskOutput
 from executive.runtimes.process import STREAMS, ProcessRuntime, ProcessSpec
 from executive.runtimes.process_os import ProcessOS
 from executive.service_debug import DebugService
 from executive.service_vm import VmService
-from executive.store.sqlite import Store
+from executive.store.sqlite import SqliteStore
 from executive.store.writer import StoreWriter
+from executive.task_records import task_from_row, task_to_row
 
 __all__ = ["BASE_ENV_KEYS", "Executive"]
 
@@ -92,10 +93,10 @@ class Executive:
         self = cls(Path(home), **kw)
         make_private_dir(self.home)
         make_private_dir(self.home / "tasks")
-        store = Store(self.home / "executive.db")
+        store = SqliteStore(self.home / "executive.db")
         self._store = StoreWriter(store)
         # Event seqs continue after the previous run's lease, so they never repeat (kernel/events.py).
-        lease = int(await self._store.call(Store.get_meta, "event_seq_lease", "0") or 0)
+        lease = int(await self._store.call(lambda s: s.get_meta("event_seq_lease", "0")) or 0)
         self.bus.resume_from(lease, lambda limit: store.set_meta("event_seq_lease", str(limit), durable=True))
         await self._restore()
         await self.pipelines.start()  # interrupted runs wait for `pipeline resume`; approval waits re-attach
@@ -126,13 +127,15 @@ class Executive:
 
     async def _restore(self) -> None:
         assert self._store is not None
-        rows = await self._store.call(Store.load_tasks, self.limits.max_tasks_in_memory)
-        self.tasks.seed(await self._store.call(Store.next_task_id))
+        limit = self.limits.max_tasks_in_memory
+        rows = await self._store.call(lambda s: s.load_tasks(limit))
+        self.tasks.seed(await self._store.call(lambda s: s.next_task_id()))
         # A task created just before a crash may have a log directory but no row yet: never reuse its id.
         dirs = [int(p.name) for p in (self.home / "tasks").iterdir() if p.name.isdigit()]
         if dirs:
             self.tasks.seed(max(dirs) + 1)
-        for task, pid_start in rows:
+        for row in rows:
+            task, pid_start = task_from_row(row), row["pid_start"]
             if task.is_live:
                 detail = "the daemon stopped while this task was live"
                 if task.pid and self.processes.os.alive(task.pid, pid_start):
@@ -143,7 +146,7 @@ class Executive:
                 task.end_reason = EndReason.LOST
                 task.end_detail = detail
                 task.ended = task.ended or time.time()
-                self._store.submit(Store.save_task, task)
+                self.persist(task)
                 log.info("task_transition", task=task.id, **{"from": "live", "to": "ended"}, reason="lost")
             self.tasks.insert(task)
 
@@ -187,13 +190,14 @@ class Executive:
         self.bus.publish("task_state", task.id, payload)
         self.persist(task)
 
-    def persist(self, task: Task, **kw: Any) -> None:
+    def persist(self, task: Task, *, pid_start: float | None = None) -> None:
         if self._store is not None:
-            self._store.submit(Store.save_task, task, **kw)
+            row = task_to_row(task, pid_start=pid_start)
+            self._store.submit(lambda s: s.save_task(row))
 
     def persist_log(self, task_id: int, stream: str, path: str, size: int) -> None:
         if self._store is not None:
-            self._store.submit(Store.save_log, task_id, stream, path, size)
+            self._store.submit(lambda s: s.save_log(task_id, stream, path, size))
 
     def task_ended(self, task: Task) -> None:
         """A task that held a running slot has ended: free the slot, wake waiters, start the next."""

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-import executive.agents.schema  # noqa: F401  (registers the migration)
 from executive.agents import ledger
 from executive.agents.errors import PatchNotFoundError, PatchTransitionError
 from executive.agents.ledger import TRANSITIONS, PatchEvent, PatchState
-from executive.store.sqlite import Store
+from executive.store.sqlite import SqliteStore as Store
 
 # A path through the table to each state, from created.
 ROUTE = {

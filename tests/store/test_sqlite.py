@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from executive.kernel.tasks import EndReason, Task, TaskKind, TaskState
-from executive.store import sqlite as store_mod
-from executive.store.sqlite import Store, register_migration
+from executive.store import schema as store_mod
+from executive.store.schema import register_migration
+from executive.store.sqlite import SqliteStore as Store
+from executive.task_records import task_from_row, task_to_row
 
 
 @pytest.fixture
@@ -97,12 +99,12 @@ def test_a_failing_migration_changes_nothing(tmp_path: Path, migrations: list[tu
 def test_task_rows_round_trip(tmp_path: Path) -> None:
     s = Store(tmp_path / "x.db")
     t = _task(1, state=TaskState.ENDED, exit_code=3, end_reason=EndReason.EXITED, pid=42, meta={"k": [1, "x"]})
-    s.save_task(t, pid_start=123.5)
+    s.save_task(task_to_row(t, pid_start=123.5))
     t.state, t.exit_code = TaskState.ENDED, 4  # an update keeps pid_start when none is given
-    s.save_task(t)
+    s.save_task(task_to_row(t))
     s.save_log(1, "stdout", "/x/stdout.log", 10)
     s.save_log(1, "stdout", "/x/stdout.log", 25)
-    [(back, pid_start)] = s.load_tasks()
+    [(back, pid_start)] = [(task_from_row(r), r["pid_start"]) for r in s.load_tasks()]
     assert back == t and pid_start == 123.5
     assert s.log_sizes(1) == {"stdout": 25}
     assert s.next_task_id() == 2
@@ -116,10 +118,11 @@ def test_a_crash_mid_transaction_leaves_the_previous_state_readable(tmp_path: Pa
         f"""
         import os, signal, sys
         from executive.kernel.tasks import Task, TaskKind, TaskState, EndReason
-        from executive.store.sqlite import Store
-        s = Store({str(db)!r})
+        from executive.store.sqlite import SqliteStore
+        from executive.task_records import task_to_row
+        s = SqliteStore({str(db)!r})
         for i in (1, 2):
-            s.save_task(Task(id=i, name=f"t{{i}}", kind=TaskKind.PROCESS, argv=["x"], state=TaskState.RUNNING, pid=100 + i))
+            s.save_task(task_to_row(Task(id=i, name=f"t{{i}}", kind=TaskKind.PROCESS, argv=["x"], state=TaskState.RUNNING, pid=100 + i)))
         with s.transaction() as c:
             c.execute("UPDATE tasks SET state='ended', exit_code=9")
             c.execute("INSERT INTO tasks (id, name, kind, state, created) VALUES (3, 'ghost', 'process', 'queued', 0)")
@@ -135,10 +138,10 @@ def test_a_crash_mid_transaction_leaves_the_previous_state_readable(tmp_path: Pa
     assert (tmp_path / "x.db-wal").exists()
 
     s = Store(db)
-    rows = {t.id: (t.state, t.exit_code, t.pid) for t, _ in s.load_tasks()}
+    rows = {t.id: (t.state, t.exit_code, t.pid) for t in map(task_from_row, s.load_tasks())}
     assert rows == {1: (TaskState.RUNNING, None, 101), 2: (TaskState.RUNNING, None, 102)}
     assert s.query("SELECT COUNT(*) FROM task_logs")[0][0] == 0
     assert s.query("PRAGMA integrity_check")[0][0] == "ok"
-    s.save_task(_task(3))  # and it is writable again
+    s.save_task(task_to_row(_task(3)))  # and it is writable again
     assert s.next_task_id() == 4
     s.close()

@@ -12,12 +12,10 @@ import base64
 import dataclasses
 import shlex
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from executive.agents.host import TaskSurface
 from executive.kernel.errors import BadParamsError
-
-if TYPE_CHECKING:
-    from executive.service import Executive
 
 __all__ = ["CommandOutcome", "output_tail", "run_command", "split_command"]
 
@@ -52,7 +50,7 @@ def split_command(cmd: str | list[str]) -> list[str]:
     return argv
 
 
-async def output_tail(ex: Executive, task: int, limit: int) -> str:
+async def output_tail(ex: TaskSurface, task: int, limit: int) -> str:
     """The last ``limit`` bytes of stdout and of stderr (each), as text."""
     parts = []
     for stream in ("stdout", "stderr"):
@@ -67,7 +65,7 @@ async def output_tail(ex: Executive, task: int, limit: int) -> str:
 
 
 async def run_command(
-    ex: Executive,
+    ex: TaskSurface,
     argv: list[str],
     *,
     cwd: str,

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import os
 import re
 import time
@@ -52,13 +51,14 @@ from executive.agents.errors import (
     PatchInvalidError,
     PatchRefusedError,
 )
+from executive.agents.host import AgentsHost
 from executive.agents.testresults import count_failures, count_passed
 from executive.kernel.errors import BadParamsError, ExecutiveError, LimitError
-from executive.store.sqlite import Store
+from executive.store.interface import FixStore
+from executive.store.records import FixRunRow, FixStatisticsRows
 
 if TYPE_CHECKING:
     from executive.agents.service import AgentService
-    from executive.service import Executive
 
 __all__ = ["FixLoops", "FixParams", "extract_diff"]
 
@@ -106,90 +106,75 @@ def extract_diff(text: str) -> str | None:
     return None
 
 
-# --- store functions (writer thread) ------------------------------------------------------
-def _insert(store: Store, table: str, row: dict[str, Any]) -> int:
-    with store.transaction() as c:
-        cur = c.execute(
-            f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values())
-        )
-        return int(cur.lastrowid or 0)
-
-
-def _update_run(store: Store, run_id: int, fields: dict[str, Any]) -> None:
-    with store.transaction() as c:
-        c.execute(f"UPDATE fix_runs SET {', '.join(f'{k}=?' for k in fields)} WHERE id=?", (*fields.values(), run_id))
-
-
-def _mark_interrupted(store: Store) -> None:
-    with store.transaction() as c:
-        c.execute(
-            "UPDATE fix_runs SET state='cancelled', detail='the daemon stopped during the run', ended=? WHERE state='running'",
-            (time.time(),),
-        )
-
-
-def _select(store: Store, run_id: int | None, limit: int) -> list[dict[str, Any]]:
-    where, params = ("WHERE id=?", (run_id,)) if run_id is not None else ("", ())
-    runs = [
-        dict(r)
-        for r in store.query(
-            f"SELECT * FROM (SELECT * FROM fix_runs {where} ORDER BY id DESC LIMIT ?) ORDER BY id", (*params, limit)
-        )
-    ]
-    for r in runs:
-        r["test_argv"] = json.loads(r["test_argv"])
-        r["regression"] = bool(r["regression"])
-        r["attempts"] = [
-            dict(a) for a in store.query("SELECT * FROM fix_attempts WHERE run_id=? ORDER BY id", (r["id"],))
-        ]
-    return runs
-
-
-def _stats(store: Store) -> dict[str, Any]:
-    runs = store.query("SELECT state, agent, COUNT(*) AS n FROM fix_runs GROUP BY state, agent")
+def _statistics(rows: FixStatisticsRows) -> dict[str, Any]:
+    """The fix loop's statistics from the store's raw counts."""
     by_state: dict[str, int] = {}
     by_agent: dict[str, dict[str, int]] = {}
-    for r in runs:
-        by_state[r["state"]] = by_state.get(r["state"], 0) + r["n"]
-        a = by_agent.setdefault(r["agent"], {"runs": 0, "green": 0, "attempts": 0, "kept": 0})
-        a["runs"] += r["n"]
-        if r["state"] == "green":
-            a["green"] += r["n"]
+    for state, agent, n in rows["runs"]:
+        by_state[state] = by_state.get(state, 0) + n
+        a = by_agent.setdefault(agent, {"runs": 0, "green": 0, "attempts": 0, "kept": 0})
+        a["runs"] += n
+        if state == "green":
+            a["green"] += n
     outcomes: dict[str, int] = {}
-    for r in store.query(
-        "SELECT a.outcome, a.kind, r.agent, COUNT(*) AS n FROM fix_attempts a JOIN fix_runs r ON r.id = a.run_id GROUP BY a.outcome, a.kind, r.agent"
-    ):
-        outcomes[r["outcome"]] = outcomes.get(r["outcome"], 0) + r["n"]
-        if r["kind"] == "fix":
-            by_agent.setdefault(r["agent"], {"runs": 0, "green": 0, "attempts": 0, "kept": 0})["attempts"] += r["n"]
-            if r["outcome"] == "kept":
-                by_agent[r["agent"]]["kept"] += r["n"]
-    agg = store.query(
-        "SELECT COUNT(*) AS n, AVG(duration_s) AS avg_s, SUM(COALESCE(cost_usd, 0)) AS cost, SUM(kind = 'fix') AS fixes, "
-        "SUM(kind = 'fix' AND outcome = 'kept') AS kept FROM fix_attempts"
-    )[0]
+    for outcome, kind, agent, n in rows["attempts"]:
+        outcomes[outcome] = outcomes.get(outcome, 0) + n
+        if kind == "fix":
+            by_agent.setdefault(agent, {"runs": 0, "green": 0, "attempts": 0, "kept": 0})["attempts"] += n
+            if outcome == "kept":
+                by_agent[agent]["kept"] += n
     total = sum(by_state.values())
     finished = total - by_state.get("running", 0)
-    fixes = agg["fixes"] or 0
+    fixes = rows["fix_attempts"]
+    kept = rows["fix_attempts_kept"]
+    avg_s = rows["attempt_avg_s"]
     return {
         "runs": total,
         "runs_by_state": by_state,
         "success_rate": round(by_state.get("green", 0) / finished, 3) if finished else None,
-        "attempts": agg["n"] or 0,
+        "attempts": rows["attempt_count"],
         "attempts_by_outcome": outcomes,
         "fix_attempts": fixes,
-        "fix_attempts_kept": agg["kept"] or 0,
-        "attempt_success_rate": round((agg["kept"] or 0) / fixes, 3) if fixes else None,
-        "avg_attempt_s": round(agg["avg_s"], 3) if agg["avg_s"] is not None else None,
-        "cost_usd": round(agg["cost"] or 0.0, 6),
+        "fix_attempts_kept": kept,
+        "attempt_success_rate": round(kept / fixes, 3) if fixes else None,
+        "avg_attempt_s": round(avg_s, 3) if avg_s is not None else None,
+        "cost_usd": round(rows["attempt_cost_usd"], 6),
         "by_agent": by_agent,
     }
+
+
+def _update_run(store: FixStore, run_id: int, fields: dict[str, Any]) -> None:
+    store.fix_run_update(run_id, fields)
+
+
+def _mark_interrupted(store: FixStore) -> int:
+    ended = {"state": "cancelled", "detail": "the daemon stopped during the run", "ended": time.time()}
+    return store.fix_runs_end_running(ended, "running")
+
+
+def _with_attempts(store: FixStore, runs: list[FixRunRow]) -> list[dict[str, Any]]:
+    """Runs as dicts, each with its attempts (oldest first)."""
+    out = []
+    for r in runs:
+        d: dict[str, Any] = dict(r)
+        d["attempts"] = [dict(a) for a in store.fix_attempts(r["id"])]
+        out.append(d)
+    return out
+
+
+def _get_run(store: FixStore, run_id: int) -> list[dict[str, Any]]:
+    row = store.fix_run_get(run_id)
+    return _with_attempts(store, [row]) if row is not None else []
+
+
+def _list_runs(store: FixStore, limit: int) -> list[dict[str, Any]]:
+    return _with_attempts(store, store.fix_runs(limit))
 
 
 class FixLoops:
     """Starts, follows and summarises fix runs."""
 
-    def __init__(self, ex: Executive, agents: AgentService) -> None:
+    def __init__(self, ex: AgentsHost, agents: AgentService) -> None:
         self.ex = ex
         self.agents = agents
         self._tasks: dict[int, asyncio.Task[None]] = {}
@@ -225,19 +210,16 @@ class FixLoops:
         workspace = await self.agents.git.toplevel(p.cwd)
         await self.agents.git.head(workspace)
         argv = split_command(p.test_cmd)
-        run_id = await self.ex.store.call(
-            _insert,
-            "fix_runs",
-            {
-                "cwd": p.cwd,
-                "test_argv": json.dumps(argv),
-                "agent": p.agent,
-                "max_iterations": p.max_iterations,
-                "regression": int(p.regression),
-                "state": "running",
-                "started": time.time(),
-            },
-        )
+        fix_run: FixRunRow = {
+            "cwd": p.cwd,
+            "test_argv": argv,
+            "agent": p.agent,
+            "max_iterations": p.max_iterations,
+            "regression": p.regression,
+            "state": "running",
+            "started": time.time(),
+        }
+        run_id = await self.ex.store.call(lambda s: s.fix_run_insert(fix_run))
         task = asyncio.ensure_future(self._main(run_id, p, argv, workspace, session_id))
         self._tasks[run_id] = task
         task.add_done_callback(lambda _t: self._tasks.pop(run_id, None))
@@ -273,16 +255,16 @@ class FixLoops:
         return out
 
     async def get(self, run_id: int) -> dict[str, Any]:
-        rows = await self.ex.store.call(_select, int(run_id), 1)
+        rows = await self.ex.store.call(_get_run, int(run_id))
         if not rows:
             raise FixRunNotFoundError(run_id)
         return rows[0]
 
     async def list(self, *, limit: int = 20) -> list[dict[str, Any]]:
-        return await self.ex.store.call(_select, None, limit)
+        return await self.ex.store.call(_list_runs, limit)
 
     async def stats(self) -> dict[str, Any]:
-        out = await self.ex.store.call(_stats)
+        out = _statistics(await self.ex.store.call(lambda s: s.fix_statistics()))
         out["recent"] = [
             {
                 k: r[k]
@@ -437,7 +419,8 @@ class FixLoops:
             return diff or None, result, tid
 
     async def _record(self, run_id: int, row: dict[str, Any]) -> None:
-        await self.ex.store.call(_insert, "fix_attempts", row)
+        attempt: Any = row
+        await self.ex.store.call(lambda s: s.fix_attempt_insert(attempt))
         self._event(
             run_id,
             "attempt",

@@ -13,9 +13,10 @@ A patch enters the ledger ``created`` and moves only along the edges of
 
 ``apply_failed``, ``rolled_back``, ``quarantined`` and ``committed`` are final.
 A lookup miss raises :class:`PatchTransitionError` naming the patch, its state
-and the event — nothing changes.  The check and the change happen in one
-IMMEDIATE transaction on the store's writer thread, so two callers can never
-both move a patch out of the same state.
+and the event — nothing changes.  The change is a compare-and-set on the
+store (``PatchStore.patch_move`` moves the patch only if it is still in the
+state the table was read for), so two callers can never both move a patch out
+of the same state.
 
 The ledger also keeps, per touched path, the exact pre-apply bytes and mode
 (``patch_files``) so a rollback can restore the tree after a daemon restart.
@@ -24,13 +25,11 @@ The ledger also keeps, per touched path, the exact pre-apply bytes and mode
 from __future__ import annotations
 
 import enum
-import json
-import sqlite3
 import time
 from typing import Any
 
 from executive.agents.errors import PatchNotFoundError, PatchTransitionError
-from executive.store.sqlite import Store
+from executive.store.interface import PatchStore
 
 __all__ = ["FINAL", "TRANSITIONS", "PatchEvent", "PatchState", "counts", "create", "get", "list_patches", "transition"]
 
@@ -80,28 +79,15 @@ _HINTS = {
 }
 
 
-# --- store functions (run on the writer thread) ------------------------------------------
-def create(store: Store, fields: dict[str, Any], reason: str) -> int:
+# --- ledger functions (run on the store's writer thread) ------------------------------------
+def create(store: PatchStore, fields: dict[str, Any], reason: str) -> int:
     """Insert a patch in state ``created`` with its first transition; returns its id."""
-    now = time.time()
-    row = dict(fields, created=now, updated=now, state=PatchState.CREATED.value, reason=reason)
-    for k in ("files", "verify_argv"):
-        if k in row and not isinstance(row[k], str) and row[k] is not None:
-            row[k] = json.dumps(row[k])
-    with store.transaction() as c:
-        cur = c.execute(
-            f"INSERT INTO patches ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values())
-        )
-        pid = int(cur.lastrowid or 0)
-        c.execute(
-            "INSERT INTO patch_transitions (patch_id, from_state, to_state, event, at, reason) VALUES (?, NULL, ?, 'created', ?, ?)",
-            (pid, PatchState.CREATED.value, now, reason),
-        )
-    return pid
+    row: Any = {**fields, "state": PatchState.CREATED.value}
+    return store.patch_create(row, event="created", reason=reason)
 
 
 def transition(
-    store: Store, patch_id: int, event: PatchEvent, reason: str, fields: dict[str, Any] | None = None
+    store: PatchStore, patch_id: int, event: PatchEvent, reason: str, fields: dict[str, Any] | None = None
 ) -> PatchState:
     """Move the patch along one edge, record it, and update ``fields``; returns the new state.
 
@@ -109,9 +95,8 @@ def transition(
         PatchNotFoundError: no such patch.
         PatchTransitionError: the edge does not exist from the patch's state; nothing changes.
     """
-    now = time.time()
-    with store.transaction() as c:
-        row = c.execute("SELECT state FROM patches WHERE id=?", (patch_id,)).fetchone()
+    while True:
+        row = store.patch_get(patch_id, with_text=False)
         if row is None:
             raise PatchNotFoundError(patch_id)
         state = PatchState(row["state"])
@@ -124,66 +109,44 @@ def transition(
                 f"{allowed}" + (f" ({hint})" if hint else ""),
                 data={"patch": patch_id, "state": state.value, "event": event.value},
             )
-        sets = {"state": new.value, "updated": now, "reason": reason}
-        for k, v in (fields or {}).items():
-            sets[k] = json.dumps(v) if isinstance(v, (list, dict)) else v
-        c.execute(f"UPDATE patches SET {', '.join(f'{k}=?' for k in sets)} WHERE id=?", (*sets.values(), patch_id))
-        c.execute(
-            "INSERT INTO patch_transitions (patch_id, from_state, to_state, event, at, reason) VALUES (?, ?, ?, ?, ?, ?)",
-            (patch_id, state.value, new.value, event.value, now, reason),
+        moved = store.patch_move(
+            patch_id,
+            from_state=state.value,
+            to_state=new.value,
+            event=event.value,
+            reason=reason,
+            at=time.time(),
+            fields=fields or {},
         )
-    return new
+        if moved:
+            return new
+        # another writer moved it between the read and the compare-and-set: decide again from its new state
 
 
-def get(store: Store, patch_id: int, *, with_text: bool = True) -> dict[str, Any]:
+def get(store: PatchStore, patch_id: int, *, with_text: bool = True) -> dict[str, Any]:
     """One patch with its transitions (oldest first).
 
     Raises:
         PatchNotFoundError: no such patch.
     """
-    rows = store.query("SELECT * FROM patches WHERE id=?", (patch_id,))
-    if not rows:
+    row = store.patch_get(patch_id, with_text=with_text)
+    if row is None:
         raise PatchNotFoundError(patch_id)
-    d = _patch_dict(rows[0], with_text)
+    d: dict[str, Any] = dict(row)
     d["transitions"] = [
-        {"from": r["from_state"], "to": r["to_state"], "event": r["event"], "at": r["at"], "reason": r["reason"]}
-        for r in store.query("SELECT * FROM patch_transitions WHERE patch_id=? ORDER BY id", (patch_id,))
+        {"from": t["from_state"], "to": t["to_state"], "event": t["event"], "at": t["at"], "reason": t["reason"]}
+        for t in store.patch_transitions(patch_id)
     ]
     return d
 
 
 def list_patches(
-    store: Store, *, state: str | None = None, workspace: str | None = None, limit: int = 100
+    store: PatchStore, *, state: str | None = None, workspace: str | None = None, limit: int = 100
 ) -> list[dict[str, Any]]:
     """Recent patches (oldest first), without their text."""
-    where, params = [], []
-    if state:
-        where.append("state=?")
-        params.append(state)
-    if workspace:
-        where.append("workspace=?")
-        params.append(workspace)
-    clause = ("WHERE " + " AND ".join(where)) if where else ""
-    rows = store.query(
-        f"SELECT * FROM (SELECT * FROM patches {clause} ORDER BY id DESC LIMIT ?) ORDER BY id", (*params, limit)
-    )
-    return [_patch_dict(r, False) for r in rows]
+    return [dict(r) for r in store.patches(state=state, workspace=workspace, limit=limit)]
 
 
-def counts(store: Store) -> dict[str, int]:
+def counts(store: PatchStore) -> dict[str, int]:
     """Number of patches per state (every state present, zeros included)."""
-    out = {s.value: 0 for s in PatchState}
-    for r in store.query("SELECT state, COUNT(*) AS n FROM patches GROUP BY state"):
-        out[r["state"]] = int(r["n"])
-    return out
-
-
-def _patch_dict(r: sqlite3.Row, with_text: bool) -> dict[str, Any]:
-    d = dict(r)
-    for k in ("files", "verify_argv"):
-        if d.get(k) is not None:
-            d[k] = json.loads(d[k])
-    d["binary"] = bool(d["binary"])
-    if not with_text:
-        d.pop("text", None)
-    return d
+    return {s.value: 0 for s in PatchState} | store.patch_counts()

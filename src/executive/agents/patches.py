@@ -39,7 +39,7 @@ import os
 import shlex
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 
@@ -52,54 +52,52 @@ from executive.agents.errors import (
     PatchTransitionError,
 )
 from executive.agents.git import Git
+from executive.agents.host import AgentsHost
 from executive.agents.ledger import PatchEvent, PatchState
 from executive.agents.patch_policy import patch_problems
 from executive.agents.worktrees import Worktrees
 from executive.kernel.errors import LimitError, NotAllowedError, ServerError
-from executive.store.sqlite import Store
-
-if TYPE_CHECKING:
-    from executive.service import Executive
+from executive.store.interface import PatchStore
+from executive.store.records import PatchFileRow
 
 __all__ = ["PatchEngine"]
 
 log = structlog.get_logger("executive.patches")
 
 
-# --- store functions for the per-path snapshots (writer thread) ---------------------------
-def _save_pre(store: Store, patch_id: int, states: list[filestate.FileState]) -> None:
-    with store.transaction() as c:
-        c.execute("DELETE FROM patch_files WHERE patch_id=?", (patch_id,))
-        for s in states:
-            c.execute(
-                "INSERT INTO patch_files (patch_id, path, pre_exists, pre_mode, pre_content, pre_sha, created_dirs) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (patch_id, s.path, int(s.exists), s.mode, s.content, s.sha, "\n".join(s.created_dirs)),
-            )
+# --- per-path snapshots <-> the store's patch_files records ------------------------------------
+def _pre_rows(states: list[filestate.FileState]) -> list[PatchFileRow]:
+    return [
+        {
+            "path": st.path,
+            "pre_exists": st.exists,
+            "pre_mode": st.mode,
+            "pre_content": st.content,
+            "pre_sha": st.sha,
+            "created_dirs": list(st.created_dirs),
+        }
+        for st in states
+    ]
 
 
-def _save_post(store: Store, patch_id: int, states: list[filestate.FileState]) -> None:
-    with store.transaction() as c:
-        for s in states:
-            c.execute(
-                "UPDATE patch_files SET post_exists=?, post_mode=?, post_sha=? WHERE patch_id=? AND path=?",
-                (int(s.exists), s.mode, s.sha, patch_id, s.path),
-            )
+def _post_rows(states: list[filestate.FileState]) -> list[PatchFileRow]:
+    return [{"path": st.path, "post_exists": st.exists, "post_mode": st.mode, "post_sha": st.sha} for st in states]
 
 
-def _load_files(store: Store, patch_id: int) -> list[tuple[filestate.FileState, str | None]]:
-    rows = store.query("SELECT * FROM patch_files WHERE patch_id=? ORDER BY path", (patch_id,))
+def _load_files(store: PatchStore, patch_id: int) -> list[tuple[filestate.FileState, str | None]]:
     out = []
-    for r in rows:
-        dirs = tuple(d for d in (r["created_dirs"] or "").split("\n") if d)
-        st = filestate.FileState(r["path"], bool(r["pre_exists"]), r["pre_mode"], r["pre_content"], dirs)
-        out.append((st, r["post_sha"]))
+    for r in store.patch_files(patch_id):
+        st = filestate.FileState(
+            r["path"], r["pre_exists"], r.get("pre_mode"), r.get("pre_content"), tuple(r.get("created_dirs", ()))
+        )
+        out.append((st, r.get("post_sha")))
     return out
 
 
 class PatchEngine:
     """Validates, applies, verifies, commits and rolls back patches, recording each step."""
 
-    def __init__(self, ex: Executive, git: Git, worktrees: Worktrees) -> None:
+    def __init__(self, ex: AgentsHost, git: Git, worktrees: Worktrees) -> None:
         self.ex = ex
         self.git = git
         self.worktrees = worktrees
@@ -226,7 +224,7 @@ class PatchEngine:
                     fields,
                 )
                 return None
-            await self.ex.store.call(_set_fields, pid, fields)
+            await self.ex.store.call(lambda s: s.patch_update(pid, fields))
             return f"verification `{shlex.join(verify_argv)[:200]}` passed ({out.describe()}) in a mirror of the tree before apply"
 
     async def _git_apply(self, where: Path, patch: Patch, text: str, *, check: bool) -> str | None:
@@ -256,7 +254,8 @@ class PatchEngine:
         if dirs:
             await self._move(pid, PatchEvent.APPLY_FAILED, f"{dirs[0].path} is a directory in the working tree")
             return False
-        await self.ex.store.call(_save_pre, pid, pre)
+        pre_rows = _pre_rows(pre)
+        await self.ex.store.call(lambda s: s.patch_files_save_pre(pid, pre_rows))
         err = await self._git_apply(workspace, patch, text, check=True)
         if err is None:
             err = await self._git_apply(workspace, patch, text, check=False)
@@ -266,7 +265,8 @@ class PatchEngine:
             await self._move(pid, PatchEvent.APPLY_FAILED, f"git apply failed on {workspace}: {err}")
             return False
         post = await asyncio.to_thread(lambda: [filestate.capture(workspace, p) for p in paths])
-        await self.ex.store.call(_save_post, pid, post)
+        post_rows = _post_rows(post)
+        await self.ex.store.call(lambda s: s.patch_files_save_post(pid, post_rows))
         await self._move(pid, PatchEvent.APPLIED, f"applied to {workspace}: {len(patch.files)} file(s)")
         log.info("patch_applied", patch=pid, workspace=str(workspace))
         return True
@@ -424,11 +424,6 @@ class PatchEngine:
                 f"patch {rec['id']} is {state.value}: it cannot be {event.value} (from {state.value} it can only be {allowed})",
                 data={"patch": rec["id"], "state": state.value, "event": event.value},
             )
-
-
-def _set_fields(store: Store, pid: int, fields: dict[str, Any]) -> None:
-    with store.transaction() as c:
-        c.execute(f"UPDATE patches SET {', '.join(f'{k}=?' for k in fields)} WHERE id=?", (*fields.values(), pid))
 
 
 def _title(patch: Patch) -> str:

@@ -26,12 +26,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import collections
-import json
 import os
-import sqlite3
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 import structlog
@@ -53,6 +51,7 @@ from executive.agents.errors import (
 )
 from executive.agents.events import AgentEvent, clip
 from executive.agents.git import Git
+from executive.agents.host import AgentsHost
 from executive.agents.worktrees import Worktree, Worktrees
 from executive.kernel.errors import (
     BadParamsError,
@@ -61,58 +60,19 @@ from executive.kernel.errors import (
     NotFoundError,
 )
 from executive.kernel.tasks import TaskKind, TaskState
-from executive.store.sqlite import Store
-
-if TYPE_CHECKING:
-    from executive.service import Executive
+from executive.store.records import AgentRunRow
 
 __all__ = ["AgentRuns"]
 
 log = structlog.get_logger("executive.agents")
 _RESULTS_IN_MEMORY = 1000
-
-
-# --- store functions (writer thread) ------------------------------------------------------
-def _insert_run(store: Store, row: dict[str, Any]) -> None:
-    cols = ", ".join(row)
-    with store.transaction() as c:
-        c.execute(
-            f"INSERT OR REPLACE INTO agent_runs ({cols}) VALUES ({', '.join('?' * len(row))})", tuple(row.values())
-        )
-
-
-def _update_run(store: Store, task_id: int, fields: dict[str, Any]) -> None:
-    cols = ", ".join(f"{k}=?" for k in fields)
-    with store.transaction() as c:
-        c.execute(f"UPDATE agent_runs SET {cols} WHERE task_id=?", (*fields.values(), task_id))
-
-
-def _select_runs(store: Store, where: str = "", params: tuple[Any, ...] = (), limit: int = 100) -> list[dict[str, Any]]:
-    rows = store.query(
-        f"SELECT * FROM (SELECT * FROM agent_runs {where} ORDER BY task_id DESC LIMIT ?) ORDER BY task_id",
-        (*params, limit),
-    )
-    return [_run_dict(r) for r in rows]
-
-
-def _mark_lost(store: Store) -> int:
-    with store.transaction() as c:
-        return c.execute("UPDATE agent_runs SET state='lost', ok=0, errors='[\"lost\"]' WHERE state='running'").rowcount
-
-
-def _run_dict(r: sqlite3.Row) -> dict[str, Any]:
-    d = dict(r)
-    for k in ("errors", "tokens", "result", "files"):
-        if d.get(k) is not None:
-            d[k] = json.loads(d[k])
-    d["ok"] = None if d["ok"] is None else bool(d["ok"])
-    return d
+_LOST = {"state": "lost", "ok": False, "errors": ["lost"]}  # a run the previous daemon did not see finish
 
 
 class AgentRuns:
     """Starts agent tasks and turns their output into normalized events."""
 
-    def __init__(self, ex: Executive, git: Git, worktrees: Worktrees) -> None:
+    def __init__(self, ex: AgentsHost, git: Git, worktrees: Worktrees) -> None:
         self.ex = ex
         self.git = git
         self.worktrees = worktrees
@@ -121,7 +81,7 @@ class AgentRuns:
         self._followers: set[asyncio.Task[None]] = set()
 
     async def open(self) -> None:
-        n = await self.ex.store.call(_mark_lost)
+        n = await self.ex.store.call(lambda s: s.agent_runs_end_running(_LOST, "running"))
         if n:
             log.info("agent_runs_lost", count=n)
 
@@ -272,20 +232,18 @@ class AgentRuns:
             await self.worktrees.attach(wt, tid)
             self.worktrees.release(wt)
         now = time.time()
-        await self.ex.store.call(
-            _insert_run,
-            {
-                "task_id": tid,
-                "agent": adapter.name,
-                "cwd": cwd,
-                "prompt": clip(req.prompt, 4096)[0],
-                "worktree_id": wt.id if wt else None,
-                "resume_id": req.resume,
-                "state": "running",
-                "pre_tree": pre_tree,
-                "started": now,
-            },
-        )
+        row: AgentRunRow = {
+            "task_id": tid,
+            "agent": adapter.name,
+            "cwd": cwd,
+            "prompt": clip(req.prompt, 4096)[0],
+            "worktree_id": wt.id if wt else None,
+            "resume_id": req.resume,
+            "state": "running",
+            "pre_tree": pre_tree,
+            "started": now,
+        }
+        await self.ex.store.call(lambda s: s.agent_run_insert(row))
         self._done[tid] = asyncio.Event()
         parser = adapter.parser(req, max_line=lim.agent_line_bytes, max_text=lim.agent_event_text_bytes)
         follower = asyncio.ensure_future(self._follow(tid, parser, cursor, repo, pre_tree, wt))
@@ -347,18 +305,15 @@ class AgentRuns:
         self._publish(tid, [AgentEvent(ev.RESULT, result)])
         self._results[tid] = result
         try:
-            await self.ex.store.call(
-                _update_run,
-                tid,
-                {
-                    "state": "done",
-                    "ok": 0,
-                    "errors": json.dumps(result["errors"]),
-                    "text": result.get("text"),
-                    "result": json.dumps(result, default=str),
-                    "ended": time.time(),
-                },
-            )
+            failed = {
+                "state": "done",
+                "ok": False,
+                "errors": result["errors"],
+                "text": result.get("text"),
+                "result": result,
+                "ended": time.time(),
+            }
+            await self.ex.store.call(lambda s: s.agent_run_update(tid, failed))
         except Exception:
             log.exception("agent_run_store_failed", task=tid)
 
@@ -451,22 +406,22 @@ class AgentRuns:
         stored_diff = diff if diff is not None and len(diff) <= lim.patch_bytes else None
         fields = {
             "state": "done",
-            "ok": int(bool(result["ok"])),
-            "errors": json.dumps(result.get("errors", [])),
+            "ok": bool(result["ok"]),
+            "errors": result.get("errors", []),
             "text": result.get("text"),
             "cost_usd": result.get("cost_usd"),
-            "tokens": json.dumps(result.get("tokens") or {}),
+            "tokens": result.get("tokens") or {},
             "turns": result.get("turns"),
             "session_id": result.get("session_id"),
-            "result": json.dumps(result, default=str),
+            "result": result,
             "post_tree": post_tree,
             "diff": stored_diff,
             "diff_bytes": result["diff_bytes"],
-            "files": json.dumps(files),
+            "files": files,
             "commit_id": commit,
             "ended": time.time(),
         }
-        await self.ex.store.call(_update_run, tid, fields)
+        await self.ex.store.call(lambda s: s.agent_run_update(tid, fields))
         task.meta.update({"ok": bool(result["ok"]), "session_id": result.get("session_id")})
         self.ex.persist(task)
         self._results[tid] = result
@@ -483,10 +438,10 @@ class AgentRuns:
             if not (isinstance(ref, int) or str(ref).isdigit()):
                 raise AgentRunNotFoundError(ref) from None
             tid = int(ref)
-        rows = await self.ex.store.call(_select_runs, "WHERE task_id=?", (tid,), 1)
-        if not rows:
+        row = await self.ex.store.call(lambda s: s.agent_run_get(tid))
+        if row is None:
             raise AgentRunNotFoundError(ref)
-        return rows[0]
+        return dict(row)
 
     async def wait(self, ref: int | str, *, timeout: float | None = None) -> dict[str, Any]:
         """Wait until the run's result is recorded; returns ``{task, run, result, timed_out}``."""
@@ -522,7 +477,7 @@ class AgentRuns:
             return False
 
     async def list(self, *, limit: int = 100) -> list[dict[str, Any]]:
-        return [_public(r) for r in await self.ex.store.call(_select_runs, "", (), limit)]
+        return [_public(dict(r)) for r in await self.ex.store.call(lambda s: s.agent_runs(limit))]
 
     async def diff(self, ref: int | str) -> dict[str, Any]:
         run = await self.get(ref)

@@ -8,19 +8,14 @@ pair.  Transports (``api/agent_methods.py``) reach the parts through it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from executive.agents import schema  # noqa: F401  (registers the migration before the store opens)
 from executive.agents.fixloop import FixLoops
 from executive.agents.git import Git
+from executive.agents.host import AgentsHost
 from executive.agents.patches import PatchEngine
 from executive.agents.patterns import Patterns
 from executive.agents.runs import AgentRuns
 from executive.agents.worktrees import Worktrees
 from executive.paths import make_private_dir
-
-if TYPE_CHECKING:
-    from executive.service import Executive
 
 __all__ = ["AgentService"]
 
@@ -28,7 +23,7 @@ __all__ = ["AgentService"]
 class AgentService:
     """Agent runs, worktrees, patches, patterns and the fix loop of one daemon."""
 
-    def __init__(self, ex: Executive) -> None:
+    def __init__(self, ex: AgentsHost) -> None:
         self.ex = ex
         tmp = ex.home / "tmp"
         make_private_dir(tmp)
@@ -36,7 +31,7 @@ class AgentService:
         self.worktrees = Worktrees(ex, self.git)
         self.runs = AgentRuns(ex, self.git, self.worktrees)
         self.patches = PatchEngine(ex, self.git, self.worktrees)
-        self.patterns = Patterns(ex)
+        self.patterns = Patterns(ex, agents=self)
         self.fixes = FixLoops(ex, self)
 
     async def open(self) -> None:

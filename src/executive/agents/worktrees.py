@@ -30,22 +30,19 @@ import collections
 import contextlib
 import dataclasses
 import shutil
-import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 
 from executive.agents.errors import WorktreeBusyError, WorktreeNotFoundError
 from executive.agents.git import Git
+from executive.agents.host import AgentsHost
 from executive.kernel.errors import LimitError, NotFoundError
 from executive.paths import make_private_dir
-from executive.store.sqlite import Store
-
-if TYPE_CHECKING:
-    from executive.service import Executive
+from executive.store.interface import AgentStore
 
 __all__ = ["PURPOSES", "Worktree", "Worktrees"]
 
@@ -74,34 +71,18 @@ class Worktree:
         return dataclasses.asdict(self)
 
 
-def _row(r: sqlite3.Row) -> Worktree:
-    return Worktree(**{k: r[k] for k in r.keys()})
+def _alive(store: AgentStore) -> list[Worktree]:
+    return [Worktree(**r) for r in store.worktrees(include_removed=False, removed_state="removed")]
 
 
-# --- store functions (run on the store's writer thread) ---------------------------------
-def _insert(store: Store, repo: str, purpose: str, base: str, now: float) -> int:
-    with store.transaction() as c:
-        cur = c.execute(
-            "INSERT INTO worktrees (repo, path, purpose, state, base_commit, created) VALUES (?, '', ?, 'creating', ?, ?)",
-            (repo, purpose, base, now),
-        )
-        return int(cur.lastrowid or 0)
-
-
-def _update(store: Store, wt_id: int, fields: dict[str, Any]) -> None:
-    cols = ", ".join(f"{k}=?" for k in fields)
-    with store.transaction() as c:
-        c.execute(f"UPDATE worktrees SET {cols} WHERE id=?", (*fields.values(), wt_id))
-
-
-def _select(store: Store, where: str = "", params: tuple[Any, ...] = ()) -> list[Worktree]:
-    return [_row(r) for r in store.query(f"SELECT * FROM worktrees {where} ORDER BY id", params)]
+def _all(store: AgentStore) -> list[Worktree]:
+    return [Worktree(**r) for r in store.worktrees(include_removed=True, removed_state="removed")]
 
 
 class Worktrees:
     """Creates, tracks and removes the daemon's git worktrees."""
 
-    def __init__(self, ex: Executive, git: Git) -> None:
+    def __init__(self, ex: AgentsHost, git: Git) -> None:
         self.ex = ex
         self.git = git
         self.root = ex.home / "worktrees"
@@ -114,19 +95,19 @@ class Worktrees:
     async def open(self) -> None:
         """Daemon start: throw-away worktrees a crash left behind go now (nothing can be using them)."""
         make_private_dir(self.root)
-        for wt in await self.ex.store.call(_select, "WHERE state != 'removed'"):
+        for wt in await self.ex.store.call(_alive):
             if wt.purpose in EPHEMERAL or wt.state == "creating":
                 await self._remove(wt, "left over from a previous daemon")
 
     # --- queries -------------------------------------------------------------------
     async def get(self, wt_id: int) -> Worktree:
-        rows = await self.ex.store.call(_select, "WHERE id=?", (int(wt_id),))
-        if not rows:
+        row = await self.ex.store.call(lambda s: s.worktree_get(int(wt_id)))
+        if row is None:
             raise WorktreeNotFoundError(wt_id)
-        return rows[0]
+        return Worktree(**row)
 
     async def list(self, *, include_removed: bool = False) -> list[dict[str, Any]]:
-        rows = await self.ex.store.call(_select, "" if include_removed else "WHERE state != 'removed'")
+        rows = await self.ex.store.call(_all if include_removed else _alive)
         return [self._describe(wt) for wt in rows]
 
     def _describe(self, wt: Worktree) -> dict[str, Any]:
@@ -151,7 +132,7 @@ class Worktrees:
     async def stale(self) -> list[dict[str, Any]]:
         """Worktrees nothing uses any more, with the reason each is stale."""
         out = []
-        for wt in await self.ex.store.call(_select, "WHERE state != 'removed'"):
+        for wt in await self.ex.store.call(_alive):
             if self.user_of(wt) is not None:
                 continue
             d = self._describe(wt)
@@ -176,14 +157,15 @@ class Worktrees:
             raise ValueError(purpose)
         repo = await self.git.toplevel(cwd)
         head = await self.git.head(repo)
-        alive = await self.ex.store.call(_select, "WHERE state != 'removed'")
+        alive = await self.ex.store.call(_alive)
         cap = self.ex.limits.max_worktrees
         if len(alive) >= cap:
             raise LimitError(
                 f"{len(alive)} worktrees exist; the limit is {cap}. Remove unused ones with `executive agent worktrees --prune`",
                 data={"limit": cap},
             )
-        wt_id = await self.ex.store.call(_insert, str(repo), purpose, head, time.time())
+        now = time.time()
+        wt_id = await self.ex.store.call(lambda s: s.worktree_insert(str(repo), purpose, "creating", head, now))
         self._holds[wt_id] += 1
         path = self.root / str(wt_id)
         name = f"executive/{purpose}-{wt_id}" if branch else None
@@ -204,9 +186,8 @@ class Worktrees:
                 await self.git.run(["read-tree", "HEAD"], cwd=path)
             wt.baseline = baseline
             wt.state = "ready"
-            await self.ex.store.call(
-                _update, wt_id, {"path": str(path), "branch": name, "state": "ready", "baseline": baseline}
-            )
+            ready = {"path": str(path), "branch": name, "state": "ready", "baseline": baseline}
+            await self.ex.store.call(lambda s: s.worktree_update(wt_id, ready))
         except BaseException:
             self._holds[wt_id] -= 1
             await asyncio.shield(self._remove(wt, "creation failed"))
@@ -217,7 +198,7 @@ class Worktrees:
     async def attach(self, wt: Worktree, task_id: int) -> None:
         """Record that ``task_id`` works in ``wt`` (it stays in use while the task is live)."""
         wt.task_id = task_id
-        await self.ex.store.call(_update, wt.id, {"task_id": task_id})
+        await self.ex.store.call(lambda s: s.worktree_update(wt.id, {"task_id": task_id}))
 
     def release(self, wt: Worktree) -> None:
         """Drop the hold taken by :meth:`create`."""
@@ -294,5 +275,6 @@ class Worktrees:
         wt.state = "removed"
         wt.removed = time.time()
         wt.detail = reason
-        await self.ex.store.call(_update, wt.id, {"state": "removed", "removed": wt.removed, "detail": reason})
+        removed = {"state": "removed", "removed": wt.removed, "detail": reason}
+        await self.ex.store.call(lambda s: s.worktree_update(wt.id, removed))
         log.info("worktree_removed", worktree=wt.id, reason=reason)

@@ -49,6 +49,7 @@ from executive.pipeline.runner import RunContext, TaskHost, TaskRunner
 from executive.pipeline.states import RUN_TRANSITIONS, TERMINAL_STATES, RunEvent, RunMode, RunState
 from executive.pipeline.status import build_status
 from executive.pipeline.workflow import ActiveRun, Workflow
+from executive.store.records import PipelineRunRow
 from executive.store.writer import StoreWriter
 
 __all__ = ["PipelineEngine", "PipelineHost"]
@@ -57,10 +58,17 @@ log = structlog.get_logger("executive.pipeline")
 
 
 class PipelineHost(TaskHost, Protocol):
-    """What the engine needs from :class:`~executive.service.Executive`."""
+    """What the engine needs from :class:`~executive.service.Executive`.
 
-    bus: EventBus
-    store: StoreWriter
+    Read-only properties, not attributes: a Protocol attribute would demand a
+    settable one, which the service's ``store`` (a property) is not.
+    """
+
+    @property
+    def bus(self) -> EventBus: ...
+
+    @property
+    def store(self) -> StoreWriter: ...
 
 
 def next_state(run_id: int, state: RunState, event: RunEvent) -> RunState:
@@ -92,8 +100,9 @@ class PipelineEngine:
         """Recover after a restart: interrupted runs wait for `resume`; approval waits re-attach."""
         self.seam = cp.CrashSeam.from_env()
         store = self.host.store
-        for run_id in await store.call(cp.runs_in_states, [RunState.RUNNING.value, RunState.PENDING.value]):
-            row = await store.call(cp.load_run, run_id, content=False)
+        interrupted = [RunState.RUNNING.value, RunState.PENDING.value]
+        for run_id in await store.call(lambda s: s.pipeline_runs_in_states(interrupted)):
+            row = await store.call(lambda s: s.pipeline_run_get(run_id, content=False))  # noqa: B023 (awaited here)
             assert row is not None
             new = next_state(run_id, RunState(row["state"]), RunEvent.INTERRUPT)
             detail = (
@@ -101,7 +110,7 @@ class PipelineEngine:
             )
             await store.call(cp.set_run_state, run_id, new.value, detail, False)
             log.info("run_transition", run=run_id, **{"from": row["state"], "to": new.value}, reason="daemon_restart")
-        for run_id in await store.call(cp.runs_in_states, [RunState.WAITING_APPROVAL.value]):
+        for run_id in await store.call(lambda s: s.pipeline_runs_in_states([RunState.WAITING_APPROVAL.value])):
             try:
                 await self._attach(run_id, None)
             except ExecutiveError as exc:
@@ -185,7 +194,7 @@ class PipelineEngine:
             raise BadParamsError(
                 f"working directory {wd} does not exist; create it or set workdir in the pipeline file"
             )
-        row = {
+        row: PipelineRunRow = {
             "name": pipeline.name,
             "mode": mode.value,
             "source": source,
@@ -205,11 +214,11 @@ class PipelineEngine:
     # ------------------------------------------------------------------ attaching
     async def _attach(self, run_id: int, event: RunEvent | None, detail: str | None = None) -> ActiveRun:
         store = self.host.store
-        row = await store.call(cp.load_run, run_id)
+        row = await store.call(lambda s: s.pipeline_run_get(run_id, content=True))
         if row is None:
             raise RunNotFoundError(run_id)
         pipeline = parse_pipeline(row["content"], self.host.limits, source=row["source"] or f"run {run_id}")
-        ops = await store.call(cp.load_ops, run_id)
+        ops = await store.call(lambda s: s.checkpoint_ops(run_id))
         ctx = RunContext(run_id, pipeline, row["workdir"], row["requirement"], row["created"])
         r = ActiveRun(
             run_id,
@@ -218,7 +227,7 @@ class PipelineEngine:
             RunState(row["state"]),
             ctx,
             row["options"],
-            {o["seq"]: o for o in ops},
+            {o["seq"]: dict(o) for o in ops},
         )
         if event is not None:
             await self._transition(r, event, detail)
@@ -310,7 +319,7 @@ class PipelineEngine:
     def runner(self, r: ActiveRun, phase: Phase, iteration: int, seq: int) -> TaskRunner:
         def on_task(tid: int) -> None:
             r.live["task"] = tid
-            self.host.store.submit(cp.op_attach_task, r.id, seq, tid)
+            self.host.store.submit(lambda s: s.checkpoint_attach_task(r.id, seq, tid))
 
         # Resolved per use: the agents layer opens after the engine starts.
         launcher = self.launcher or default_launcher(self.host)
@@ -330,7 +339,7 @@ class PipelineEngine:
         store = self.host.store
         key = (r.id, phase.name)
         wake = self._approvals.setdefault(key, asyncio.Event())
-        approved = (await store.call(cp.load_approvals, r.id)).get(phase.name)
+        approved = (await store.call(lambda s: s.pipeline_approvals(r.id))).get(phase.name)
         op = {"kind": "approval", "name": name, "phase": phase.name, "iteration": 0, "step": None}
         wait_state = RunState.WAITING_APPROVAL if approved is None and r.state is RunState.RUNNING else None
         await store.call(cp.op_start, r.id, seq, op, wait_state.value if wait_state else None, self.seam)
@@ -351,7 +360,7 @@ class PipelineEngine:
         while approved is None:
             await wake.wait()
             wake.clear()
-            approved = (await store.call(cp.load_approvals, r.id)).get(phase.name)
+            approved = (await store.call(lambda s: s.pipeline_approvals(r.id))).get(phase.name)
         self._approvals.pop(key, None)
         resume_state = RunState.RUNNING if r.state is RunState.WAITING_APPROVAL else None
         out = {"status": "approved", "approved": approved["approved"], "note": approved["note"]}
@@ -364,10 +373,10 @@ class PipelineEngine:
 
     # ------------------------------------------------------------------ client actions
     async def _row(self, run_id: int) -> dict[str, Any]:
-        row = await self.host.store.call(cp.load_run, run_id)
+        row = await self.host.store.call(lambda s: s.pipeline_run_get(run_id, content=True))
         if row is None:
             raise RunNotFoundError(run_id)
-        return row
+        return dict(row)
 
     async def info(self, run_id: int) -> dict[str, Any]:
         """The run row (without the file content) plus ``active`` and the live position."""
@@ -397,8 +406,9 @@ class PipelineEngine:
             await self._attach(run_id, RunEvent.RESUME, "resumed")
             return await self.info(run_id)
         next_state(run_id, state, RunEvent.REWORK)
-        seq = self._rework_point(run_id, rework_from, await self.host.store.call(cp.load_ops, run_id))
-        removed = await self.host.store.call(cp.truncate_ops, run_id, seq)
+        ops = await self.host.store.call(lambda s: s.checkpoint_ops(run_id))
+        seq = self._rework_point(run_id, rework_from, [dict(op) for op in ops])
+        removed = await self.host.store.call(lambda s: s.checkpoint_truncate(run_id, seq))
         log.info("run_rework_from", run=run_id, step=rework_from, seq=seq, removed=removed)
         await self._attach(run_id, RunEvent.REWORK, f"rework from {rework_from}")
         return await self.info(run_id)
@@ -439,7 +449,8 @@ class PipelineEngine:
             raise RunTransitionError(
                 f"cannot approve run {run_id}: it is {row['state']}", data={"run": run_id, "state": row["state"]}
             )
-        out = await self.host.store.call(cp.record_approval, run_id, phase, note)
+        approval = await self.host.store.call(lambda s: s.pipeline_approve(run_id, phase, note, time.time()))
+        out: dict[str, Any] = {"run": run_id, "phase": phase, **approval}
         self.publish("pipeline.phase", None, {"run": run_id, "phase": phase, "state": "approved", "note": note})
         wake = self._approvals.get((run_id, phase))
         r = self._active.get(run_id)
@@ -493,15 +504,17 @@ class PipelineEngine:
         """Steps, verdicts, scores and durations by phase and iteration (``status.build_status``)."""
         store = self.host.store
         row = await self._row(run_id)
-        ops = await store.call(cp.load_ops, run_id)
-        approvals = await store.call(cp.load_approvals, run_id)
+        ops = [dict(op) for op in await store.call(lambda s: s.checkpoint_ops(run_id))]
+        approvals = {k: dict(v) for k, v in (await store.call(lambda s: s.pipeline_approvals(run_id))).items()}
         pipeline = parse_pipeline(row["content"], self.host.limits, source=row["source"] or f"run {run_id}")
         r = self._active.get(run_id)
         return build_status(row, ops, approvals, pipeline, dict(r.live) if r is not None else None)
 
     async def list_runs(self, *, limit: int = 100, state: str | None = None) -> list[dict[str, Any]]:
         """The newest ``limit`` runs (oldest first), each with ``active``: attached to this daemon."""
-        rows = await self.host.store.call(cp.list_runs, limit, state)
+        rows: list[dict[str, Any]] = [
+            dict(r) for r in await self.host.store.call(lambda s: s.pipeline_runs(limit, state))
+        ]
         for row in rows:
             row["active"] = row["id"] in self._active
         return rows

@@ -38,7 +38,17 @@ class TaskHost(Protocol):
 
     limits: Limits
 
-    async def task_run(self, argv: list[str], **kw: Any) -> dict[str, Any]: ...
+    async def task_run(
+        self,
+        argv: list[str],
+        *,
+        name: str | None = None,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float | None = None,
+        kind: TaskKind = TaskKind.PROCESS,
+        meta: dict[str, Any] | None = None,
+    ) -> dict[str, Any]: ...
 
     async def task_wait(self, ref: int | str, *, timeout: float | None = None) -> dict[str, Any]: ...
 

@@ -6,6 +6,11 @@ locks in the caller; :meth:`StoreWriter.flush` waits until everything
 submitted so far is on disk (used at shutdown and by tests).
 Rejected alternative: ``asyncio.to_thread`` per write — it uses a pool, so two
 writes for the same task could land out of order.
+
+Callers pass a function of the store, typically a lambda naming one method of
+:class:`~executive.store.interface.Store`::
+
+    row = await writer.call(lambda s: s.patch_get(pid, with_text=True))
 """
 
 from __future__ import annotations
@@ -13,15 +18,16 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import structlog
 
-from executive.store.sqlite import Store
+from executive.store.interface import Store
 
 __all__ = ["StoreWriter"]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 log = structlog.get_logger("executive.store")
 
 
@@ -31,14 +37,16 @@ class StoreWriter:
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
         self._last: concurrent.futures.Future[Any] | None = None
 
-    def submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> concurrent.futures.Future[T]:
+    def submit(
+        self, fn: Callable[Concatenate[Store, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> concurrent.futures.Future[T]:
         """Queue ``fn(store, *args)``; failures are logged, never lost silently."""
         fut = self._pool.submit(fn, self.store, *args, **kwargs)
         fut.add_done_callback(_log_failure)
         self._last = fut
         return fut
 
-    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    async def call(self, fn: Callable[Concatenate[Store, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Queue ``fn(store, *args)`` and await its result."""
         return await asyncio.wrap_future(self._pool.submit(fn, self.store, *args, **kwargs))
 

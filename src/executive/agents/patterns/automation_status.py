@@ -25,14 +25,14 @@ class AutomationStatus(Pattern):
     description = "Report which agent adapters are configured and usable, the daemon's limits and its allow-list."
 
     async def plan(self, instance: dict[str, Any], ctx: PatternContext) -> Plan:
-        ex = ctx.ex
-        if ex is None or ex.agents is None:
+        ex, agents = ctx.ex, ctx.agents
+        if ex is None or agents is None:
             raise ServerError("automation_status needs the running daemon")
         bins = instance.get("bins", {})
         names = instance.get("agents") or ["claude", "codex", "aider", "command"]
         adapters = []
         for name in names:
-            row = (await ex.agents.runs.check(agent=name, bin=bins.get(name)))[0]
+            row = (await agents.runs.check(agent=name, bin=bins.get(name)))[0]
             adapters.append(
                 {
                     "agent": name,
@@ -52,7 +52,7 @@ class AutomationStatus(Pattern):
                 "allow_list": "everything is allowed (no allow-list)"
                 if allow is None
                 else f"{len(allow.rules)} rule(s)",
-                "live_worktrees": len(await ex.agents.worktrees.list()),
+                "live_worktrees": len(await agents.worktrees.list()),
             },
             "adapters": adapters,
             "allow_list": []

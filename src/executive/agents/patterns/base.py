@@ -37,7 +37,8 @@ from executive.agents.errors import PatternInvalidError
 from executive.kernel.errors import BadParamsError, LimitError
 
 if TYPE_CHECKING:
-    from executive.service import Executive
+    from executive.agents.host import AgentsHost
+    from executive.agents.service import AgentService
 
 __all__ = [
     "Pattern",
@@ -71,7 +72,8 @@ class PatternContext:
     """What an executor may use: the root it writes under and, for status patterns, the daemon."""
 
     root: Path
-    ex: Executive | None = None
+    ex: AgentsHost | None = None
+    agents: AgentService | None = None  # the agents layer (runs, worktrees), for status patterns
 
 
 class Pattern(abc.ABC):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from executive.agents.errors import PatternInvalidError
+from executive.agents.host import AgentsHost
 from executive.agents.patterns.base import (
     PatternContext,
     compare_plan,
@@ -22,26 +23,20 @@ from executive.agents.patterns.base import (
 )
 from executive.agents.patterns.registry import EXAMPLES_DIR, PatternRegistry
 from executive.kernel.errors import BadParamsError, ExecutiveError, LimitError
-from executive.store.sqlite import Store
+from executive.store.records import PatternRunRow
 
 if TYPE_CHECKING:
-    from executive.service import Executive
+    from executive.agents.service import AgentService
 
 __all__ = ["Patterns"]
-
-
-def _record(store: Store, row: dict[str, Any]) -> None:
-    with store.transaction() as c:
-        c.execute(
-            f"INSERT INTO pattern_runs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values())
-        )
 
 
 class Patterns:
     """The pattern registry of one daemon and the way to run instances."""
 
-    def __init__(self, ex: Executive, user_dir: Path | None = None) -> None:
+    def __init__(self, ex: AgentsHost, *, agents: AgentService | None = None, user_dir: Path | None = None) -> None:
         self.ex = ex
+        self.agents = agents  # the agents layer, for status patterns
         lim = ex.limits
         self.registry = PatternRegistry(
             user_dir if user_dir is not None else ex.home / "patterns",
@@ -105,11 +100,11 @@ class Patterns:
         """
         root_path = Path(os.path.abspath(root))
         name = instance.get("pattern") if isinstance(instance, dict) else None
-        row = {
+        row: PatternRunRow = {
             "pattern": str(name),
             "root": str(root_path),
-            "dry_run": int(dry_run),
-            "ok": 0,
+            "dry_run": dry_run,
+            "ok": False,
             "files": None,
             "error": None,
             "at": time.time(),
@@ -118,7 +113,7 @@ class Patterns:
             if not root_path.is_dir():
                 raise BadParamsError(f"root {root_path} is not a directory")
             pattern = self._check(instance)
-            plan = await pattern.plan(instance, PatternContext(root=root_path, ex=self.ex))
+            plan = await pattern.plan(instance, PatternContext(root=root_path, ex=self.ex, agents=self.agents))
             lim = self.ex.limits
             # Up to pattern_files x pattern_file_bytes of disk I/O: off the event loop.
             actions = await asyncio.to_thread(
@@ -126,7 +121,7 @@ class Patterns:
             )
             if not dry_run:
                 await asyncio.to_thread(write_plan, plan, root_path, actions)
-            row.update(ok=1, files=json.dumps(actions))
+            row["ok"], row["files"] = True, actions
             return {
                 "pattern": pattern.name,
                 "dry_run": dry_run,
@@ -138,4 +133,4 @@ class Patterns:
             row["error"] = exc.message[:2000]
             raise
         finally:
-            await self.ex.store.call(_record, row)
+            await self.ex.store.call(lambda s: s.pattern_run_insert(row))
