@@ -122,7 +122,8 @@ def test_a_crash_mid_transaction_leaves_the_previous_state_readable(tmp_path: Pa
         from executive.task_records import task_to_row
         s = SqliteStore({str(db)!r})
         for i in (1, 2):
-            s.save_task(task_to_row(Task(id=i, name=f"t{{i}}", kind=TaskKind.PROCESS, argv=["x"], state=TaskState.RUNNING, pid=100 + i)))
+            t = Task(id=i, name=f"t{{i}}", kind=TaskKind.PROCESS, argv=["x"], state=TaskState.RUNNING, pid=100 + i)
+            s.save_task(task_to_row(t))
         with s.transaction() as c:
             c.execute("UPDATE tasks SET state='ended', exit_code=9")
             c.execute("INSERT INTO tasks (id, name, kind, state, created) VALUES (3, 'ghost', 'process', 'queued', 0)")
