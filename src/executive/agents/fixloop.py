@@ -39,7 +39,7 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import structlog
 
@@ -55,7 +55,7 @@ from executive.agents.host import AgentsHost
 from executive.agents.testresults import count_failures, count_passed
 from executive.kernel.errors import BadParamsError, ExecutiveError, LimitError
 from executive.store.interface import FixStore
-from executive.store.records import FixRunRow, FixStatisticsRows
+from executive.store.records import FixAttemptRow, FixRunRow, FixStatisticsRows
 
 if TYPE_CHECKING:
     from executive.agents.service import AgentService
@@ -419,7 +419,7 @@ class FixLoops:
             return diff or None, result, tid
 
     async def _record(self, run_id: int, row: dict[str, Any]) -> None:
-        attempt: Any = row
+        attempt = cast(FixAttemptRow, row)
         await self.ex.store.call(lambda s: s.fix_attempt_insert(attempt))
         self._event(
             run_id,

@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import enum
 import time
-from typing import Any
+from typing import Any, cast
 
 from executive.agents.errors import PatchNotFoundError, PatchTransitionError
 from executive.store.interface import PatchStore
+from executive.store.records import PatchRow
 
 __all__ = ["FINAL", "TRANSITIONS", "PatchEvent", "PatchState", "counts", "create", "get", "list_patches", "transition"]
 
@@ -82,7 +83,7 @@ _HINTS = {
 # --- ledger functions (run on the store's writer thread) ------------------------------------
 def create(store: PatchStore, fields: dict[str, Any], reason: str) -> int:
     """Insert a patch in state ``created`` with its first transition; returns its id."""
-    row: Any = {**fields, "state": PatchState.CREATED.value}
+    row = cast(PatchRow, {**fields, "state": PatchState.CREATED.value})
     return store.patch_create(row, event="created", reason=reason)
 
 
