@@ -45,7 +45,7 @@ from executive.store.sqlite import SqliteStore
 from executive.store.writer import StoreWriter
 from executive.task_records import task_from_row, task_to_row
 
-__all__ = ["BASE_ENV_KEYS", "Executive"]
+__all__ = ["BASE_ENV_KEYS", "Executive", "OutputWatch"]
 
 log = structlog.get_logger("executive")
 
@@ -581,6 +581,18 @@ class Executive:
         Returns ``{task, stream, offset, data | data_b64, next_offset, size, eof}``;
         ``eof`` is true when the task has ended and ``next_offset == size``.
         """
+        out = await self.task_output_bytes(ref, stream=stream, offset=offset, limit=limit)
+        chunk = out.pop("data")
+        try:
+            out["data"] = chunk.decode("utf-8")
+        except UnicodeDecodeError:
+            out["data_b64"] = base64.b64encode(chunk).decode("ascii")
+        return out
+
+    async def task_output_bytes(
+        self, ref: int | str, *, stream: str = "stdout", offset: int = 0, limit: int | None = None
+    ) -> dict[str, Any]:
+        """:meth:`task_output` with the slice as raw ``bytes`` in ``data`` (for in-process transports)."""
         task = self.tasks.get(ref)
         if stream not in STREAMS:
             raise BadParamsError(f"stream must be one of {', '.join(STREAMS)}, got {stream!r}")
@@ -590,25 +602,34 @@ class Executive:
         n = cap if limit is None else limit
         if not (0 < n <= cap):
             raise LimitError(f"limit must be 1..{cap} bytes", data={"limit": cap})
+        ended = task.state is TaskState.ENDED  # read before the size: an end seen here means the size is final
         size = self._log_size(task.id, stream)
         live = self._live_output(task.id)
         if live is not None:
             await live.logs[stream].flushed(offset + n)
         path = self.processes.log_path(task.id, stream)
         chunk = await asyncio.to_thread(_read_slice, path, offset, min(n, max(0, size - offset)))
-        out: dict[str, Any] = {
+        return {
             "task": task.id,
             "stream": stream,
             "offset": offset,
+            "data": chunk,
             "next_offset": offset + len(chunk),
             "size": size,
+            "eof": ended and offset + len(chunk) >= size,
         }
-        try:
-            out["data"] = chunk.decode("utf-8")
-        except UnicodeDecodeError:
-            out["data_b64"] = base64.b64encode(chunk).decode("ascii")
-        out["eof"] = task.state is TaskState.ENDED and offset + len(chunk) >= size
-        return out
+
+    def open_output_watch(self, ref: int | str) -> OutputWatch:
+        """A wake-up signal for one task: :meth:`OutputWatch.wait` returns once its output grows or its state changes.
+
+        For transports that stream a task's log by offset (api/ccx.py): they read
+        with :meth:`task_output_bytes` and wait here when they have caught up.  The
+        caller must :meth:`OutputWatch.close` it.
+        """
+        task = self.tasks.get(ref)
+        # A tiny ring: the events are only a doorbell; the bytes are read from the log.
+        sub = self.bus.subscribe(types=["output", "task_state", "quota"], pids=[task.id], max_events=4, max_bytes=1)
+        return OutputWatch(self.bus, sub)
 
     async def task_wait(self, ref: int | str, *, timeout: float | None = None) -> dict[str, Any]:
         """Wait until the task ends (or ``timeout`` seconds pass) and return its row with ``timed_out``."""
@@ -689,6 +710,30 @@ class Executive:
             "subscriptions": len(self.bus.subscriptions()),
             "last_seq": self.bus.last_seq,
         }
+
+
+class OutputWatch:
+    """See :meth:`Executive.open_output_watch`."""
+
+    def __init__(self, bus: EventBus, sub: Subscription) -> None:
+        self._bus = bus
+        self._sub = sub
+        self._rung = asyncio.Event()
+        sub.notify = self._rung.set
+
+    async def wait(self, timeout: float) -> None:
+        """Return when something happened to the task since the last wait (or after ``timeout`` seconds)."""
+        if not self._sub.ready():
+            try:
+                await asyncio.wait_for(self._rung.wait(), timeout)
+            except TimeoutError:
+                pass
+        self._rung.clear()
+        self._sub.drain(1 << 30, 1 << 62)
+
+    def close(self) -> None:
+        if not self._sub.closed:
+            self._bus.unsubscribe(self._sub.id)
 
 
 def _read_slice(path: Path, offset: int, n: int) -> bytes:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from executive.paths import make_private_dir
 
-__all__ = ["is_loopback", "load_or_create_token", "read_token", "token_matches"]
+__all__ = ["is_loopback", "load_or_create_token", "presented_token", "read_token", "token_matches"]
 
 _TOKEN_FILE = "token"
 
@@ -44,6 +44,14 @@ def read_token(home: Path) -> str:
     if path.stat().st_mode & 0o077:
         os.chmod(path, 0o600)  # never leave the token readable by others
     return path.read_text().strip()
+
+
+def presented_token(authorization: str | None, query_token: str | None) -> str | None:
+    """The token a WebSocket client presents: ``Authorization: Bearer T`` first, else ``?token=T``."""
+    auth = authorization or ""
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return query_token
 
 
 def token_matches(expected: str | None, presented: str | None) -> bool:

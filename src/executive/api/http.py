@@ -8,6 +8,7 @@ from fastapi import FastAPI, WebSocket
 
 from executive import __version__
 from executive.api.agent_methods import agent_methods
+from executive.api.ccx import CcxEndpoint, serve_ccx_socket
 from executive.api.debug_methods import debug_methods
 from executive.api.methods import NoParams, core_methods
 from executive.api.pipeline_methods import pipeline_methods
@@ -33,8 +34,17 @@ def build_dispatcher(service: Executive, extra_methods: list[Method] | None = No
     return dispatcher
 
 
-def create_app(service: Executive, *, token: str | None, extra_methods: list[Method] | None = None) -> FastAPI:
-    """Build the app around a running service; the caller owns the service's lifetime."""
+def create_app(
+    service: Executive,
+    *,
+    token: str | None,
+    extra_methods: list[Method] | None = None,
+    ccx: CcxEndpoint | None = None,
+) -> FastAPI:
+    """Build the app around a running service; the caller owns the service's lifetime.
+
+    ``ccx`` is shared with a ``--ccx-port`` server so both count one session limit.
+    """
     # No OpenAPI document: the HTTP side has only /health, and the RPC schema is rpc.discover behind the token.
     app = FastAPI(title="executive", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
     dispatcher = build_dispatcher(service, extra_methods)
@@ -50,6 +60,12 @@ def create_app(service: Executive, *, token: str | None, extra_methods: list[Met
     @app.websocket("/rpc")
     async def rpc(ws: WebSocket) -> None:
         await serve_rpc_socket(ws, service, dispatcher, token, connections)
+
+    ccx_endpoint = ccx or CcxEndpoint(service)
+
+    @app.websocket("/ws/mcp")
+    async def ws_mcp(ws: WebSocket) -> None:  # cc_executor's wire (api/ccx.py); the token like everywhere here
+        await serve_ccx_socket(ws, ccx_endpoint, token=token)
 
     app.state.service = service
     app.state.dispatcher = dispatcher

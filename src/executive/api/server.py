@@ -22,6 +22,7 @@ import uvicorn
 
 from executive import __version__
 from executive.api.auth import is_loopback, load_or_create_token
+from executive.api.ccx import CcxEndpoint, start_ccx_server
 from executive.api.daemon_file import DaemonNotRunning, read_daemon_file, remove_daemon_file, write_daemon_file
 from executive.api.http import create_app
 from executive.api.rpc import Method
@@ -44,6 +45,7 @@ class ServeOptions:
         host: str = "127.0.0.1",
         port: int = 8765,
         hsx_port: int | None = None,
+        ccx_port: int | None = None,
         auth: bool = True,
         allow_list: Path | None = None,
         limits: Limits = DEFAULT_LIMITS,
@@ -53,6 +55,7 @@ class ServeOptions:
         self.host = host
         self.port = port
         self.hsx_port = hsx_port
+        self.ccx_port = ccx_port  # cc_executor wire without a token, loopback only (api/ccx.py)
         self.auth = auth
         self.allow_list = allow_list
         self.limits = limits
@@ -125,7 +128,8 @@ async def serve(
     except BaseException:
         home_lock.close()
         raise
-    app = create_app(service, token=token, extra_methods=opts.extra_methods)
+    ccx = CcxEndpoint(service)
+    app = create_app(service, token=token, extra_methods=opts.extra_methods, ccx=ccx)
     config = uvicorn.Config(
         app,
         log_level="warning",
@@ -150,6 +154,7 @@ async def serve(
         "url": f"ws://{host}:{port}/rpc",
         "health": f"http://{host}:{port}/health",
         "hsx_port": None,
+        "ccx_port": None,
         "auth": token is not None,
         "home": str(home),
         "version": __version__,
@@ -164,24 +169,33 @@ async def serve(
         serve_task.result()
         return
     extra_closers: list[Callable[[], Any]] = []
-    if opts.hsx_port is not None:  # the HSX executive line-JSON protocol on its own port (api/hsx_tcp.py)
-        from executive.api.hsx_tcp import start_hsx_server
+    try:
+        if opts.hsx_port is not None:  # the HSX executive line-JSON protocol on its own port (api/hsx_tcp.py)
+            from executive.api.hsx_tcp import start_hsx_server
 
-        try:
             hsx = await start_hsx_server(service, host=opts.host, port=opts.hsx_port)
-        except BaseException:
-            server.should_exit = True
-            await service.close()
-            try:
-                await asyncio.wait_for(serve_task, 5.0)
-            except (TimeoutError, Exception):
-                serve_task.cancel()
-            home_lock.close()
-            raise
-        info["hsx_port"] = hsx.port
-        extra_closers.append(hsx.close)
+            info["hsx_port"] = hsx.port
+            extra_closers.append(hsx.close)
+        if opts.ccx_port is not None:  # cc_executor's wire for unmodified clients: loopback, no token
+            ccx_server = await start_ccx_server(ccx, port=opts.ccx_port)
+            info["ccx_port"] = ccx_server.port
+            info["ccx_url"] = f"ws://127.0.0.1:{ccx_server.port}/ws/mcp"
+            extra_closers.append(ccx_server.aclose)
+    except BaseException:
+        for close in extra_closers:
+            result = close()
+            if asyncio.iscoroutine(result):
+                await result
+        server.should_exit = True
+        await service.close()
+        try:
+            await asyncio.wait_for(serve_task, 5.0)
+        except (TimeoutError, Exception):
+            serve_task.cancel()
+        home_lock.close()
+        raise
     write_daemon_file(home, info)
-    log.info("daemon_ready", **{k: info[k] for k in ("url", "health", "hsx_port", "home")})
+    log.info("daemon_ready", **{k: info[k] for k in ("url", "health", "hsx_port", "ccx_port", "home")})
     if on_ready is not None:
         on_ready(info)
     try:
@@ -189,7 +203,9 @@ async def serve(
     finally:
         remove_daemon_file(home, os.getpid())
         for close in extra_closers:
-            close()
+            result = close()
+            if asyncio.iscoroutine(result):
+                await result
         server.should_exit = True
         await service.close()
         try:

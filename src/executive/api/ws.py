@@ -9,7 +9,7 @@ import dataclasses
 import structlog
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from executive.api.auth import token_matches
+from executive.api.auth import presented_token, token_matches
 from executive.api.connection import RpcConnection
 from executive.api.rpc import Dispatcher
 from executive.service import Executive
@@ -20,10 +20,7 @@ log = structlog.get_logger("executive.ws")
 
 
 def _presented_token(ws: WebSocket) -> str | None:
-    auth = ws.headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip()
-    return ws.query_params.get("token")
+    return presented_token(ws.headers.get("authorization"), ws.query_params.get("token"))
 
 
 @dataclasses.dataclass

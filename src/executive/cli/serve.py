@@ -21,6 +21,11 @@ def serve(
     hsx_port: int | None = typer.Option(
         None, "--hsx-port", help="Also serve the HSX executive line-JSON protocol on this TCP port (0 = free port)."
     ),
+    ccx_port: int | None = typer.Option(
+        None,
+        "--ccx-port",
+        help="Also serve cc_executor's wire (/ws/mcp) without a token on 127.0.0.1 at this port (0 = free port).",
+    ),
     no_auth: bool = typer.Option(False, "--no-auth", help="Accept connections without the token (loopback only)."),
     allow_list: Path | None = typer.Option(
         None,
@@ -42,7 +47,14 @@ def serve(
         raise fail("--max-running must be at least 1", EXIT_USAGE)
     limits = dataclasses.replace(DEFAULT_LIMITS, max_running=max_running)
     opts = ServeOptions(
-        home(), host=host, port=port, hsx_port=hsx_port, auth=not no_auth, allow_list=allow_list, limits=limits
+        home(),
+        host=host,
+        port=port,
+        hsx_port=hsx_port,
+        ccx_port=ccx_port,
+        auth=not no_auth,
+        allow_list=allow_list,
+        limits=limits,
     )
 
     def ready(info: dict[str, Any]) -> None:
@@ -50,6 +62,8 @@ def serve(
         console.print(f"health: {info['health']}")
         if info.get("hsx_port"):
             console.print(f"HSX executive protocol: tcp://{info['host']}:{info['hsx_port']}")
+        if info.get("ccx_port"):
+            console.print(f"cc_executor endpoint (no token, loopback): {info['ccx_url']}")
         console.print(f"home: {info['home']}  (token in {info['home']}/token)")
 
     try:

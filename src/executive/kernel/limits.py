@@ -97,6 +97,9 @@ class Limits:
     max_mem_read: int = 65536  # bytes in one memory read/write
     max_disasm: int = 1024  # instructions in one disassembly request
     max_stack_frames: int = 256  # frames in one stack walk
+    # --- cc_executor endpoint (api/ccx.py) -----------------------------------------
+    ccx_max_sessions: int = 100  # cc_executor sessions at once, both endpoints together (the reference's MAX_SESSIONS)
+    ccx_ping_interval_s: float = 30.0  # the app-level `ping` notification (a client need not answer it)
     # --- HSX TCP port (api/hsx_tcp.py) -------------------------------------------
     hsx_max_line_bytes: int = 1024 * 1024  # one request line (without its newline)
     hsx_max_connections: int = 64  # concurrent connections to the HSX port
