@@ -52,6 +52,11 @@ _FILE_CREATED = re.compile(
     r"(?:Created?|Wrote|Generated?|Saved?)\s+(?:file|script|program):\s*([^\s]+(?:\.[a-zA-Z]+)?)"
 )
 _TOKEN_LIMIT = re.compile(r"token.*limit|context.*window|maximum.*length|too.*long|truncated", re.IGNORECASE)
+# Every marker and pattern contains one of these characters (complete->p, done->d/!, token->k, window->w,
+# length/long->g, truncated->u, "file:"->":", Claude->C, 429->4); text with none of them cannot match.
+_NOT_KEY_CHARS = bytes(range(256)).translate(None, b"pP!dDkKwWgGuU:C4")
+_TOKEN_WORDS = ("token", "context", "maximum", "too", "truncated")  # literals each _TOKEN_LIMIT branch needs
+_FILE_WORDS = ("Create", "Wrote", "Generate", "Save")  # ... and each _FILE_CREATED branch
 _TOKEN_NUMBER = re.compile(r"(\d+)(?:\s+(?:output\s+)?token|token|context)")
 _MAXIMUM_NUMBER = re.compile(r"maximum.*?(\d+)")
 _RESET_AT = re.compile(r"resets at (\d+)")
@@ -174,9 +179,13 @@ class OutputSignals:
     def scan(self, text: str, elapsed: float) -> list[tuple[str, dict[str, Any]]]:
         """Check one stdout ``data`` text; ``elapsed`` is the seconds since the process started."""
         out: list[tuple[str, dict[str, Any]]] = []
+        if (self._early and self._token and self._rate) or not text.encode().translate(None, _NOT_KEY_CHARS):
+            return out  # one C pass: no character every pattern needs is there (a flood of `yes` costs ~60 us/64 KiB)
+        lower = text.lower()
         if not self._early:
-            self._scan_completion(text, elapsed, out)
-        if not self._token:
+            self._scan_completion(text, lower, elapsed, out)
+        # The regex costs ~2 ms per 64 KiB; its literal words cost microseconds: run it only when one is there.
+        if not self._token and any(word in lower for word in _TOKEN_WORDS):
             m = _TOKEN_LIMIT.search(text)
             if m:
                 self._token = True
@@ -201,8 +210,7 @@ class OutputSignals:
             self._scan_rate(text, out)
         return out
 
-    def _scan_completion(self, text: str, elapsed: float, out: list[tuple[str, dict[str, Any]]]) -> None:
-        lower = text.lower()
+    def _scan_completion(self, text: str, lower: str, elapsed: float, out: list[tuple[str, dict[str, Any]]]) -> None:
         hits = [(lower.find(m), i) for i, m in enumerate(_MARKERS_LOWER)]
         found = [(at, i) for at, i in hits if at >= 0]
         if found:
@@ -213,6 +221,8 @@ class OutputSignals:
             params: dict[str, Any] = {"session_id": self.session_id, "marker": COMPLETION_MARKERS[i]}
             params.update(elapsed_time=elapsed, output_line=_line_at(text, at))
             out.append(("task.early_completion", params))
+            return
+        if not any(word in text for word in _FILE_WORDS):
             return
         m = _FILE_CREATED.search(text)
         if m:
