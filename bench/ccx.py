@@ -22,7 +22,7 @@ import hashlib
 import subprocess
 import time
 
-import _harness  # noqa: F401  (puts src/ on the path)
+import _harness  # puts src/ on the path
 import orjson
 from websockets.asyncio.client import connect
 

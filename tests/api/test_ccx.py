@@ -165,12 +165,24 @@ async def test_errors_use_json_rpc_codes(ccx: CcxDaemon) -> None:
     assert (await c.error("execute", {}))["code"] == -32602
     assert (await c.error("execute", {"command": "true", "timeout": "soon"}))["code"] == -32602
     assert (await c.error("control", {"type": "STOP"}))["code"] == -32602
-    assert (await c.error("control", {"type": "PAUSE"})) == {"code": -32002, "message": "No process is running", "data": None}
+    assert (await c.error("control", {"type": "PAUSE"})) == {
+        "code": -32002,
+        "message": "No process is running",
+        "data": None,
+    }
     await c.result("execute", {"command": "sleep 300"})
     busy = await c.error("execute", {"command": "true"})
     assert busy["code"] == -32602 and "already running" in busy["message"]
     hooks = await c.result("hook_status")
-    assert set(hooks) == {"enabled", "config_path", "hooks_configured", "timeout", "parallel", "recent_executions", "statistics"}
+    assert set(hooks) == {
+        "enabled",
+        "config_path",
+        "hooks_configured",
+        "timeout",
+        "parallel",
+        "recent_executions",
+        "statistics",
+    }
     await c.send({"jsonrpc": "2.0", "method": "pong", "params": {}, "id": 99})  # answered by nothing
     assert (await c.result("control", {"type": "CANCEL"}))["status"] == "canceled"
     assert not any(m.get("id") == 99 for m in c.seen)
@@ -376,7 +388,9 @@ async def test_a_reader_that_stalls_60s_keeps_its_link_and_every_byte(ccx: CcxDa
     expected.update(block[: TOTAL % len(block)])
     c = await CcxClient.connect(ccx.ccx_url, compression=None, max_queue=4)  # back-pressure reaches the daemon
     assert (await c.recv())["method"] == "connected"
-    await c.send({"jsonrpc": "2.0", "method": "execute", "params": {"command": f"yes {'x' * 1023} | head -c {TOTAL}"}, "id": 1})
+    await c.send(
+        {"jsonrpc": "2.0", "method": "execute", "params": {"command": f"yes {'x' * 1023} | head -c {TOTAL}"}, "id": 1}
+    )
     got = hashlib.sha256()
     n = 0
     pings = 0
