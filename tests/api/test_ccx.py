@@ -417,3 +417,15 @@ async def test_a_reader_that_stalls_60s_keeps_its_link_and_every_byte(ccx: CcxDa
     assert ended_during_stall  # the producer was never held back by the slow reader: the log took it all
     assert pings >= 1  # the keep-alive went on while the reader was behind
     await c.close()
+
+
+async def test_serve_cli_flag_records_ccx_port(daemon_process: Any) -> None:
+    """`executive serve --ccx-port 0` (a real subprocess): the port is in daemon.json and takes unmodified clients."""
+    d = daemon_process(extra=["--ccx-port", "0"])
+    info = await asyncio.to_thread(d.start)
+    assert info["ccx_port"] > 0 and info["ccx_url"] == f"ws://127.0.0.1:{info['ccx_port']}/ws/mcp"
+    c = await CcxClient.connect(info["ccx_url"])
+    assert (await c.recv())["method"] == "connected"
+    await c.result("execute", {"command": "echo from the cli daemon"})
+    assert (await c.until_terminal())["params"]["exit_code"] == 0 and c.output() == "from the cli daemon\n"
+    await c.close()
