@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -429,3 +430,25 @@ async def test_serve_cli_flag_records_ccx_port(daemon_process: Any) -> None:
     await c.result("execute", {"command": "echo from the cli daemon"})
     assert (await c.until_terminal())["params"]["exit_code"] == 0 and c.output() == "from the cli daemon\n"
     await c.close()
+
+
+async def test_a_client_that_never_reads_its_replies_is_dropped(tmp_path: Path) -> None:
+    limits = dataclasses.replace(DEFAULT_LIMITS, max_queued_reply_bytes=64 * 1024)
+    d = await start_ccx_daemon(tmp_path / "home", limits=limits)
+    health_url = f"http://127.0.0.1:{d.info['ccx_port']}/health"
+    try:
+        c = await CcxClient.connect(d.ccx_url, max_queue=1)
+        request = json.dumps({"jsonrpc": "2.0", "method": "hook_status", "id": 1})
+        with contextlib.suppress(websockets.ConnectionClosed):
+            for _ in range(100):  # replies pile up once the socket buffers are full; then the daemon drops us
+                for _ in range(5000):
+                    await c.ws.send(request)
+                if (await asyncio.to_thread(_get_json, health_url))["active_sessions"] == 0:
+                    break
+        assert (await asyncio.to_thread(_get_json, health_url))["active_sessions"] == 0
+        with pytest.raises(websockets.ConnectionClosed) as info:
+            while True:
+                await asyncio.wait_for(c.ws.recv(), 30)
+        assert info.value.rcvd is None or info.value.rcvd.code == 1008
+    finally:
+        await d.close()

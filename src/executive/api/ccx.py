@@ -154,6 +154,9 @@ class CcxSession:
         self.id = str(uuid.uuid4())
         self.peer = peer
         self.control: deque[str] = deque()  # replies, control notifications, pings: always sent first
+        self.control_bytes = 0  # invariant: sum(len(f) for f in control)
+        self.close_requested = asyncio.Event()  # set (with close_reason) when the daemon drops this client
+        self.close_reason = ""
         self.bulk: deque[str] = deque()  # process.started, output, the terminal notification, in order
         self.wake = asyncio.Event()  # set when a frame is queued
         self.room = asyncio.Event()  # set while bulk has room
@@ -170,13 +173,27 @@ class CcxSession:
 
     # --- the writer's side ------------------------------------------------------------
     def push_control(self, frame: str) -> None:
+        limit = self.ex.limits.max_queued_reply_bytes
+        if self.close_requested.is_set():
+            return
+        if self.control_bytes + len(frame) > limit:
+            # A client that sends requests but never reads: drop it rather than hold its replies forever.
+            log.warning("ccx_session_dropped", session=self.id, reason="unread_replies", limit=limit)
+            self.close_reason = f"more than {limit // (1024 * 1024)} MiB of replies unread; read before sending more"
+            self.control.clear()
+            self.control_bytes = 0
+            self.close_requested.set()
+            return
         self.control.append(frame)
+        self.control_bytes += len(frame)
         self.wake.set()
 
     def next_frame(self) -> str | None:
         """The next frame to send: control first, then bulk; None when both are empty."""
         if self.control:
-            return self.control.popleft()
+            frame = self.control.popleft()
+            self.control_bytes -= len(frame)
+            return frame
         if self.bulk:
             frame = self.bulk.popleft()
             if len(self.bulk) < _BULK_FRAMES // 2:
@@ -404,10 +421,14 @@ class CcxSession:
             params["status"] = "completed" if code == 0 else "failed"
             return notification_frame("process.completed", params)
         params["status"] = _TERMINAL_STATUS.get(reason or "failed", "failed")
-        how = f"signal {row['signal']}" if row["signal"] else f"exit code {row['exit_code']}"
-        params["error"] = f"task {run.task} {reason}: ended by {how}" + (
-            f" ({row['end_detail']})" if row.get("end_detail") else ""
-        )
+        if row["signal"]:
+            how = f"ended by signal {row['signal']}"
+        elif row["exit_code"] is not None:
+            how = f"ended with exit code {row['exit_code']}"
+        else:
+            how = "it never ran"
+        detail = f" ({row['end_detail']})" if row.get("end_detail") else ""
+        params["error"] = f"task {run.task} {reason}: {how}{detail}"
         return notification_frame("process.failed", params)
 
     # --- end ----------------------------------------------------------------------------
@@ -453,27 +474,38 @@ async def serve_ccx_socket(ws: WebSocket, endpoint: CcxEndpoint, *, token: str |
     session = CcxSession(endpoint, peer)
     endpoint.active += 1
     log.info("ccx_session_open", session=session.id, peer=peer)
+    reader = asyncio.ensure_future(_read_loop(ws, session))
     writer = asyncio.ensure_future(_write_loop(ws, session))
     pinger = asyncio.ensure_future(_ping_loop(session, endpoint.ping_interval_s))
+    dropped = asyncio.ensure_future(session.close_requested.wait())
+    try:
+        await asyncio.wait([reader, writer, dropped], return_when=asyncio.FIRST_COMPLETED)
+        if session.close_requested.is_set():
+            reader.cancel()
+            writer.cancel()
+            with contextlib.suppress(Exception):  # the peer may be gone, or never read the close frame
+                await asyncio.wait_for(ws.close(code=1008, reason=session.close_reason[:120]), 5.0)
+    finally:
+        endpoint.active -= 1
+        for t in (reader, writer, pinger, dropped):
+            t.cancel()
+        await session.close()
+        log.info("ccx_session_close", session=session.id)
+
+
+async def _read_loop(ws: WebSocket, session: CcxSession) -> None:
+    """Frames in, strictly in order (spec §2.1); returns when the client goes away."""
     try:
         while True:
             msg = await ws.receive()
             if msg["type"] == "websocket.disconnect":
-                break
+                return
             frame = msg.get("text")
             if frame is None:
                 frame = msg.get("bytes") or b""
             await session.receive(frame)
-            if writer.done():
-                break
     except (WebSocketDisconnect, RuntimeError):
-        pass
-    finally:
-        endpoint.active -= 1
-        pinger.cancel()
-        writer.cancel()
-        await session.close()
-        log.info("ccx_session_close", session=session.id)
+        return
 
 
 async def _write_loop(ws: WebSocket, session: CcxSession) -> None:
