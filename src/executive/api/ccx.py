@@ -40,15 +40,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import socket
 import time
 import uuid
 from collections import deque
 from typing import Any
 
 import structlog
-import uvicorn
-from fastapi import FastAPI, WebSocket
+from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from executive.api.auth import presented_token, token_matches
@@ -74,7 +72,6 @@ from executive.api.ccx_wire import (
     shell_free_argv,
 )
 from executive.kernel.errors import (
-    BadParamsError,
     ErrorCode,
     ExecutiveError,
     InvalidTransitionError,
@@ -82,7 +79,7 @@ from executive.kernel.errors import (
 )
 from executive.service import Executive
 
-__all__ = ["CcxEndpoint", "CcxServer", "CcxSession", "create_ccx_app", "serve_ccx_socket", "start_ccx_server"]
+__all__ = ["CcxEndpoint", "CcxSession", "serve_ccx_socket"]
 
 log = structlog.get_logger("executive.ccx")
 
@@ -530,76 +527,3 @@ async def _ping_loop(session: CcxSession, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
         session.push_control(notification_frame("ping", {"timestamp": time.time()}))
-
-
-def create_ccx_app(endpoint: CcxEndpoint) -> FastAPI:
-    """The app of the ``--ccx-port`` server: no token, the reference's paths and health bodies."""
-    app = FastAPI(title="executive cc_executor endpoint", docs_url=None, redoc_url=None, openapi_url=None)
-
-    @app.get("/health")
-    async def health() -> dict[str, Any]:
-        return endpoint.health()
-
-    @app.get("/healthz")
-    async def healthz() -> dict[str, Any]:
-        return {"status": "ok"}
-
-    async def mcp(ws: WebSocket) -> None:
-        await serve_ccx_socket(ws, endpoint, token=None)
-
-    app.add_api_websocket_route("/ws/mcp", mcp)
-    app.add_api_websocket_route("/ws", mcp)  # the reference's older path, which its stress runners use (spec §1)
-    return app
-
-
-@dataclasses.dataclass
-class CcxServer:
-    port: int
-    server: uvicorn.Server
-    task: asyncio.Task[None]
-
-    async def aclose(self) -> None:
-        self.server.should_exit = True
-        try:
-            await asyncio.wait_for(self.task, 5.0)
-        except (TimeoutError, Exception):
-            self.task.cancel()
-
-
-async def start_ccx_server(endpoint: CcxEndpoint, *, port: int) -> CcxServer:
-    """Serve the cc_executor wire without a token on 127.0.0.1:``port`` (0 = a free port).
-
-    Loopback only, whatever ``--host`` says: unmodified clients send no token.
-    Protocol pings keep going every 20 s but never time out, so a reader that
-    is minutes behind keeps its link (it is alive: TCP still acknowledges).
-    """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(("127.0.0.1", port))
-    except OSError as exc:
-        sock.close()
-        raise BadParamsError(
-            f"cannot listen on 127.0.0.1:{port} for --ccx-port: {exc.strerror}; pick another port (0 = any free port)"
-        ) from exc
-    sock.listen(512)
-    sock.setblocking(False)
-    config = uvicorn.Config(
-        create_ccx_app(endpoint),
-        log_level="warning",
-        access_log=False,
-        ws_max_size=endpoint.service.limits.max_frame_bytes * 4,
-        ws_ping_interval=20.0,
-        ws_ping_timeout=None,
-        lifespan="off",
-    )
-    server = uvicorn.Server(config)
-    # The daemon owns SIGINT/SIGTERM (api/server.py); this second server must not take them over.
-    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
-    task = asyncio.ensure_future(server.serve(sockets=[sock]))
-    while not server.started and not task.done():
-        await asyncio.sleep(0.01)
-    if task.done():
-        task.result()
-        raise BadParamsError("the --ccx-port server stopped while starting")
-    return CcxServer(port=sock.getsockname()[1], server=server, task=task)

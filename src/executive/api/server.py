@@ -22,7 +22,8 @@ import uvicorn
 
 from executive import __version__
 from executive.api.auth import is_loopback, load_or_create_token
-from executive.api.ccx import CcxEndpoint, start_ccx_server
+from executive.api.ccx import CcxEndpoint
+from executive.api.ccx_server import start_ccx_server
 from executive.api.daemon_file import DaemonNotRunning, read_daemon_file, remove_daemon_file, write_daemon_file
 from executive.api.http import create_app
 from executive.api.rpc import Method
