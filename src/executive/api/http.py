@@ -1,4 +1,4 @@
-"""The FastAPI app: ``/rpc`` (JSON-RPC over WebSocket) and ``GET /health`` on one port."""
+"""The FastAPI app on one port: ``/rpc`` (JSON-RPC over WebSocket), ``/mcp`` (MCP) and ``GET /health``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from executive import __version__
 from executive.api.agent_methods import agent_methods
 from executive.api.ccx import CcxEndpoint, serve_ccx_socket
 from executive.api.debug_methods import debug_methods
+from executive.api.mcp import mount_mcp_http
+from executive.api.mcp_backend import DispatcherBackend
 from executive.api.methods import NoParams, core_methods
 from executive.api.pipeline_methods import pipeline_methods
 from executive.api.rpc import Dispatcher, Method
@@ -44,6 +46,7 @@ def create_app(
     """Build the app around a running service; the caller owns the service's lifetime.
 
     ``ccx`` is shared with a ``--ccx-port`` server so both count one session limit.
+    The caller also runs ``app.state.mcp.run()`` while serving (the MCP session manager's task group).
     """
     # No OpenAPI document: the HTTP side has only /health, and the RPC schema is rpc.discover behind the token.
     app = FastAPI(title="executive", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
@@ -69,4 +72,5 @@ def create_app(
 
     app.state.service = service
     app.state.dispatcher = dispatcher
+    app.state.mcp = mount_mcp_http(app, DispatcherBackend(dispatcher, service), token)
     return app

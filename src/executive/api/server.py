@@ -161,10 +161,13 @@ async def serve(
         "version": __version__,
         "started": time.time(),
     }
+    mcp_running = app.state.mcp.run()  # the MCP session manager's task group, entered and left in this task
+    await mcp_running.__aenter__()
     serve_task = asyncio.ensure_future(server.serve(sockets=[sock]))
     while not server.started and not serve_task.done():
         await asyncio.sleep(0.01)
     if serve_task.done():
+        await mcp_running.__aexit__(None, None, None)
         await service.close()
         home_lock.close()
         serve_task.result()
@@ -188,6 +191,7 @@ async def serve(
             if asyncio.iscoroutine(result):
                 await result
         server.should_exit = True
+        await mcp_running.__aexit__(None, None, None)
         await service.close()
         try:
             await asyncio.wait_for(serve_task, 5.0)
@@ -208,6 +212,7 @@ async def serve(
             if asyncio.iscoroutine(result):
                 await result
         server.should_exit = True
+        await mcp_running.__aexit__(None, None, None)
         await service.close()
         try:
             await asyncio.wait_for(serve_task, 5.0)

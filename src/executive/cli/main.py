@@ -23,6 +23,9 @@ from executive.cli import (
     hsx as hsx_cli,
 )
 from executive.cli import (
+    mcp as mcp_cli,
+)
+from executive.cli import (
     patch as patch_cli,
 )
 from executive.cli import (
@@ -75,3 +78,4 @@ app.add_typer(
     pattern_cli.app, name="pattern", help="Pattern executors: list, schema, example, validate, run (--dry-run)."
 )
 app.command("fix")(fix_cli.fix)
+app.command("mcp")(mcp_cli.mcp)
