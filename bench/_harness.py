@@ -20,6 +20,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+# bench/mcp.py shares its name with the MCP SDK the daemon imports: once this module is loaded,
+# bench/ (the script's directory, or the child's explicit entry) leaves the path so `import mcp` finds the SDK.
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != str(ROOT / "bench")]
 
 
 def _server_main(home: str) -> None:

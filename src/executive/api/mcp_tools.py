@@ -2,9 +2,10 @@
 
 Each tool calls ``task.*`` methods of the JSON-RPC table (api/methods.py)
 through the backend; input models derive from those methods' params models.
-Output is read by byte offset exactly as ``task.output`` serves it; the
-"last N lines" mode reads backwards in bounded pieces, so a tail of a huge log
-costs what the tail weighs, not what the log weighs.
+Output is read by byte offset exactly as ``task.output`` serves it, at most
+:data:`MAX_READ` bytes per call; the "last N lines" mode reads backwards in
+bounded pieces, so a tail of a huge log costs what the tail weighs, not what
+the log weighs.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ __all__ = ["task_tools"]
 
 TAIL_BYTES = 4096  # output tail returned by run_command when it waited
 DEFAULT_READ = 64 * 1024  # read_output's default slice: big enough to be useful, small enough for a context
+# One read_output answer carries its data twice (text and structured content), JSON-escaped; 256 KiB keeps it
+# under the 1 MiB an SSE event may hold in the SDK's HTTP client. The daemon's own cap (4 MiB) is larger.
+MAX_READ = 256 * 1024
 BACKWARD_STEP = 64 * 1024  # last_lines reads the log backwards in pieces of this size
 
 _TASK_DESC = "task id (integer) or task name"
@@ -59,7 +63,10 @@ class ReadOutput(BaseModel):
     stream: Literal["stdout", "stderr"] = "stdout"
     offset: int | None = Field(None, ge=0, description="byte offset to read from (use next_offset of the last read)")
     limit: int = Field(
-        DEFAULT_READ, ge=1, description="most bytes to return; the daemon caps one read (4 MiB by default)"
+        DEFAULT_READ,
+        ge=1,
+        le=MAX_READ,
+        description=f"most bytes to return (at most {MAX_READ} per call; read big logs in pieces by offset)",
     )
     last_lines: int | None = Field(
         None, ge=1, le=100_000, description="instead of offset: the last N lines (at most `limit` bytes)"
@@ -188,8 +195,6 @@ async def _read_last_lines(call: ToolCall, args: Any) -> ToolAnswer:
     info, sizes = await _sizes(call, args.task)
     tid = int(info["id"])
     size = sizes[args.stream]
-    # The daemon checks `limit` against its per-read cap, as for an offset read: a huge limit is refused here.
-    await call.call("task.output", {"task": tid, "stream": args.stream, "offset": size, "limit": args.limit})
     buf = b""
     pos = size
     want = args.last_lines
