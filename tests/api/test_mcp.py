@@ -336,3 +336,84 @@ async def test_stdio_starts_an_embedded_daemon_when_none_runs(tmp_path: Path) ->
         assert run["stdout_tail"] == "embedded\n"
         assert (NoDaemon.home / "daemon.json").exists()  # other CLI commands can reach it meanwhile
     assert not (NoDaemon.home / "daemon.json").exists()
+
+
+def _git(repo: Path, *args: str) -> str:
+    env = dict(
+        os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t"
+    )
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True, env=env).stdout
+
+
+async def test_agent_patch_and_pipeline_tools_answer_in_their_declared_schemas(daemon: Any, tmp_path: Path) -> None:
+    """The SDK client validates every structured answer against the tool's output schema; these must pass."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    (repo / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "initial")
+    fake = tmp_path / "claude"
+    fixture = REPO / "tests/fixtures/agents/fake_claude.py"
+    fake.write_text(f"#!{sys.executable}\nimport runpy\nrunpy.run_path({str(fixture)!r}, run_name='__main__')\n")
+    fake.chmod(0o755)
+    edits = [{"path": "calc.py", "find": "a + b", "replace": "a + b  # checked"}]
+    async with open_session("http", daemon) as s:
+        run = await call_ok(
+            s,
+            "run_agent",
+            {
+                "agent": "claude",
+                "bin": str(fake),
+                "cwd": str(repo),
+                "prompt": "check add",
+                "env": {"FAKE_EDITS": json.dumps(edits)},
+                "wait": 60,
+            },
+        )
+        assert run["kind"] == "agent" and run["result"]["ok"] is True and run["waited"] is True
+        result = await s.call_tool("agent_result", {"task": run["id"]})
+        assert not result.is_error and "succeeded" in result.content[0].text
+        diff = await call_ok(s, "agent_diff", {"task": run["id"]})
+        assert diff["files"] and "# checked" in diff["diff"]
+
+        patch_text = (
+            "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n-    return a + b  # checked\n"
+            "+    return b + a\n"
+        )
+        applied = await call_ok(s, "apply_patch", {"diff": patch_text, "cwd": str(repo)})
+        assert applied["state"] == "applied" and "b + a" in (repo / "calc.py").read_text()
+        rolled = await call_ok(s, "rollback_patch", {"patch": applied["id"]})
+        assert rolled["state"] == "rolled_back" and "# checked" in (repo / "calc.py").read_text()
+        text = await call_err(s, "rollback_patch", {"patch": 999})
+        assert "999" in text
+
+        work = tmp_path / "work"
+        work.mkdir()
+        pipeline = (
+            "name: mcp\nphases:\n"
+            "  - name: build\n    steps:\n      - {name: a, command: [sh, -c, 'echo a >> side.txt']}\n"
+            "    checks:\n      - {name: side, kind: files_exist, paths: [side.txt], owners: [a]}\n"
+            "  - name: deploy\n    entry: {approval: true}\n"
+            "    steps:\n      - {name: b, command: [sh, -c, 'echo b >> side.txt']}\n"
+            "    checks:\n      - {name: side, kind: files_exist, paths: [side.txt], owners: [b]}\n"
+        )
+        (work / "p.yaml").write_text(pipeline)
+        started = await call_ok(s, "run_pipeline", {"path": str(work / "p.yaml")})
+        rid = started["id"]
+        deadline = time.monotonic() + 60
+        while (status := await call_ok(s, "pipeline_status", {"run": rid}))["run"]["state"] != "waiting_approval":
+            assert time.monotonic() < deadline, status["run"]
+            await anyio.sleep(0.1)
+        text = await call_err(s, "approve_gate", {"run": rid, "phase": "build"})
+        assert "no approval gate" in text
+        approved = await call_ok(s, "approve_gate", {"run": rid, "phase": "deploy", "note": "ship it"})
+        assert approved["phase"] == "deploy" and approved["note"] == "ship it"
+        while (status := await call_ok(s, "pipeline_status", {"run": rid}))["run"]["state"] not in ("passed", "failed"):
+            assert time.monotonic() < deadline, status["run"]
+            await anyio.sleep(0.1)
+        assert status["run"]["state"] == "passed" and (work / "side.txt").read_text() == "a\nb\n"
+        report = await s.read_resource(f"pipeline://{rid}/report")
+        assert "<html" in report.contents[0].text.lower()
+        text = await call_err(s, "resume_pipeline", {"run": rid})
+        assert str(rid) in text

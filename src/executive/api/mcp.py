@@ -299,7 +299,7 @@ _AUTH_FORM = "Authorization: Bearer <token>"
 def _bearer(scope: Scope) -> str | None:
     for key, value in scope.get("headers", ()):
         if key == b"authorization":
-            text = value.decode("latin-1")
+            text = bytes(value).decode("latin-1")
             if text.lower().startswith("bearer "):
                 return text[7:].strip()
     return None

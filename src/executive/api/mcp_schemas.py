@@ -17,6 +17,7 @@ from typing import Any
 __all__ = [
     "AGENT_RESULT",
     "AGENT_RUN",
+    "APPROVAL",
     "DIFF",
     "FIX_RUN",
     "HSX_BREAKPOINTS",
@@ -154,6 +155,12 @@ PATCH = obj({"id": INT, "state": STR, "cwd": STR}, ["id", "state"], "the patch's
 FIX_RUN = obj({"id": INT, "state": STR}, ["id"], "the fix run with its attempts")
 
 PIPELINE_RUN = obj({"id": INT, "state": STR}, ["id", "state"], "the pipeline run row")
+
+APPROVAL = obj(
+    {"run": INT, "phase": STR, "approved": NUM, "note": STR, "state": STR},
+    ["run", "phase", "state"],
+    "the recorded approval and the run's state after it",
+)
 
 PIPELINE_STATUS = obj({"run": ANY_OBJ, "phases": {"type": "array"}}, ["run"], "steps, verdicts and scores by phase")
 

@@ -87,7 +87,8 @@ def _agent_text(result: dict[str, Any]) -> str:
     if result.get("timed_out") or result.get("result") is None:
         return f"agent task {run.get('task_id')} has no result yet; call agent_result with a timeout to wait"
     res = result["result"]
-    return f"agent task {run.get('task_id')} finished: {res.get('status', '')} {res.get('text', '') or ''}".strip()
+    verdict = "succeeded" if res.get("ok") else f"failed ({'; '.join(str(e) for e in res.get('errors') or [])})"
+    return f"agent task {run.get('task_id')} {verdict}: {res.get('text') or ''}".strip()
 
 
 async def _agent_wait(call: ToolCall, task: int | str, timeout: float) -> dict[str, Any]:
@@ -149,7 +150,7 @@ async def _fix_status(call: ToolCall, args: Any) -> ToolAnswer:
             "agent.fix_wait",
             {"run": args.run},
             args.timeout,
-            lambda r: r.get("state") != "running",
+            lambda r: not r.get("timed_out"),
             lambda r: f"fix run {args.run}: {len(r.get('attempts') or [])} attempts so far",
         )
         out = answer
@@ -257,7 +258,7 @@ def work_tools() -> list[ToolSpec]:
             "Approve a gate",
             "Release the approval gate of a phase of a pipeline run that waits for approval; the run continues.",
             ApproveGate,
-            S.PIPELINE_RUN,
+            S.APPROVAL,
             write,
             _passthrough("pipeline.approve", PipelineApprove, "pipeline run"),
         ),
