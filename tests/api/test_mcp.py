@@ -417,3 +417,35 @@ async def test_agent_patch_and_pipeline_tools_answer_in_their_declared_schemas(d
         assert "<html" in report.contents[0].text.lower()
         text = await call_err(s, "resume_pipeline", {"run": rid})
         assert str(rid) in text
+
+
+async def test_listen_stream_of_the_2026_protocol_gets_stdout_updates(daemon: Any) -> None:
+    """`subscriptions/listen` (the protocol that replaced resources/subscribe) carries the same updates."""
+    from mcp import Client
+
+    env = dict(os.environ, EXECUTIVE_HOME=str(daemon.home), PYTHONPATH=str(REPO / "src"))
+    params = StdioServerParameters(command=sys.executable, args=["-m", "executive", "mcp"], env=env)
+    go = daemon.home.parent / "go-listen"
+    code = (
+        "import os, time\n"
+        f"while not os.path.exists({str(go)!r}): time.sleep(0.02)\n"
+        "for i in range(5):\n    print(f'tick {i}', flush=True); time.sleep(0.3)\n"
+    )
+    async with Client(params) as client:
+        assert client.session.protocol_version >= "2026"
+        run = await client.call_tool("run_command", {"argv": py(code), "wait": False})
+        uri = f"task://{run.structured_content['id']}/stdout"
+        seen = 0
+        async with client.listen(resource_subscriptions=[uri]) as sub:
+            go.touch()
+            with anyio.fail_after(30):
+                async for event in sub:
+                    assert event.uri == uri
+                    seen += 1
+                    if seen == 2:
+                        break
+        text = (await client.read_resource(uri)).contents[0].text
+        assert text.startswith("tick 0\n")
+        with pytest.raises(Exception, match="list_tasks"):
+            async with client.listen(resource_subscriptions=["task://9999/stdout"]):
+                pass

@@ -22,6 +22,10 @@ a bug — becomes a ``CallToolResult`` with ``isError: true`` whose text says
 what was wrong and what to do next.  Nothing in a tool call becomes a
 JSON-RPC error (which some hosts treat as fatal) or shows a traceback.
 
+Resource updates reach clients of both protocol eras: ``resources/subscribe``
+(up to 2025-11-25, notifications on the connection's standalone stream) and
+``subscriptions/listen`` (2026-07-28, notifications on the listen stream).
+
 Streamable HTTP: :func:`mount_mcp_http` adds ``/mcp`` to the daemon's FastAPI
 app behind the same bearer token as ``/rpc``.  The SDK's session manager
 needs a running task group; the daemon enters :meth:`McpHttp.run` for its
@@ -40,6 +44,7 @@ import structlog
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
+from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ResourceUpdated
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
 from starlette.responses import JSONResponse
@@ -141,6 +146,7 @@ class ExecutiveMcp:
             on_read_resource=self._read_resource,
             on_subscribe_resource=self._subscribe,
             on_unsubscribe_resource=self._unsubscribe,
+            on_subscriptions_listen=self._listen,
             on_list_prompts=self._list_prompts,
             on_get_prompt=self._get_prompt,
         )
@@ -237,6 +243,30 @@ class ExecutiveMcp:
     ) -> types.EmptyResult:
         self.resources.unsubscribe(_connection_key(ctx), str(params.uri))
         return types.EmptyResult()
+
+    async def _listen(
+        self, ctx: ServerRequestContext[Any], params: types.SubscriptionsListenRequestParams
+    ) -> types.SubscriptionsListenResult:
+        """``subscriptions/listen`` (protocol 2026-07-28): the same watchers, delivered on the listen stream.
+
+        Each listen stream gets its own bus, so a watcher's updates reach only the stream that asked.
+        """
+        bus = InMemorySubscriptionBus()
+        key = id(bus)
+        uris = list(params.notifications.resource_subscriptions or ())
+
+        async def publish(uri: str) -> None:
+            await bus.publish(ResourceUpdated(uri=uri))
+
+        try:
+            for uri in uris:
+                await self.resources.subscribe(key, uri, publish)
+            return await ListenHandler(bus, max_subscriptions=1)(ctx, params)
+        except ResourceError as exc:
+            raise MCPError(types.INVALID_PARAMS, str(exc)) from None
+        finally:
+            for uri in uris:
+                self.resources.unsubscribe(key, uri)
 
     # --- prompts --------------------------------------------------------------------
     async def _list_prompts(
