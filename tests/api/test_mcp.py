@@ -336,6 +336,15 @@ async def test_stdio_starts_an_embedded_daemon_when_none_runs(tmp_path: Path) ->
         assert run["stdout_tail"] == "embedded\n"
         assert (NoDaemon.home / "daemon.json").exists()  # other CLI commands can reach it meanwhile
     assert not (NoDaemon.home / "daemon.json").exists()
+    refused = subprocess.run(
+        [sys.executable, "-m", "executive", "mcp", "--no-start"],
+        env=dict(os.environ, EXECUTIVE_HOME=str(NoDaemon.home), PYTHONPATH=str(REPO / "src")),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert refused.returncode == 3 and "executive serve" in refused.stderr and refused.stdout == ""
 
 
 def _git(repo: Path, *args: str) -> str:

@@ -64,9 +64,13 @@ async def open_daemon_backend(home: Path, *, embed: bool = True) -> AsyncIterato
             await asyncio.wait_for(daemon, 30)
 
 
-async def serve_stdio(home: Path) -> None:
-    """Serve one MCP session on stdin/stdout until the host closes stdin."""
-    async with open_daemon_backend(home) as backend:
+async def serve_stdio(home: Path, *, embed: bool = True) -> None:
+    """Serve one MCP session on stdin/stdout until the host closes stdin.
+
+    Raises:
+        DaemonNotRunning: no daemon runs for ``home`` and ``embed`` is false.
+    """
+    async with open_daemon_backend(home, embed=embed) as backend:
         mcp = ExecutiveMcp(backend)
         try:
             async with stdio_server() as (read_stream, write_stream):
