@@ -145,8 +145,8 @@ async def _run_command(call: ToolCall, args: Any) -> ToolAnswer:
     parts = [_row_text(info) + ("" if not row["timed_out"] else " (still running after the wait)")]
     for stream in ("stdout", "stderr"):
         raw = await _tail(call, tid, stream, sizes[stream], TAIL_BYTES)
-        text, _ = _text_or_b64(raw)
-        out[f"{stream}_tail"] = raw.decode("utf-8", "replace")
+        text = raw.decode("utf-8", "replace")  # a tail may start inside a character; read_output gives exact bytes
+        out[f"{stream}_tail"] = text
         if raw:
             cut = " (last bytes; read_output has the rest)" if sizes[stream] > len(raw) else ""
             parts.append(f"--- {stream}{cut} ---\n{text}")
