@@ -41,6 +41,7 @@ from executive.kernel.errors import (
 )
 from executive.runtimes.vm import VmTask
 from executive.runtimes.vm_state import VmState
+from executive.service_locals import SourceMethods
 from executive.service_trace import TraceMethods
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -55,7 +56,7 @@ _YIELD_EVERY = 4096  # instructions a step-over runs between yields to the event
 _CALL = BY_MNEMONIC["CALL"].opcode
 
 
-class DebugService(TraceMethods):
+class DebugService(TraceMethods, SourceMethods):
     """Debugger services over HSX tasks; attached as ``Executive.debug``."""
 
     def __init__(self, executive: Executive) -> None:
@@ -532,7 +533,10 @@ class DebugService(TraceMethods):
         """Runtime hook, before a ``debug_break`` is published: count the breakpoint hit and
         add ``changed_regs`` since the last stop (spec §8.10)."""
         st = self._get(vt)
-        if data.get("reason") == "breakpoint":
+        watch_id = vt.cpu.halt_info.get("watch_id")
+        if data.get("reason") == "breakpoint" and watch_id is not None:  # a stopping watch, not a breakpoint
+            data.update(reason="watch", phase="post", watch_id=watch_id, writer_pc=vt.cpu.halt_info.get("writer_pc"))
+        elif data.get("reason") == "breakpoint":
             st.breakpoints.hit(data["pc"])
         regs = self.stops.update(vt.pid, vt.cpu.regs, vt.cpu.psw)
         if regs is not None:
@@ -637,6 +641,7 @@ class DebugService(TraceMethods):
         *,
         length: int = 4,
         type: str | None = None,
+        stop: bool = False,
         session_id: str | None = None,
     ) -> dict[str, Any]:
         """Watch data memory: ``expr`` is an address, a variable, ``var+off`` or ``*pointer``.
@@ -645,7 +650,9 @@ class DebugService(TraceMethods):
         ``watch_update {watch_id, address, expr, type, length, old, new, symbol?,
         location?, pc, steps}`` — at the instruction that made it, and only when the value
         really changes (spec §8.9).  ``type`` forces the reading (``address``, ``symbol``,
-        ``pointer``).
+        ``pointer``).  With ``stop`` it is a data breakpoint: a change also pauses the task
+        after the writing instruction, published as ``debug_break {reason: "watch",
+        watch_id, writer_pc}``.
 
         Raises:
             BadParamsError: unknown name, a code symbol, bad width or range.
@@ -658,6 +665,7 @@ class DebugService(TraceMethods):
         self._watch_ids += 1
         w = st.watches.add(Watch(
             self._watch_ids, st.pid, str(expr), kind, address, length, bytes(mem[address : address + length]), symbol, location,
+            stop,
         ))  # fmt: skip
         st.sync_hooks()
         return w.to_dict()

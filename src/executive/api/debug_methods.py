@@ -98,6 +98,16 @@ class SymLine(_P):
     line: int = Field(ge=0)
 
 
+class SymLines(_P):
+    task: TaskRef
+    file: str | None = Field(None, max_length=4096, description="omit to list the source files of the line table")
+
+
+class Locals(_P):
+    task: TaskRef
+    frame: int = Field(0, ge=0, description="0 is the innermost frame, as debug.stack numbers them")
+
+
 class SymList(_P):
     task: TaskRef
     type: Literal["all", "functions", "labels", "variables", "code"] = "all"
@@ -110,6 +120,7 @@ class WatchAdd(_P):
     expr: Where = Field(description="address, variable, variable+offset or *pointer")
     length: Literal[1, 2, 4] = 4
     type: Literal["address", "symbol", "pointer"] | None = None
+    stop: bool = Field(False, description="a data breakpoint: a change also pauses the task")
 
 
 class WatchRemove(_P):
@@ -176,9 +187,13 @@ def debug_methods() -> list[Method]:
         Method(d + "sym.at", SymAt, lambda c, p: c.service.debug.sym_at(p.task, p.address, space=p.space), "The symbol at or below an address."),
         Method(d + "sym.line", SymAddr, lambda c, p: c.service.debug.sym_line(p.task, p.address), "The source line of a code address."),
         Method(d + "sym.addresses", SymLine, lambda c, p: c.service.debug.sym_addresses(p.task, p.file, p.line), "Code addresses of file:line."),
+        Method(d + "sym.lines", SymLines, lambda c, p: c.service.debug.sym_lines(p.task, p.file),
+               "Lines of a source file that have code, with their addresses."),
+        Method(d + "locals", Locals, lambda c, p: c.service.debug.locals(p.task, p.frame),
+               "Local variables live in a stack frame (.sym symbols.locals), with values."),
         Method(d + "sym.list", SymList, lambda c, p: c.service.debug.sym_list(p.task, type=p.type, offset=p.offset, limit=p.limit),
                "One page of symbols."),
-        Method(d + "watch.add", WatchAdd, lambda c, p: c.service.debug.watch_add(p.task, p.expr, length=p.length, type=p.type, session_id=_touch(c)),
+        Method(d + "watch.add", WatchAdd, lambda c, p: c.service.debug.watch_add(p.task, p.expr, length=p.length, type=p.type, stop=p.stop, session_id=_touch(c)),
                "Watch data memory; watch_update events on change."),
         Method(d + "watch.remove", WatchRemove, lambda c, p: c.service.debug.watch_remove(p.task, p.id, session_id=_touch(c)), "Remove a watch."),
         Method(d + "watch.list", Task, lambda c, p: c.service.debug.watch_list(p.task), "Watches with current values."),

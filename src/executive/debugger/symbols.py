@@ -39,6 +39,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from executive.debugger.locals import LocalsFormatError, LocalTable, parse_locals
+
 __all__ = ["KINDS", "SymbolCache", "SymbolEntry", "SymbolFileError", "SymbolIndex", "parse_sym"]
 
 #: types a symbol can have; ``function`` and ``label`` live in code space, ``variable`` in data
@@ -134,6 +136,7 @@ class SymbolIndex:
         crc: int | None = None,
         path: str | None = None,
         generated: Iterable[int] = (),
+        locals: LocalTable | None = None,
     ) -> None:
         unique: dict[tuple[str, int, str], SymbolEntry] = {}
         for e in entries:
@@ -142,6 +145,7 @@ class SymbolIndex:
         self.path = path  # where it was read from (None for an uploaded document)
         self.crc = crc  # hxe_crc recorded in the .sym, if any
         self.generated = frozenset(generated)  # PCs of compiler-generated instructions (source_kind "compiler")
+        self.locals = locals or LocalTable([])  # symbols.locals: local variables by PC range
         self._code = _Sorted(e for e in items if e.space == "code")
         self._data = _Sorted(e for e in items if e.space == "data")
         self._functions = _Sorted(e for e in items if e.kind == "function")
@@ -212,6 +216,21 @@ class SymbolIndex:
         """Instruction addresses recorded for ``file:line`` (full path or base name), ascending."""
         return sorted(set(self._by_line.get((file, line), ())))
 
+    def files(self) -> list[str]:
+        """Source files named in the line table, as written there, sorted."""
+        return sorted({ln.file for ln in self._lines if ln.file})
+
+    def lines_of(self, file: str) -> dict[int, list[int]]:
+        """Every line of ``file`` (full path as written, or base name) that has code, with
+        its instruction addresses: the map a client needs to move a breakpoint to code."""
+        exact = any(ln.file == file for ln in self._lines)
+        base = os.path.basename(file)
+        out: dict[int, list[int]] = {}
+        for ln in self._lines:
+            if ln.file and (ln.file == file if exact else os.path.basename(ln.file) == base):
+                out.setdefault(ln.line, []).append(ln.address)
+        return dict(sorted(out.items()))
+
     @property
     def has_lines(self) -> bool:
         return bool(self._lines)
@@ -261,7 +280,18 @@ def parse_sym(doc: Any, *, path: str | None = None) -> SymbolIndex:
     entries += _entries(doc.get("functions"), "function", "functions")
     entries += _entries(doc.get("variables"), "variable", "variables")
     crc = doc.get("hxe_crc")
-    return SymbolIndex(entries, _lines(doc), crc=_int_or_none(crc, "hxe_crc"), path=path, generated=_generated(doc))
+    try:
+        local_table = parse_locals(doc)
+    except LocalsFormatError as exc:
+        raise SymbolFileError(str(exc)) from None
+    return SymbolIndex(
+        entries,
+        _lines(doc),
+        crc=_int_or_none(crc, "hxe_crc"),
+        path=path,
+        generated=_generated(doc),
+        locals=local_table,
+    )
 
 
 def _int(value: Any, where: str) -> int:

@@ -28,7 +28,7 @@ from executive.debugger.regdiff import RegDiff
 from executive.debugger.symbols import SymbolIndex
 from executive.debugger.trace import TraceBuffer, make_record
 from executive.debugger.watches import WatchSet
-from executive.hsx.cpu import Cpu, MemAccess
+from executive.hsx.cpu import Cpu, HaltReason, MemAccess
 from executive.hsx.isa import BY_MNEMONIC, sext12
 from executive.runtimes.vm import VmTask
 
@@ -90,6 +90,9 @@ class TaskDebug:
             self._publish(
                 "watch_update", self.pid, w.update(old, new) | {"pc": pc, "steps": cpu.steps, "source": "store"}
             )
+        stopping = next((w for w, _, _ in changes if w.stop), None)
+        if stopping is not None:  # a data breakpoint: pause once the writing instruction has retired
+            cpu.stop(HaltReason.BREAKPOINT, watch_id=stopping.id, writer_pc=pc)
 
     def _on_trace(self, cpu: Cpu, pc: int, word: int, next_pc: int, access: MemAccess | None) -> None:
         """CPU trace hook: one retired instruction → one record and one ``trace_step`` event."""

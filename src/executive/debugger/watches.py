@@ -52,12 +52,13 @@ class Watch:
     value: bytes  # the bytes last seen; invariant: len(value) == length
     symbol: str | None = None  # the variable the address belongs to
     location: str | None = None  # e.g. "counter+0x4", "*ptr -> 0x4010"
+    stop: bool = False  # a data breakpoint: a change also pauses the task, after the writing instruction
 
     def to_dict(self) -> dict[str, Any]:
         """The exported record (spec §8.9)."""
         d: dict[str, Any] = {
             "id": self.id, "pid": self.pid, "expr": self.expr, "type": self.type, "length": self.length,
-            "address": self.address, "value": hex_value(self.value), "mode": "memory",
+            "address": self.address, "value": hex_value(self.value), "mode": "memory", "stop": self.stop,
         }  # fmt: skip
         if self.symbol is not None:
             d["symbol"] = self.symbol
