@@ -331,11 +331,17 @@ class DebugService(TraceMethods, SourceMethods):
             "returned": len(page), "next_offset": end if end < total else None, "symbols": [e.to_dict() for e in page],
         }  # fmt: skip
 
-    def evaluate(self, ref: int | str, expr: str) -> dict[str, Any]:
-        """The value of a debugger expression (the CLI's ``p``; see debugger/evaluate.py)."""
+    def evaluate(self, ref: int | str, expr: str, frame: int = 0) -> dict[str, Any]:
+        """The value of a debugger expression (the CLI's ``p``, DAP's evaluate and breakpoint
+        conditions; see debugger/evaluate.py).  Names see the locals of stack frame ``frame``
+        (``.sym`` ``symbols.locals``); registers are the task's current ones whatever the frame."""
         st = self._state(ref)
         cpu = st.vt.cpu
-        value = evaluate(expr, regs=cpu.regs, pc=cpu.pc, sp=cpu.sp, psw=cpu.psw, mem=cpu.mem, symbols=st.symbols)
+        frame_locals = self.locals(st.pid, frame)["locals"] if st.symbols is not None and len(st.symbols.locals) else []
+        value = evaluate(
+            expr, regs=cpu.regs, pc=cpu.pc, sp=cpu.sp, psw=cpu.psw, mem=cpu.mem, symbols=st.symbols,
+            locals={v["name"]: v for v in frame_locals},
+        )  # fmt: skip
         if value["kind"] in ("code", "variable") and "symbol" not in value and st.symbols is not None:
             value["symbol"] = st.symbols.describe(value["address"])
         return {"pid": st.pid, **value}

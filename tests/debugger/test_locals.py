@@ -103,3 +103,30 @@ async def test_a_stopping_watch_pauses_after_the_writing_instruction(
     assert ev.data["writer_pc"] == 0x18
     ex.vm.resume(pid)
     assert (await ex.task_wait(pid, timeout=10))["exit_code"] == 9
+
+
+async def test_evaluate_registers_locals_symbols_and_memory(ex: Executive, program: Callable[..., Path]) -> None:
+    path = program(RECURSE, "ev")
+    probe = ex.vm.load(path=str(path), paused=True)["pid"]
+    rec = ex.debug.sym_lookup(probe, "rec")["symbol"]
+    _with_locals(path, rec["address"], rec["address"] + rec["size"])
+    pid = ex.vm.load(path=str(path), paused=True)["pid"]
+    ex.debug.bp_add(pid, "rec_base")
+    sub = ex.subscribe(types=["debug_break"], tasks=[pid])
+    ex.vm.resume(pid)
+    await next_event(sub, "debug_break")
+    regs = ex.vm.regs(pid)["regs"]
+    assert ex.debug.evaluate(pid, "R7")["value"] == regs[7]
+    assert ex.debug.evaluate(pid, "n == 0 && R1 == 0")["value"] == 1
+    n1 = ex.debug.evaluate(pid, "n", frame=1)
+    assert n1["value"] == 1 and n1["kind"] == "local" and "address" in n1
+    mem = ex.debug.evaluate(pid, f"*(u32*)0x{(regs[7] - 4) & 0xFFFF:X}")
+    assert mem["value"] == 0 and mem["kind"] == "memory" and mem["address"] == (regs[7] - 4) & 0xFFFF
+    assert ex.debug.evaluate(pid, "rec")["value"] == rec["address"]  # a function is its address
+    assert ex.debug.evaluate(pid, "(i8)0xFF + 1")["value"] == 0
+    with pytest.raises(BadParamsError, match="no symbol named"):
+        ex.debug.evaluate(pid, "nosuch + 1")
+    with pytest.raises(BadParamsError, match="past the end"):
+        ex.debug.evaluate(pid, "*(u32*)0xFFFE")
+    with pytest.raises(BadParamsError, match="expected"):
+        ex.debug.evaluate(pid, "(R1 + 2")

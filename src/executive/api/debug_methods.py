@@ -52,7 +52,11 @@ class Step(_P):
 
 class Eval(_P):
     task: TaskRef
-    expr: str = Field(max_length=MAX_EXPR, description="R0..R15, PC, SP, PSW, a number, a variable, name+off, *EXPR")
+    expr: str = Field(
+        max_length=MAX_EXPR,
+        description="R0..R15, PC, SP, a number, a variable or local, name+off, *EXPR, *(u8*)EXPR, C operators",
+    )
+    frame: int = Field(0, ge=0, description="whose locals the names see; 0 is the innermost frame")
 
 
 class Disasm(_P):
@@ -175,8 +179,8 @@ def debug_methods() -> list[Method]:
         Method(d + "next", Task, lambda c, p: c.service.debug.step_over(p.task, session_id=_touch(c)), "Step over a CALL."),
         Method(d + "finish", Task, lambda c, p: c.service.debug.step_out(p.task, session_id=_touch(c)),
                "Run until the current function returns."),
-        Method(d + "eval", Eval, lambda c, p: c.service.debug.evaluate(p.task, p.expr),
-               "Value of a register, number, variable, name+off or *address."),
+        Method(d + "eval", Eval, lambda c, p: c.service.debug.evaluate(p.task, p.expr, p.frame),
+               "Value of an expression: registers, numbers, variables, locals, name+off, *address, C operators."),
         Method(d + "disasm", Disasm, lambda c, p: c.service.debug.disasm(p.task, p.addr, p.count, before=p.before, mode=p.mode),
                "Disassemble code around an address (default: the PC)."),
         Method(d + "stack", Stack, lambda c, p: c.service.debug.stack(p.task, p.max_frames), "Walk the call stack."),
