@@ -90,11 +90,17 @@ class SourceMethods:
 
     def sym_lines(self, ref: int | str, file: str | None = None) -> dict[str, Any]:
         """The lines of ``file`` that have code, each with its instruction addresses; with no
-        ``file``, the source files the line table names."""
+        ``file``, the source files the line table names and the PCs of compiler-generated
+        instructions (``source_kind: "compiler"``, which source-level steps pass over)."""
         st = self._state(ref)
         symbols = st.symbols
         if file is None:
-            return {"pid": st.pid, "loaded": symbols is not None, "files": symbols.files() if symbols else []}
+            return {
+                "pid": st.pid,
+                "loaded": symbols is not None,
+                "files": symbols.files() if symbols else [],
+                "generated": sorted(symbols.generated) if symbols else [],
+            }
         table = symbols.lines_of(file) if symbols else {}
         return {
             "pid": st.pid,

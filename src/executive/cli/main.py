@@ -14,6 +14,9 @@ from executive.cli import (
     agents as agents_cli,
 )
 from executive.cli import (
+    dap as dap_cli,
+)
+from executive.cli import (
     debug as debug_cli,
 )
 from executive.cli import (
@@ -63,6 +66,7 @@ app.command("serve")(serve_cmd.serve)
 tasks.register(app)  # run, ps, logs, pause, resume, cancel, kill, events
 vm_cli.register(app)  # load
 app.command("debug")(debug_cli.debug)
+app.command("dap")(dap_cli.dap)
 app.add_typer(debug_cli.trace_app, name="trace", help="HSX trace buffers: set, export, import (hsx.trace/1).")
 app.add_typer(hsx_cli.app, name="hsx", help="HSX VM tools: run, asm, disasm, info.")
 app.add_typer(
