@@ -48,6 +48,18 @@ greeting:
     .ascii "hello\\n"
 """
 
+# Runs until killed: for attach, pause and leaving a task running.
+SPIN = """\
+.entry main
+.export main
+main:
+    LDI R4, 0
+    LDI R5, 1
+spin:
+    ADD R4, R4, R5          ; @spin
+    JMP spin
+"""
+
 FAULT = """\
 .entry main
 .export main

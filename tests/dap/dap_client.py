@@ -25,8 +25,15 @@ class DapFailure(AssertionError):
 
 
 class DapClient:
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        proc: asyncio.subprocess.Process | None = None,
+    ) -> None:
         self.proc = proc
+        self._in = reader
+        self._out = writer
         self._seq = 0
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self.events: list[dict[str, Any]] = []
@@ -41,11 +48,17 @@ class DapClient:
             sys.executable, "-m", "executive", "dap", *extra, env=env,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
-        return cls(proc)
+        assert proc.stdout is not None and proc.stdin is not None
+        return cls(proc.stdout, proc.stdin, proc)
+
+    @classmethod
+    async def connect(cls, port: int) -> DapClient:
+        """A client of an adapter serving TCP (``executive dap --port``)."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        return cls(reader, writer)
 
     async def _read(self) -> None:
-        assert self.proc.stdout is not None
-        out = self.proc.stdout
+        out = self._in
         while True:
             header = await out.readuntil(b"\r\n\r\n")
             length = next(
@@ -64,13 +77,12 @@ class DapClient:
 
     async def send(self, command: str, **arguments: Any) -> asyncio.Future[dict[str, Any]]:
         """Send a request; the future resolves to its response (success or not)."""
-        assert self.proc.stdin is not None
         self._seq += 1
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[self._seq] = fut
         body = json.dumps({"seq": self._seq, "type": "request", "command": command, "arguments": arguments}).encode()
-        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        await self.proc.stdin.drain()
+        self._out.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        await self._out.drain()
         return fut
 
     async def raw(self, command: str, timeout: float = 20.0, **arguments: Any) -> dict[str, Any]:
@@ -106,9 +118,11 @@ class DapClient:
 
     async def close(self) -> None:
         self._reader.cancel()
+        if self.proc is None:
+            self._out.close()
+            return
         if self.proc.returncode is None:
-            if self.proc.stdin is not None:
-                self.proc.stdin.close()
+            self._out.close()
             try:
                 await asyncio.wait_for(self.proc.wait(), 10)
             except TimeoutError:
