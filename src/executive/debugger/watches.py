@@ -58,8 +58,10 @@ class Watch:
         """The exported record (spec §8.9)."""
         d: dict[str, Any] = {
             "id": self.id, "pid": self.pid, "expr": self.expr, "type": self.type, "length": self.length,
-            "address": self.address, "value": hex_value(self.value), "mode": "memory", "stop": self.stop,
+            "address": self.address, "value": hex_value(self.value), "mode": "memory",
         }  # fmt: skip
+        if self.stop:  # only data breakpoints carry it, so the HSX record (spec §8.9) stays as it was
+            d["stop"] = True
         if self.symbol is not None:
             d["symbol"] = self.symbol
         if self.location is not None:
