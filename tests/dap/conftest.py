@@ -60,6 +60,41 @@ spin:
     JMP spin
 """
 
+# Writes "out" to stdout and "err" to stderr, then echoes one stdin message to stdout.
+ECHO = """\
+.entry main
+main:
+    LDI R1, 1
+    LDI32 R2, out
+    LDI R3, 4
+    SVC MOD=4, FN=2         ; FS_WRITE(fd 1)
+    LDI R1, 2
+    LDI32 R2, err
+    LDI R3, 4
+    SVC MOD=4, FN=2         ; FS_WRITE(fd 2)
+    LDI R1, 1
+    LDI32 R2, buf
+    LDI R3, 32
+    LDI32 R4, 0xFFFF
+    LDI R5, 0
+    SVC MOD=5, FN=3         ; RECV on stdin, wait forever
+    MOV R3, R1
+    LDI R1, 2
+    LDI32 R2, buf
+    LDI R4, 0
+    LDI R5, 0
+    SVC MOD=5, FN=2         ; SEND to stdout
+    LDI R0, 3
+    RET
+.data
+out:
+    .ascii "out\\n"
+err:
+    .ascii "err\\n"
+buf:
+    .zero 32
+"""
+
 FAULT = """\
 .entry main
 .export main

@@ -14,7 +14,7 @@ from executive.api.client import Client
 from executive.hsx.asm import assemble_text
 
 from ..conftest import Daemon, wait_for
-from .conftest import CALLS, SPIN, line_of, write_mvasm
+from .conftest import CALLS, ECHO, SPIN, line_of, write_mvasm
 from .dap_client import DapClient, start_session
 
 
@@ -170,3 +170,19 @@ async def test_a_daemon_is_started_for_the_session_and_stopped_after(tmp_path: P
 
     await wait_for(gone, timeout=20)
     assert not (home / "daemon.json").exists()
+
+
+async def test_args_and_stdin_reach_the_program_and_its_output_comes_back(daemon: Daemon, tmp_path: Path) -> None:
+    path = str(write_mvasm(tmp_path, "echo", ECHO))
+    c, _ = await start_session(daemon.home, {"program": path, "args": ["hi", "there"], "stdin": "!"})
+    try:
+        assert (await c.wait_event("exited"))["exitCode"] == 3
+        await c.wait_event("terminated")
+        by_category: dict[str, str] = {}
+        for e in c.events:
+            if e["event"] == "output":
+                by_category[e["body"]["category"]] = by_category.get(e["body"]["category"], "") + e["body"]["output"]
+        assert by_category["stdout"] == "out\nhi there\n!" and by_category["stderr"] == "err\n"
+        await c.request("disconnect")
+    finally:
+        await c.close()
