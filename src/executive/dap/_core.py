@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from executive.dap.breakpoints import BreakpointBook, BreakSpec
+from executive.dap.build import Builder
 from executive.dap.protocol import DapError, MessageFactory, Rpc
 from executive.dap.sources import SourceMap
 from executive.dap.variables import Inspector
@@ -29,8 +30,9 @@ STOP_REASONS = {"source": "breakpoint", "function": "function breakpoint", "inst
 class SessionCore:
     """Attributes and helpers shared by the parts of a session."""
 
-    def __init__(self, rpc: Rpc, send: Send, *, cwd: str | None = None) -> None:
+    def __init__(self, rpc: Rpc, send: Send, *, cwd: str | None = None, builder: Builder | None = None) -> None:
         self.rpc = rpc
+        self._builder = builder or Builder()  # assembles .mvasm launches (the only file writes)
         self._send = send
         self._cwd = cwd or os.getcwd()
         self.msgs = MessageFactory()
@@ -54,7 +56,6 @@ class SessionCore:
         self._end: dict[str, Any] | None = None  # the task_state payload that ended it
         self._terminated = False
         self._session_opened = False
-        self._tmp: str | None = None  # where an .mvasm launch put its .hxe and .sym
         self._after: list[dict[str, Any]] = []  # events to send after the current response
 
     # ------------------------------------------------------------------ plumbing

@@ -6,8 +6,12 @@ Theory of operation
 (dap/server.py) feeds it decoded requests (:meth:`DapSession.handle`) and the daemon's
 events (:meth:`DapSession.on_event`) *one at a time, from one queue*, and it emits DAP
 messages through the ``send`` callable.  The daemon is reached only through the
-injected :class:`~executive.dap.protocol.Rpc` (``Client.call``), so a test can drive the
-core with a fake.  It keeps no state of the program: what it holds is the debug session
+injected :class:`~executive.dap.protocol.Rpc` (``Client.call``) and an ``.mvasm`` is
+built by the injected builder (dap/build.py), so a test can drive the core with fakes.
+Unlike a strict sans-I/O core it *awaits* the Rpc: one DAP request is several dependent
+daemon calls (resolve a line, set a breakpoint, read the stack), and a resumable state
+machine for each would be far longer than the translation it carries; the seams keep
+it as testable.  It keeps no state of the program: what it holds is the debug session
 itself — which task, the editor's breakpoints (dap/breakpoints.py), the variable
 references of the current stop (dap/variables.py) and where source files are
 (dap/sources.py).
@@ -36,13 +40,11 @@ from __future__ import annotations
 
 import base64
 import os
-import shutil
-import tempfile
+import sys
+import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from executive.api.client import RpcError
 from executive.dap._breakpoint_requests import BreakpointRequests
@@ -112,6 +114,9 @@ class DapSession(BreakpointRequests, RunControl, MemoryRequests):
             self._send(self.msgs.error(request, exc.message))
         except ConnectionError as exc:
             self._send(self.msgs.error(request, f"{exc}; is the daemon still running?"))
+        except Exception as exc:  # a bug here must not end the editor's session; say what broke
+            traceback.print_exc(file=sys.stderr)
+            self._send(self.msgs.error(request, f"internal error in the hsx adapter ({type(exc).__name__}: {exc})"))
         else:
             self._send(self.msgs.response(request, body))
         after, self._after = self._after, []
@@ -119,10 +124,8 @@ class DapSession(BreakpointRequests, RunControl, MemoryRequests):
             self._send(ev)
 
     async def aclose(self) -> None:
-        """Remove the temporary build directory of an .mvasm launch."""
-        if self._tmp is not None:
-            shutil.rmtree(self._tmp, ignore_errors=True)
-            self._tmp = None
+        """Remove what an .mvasm launch built."""
+        self._builder.close()
 
     # ------------------------------------------------------------------ start
     async def _initialize(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -146,7 +149,12 @@ class DapSession(BreakpointRequests, RunControl, MemoryRequests):
         path = Path(os.path.expanduser(program))
         path = (Path(cwd) / path if not path.is_absolute() else path).resolve()
         stdin = _stdin_of(args)
-        image = self._build(path) if path.suffix.lower() == ".mvasm" else path
+        image = path
+        if path.suffix.lower() == ".mvasm":
+            built = self._builder(path)
+            image = built.image
+            for warning in built.warnings:
+                self._output(f"{warning}\n")
         await self._open_session()
         params: dict[str, Any] = {"path": str(image), "paused": True, "lock": True}
         if isinstance(args.get("name"), str) and args["name"]:
@@ -164,31 +172,6 @@ class DapSession(BreakpointRequests, RunControl, MemoryRequests):
         self._resume_on_config = True
         self._event("initialized", later=True)
         return None
-
-    def _build(self, source: Path) -> Path:
-        """Assemble an .mvasm into a temporary .hxe with its .sym (absolute file names, so
-        the editor opens the sources it set breakpoints in)."""
-        from executive.hsx.asm import MAX_SOURCE_BYTES, AsmError, assemble
-
-        def read(p: str) -> str:
-            q = Path(p)
-            if q.stat().st_size > MAX_SOURCE_BYTES:
-                raise OSError(f"{p} is larger than {MAX_SOURCE_BYTES} bytes")
-            return q.read_text(encoding="utf-8")
-
-        self._tmp = tempfile.mkdtemp(prefix="executive-dap-")
-        out = Path(self._tmp) / (source.stem + ".hxe")
-        try:
-            result = assemble([(str(source), read(str(source)))], hxe_path=str(out), include_loader=read)
-        except OSError as exc:
-            raise DapError(f"cannot read {source}: {exc.strerror or exc}") from None
-        except AsmError as exc:
-            raise DapError(f"assembling {source.name} failed: {exc}") from None
-        out.write_bytes(result.hxe)
-        out.with_suffix(".sym").write_bytes(orjson.dumps(result.sym))
-        for warning in result.warnings:
-            self._output(f"{warning}\n")
-        return out
 
     async def _attach(self, args: dict[str, Any]) -> dict[str, Any] | None:
         if self.pid is not None:
