@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint venv bench clean
+.PHONY: run test lint venv bench clean dap-conformance
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,5 +44,9 @@ lint: $(LSTAMP)
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
+## VS Code's own DebugClient (npm @vscode/debugadapter-testsupport) against `executive dap`.
+dap-conformance: $(STAMP)
+	cd tests/dap/conformance && npm install --no-audit --no-fund --silent && PYTHON=$(abspath $(BIN)/python) npm test
+
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info
+	rm -rf $(VENV) build *.egg-info src/*.egg-info tests/dap/conformance/node_modules

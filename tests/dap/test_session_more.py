@@ -186,3 +186,26 @@ async def test_args_and_stdin_reach_the_program_and_its_output_comes_back(daemon
         await c.request("disconnect")
     finally:
         await c.close()
+
+
+async def test_sigterm_ends_the_adapter_and_the_daemon_it_started(tmp_path: Path) -> None:
+    home = tmp_path / "fresh-home"
+    path = str(write_mvasm(tmp_path, "spin", SPIN))
+    c, _ = await start_session(home, {"program": path, "stopOnEntry": True})
+    try:
+        await c.wait_event("stopped")
+        daemon_pid = json.loads((home / "daemon.json").read_text())["pid"]
+        assert c.proc is not None
+        c.proc.terminate()
+        assert await asyncio.wait_for(c.proc.wait(), 30) == 0
+    finally:
+        await c.close()
+
+    def gone() -> bool:
+        try:
+            os.kill(daemon_pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    await wait_for(gone, timeout=20)

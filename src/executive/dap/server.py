@@ -6,13 +6,16 @@ session in order — so a request handler and an event never interleave (the ses
 relies on that; see its theory of operation).  Writes are the encoded messages the
 session emits.  The session ends at ``disconnect``, at end of input, or when the daemon
 connection drops; a task the adapter launched is then killed unless the editor asked to
-leave it running, and a daemon the adapter started is stopped.
+leave it running, and a daemon the adapter started is stopped.  SIGTERM and SIGINT (an
+editor ending the adapter) cancel the sessions, so that clean-up still runs; only a
+SIGKILL can leave a started daemon behind.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -79,8 +82,18 @@ async def _pump_events(client: Client, queue: asyncio.Queue[tuple[str, Any]]) ->
     queue.put_nowait(("error", "the connection to the daemon closed"))
 
 
+def _cancel_on_signals() -> None:
+    """SIGTERM/SIGINT cancel the running main task, so every ``finally`` clean-up runs."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+
+
 async def serve_stdio(home: Path) -> None:
     """One session over this process's stdin/stdout (how VS Code runs an adapter)."""
+    _cancel_on_signals()
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=_READ)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
@@ -90,23 +103,35 @@ async def serve_stdio(home: Path) -> None:
         out.write(data)
         out.flush()
 
-    await run_session(reader, write, home)
+    with contextlib.suppress(asyncio.CancelledError):
+        await run_session(reader, write, home)
 
 
 async def serve_tcp(home: Path, port: int, *, on_ready: Callable[[int], None] | None = None) -> None:
-    """Sessions on 127.0.0.1:``port`` (0 picks one), one per connection, until cancelled."""
+    """Sessions on 127.0.0.1:``port`` (0 picks one), one per connection, until a signal."""
+    _cancel_on_signals()
+    sessions: set[asyncio.Task[None]] = set()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        sessions.add(task)
         try:
             await run_session(reader, writer.write, home)
         except Exception as exc:  # one editor's failure must not end the server
             sys.stderr.write(f"executive dap: session failed: {exc}\n")
         finally:
+            sessions.discard(task)
             writer.close()
 
     server = await asyncio.start_server(handle, "127.0.0.1", port)
     bound = server.sockets[0].getsockname()[1]
     if on_ready is not None:
         on_ready(bound)
-    async with server:
-        await server.serve_forever()
+    try:
+        async with server:
+            await server.serve_forever()
+    except asyncio.CancelledError:
+        for t in list(sessions):
+            t.cancel()
+        await asyncio.gather(*sessions, return_exceptions=True)
