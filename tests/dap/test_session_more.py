@@ -209,3 +209,41 @@ async def test_sigterm_ends_the_adapter_and_the_daemon_it_started(tmp_path: Path
         return False
 
     await wait_for(gone, timeout=20)
+
+
+async def test_a_data_breakpoint_ends_a_step_over_the_call_that_writes(daemon: Daemon, tmp_path: Path) -> None:
+    src = """\
+.entry main
+.export main
+main:
+    PUSH R7
+    MOV R7, R15
+    CALL store              ; @call
+    LDI R0, 0
+    POP R7
+    RET
+store:
+    PUSH R7
+    MOV R7, R15
+    LDI32 R1, flag
+    LDI R2, 1
+    ST [R1+0], R2           ; @store
+    POP R7
+    RET
+.data
+flag:
+    .word 0
+"""
+    path = str(write_mvasm(tmp_path, "store", src))
+    c, _ = await start_session(daemon.home, {"program": path}, {path: [line_of(src, "call")]})
+    try:
+        thread = (await c.wait_event("stopped"))["threadId"]
+        info = await c.request("dataBreakpointInfo", name="flag", variablesReference=0, frameId=1)
+        await c.request("setDataBreakpoints", breakpoints=[{"dataId": info["dataId"]}])
+        await c.request("next", threadId=thread)
+        assert (await c.wait_event("stopped"))["reason"] == "data breakpoint"
+        frames = (await c.request("stackTrace", threadId=thread))["stackFrames"]
+        assert frames[0]["name"] == "store" and frames[0]["line"] == line_of(src, "store") + 1
+        await c.request("disconnect")
+    finally:
+        await c.close()

@@ -55,8 +55,9 @@ class RunControl(SessionCore):
         reason = "step"
         for _ in range(_MAX_SOURCE_STEPS):
             r = await self._call(method, task=pid)
-            if "debug_break" in r or r.get("stop") in ("breakpoint", "brk"):
-                reason = "breakpoint"
+            if "debug_break" in r or r.get("stop") in ("breakpoint", "brk", "watch"):
+                why = (r.get("debug_break") or {}).get("reason", r.get("stop"))
+                reason = "data breakpoint" if why == "watch" else "breakpoint"
                 break
             if r.get("halt") not in ("running", "breakpoint", "brk", "step_limit") or r.get("stop") == "waiting":
                 if r.get("halt") in ("sleep", "blocked") or r.get("stop") == "waiting":
