@@ -231,6 +231,10 @@ async def test_bad_requests_get_clear_errors(daemon: Daemon, tmp_path: Path) -> 
         bad = write_mvasm(tmp_path, "bad", "main:\n    FROB R1\n")
         r = await c.raw("launch", program=str(bad))
         assert r["success"] is False and "assembling bad.mvasm failed" in r["message"]
+        prog = write_mvasm(tmp_path, "ok", FAULT)
+        r = await c.raw("launch", program=str(prog), symbols="missing.sym")
+        assert r["success"] is False and "missing.sym" in r["message"]
+        assert (await c.request("threads"))["threads"] == []  # the refused launch left no task
         r = await c.raw("stackTrace", threadId=1)
         assert r["success"] is False and "launch or attach first" in r["message"]
         try:

@@ -163,11 +163,16 @@ class DapSession(BreakpointRequests, RunControl, MemoryRequests):
         self.pid, self.name, self.launched = loaded["pid"], loaded["name"], True
         for warning in loaded.get("warnings", []):
             self._output(f"hsx: {warning}\n")
-        if isinstance(args.get("symbols"), str):
-            await self._call("debug.sym.load", task=self.pid, path=args["symbols"])
-        await self._prepare(base_dir=str(path.parent))
-        if stdin:
-            await self._call("mailbox.send", task=self.pid, data_b64=base64.b64encode(stdin).decode())
+        try:
+            if isinstance(args.get("symbols"), str):
+                await self._call("debug.sym.load", task=self.pid, path=args["symbols"])
+            await self._prepare(base_dir=str(path.parent))
+            if stdin:
+                await self._call("mailbox.send", task=self.pid, data_b64=base64.b64encode(stdin).decode())
+        except (DapError, RpcError):  # a refused launch leaves nothing behind on the daemon
+            await self._call("vm.kill", task=self.pid)
+            self.pid, self.inspector = None, None
+            raise
         self._stop_on_entry = bool(args.get("stopOnEntry", False))
         self._resume_on_config = True
         self._event("initialized", later=True)
@@ -222,7 +227,7 @@ class DapSession(BreakpointRequests, RunControl, MemoryRequests):
             self._stopped("pause", later=True, description="the task was paused when the debugger attached")
         return None
 
-    # ------------------------------------------------------------------ breakpoints
+    # ------------------------------------------------------------------ threads, frames, variables
     async def _threads(self, args: dict[str, Any]) -> dict[str, Any]:
         if self.pid is None:
             return {"threads": []}
