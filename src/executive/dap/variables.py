@@ -192,9 +192,9 @@ class Inspector:
                 r = await _call(self.rpc, "debug.eval", task=self.pid, expr=name, frame=frame_index(frame_id))
             except DapError as exc:
                 return {"dataId": None, "description": exc.message}
-            if r.get("address") is None:
+            if r.get("address") is None or r["kind"] == "code":
                 return unwatchable
-            address, width = r["address"], _watch_width(r["width"])
+            address, width = r["address"], _watch_width(r.get("size", 4))
         return {
             "dataId": f"0x{address:X}/{width}",
             "description": f"{name} (0x{address:04X}, {width} bytes)",
