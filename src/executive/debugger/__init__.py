@@ -10,7 +10,7 @@
 * :mod:`.trace` — ``hsx.trace/1`` rings, export and validated import
 * :mod:`.task` — one task's debug state and its CPU hooks
 
-``Executive.debug`` (service_debug.py) is the public surface built on these.
+``Executive.debug`` (service/debug.py) is the public surface built on these.
 """
 
 from executive.debugger.breakpoints import (

@@ -25,7 +25,7 @@ from executive.kernel.tasks import EndReason, Task, TaskKind, Transition
 from executive.runtimes.vm import VmRuntime, VmTask
 
 if TYPE_CHECKING:  # pragma: no cover
-    from executive.service import Executive
+    from executive.service.executive import Executive
 
 __all__ = ["REGISTER_NAMES", "VmService"]
 

@@ -41,11 +41,11 @@ from executive.kernel.errors import (
 )
 from executive.runtimes.vm import VmTask
 from executive.runtimes.vm_state import VmState
-from executive.service_locals import SourceMethods
-from executive.service_trace import TraceMethods
+from executive.service.locals import SourceMethods
+from executive.service.trace import TraceMethods
 
 if TYPE_CHECKING:  # pragma: no cover
-    from executive.service import Executive
+    from executive.service.executive import Executive
 
 __all__ = ["DebugService"]
 

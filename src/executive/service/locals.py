@@ -1,6 +1,6 @@
 """Source-level look-ups of ``Executive.debug``: locals of a frame and a file's line map.
 
-A mixin of :class:`~executive.service_debug.DebugService`, kept apart because it answers
+A mixin of :class:`~executive.service.debug.DebugService`, kept apart because it answers
 source-level questions a front end (the DAP adapter, an editor) asks, on top of the
 address-level services: which local variables are live in a stack frame and what they
 hold (``symbols.locals``, hsx-executive.md §11.1, §8.9), and which lines of a source file
@@ -18,7 +18,7 @@ from executive.debugger.task import TaskDebug
 from executive.kernel.errors import BadParamsError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from executive.service import Executive
+    from executive.service.executive import Executive
 
 __all__ = ["SourceMethods"]
 

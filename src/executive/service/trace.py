@@ -1,6 +1,6 @@
 """Trace services of ``Executive.debug``: per-task ``hsx.trace/1`` rings (spec hsx-executive §9).
 
-A mixin of :class:`~executive.service_debug.DebugService`, kept in its own file because
+A mixin of :class:`~executive.service.debug.DebugService`, kept in its own file because
 tracing is its own concept: switching the per-instruction trace hook on and off, sizing
 the rings, and moving records out (``trace_export``) and back in (``trace_import``,
 validated record by record in debugger/trace.py).  The records themselves are made by
@@ -17,7 +17,7 @@ from executive.debugger.trace import FORMAT, SEQ_WRAP, import_records
 from executive.kernel.errors import LimitError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from executive.service import Executive
+    from executive.service.executive import Executive
 
 __all__ = ["TraceMethods"]
 

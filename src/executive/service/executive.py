@@ -39,8 +39,8 @@ from executive.runtimes.allowlist import AllowList
 from executive.runtimes.output import TaskOutput
 from executive.runtimes.process import STREAMS, ProcessRuntime, ProcessSpec
 from executive.runtimes.process_os import ProcessOS
-from executive.service_debug import DebugService
-from executive.service_vm import VmService
+from executive.service.debug import DebugService
+from executive.service.vm import VmService
 from executive.store.sqlite import SqliteStore
 from executive.store.writer import StoreWriter
 from executive.task_records import task_from_row, task_to_row
