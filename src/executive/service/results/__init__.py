@@ -1,0 +1,19 @@
+"""The typed results of every public service method, one module per group.
+
+Why TypedDicts and not models: see core.py.  ``rpc.discover`` publishes their JSON
+Schema (pydantic ``TypeAdapter``); tests/api/test_result_schemas.py validates real
+replies against it.
+"""
+
+from executive.service.results.agents import *  # noqa: F403
+from executive.service.results.agents import __all__ as _agents
+from executive.service.results.core import *  # noqa: F403
+from executive.service.results.core import __all__ as _core
+from executive.service.results.debug import *  # noqa: F403
+from executive.service.results.debug import __all__ as _debug
+from executive.service.results.pipelines import *  # noqa: F403
+from executive.service.results.pipelines import __all__ as _pipelines
+from executive.service.results.vm import *  # noqa: F403
+from executive.service.results.vm import __all__ as _vm
+
+__all__ = [*_agents, *_core, *_debug, *_pipelines, *_vm]
