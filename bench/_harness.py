@@ -57,7 +57,8 @@ def _server_main(home: str) -> None:
         uvloop.install()
     except ImportError:
         pass
-    opts = ServeOptions(Path(home), host="127.0.0.1", port=0, extra_methods=[Method("bench.emit", Emit, emit)])
+    emitted = dict[str, int]  # {sent, last_seq}
+    opts = ServeOptions(Path(home), host="127.0.0.1", port=0, extra_methods=[Method("bench.emit", Emit, emitted, emit)])
     asyncio.run(serve(opts))
 
 

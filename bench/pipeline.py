@@ -157,7 +157,7 @@ async def main() -> None:
                 f"{per['pipeline'] - per['tasks']:.2f} ms over bare tasks"
             )
         finally:
-            await ex.close()
+            await ex.aclose()
 
 
 if __name__ == "__main__":

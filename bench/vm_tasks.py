@@ -76,7 +76,7 @@ async def scheduled_rate(n_tasks: int) -> float:
                 ex.vm.kill(p)
             return best
         finally:
-            await ex.close()
+            await ex.aclose()
 
 
 async def trace_events_rate() -> tuple[float, float, int]:

@@ -380,3 +380,57 @@ def e2e() -> types.SimpleNamespace:
         wait_for=wait_for, gone=pid_gone, read_pid_file=read_pid_file, until_ended=until_ended,
         read_log=read_log, run_cli=run_cli, start_cli=start_cli, start_daemon=start_daemon, raw=RawWs.connect,
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# Every JSON-RPC reply a test causes in this process is checked against the result schema its
+# method publishes in rpc.discover (api/rpc.py Method.result).  A reply that does not match
+# fails the test that caused it; tests/api/test_result_schemas.py also calls every method once.
+
+import jsonschema  # noqa: E402
+import orjson  # noqa: E402
+
+from executive.api import rpc as _rpc  # noqa: E402
+
+_schema_failures: list[str] = []
+_validators: dict[str, jsonschema.Draft202012Validator] = {}
+
+
+def result_validator(method: _rpc.Method) -> jsonschema.Draft202012Validator:
+    """The JSON Schema validator of a method's published result schema (cached per method name)."""
+    v = _validators.get(method.name)
+    if v is None:
+        v = _validators[method.name] = jsonschema.Draft202012Validator(method.result_schema())
+    return v
+
+
+def result_errors(method: _rpc.Method, result: Any) -> list[str]:
+    """Why ``result`` (as it goes on the wire) does not match the method's result schema."""
+    wire = orjson.loads(orjson.dumps(result))
+    return [
+        f"{method.name}: {'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message[:300]}"
+        for e in result_validator(method).iter_errors(wire)
+    ]
+
+
+_original_handle_message = _rpc.Dispatcher.handle_message
+
+
+async def _checked_handle_message(self: _rpc.Dispatcher, msg: Any, ctx: Any) -> dict[str, Any] | None:
+    reply = await _original_handle_message(self, msg, ctx)
+    if reply is not None and "result" in reply and isinstance(msg, dict):
+        method = self.methods.get(msg.get("method"))
+        if method is not None:
+            _schema_failures.extend(result_errors(method, reply["result"]))
+    return reply
+
+
+_rpc.Dispatcher.handle_message = _checked_handle_message  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def _replies_match_their_result_schemas() -> Any:
+    _schema_failures.clear()
+    yield
+    failures, _schema_failures[:] = list(_schema_failures), []
+    assert not failures, "replies that do not match their method's result schema:\n" + "\n".join(failures[:20])

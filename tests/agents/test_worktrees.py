@@ -15,7 +15,7 @@ async def test_restart_removes_leftover_throwaway_worktrees_and_keeps_agent_ones
     kept = await ex.agents.worktrees.create(str(repo), purpose="agent", branch=True)
     ex.agents.worktrees.release(kept)
     assert (Path(throwaway.path) / "a.txt").read_text() == "dirty\n"  # a mirror of the working state, not of HEAD
-    await ex.close()
+    await ex.aclose()
 
     ex = await Executive.open(tmp_path / "home")
     try:
@@ -30,4 +30,4 @@ async def test_restart_removes_leftover_throwaway_worktrees_and_keeps_agent_ones
         await ex.agents.worktrees.prune()
         assert not Path(kept.path).exists() and kept.branch in agents.git(repo, "branch")
     finally:
-        await ex.close()
+        await ex.aclose()

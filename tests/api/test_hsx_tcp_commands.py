@@ -156,7 +156,7 @@ async def test_the_port_refuses_non_loopback_addresses(tmp_path: Path) -> None:
         with pytest.raises(BadParamsError, match="no authentication"):
             await start_hsx_server(ex, host="0.0.0.0", port=0)
     finally:
-        await ex.close()
+        await ex.aclose()
 
 
 async def test_tasks_memory_and_mailboxes(hsx: HsxDaemon, conn: HsxClient, tmp_path: Path) -> None:
@@ -226,7 +226,7 @@ async def test_shutdown_when_the_port_allows_it(tmp_path: Path) -> None:
         await asyncio.wait_for(stopped.wait(), 5)
     finally:
         await server.aclose()
-        await ex.close()
+        await ex.aclose()
 
 
 async def test_executive_serve_hsx_port(daemon_process, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

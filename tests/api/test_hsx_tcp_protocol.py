@@ -74,7 +74,7 @@ async def core(tmp_path: Path) -> AsyncIterator[HsxCore]:
     try:
         yield HsxCore(ex, clock=lambda: 1000.0)
     finally:
-        await ex.close()
+        await ex.aclose()
 
 
 def _replies(data: bytes) -> list[dict[str, object]]:

@@ -114,7 +114,7 @@ async def ex(tmp_path: Path, limits: Limits) -> AsyncIterator[Executive]:
     try:
         yield e
     finally:
-        await e.close()
+        await e.aclose()
 
 
 @pytest.fixture

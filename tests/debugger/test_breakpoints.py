@@ -121,7 +121,7 @@ async def test_breakpoint_limit(tmp_path: Path, program: Callable[..., Path]) ->
             ex.debug.bp_add(pid, 0x18)
         ex.debug.bp_add(pid, 0x14)  # an existing one is not a new one
     finally:
-        await ex.close()
+        await ex.aclose()
 
 
 async def test_another_session_cannot_set_breakpoints_on_a_locked_task(ex: Executive, program: Callable[..., Path]) -> None:

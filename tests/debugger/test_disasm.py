@@ -89,4 +89,4 @@ async def test_count_is_clamped_and_results_cached(tmp_path: Path, program: Call
         ex.debug.sym_load(pid)  # new symbols: the task's listings are dropped
         assert ex.debug.disasm(pid, 0, 100)["cached"] is False
     finally:
-        await ex.close()
+        await ex.aclose()

@@ -124,4 +124,4 @@ async def test_frame_cap(tmp_path: Path, program: Callable[..., Path]) -> None:
         assert st["truncated"] and st["errors"] == ["frame_limit_reached:3"]
         assert len(ex.debug.stack(pid, max_frames=2)["frames"]) == 2
     finally:
-        await ex.close()
+        await ex.aclose()

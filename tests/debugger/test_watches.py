@@ -109,7 +109,7 @@ async def test_watch_limit_and_lock(tmp_path: Path, program: Callable[..., Path]
             ex.debug.watch_add(pid, 0x4004, session_id=owner)
         assert ex.debug.watch_list(pid)["count"] == 2
     finally:
-        await ex.close()
+        await ex.aclose()
 
 
 async def test_watches_leave_the_fast_path_when_removed(ex: Executive, program: Callable[..., Path]) -> None:

@@ -100,7 +100,7 @@ async def test_agent_step_without_the_agents_layer(pl: SimpleNamespace, tmp_path
         task = ex.task_info(status["phases"][0]["iterations"][0]["steps"][0]["tasks"][0])
         assert task["kind"] == "agent" and task["meta"]["pipeline"]["step"] == "writer"
     finally:
-        await ex.close()
+        await ex.aclose()
 
 
 async def test_a_paused_step_holds_the_run(pl: SimpleNamespace, client: Client, work: Path) -> None:

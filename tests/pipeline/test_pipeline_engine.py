@@ -305,13 +305,13 @@ async def test_cancel_while_the_step_task_spawns_cancels_it(
 ) -> None:
     # The cancel lands while task_run still awaits the spawn of b's task (before its id reaches the runner).
     from executive.pipeline.engine import PipelineEngine
-    from executive.service import Executive
+    from executive.service.tasks import TaskService
 
     spawning: asyncio.Queue[int] = asyncio.Queue()
     cancel_asked = asyncio.Event()
-    orig_wait_started, orig_cancel = Executive._wait_started, PipelineEngine.cancel
+    orig_wait_started, orig_cancel = TaskService._wait_started, PipelineEngine.cancel
 
-    async def wait_started(self: Executive, task: Any) -> None:
+    async def wait_started(self: TaskService, task: Any) -> None:
         if task.name.endswith(".build.b") and spawning.empty():
             spawning.put_nowait(task.id)
             await cancel_asked.wait()
@@ -321,7 +321,7 @@ async def test_cancel_while_the_step_task_spawns_cancels_it(
         cancel_asked.set()  # orig_cancel cancels the run before this wakes anyone
         return await orig_cancel(self, run_id)
 
-    monkeypatch.setattr(Executive, "_wait_started", wait_started)
+    monkeypatch.setattr(TaskService, "_wait_started", wait_started)
     monkeypatch.setattr(PipelineEngine, "cancel", cancel)
     wait_go = "while [ ! -e go ]; do sleep 0.05; done"
     pl.write(work / "p.yaml", f"""

@@ -245,7 +245,7 @@ async def test_cancel_during_spawn_sends_sigterm_not_a_late_sigkill(tmp_path: Pa
         assert not done["timed_out"] and done["end_reason"] == "cancelled"
         assert done["signal"] == _signal.SIGTERM and _signal.SIGTERM in sent
     finally:
-        await ex.close()
+        await ex.aclose()
 
 
 async def test_quota_reached_while_stopping_does_not_stop_the_tree(tmp_path: Path) -> None:
@@ -273,4 +273,4 @@ async def test_quota_reached_while_stopping_does_not_stop_the_tree(tmp_path: Pat
         assert not done["timed_out"] and done["end_reason"] == "cancelled"
         assert done["exit_code"] == 0 and done["signal"] is None
     finally:
-        await ex.close()
+        await ex.aclose()

@@ -30,7 +30,7 @@ async def ex(tmp_path: Path) -> AsyncIterator[Executive]:
     try:
         yield e
     finally:
-        await e.close()
+        await e.aclose()
 
 
 async def output(ex: Executive, pid: int, stream: str = "stdout") -> str:

@@ -122,7 +122,7 @@ async def test_the_daemon_starts_on_the_old_database_and_keeps_its_history(tmp_p
         runs = await ex.pipelines.list_runs()
         assert [r["name"] for r in runs] == ["demo"]
     finally:
-        await ex.close()
+        await ex.aclose()
     s = SqliteStore(home / "executive.db")
     try:
         assert [r["id"] for r in s.load_tasks(10)] == [1, 2]

@@ -21,7 +21,7 @@ async def test_an_id_with_a_log_directory_but_no_row_is_not_reused(tmp_path: Pat
         await ex.task_wait(t["id"], timeout=10)
         assert (home / "tasks" / "7" / "stdout.log").read_text() == "from before the crash\n"
     finally:
-        await ex.close()
+        await ex.aclose()
 
 
 @pytest.mark.parametrize("name", ["a\0b", "line\nbreak", "\x1b[31mred"])
@@ -33,4 +33,4 @@ async def test_task_names_must_be_printable(tmp_path: Path, name: str) -> None:
         assert info.value.code is ErrorCode.INVALID_PARAMS and "printable" in info.value.message
         assert ex.task_list() == []
     finally:
-        await ex.close()
+        await ex.aclose()

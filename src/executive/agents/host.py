@@ -13,6 +13,7 @@ the host satisfy them (a Protocol attribute would demand a settable one).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,7 +27,9 @@ __all__ = ["AgentsHost", "TaskSurface"]
 
 
 class TaskSurface(Protocol):
-    """Running commands as supervised tasks and reading them back (the service's ``task_*`` methods)."""
+    """Running commands as supervised tasks and reading them back (the service's ``task_*`` methods).
+
+    Their replies are read-only records here (``Mapping``): the service returns typed dicts."""
 
     @property
     def limits(self) -> Limits: ...
@@ -42,17 +45,17 @@ class TaskSurface(Protocol):
         session_id: str | None = None,
         kind: TaskKind = TaskKind.PROCESS,
         meta: dict[str, Any] | None = None,
-    ) -> dict[str, Any]: ...
+    ) -> Mapping[str, Any]: ...
 
-    async def task_wait(self, ref: int | str, *, timeout: float | None = None) -> dict[str, Any]: ...
+    async def task_wait(self, ref: int | str, *, timeout: float | None = None) -> Mapping[str, Any]: ...
 
-    def task_info(self, ref: int | str) -> dict[str, Any]: ...
+    def task_info(self, ref: int | str) -> Mapping[str, Any]: ...
 
     async def task_output(
         self, ref: int | str, *, stream: str = "stdout", offset: int = 0, limit: int | None = None
-    ) -> dict[str, Any]: ...
+    ) -> Mapping[str, Any]: ...
 
-    def task_cancel(self, ref: int | str, *, session_id: str | None = None) -> dict[str, Any]: ...
+    def task_cancel(self, ref: int | str, *, session_id: str | None = None) -> Mapping[str, Any]: ...
 
 
 class AgentsHost(TaskSurface, Protocol):

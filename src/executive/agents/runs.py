@@ -249,9 +249,7 @@ class AgentRuns:
         follower = asyncio.ensure_future(self._follow(tid, parser, cursor, repo, pre_tree, wt))
         self._followers.add(follower)
         follower.add_done_callback(self._followers.discard)
-        task["agent"] = adapter.name
-        task["worktree"] = wt.to_dict() if wt else None
-        return task
+        return {**task, "agent": adapter.name, "worktree": wt.to_dict() if wt else None}
 
     def _publish(self, tid: int, events: list[AgentEvent]) -> None:
         for e in events:

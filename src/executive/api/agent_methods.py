@@ -1,6 +1,6 @@
 """JSON-RPC methods of the agents layer: ``agent.*``, ``patch.*``, ``pattern.*``.
 
-Thin handlers onto :class:`~executive.agents.service.AgentService` (``Executive.agents``):
+Thin handlers onto :class:`~executive.service.agents.AgentsService` (``Executive.agents``):
 each validates its params with a pydantic model (``extra="forbid"``, sizes
 bounded) and calls one method.  Normalized agent events are not methods: they
 arrive through ``events.subscribe`` like every other event (types
@@ -14,11 +14,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from executive.agents.adapters import AgentRequest
-from executive.agents.fixloop import FixParams
-from executive.agents.service import AgentService
 from executive.api.rpc import Method
-from executive.kernel.errors import ServerError
+from executive.service import results
+from executive.service.agents import AgentRequest, AgentsService, FixParams
 
 __all__ = ["agent_methods"]
 
@@ -34,16 +32,14 @@ class _NoParams(_P):
     pass
 
 
-def _svc(ctx: Any) -> AgentService:
-    agents = ctx.service.agents
-    if agents is None:  # pragma: no cover - the service always opens it
-        raise ServerError("the agents layer is not running in this daemon")
+def _svc(ctx: Any) -> AgentsService:
+    agents: AgentsService = ctx.service.agents
     return agents
 
 
 def _touch(ctx: Any) -> str | None:
     if ctx.session_id:
-        ctx.service.sessions.get(ctx.session_id)
+        ctx.service.session_touch(ctx.session_id)
     return ctx.session_id
 
 
@@ -69,7 +65,7 @@ class AgentRun(_P):
     timeout: float | None = Field(None, gt=0)
 
 
-async def _agent_run(ctx: Any, p: AgentRun) -> dict[str, Any]:
+async def _agent_run(ctx: Any, p: AgentRun) -> results.AgentStarted:
     req = AgentRequest(
         agent=p.agent,
         prompt=p.prompt,
@@ -87,7 +83,7 @@ async def _agent_run(ctx: Any, p: AgentRun) -> dict[str, Any]:
         args=p.args,
         env=p.env,
     )
-    return await _svc(ctx).runs.run(req, worktree=p.worktree, name=p.name, timeout=p.timeout, session_id=_touch(ctx))
+    return await _svc(ctx).run(req, worktree=p.worktree, name=p.name, timeout=p.timeout, session_id=_touch(ctx))
 
 
 class AgentCheck(_P):
@@ -167,8 +163,8 @@ class PatchList(_P):
     limit: int = Field(100, ge=1, le=10000)
 
 
-async def _patch_apply(ctx: Any, p: PatchApply) -> dict[str, Any]:
-    return await _svc(ctx).patches.submit(
+async def _patch_apply(ctx: Any, p: PatchApply) -> results.PatchRecord:
+    return await _svc(ctx).patch_apply(
         p.diff,
         cwd=p.cwd,
         source="api" if ctx.session_id is None else "session",
@@ -182,10 +178,8 @@ async def _patch_apply(ctx: Any, p: PatchApply) -> dict[str, Any]:
     )
 
 
-async def _patch_list(ctx: Any, p: PatchList) -> list[dict[str, Any]]:
-    svc = _svc(ctx)
-    workspace = str(await svc.git.toplevel(p.cwd)) if p.cwd else None
-    return await svc.patches.list(state=p.state, workspace=workspace, limit=p.limit)
+async def _patch_list(ctx: Any, p: PatchList) -> list[results.PatchRecord]:
+    return await _svc(ctx).patch_list(state=p.state, cwd=p.cwd, limit=p.limit)
 
 
 # --- pattern.* ------------------------------------------------------------------------
@@ -233,7 +227,7 @@ class FixList(_P):
     limit: int = Field(20, ge=1, le=1000)
 
 
-async def _fix_start(ctx: Any, p: FixStart) -> dict[str, Any]:
+async def _fix_start(ctx: Any, p: FixStart) -> results.FixRun:
     params = FixParams(
         cwd=p.cwd,
         test_cmd=p.test_cmd,
@@ -247,7 +241,7 @@ async def _fix_start(ctx: Any, p: FixStart) -> dict[str, Any]:
         agent_timeout=p.agent_timeout,
         commit=p.commit,
     )
-    return await _svc(ctx).fixes.start(params, session_id=_touch(ctx))
+    return await _svc(ctx).fix_start(params, session_id=_touch(ctx))
 
 
 def agent_methods() -> list[Method]:
@@ -256,146 +250,177 @@ def agent_methods() -> list[Method]:
         Method(
             "agent.run",
             AgentRun,
+            results.AgentStarted,
             _agent_run,
             "Start a coding agent as an `agent` task; normalized events follow on the bus.",
         ),
         Method(
             "agent.check",
             AgentCheck,
-            lambda c, p: _svc(c).runs.check(agent=p.agent, bin=p.bin),
+            list[results.AgentCheckRow],
+            lambda c, p: _svc(c).check(agent=p.agent, bin=p.bin),
             "Which adapters are usable, and why not.",
         ),
         Method(
             "agent.wait",
             AgentWait,
-            lambda c, p: _svc(c).runs.wait(p.task, timeout=p.timeout),
+            results.AgentWaitResult,
+            lambda c, p: _svc(c).wait(p.task, timeout=p.timeout),
             "Wait for an agent run's result.",
         ),
         Method(
             "agent.result",
             AgentRef,
-            lambda c, p: _svc(c).runs.wait(p.task, timeout=0),
+            results.AgentWaitResult,
+            lambda c, p: _svc(c).wait(p.task, timeout=0),
             "An agent run's result now (null until it ends).",
         ),
         Method(
-            "agent.runs", AgentList, lambda c, p: _svc(c).runs.list(limit=p.limit), "Recent agent runs, oldest first."
+            "agent.runs",
+            AgentList,
+            list[results.AgentRunRow],
+            lambda c, p: _svc(c).list_runs(limit=p.limit),
+            "Recent agent runs, oldest first.",
         ),
         Method(
             "agent.diff",
             AgentRef,
-            lambda c, p: _svc(c).runs.diff(p.task),
+            results.AgentDiff,
+            lambda c, p: _svc(c).diff(p.task),
             "The diff an agent run left in its work tree.",
         ),
         Method(
             "agent.replay",
             AgentReplay,
-            lambda c, p: _svc(c).runs.replay(p.task, limit=p.limit),
+            results.AgentReplay,
+            lambda c, p: _svc(c).replay(p.task, limit=p.limit),
             "Re-derive a run's normalized events from its log.",
         ),
         Method(
             "agent.worktrees",
             WorktreeList,
-            lambda c, p: (
-                _svc(c).worktrees.stale() if p.stale else _svc(c).worktrees.list(include_removed=p.include_removed)
-            ),
+            list[results.WorktreeRow],
+            lambda c, p: _svc(c).list_worktrees(include_removed=p.include_removed, stale=p.stale),
             "The daemon's git worktrees (or only the stale ones).",
         ),
         Method(
             "agent.worktree_remove",
             WorktreeRemove,
-            lambda c, p: _svc(c).worktrees.remove(p.worktree),
+            results.WorktreeRow,
+            lambda c, p: _svc(c).remove_worktree(p.worktree),
             "Remove one worktree (refused while in use).",
         ),
         Method(
             "agent.worktree_prune",
             WorktreePrune,
-            lambda c, p: _svc(c).worktrees.prune(older_than=p.older_than),
+            list[results.WorktreeRow],
+            lambda c, p: _svc(c).prune_worktrees(older_than=p.older_than),
             "Remove every stale worktree.",
         ),
         Method(
             "patch.apply",
             PatchApply,
+            results.PatchRecord,
             _patch_apply,
             "Validate a unified diff in a mirror, optionally verify it, apply it, optionally commit it.",
         ),
-        Method("patch.list", PatchList, _patch_list, "Patches in the ledger, oldest first."),
+        Method("patch.list", PatchList, list[results.PatchRecord], _patch_list, "Patches in the ledger, oldest first."),
         Method(
             "patch.show",
             PatchShow,
-            lambda c, p: _svc(c).patches.get(p.patch, with_text=p.text),
+            results.PatchRecord,
+            lambda c, p: _svc(c).patch_show(p.patch, text=p.text),
             "One patch with its transitions.",
         ),
         Method(
             "patch.rollback",
             PatchRollback,
-            lambda c, p: _svc(c).patches.rollback(p.patch, reason=p.reason, force=p.force),
+            results.PatchRecord,
+            lambda c, p: _svc(c).patch_rollback(p.patch, reason=p.reason, force=p.force),
             "Restore the exact pre-apply tree.",
         ),
         Method(
             "patch.commit",
             PatchCommit,
-            lambda c, p: _svc(c).patches.commit(p.patch, message=p.message, force=p.force),
+            results.PatchRecord,
+            lambda c, p: _svc(c).patch_commit(p.patch, message=p.message, force=p.force),
             "Commit only the patch's paths.",
         ),
         Method(
             "agent.fix",
             FixStart,
+            results.FixRun,
             _fix_start,
             "Start a fix loop: tests, agent, patch, re-test, keep or roll back; `fix` events narrate it.",
         ),
         Method(
             "agent.fix_wait",
             FixWait,
-            lambda c, p: _svc(c).fixes.wait(p.run, timeout=p.timeout),
+            results.FixWaitResult,
+            lambda c, p: _svc(c).fix_wait(p.run, timeout=p.timeout),
             "Wait for a fix run to end.",
         ),
-        Method("agent.fix_show", FixRef, lambda c, p: _svc(c).fixes.get(p.run), "One fix run with every attempt."),
+        Method(
+            "agent.fix_show",
+            FixRef,
+            results.FixRun,
+            lambda c, p: _svc(c).fix_show(p.run),
+            "One fix run with every attempt.",
+        ),
         Method(
             "agent.fix_cancel",
             FixRef,
-            lambda c, p: _svc(c).fixes.cancel(p.run),
+            results.FixRun,
+            lambda c, p: _svc(c).fix_cancel(p.run),
             "Stop a fix run (an unjudged patch is rolled back).",
         ),
         Method(
             "agent.fix_list",
             FixList,
-            lambda c, p: _svc(c).fixes.list(limit=p.limit),
+            list[results.FixRun],
+            lambda c, p: _svc(c).fix_list(limit=p.limit),
             "Recent fix runs with their attempts.",
         ),
         Method(
             "agent.fix_stats",
             _NoParams,
-            lambda c, p: _svc(c).fixes.stats(),
+            results.FixStats,
+            lambda c, p: _svc(c).fix_stats(),
             "Attempts, outcomes and success rates over all fix runs.",
         ),
         Method(
             "pattern.list",
             _NoParams,
-            lambda c, p: _svc(c).patterns.list(),
+            list[results.PatternRow],
+            lambda c, p: _svc(c).pattern_list(),
             "Built-in and user patterns (broken user files with their error).",
         ),
         Method(
             "pattern.schema",
             PatternName,
-            lambda c, p: _svc(c).patterns.schema(p.name),
+            dict[str, Any],
+            lambda c, p: _svc(c).pattern_schema(p.name),
             "The JSON Schema of a pattern's instances.",
         ),
         Method(
             "pattern.example",
             PatternName,
-            lambda c, p: _svc(c).patterns.example(p.name),
+            dict[str, Any],
+            lambda c, p: _svc(c).pattern_example(p.name),
             "The shipped example instance of a pattern.",
         ),
         Method(
             "pattern.validate",
             PatternInstance,
-            lambda c, p: _svc(c).patterns.validate(p.instance),
+            results.PatternValidation,
+            lambda c, p: _svc(c).pattern_validate(p.instance),
             "Check an instance; errors name JSON paths.",
         ),
         Method(
             "pattern.run",
             PatternRun,
-            lambda c, p: _svc(c).patterns.run(p.instance, root=p.root, dry_run=p.dry_run),
+            results.PatternRunResult,
+            lambda c, p: _svc(c).pattern_run(p.instance, root=p.root, dry_run=p.dry_run),
             "Validate and execute an instance (dry run: list the files it would create or change).",
         ),
     ]

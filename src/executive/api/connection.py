@@ -30,8 +30,8 @@ import structlog
 
 from executive.api.rpc import Dispatcher, encode, error_response
 from executive.kernel.errors import ErrorCode
-from executive.kernel.events import Subscription
 from executive.service import Executive
+from executive.service.events import Subscription
 
 __all__ = ["RpcConnection"]
 
@@ -184,7 +184,7 @@ class RpcConnection:
         for t in list(self._inflight):
             t.cancel()
         for sub_id in list(self._subs):
-            self.service.bus.unsubscribe(sub_id)
+            self.service.drop_subscription(sub_id)
         self._subs.clear()
         self._rr.clear()
         self.wake.set()

@@ -24,12 +24,12 @@ from __future__ import annotations
 import base64
 import dataclasses
 import math
-from typing import Any
+from typing import Any, cast
 
 from executive.api.hsx_args import Call, HsxError, bool_arg, int_arg, opt_int, str_arg
 from executive.api.hsx_debug import annotate_tasks, debug_step, load_symbols
 from executive.hsx.valcmd import ValCmdRequestError
-from executive.runtimes.vm_state import VmState
+from executive.service.vm import VmState
 
 __all__ = ["COMMANDS", "RateClock", "clock_status", "step_result"]
 
@@ -98,20 +98,17 @@ def clock_status(call: Call) -> dict[str, Any]:
 
 def _info_obj(call: Call, pid: int | None) -> dict[str, Any]:
     ex = call.ex
-    rt = ex.vm.runtime
     ps = ex.vm.ps()
-    live = [vt for vt in rt.tasks.values() if not vt.finished]
-    current = rt.tasks.get(ps["current_pid"]) if ps["current_pid"] is not None else None
-    newest = max(rt.tasks.values(), key=lambda v: v.pid, default=None)
+    view = ex.vm.overview()
     clock = clock_status(call)
     out: dict[str, Any] = {
-        "loaded": bool(live),
-        "program": newest.path if newest else None,
-        "running": clock["running"] and any(vt.state in (VmState.READY, VmState.RUNNING) for vt in live),
-        "pc": current.cpu.pc if current else None,
+        "loaded": view["loaded"],
+        "program": view["program"],
+        "running": clock["running"] and view["runnable"],
+        "pc": view["current_pc"],
         "attached": True,
         "paused": not clock["running"],
-        "sleep_pending": any(vt.state is VmState.SLEEPING for vt in live),
+        "sleep_pending": view["sleeping"],
         "current_pid": ps["current_pid"],
         "active_context": ps["current_pid"],
         "tasks": ps["tasks"],
@@ -171,13 +168,15 @@ def _restart(call: Call) -> dict[str, Any]:
 # --- tasks --------------------------------------------------------------------------------------------
 def _ps(call: Call) -> dict[str, Any]:
     ps = call.ex.vm.ps()
-    annotate_tasks(call, ps["tasks"])
+    annotate_tasks(call, cast(list[dict[str, Any]], ps["tasks"]))
     return {"tasks": ps}
 
 
 def _load(call: Call) -> dict[str, Any]:
     path = str_arg(call, "path")
-    image = call.ex.vm.load(path=path, paused=True, session_id=call.session, pause_reason="loaded")
+    image = cast(
+        dict[str, Any], call.ex.vm.load(path=path, paused=True, session_id=call.session, pause_reason="loaded")
+    )
     override = call.get("symbols")
     if "symbols" not in image or override is not None:  # vm.load auto-loaded <program>.sym; an override replaces it
         image["symbols"], warnings = load_symbols(call, image["pid"], None if override is None else str(override))
@@ -189,7 +188,7 @@ def _load(call: Call) -> dict[str, Any]:
 def _reload(call: Call) -> dict[str, Any]:
     pid = int_arg(call, "pid")
     ex = call.ex
-    vt = ex.vm._control(pid, call.session)
+    vt = ex.vm.control(pid, call.session)
     if vt.path is None:
         raise HsxError(f"reload: task {pid} was uploaded, not loaded from a path; load it again")
     if not vt.finished:
@@ -209,7 +208,7 @@ def _reload(call: Call) -> dict[str, Any]:
 
 def _pause(call: Call) -> dict[str, Any]:
     """``pause``; pausing a paused task is a no-op, as in the reference (§3.4)."""
-    vt = call.ex.vm._control(int_arg(call, "pid"), call.session)
+    vt = call.ex.vm.control(int_arg(call, "pid"), call.session)
     if vt.state is VmState.PAUSED:
         return {"task": vt.summary()}
     return {"task": call.ex.vm.pause(vt.pid, session_id=call.session)}
@@ -217,7 +216,7 @@ def _pause(call: Call) -> dict[str, Any]:
 
 def _resume(call: Call) -> dict[str, Any]:
     """``resume``; a live task that is not paused is left as it is, a finished one is refused (§13 #20)."""
-    vt = call.ex.vm._control(int_arg(call, "pid"), call.session)
+    vt = call.ex.vm.control(int_arg(call, "pid"), call.session)
     if vt.state is not VmState.PAUSED and not vt.finished:
         return {"task": vt.summary()}
     return {"task": call.ex.vm.resume(vt.pid, session_id=call.session)}
@@ -230,23 +229,19 @@ def _kill(call: Call) -> dict[str, Any]:
     return {"task": summary}
 
 
-def _counters(call: Call) -> dict[int, dict[str, Any]]:
-    return {
-        vt.pid: {"steps": vt.cpu.steps, "slices": vt.slices, "state": vt.summary()["state"]}
-        for vt in call.ex.vm.runtime.tasks.values()
-        if not vt.finished
-    }
+def _counters(call: Call) -> dict[int, Any]:
+    return dict(call.ex.vm.scheduler()["counters"])
 
 
 def _sched(call: Call) -> dict[str, Any]:
     pid = opt_int(call, "pid")
     if pid is None:
-        return {"scheduler": {"counters": _counters(call), "trace": [], "quantum": call.ex.vm.runtime.quantum}}
-    vt = call.ex.vm._control(pid, call.session)
+        return {"scheduler": {"counters": _counters(call), "trace": [], "quantum": call.ex.vm.quantum}}
+    vt = call.ex.vm.control(pid, call.session)
     if call.get("priority") is not None or call.get("quantum") is not None:
         raise HsxError(
             f"sched: per-task priority and quantum are not supported; every task runs round robin with the "
-            f"daemon's quantum of {call.ex.vm.runtime.quantum} instructions"
+            f"daemon's quantum of {call.ex.vm.quantum} instructions"
         )
     return {"task": vt.summary()}
 
@@ -287,13 +282,9 @@ def _run_steps(call: Call, steps: int, pid: int | None) -> dict[str, Any]:
     else:
         result = dict(ex.vm.clock("step", steps=steps)["result"])
         if not result.get("executed"):
-            held = sorted(
-                vt.pid
-                for vt in ex.vm.runtime.tasks.values()
-                if vt.state is VmState.PAUSED and vt.pause_reason == "loaded" and vt.wait is None
-            )
+            held = ex.vm.overview()["held"]
             if held:  # nothing runnable but a freshly loaded program: step it, as the reference would
-                result = step_result(call, held[0], ex.vm.step(held[0], steps))
+                result = step_result(call, held[0], cast(dict[str, Any], ex.vm.step(held[0], steps)))
         result.setdefault("events", [])
         result.setdefault("paused", not clock_status(call)["running"])
     rc.manual_steps += 1
@@ -374,7 +365,7 @@ def _stop_auto(call: Call) -> dict[str, Any]:
 
 # --- registers and memory ---------------------------------------------------------------------------
 def _registers(call: Call, pid: int) -> dict[str, Any]:
-    regs = call.ex.vm.regs(pid)
+    regs = cast(dict[str, Any], call.ex.vm.regs(pid))  # plus the HSX ``context`` block
     vt = _vm_task(call, pid)
     s = vt.summary()
     regs["context"] = {
@@ -432,7 +423,7 @@ def _memory(call: Call) -> dict[str, Any]:
 
 # --- mailboxes and stdio ----------------------------------------------------------------------------
 def _mailbox_snapshot(call: Call) -> dict[str, Any]:
-    return call.ex.vm.mailbox_snapshot()
+    return cast(dict[str, Any], call.ex.vm.mailbox_snapshot())
 
 
 def _list(call: Call) -> dict[str, Any]:
@@ -466,7 +457,7 @@ async def _listen(call: Call) -> dict[str, Any]:
     if pid is not None:
         pids = [_vm_task(call, pid).pid]
     else:
-        pids = sorted(vt.pid for vt in ex.vm.runtime.tasks.values() if not vt.finished)
+        pids = [t["pid"] for t in ex.vm.ps()["tasks"]]
     cursors: dict[int, int] = call.core.state.setdefault("listen", {})
     messages: list[dict[str, Any]] = []
     for p in pids:
@@ -510,8 +501,8 @@ def _send(call: Call) -> dict[str, Any]:
     target = call.get("channel")
     if target is not None and not isinstance(target, str):
         raise HsxError("send channel must be a mailbox target string, e.g. 'app:demo' or 'svc:stdio.in@3'")
-    call.ex.vm._control(pid, call.session)
-    return call.ex.vm.mailbox_send(pid=pid, target=target, data=data, session_id=call.session)
+    call.ex.vm.control(pid, call.session)
+    return cast(dict[str, Any], call.ex.vm.mailbox_send(pid=pid, target=target, data=data, session_id=call.session))
 
 
 # --- values and commands (§3.9, §10.3) -----------------------------------------------------------------
@@ -519,7 +510,7 @@ def _caller(call: Call) -> int | None:
     """The optional ``pid`` a value/command request acts for; lock-checked when given (§3.9)."""
     pid = opt_int(call, "pid")
     if pid is not None:
-        call.ex.vm._control(pid, call.session)
+        call.ex.vm.control(pid, call.session)
     return pid
 
 

@@ -11,7 +11,7 @@ with field ``address`` — the names hsxdbg and the VS Code adapter send
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from executive.api.hsx_args import (
     Call,
@@ -80,7 +80,7 @@ def debug_step(call: Call, pid: int, steps: int, *, source_only: bool) -> dict[s
     instructions (§3.5 ``source_only``); the result carries ``changed_regs``, ``symbol``, ``line``."""
     dbg = getattr(call.ex, "debug", None)
     if dbg is None:
-        return call.ex.vm.step(pid, steps, session_id=call.session)
+        return cast(dict[str, Any], call.ex.vm.step(pid, steps, session_id=call.session))
     fn = dbg.step_source if source_only else dbg.step
     return fn(pid, steps, session_id=call.session)
 

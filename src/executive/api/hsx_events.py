@@ -44,8 +44,8 @@ import orjson
 
 from executive.api.hsx_args import Call, HsxError, pid_list, to_int
 from executive.api.hsx_protocol import encode_line
-from executive.kernel.errors import LimitError, NotFoundError
-from executive.kernel.events import Event, Subscription
+from executive.kernel.errors import LimitError
+from executive.service.events import Event, Subscription
 
 if TYPE_CHECKING:  # pragma: no cover
     from executive.api.hsx_protocol import HsxConnection, HsxCore
@@ -121,17 +121,15 @@ class HsxSessions:
 
     def touch(self, session_id: str) -> bool:
         """Refresh a live session (§2.3 step 4); False when it does not exist."""
-        try:
-            self.core.ex.sessions.get(session_id)
-        except NotFoundError:
-            return False
-        return True
+        return self.core.ex.session_exists(session_id)
 
     def info(self, session_id: str) -> HsxSession:
         found = self._info.get(session_id)
         if found is None:
-            kernel = self.core.ex.sessions.get(session_id)
-            found = HsxSession(kernel.id, kernel.client, int(kernel.idle_s), ["events"], MAX_EVENTS_DEFAULT, [])
+            kernel = self.core.ex.session_keepalive(session_id)
+            found = HsxSession(
+                kernel["id"], kernel["client"], int(kernel["idle_s"]), ["events"], MAX_EVENTS_DEFAULT, []
+            )
             self._info[session_id] = found
         return found
 
@@ -139,7 +137,7 @@ class HsxSessions:
         """Forget sessions the kernel closed or expired; their streams end (§4 keepalive/expiry)."""
         if not self._info:
             return
-        alive = {s.id for s in self.core.ex.sessions.list()}
+        alive = {s["id"] for s in self.core.ex.session_list()}
         for sid in [sid for sid in self._info if sid not in alive]:
             info = self._info.pop(sid)
             if info.stream is not None:
@@ -147,20 +145,20 @@ class HsxSessions:
 
     def describe(self, session_id: str) -> dict[str, Any]:
         """The ``session`` object of §3.2 (with ``pid_locks`` and ``age_s``)."""
-        kernel = self.core.ex.sessions.get(session_id)
+        kernel = self.core.ex.session_keepalive(session_id)
         info = self.info(session_id)
-        locks = sorted(kernel.locks)
+        locks = kernel["locks"]
         return {
-            "id": kernel.id,
-            "client": kernel.client,
+            "id": kernel["id"],
+            "client": kernel["client"],
             "heartbeat_s": info.heartbeat_s,
             "features": info.features,
             "max_events": info.max_events,
             "pid_lock": None if not locks else locks[0] if len(locks) == 1 else locks,
             "pid_locks": locks,
-            "created_at": kernel.created,
-            "last_seen": kernel.last_seen,
-            "age_s": round(self.core.clock() - kernel.created, 3),
+            "created_at": kernel["created"],
+            "last_seen": kernel["last_seen"],
+            "age_s": round(self.core.clock() - kernel["created"], 3),
             "warnings": list(info.warnings),
             "subscribed": info.stream is not None,
         }
@@ -224,21 +222,19 @@ class HsxSessions:
                     f"pid_lock names {len(pids)} PIDs; a session may lock {ex.limits.max_locks_per_session}"
                 )
         for pid in pids:  # nothing is created when one is taken (§4)
-            if ex.sessions.lock_owner(pid) is not None:
+            if ex.lock_owner(pid) is not None:
                 raise HsxError(f"pid_locked:{pid}")
-        kernel, _ = ex.sessions.open(client=client, capabilities=None, idle_s=float(heartbeat))
-        for pid in pids:
-            ex.sessions.lock(kernel, pid)
-        self._info[kernel.id] = HsxSession(kernel.id, client, heartbeat, features, max_events, warnings)
-        self.core.log("info", "session opened", session_id=kernel.id, client=client, pid_lock=pids)
-        out = self.describe(kernel.id)
+        sid = ex.session_open(client=client, capabilities=None, idle_s=float(heartbeat), lock=pids)["id"]
+        self._info[sid] = HsxSession(sid, client, heartbeat, features, max_events, warnings)
+        self.core.log("info", "session opened", session_id=sid, client=client, pid_lock=pids)
+        out = self.describe(sid)
         out.pop("age_s")
         out.pop("subscribed")
         return out
 
     def close(self, session_id: str, reason: str) -> None:
         info = self._info.pop(session_id, None)
-        self.core.ex.sessions.close(session_id)
+        self.core.ex.session_close(session_id)
         if info is not None and info.stream is not None:
             self.core.streams.end(info.stream, reason)
         self.core.log("info", "session closed", session_id=session_id, reason=reason)
@@ -281,10 +277,10 @@ class HsxStream:
         """The last line a multiplexed connection gets when its stream ends for another reason than its own request."""
         if self.cause in ("unsubscribed", "disconnected", "replaced_here"):
             return b""
-        ev = self.core.ex.bus.make_event(
+        ev = self.core.ex.make_event(
             "warning", None, {"reason": "subscription_closed", "cause": self.cause, "subscription": self.token}
         )
-        return encode_line(ev.to_dict())
+        return encode_line(ev)
 
     def stats(self) -> dict[str, Any]:
         sub = self.sub
@@ -294,7 +290,7 @@ class HsxStream:
 
     # --- translation ---------------------------------------------------------------------------
     def _is_vm(self, pid: int) -> bool:
-        return pid in self.core.ex.vm.runtime.tasks
+        return self.core.ex.vm.has_task(pid)
 
     def _line(self, ev: Event) -> bytes | None:
         t, pid, d = ev.type, ev.pid, ev.data
@@ -385,22 +381,15 @@ class HsxStreams:
             self.end(session.stream, "replaced_here" if session.stream.conn is conn else "replaced")
         if conn.stream is not None:
             self.end(conn.stream, "replaced_here")
-        if len(ex.bus.subscriptions()) >= ex.limits.max_subscriptions:
+        if ex.subscription_count() >= ex.limits.max_subscriptions:
             raise LimitError(f"too many subscriptions ({ex.limits.max_subscriptions}); unsubscribe unused ones")
         types = (
             set(EVENT_TYPES) if categories is None else {"output" if c in _OUTPUT_CATEGORIES else c for c in categories}
         )
         token = f"{session.id}:{uuid.uuid4()}"
         stream = HsxStream(core, session, conn, token, categories)
-        cursor = ex.bus.last_seq
-        sub = ex.bus.subscribe(
-            types=types,
-            pids=pids,
-            since_seq=since,
-            max_events=session.max_events,
-            max_bytes=ex.limits.subscription_bytes,
-            owner=stream,
-        )
+        cursor = ex.last_seq
+        sub = ex.subscribe(types=types, tasks=pids, since_seq=since, max_events=session.max_events, owner=stream)
         stream.sub = sub
         sub.notify = conn.wake
         self._live[token] = stream
@@ -430,7 +419,7 @@ class HsxStreams:
         if stream.session.stream is stream:
             stream.session.stream = None
         if stream.sub is not None:
-            self.core.ex.bus.unsubscribe(stream.sub.id)
+            self.core.ex.drop_subscription(stream.sub.id)
         if cause == "disconnected":
             stream.sub = None
         stream.conn.wake()
@@ -479,7 +468,7 @@ def _session_list(call: Call) -> dict[str, Any]:
     core = call.core
     if call.session is not None:
         core.sessions.touch(call.session)
-    return {"sessions": [core.sessions.describe(s.id) for s in core.ex.sessions.list()]}
+    return {"sessions": [core.sessions.describe(s["id"]) for s in core.ex.session_list()]}
 
 
 def _session_terminate(call: Call) -> dict[str, Any]:

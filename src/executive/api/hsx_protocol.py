@@ -259,7 +259,7 @@ class HsxCore:
             "ts": self.clock(),
             "level": level,
             "message": message,
-            "clock_steps": self.ex.vm.runtime.total_steps,
+            "clock_steps": self.ex.vm.total_steps,
         }
         entry.update(fields)
         self.dmesg.append(entry)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI, WebSocket
 
@@ -14,7 +14,7 @@ from executive.api.mcp import mount_mcp_http
 from executive.api.mcp_backend import DispatcherBackend
 from executive.api.methods import NoParams, core_methods
 from executive.api.pipeline_methods import pipeline_methods
-from executive.api.rpc import Dispatcher, Method
+from executive.api.rpc import Dispatcher, Method, MethodDescription
 from executive.api.vm_methods import vm_methods
 from executive.api.ws import ConnectionCounts, serve_rpc_socket
 from executive.service import Executive
@@ -31,7 +31,11 @@ def build_dispatcher(service: Executive, extra_methods: list[Method] | None = No
     methods += extra_methods or []
     dispatcher = Dispatcher(methods, max_batch=service.limits.max_batch)
     dispatcher.methods["rpc.discover"] = Method(
-        "rpc.discover", NoParams, lambda c, p: dispatcher.describe(), "Every method with its params schema."
+        "rpc.discover",
+        NoParams,
+        list[MethodDescription],
+        lambda c, p: dispatcher.describe(),
+        "Every method with the JSON Schema of its params and of its result.",
     )
     return dispatcher
 
@@ -55,7 +59,7 @@ def create_app(
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        out = service.health()
+        out = cast(dict[str, Any], service.health())  # the /rpc reply plus what only HTTP reports
         out["version"] = __version__
         out["connections"] = connections.total
         return out

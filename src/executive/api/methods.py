@@ -9,14 +9,29 @@ to the connection and owns its subscriptions.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from executive.api.rpc import Method
 from executive.kernel.errors import ErrorCode, NotAllowedError
-from executive.kernel.events import Subscription
 from executive.service import Executive
+from executive.service.events import Subscription
+from executive.service.results import (
+    EventsAcked,
+    EventsSubscribed,
+    Health,
+    SessionClosed,
+    SessionInfo,
+    SessionOpened,
+    TaskInfo,
+    TaskInputResult,
+    TaskLockResult,
+    TaskOutputSlice,
+    TaskRow,
+    TaskWaitResult,
+    Unsubscribed,
+)
 
 __all__ = ["CallContext", "core_methods"]
 
@@ -114,18 +129,18 @@ def _session(ctx: CallContext, explicit: str | None = None) -> str | None:
     return explicit or ctx.session_id
 
 
-def _session_open(ctx: CallContext, p: SessionOpen) -> dict[str, Any]:
+def _session_open(ctx: CallContext, p: SessionOpen) -> SessionOpened:
     svc = ctx.service
+    out: SessionOpened
     if p.resume:
-        out = svc.session_keepalive(p.resume)
-        out["warnings"] = []
+        out = {**svc.session_keepalive(p.resume), "warnings": []}
     else:
         out = svc.session_open(client=p.client, capabilities=p.capabilities, idle_s=p.idle_s)
     ctx.session_id = out["id"]
     return out
 
 
-def _session_keepalive(ctx: CallContext, p: SessionRef) -> dict[str, Any]:
+def _session_keepalive(ctx: CallContext, p: SessionRef) -> SessionInfo:
     sid = _session(ctx, p.session)
     if not sid:
         raise NotAllowedError(
@@ -134,7 +149,7 @@ def _session_keepalive(ctx: CallContext, p: SessionRef) -> dict[str, Any]:
     return ctx.service.session_keepalive(sid)
 
 
-def _session_close(ctx: CallContext, p: SessionRef) -> dict[str, Any]:
+def _session_close(ctx: CallContext, p: SessionRef) -> SessionClosed:
     sid = _session(ctx, p.session)
     if not sid:
         raise NotAllowedError(
@@ -149,11 +164,11 @@ def _session_close(ctx: CallContext, p: SessionRef) -> dict[str, Any]:
 def _touch(ctx: CallContext) -> str | None:
     """Requests made under a session keep it alive."""
     if ctx.session_id:
-        ctx.service.sessions.get(ctx.session_id)
+        ctx.service.session_touch(ctx.session_id)
     return ctx.session_id
 
 
-async def _task_run(ctx: CallContext, p: TaskRun) -> dict[str, Any]:
+async def _task_run(ctx: CallContext, p: TaskRun) -> TaskRow:
     if p.lock:
         _require_session(ctx)  # a lock asked for without a session is an error, not silently no lock
     return await ctx.service.task_run(
@@ -170,21 +185,19 @@ async def _task_run(ctx: CallContext, p: TaskRun) -> dict[str, Any]:
     )
 
 
-def _events_subscribe(ctx: CallContext, p: EventsSubscribe) -> dict[str, Any]:
+def _events_subscribe(ctx: CallContext, p: EventsSubscribe) -> EventsSubscribed:
     _touch(ctx)
     sub = ctx.service.subscribe(types=p.types, tasks=p.tasks, since_seq=p.since_seq, ack_window=p.ack_window, owner=ctx)
     ctx.add_subscription(sub)
-    oldest, newest = ctx.service.bus.history_range()
+    oldest, newest = ctx.service.event_history_range()
     return {"subscription": sub.id, "cursor": newest, "oldest_seq": oldest}
 
 
-def _events_ack(ctx: CallContext, p: EventsAck) -> dict[str, Any]:
-    sub = ctx.service.subscription(p.subscription, owner=ctx)
-    sub.ack(p.seq)
-    return sub.stats()
+def _events_ack(ctx: CallContext, p: EventsAck) -> EventsAcked:
+    return ctx.service.events_ack(p.subscription, p.seq, owner=ctx)
 
 
-def _events_unsubscribe(ctx: CallContext, p: EventsUnsubscribe) -> dict[str, Any]:
+def _events_unsubscribe(ctx: CallContext, p: EventsUnsubscribe) -> Unsubscribed:
     out = ctx.service.unsubscribe(p.subscription, owner=ctx)
     ctx.remove_subscription(p.subscription)
     return out
@@ -193,57 +206,73 @@ def _events_unsubscribe(ctx: CallContext, p: EventsUnsubscribe) -> dict[str, Any
 def core_methods() -> list[Method]:
     """The foundation's methods: session.*, task.*, events.*, daemon.health."""
     return [
-        Method("session.open", SessionOpen, _session_open, "Open (or resume) a session bound to this connection."),
-        Method("session.keepalive", SessionRef, _session_keepalive, "Keep the session from expiring."),
-        Method("session.close", SessionRef, _session_close, "Close the session and release its locks."),
-        Method("session.list", NoParams, lambda c, p: c.service.session_list(), "All open sessions."),
-        Method("task.run", TaskRun, _task_run, "Start (or queue) a supervised process."),
+        Method(
+            "session.open",
+            SessionOpen,
+            SessionOpened,
+            _session_open,
+            "Open (or resume) a session bound to this connection.",
+        ),
+        Method("session.keepalive", SessionRef, SessionInfo, _session_keepalive, "Keep the session from expiring."),
+        Method("session.close", SessionRef, SessionClosed, _session_close, "Close the session and release its locks."),
+        Method(
+            "session.list", NoParams, list[SessionInfo], lambda c, p: c.service.session_list(), "All open sessions."
+        ),
+        Method("task.run", TaskRun, TaskRow, _task_run, "Start (or queue) a supervised process."),
         Method(
             "task.list",
             TaskList,
+            list[TaskInfo],
             lambda c, p: c.service.task_list(state=p.state, kind=p.kind, limit=p.limit),
             "Tasks, oldest first.",
         ),
-        Method("task.info", TaskOne, lambda c, p: c.service.task_info(p.task), "One task."),
+        Method("task.info", TaskOne, TaskInfo, lambda c, p: c.service.task_info(p.task), "One task."),
         Method(
             "task.pause",
             TaskOne,
+            TaskRow,
             lambda c, p: c.service.task_pause(p.task, session_id=_touch(c)),
             "SIGSTOP the task's tree.",
         ),
         Method(
             "task.resume",
             TaskOne,
+            TaskRow,
             lambda c, p: c.service.task_resume(p.task, session_id=_touch(c)),
             "SIGCONT the task's tree.",
         ),
         Method(
             "task.cancel",
             TaskOne,
+            TaskRow,
             lambda c, p: c.service.task_cancel(p.task, session_id=_touch(c)),
             "SIGTERM, grace, SIGKILL.",
         ),
         Method(
             "task.kill",
             TaskOne,
+            TaskRow,
             lambda c, p: c.service.task_kill(p.task, session_id=_touch(c)),
             "SIGKILL the tree now.",
         ),
         Method(
             "task.lock",
             TaskOne,
+            TaskLockResult,
             lambda c, p: c.service.task_lock(p.task, _require_session(c)),
             "Take the exclusive control lock.",
         ),
         Method(
             "task.unlock",
             TaskOne,
+            TaskLockResult,
             lambda c, p: c.service.task_unlock(p.task, _require_session(c)),
             "Release the control lock.",
         ),
         Method(
             "task.input",
             TaskInput,
+            TaskInputResult,
             lambda c, p: c.service.task_input(
                 p.task, data=p.data, data_b64=p.data_b64, eof=p.eof, session_id=_touch(c)
             ),
@@ -252,19 +281,27 @@ def core_methods() -> list[Method]:
         Method(
             "task.output",
             TaskOutput,
+            TaskOutputSlice,
             lambda c, p: c.service.task_output(p.task, stream=p.stream, offset=p.offset, limit=p.limit),
             "Read a log slice by byte offset.",
         ),
         Method(
             "task.wait",
             TaskWait,
+            TaskWaitResult,
             lambda c, p: c.service.task_wait(p.task, timeout=p.timeout),
             "Wait for the task to end.",
         ),
-        Method("events.subscribe", EventsSubscribe, _events_subscribe, "Stream events as `events` notifications."),
-        Method("events.ack", EventsAck, _events_ack, "Acknowledge events up to seq."),
-        Method("events.unsubscribe", EventsUnsubscribe, _events_unsubscribe, "Stop a subscription."),
-        Method("daemon.health", NoParams, lambda c, p: c.service.health(), "Counters; same as GET /health."),
+        Method(
+            "events.subscribe",
+            EventsSubscribe,
+            EventsSubscribed,
+            _events_subscribe,
+            "Stream events as `events` notifications.",
+        ),
+        Method("events.ack", EventsAck, EventsAcked, _events_ack, "Acknowledge events up to seq."),
+        Method("events.unsubscribe", EventsUnsubscribe, Unsubscribed, _events_unsubscribe, "Stop a subscription."),
+        Method("daemon.health", NoParams, Health, lambda c, p: c.service.health(), "Counters; same as GET /health."),
     ]
 
 

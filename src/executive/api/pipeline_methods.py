@@ -1,4 +1,4 @@
-"""JSON-RPC ``pipeline.*``: thin handlers onto ``Executive.pipelines`` (pipeline/engine.py).
+"""JSON-RPC ``pipeline.*``: thin handlers onto ``Executive.pipelines`` (service/pipelines.py).
 
 Runs are identified by integer ids.  Long work never blocks a reply:
 ``pipeline.run`` returns as soon as the run is checkpointed and started;
@@ -13,7 +13,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from executive.api.rpc import Method
-from executive.pipeline.model import pipeline_schema
+from executive.service import results
+from executive.service.pipelines import PipelinesService
 
 __all__ = ["pipeline_methods"]
 
@@ -71,8 +72,9 @@ class NoParams(_P):
     pass
 
 
-def _engine(ctx: Any) -> Any:
-    return ctx.service.pipelines
+def _engine(ctx: Any) -> PipelinesService:
+    pipelines: PipelinesService = ctx.service.pipelines
+    return pipelines
 
 
 def pipeline_methods() -> list[Method]:
@@ -81,53 +83,78 @@ def pipeline_methods() -> list[Method]:
         Method(
             "pipeline.run",
             PipelineRun,
+            results.PipelineRun,
             lambda c, p: _engine(c).run(path=p.path, text=p.text, requirement=p.requirement, workdir=p.workdir),
             "Start a pipeline run; returns the run row at once.",
         ),
         Method(
             "pipeline.validate",
             PipelineValidate,
+            results.PipelineRun,
             lambda c, p: _engine(c).validate(p.dir, path=p.path, remediate=p.remediate, iteration=p.iteration),
             "Score an existing project with the exit gates (changes nothing unless remediate).",
         ),
         Method(
             "pipeline.status",
             RunRef,
+            results.PipelineStatus,
             lambda c, p: _engine(c).status(p.run),
             "Steps, verdicts, scores and durations by phase and iteration.",
         ),
-        Method("pipeline.info", RunRef, lambda c, p: _engine(c).info(p.run), "The run row and its live position."),
+        Method(
+            "pipeline.info",
+            RunRef,
+            results.PipelineRun,
+            lambda c, p: _engine(c).info(p.run),
+            "The run row and its live position.",
+        ),
         Method(
             "pipeline.list",
             PipelineList,
+            list[results.PipelineRunSummary],
             lambda c, p: _engine(c).list_runs(limit=p.limit, state=p.state),
             "Runs, oldest first.",
         ),
         Method(
             "pipeline.wait",
             PipelineWait,
+            results.PipelineWaitResult,
             lambda c, p: _engine(c).wait(p.run, timeout=p.timeout),
             "Wait until the run stops executing (ended, interrupted, or waiting for approval).",
         ),
         Method(
             "pipeline.resume",
             PipelineResume,
+            results.PipelineRun,
             lambda c, p: _engine(c).resume(p.run, rework_from=p.rework_from),
             "Continue an interrupted run, or restart a stopped one from a step.",
         ),
         Method(
             "pipeline.approve",
             PipelineApprove,
+            results.PipelineApproval,
             lambda c, p: _engine(c).approve(p.run, p.phase, p.note),
             "Release a phase's approval gate.",
         ),
         Method(
-            "pipeline.cancel", RunRef, lambda c, p: _engine(c).cancel(p.run), "Cancel a run and its in-flight task."
+            "pipeline.cancel",
+            RunRef,
+            results.PipelineRun,
+            lambda c, p: _engine(c).cancel(p.run),
+            "Cancel a run and its in-flight task.",
         ),
-        Method("pipeline.report", RunRef, lambda c, p: _report(c, p.run), "The run's HTML report as {html}."),
-        Method("pipeline.schema", NoParams, lambda c, p: pipeline_schema(), "The JSON Schema of pipeline files."),
+        Method(
+            "pipeline.report",
+            RunRef,
+            results.PipelineReport,
+            lambda c, p: _engine(c).report(p.run),
+            "The run's HTML report as {html}.",
+        ),
+        Method(
+            "pipeline.schema",
+            NoParams,
+            dict[str, Any],
+            lambda c, p: _engine(c).schema(),
+            "The JSON Schema of pipeline files.",
+        ),
     ]
-
-
-async def _report(ctx: Any, run: int) -> dict[str, Any]:
-    return {"run": run, "html": await _engine(ctx).report(run)}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import inspect
 import itertools
 from collections.abc import Callable
@@ -25,11 +26,12 @@ from typing import Any
 import orjson
 import pydantic
 import structlog
+from typing_extensions import TypedDict
 
 from executive.kernel.errors import ErrorCode, ExecutiveError
 from executive.kernel.limits import nested_deeper_than
 
-__all__ = ["Dispatcher", "Method", "encode", "error_response", "notification"]
+__all__ = ["Dispatcher", "Method", "MethodDescription", "encode", "error_response", "notification"]
 
 log = structlog.get_logger("executive.rpc")
 _request_counter = itertools.count(1)
@@ -39,10 +41,37 @@ Handler = Callable[[Any, Any], Any]  # (context, params model) -> result or awai
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Method:
+    """One JSON-RPC method: its params model, the type of its result, and the handler.
+
+    ``result`` is a type pydantic can describe (a TypedDict from
+    ``executive.service.results``, a list of one, a union); it is never used to
+    build or check a reply at run time, only to publish the reply's JSON Schema
+    (:meth:`Dispatcher.describe`) and to validate replies in the tests.
+    """
+
     name: str
     params: type[pydantic.BaseModel]
+    result: Any
     handler: Handler
     doc: str = ""
+
+    def result_schema(self) -> dict[str, Any]:
+        """The JSON Schema of this method's result."""
+        return _result_adapter(self.result).json_schema()
+
+
+class MethodDescription(TypedDict):
+    """One entry of ``rpc.discover``."""
+
+    name: str
+    doc: str
+    params: dict[str, Any]
+    result: dict[str, Any]
+
+
+@functools.cache
+def _result_adapter(tp: Any) -> pydantic.TypeAdapter[Any]:
+    return pydantic.TypeAdapter(tp)
 
 
 def encode(obj: Any) -> bytes:
@@ -213,8 +242,9 @@ class Dispatcher:
         finally:
             structlog.contextvars.unbind_contextvars("request_id", "method")
 
-    def describe(self) -> list[dict[str, Any]]:
+    def describe(self) -> list[MethodDescription]:
+        """Every method with the JSON Schema of its params and of its result (``rpc.discover``)."""
         return [
-            {"name": m.name, "doc": m.doc, "params": m.params.model_json_schema()}
+            {"name": m.name, "doc": m.doc, "params": m.params.model_json_schema(), "result": m.result_schema()}
             for m in sorted(self.methods.values(), key=lambda m: m.name)
         ]

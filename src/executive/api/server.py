@@ -30,8 +30,7 @@ from executive.api.rpc import Method
 from executive.kernel.errors import BadParamsError
 from executive.kernel.limits import DEFAULT_LIMITS, Limits
 from executive.paths import make_private_dir, private_file
-from executive.runtimes.allowlist import AllowList
-from executive.service import Executive
+from executive.service import Executive, load_allow_list
 
 __all__ = ["ServeOptions", "serve"]
 
@@ -121,9 +120,9 @@ async def serve(
         token = load_or_create_token(home) if opts.auth else None
         allow = None
         if opts.allow_list is not None:
-            allow = AllowList.load(opts.allow_list)
+            allow = load_allow_list(opts.allow_list)
         elif (home / "allowlist.json").exists():
-            allow = AllowList.load(home / "allowlist.json")
+            allow = load_allow_list(home / "allowlist.json")
         sock = _bind(opts.host, opts.port)
         service = await Executive.open(home, limits=opts.limits, allow_list=allow)
     except BaseException:
@@ -168,7 +167,7 @@ async def serve(
         await asyncio.sleep(0.01)
     if serve_task.done():
         await mcp_running.__aexit__(None, None, None)
-        await service.close()
+        await service.aclose()
         home_lock.close()
         serve_task.result()
         return
@@ -192,7 +191,7 @@ async def serve(
                 await result
         server.should_exit = True
         await mcp_running.__aexit__(None, None, None)
-        await service.close()
+        await service.aclose()
         try:
             await asyncio.wait_for(serve_task, 5.0)
         except (TimeoutError, Exception):
@@ -213,7 +212,7 @@ async def serve(
                 await result
         server.should_exit = True
         await mcp_running.__aexit__(None, None, None)
-        await service.close()
+        await service.aclose()
         try:
             await asyncio.wait_for(serve_task, 5.0)
         except (TimeoutError, Exception):

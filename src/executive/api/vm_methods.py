@@ -15,6 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from executive.api.methods import CallContext, TaskRef, _touch
 from executive.api.rpc import Method
 from executive.kernel.errors import BadParamsError
+from executive.service import results
 
 __all__ = ["Int", "vm_methods"]
 
@@ -87,7 +88,7 @@ class _NoParams(_P):
     pass
 
 
-def _send(ctx: CallContext, p: MailboxSend) -> dict[str, Any]:
+def _send(ctx: CallContext, p: MailboxSend) -> results.MailboxSendResult:
     if (p.data is None) == (p.data_b64 is None):
         raise BadParamsError("give exactly one of data (text) or data_b64 (bytes)")
     if p.data is not None:
@@ -97,7 +98,7 @@ def _send(ctx: CallContext, p: MailboxSend) -> dict[str, Any]:
             raw = base64.b64decode(p.data_b64 or "", validate=True)
         except ValueError as exc:  # binascii.Error
             raise BadParamsError(f"data_b64 is not valid base64: {exc}") from exc
-    pid = ctx.service.tasks.get(p.task).id if p.task is not None else None
+    pid = ctx.service.task_id(p.task) if p.task is not None else None
     return ctx.service.vm.mailbox_send(pid=pid, target=p.target, data=raw, channel=p.channel, session_id=_touch(ctx))
 
 
@@ -106,66 +107,108 @@ def vm_methods() -> list[Method]:
         Method(
             "vm.load",
             VmLoad,
+            results.VmLoaded,
             lambda c, p: c.service.vm.load(
                 path=p.path, data_b64=p.data_b64, name=p.name, paused=p.paused, session_id=_touch(c), lock=p.lock
             ),
             "Load an HXE image (path on the daemon's machine, or data_b64) as a new task.",
         ),
-        Method("vm.ps", _NoParams, lambda c, p: c.service.vm.ps(), "Live HSX programs (HSX task entries)."),
         Method(
-            "vm.info", VmTaskRef, lambda c, p: c.service.vm.info(p.task), "One program: state, PC, wait, stack layout."
+            "vm.ps",
+            _NoParams,
+            results.VmProcesses,
+            lambda c, p: c.service.vm.ps(),
+            "Live HSX programs (HSX task entries).",
         ),
         Method(
-            "vm.pause", VmTaskRef, lambda c, p: c.service.vm.pause(p.task, session_id=_touch(c)), "Pause a program."
+            "vm.info",
+            VmTaskRef,
+            results.VmTaskInfo,
+            lambda c, p: c.service.vm.info(p.task),
+            "One program: state, PC, wait, stack layout.",
+        ),
+        Method(
+            "vm.pause",
+            VmTaskRef,
+            results.VmTaskEntry,
+            lambda c, p: c.service.vm.pause(p.task, session_id=_touch(c)),
+            "Pause a program.",
         ),
         Method(
             "vm.resume",
             VmTaskRef,
+            results.VmTaskEntry,
             lambda c, p: c.service.vm.resume(p.task, session_id=_touch(c)),
             "Resume a paused program.",
         ),
         Method(
-            "vm.kill", VmTaskRef, lambda c, p: c.service.vm.kill(p.task, session_id=_touch(c)), "End a program now."
+            "vm.kill",
+            VmTaskRef,
+            results.VmTaskEntry,
+            lambda c, p: c.service.vm.kill(p.task, session_id=_touch(c)),
+            "End a program now.",
         ),
         Method(
             "vm.step",
             VmStep,
+            results.VmStepResult,
             lambda c, p: c.service.vm.step(p.task, p.steps, session_id=_touch(c)),
             "Execute N instructions of a paused program.",
         ),
         Method(
             "vm.clock",
             VmClock,
+            results.ClockStatus,
             lambda c, p: c.service.vm.clock(p.op, steps=p.steps),
             "Scheduler clock: status, start, stop, step.",
         ),
-        Method("vm.regs", VmTaskRef, lambda c, p: c.service.vm.regs(p.task), "Registers R0..R15, PC, SP, PSW."),
+        Method(
+            "vm.regs",
+            VmTaskRef,
+            results.Registers,
+            lambda c, p: c.service.vm.regs(p.task),
+            "Registers R0..R15, PC, SP, PSW.",
+        ),
         Method(
             "vm.set_reg",
             VmSetReg,
+            results.Registers,
             lambda c, p: c.service.vm.set_reg(p.task, p.name, p.value, session_id=_touch(c)),
             "Write a register of a paused program.",
         ),
         Method(
             "vm.mem_read",
             VmMemRead,
+            results.MemRead,
             lambda c, p: c.service.vm.mem_read(p.task, p.addr, p.length),
             "Read data memory (hex).",
         ),
         Method(
             "vm.mem_write",
             VmMemWrite,
+            results.MemWritten,
             lambda c, p: c.service.vm.mem_write(p.task, p.addr, p.data, session_id=_touch(c)),
             "Write data memory of a paused program.",
         ),
         Method(
             "vm.regions",
             VmTaskRef,
+            results.VmRegions,
             lambda c, p: c.service.vm.regions(p.task),
             "Memory regions: code, rodata, bss, registers, stack.",
         ),
         Method(
-            "mailbox.snapshot", _NoParams, lambda c, p: c.service.vm.mailbox_snapshot(), "Every mailbox descriptor."
+            "mailbox.snapshot",
+            _NoParams,
+            results.MailboxSnapshot,
+            lambda c, p: c.service.vm.mailbox_snapshot(),
+            "Every mailbox descriptor.",
         ),
-        Method("mailbox.send", MailboxSend, _send, "Send as the executive to a target, or to a program's stdin."),
+        Method(
+            "mailbox.send",
+            MailboxSend,
+            results.MailboxSendResult,
+            _send,
+            "Send as the executive to a target, or to a program's stdin.",
+        ),
     ]

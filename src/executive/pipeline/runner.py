@@ -34,7 +34,7 @@ __all__ = ["RunContext", "TaskHost", "TaskRunner", "failed_checks_text"]
 
 
 class TaskHost(Protocol):
-    """What the runner needs from :class:`~executive.service.Executive`."""
+    """What the runner needs from :class:`~executive.service.Executive` (its replies: read-only records)."""
 
     limits: Limits
 
@@ -48,17 +48,17 @@ class TaskHost(Protocol):
         timeout: float | None = None,
         kind: TaskKind = TaskKind.PROCESS,
         meta: dict[str, Any] | None = None,
-    ) -> dict[str, Any]: ...
+    ) -> Mapping[str, Any]: ...
 
-    async def task_wait(self, ref: int | str, *, timeout: float | None = None) -> dict[str, Any]: ...
+    async def task_wait(self, ref: int | str, *, timeout: float | None = None) -> Mapping[str, Any]: ...
 
-    def task_info(self, ref: int | str) -> dict[str, Any]: ...
+    def task_info(self, ref: int | str) -> Mapping[str, Any]: ...
 
     async def task_output(
         self, ref: int | str, *, stream: str = "stdout", offset: int = 0, limit: int | None = None
-    ) -> dict[str, Any]: ...
+    ) -> Mapping[str, Any]: ...
 
-    def task_cancel(self, ref: int | str, *, session_id: str | None = None) -> dict[str, Any]: ...
+    def task_cancel(self, ref: int | str, *, session_id: str | None = None) -> Mapping[str, Any]: ...
 
 
 @dataclasses.dataclass(slots=True)
@@ -210,7 +210,7 @@ class TaskRunner:
             text=fin.text,
         )
 
-    async def _start(self, start: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+    async def _start(self, start: Awaitable[Mapping[str, Any]]) -> Mapping[str, Any]:
         """Await a task's creation; a cancel landing meanwhile (while it spawns) still reaches the task.
 
         The task exists as soon as the host has queued it, but its id only comes back once the
@@ -234,7 +234,7 @@ class TaskRunner:
                     pass  # it ended on its own meanwhile
             raise
 
-    async def _wait(self, task: dict[str, Any]) -> dict[str, Any]:
+    async def _wait(self, task: Mapping[str, Any]) -> Mapping[str, Any]:
         """Wait for the task's end; cancelling the wait cancels the task (run cancel, daemon stop)."""
         tid = int(task["id"])
         self.on_task(tid)

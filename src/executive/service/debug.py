@@ -5,7 +5,7 @@ stack reconstruction, watches, register-change tracking and the trace buffer.  E
 transport — JSON-RPC ``debug.*``/``trace.*``, the HSX TCP port, the CLI — calls these
 methods.  Each names its task by id or name and checks it is an HSX program; each that
 changes anything checks the caller's session may control the task
-(``Executive.vm._control``: a task locked by another session refuses).
+(``Executive.vm.control``: a task locked by another session refuses).
 
 Per-task state is a :class:`~executive.debugger.task.TaskDebug`, created when a program
 is loaded (:meth:`DebugService.on_load`, which also auto-loads ``<program>.sym`` beside
@@ -18,31 +18,52 @@ limits, and shapes replies.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+from executive.debugger.breakpoints import Breakpoint
 from executive.debugger.disasm_cache import Disassembler, back_up, data_report
 from executive.debugger.evaluate import evaluate
 from executive.debugger.expr import code_address, parse_int, resolve_symbol
 from executive.debugger.regdiff import RegDiff, changed, snapshot
 from executive.debugger.stack import walk_stack
-from executive.debugger.symbols import SymbolCache, SymbolFileError, SymbolIndex
 from executive.debugger.task import TaskDebug
-from executive.debugger.trace import SEQ_WRAP
 from executive.debugger.watches import Watch, resolve
 from executive.hsx.isa import BY_MNEMONIC
 from executive.kernel.errors import (
     BadParamsError,
-    ErrorCode,
     InvalidTransitionError,
-    LimitError,
 )
 from executive.runtimes.vm import VmTask
 from executive.runtimes.vm_state import VmState
-from executive.service.locals import SourceMethods
-from executive.service.trace import TraceMethods
+from executive.service.locals import SourceService
+from executive.service.results import (
+    BreakpointRecord,
+    BreakpointsReply,
+    DebugState,
+    DisasmData,
+    DisasmListing,
+    EvalResult,
+    FrameLocals,
+    SourceFiles,
+    SourceLines,
+    StackReply,
+    SymbolAddresses,
+    SymbolAt,
+    SymbolLine,
+    SymbolLookup,
+    SymbolPage,
+    SymbolSummary,
+    TraceConfigReply,
+    TraceImported,
+    TraceRecords,
+    TraceSetReply,
+    VmStepResult,
+    WatchList,
+    WatchRecord,
+)
+from executive.service.symbols import SymbolService
+from executive.service.trace import TraceService
 
 if TYPE_CHECKING:  # pragma: no cover
     from executive.service.executive import Executive
@@ -50,25 +71,25 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["DebugService"]
 
 _KEEP_FINISHED = 32  # ended tasks whose debug state is kept for post-mortem look-ups
-_TRACE_DEFAULT = 256  # default trace ring capacity per task (spec §9)
 _STACK_DEFAULT = 64  # frames a stack walk returns unless asked for more
 _YIELD_EVERY = 4096  # instructions a step-over runs between yields to the event loop
 _CALL = BY_MNEMONIC["CALL"].opcode
 
 
-class DebugService(TraceMethods, SourceMethods):
+class DebugService:
     """Debugger services over HSX tasks; attached as ``Executive.debug``."""
 
     def __init__(self, executive: Executive) -> None:
         self.ex = executive
         lim = executive.limits
         self._tasks: dict[int, TaskDebug] = {}
-        self._sym_cache = SymbolCache(max_bytes=lim.max_sym_bytes)
         self.disassembler = Disassembler()
+        self.symbols = SymbolService(
+            self, self.disassembler, max_sym_bytes=lim.max_sym_bytes, page_cap=lim.max_symbols_page
+        )  # the symbol indexes (symbols.py)
+        self.source = SourceService(self)  # locals of a frame, a file's line map (locals.py)
         self.stops = RegDiff()  # changed_regs between debugger stops (step results, debug_break)
-        self.traced = RegDiff()  # changed_regs between consecutive trace records
-        self.trace_capacity = min(_TRACE_DEFAULT, lim.max_trace_buffer)  # for tasks loaded from now on
-        self._trace_seq = 0
+        self.trace = TraceService(self, self.stops, max_buffer=lim.max_trace_buffer)  # the trace rings (trace.py)
         self._watch_ids = 0
         runtime = executive.vm.runtime
         runtime.symbolize = self.symbolize
@@ -79,32 +100,42 @@ class DebugService(TraceMethods, SourceMethods):
         return self._get(self.ex.vm.task(ref))
 
     def _control(self, ref: int | str, session_id: str | None) -> TaskDebug:
-        return self._get(self.ex.vm._control(ref, session_id))
+        return self._get(self.ex.vm.control(ref, session_id))
+
+    # DebugTasks (trace.py), SymbolTasks (symbols.py), SourceTasks (locals.py): how they find task state
+    def state_of(self, ref: int | str) -> TaskDebug:
+        return self._state(ref)
+
+    def controlled(self, ref: int | str, session_id: str | None) -> TaskDebug:
+        return self._control(ref, session_id)
+
+    def all_states(self) -> list[TaskDebug]:
+        return list(self._tasks.values())
+
+    def existing(self, pid: int) -> TaskDebug | None:
+        return self._tasks.get(pid)
 
     def _get(self, vt: VmTask) -> TaskDebug:
         st = self._tasks.get(vt.pid)
         if st is None or st.vt is not vt:
             lim = self.ex.limits
             st = self._tasks[vt.pid] = TaskDebug(
-                vt, max_breakpoints=lim.max_breakpoints, max_watches=lim.max_watches, trace_capacity=self.trace_capacity,
-                publish=self.ex.bus.publish, trace_seq=self._next_seq, trace_diff=self.traced,
+                vt, max_breakpoints=lim.max_breakpoints, max_watches=lim.max_watches,
+                trace_capacity=self.trace.capacity, publish=self.ex.bus.publish, trace_seq=self.trace.next_seq,
+                trace_diff=self.trace.traced,
             )  # fmt: skip
         return st
-
-    def _next_seq(self) -> int:
-        self._trace_seq = (self._trace_seq + 1) % SEQ_WRAP
-        return self._trace_seq
 
     def _prune(self) -> None:
         finished = [pid for pid, st in self._tasks.items() if st.vt.finished]
         for pid in finished[: max(0, len(finished) - _KEEP_FINISHED)]:
             del self._tasks[pid]
             self.stops.forget(pid)
-            self.traced.forget(pid)
+            self.trace.forget(pid)
             self.disassembler.invalidate(pid)
 
     # ------------------------------------------------------------------ attach
-    def attach(self, ref: int | str, *, session_id: str, pause: bool = True) -> dict[str, Any]:
+    def attach(self, ref: int | str, *, session_id: str, pause: bool = True) -> DebugState:
         """Take the task's control lock for ``session_id`` and (by default) pause it.
 
         While locked, only this session may pause, step, set breakpoints or watches,
@@ -124,7 +155,7 @@ class DebugService(TraceMethods, SourceMethods):
             self.ex.vm.pause(st.pid, session_id=session_id)
         return self.state(st.pid)
 
-    def detach(self, ref: int | str, *, session_id: str, resume: bool = False) -> dict[str, Any]:
+    def detach(self, ref: int | str, *, session_id: str, resume: bool = False) -> DebugState:
         """Remove this session's breakpoints, watches and tracing, release the lock, and
         optionally resume the task (a debugger leaving should leave the program as it was)."""
         st = self._control(ref, session_id)
@@ -138,7 +169,7 @@ class DebugService(TraceMethods, SourceMethods):
         self.ex.task_unlock(st.pid, session_id)
         return self.state(st.pid)
 
-    def state(self, ref: int | str) -> dict[str, Any]:
+    def state(self, ref: int | str) -> DebugState:
         """Where a task is: state, PC with symbol/line and its instruction, registers with
         ``changed_regs`` since the last stop (not moving the baseline), breakpoints, watches."""
         st = self._state(ref)
@@ -154,8 +185,9 @@ class DebugService(TraceMethods, SourceMethods):
             "depth": cpu.depth, "steps": cpu.steps, "regs": list(cpu.regs), "psw": cpu.psw,
             "changed_regs": changed(base, snapshot(cpu.regs, cpu.psw)) if self.stops.enabled else None,
             "symbol": self.symbolize(st.pid, cpu.pc), "line": {"file": ln.file, "line": ln.line} if ln else None,
-            "instruction": ins, "breakpoints": st.breakpoints.addresses(), "watches": [w.to_dict() for w in st.watches.entries()],
-            "tracing": st.tracing, "exit_status": vt.exit_status, "fault": vt.fault, "locked_by": self.ex.sessions.lock_owner(st.pid),
+            "instruction": ins, "breakpoints": st.breakpoints.addresses(),
+            "watches": [_watch(w) for w in st.watches.entries()], "tracing": st.tracing,
+            "exit_status": vt.exit_status, "fault": vt.fault, "locked_by": self.ex.lock_owner(st.pid),
         }  # fmt: skip
 
     # ------------------------------------------------------------------ symbols
@@ -175,51 +207,12 @@ class DebugService(TraceMethods, SourceMethods):
         self._prune()
         st = self._get(vt)
         self.stops.update(vt.pid, vt.cpu.regs, vt.cpu.psw)
-        warnings: list[str] = []
-        path = self._sym_path(vt, symbols)
-        if path is None:
-            warnings.append("symbols_unavailable")
-        else:
-            try:
-                self._install(st, self._sym_cache.load(path), str(path))
-            except FileNotFoundError:
-                st.sym_error = f"no symbol file at {path}"
-                warnings.append(f"symbols_missing:{path}")
-            except SymbolFileError as exc:
-                st.sym_error = str(exc)
-                warnings.append(f"symbols_failed:{exc}")
-        return {"symbols": self._sym_summary(st), "warnings": warnings + st.sym_warnings}
+        warnings = self.symbols.autoload(st, symbols)
+        return {"symbols": self.symbols.summary(st), "warnings": warnings}
 
-    @staticmethod
-    def _sym_path(vt: VmTask, given: str | None) -> Path | None:
-        if given is not None:
-            p = Path(given).expanduser()
-            return Path(vt.path).parent / p if not p.is_absolute() and vt.path else p
-        return Path(vt.path).with_suffix(".sym") if vt.path else None
-
-    def _install(self, st: TaskDebug, index: SymbolIndex, path: str | None) -> None:
-        st.symbols, st.sym_path, st.sym_error, st.sym_warnings = index, path, None, []
-        self.disassembler.invalidate(st.pid)
-        crc = st.vt.image.crc
-        if index.crc is not None and crc and index.crc != crc:
-            st.sym_warnings.append(
-                f"symbols_stale:the .sym was written for an image with CRC 0x{index.crc:08X}, this image has 0x{crc:08X}"
-            )
-
-    def _sym_summary(self, st: TaskDebug) -> dict[str, Any]:
-        d: dict[str, Any] = {"pid": st.pid, "loaded": st.symbols is not None, "path": st.sym_path}
-        if st.symbols is not None:
-            d["count"] = len(st.symbols)
-            d["counts"] = st.symbols.counts()
-        if st.sym_error is not None:
-            d["error"] = st.sym_error
-        if st.sym_warnings:
-            d["warnings"] = list(st.sym_warnings)
-        return d
-
-    def sym_info(self, ref: int | str) -> dict[str, Any]:
+    def sym_info(self, ref: int | str) -> SymbolSummary:
         """Whether a task has symbols, from where, how many (spec §3.6 ``sym info``)."""
-        return self._sym_summary(self._state(ref))
+        return self.symbols.info(ref)
 
     def sym_load(
         self,
@@ -228,110 +221,26 @@ class DebugService(TraceMethods, SourceMethods):
         path: str | None = None,
         document: dict[str, Any] | str | None = None,
         session_id: str | None = None,
-    ) -> dict[str, Any]:
-        """Load (or replace) a task's symbols from a file or a `.sym` document.
+    ) -> SymbolSummary:
+        """Load (or replace) a task's symbols; see :meth:`SymbolService.load`."""
+        return self.symbols.load(ref, path=path, document=document, session_id=session_id)
 
-        With neither argument it re-reads ``<program>.sym``.  An uploaded image has no
-        file beside it: pass its `.sym` as ``document`` (the JSON object or its text).
+    def sym_lookup(self, ref: int | str, name: str) -> SymbolLookup:
+        return self.symbols.lookup(ref, name)
 
-        Raises:
-            BadParamsError (SYMBOLS_INVALID): missing, unreadable, too large (limit
-                max_sym_bytes) or malformed; the old symbols stay in place.
-        """
-        st = self._control(ref, session_id)
-        if path is not None and document is not None:
-            raise BadParamsError("give path or document, not both")
-        where: str | None = None
-        try:
-            if document is not None:
-                raw = document if isinstance(document, str) else json.dumps(document)
-                index = self._sym_cache.parse_bytes(raw.encode())
-            else:
-                p = self._sym_path(st.vt, path)
-                if p is None:
-                    raise BadParamsError(
-                        f"task {st.pid} was loaded from uploaded bytes, so there is no .sym beside it; pass path or document",
-                        code=ErrorCode.SYMBOLS_INVALID,
-                    )
-                where = str(p)
-                index = self._sym_cache.load(p)
-        except FileNotFoundError:
-            raise BadParamsError(
-                f"no symbol file at {where}; check the path", code=ErrorCode.SYMBOLS_INVALID, data={"path": where}
-            ) from None
-        except SymbolFileError as exc:
-            raise BadParamsError(f"symbols not loaded: {exc}", code=ErrorCode.SYMBOLS_INVALID) from None
-        self._install(st, index, where)
-        return self._sym_summary(st)
+    def sym_at(self, ref: int | str, address: int | str, *, space: str = "code") -> SymbolAt:
+        return self.symbols.at(ref, address, space=space)
 
-    def sym_lookup(self, ref: int | str, name: str) -> dict[str, Any]:
-        """A symbol by exact name (spec §8.8); ``symbol`` is None when there is none."""
-        st = self._state(ref)
-        sym = st.symbols.lookup(name) if st.symbols else None
-        return {"pid": st.pid, "name": name, "loaded": st.symbols is not None, "symbol": sym.to_dict() if sym else None}
+    def sym_line(self, ref: int | str, address: int | str) -> SymbolLine:
+        return self.symbols.line(ref, address)
 
-    def sym_at(self, ref: int | str, address: int | str, *, space: str = "code") -> dict[str, Any]:
-        """The nearest symbol at or below an address, with ``offset`` (spec §8.8).
+    def sym_addresses(self, ref: int | str, file: str, line: int) -> SymbolAddresses:
+        return self.symbols.addresses(ref, file, line)
 
-        ``space``: ``code`` (functions and labels), ``data`` (variables) or ``any``.
-        Code and data addresses overlap (hsx-vm §1.2), so naming the space is exact.
-        """
-        st = self._state(ref)
-        addr = _uint(address, "address")
-        if space not in ("code", "data", "any"):
-            raise BadParamsError(f"space must be code, data or any, not {space!r}")
-        hit = st.symbols.at(addr, space) if st.symbols else None
-        sym = None
-        if hit is not None and st.symbols is not None:
-            sym = hit[0].to_dict() | {"offset": hit[1]}
-            fn = st.symbols.function_at(addr) if hit[0].space == "code" else None
-            if fn is not None:
-                sym["function"] = fn[0].name
-        return {"pid": st.pid, "address": addr, "space": space, "loaded": st.symbols is not None, "symbol": sym}
+    def sym_list(self, ref: int | str, *, type: str = "all", offset: int = 0, limit: int | None = None) -> SymbolPage:
+        return self.symbols.list(ref, type=type, offset=offset, limit=limit)
 
-    def sym_line(self, ref: int | str, address: int | str) -> dict[str, Any]:
-        """The source line of a code address (greatest line entry at or below it, §8.8)."""
-        st = self._state(ref)
-        addr = _uint(address, "address")
-        ln = st.symbols.line_at(addr) if st.symbols else None
-        line = {"address": ln.address, "file": ln.file, "line": ln.line} if ln else None
-        return {"pid": st.pid, "address": addr, "loaded": st.symbols is not None, "line": line}
-
-    def sym_addresses(self, ref: int | str, file: str, line: int) -> dict[str, Any]:
-        """Code addresses recorded for ``file:line`` (full path or base name), ascending."""
-        st = self._state(ref)
-        addrs = st.symbols.addresses_for_line(file, line) if st.symbols else []
-        return {"pid": st.pid, "file": file, "line": line, "loaded": st.symbols is not None, "addresses": addrs}
-
-    def sym_list(
-        self, ref: int | str, *, type: str = "all", offset: int = 0, limit: int | None = None
-    ) -> dict[str, Any]:
-        """One page of symbols, code space first, by address (spec §3.6 ``symbols``).
-
-        ``type``: ``all``, ``functions``, ``labels``, ``variables`` or ``code``; ``limit``
-        defaults to and is capped at ``limits.max_symbols_page``; ``next_offset`` is the
-        offset of the next page (None on the last).
-        """
-        st = self._state(ref)
-        cap = self.ex.limits.max_symbols_page
-        if offset < 0:
-            raise BadParamsError(f"offset must be >= 0, got {offset}")
-        if limit is not None and not 1 <= limit <= cap:
-            raise LimitError(f"limit must be 1..{cap} (limit max_symbols_page); page with offset", data={"limit": cap})
-        n = limit or cap
-        total, page = 0, []
-        if st.symbols is not None:
-            try:
-                total, page = st.symbols.page(type, offset, n)
-            except ValueError as exc:
-                raise BadParamsError(str(exc)) from None
-        end = offset + len(page)
-        return {
-            "pid": st.pid, "loaded": st.symbols is not None, "type": type, "count": total, "offset": offset, "limit": n,
-            "returned": len(page), "next_offset": end if end < total else None, "symbols": [e.to_dict() for e in page],
-        }  # fmt: skip
-
-    def evaluate(self, ref: int | str, expr: str, frame: int = 0) -> dict[str, Any]:
+    def evaluate(self, ref: int | str, expr: str, frame: int = 0) -> EvalResult:
         """The value of a debugger expression (the CLI's ``p``, DAP's evaluate and breakpoint
         conditions; see debugger/evaluate.py).  Names see the locals of stack frame ``frame``
         (``.sym`` ``symbols.locals``); registers are the task's current ones whatever the frame."""
@@ -344,15 +253,22 @@ class DebugService(TraceMethods, SourceMethods):
         )  # fmt: skip
         if value["kind"] in ("code", "variable") and "symbol" not in value and st.symbols is not None:
             value["symbol"] = st.symbols.describe(value["address"])
-        return {"pid": st.pid, **value}
+        return cast(EvalResult, {"pid": st.pid, **value})
+
+    def locals(self, ref: int | str, frame: int = 0) -> FrameLocals:
+        """The local variables live in one stack frame; see :meth:`SourceService.locals`."""
+        return self.source.locals(ref, frame)
+
+    def sym_lines(self, ref: int | str, file: str | None = None) -> SourceFiles | SourceLines:
+        """A file's lines with code (or the files of the line table); see :meth:`SourceService.sym_lines`."""
+        return self.source.sym_lines(ref, file)
 
     def symbolize(self, pid: int, pc: int) -> str | None:
         """``name`` or ``name+0xN`` for a code address, for ``debug_break.symbol`` (§12.5)."""
-        st = self._tasks.get(pid)
-        return st.symbols.describe(pc) if st is not None and st.symbols is not None else None
+        return self.symbols.symbolize(pid, pc)
 
     # ------------------------------------------------------------------ breakpoints
-    def bp_add(self, ref: int | str, where: int | str, *, session_id: str | None = None) -> dict[str, Any]:
+    def bp_add(self, ref: int | str, where: int | str, *, session_id: str | None = None) -> BreakpointsReply:
         """Set a breakpoint at an address, a code symbol (``loop``, ``main+0x8``) or ``file:line``.
 
         Idempotent.  The task then stops *before* the instruction there and a
@@ -366,9 +282,12 @@ class DebugService(TraceMethods, SourceMethods):
         st = self._control(ref, session_id)
         addr, text = code_address(where, st.symbols)
         bp, added = st.breakpoints.add(addr, text, self.symbolize(st.pid, addr))
-        return self._bp_reply(st) | {"breakpoint": bp.to_dict(), "added": added}
+        reply = self._bp_reply(st)
+        reply["breakpoint"] = _bp(bp)
+        reply["added"] = added
+        return reply
 
-    def bp_remove(self, ref: int | str, where: int | str, *, session_id: str | None = None) -> dict[str, Any]:
+    def bp_remove(self, ref: int | str, where: int | str, *, session_id: str | None = None) -> BreakpointsReply:
         """Delete the breakpoint at a location (same forms as :meth:`bp_add`).
 
         Raises:
@@ -377,27 +296,31 @@ class DebugService(TraceMethods, SourceMethods):
         st = self._control(ref, session_id)
         addr, _ = code_address(where, st.symbols)
         bp = st.breakpoints.remove(addr)
-        return self._bp_reply(st) | {"breakpoint": bp.to_dict()}
+        reply = self._bp_reply(st)
+        reply["breakpoint"] = _bp(bp)
+        return reply
 
-    def bp_clear(self, ref: int | str, *, session_id: str | None = None) -> dict[str, Any]:
+    def bp_clear(self, ref: int | str, *, session_id: str | None = None) -> BreakpointsReply:
         """Delete every breakpoint of a task."""
         st = self._control(ref, session_id)
         removed = st.breakpoints.clear()  # clear first: the reply lists what is left (nothing)
-        return self._bp_reply(st) | {"removed": removed}
+        reply = self._bp_reply(st)
+        reply["removed"] = removed
+        return reply
 
-    def bp_list(self, ref: int | str) -> dict[str, Any]:
+    def bp_list(self, ref: int | str) -> BreakpointsReply:
         """A task's breakpoints: ``breakpoints`` (addresses, as the HSX ``bp`` reply) and ``details``."""
         return self._bp_reply(self._state(ref))
 
-    def _bp_reply(self, st: TaskDebug) -> dict[str, Any]:
+    def _bp_reply(self, st: TaskDebug) -> BreakpointsReply:
         return {
             "pid": st.pid,
             "breakpoints": st.breakpoints.addresses(),
-            "details": [b.to_dict() for b in st.breakpoints.entries()],
+            "details": [_bp(b) for b in st.breakpoints.entries()],
         }
 
     # ------------------------------------------------------------------ stepping
-    def step(self, ref: int | str, steps: int = 1, *, session_id: str | None = None) -> dict[str, Any]:
+    def step(self, ref: int | str, steps: int = 1, *, session_id: str | None = None) -> VmStepResult:
         """Execute ``steps`` instructions of a paused task (spec §3.5, §8.2).
 
         Returns ``Executive.vm.step``'s result plus ``changed_regs`` (since the last stop,
@@ -413,7 +336,7 @@ class DebugService(TraceMethods, SourceMethods):
         before = self.stops.baseline(st.pid)
         return self._stopped(st, self.ex.vm.step(st.pid, steps, session_id=session_id), before)
 
-    async def step_over(self, ref: int | str, *, session_id: str | None = None) -> dict[str, Any]:
+    async def step_over(self, ref: int | str, *, session_id: str | None = None) -> VmStepResult:
         """Step one instruction, running a CALL through to its return (the CLI's ``next``).
 
         The call runs instruction by instruction until control is back after the CALL
@@ -432,7 +355,7 @@ class DebugService(TraceMethods, SourceMethods):
         ret, depth = cpu.pc + 4, cpu.depth
         return await self._run_until(st, lambda: cpu.pc == ret and cpu.depth == depth) | {"over": True}
 
-    async def step_out(self, ref: int | str, *, session_id: str | None = None) -> dict[str, Any]:
+    async def step_out(self, ref: int | str, *, session_id: str | None = None) -> VmStepResult:
         """Run until the current function returns to its caller (the CLI's ``finish``).
 
         Runs instruction by instruction until the call depth drops below the current one
@@ -452,7 +375,7 @@ class DebugService(TraceMethods, SourceMethods):
         depth = cpu.depth
         return await self._run_until(st, lambda: cpu.depth < depth)
 
-    async def _run_until(self, st: TaskDebug, done: Callable[[], bool]) -> dict[str, Any]:
+    async def _run_until(self, st: TaskDebug, done: Callable[[], bool]) -> VmStepResult:
         """Single-step a paused task until ``done()`` after an instruction, or an early stop."""
         vt, cpu = st.vt, st.vt.cpu
         before = self.stops.baseline(st.pid)
@@ -494,9 +417,9 @@ class DebugService(TraceMethods, SourceMethods):
                 continue
             break
         result.update(executed=executed, prev_pc=start, regs=list(cpu.regs), stop=stop)
-        return self._stopped(st, result, before)
+        return self._stopped(st, cast(VmStepResult, result), before)
 
-    def step_source(self, ref: int | str, steps: int = 1, *, session_id: str | None = None) -> dict[str, Any]:
+    def step_source(self, ref: int | str, steps: int = 1, *, session_id: str | None = None) -> VmStepResult:
         """Source-level steps (HSX ``step {source_only}``, spec §3.5): each step runs one
         instruction, then more while the PC is on a compiler-generated instruction
         (``.sym`` ``source_kind: "compiler"``); ``executed`` is the instruction total."""
@@ -504,7 +427,7 @@ class DebugService(TraceMethods, SourceMethods):
         before = self.stops.baseline(st.pid)
         skip = st.symbols.generated if st.symbols else frozenset()
         cpu, budget, executed = st.vt.cpu, self.ex.limits.max_step, 0
-        result: dict[str, Any] = {}
+        result = cast(VmStepResult, {})
         for _ in range(max(1, steps)):
             result = self.ex.vm.step(st.pid, 1, session_id=session_id)
             executed += result["executed"]
@@ -519,10 +442,11 @@ class DebugService(TraceMethods, SourceMethods):
                 executed += result["executed"]
             if not result["executed"] or "debug_break" in result or st.vt.state is not VmState.PAUSED:
                 break
-        result.update(executed=executed, source_steps=steps)
+        result["executed"] = executed
+        result["source_steps"] = steps
         return self._stopped(st, result, before)
 
-    def _stopped(self, st: TaskDebug, result: dict[str, Any], before: tuple[int, ...] | None) -> dict[str, Any]:
+    def _stopped(self, st: TaskDebug, result: VmStepResult, before: tuple[int, ...] | None) -> VmStepResult:
         """Complete a step result: ``changed_regs`` since ``before``, where the PC is, and
         watch changes no store reported (host writes during the step)."""
         cpu = st.vt.cpu
@@ -551,7 +475,7 @@ class DebugService(TraceMethods, SourceMethods):
     # ------------------------------------------------------------------ disassembly
     def disasm(
         self, ref: int | str, addr: int | str | None = None, count: int = 8, *, before: int = 0, mode: str = "cached"
-    ) -> dict[str, Any]:
+    ) -> DisasmListing | DisasmData:
         """Disassemble the task's **code** space around an address (spec §8.6, §13 #15).
 
         Args:
@@ -591,7 +515,8 @@ class DebugService(TraceMethods, SourceMethods):
             return self._data_report(st, start, requested, None)
         if start % 4:
             raise BadParamsError(
-                f"0x{start:X} is not a multiple of 4; instructions start on 4-byte boundaries (try 0x{start - start % 4:X})"
+                f"0x{start:X} is not a multiple of 4; instructions start on 4-byte boundaries "
+                f"(try 0x{start - start % 4:X})"
             )
         if start in st.literals:
             start -= 4  # the literal word of an LDI32: list the LDI32 itself
@@ -609,16 +534,13 @@ class DebugService(TraceMethods, SourceMethods):
             "instructions": out,
         }  # fmt: skip
 
-    def _data_report(self, st: TaskDebug, address: int, requested: int | str, variable: str | None) -> dict[str, Any]:
+    def _data_report(self, st: TaskDebug, address: int, requested: int | str, variable: str | None) -> DisasmData:
         regions = self.ex.vm.regions(st.pid)["regions"]
-        return {
-            "pid": st.pid,
-            "requested": requested,
-            **data_report(address, len(st.vt.cpu.code), regions, st.symbols, variable),
-        }
+        report = data_report(address, len(st.vt.cpu.code), cast(list[dict[str, Any]], regions), st.symbols, variable)
+        return cast(DisasmData, {"pid": st.pid, "requested": requested, **report})
 
     # ------------------------------------------------------------------ stack
-    def stack(self, ref: int | str, max_frames: int | None = None) -> dict[str, Any]:
+    def stack(self, ref: int | str, max_frames: int | None = None) -> StackReply:
         """Reconstruct the call stack by walking R7 frames (spec §8.7; see debugger/stack.py).
 
         ``max_frames`` defaults to 64 and is capped at ``limits.max_stack_frames``
@@ -636,8 +558,9 @@ class DebugService(TraceMethods, SourceMethods):
         )  # fmt: skip
         if not low <= cpu.sp <= high:
             walk["errors"].insert(0, f"sp_out_of_range:0x{cpu.sp:08X}")
-        return {"pid": st.pid, **walk, "max_frames": n, "stack_base": vt.stack_base, "stack_limit": vt.stack_limit,
-                "stack_low": low, "stack_high": high, "initial_sp": cpu.sp, "initial_fp": cpu.regs[7]}  # fmt: skip
+        reply = {"pid": st.pid, **walk, "max_frames": n, "stack_base": vt.stack_base, "stack_limit": vt.stack_limit,
+                 "stack_low": low, "stack_high": high, "initial_sp": cpu.sp, "initial_fp": cpu.regs[7]}  # fmt: skip
+        return cast(StackReply, reply)
 
     # ------------------------------------------------------------------ watches
     def watch_add(
@@ -649,7 +572,7 @@ class DebugService(TraceMethods, SourceMethods):
         type: str | None = None,
         stop: bool = False,
         session_id: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> WatchRecord:
         """Watch data memory: ``expr`` is an address, a variable, ``var+off`` or ``*pointer``.
 
         From now on each change of the ``length`` (1, 2 or 4) bytes there publishes
@@ -670,13 +593,13 @@ class DebugService(TraceMethods, SourceMethods):
         st.watches.check_range(address, length)
         self._watch_ids += 1
         w = st.watches.add(Watch(
-            self._watch_ids, st.pid, str(expr), kind, address, length, bytes(mem[address : address + length]), symbol, location,
-            stop,
+            self._watch_ids, st.pid, str(expr), kind, address, length, bytes(mem[address : address + length]),
+            symbol, location, stop,
         ))  # fmt: skip
         st.sync_hooks()
-        return w.to_dict()
+        return _watch(w)
 
-    def watch_remove(self, ref: int | str, watch_id: int, *, session_id: str | None = None) -> dict[str, Any]:
+    def watch_remove(self, ref: int | str, watch_id: int, *, session_id: str | None = None) -> WatchRecord:
         """Remove a watch; returns the removed record.
 
         Raises:
@@ -685,18 +608,46 @@ class DebugService(TraceMethods, SourceMethods):
         st = self._control(ref, session_id)
         w = st.watches.remove(watch_id)
         st.sync_hooks()
-        return w.to_dict()
+        return _watch(w)
 
-    def watch_list(self, ref: int | str) -> dict[str, Any]:
+    def watch_list(self, ref: int | str) -> WatchList:
         """A task's watches with their current values (re-read now; changes are published)."""
         st = self._state(ref)
         st.resample_watches()
-        watches = [w.to_dict() for w in st.watches.entries()]
+        watches = [_watch(w) for w in st.watches.entries()]
         return {"pid": st.pid, "count": len(watches), "watches": watches}
 
+    # ------------------------------------------------------------------ trace (service/trace.py)
+    def trace_set(self, ref: int | str, enabled: bool | None = None, *, session_id: str | None = None) -> TraceSetReply:
+        """Turn per-instruction tracing of a task on, off, or (None) toggle it; see :meth:`TraceService.set`."""
+        return self.trace.set(ref, enabled, session_id=session_id)
 
-def _uint(value: int | str, what: str) -> int:
-    n = parse_int(value)
-    if n is None or n < 0:
-        raise BadParamsError(f"{what} must be a non-negative integer or a 0x string, got {value!r}")
-    return n
+    def trace_config(
+        self,
+        ref: int | str | None = None,
+        *,
+        buffer_size: int | None = None,
+        changed_regs: bool | None = None,
+        session_id: str | None = None,
+    ) -> TraceConfigReply:
+        """Size the rings and switch register-change tracking; see :meth:`TraceService.config`."""
+        return self.trace.config(ref, buffer_size=buffer_size, changed_regs=changed_regs, session_id=session_id)
+
+    def trace_records(self, ref: int | str, limit: int | None = None) -> TraceRecords:
+        return self.trace.records(ref, limit)
+
+    def trace_export(self, ref: int | str, limit: int | None = None) -> TraceRecords:
+        return self.trace.export(ref, limit)
+
+    def trace_import(
+        self, ref: int | str, records: list[dict[str, Any]], *, replace: bool = True, session_id: str | None = None
+    ) -> TraceImported:
+        return self.trace.import_records(ref, records, replace=replace, session_id=session_id)
+
+
+def _watch(w: Watch) -> WatchRecord:
+    return cast(WatchRecord, w.to_dict())
+
+
+def _bp(b: Breakpoint) -> BreakpointRecord:
+    return cast(BreakpointRecord, b.to_dict())

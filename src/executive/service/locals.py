@@ -1,6 +1,6 @@
 """Source-level look-ups of ``Executive.debug``: locals of a frame and a file's line map.
 
-A mixin of :class:`~executive.service.debug.DebugService`, kept apart because it answers
+An object the debugger service owns (``Executive.debug.source``), kept apart because it answers
 source-level questions a front end (the DAP adapter, an editor) asks, on top of the
 address-level services: which local variables are live in a stack frame and what they
 hold (``symbols.locals``, hsx-executive.md §11.1, §8.9), and which lines of a source file
@@ -11,30 +11,31 @@ the frame and shapes the replies.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, cast
 
 from executive.debugger.locals import read_local
 from executive.debugger.task import TaskDebug
 from executive.kernel.errors import BadParamsError
+from executive.service.results import FrameLocals, SourceFiles, SourceLines, StackReply
 
-if TYPE_CHECKING:  # pragma: no cover
-    from executive.service.executive import Executive
-
-__all__ = ["SourceMethods"]
+__all__ = ["SourceService", "SourceTasks"]
 
 
-class SourceMethods:
-    """``locals`` and ``sym_lines``; the host class provides the task look-ups and the stack walk."""
+class SourceTasks(Protocol):
+    """What the source service needs from the debugger service: task state and the stack walk."""
 
-    ex: Executive
+    def state_of(self, ref: int | str) -> TaskDebug: ...
 
-    if TYPE_CHECKING:  # provided by DebugService
+    def stack(self, ref: int | str, max_frames: int | None = None) -> StackReply: ...
 
-        def _state(self, ref: int | str) -> TaskDebug: ...
 
-        def stack(self, ref: int | str, max_frames: int | None = None) -> dict[str, Any]: ...
+class SourceService:
+    """``locals`` and ``sym_lines`` of HSX tasks."""
 
-    def locals(self, ref: int | str, frame: int = 0) -> dict[str, Any]:
+    def __init__(self, tasks: SourceTasks) -> None:
+        self._tasks = tasks
+
+    def locals(self, ref: int | str, frame: int = 0) -> FrameLocals:
         """The local variables live at the PC of one stack frame, with their values.
 
         Stack locals are read at ``FP + offset`` of that frame; register locals only in
@@ -47,10 +48,10 @@ class SourceMethods:
         Raises:
             BadParamsError: ``frame`` is negative or deeper than the stack.
         """
-        st = self._state(ref)
+        st = self._tasks.state_of(ref)
         if frame < 0:
             raise BadParamsError(f"frame must be >= 0, got {frame}")
-        walk = self.stack(st.pid, frame + 1)
+        walk = self._tasks.stack(st.pid, frame + 1)
         frames = walk["frames"]
         if frame >= len(frames):
             raise BadParamsError(
@@ -85,14 +86,14 @@ class SourceMethods:
             "fp": f["fp"],
             "function": f.get("func_name"),
             "loaded": symbols is not None,
-            "locals": out,
+            "locals": cast(list[dict[str, Any]], out),
         }
 
-    def sym_lines(self, ref: int | str, file: str | None = None) -> dict[str, Any]:
+    def sym_lines(self, ref: int | str, file: str | None = None) -> SourceFiles | SourceLines:
         """The lines of ``file`` that have code, each with its instruction addresses; with no
         ``file``, the source files the line table names and the PCs of compiler-generated
         instructions (``source_kind: "compiler"``, which source-level steps pass over)."""
-        st = self._state(ref)
+        st = self._tasks.state_of(ref)
         symbols = st.symbols
         if file is None:
             return {

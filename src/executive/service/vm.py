@@ -16,18 +16,38 @@ from __future__ import annotations
 import base64
 import binascii
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from executive.hsx.hxe import HxeError, HxeImage, load_hxe
 from executive.hsx.valcmd import MetadataError, ValCmd
 from executive.kernel.errors import BadParamsError, ErrorCode, InvalidTransitionError, LimitError, NotFoundError
 from executive.kernel.tasks import EndReason, Task, TaskKind, Transition
 from executive.runtimes.vm import VmRuntime, VmTask
+from executive.runtimes.vm_state import VmState
+from executive.service.results import (
+    ClockStatus,
+    MailboxDescriptor,
+    MailboxSendResult,
+    MailboxSnapshot,
+    MemRead,
+    MemRegion,
+    MemWritten,
+    Registers,
+    TaskInputResult,
+    VmLoaded,
+    VmOverview,
+    VmProcesses,
+    VmRegions,
+    VmScheduler,
+    VmStepResult,
+    VmTaskEntry,
+    VmTaskInfo,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from executive.service.executive import Executive
 
-__all__ = ["REGISTER_NAMES", "VmService"]
+__all__ = ["REGISTER_NAMES", "VmService", "VmState", "VmTask"]
 
 REGISTER_NAMES = [f"R{i}" for i in range(16)] + ["PC", "SP", "PSW"]
 
@@ -60,7 +80,8 @@ class VmService:
             )
         return vt
 
-    def _control(self, ref: int | str, session_id: str | None) -> VmTask:
+    def control(self, ref: int | str, session_id: str | None) -> VmTask:
+        """The VM task behind ``ref`` if ``session_id`` may control it (a task locked by another session refuses)."""
         vt = self.task(ref)
         if session_id:
             self.ex.sessions.get(session_id)
@@ -109,7 +130,7 @@ class VmService:
         session_id: str | None = None,
         lock: bool = False,
         pause_reason: str = "loaded",
-    ) -> dict[str, Any]:
+    ) -> VmLoaded:
         """Load an HXE image as a new task; it runs at once unless ``paused``.
 
         Raises:
@@ -150,7 +171,7 @@ class VmService:
         self.ex.transition(task, Transition.STARTED, reason="loaded", app_name=vt.app_name)
         if paused:
             self.ex.transition(task, Transition.PAUSE, reason=pause_reason)
-        return {**self.image_info(vt), **self.ex.debug.on_load(vt)}
+        return cast(VmLoaded, {**self.image_info(vt), **self.ex.debug.on_load(vt)})
 
     def validate_metadata(self, image: HxeImage) -> None:
         """Refuse an image whose metadata cannot be registered whole (spec §13.1 step 5, §14.5)."""
@@ -171,7 +192,8 @@ class VmService:
         needed = 4 + len(image.mailboxes)
         if len(mb.descriptors) + needed > mb.profile.max_descriptors:
             raise LimitError(
-                f"the mailbox descriptor pool is full ({mb.profile.max_descriptors}); kill finished programs or raise vm_max_descriptors"
+                f"the mailbox descriptor pool is full ({mb.profile.max_descriptors}); "
+                "kill finished programs or raise vm_max_descriptors"
             )
 
     def image_info(self, vt: VmTask) -> dict[str, Any]:
@@ -206,43 +228,43 @@ class VmService:
         }
 
     # ------------------------------------------------------------------ tasks
-    def ps(self) -> dict[str, Any]:
-        tasks = [vt.summary() for vt in sorted(self.runtime.tasks.values(), key=lambda v: v.pid) if not vt.finished]
+    def ps(self) -> VmProcesses:
+        tasks = [_entry(vt) for vt in sorted(self.runtime.tasks.values(), key=lambda v: v.pid) if not vt.finished]
         return {"tasks": tasks, "current_pid": self.runtime._last_pid}
 
-    def info(self, ref: int | str) -> dict[str, Any]:
+    def info(self, ref: int | str) -> VmTaskInfo:
         vt = self.task(ref)
-        d = vt.summary()
+        d = cast(VmTaskInfo, vt.summary())
         d["task"] = self.ex.task_info(vt.pid)
         return d
 
-    def pause(self, ref: int | str, *, session_id: str | None = None) -> dict[str, Any]:
-        vt = self._control(ref, session_id)
+    def pause(self, ref: int | str, *, session_id: str | None = None) -> VmTaskEntry:
+        vt = self.control(ref, session_id)
         self.runtime.pause(vt, "user")
-        return vt.summary()
+        return _entry(vt)
 
-    def resume(self, ref: int | str, *, session_id: str | None = None) -> dict[str, Any]:
-        vt = self._control(ref, session_id)
+    def resume(self, ref: int | str, *, session_id: str | None = None) -> VmTaskEntry:
+        vt = self.control(ref, session_id)
         self.runtime.resume(vt)
-        return vt.summary()
+        return _entry(vt)
 
     def kill(
         self, ref: int | str, *, session_id: str | None = None, reason: EndReason = EndReason.KILLED
-    ) -> dict[str, Any]:
-        vt = self._control(ref, session_id)
+    ) -> VmTaskEntry:
+        vt = self.control(ref, session_id)
         self.runtime.kill(vt, reason)
-        return vt.summary()
+        return _entry(vt)
 
-    def step(self, ref: int | str, steps: int = 1, *, session_id: str | None = None) -> dict[str, Any]:
-        vt = self._control(ref, session_id)
+    def step(self, ref: int | str, steps: int = 1, *, session_id: str | None = None) -> VmStepResult:
+        vt = self.control(ref, session_id)
         limit = self.ex.limits.max_step
         if not 1 <= steps <= limit:
             raise LimitError(f"steps must be 1..{limit}", data={"limit": limit})
-        result = self.runtime.step(vt, steps)
+        result = cast(VmStepResult, self.runtime.step(vt, steps))
         result["regs"] = list(vt.cpu.regs)
         return result
 
-    def clock(self, op: str = "status", *, steps: int | None = None) -> dict[str, Any]:
+    def clock(self, op: str = "status", *, steps: int | None = None) -> ClockStatus:
         """The scheduler clock: ``status``, ``start`` (also un-holds tasks loaded paused), ``stop``, ``step``."""
         rt = self.runtime
         result: dict[str, Any] | None = None
@@ -261,7 +283,7 @@ class VmService:
             result = rt.clock_step(n)
         elif op != "status":
             raise BadParamsError(f"unknown clock op {op!r}; use status, start, stop or step")
-        status = {
+        status: ClockStatus = {
             "state": "running" if rt.clock_running else "stopped",
             "running": rt.clock_running,
             "mode": "active" if rt.clock_running and rt._ready else ("idle" if rt.clock_running else "stopped"),
@@ -271,11 +293,11 @@ class VmService:
             "auto_total_steps": rt.total_steps,
         }
         if result is not None:
-            status["result"] = result
+            status["result"] = cast(Any, result)
         return status
 
     # ------------------------------------------------------------------ registers and memory
-    def regs(self, ref: int | str) -> dict[str, Any]:
+    def regs(self, ref: int | str) -> Registers:
         vt = self.task(ref)
         cpu = vt.cpu
         d: dict[str, Any] = {
@@ -299,10 +321,10 @@ class VmService:
         for i, v in enumerate(cpu.regs):
             d[f"R{i}"] = v
         d.update(PC=cpu.pc, SP=cpu.sp, PSW=cpu.psw)
-        return d
+        return cast(Registers, d)
 
-    def set_reg(self, ref: int | str, name: str, value: int, *, session_id: str | None = None) -> dict[str, Any]:
-        vt = self._control(ref, session_id)
+    def set_reg(self, ref: int | str, name: str, value: int, *, session_id: str | None = None) -> Registers:
+        vt = self.control(ref, session_id)
         self._require_stopped(vt, "write registers")
         key = name.upper()
         if key not in REGISTER_NAMES:
@@ -326,7 +348,7 @@ class VmService:
                 f"pause task {vt.pid} before you {what} (it is {vt.state.value})", code=ErrorCode.INVALID_TRANSITION
             )
 
-    def mem_read(self, ref: int | str, addr: int, length: int = 16) -> dict[str, Any]:
+    def mem_read(self, ref: int | str, addr: int, length: int = 16) -> MemRead:
         vt = self.task(ref)
         limit = self.ex.limits.max_mem_read
         if not 0 <= addr <= 0xFFFF:
@@ -336,8 +358,8 @@ class VmService:
         data = bytes(vt.cpu.mem[addr : addr + length])
         return {"pid": vt.pid, "addr": addr, "length": len(data), "data": data.hex(), "truncated": len(data) < length}
 
-    def mem_write(self, ref: int | str, addr: int, data_hex: str, *, session_id: str | None = None) -> dict[str, Any]:
-        vt = self._control(ref, session_id)
+    def mem_write(self, ref: int | str, addr: int, data_hex: str, *, session_id: str | None = None) -> MemWritten:
+        vt = self.control(ref, session_id)
         self._require_stopped(vt, "write memory")
         try:
             data = bytes.fromhex(data_hex)
@@ -354,11 +376,11 @@ class VmService:
                 vt.cpu.regs[i] = int.from_bytes(vt.cpu.mem[base + 4 * i : base + 4 * i + 4], "little")
         return {"pid": vt.pid, "addr": addr, "length": len(data)}
 
-    def regions(self, ref: int | str) -> dict[str, Any]:
+    def regions(self, ref: int | str) -> VmRegions:
         """Memory regions (spec hsx-executive §8.5): code, rodata, bss, register window, stack."""
         vt = self.task(ref)
         img = vt.image
-        regions = [
+        regions: list[MemRegion] = [
             {
                 "name": "code",
                 "type": "code",
@@ -428,19 +450,65 @@ class VmService:
             },
         }
 
+    # ------------------------------------------------------------------ scheduler views (the HSX port's sched/info)
+    def has_task(self, task_id: int) -> bool:
+        """Whether a task id is (or was, while its state is kept) an HSX program."""
+        return task_id in self.runtime.tasks
+
+    @property
+    def total_steps(self) -> int:
+        """Instructions the scheduler has run in all (the HSX ``clock_steps``)."""
+        return self.runtime.total_steps
+
+    @property
+    def quantum(self) -> int:
+        """Instructions per slice (the same for every program)."""
+        return self.runtime.quantum
+
+    def scheduler(self) -> VmScheduler:
+        """The scheduler's quantum, its step total, and per live program its steps, slices and state."""
+        rt = self.runtime
+        counters = {
+            vt.pid: {"steps": vt.cpu.steps, "slices": vt.slices, "state": _entry(vt)["state"]}
+            for vt in rt.tasks.values()
+            if not vt.finished
+        }
+        return {"quantum": rt.quantum, "total_steps": rt.total_steps, "counters": cast(Any, counters)}
+
+    def overview(self) -> VmOverview:
+        """The programs at a glance: any loaded, the newest program's path, whether any can run or
+        sleeps, the current task and its PC, and the programs held since loading (paused, no wait)."""
+        rt = self.runtime
+        live = [vt for vt in rt.tasks.values() if not vt.finished]
+        current_pid = rt._last_pid
+        current = rt.tasks.get(current_pid) if current_pid is not None else None
+        newest = max(rt.tasks.values(), key=lambda v: v.pid, default=None)
+        held = sorted(
+            vt.pid for vt in live if vt.state is VmState.PAUSED and vt.pause_reason == "loaded" and vt.wait is None
+        )
+        return {
+            "loaded": bool(live),
+            "program": newest.path if newest else None,
+            "runnable": any(vt.state in (VmState.READY, VmState.RUNNING) for vt in live),
+            "sleeping": any(vt.state is VmState.SLEEPING for vt in live),
+            "current_pid": current_pid,
+            "current_pc": current.cpu.pc if current else None,
+            "held": held,
+        }
+
     # ------------------------------------------------------------------ values and commands
     @property
     def valcmd(self) -> ValCmd:
         """The shared value/command registry (spec hsx-vm §12): its host API ``val_list``,
         ``val_get``, ``val_set``, ``val_stats``, ``cmd_list``, ``cmd_call``, ``cmd_stats``
         answers in the HSX reply shapes (hsx-executive §10.3).  Check the caller's lock with
-        :meth:`_control` before a call on behalf of a task."""
+        :meth:`control` before a call on behalf of a task."""
         return self.runtime.valcmd
 
     # ------------------------------------------------------------------ mailboxes
-    def mailbox_snapshot(self) -> dict[str, Any]:
+    def mailbox_snapshot(self) -> MailboxSnapshot:
         mb = self.runtime.mailboxes
-        descs = []
+        descs: list[MailboxDescriptor] = []
         for d in mb.descriptors.values():
             descs.append(
                 {
@@ -470,12 +538,12 @@ class VmService:
         data: bytes,
         channel: int = 0,
         session_id: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> MailboxSendResult:
         """Send as the executive (pid 0); default target: the task's stdin (``svc:stdio.in@<pid>``)."""
         if target is None:
             if pid is None:
                 raise BadParamsError("give a target (e.g. app:demo) or a pid (sends to its stdin)")
-            vt = self._control(pid, session_id)
+            vt = self.control(pid, session_id)
             if vt.finished:  # its stdin would hold the message forever
                 raise InvalidTransitionError(
                     f"cannot send to task {vt.pid}'s stdin: it has ended ({vt.state.value})", data={"task": vt.pid}
@@ -484,7 +552,7 @@ class VmService:
         if len(data) > 0xFFFF:
             raise LimitError("a mailbox message is at most 65535 bytes")
         try:
-            return self.runtime.host_send(target, data, channel=channel)
+            return cast(MailboxSendResult, self.runtime.host_send(target, data, channel=channel))
         except Exception as exc:  # MailboxError carries the HSX status
             status = getattr(exc, "status", None)
             if status is None:
@@ -493,7 +561,11 @@ class VmService:
                 f"mailbox send to {target} failed: {exc}", data={"mbx_status": int(status), "target": target}
             ) from exc
 
-    def task_input(self, task: Task, data: bytes, eof: bool) -> dict[str, Any]:
+    def task_input(self, task: Task, data: bytes, eof: bool) -> TaskInputResult:
         """``task.input`` for an HSX program: the bytes go to its stdin mailbox."""
         out = self.mailbox_send(pid=task.id, data=data) if data else {"length": 0}
         return {"task": task.id, "written": out.get("length", 0), "eof": eof}
+
+
+def _entry(vt: VmTask) -> VmTaskEntry:
+    return cast(VmTaskEntry, vt.summary())

@@ -24,6 +24,7 @@ __all__ = [
     "TaskInfo",
     "TaskInputResult",
     "TaskLockResult",
+    "TaskOutputBytes",
     "TaskOutputSlice",
     "TaskRow",
     "TaskWaitResult",
@@ -96,6 +97,18 @@ class TaskInfo(TaskRow):
 
     locked_by: str | None
     output_bytes: NotRequired[OutputBytes]
+
+
+class TaskOutputBytes(TypedDict):
+    """A slice of a task's log as raw bytes (in-process transports such as api/ccx.py; never on /rpc)."""
+
+    task: int
+    stream: Literal["stdout", "stderr"]
+    offset: int
+    data: bytes
+    next_offset: int
+    size: int
+    eof: bool
 
 
 class TaskWaitResult(TaskInfo):

@@ -8,7 +8,7 @@ are specified in the HSX spec and vary with what the symbols know.
 
 from __future__ import annotations
 
-from typing import Any, NotRequired
+from typing import Any, Literal, NotRequired
 
 from typing_extensions import TypedDict
 
@@ -20,7 +20,11 @@ __all__ = [
     "DebugState",
     "DisasmData",
     "DisasmListing",
+    "EvalResult",
+    "FrameLocals",
     "LineRecord",
+    "SourceFiles",
+    "SourceLines",
     "StackReply",
     "SymbolAddresses",
     "SymbolAt",
@@ -200,6 +204,19 @@ class DisasmData(TypedDict):
     message: str
 
 
+class EvalResult(TypedDict):
+    """``debug.eval``: what an expression is (``register``, ``number``, ``memory``, ``code``,
+    ``variable``) and its value; ``address``, ``size`` and ``symbol`` where they apply."""
+
+    pid: int
+    expr: str
+    kind: Literal["register", "number", "memory", "code", "variable"]
+    value: int
+    address: NotRequired[int]
+    size: NotRequired[int]
+    symbol: NotRequired[str | None]
+
+
 class StackReply(TypedDict):
     pid: int
     frames: list[dict[str, Any]]
@@ -213,6 +230,43 @@ class StackReply(TypedDict):
     stack_high: int
     initial_sp: int
     initial_fp: int
+
+
+class FrameLocals(TypedDict):
+    """``debug.locals``: the local variables live at the PC of one stack frame, with their values
+    (each as debugger/locals.py reads it; ``error`` when it cannot be read)."""
+
+    pid: int
+    frame: int
+    pc: int
+    fp: int | None
+    function: str | None
+    loaded: bool
+    locals: list[dict[str, Any]]
+
+
+class SourceFiles(TypedDict):
+    """``debug.sym.lines`` without a file: the source files of the line table and the
+    compiler-generated instruction addresses."""
+
+    pid: int
+    loaded: bool
+    files: list[str]
+    generated: list[int]
+
+
+class LineAddresses(TypedDict):
+    line: int
+    addresses: list[int]
+
+
+class SourceLines(TypedDict):
+    """``debug.sym.lines`` for one file: its lines that have code, with their addresses."""
+
+    pid: int
+    loaded: bool
+    file: str
+    lines: list[LineAddresses]
 
 
 class WatchList(TypedDict):

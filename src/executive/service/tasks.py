@@ -1,0 +1,517 @@
+"""Tasks as the service offers them: run, queue, control, output and wait (``Executive.task_*``).
+
+Process and agent tasks are admitted here (argv, env, cwd and size checks, the
+allow-list), wait in the run queue for a slot (limits.max_running), and are
+spawned, paused, resumed and stopped through the process runtime; VM tasks are
+passed to ``Executive.vm``.  The task state machine's edges are applied in
+:meth:`TaskService.transition`, which logs, publishes ``task_state`` and persists
+every edge; the runtimes call it through the Executive (their ``TaskHost``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import collections
+import os
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import structlog
+
+from executive.kernel.errors import BadParamsError, ErrorCode, InvalidTransitionError, LimitError
+from executive.kernel.tasks import EndReason, Task, TaskKind, TaskState, Transition
+from executive.runtimes.output import TaskOutput
+from executive.runtimes.process import STREAMS, ProcessSpec
+from executive.service.results import (
+    OutputBytes,
+    TaskInfo,
+    TaskInputResult,
+    TaskOutputBytes,
+    TaskOutputSlice,
+    TaskRow,
+    TaskWaitResult,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from executive.service.executive import Executive
+
+__all__ = ["BASE_ENV_KEYS", "TaskService"]
+
+log = structlog.get_logger("executive")
+
+# Variables a child inherits from the daemon; everything else must be passed explicitly.
+BASE_ENV_KEYS = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "TERM", "SHELL")
+
+
+class TaskService:
+    """The task half of the surface; owns the run queue, the running-slot count and the end waiters."""
+
+    def __init__(self, executive: Executive) -> None:
+        self.ex = executive
+        self._queue: collections.deque[tuple[Task, ProcessSpec]] = collections.deque()
+        self._running = 0  # tasks holding a running slot (STARTING/RUNNING/PAUSED/STOPPING)
+        self._ended: dict[int, asyncio.Event] = {}
+        self._spawning: set[asyncio.Future[None]] = set()  # spawns and deferred stops in flight (kept referenced)
+
+    def _background(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro`` on the loop, keeping a reference until it is done (the loop holds only weak ones)."""
+        fut = asyncio.ensure_future(coro)
+        self._spawning.add(fut)
+        fut.add_done_callback(self._spawning.discard)
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    def cancel_queued(self) -> None:
+        """Daemon stop: every task still waiting for a slot ends as cancelled."""
+        for task, _spec in list(self._queue):
+            self._end_without_running(task, EndReason.CANCELLED, "daemon stopped before the task started")
+        self._queue.clear()
+
+    # ------------------------------------------------------------ TaskHost hooks (runtimes call these)
+    def transition(self, task: Task, tr: Transition, *, reason: str, **data: Any) -> None:
+        """Apply one state-machine edge, log it, publish ``task_state``, persist."""
+        prev = task.apply(tr)
+        if tr is Transition.PAUSE:
+            task.pause_reason = reason
+        if task.state is TaskState.ENDED and task.end_reason is None:
+            task.end_reason = EndReason(reason) if reason in EndReason._value2member_map_ else EndReason.EXITED
+        log.info(
+            "task_transition",
+            task=task.id,
+            name=task.name,
+            **{"from": prev.value, "to": task.state.value},
+            reason=reason,
+        )
+        payload = {
+            "from": prev.value,
+            "to": task.state.value,
+            "reason": reason,
+            "name": task.name,
+            "kind": task.kind.value,
+        }
+        payload.update(data)
+        self.ex.bus.publish("task_state", task.id, payload)
+        self.ex.persist(task)
+
+    def ended(self, task: Task) -> None:
+        """A task that held a running slot has ended: free the slot, wake waiters, start the next."""
+        self._running -= 1
+        self._finish(task)
+        self._start_queued()
+
+    def vm_ended(self, task: Task) -> None:
+        """An HSX program ended (VM tasks hold no process slot)."""
+        self._finish(task)
+
+    def register(self, task: Task) -> None:
+        """Start tracking a task created outside task_run (waiters, persistence)."""
+        self._ended[task.id] = asyncio.Event()
+        self.ex.persist(task)
+
+    def _finish(self, task: Task) -> None:
+        self.ex.tasks.note_ended(task)
+        for sid in [self.ex.sessions.lock_owner(task.id)]:
+            if sid is not None:
+                self.ex.sessions.release_task(task.id)
+        ev = self._ended.pop(task.id, None)
+        if ev is not None:
+            ev.set()
+
+    # --------------------------------------------------------------------- tasks
+    def _child_env(self, extra: dict[str, str] | None) -> dict[str, str]:
+        env = {k: os.environ[k] for k in BASE_ENV_KEYS if k in os.environ}
+        env.setdefault("PATH", os.defpath)
+        if extra:
+            env.update(extra)
+        return env
+
+    def _validate_run(self, argv: Any, env: Any, cwd: Any, name: Any) -> tuple[list[str], dict[str, str], str]:
+        lim = self.ex.limits
+        if not isinstance(argv, list) or not argv:
+            raise BadParamsError(
+                'argv must be a non-empty list of strings, e.g. ["echo", "hi"] (commands are never shell strings)',
+                code=ErrorCode.INVALID_ARGV,
+            )
+        if not all(isinstance(a, str) for a in argv):
+            raise BadParamsError("argv must contain only strings", code=ErrorCode.INVALID_ARGV)
+        if any("\0" in a for a in argv) or not argv[0]:
+            raise BadParamsError(
+                "argv entries must be non-empty at [0] and contain no NUL bytes", code=ErrorCode.INVALID_ARGV
+            )
+        if len(argv) > lim.max_argv:
+            raise LimitError(f"argv has {len(argv)} entries; the limit is {lim.max_argv}", data={"limit": lim.max_argv})
+        if env is not None and (
+            not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items())
+        ):
+            raise BadParamsError("env must be an object of string keys to string values")
+        if env and (len(env) > lim.max_env or any(not k or "=" in k or "\0" in k + v for k, v in env.items())):
+            raise BadParamsError(f"env: at most {lim.max_env} entries, keys without '=' and no NUL bytes")
+        size = sum(len(a) for a in argv) + sum(len(k) + len(v) for k, v in (env or {}).items())
+        if size > lim.max_argv_bytes:
+            raise LimitError(
+                f"argv and env take {size} bytes; the limit is {lim.max_argv_bytes}", data={"limit": lim.max_argv_bytes}
+            )
+        if name is not None and (
+            not isinstance(name, str)
+            or not name
+            or len(name) > lim.max_name
+            or name.isdigit()
+            or not name.isprintable()
+        ):
+            raise BadParamsError(
+                f"name must be 1..{lim.max_name} printable characters and not all digits (ids are numbers)"
+            )
+        cwd = os.path.abspath(cwd) if cwd else str(Path.home())
+        if not os.path.isdir(cwd):
+            raise BadParamsError(f"cwd {cwd!r} is not a directory", data={"cwd": cwd})
+        child_env = self._child_env(env)
+        exe = argv[0] if os.sep not in argv[0] or os.path.isabs(argv[0]) else os.path.join(cwd, argv[0])
+        real = self.ex.processes.os.which(exe, child_env.get("PATH"))
+        if real is None:
+            raise BadParamsError(
+                f"executable {argv[0]!r} not found on the task's PATH; give a full path, or set PATH with env",
+                code=ErrorCode.INVALID_ARGV,
+                data={"argv0": argv[0]},
+            )
+        if self.ex.allow_list is not None:
+            self.ex.allow_list.check(real, argv, env)
+        return argv, child_env, cwd
+
+    async def run(
+        self,
+        argv: list[str],
+        *,
+        name: str | None = None,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        stdin: bool = False,
+        timeout: float | None = None,
+        idle_timeout: float | None = None,
+        quota: int | None = None,
+        session_id: str | None = None,
+        lock: bool = False,
+        kind: TaskKind = TaskKind.PROCESS,
+        meta: dict[str, Any] | None = None,
+    ) -> TaskRow:
+        """Start (or queue) a supervised process task and return its row.
+
+        Raises:
+            BadParamsError: argv/env/cwd/name invalid, or the executable is not found.
+            NotAllowedError: the allow-list refuses the command.
+            LimitError: the queue is full.
+        """
+        argv, child_env, cwd = self._validate_run(argv, env, cwd, name)
+        session = self.ex.session_service.get(session_id)
+        for label, value in (("timeout", timeout), ("idle_timeout", idle_timeout)):
+            if value is not None and not (0 < value <= 30 * 24 * 3600):
+                raise BadParamsError(f"{label} must be between 0 and 30 days (seconds), got {value}")
+        q = self.ex.limits.output_quota_bytes if quota is None else quota
+        if not (0 < q <= self.ex.limits.output_quota_bytes):
+            raise LimitError(
+                f"quota must be 1..{self.ex.limits.output_quota_bytes} bytes",
+                data={"limit": self.ex.limits.output_quota_bytes},
+            )
+        if self._running >= self.ex.limits.max_running and len(self._queue) >= self.ex.limits.max_queued:
+            raise LimitError(
+                f"the queue is full ({self.ex.limits.max_queued} tasks wait for "
+                f"{self.ex.limits.max_running} running slots); try later",
+                data={"limit": self.ex.limits.max_queued},
+            )
+        spec = ProcessSpec(
+            argv,
+            cwd=cwd,
+            env=child_env,
+            stdin=stdin,
+            timeout=timeout,
+            idle_timeout=idle_timeout,
+            quota=q,
+            grace=self.ex.limits.kill_grace_s,
+        )
+        task = self.ex.tasks.create(
+            kind=kind, name=name, argv=argv, cwd=cwd, owner=session.id if session else None, meta=dict(meta or {})
+        )
+        self._ended[task.id] = asyncio.Event()
+        if session is not None and lock:
+            self.ex.sessions.lock(session, task.id)
+        log.info("task_created", task=task.id, name=task.name, argv=argv[:8])
+        self.ex.bus.publish(
+            "task_state",
+            task.id,
+            {
+                "from": None,
+                "to": "queued",
+                "reason": "created",
+                "name": task.name,
+                "kind": task.kind.value,
+                "argv": argv[:64],
+            },
+        )
+        self.ex.persist(task)
+        self._queue.append((task, spec))
+        self._start_queued()
+        if task.state is TaskState.QUEUED:
+            return _task_row(task)
+        # Give the spawn a chance to finish so the reply carries the pid.
+        await self._wait_started(task)
+        return _task_row(task)
+
+    async def _wait_started(self, task: Task) -> None:
+        for _ in range(200):
+            if task.state is not TaskState.STARTING:
+                return
+            await asyncio.sleep(0.005)
+
+    def _start_queued(self) -> None:
+        while self._queue and self._running < self.ex.limits.max_running and not self.ex.closed:
+            task, spec = self._queue.popleft()
+            if task.state is not TaskState.QUEUED:
+                continue
+            self._running += 1
+            self.transition(task, Transition.START, reason="slot_free")
+            self._background(self._spawn(task, spec))
+
+    async def _spawn(self, task: Task, spec: ProcessSpec) -> None:
+        try:
+            await self.ex.processes.start(task, spec)
+        except Exception as exc:  # ServerError from the OS, or a bug: the task must still end truthfully
+            task.end_reason = EndReason.FAILED
+            task.end_detail = getattr(exc, "message", None) or repr(exc)
+            self.transition(task, Transition.END, reason="failed", detail=task.end_detail)
+            self.ended(task)
+            return
+        pid_start = self.ex.processes.os.create_time(task.pid) if task.pid else None
+        if task.state is TaskState.STARTING:
+            self.transition(task, Transition.STARTED, reason="spawned", pid=task.pid)
+            self.ex.persist(task, pid_start=pid_start)
+
+    def _end_without_running(self, task: Task, reason: EndReason, detail: str) -> None:
+        task.end_reason = reason
+        task.end_detail = detail
+        self.transition(task, Transition.END, reason=reason.value, detail=detail)
+        self._finish(task)
+
+    def list(self, *, state: str | None = None, kind: str | None = None, limit: int = 1000) -> list[TaskInfo]:
+        rows = [
+            t
+            for t in self.ex.tasks
+            if (state is None or t.state.value == state) and (kind is None or t.kind.value == kind)
+        ]
+        rows.sort(key=lambda t: t.id)
+        return [self._row(t) for t in rows[-limit:]]
+
+    def _row(self, task: Task) -> TaskInfo:
+        d = cast(TaskInfo, task.to_dict())
+        d["locked_by"] = self.ex.sessions.lock_owner(task.id)
+        out = self._live_output(task.id)
+        if out is not None:
+            d["output_bytes"] = cast(OutputBytes, out.sizes())
+        return d
+
+    def info(self, ref: int | str) -> TaskInfo:
+        task = self.ex.tasks.get(ref)
+        d = self._row(task)
+        if "output_bytes" not in d and task.kind in (TaskKind.PROCESS, TaskKind.AGENT):
+            d["output_bytes"] = cast(OutputBytes, {s: self._log_size(task.id, s) for s in STREAMS})
+        return d
+
+    def _control(self, ref: int | str, session_id: str | None) -> Task:
+        task = self.ex.tasks.get(ref)
+        if session_id:
+            self.ex.sessions.get(session_id)
+        self.ex.sessions.check_control(task.id, session_id)
+        return task
+
+    def pause(self, ref: int | str, *, session_id: str | None = None) -> TaskRow:
+        task = self._control(ref, session_id)
+        if task.kind is TaskKind.VM:
+            self.ex.vm.pause(task.id, session_id=session_id)
+            return _task_row(task)
+        if not task.can(Transition.PAUSE) or task.state is not TaskState.RUNNING:
+            raise InvalidTransitionError(
+                f"cannot pause task {task.id}: it is {task.state.value}; only running tasks pause",
+                data={"task": task.id, "state": task.state.value},
+            )
+        self.ex.processes.pause(task)
+        self.transition(task, Transition.PAUSE, reason="user")
+        return _task_row(task)
+
+    def resume(self, ref: int | str, *, session_id: str | None = None) -> TaskRow:
+        task = self._control(ref, session_id)
+        if task.kind is TaskKind.VM:
+            self.ex.vm.resume(task.id, session_id=session_id)
+            return _task_row(task)
+        if task.state is not TaskState.PAUSED:
+            raise InvalidTransitionError(
+                f"cannot resume task {task.id}: it is {task.state.value}; only paused tasks resume",
+                data={"task": task.id, "state": task.state.value},
+            )
+        self.ex.processes.resume(task)
+        self.transition(task, Transition.RESUME, reason="user")
+        return _task_row(task)
+
+    def cancel(self, ref: int | str, *, session_id: str | None = None) -> TaskRow:
+        return self._stop(ref, session_id, EndReason.CANCELLED)
+
+    def kill(self, ref: int | str, *, session_id: str | None = None) -> TaskRow:
+        return self._stop(ref, session_id, EndReason.KILLED)
+
+    def _stop(self, ref: int | str, session_id: str | None, reason: EndReason) -> TaskRow:
+        task = self._control(ref, session_id)
+        verb = "cancel" if reason is EndReason.CANCELLED else "kill"
+        if task.state is TaskState.ENDED:
+            raise InvalidTransitionError(
+                f"cannot {verb} task {task.id}: it has already ended "
+                f"({task.end_reason.value if task.end_reason else 'ended'})",
+                data={"task": task.id, "state": task.state.value},
+            )
+        if task.kind is TaskKind.VM:
+            self.ex.vm.kill(task.id, session_id=session_id, reason=reason)
+            return _task_row(task)
+        if task.state is TaskState.QUEUED:
+            self._queue = collections.deque(entry for entry in self._queue if entry[0] is not task)
+            self._end_without_running(task, reason, f"{verb}led before it started")
+            return _task_row(task)
+        if task.state is TaskState.STOPPING and reason is not EndReason.KILLED:
+            return _task_row(task)  # already on its way out; cancel is idempotent
+        if not self.ex.processes.is_live(task.id):
+            # Still spawning: stop it as soon as it exists.
+            self._background(self._stop_when_spawned(task, reason))
+            return _task_row(task)
+        self.ex.processes.stop(task, reason)
+        return _task_row(task)
+
+    async def _stop_when_spawned(self, task: Task, reason: EndReason) -> None:
+        await self._wait_started(task)
+        if self.ex.processes.is_live(task.id):
+            self.ex.processes.stop(task, reason)
+
+    def input(
+        self,
+        ref: int | str,
+        *,
+        data: str | None = None,
+        data_b64: str | None = None,
+        eof: bool = False,
+        session_id: str | None = None,
+    ) -> TaskInputResult:
+        task = self._control(ref, session_id)
+        raw = data.encode() if data is not None else b""
+        if data_b64 is not None:
+            try:
+                raw += base64.b64decode(data_b64, validate=True)
+            except ValueError as exc:
+                raise BadParamsError(f"data_b64 is not valid base64: {exc}") from exc
+        if len(raw) > self.ex.limits.max_input_bytes:
+            raise LimitError(
+                f"input of {len(raw)} bytes exceeds the limit of {self.ex.limits.max_input_bytes}",
+                data={"limit": self.ex.limits.max_input_bytes},
+            )
+        if task.state not in (TaskState.RUNNING, TaskState.PAUSED):
+            raise InvalidTransitionError(
+                f"cannot write to task {task.id}: it is {task.state.value}", data={"task": task.id}
+            )
+        if task.kind is TaskKind.VM:
+            return self.ex.vm.task_input(task, raw, eof)
+        self.ex.processes.write_input(task, raw, eof)
+        return {"task": task.id, "written": len(raw), "eof": eof}
+
+    def _live_output(self, task_id: int) -> TaskOutput | None:
+        """The output sink of a task whose logs may still be growing (process or VM)."""
+        out = self.ex.processes.live_output(task_id)
+        if out is None:
+            vt = self.ex.vm.runtime.tasks.get(task_id)
+            out = vt.output if vt is not None else None
+        return out
+
+    def _log_size(self, task_id: int, stream: str) -> int:
+        out = self._live_output(task_id)
+        if out is not None:
+            return out.logs[stream].size
+        try:
+            return self.ex.processes.log_path(task_id, stream).stat().st_size
+        except OSError:
+            return 0
+
+    async def output(
+        self, ref: int | str, *, stream: str = "stdout", offset: int = 0, limit: int | None = None
+    ) -> TaskOutputSlice:
+        """Read a slice of a task's log by byte offset (works live, after the end, and after restarts).
+
+        Returns ``{task, stream, offset, data | data_b64, next_offset, size, eof}``;
+        ``eof`` is true when the task has ended and ``next_offset == size``.
+        """
+        raw = await self.output_bytes(ref, stream=stream, offset=offset, limit=limit)
+        out = cast(dict[str, Any], raw)
+        chunk = out.pop("data")
+        try:
+            out["data"] = chunk.decode("utf-8")
+        except UnicodeDecodeError:
+            out["data_b64"] = base64.b64encode(chunk).decode("ascii")
+        return cast(TaskOutputSlice, out)
+
+    async def output_bytes(
+        self, ref: int | str, *, stream: str = "stdout", offset: int = 0, limit: int | None = None
+    ) -> TaskOutputBytes:
+        """:meth:`output` with the slice as raw ``bytes`` in ``data`` (for in-process transports)."""
+        task = self.ex.tasks.get(ref)
+        if stream not in STREAMS:
+            raise BadParamsError(f"stream must be one of {', '.join(STREAMS)}, got {stream!r}")
+        if offset < 0:
+            raise BadParamsError("offset must be >= 0")
+        cap = self.ex.limits.output_read_bytes
+        n = cap if limit is None else limit
+        if not (0 < n <= cap):
+            raise LimitError(f"limit must be 1..{cap} bytes", data={"limit": cap})
+        ended = task.state is TaskState.ENDED  # read before the size: an end seen here means the size is final
+        size = self._log_size(task.id, stream)
+        live = self._live_output(task.id)
+        if live is not None:
+            await live.logs[stream].flushed(offset + n)
+        path = self.ex.processes.log_path(task.id, stream)
+        chunk = await asyncio.to_thread(_read_slice, path, offset, min(n, max(0, size - offset)))
+        return {
+            "task": task.id,
+            "stream": cast(Any, stream),
+            "offset": offset,
+            "data": chunk,
+            "next_offset": offset + len(chunk),
+            "size": size,
+            "eof": ended and offset + len(chunk) >= size,
+        }
+
+    async def wait(self, ref: int | str, *, timeout: float | None = None) -> TaskWaitResult:
+        """Wait until the task ends (or ``timeout`` seconds pass) and return its row with ``timed_out``."""
+        task = self.ex.tasks.get(ref)
+        limit = self.ex.limits.max_wait_s
+        t = limit if timeout is None else timeout
+        if not (0 <= t <= limit):
+            raise BadParamsError(f"timeout must be 0..{limit} seconds")
+        ev = self._ended.get(task.id)
+        timed_out = False
+        if task.is_live and ev is not None:
+            try:
+                await asyncio.wait_for(ev.wait(), t)
+            except TimeoutError:
+                timed_out = True
+        d = cast(TaskWaitResult, self._row(task))
+        d["timed_out"] = timed_out
+        return d
+
+
+def _task_row(task: Task) -> TaskRow:
+    return cast(TaskRow, task.to_dict())
+
+
+def _read_slice(path: Path, offset: int, n: int) -> bytes:
+    if n <= 0:
+        return b""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return f.read(n)
+    except FileNotFoundError:
+        return b""
