@@ -78,6 +78,7 @@ from executive.kernel.errors import (
     NotAllowedError,
 )
 from executive.service import Executive
+from executive.service.results import TaskRow
 
 __all__ = ["CcxEndpoint", "CcxSession", "serve_ccx_socket"]
 
@@ -295,7 +296,7 @@ class CcxSession:
             return {"status": "queued", "pid": None, "pgid": None, "task": run.task}
         return {"status": "started", "pid": run.pid, "pgid": run.pid, "task": run.task}
 
-    async def _start(self, command: str, timeout: float | None, detach: bool) -> dict[str, Any]:
+    async def _start(self, command: str, timeout: float | None, detach: bool) -> TaskRow:
         """Run ``sh -c COMMAND``; under an allow-list without the shell, a command free of shell syntax runs as argv."""
         kw: dict[str, Any] = {
             "name": "ccx",

@@ -53,7 +53,11 @@ class Step(_P):
 
 class Eval(_P):
     task: TaskRef
-    expr: str = Field(max_length=MAX_EXPR, description="R0..R15, PC, SP, PSW, a number, a variable, name+off, *EXPR")
+    expr: str = Field(
+        max_length=MAX_EXPR,
+        description="R0..R15, PC, SP, a number, a variable or local, name+off, *EXPR, *(u8*)EXPR, C operators",
+    )
+    frame: int = Field(0, ge=0, description="whose locals the names see; 0 is the innermost frame")
 
 
 class Disasm(_P):
@@ -99,6 +103,16 @@ class SymLine(_P):
     line: int = Field(ge=0)
 
 
+class SymLines(_P):
+    task: TaskRef
+    file: str | None = Field(None, max_length=4096, description="omit to list the source files of the line table")
+
+
+class Locals(_P):
+    task: TaskRef
+    frame: int = Field(0, ge=0, description="0 is the innermost frame, as debug.stack numbers them")
+
+
 class SymList(_P):
     task: TaskRef
     type: Literal["all", "functions", "labels", "variables", "code"] = "all"
@@ -111,6 +125,7 @@ class WatchAdd(_P):
     expr: Where = Field(description="address, variable, variable+offset or *pointer")
     length: Literal[1, 2, 4] = 4
     type: Literal["address", "symbol", "pointer"] | None = None
+    stop: bool = Field(False, description="a data breakpoint: a change also pauses the task")
 
 
 class WatchRemove(_P):
@@ -222,8 +237,8 @@ def debug_methods() -> list[Method]:
             d + "eval",
             Eval,
             results.EvalResult,
-            lambda c, p: c.service.debug.evaluate(p.task, p.expr),
-            "Value of a register, number, variable, name+off or *address.",
+            lambda c, p: c.service.debug.evaluate(p.task, p.expr, p.frame),
+            "Value of an expression: registers, numbers, variables, locals, name+off, *address, C operators.",
         ),
         Method(
             d + "disasm",
@@ -280,6 +295,20 @@ def debug_methods() -> list[Method]:
             results.SymbolAddresses,
             lambda c, p: c.service.debug.sym_addresses(p.task, p.file, p.line),
             "Code addresses of file:line.",
+        ),
+        Method(
+            d + "sym.lines",
+            SymLines,
+            results.SourceFiles | results.SourceLines,
+            lambda c, p: c.service.debug.sym_lines(p.task, p.file),
+            "Lines of a source file that have code, with their addresses.",
+        ),
+        Method(
+            d + "locals",
+            Locals,
+            results.FrameLocals,
+            lambda c, p: c.service.debug.locals(p.task, p.frame),
+            "Local variables live in a stack frame (.sym symbols.locals), with values.",
         ),
         Method(
             d + "sym.list",

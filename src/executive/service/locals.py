@@ -11,7 +11,7 @@ the frame and shapes the replies.
 
 from __future__ import annotations
 
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from executive.debugger.locals import read_local
 from executive.debugger.task import TaskDebug
@@ -86,7 +86,7 @@ class SourceService:
             "fp": f["fp"],
             "function": f.get("func_name"),
             "loaded": symbols is not None,
-            "locals": cast(list[dict[str, Any]], out),
+            "locals": out,
         }
 
     def sym_lines(self, ref: int | str, file: str | None = None) -> SourceFiles | SourceLines:
