@@ -1,12 +1,14 @@
-"""``task.stats`` and ``task.restart``: what the dashboard's task table needs beyond ``task.*``.
+"""``task.stats``, ``task.restart`` and ``daemon.limits``: what the dashboard needs beyond ``task.*``.
 
-Both are thin: ``task.stats`` samples the process trees of live tasks (runtimes/tree_stats.py);
-``task.restart`` starts a new task with an ended (or live) process task's argv and cwd.
+All are thin: ``task.stats`` samples the process trees of live tasks (runtimes/tree_stats.py);
+``task.restart`` starts a new task with an ended (or live) process task's argv and cwd;
+``daemon.limits`` lists the limits in force (kernel/limits.py) for the overview.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,7 +18,7 @@ from executive.api.rpc import Method
 from executive.kernel.errors import NotAllowedError
 from executive.runtimes.tree_stats import TreeSampler
 
-__all__ = ["task_extra_methods"]
+__all__ = ["dashboard_methods"]
 
 TaskRef = int | str
 
@@ -29,12 +31,16 @@ class TaskStats(_P):
     tasks: list[TaskRef] | None = Field(None, max_length=1000, description="default: every live task with a pid")
 
 
+class NoParams(_P):
+    pass
+
+
 class TaskRestart(_P):
     task: TaskRef
     name: str | None = Field(None, min_length=1, max_length=128, description="default: a fresh generated name")
 
 
-def task_extra_methods() -> list[Method]:
+def dashboard_methods() -> list[Method]:
     sampler = TreeSampler()
 
     async def stats(ctx: CallContext, p: TaskStats) -> dict[str, Any]:
@@ -56,7 +62,11 @@ def task_extra_methods() -> list[Method]:
         new["restart_of"] = row["id"]
         return new
 
+    def limits(ctx: CallContext, p: NoParams) -> dict[str, Any]:
+        return dataclasses.asdict(ctx.service.limits)
+
     return [
+        Method("daemon.limits", NoParams, limits, "The limits in force (kernel/limits.py)."),
         Method("task.stats", TaskStats, stats, "CPU % and RSS of live tasks' process trees."),
         Method("task.restart", TaskRestart, restart, "Start a new process task with another task's argv and cwd."),
     ]
