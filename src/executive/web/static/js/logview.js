@@ -12,7 +12,8 @@ import { ansiLine, newState, stripAnsi } from "./ansi.js";
 import { rpc } from "./rpc.js";
 import { byteLen, el, esc, fmtBytes, frameThrottle, payloadText } from "./util.js";
 
-const CHUNK = 256 * 1024;
+const CHUNK = 256 * 1024; // bytes fetched per scroll step
+const FIRST = 64 * 1024; // bytes fetched on opening: more than a screen, little to render
 const MAX_WINDOW = 2 * 1024 * 1024;
 const SEARCH_STEP = 4 * 1024 * 1024; // bytes read per task.output call while searching
 const SEARCH_BUDGET = 64 * 1024 * 1024; // bytes scanned per "find next" press
@@ -72,17 +73,21 @@ export class LogView {
     return [out, dropped];
   }
 
-  async openEnd() {
-    const info = await rpc.call("task.info", { task: this.task });
-    const size = (info.output_bytes || {})[this.stream] || 0;
+  /** Show the end of the log; ``knownSize`` (from a task.info the caller already has) saves a call. */
+  async openEnd(knownSize) {
+    let size = knownSize;
+    if (size === undefined) {
+      const info = await rpc.call("task.info", { task: this.task });
+      size = (info.output_bytes || {})[this.stream] || 0;
+    }
     this.size = size;
-    await this.openAt(Math.max(0, size - CHUNK), true);
+    await this.openAt(Math.max(0, size - FIRST), true, FIRST);
   }
 
-  async openAt(offset, toBottom = false) {
+  async openAt(offset, toBottom = false, length = CHUNK) {
     this.loading = true;
     try {
-      const r = await this._read(offset, CHUNK);
+      const r = await this._read(offset, length);
       const [lines, dropped] = this._split(r.text, offset > 0);
       this.lines = lines;
       this.start = offset + dropped;

@@ -7,6 +7,7 @@
 // daemon.health's uptime and announced to the views, which then reload what they show.
 
 const CALL_TIMEOUT_MS = 60000;
+const REPLAY_EVENTS = 2000; // on first load, recent history replayed from the bus (since_seq) for the events views
 
 export class Rpc {
   constructor() {
@@ -25,6 +26,7 @@ export class Rpc {
     this.flushQueued = false;
     this.subscription = null;
     this.health = null;
+    this.replayUntil = 0; // events up to this seq are history replayed at first load, not live traffic
     this.stats = { events: 0, outputBytes: 0 }; // running totals, sampled by the overview
   }
 
@@ -62,11 +64,14 @@ export class Rpc {
       const started = Date.now() / 1000 - health.uptime_s;
       const restarted = !first && Math.abs(started - this.daemonStarted) > 2;
       this.daemonStarted = started;
-      if (restarted) this.lastSeq = 0; // a new daemon numbers its events from 1 again
-      const params = this.lastSeq > 0 ? { since_seq: this.lastSeq } : {};
-      const sub = await this._rawCall("events.subscribe", params);
+      // A restarted daemon continues the seq numbering (its lease is stored); a new home starts again.
+      if (health.last_seq < this.lastSeq) this.lastSeq = 0;
+      if (this.lastSeq === 0) {
+        this.lastSeq = Math.max(0, health.last_seq - REPLAY_EVENTS);
+        this.replayUntil = health.last_seq;
+      }
+      const sub = await this._rawCall("events.subscribe", { since_seq: this.lastSeq });
       this.subscription = sub.subscription;
-      if (this.lastSeq === 0) this.lastSeq = Math.max(this.lastSeq, sub.cursor || 0);
       this.backoff = 250;
       this._status("ok", "live");
       const waiting = this.waiters.splice(0);
@@ -125,8 +130,9 @@ export class Rpc {
     for (const e of evs) {
       if (e.seq <= this.lastSeq) continue; // replayed after a reconnect: already shown
       this.lastSeq = e.seq;
-      this.stats.events++;
-      if (e.type === "output" && e.data) {
+      e.replayed = e.seq <= this.replayUntil;
+      if (!e.replayed) this.stats.events++;
+      if (!e.replayed && e.type === "output" && e.data) {
         this.stats.outputBytes += e.data.data !== undefined ? e.data.data.length : Math.floor((e.data.data_b64 || "").length * 3 / 4);
       }
       this.queue.push(e);

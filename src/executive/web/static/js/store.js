@@ -18,6 +18,7 @@ class Store {
     this._needInfo = new Set();
     this._infoTimer = null;
     this.loaded = false;
+    this._reloading = null; // task_state events seen while task.list is in flight (re-applied after it)
   }
 
   start() {
@@ -31,10 +32,20 @@ class Store {
   _changed(what) { for (const fn of this.listeners) fn(what); }
 
   async reload() {
-    const rows = await rpc.call("task.list", { limit: 100000 });
+    this._reloading = [];
+    let rows;
+    try {
+      rows = await rpc.call("task.list", { limit: 100000 });
+    } catch (e) {
+      this._reloading = null;
+      return; // the reconnect reloads
+    }
     const fresh = new Map();
     for (const r of rows) fresh.set(r.id, r);
     this.tasks = fresh;
+    // The snapshot may be older than events that arrived while it travelled: apply those again.
+    for (const e of this._reloading) this._taskState(e);
+    this._reloading = null;
     this.loaded = true;
     this.version++;
     this._changed("tasks");
@@ -45,7 +56,10 @@ class Store {
     const ring = this.events;
     for (const e of evs) {
       ring.push(e);
-      if (e.type === "task_state") tasksChanged = this._taskState(e) || tasksChanged;
+      if (e.type === "task_state" && !e.replayed) {
+        if (this._reloading) this._reloading.push(e);
+        tasksChanged = this._taskState(e) || tasksChanged;
+      }
     }
     if (ring.length > EVENT_RING) ring.splice(0, ring.length - EVENT_RING);
     this.eventsVersion++;

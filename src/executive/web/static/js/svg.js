@@ -6,15 +6,17 @@ import { esc } from "./util.js";
 const NS = "http://www.w3.org/2000/svg";
 
 /** A sparkline of ``values`` (newest last) as an SVG string. */
-export function sparkline(values, { width = 240, height = 40, label = "" } = {}) {
-  const n = Math.max(values.length, 2);
+export function sparkline(values, { width = 240, height = 40, slots = 60, label = "" } = {}) {
+  // Newest sample at the right edge, one slot per second; a baseline shows an empty minute too.
   const max = Math.max(1, ...values);
-  const xs = (i) => (i * (width - 2)) / (n - 1) + 1;
+  const step = (width - 2) / (slots - 1);
+  const xs = (i) => width - 1 - (values.length - 1 - i) * step;
   const ys = (v) => height - 2 - (v / max) * (height - 6);
-  const pts = values.map((v, i) => `${xs(i + n - values.length).toFixed(1)},${ys(v).toFixed(1)}`);
-  const line = pts.length ? `M${pts.join("L")}` : "";
-  const area = pts.length ? `${line}L${xs(n - 1).toFixed(1)},${height - 1}L${xs(n - values.length).toFixed(1)},${height - 1}Z` : "";
-  return `<svg xmlns="${NS}" viewBox="0 0 ${width} ${height}" width="100%" height="${height}" role="img" aria-label="${esc(label)}" preserveAspectRatio="none">`
+  const pts = values.slice(-slots).map((v, i, a) => `${xs(i + values.length - a.length).toFixed(1)},${ys(v).toFixed(1)}`);
+  const line = pts.length > 1 ? `M${pts.join("L")}` : "";
+  const area = line ? `${line}L${xs(values.length - 1).toFixed(1)},${height - 1}L${pts[0].split(",")[0]},${height - 1}Z` : "";
+  return `<svg xmlns="${NS}" class="sparkline" viewBox="0 0 ${width} ${height}" width="100%" height="${height}" role="img" aria-label="${esc(label)}" preserveAspectRatio="none">`
+    + `<line class="axis" x1="0" x2="${width}" y1="${height - 1}" y2="${height - 1}"/>`
     + `<path class="sparkfill" d="${area}"/><path class="spark" d="${line}"/></svg>`;
 }
 
@@ -49,7 +51,7 @@ export function scoreChart(series, { width = 640, rowHeight = 0 } = {}) {
   const plotH = height - pad.t - pad.b;
   const x = (i) => pad.l + (n <= 1 ? plotW / 2 : (i * plotW) / (n - 1));
   const y = (v) => pad.t + plotH - (Math.max(0, Math.min(100, v)) / 100) * plotH;
-  let out = `<svg xmlns="${NS}" class="score-chart" viewBox="0 0 ${width} ${height}" width="100%" role="img" aria-label="gate score versus threshold per iteration">`;
+  let out = `<svg xmlns="${NS}" class="score-chart" viewBox="0 0 ${width} ${height}" width="100%" style="max-width:${width}px" role="img" aria-label="gate score versus threshold per iteration">`;
   for (const v of [0, 25, 50, 75, 100]) {
     out += `<line class="axis" x1="${pad.l}" x2="${pad.l + plotW}" y1="${y(v)}" y2="${y(v)}"/>`;
     out += `<text x="${pad.l - 6}" y="${y(v) + 4}" text-anchor="end">${v}</text>`;

@@ -64,15 +64,25 @@ export function hsxView(main, idText) {
   const watches = el("div", { id: "hsx-watches", class: "mono" });
   const mail = el("div", { id: "hsx-mailbox", class: "scroll", style: "max-height: 200px" });
   const consoleHolder = el("div", { class: "col", style: "height: 180px" });
+  const codeAt = el("input", { id: "disasm-addr", placeholder: "symbol or 0x address", size: 16, "aria-label": "Show code at (symbol or address)" });
+  const codeForm = el("form", { class: "toolbar" }, el("label", { for: "disasm-addr" }, "Code at"), codeAt, el("button", { type: "submit" }, "Show"),
+    el("button", { type: "button", id: "disasm-pc", onclick: () => { disasmAt = null; codeAt.value = ""; refresh(); } }, "PC"));
+  codeForm.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const v = codeAt.value.trim();
+    disasmAt = v === "" ? null : /^(0x[0-9a-f]+|\d+)$/i.test(v) ? Number(v) : v;
+    refresh();
+  });
   const memForm = el("form", { class: "toolbar" }, el("label", { for: "mem-addr" }, "Address"), addr, el("button", { type: "submit" }, "Show"));
   memForm.addEventListener("submit", (ev) => { ev.preventDefault(); loadMem(); });
   const watchForm = el("form", { class: "toolbar" }, watchIn, el("button", { type: "submit" }, "Watch"));
   watchForm.addEventListener("submit", (ev) => { ev.preventDefault(); act("debug.watch.add", { task: id, expr: /^\d+$/.test(watchIn.value) ? Number(watchIn.value) : watchIn.value.trim() }).then(() => { watchIn.value = ""; }); });
   const card = (h, ...kids) => el("div", { class: "card" }, el("h3", {}, h), ...kids);
   main.append(title, controls, err, el("div", { class: "dbg" },
-    el("div", { class: "col" }, card("Disassembly", disasm), card("Console", consoleHolder), card("Memory", memForm, memOut)),
+    el("div", { class: "col" }, card("Disassembly", codeForm, disasm), card("Console", consoleHolder), card("Memory", memForm, memOut)),
     el("div", { class: "col" }, card("Registers", regs), card("Stack", stack), card("Breakpoints", bps), card("Watches", watchForm, watches), card("Mailboxes", mail))));
 
+  let disasmAt = null; // null: follow the PC; else the address or symbol the person asked for
   let prevRegs = null;
   let lastRegs = null;
   let state = null;
@@ -82,6 +92,7 @@ export function hsxView(main, idText) {
 
   async function act(method, params) {
     err.textContent = "";
+    if (/step|next|finish|resume|pause/.test(method)) disasmAt = null; // after running, show where it stopped
     try {
       await rpc.call(method, params);
     } catch (e) {
@@ -154,7 +165,7 @@ export function hsxView(main, idText) {
     try {
       const [s, d, st, w, bl, mb] = await Promise.all([
         rpc.call("debug.state", { task: id }),
-        rpc.call("debug.disasm", { task: id, count: 20, before: 6 }),
+        rpc.call("debug.disasm", disasmAt === null ? { task: id, count: 24, before: 6 } : { task: id, addr: disasmAt, count: 24, before: 4 }),
         rpc.call("debug.stack", { task: id }).catch((e) => ({ frames: [], errors: [e.message] })),
         rpc.call("debug.watch.list", { task: id }),
         rpc.call("debug.bp.list", { task: id }),

@@ -50,7 +50,8 @@ export function taskView(main, idText) {
           followBtn.classList.toggle("primary", s.follow);
         },
       });
-      views[stream].openEnd().catch((e) => { status.textContent = e.message; });
+      const known = row && row.output_bytes ? row.output_bytes[stream] : undefined;
+      views[stream].openEnd(known).catch((e) => { status.textContent = e.message; });
     }
     view = views[stream];
     logHolder.replaceChildren(view.root);

@@ -7,7 +7,7 @@ import { el, esc, fmtBytes, fmtDur, fmtTime, frameThrottle, splitArgs, stateClas
 
 const ROW_H = 30;
 const COLS = "48px 76px 60px minmax(80px,1fr) minmax(100px,2fr) 70px 70px 96px 46px 66px 262px";
-const COLS_NARROW = "36px 64px minmax(60px,1fr) 190px";
+const COLS_NARROW = "30px 58px minmax(50px,1fr) 196px";
 const COLUMNS = [
   ["id", "#", (t) => t.id],
   ["state", "state", (t) => t.state],
@@ -134,7 +134,7 @@ export function tasksView(main) {
   const rowHtml = (t, i) => {
     const s = stats.get(t.id);
     const err = rowErrors.get(t.id);
-    const acts = Object.entries(ACTIONS).map(([a, ok]) => `<button data-act="${a}" data-id="${t.id}" ${ok(t) ? "" : "disabled"} title="${a} task ${t.id}">${a}</button>`).join("");
+    const acts = Object.entries(ACTIONS).map(([a, ok]) => `<button data-act="${a}" data-id="${t.id}" ${ok(t) ? "" : "disabled"} title="${a} task ${t.id}"${a === "restart" ? ' class="wide"' : ""}>${a}</button>`).join("");
     const exit = err ? `<span class="rowerr" title="${esc(err)}">${esc(err)}</span>` : esc(`${t.end_reason || ""} ${t.exit_code ?? ""}`.trim());
     return `<div class="vrow${i === selected ? " sel" : ""}" role="row" data-id="${t.id}" data-state="${esc(t.state)}" data-name="${esc(t.name)}">`
       + `<span>${t.id}</span><span class="${stateClass(t)} state">${esc(t.state)}${t.state === "paused" && t.pause_reason ? "" : ""}</span><span class="wide">${esc(t.kind)}</span>`
