@@ -15,7 +15,7 @@ export function taskView(main, idText) {
   const actions = el("div", { class: "toolbar", id: "task-actions" });
   const actErr = el("span", { class: "err", id: "task-action-error", role: "alert" });
   const tree = el("div", { id: "task-tree", class: "muted" });
-  const evList = el("div", { class: "scroll mono", id: "task-events", style: "max-height: 260px; font-size: 12px" });
+  const evList = el("div", { class: "scroll mono", id: "task-events", style: "max-height: 260px; font-size: 12px; overflow-wrap: anywhere" });
 
   const tabs = el("div", { class: "tabs", role: "tablist" });
   const logHolder = el("div", { class: "col", style: "flex:1; min-height:0" });
@@ -76,17 +76,19 @@ export function taskView(main, idText) {
       ["paused by", row.pause_reason || ""],
       ["output", `stdout ${fmtBytes(bytes.stdout || 0)}, stderr ${fmtBytes(bytes.stderr || 0)}`],
     ].filter(([, v]) => v !== "").map(([k, v]) => `<dt>${k}</dt><dd${k === "command" ? ' class="mono"' : ""}>${esc(v)}</dd>`).join("");
-    actions.replaceChildren(...["pause", "resume", "cancel", "kill", "restart"].map((a) => {
-      const ok = { pause: ["running", "starting"].includes(row.state), resume: row.state === "paused", cancel: row.state !== "ended", kill: row.state !== "ended", restart: row.kind === "process" }[a];
-      return el("button", { "data-act": a, disabled: !ok, onclick: async () => {
+    const allowed = { pause: ["running", "starting"].includes(row.state), resume: row.state === "paused", cancel: row.state !== "ended", kill: row.state !== "ended", restart: row.kind === "process" };
+    if (!actions.children.length) {
+      // Built once and then only enabled/disabled, so keyboard focus stays on a button across refreshes.
+      actions.replaceChildren(...Object.keys(allowed).map((a) => el("button", { "data-act": a, onclick: async () => {
         actErr.textContent = "";
         try {
           const r = await taskAction(a, id);
           if (a === "restart") location.hash = `#/task/${r.id}`;
           else await load();
         } catch (e) { actErr.textContent = `${a}: ${e.message}`; }
-      } }, a);
-    }));
+      } }, a)));
+    }
+    for (const b of actions.children) b.disabled = !allowed[b.dataset.act];
   };
   const load = async () => {
     try {
@@ -147,6 +149,6 @@ export function taskView(main, idText) {
   document.addEventListener("keydown", keys);
 
   load().then(() => { showStream("stdout"); renderEvents(); pollTree(); });
-  const timer = setInterval(() => { pollTree(); renderFacts(); }, 2000);
+  const timer = setInterval(() => { pollTree(); if (row && row.state !== "ended") load(); else renderFacts(); }, 2000);
   return () => { offEvents(); offRe(); clearInterval(timer); document.removeEventListener("keydown", keys); };
 }
