@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint venv bench clean dap-conformance browser
+.PHONY: run test lint venv bench clean dap-conformance browser screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ test: $(TSTAMP)
 ## Install the distribution's Chromium for the browser tests (tests/web) when it is missing.
 browser:
 	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+
+## Refresh the README's screenshots (docs/screenshots) from the browser tests.
+screenshots: $(TSTAMP) browser
+	EXECUTIVE_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest tests/web $(PYTEST_ARGS)
 
 ## Lint and type-check: ruff (rules in pyproject.toml) and mypy (--strict for kernel/, hsx/, api/rpc.py).
 lint: $(LSTAMP)
