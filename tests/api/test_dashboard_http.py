@@ -108,6 +108,9 @@ async def test_task_stats_restart_and_limits(client: Any) -> None:
     one = stats["tasks"][str(live["id"])]
     assert one["procs"] >= 2 and one["rss"] > 0 and one["cpu_percent"] >= 0
     assert (await client.call("task.stats", tasks=[ended["id"]]))["tasks"] == {}
+    listed = (await client.call("task.stats", tasks=[live["id"]], processes=True))["tasks"][str(live["id"])]
+    assert {p["name"] for p in listed["processes"]} >= {"sh", "sleep"}
+    assert len(listed["processes"]) == listed["procs"]
     again = await client.call("task.restart", task=ended["id"])
     assert again["id"] != ended["id"] and again["argv"] == ended["argv"] and again["restart_of"] == ended["id"]
     await client.call("task.wait", task=again["id"], timeout=30)

@@ -1,7 +1,7 @@
 """The dashboard in a real browser (Debian's Chromium through Playwright): sign-in, live output,
 table actions, a 200 MB log, a pipeline run page, the HSX debugger, reconnects.
 
-Each test saves a screenshot under docs/screenshots/ (the README shows them).
+Each test saves a screenshot (build/screenshots/; `make screenshots` refreshes the README's).
 """
 
 from __future__ import annotations
@@ -74,6 +74,8 @@ async def test_running_task_output_appears_live(daemon: Any, client: Any, open_d
     texts = await log.locator(".ln").all_inner_texts()
     ticks = [t for t in texts if t.startswith("tick ")]
     assert len(ticks) == len(set(ticks)), "a line was shown twice"
+    # The process tree: the shell and its sleep, with CPU and RSS.
+    await dash.page.locator("#task-procs td", has_text="sleep").first.wait_for(timeout=10000)
     await dash.shot("task-live-output")
     await dash.page.click("#tab-stderr")
     await dash.page.locator("#log-stderr").get_by_text("to stderr").wait_for()

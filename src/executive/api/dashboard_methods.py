@@ -29,6 +29,7 @@ class _P(BaseModel):
 
 class TaskStats(_P):
     tasks: list[TaskRef] | None = Field(None, max_length=1000, description="default: every live task with a pid")
+    processes: bool = Field(False, description="also list each process of every tree (pid, ppid, name, CPU, RSS)")
 
 
 class NoParams(_P):
@@ -47,7 +48,7 @@ def dashboard_methods() -> list[Method]:
         svc = ctx.service
         rows = [svc.task_info(t) for t in p.tasks] if p.tasks is not None else svc.task_list(limit=100000)
         leaders = {r["id"]: r["pid"] for r in rows if r["pid"] and r["state"] in ("running", "paused", "stopping")}
-        sampled = await asyncio.to_thread(sampler.sample_many, leaders)
+        sampled = await asyncio.to_thread(sampler.sample_many, leaders, processes=p.processes)
         return {"tasks": {str(k): v for k, v in sampled.items()}}
 
     async def restart(ctx: CallContext, p: TaskRestart) -> dict[str, Any]:

@@ -28,8 +28,11 @@ class TreeSampler:
             proc.cpu_percent(None)  # the first call only sets the baseline
         return proc
 
-    def sample(self, leader: int) -> dict[str, Any]:
-        """``{cpu_percent, rss, procs}`` of ``leader`` and its descendants (zeros when it is gone)."""
+    def sample(self, leader: int, *, processes: bool = False) -> dict[str, Any]:
+        """``{cpu_percent, rss, procs}`` of ``leader`` and its descendants (zeros when it is gone).
+
+        With ``processes``, also ``processes``: one ``{pid, ppid, name, cpu_percent, rss}`` per member.
+        """
         cpu = 0.0
         rss = 0
         count = 0
@@ -38,20 +41,37 @@ class TreeSampler:
             members = [root, *root.children(recursive=True)]
         except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
             self._procs.pop(leader, None)
-            return {"cpu_percent": 0.0, "rss": 0, "procs": 0}
+            return {"cpu_percent": 0.0, "rss": 0, "procs": 0} | ({"processes": []} if processes else {})
+        listed: list[dict[str, Any]] = []
         for member in members:
             try:
                 proc = self._proc(member.pid)
-                cpu += proc.cpu_percent(None)
-                rss += proc.memory_info().rss
-                count += 1
+                one_cpu = proc.cpu_percent(None)
+                one_rss = proc.memory_info().rss
+                if processes:
+                    listed.append(
+                        {
+                            "pid": proc.pid,
+                            "ppid": proc.ppid(),
+                            "name": proc.name(),
+                            "cpu_percent": round(one_cpu, 1),
+                            "rss": one_rss,
+                        }
+                    )
             except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
                 self._procs.pop(member.pid, None)
-        return {"cpu_percent": round(cpu, 1), "rss": rss, "procs": count}
+                continue
+            cpu += one_cpu
+            rss += one_rss
+            count += 1
+        out: dict[str, Any] = {"cpu_percent": round(cpu, 1), "rss": rss, "procs": count}
+        if processes:
+            out["processes"] = listed
+        return out
 
-    def sample_many(self, leaders: dict[int, int]) -> dict[int, dict[str, Any]]:
+    def sample_many(self, leaders: dict[int, int], *, processes: bool = False) -> dict[int, dict[str, Any]]:
         """``{task id: sample}`` for ``{task id: leader pid}``; forgets processes no tree holds any more."""
-        out = {task_id: self.sample(pid) for task_id, pid in leaders.items()}
+        out = {task_id: self.sample(pid, processes=processes) for task_id, pid in leaders.items()}
         seen: set[int] = set()
         for pid in leaders.values():
             proc = self._procs.get(pid)

@@ -107,9 +107,12 @@ export function taskView(main, idText) {
   const pollTree = async () => {
     if (!row || row.state === "ended") { tree.textContent = row ? "the task has ended" : ""; return; }
     try {
-      const r = await rpc.call("task.stats", { tasks: [id] });
+      const r = await rpc.call("task.stats", { tasks: [id], processes: true });
       const s = r.tasks[String(id)];
-      tree.innerHTML = s ? `<b>${s.procs}</b> processes · CPU <b>${s.cpu_percent.toFixed(1)}%</b> · RSS <b>${fmtBytes(s.rss)}</b>` : "no processes";
+      tree.innerHTML = s ? `<b>${s.procs}</b> processes · CPU <b>${s.cpu_percent.toFixed(1)}%</b> · RSS <b>${fmtBytes(s.rss)}</b>`
+        + `<table class="plain" id="task-procs"><thead><tr><th>pid</th><th>parent</th><th>name</th><th>CPU</th><th>RSS</th></tr></thead><tbody>`
+        + (s.processes || []).map((p) => `<tr><td>${p.pid}</td><td>${p.ppid}</td><td>${esc(p.name)}</td><td>${p.cpu_percent.toFixed(1)}%</td><td>${fmtBytes(p.rss)}</td></tr>`).join("")
+        + "</tbody></table>" : "no processes";
     } catch (e) { tree.textContent = e.message; }
   };
 

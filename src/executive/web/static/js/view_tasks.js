@@ -151,7 +151,15 @@ export function tasksView(main) {
     const visible = Math.ceil(box.clientHeight / ROW_H) + 10;
     const slice = rows.slice(first, first + visible);
     win.style.transform = `translateY(${first * ROW_H}px)`;
+    const focused = win.contains(document.activeElement) ? document.activeElement : null;
     win.innerHTML = slice.map((t, k) => rowHtml(t, first + k)).join("");
+    if (focused) {
+      // Rows are redrawn, not patched: put keyboard focus back on the same control of the same task.
+      const again = focused.dataset.act
+        ? win.querySelector(`button[data-act="${focused.dataset.act}"][data-id="${focused.dataset.id}"]`)
+        : win.querySelector(`a[href="${focused.getAttribute("href")}"]`);
+      if (again && !again.disabled) again.focus();
+    }
   };
   const repaint = frameThrottle(paint);
   const rebuildAndPaint = () => { builtVersion = -1; repaint(); };
