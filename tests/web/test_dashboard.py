@@ -74,6 +74,10 @@ async def test_running_task_output_appears_live(daemon: Any, client: Any, open_d
     texts = await log.locator(".ln").all_inner_texts()
     ticks = [t for t in texts if t.startswith("tick ")]
     assert len(ticks) == len(set(ticks)), "a line was shown twice"
+    # Search marks the hits in the window.
+    await dash.page.fill("#log-search", "tick 7")
+    await dash.page.press("#log-search", "Enter")
+    await log.locator("mark.cur", has_text="tick 7").wait_for()
     # The process tree: the shell and its sleep, with CPU and RSS.
     await dash.page.locator("#task-procs td", has_text="sleep").first.wait_for(timeout=10000)
     await dash.shot("task-live-output")
@@ -142,6 +146,19 @@ async def test_a_200mb_log_opens_at_its_last_line(daemon: Any, client: Any, open
     status = await dash.page.inner_text("#log-status")
     assert status.endswith(f"of {info['output_bytes']['stdout']:,}")
     await dash.shot("task-200mb-log")
+
+    # Scrolling up reads the window before, by offset: the first byte shown moves back.
+    def first_byte(text: str) -> int:
+        return int(text.split("–")[0].split()[-1].replace(",", ""))
+
+    shown = first_byte(status)
+    await dash.page.locator("#log-stdout").evaluate("el => { el.scrollTop = 0; }")
+    for _ in range(100):
+        if first_byte(await dash.page.inner_text("#log-status")) < shown:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("scrolling to the top did not load the earlier window")
     # Jumping to the start reads the first window by offset.
     await dash.page.click("#log-start")
     await dash.page.locator("#log-stdout .edge", has_text="start of log").wait_for()
