@@ -156,6 +156,10 @@ export class Rpc {
 
   _rawCall(method, params) {
     return new Promise((resolve, reject) => {
+      if (!this.ws || this.ws.readyState !== WebSocket.OPEN) {
+        reject(new RpcError(-1, "connection lost; retrying"));
+        return;
+      }
       const id = this.nextId++;
       const timer = setTimeout(() => {
         this.pending.delete(id);

@@ -24,7 +24,13 @@ export function agentsView(main) {
     } catch (e) { runs.innerHTML = `<p class="err">${esc(e.message)}</p>`; }
   };
   render();
-  return rpc.onEvents((evs) => { if (evs.some((e) => e.type === "agent.result" || e.type.startsWith("patch") || (e.type === "task_state" && e.data.kind === "agent"))) render(); });
+  let timer = null;
+  const off = rpc.onEvents((evs) => {
+    if (!evs.some((e) => !e.replayed && (e.type === "agent.result" || e.type.startsWith("patch") || (e.type === "task_state" && e.data.kind === "agent")))) return;
+    clearTimeout(timer);
+    timer = setTimeout(render, 300);
+  });
+  return () => { off(); clearTimeout(timer); };
 }
 
 function eventHtml(e) {
@@ -74,7 +80,7 @@ export function agentView(main, idText) {
   renderFacts();
   let timer = null;
   const off = rpc.onEvents((evs) => {
-    const mine = evs.filter((e) => e.pid === id && e.type.startsWith("agent."));
+    const mine = evs.filter((e) => e.pid === id && e.type.startsWith("agent.") && !e.replayed); // replayed: in agent.replay
     if (mine.length) conv.insertAdjacentHTML("beforeend", mine.map(eventHtml).join(""));
     if (evs.some((e) => e.pid === id && (e.type === "agent.result" || e.type === "task_state"))) {
       clearTimeout(timer);
@@ -101,6 +107,7 @@ export function patchView(main, idText) {
       const r = await rpc.call(method, method === "patch.apply" ? params : { patch: id, ...params });
       msg.textContent = `${method}: ${r.state || "done"} ${r.reason || ""}`;
       msg.className = "ok";
+      if (method === "patch.apply" && r.id !== id) { location.hash = `#/patch/${r.id}`; return; } // a new ledger entry
     } catch (e) { msg.textContent = `${method}: ${e.message}`; msg.className = "err"; }
     render();
   };

@@ -195,7 +195,22 @@ export function hsxView(main, idText) {
   bps.addEventListener("click", (ev) => { const b = ev.target.closest("button[data-bp]"); if (b) act("debug.bp.remove", { task: id, where: Number(b.dataset.bp) }); });
   watches.addEventListener("click", (ev) => { const b = ev.target.closest("button[data-watch]"); if (b) act("debug.watch.remove", { task: id, id: Number(b.dataset.watch) }); });
 
-  const soon = frameThrottle(refresh);
+  // A running program can emit thousands of events a second: refresh at most every 250 ms, one at a time.
+  let busy = false;
+  let again = false;
+  let last = 0;
+  const soon = () => {
+    if (busy) { again = true; return; }
+    busy = true;
+    const wait = Math.max(0, 250 - (performance.now() - last));
+    setTimeout(async () => {
+      try { await refresh(); } finally {
+        last = performance.now();
+        busy = false;
+        if (again) { again = false; soon(); }
+      }
+    }, wait);
+  };
   const offEv = rpc.onEvents((evs) => {
     for (const e of evs) {
       if (e.pid !== id) continue;

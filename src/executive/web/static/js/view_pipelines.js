@@ -31,8 +31,13 @@ export function pipelinesView(main) {
     } catch (e) { list.innerHTML = `<p class="err">${esc(e.message)}</p>`; }
   };
   render();
-  const off = rpc.onEvents((evs) => { if (evs.some((e) => e.type.startsWith("pipeline."))) render(); });
-  return off;
+  let timer = null;
+  const off = rpc.onEvents((evs) => {
+    if (!evs.some((e) => e.type.startsWith("pipeline.") && !e.replayed)) return;
+    clearTimeout(timer);
+    timer = setTimeout(render, 300);
+  });
+  return () => { off(); clearTimeout(timer); };
 }
 
 const stepCls = (s) => (s === "ok" || s === "passed" ? "pass" : s === "running" || s === "started" || s === "scoring" ? "run" : s ? "fail" : "");
