@@ -196,7 +196,68 @@ async def test_pipeline_run_page_shows_phases_scores_and_chart(
         for b in boxes[i + 1 :]:
             overlap = a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
             assert not overlap, (a, b)
+    await dash.shot("pipeline-starter")
+    assert not dash.errors, dash.errors
+
+
+REWORK_PIPELINE = """
+name: rework
+phases:
+  - name: build
+    steps:
+      - name: make
+        command: [sh, -c, "if [ -e first ]; then touch second; else touch first; fi"]
+    checks:
+      - {name: first_made, kind: command, command: [test, -e, first], weight: 1, owners: [make]}
+      - {name: second_made, kind: command, command: [test, -e, second], weight: 1, owners: [make]}
+  - name: ship
+    entry:
+      approval: true
+    steps:
+      - {name: package, command: [sh, -c, "echo shipped > shipped.txt"]}
+    checks:
+      - {name: shipped, kind: files_exist, paths: [shipped.txt], owners: [package]}
+"""
+
+
+async def test_pipeline_rework_rows_chart_and_approval_from_the_page(
+    daemon: Any, client: Any, open_dashboard: Any, tmp_path: Path
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "pipeline.yaml").write_text(REWORK_PIPELINE)
+    run = await client.call("pipeline.run", path=str(work / "pipeline.yaml"), requirement="ship it")
+    for _ in range(200):
+        if (await client.call("pipeline.info", run=run["id"]))["state"] == "waiting_approval":
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the run did not reach its approval gate")
+    dash = await open_dashboard(daemon.info, daemon.token)
+    await dash.sign_in()
+    await dash.go(f"#/pipeline/{run['id']}")
+    page = dash.page
+    # The first gate scores 50 (below 60), the rework iteration 100: two rows and two points.
+    await page.locator('#pl-timeline .tl-row[data-phase="build"]').nth(1).wait_for()
+    assert "rework" in await page.locator('#pl-timeline .tl-row[data-phase="build"]').nth(1).inner_text()
+    scores = await page.locator("#pl-gates h4").all_inner_texts()
+    assert scores[0].startswith("build #1: 50.0 / 60") and scores[1].startswith("build #2: 100.0 / 75")
+    assert await page.locator("#pl-chart svg circle.dot-fail").count() == 1
+    assert await page.locator("#pl-chart svg circle.dot-pass").count() == 1
     await dash.shot("pipeline-run")
+    questions: list[str] = []
+
+    async def accept(dialog: Any) -> None:
+        questions.append(dialog.message)
+        await dialog.accept()
+
+    page.on("dialog", accept)
+    await page.click('button[data-approve="ship"]')
+    await page.locator("#pl-state", has_text="passed").wait_for(timeout=30000)
+    assert questions == ["Approve phase “ship”?"]
+    assert (work / "shipped.txt").read_text() == "shipped\n"
+    assert await page.locator("#pl-chart svg circle").count() == 3
+    await dash.shot("pipeline-approved")
     assert not dash.errors, dash.errors
 
 
