@@ -87,6 +87,29 @@ async def test_running_task_output_appears_live(daemon: Any, client: Any, open_d
     await client.call("task.kill", task=task["id"])
 
 
+async def test_a_dropped_connection_resumes_the_log_without_gaps_or_duplicates(
+    daemon: Any, client: Any, open_dashboard: Any
+) -> None:
+    dash = await open_dashboard(daemon.info, daemon.token)
+    await dash.sign_in()
+    task = await client.call(
+        "task.run", argv=["sh", "-c", "i=0; while [ $i -lt 300 ]; do i=$((i+1)); echo tick $i; sleep 0.02; done"]
+    )
+    await dash.go(f"#/task/{task['id']}")
+    log = dash.page.locator("#log-stdout")
+    await log.get_by_text("tick 10", exact=True).wait_for(timeout=20000)
+    # Drop the socket and stay away for two seconds while the task keeps writing.
+    await dash.page.evaluate("() => import('/static/js/rpc.js').then(m => { m.rpc.backoff = 2000; m.rpc.ws.close(); })")
+    await dash.page.wait_for_selector("#conn[data-state=bad]")
+    await dash.page.wait_for_selector("#conn[data-state=ok]", timeout=20000)
+    await client.call("task.wait", task=task["id"], timeout=60)
+    await log.get_by_text("tick 300", exact=True).wait_for(timeout=20000)
+    ticks = [t for t in await log.locator(".ln").all_inner_texts() if t.startswith("tick ")]
+    assert ticks == [f"tick {i}" for i in range(1, 301)]
+    await dash.shot("log-after-reconnect")
+    assert not dash.errors, dash.errors
+
+
 async def test_pause_and_resume_from_the_table(daemon: Any, client: Any, open_dashboard: Any) -> None:
     dash = await open_dashboard(daemon.info, daemon.token)
     await dash.sign_in()

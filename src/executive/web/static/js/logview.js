@@ -96,9 +96,15 @@ export class LogView {
       if (toBottom) this.root.scrollTop = this.root.scrollHeight;
       else this.root.scrollTop = 0;
     } finally {
-      this.loading = false;
+      this._loaded();
     }
     this._status();
+  }
+
+  /** A read by offset finished: live events that waited for it may apply now (their offsets decide). */
+  _loaded() {
+    this.loading = false;
+    if (this.pendingLive.length) this._flushLive();
   }
 
   async jumpStart() { this.setFollow(false); await this.openAt(0); }
@@ -126,7 +132,7 @@ export class LogView {
       this._render();
       this.root.scrollTop += this.root.scrollHeight - before;
     } finally {
-      this.loading = false;
+      this._loaded();
     }
     this._status();
   }
@@ -140,7 +146,7 @@ export class LogView {
       this._trim("start");
       this._render();
     } finally {
-      this.loading = false;
+      this._loaded();
     }
     this._status();
   }
@@ -221,6 +227,8 @@ export class LogView {
   }
 
   async _applyLive() {
+    // Never append while a read by offset is in flight: it would land after these bytes and repeat them.
+    if (this.loading) return; // _loaded() flushes again
     const batch = this.pendingLive;
     this.pendingLive = [];
     let gap = false;
