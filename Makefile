@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint venv bench clean dap-conformance
+.PHONY: run test lint venv bench clean dap-conformance browser screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,14 @@ run: $(STAMP)
 ## Create the venv if needed, install with test extras, run the suite.
 test: $(TSTAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Install the distribution's Chromium for the browser tests (tests/web) when it is missing.
+browser:
+	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+
+## Refresh the README's screenshots (docs/screenshots) from the browser tests.
+screenshots: $(TSTAMP) browser
+	EXECUTIVE_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest tests/web $(PYTEST_ARGS)
 
 ## Lint and type-check: ruff (rules in pyproject.toml) and mypy (--strict for kernel/, hsx/, api/rpc.py).
 lint: $(LSTAMP)

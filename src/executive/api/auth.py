@@ -9,9 +9,19 @@ from pathlib import Path
 
 from executive.paths import make_private_dir
 
-__all__ = ["is_loopback", "load_or_create_token", "presented_token", "read_token", "token_matches"]
+__all__ = [
+    "COOKIE_NAME",
+    "is_loopback",
+    "load_or_create_token",
+    "presented_token",
+    "read_token",
+    "same_origin",
+    "token_matches",
+]
 
 _TOKEN_FILE = "token"
+# The dashboard keeps the token in this HttpOnly, SameSite=Strict cookie after the login form.
+COOKIE_NAME = "executive_token"
 
 
 def load_or_create_token(home: Path) -> str:
@@ -71,3 +81,19 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def same_origin(origin: str | None, host: str | None) -> bool:
+    """Whether a browser request's ``Origin`` names the daemon's own ``Host``.
+
+    A cookie travels with every request the browser makes to this host, also a WebSocket
+    handshake started by another site's page; only a request whose Origin is this host itself
+    may use the cookie (cross-site WebSocket hijacking).  A missing Origin is refused: browsers
+    always send it on WebSocket handshakes.
+    """
+    if not origin or not host:
+        return False
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()

@@ -1,4 +1,4 @@
-"""The FastAPI app on one port: ``/rpc`` (JSON-RPC over WebSocket), ``/mcp`` (MCP) and ``GET /health``."""
+"""The FastAPI app on one port: ``/rpc`` (JSON-RPC over WebSocket), ``/mcp`` (MCP), ``GET /health``, the dashboard."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from fastapi import FastAPI, WebSocket
 from executive import __version__
 from executive.api.agent_methods import agent_methods
 from executive.api.ccx import CcxEndpoint, serve_ccx_socket
+from executive.api.dashboard_methods import dashboard_methods
 from executive.api.debug_methods import debug_methods
 from executive.api.mcp import mount_mcp_http
 from executive.api.mcp_backend import DispatcherBackend
@@ -16,6 +17,7 @@ from executive.api.methods import NoParams, core_methods
 from executive.api.pipeline_methods import pipeline_methods
 from executive.api.rpc import Dispatcher, Method, MethodDescription
 from executive.api.vm_methods import vm_methods
+from executive.api.web import mount_dashboard
 from executive.api.ws import ConnectionCounts, serve_rpc_socket
 from executive.service import Executive
 
@@ -28,6 +30,7 @@ def build_dispatcher(service: Executive, extra_methods: list[Method] | None = No
     methods += pipeline_methods()
     methods += vm_methods()
     methods += debug_methods()
+    methods += dashboard_methods()
     methods += extra_methods or []
     dispatcher = Dispatcher(methods, max_batch=service.limits.max_batch)
     dispatcher.methods["rpc.discover"] = Method(
@@ -74,6 +77,7 @@ def create_app(
     async def ws_mcp(ws: WebSocket) -> None:  # cc_executor's wire (api/ccx.py); the token like everywhere here
         await serve_ccx_socket(ws, ccx_endpoint, token=token)
 
+    mount_dashboard(app, service, token)
     app.state.service = service
     app.state.dispatcher = dispatcher
     app.state.mcp = mount_mcp_http(app, DispatcherBackend(dispatcher, service), token)

@@ -9,7 +9,7 @@ import dataclasses
 import structlog
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from executive.api.auth import presented_token, token_matches
+from executive.api.auth import COOKIE_NAME, presented_token, same_origin, token_matches
 from executive.api.connection import RpcConnection
 from executive.api.rpc import Dispatcher
 from executive.service import Executive
@@ -20,7 +20,13 @@ log = structlog.get_logger("executive.ws")
 
 
 def _presented_token(ws: WebSocket) -> str | None:
-    return presented_token(ws.headers.get("authorization"), ws.query_params.get("token"))
+    token = presented_token(ws.headers.get("authorization"), ws.query_params.get("token"))
+    if token is not None:
+        return token
+    cookie = ws.cookies.get(COOKIE_NAME)  # the dashboard's sign-in; only from a page of this very host
+    if cookie and same_origin(ws.headers.get("origin"), ws.headers.get("host")):
+        return cookie
+    return None
 
 
 @dataclasses.dataclass

@@ -59,6 +59,7 @@ def serve(
 
     def ready(info: dict[str, Any]) -> None:
         console.print(f"executive {info['version']} listening on [bold]{info['url']}[/]")
+        console.print(f"dashboard: [bold]http://{info['host']}:{info['port']}/[/]  (sign in with the token)")
         console.print(f"health: {info['health']}")
         if info.get("hsx_port"):
             console.print(f"HSX executive protocol: tcp://{info['host']}:{info['hsx_port']}")
