@@ -351,6 +351,8 @@ def parse_pipeline(text: str, limits: Limits = DEFAULT_LIMITS, *, source: str = 
         raise PipelineInvalidError(
             f"{source}: lists and mappings nest too deeply (a pipeline file needs a few levels)", source=source
         ) from None
+    # Count first: the depth walk follows every path, and YAML aliases make a 300-byte file hold 10^9 of them.
+    _check_expanded_size(data, source)
     if nested_deeper_than(data, _MAX_DEPTH):
         raise PipelineInvalidError(
             f"{source}: lists and mappings nest more than {_MAX_DEPTH} levels deep (a pipeline file needs a few)",
@@ -360,7 +362,6 @@ def parse_pipeline(text: str, limits: Limits = DEFAULT_LIMITS, *, source: str = 
         raise PipelineInvalidError(
             f"{source}: expected a mapping with name and phases at the top, found {type(data).__name__}", source=source
         )
-    _check_expanded_size(data, source)
     try:
         pipeline = Pipeline.model_validate(data)
     except pydantic.ValidationError as exc:
