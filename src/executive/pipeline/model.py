@@ -337,7 +337,7 @@ def parse_pipeline(text: str, limits: Limits = DEFAULT_LIMITS, *, source: str = 
         PipelineInvalidError: with ``path`` naming the first bad field and every error in ``data.errors``.
         LimitError: the text exceeds ``pipeline_file_bytes``.
     """
-    size = len(text.encode())
+    size = len(text.encode("utf-8", "surrogatepass"))  # a lone surrogate is refused by the YAML reader, not here
     if size > limits.pipeline_file_bytes:
         raise _too_big(size, limits, source)
     try:
