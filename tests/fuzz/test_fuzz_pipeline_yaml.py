@@ -176,6 +176,11 @@ def test_fuzz_mutated_fixture(edits: list[tuple[int, int, str]]) -> None:
     )
 )
 @example("\ud800")  # a lone surrogate: a str that has no UTF-8 encoding
+@example("!!timestamp")  # PyYAML's constructors raise AttributeError, ValueError, KeyError, IndexError
+@example("name: 2001-99-99")
+@example("!!bool x")
+@example("!!int")
+@example("name: " + "9" * 5000)
 @example("a: &a [*a]\n")  # a recursive alias
 @example(_alias_bomb(10, 9))  # a billion-laughs document of 300 bytes must be refused at once, not walked
 @example("[" * 5_000 + "]" * 5_000)  # issue 19: deep nesting is a clear error (past the recursion limit)

@@ -347,6 +347,14 @@ def parse_pipeline(text: str, limits: Limits = DEFAULT_LIMITS, *, source: str = 
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise PipelineInvalidError(f"{source}: not valid YAML{where}: {problem}", source=source) from exc
+    except (ValueError, TypeError, AttributeError, IndexError, KeyError, OverflowError) as exc:
+        # PyYAML's constructors raise these for a tagged or implicit value they cannot build
+        # (``2001-99-99``, ``!!int x``, a bare ``!!timestamp``, a 5000-digit integer).
+        raise PipelineInvalidError(
+            f"{source}: not valid YAML: a value cannot be read ({type(exc).__name__}: {str(exc)[:120]}); "
+            "quote it to keep it a string",
+            source=source,
+        ) from None
     except RecursionError:  # PyYAML's composer recurses per nesting level
         raise PipelineInvalidError(
             f"{source}: lists and mappings nest too deeply (a pipeline file needs a few levels)", source=source
