@@ -176,6 +176,9 @@ def test_fuzz_hsx_requests(hsx: tuple[asyncio.AbstractEventLoop, HsxCore, int]) 
     @example([{"cmd": "q" * 10_000}])  # an unknown command is not quoted whole
     @example([{"cmd": "ping", "version": "v" * 10_000}])
     @example([{"cmd": "ping", "version": [[[[[[[[1]]]]]]]]}])
+    @example([{"cmd": "bp", "pid": "z" * 5000}])  # an invalid argument is not quoted whole
+    @example([{"cmd": "peek", "pid": 1, "addr": [[[[[[[[[[1]]]]]]]]]]}])
+    @example([{"cmd": "clock", "op": "rate", "rate": "r" * 5000}])
     def run(requests: list[dict[str, Any]]) -> None:
         conn = HsxConnection(core)
         data = b"".join(json.dumps(r).encode() + b"\n" for r in requests)

@@ -61,6 +61,7 @@ OVERSIZE = object()  # marker a framer yields for a discarded over-long line
 _EVENT_BATCH = 256  # events per data_to_send call (a reply never waits behind more)
 _EVENT_BATCH_BYTES = 256 * 1024
 _ECHO_CHARS = 80  # characters of a client's command name or version an error reply quotes
+_ERROR_CHARS = 512  # characters of one error text, whatever arguments a command quoted in it
 
 
 def encode_line(obj: Any) -> bytes:
@@ -325,6 +326,8 @@ class HsxCore:
         return f"internal error in {cmd}; see the daemon log"
 
     def _failed(self, cmd: str, session: str | None, text: str) -> dict[str, Any]:
+        if len(text) > _ERROR_CHARS:  # a command quoted a client's argument whole (`unknown memory op '<op>'`)
+            text = f"{text[:_ERROR_CHARS]}…"
         self.log("warning", "command failed", command=cmd, session_id=session, error=text)
         return _error(text)
 
