@@ -6,9 +6,11 @@ returns answers every lookup (address to symbol, function, line; name; pages; co
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
+import orjson
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -95,7 +97,10 @@ def _exercise(index: SymbolIndex, probes: list[int]) -> None:
     assert sum(counts[k] for k in ("function", "label", "variable")) == len(index)
     for entry in index.page("all", 0, 10_000)[1]:
         assert index.lookup(entry.name) is not None
-        assert entry.to_dict()["name"] == entry.name
+        assert orjson.loads(orjson.dumps(entry.to_dict()))["name"] == entry.name  # the debugger sends it as JSON
+    orjson.dumps(
+        {"crc": index.crc, "line": [dataclasses.asdict(ln) if ln else None for ln in map(index.line_at, probes)]}
+    )
 
 
 def _parse(raw: bytes | str, probes: list[int]) -> None:
@@ -113,6 +118,8 @@ _probes = st.lists(st.integers(-(2**33), 2**41), max_size=4)
 @given(_docs, _probes)
 @example({"symbols": {"labels": {"9" * 5000: ["x"]}}}, [0])
 @example({"functions": [{"name": "f", "address": "0x" + "f" * 5000}]}, [2**40])
+@example({"symbols": {"labels": {"0x" + "f" * 20: ["x"]}}}, [0])  # an 80-bit address: not JSON-encodable by the daemon
+@example({"functions": [{"name": "f", "address": 0, "size": 2**64}], "hxe_crc": 2**70}, [0])
 def test_fuzz_structured_documents(doc: dict[str, Any], probes: list[int]) -> None:
     _parse(json.dumps(doc), probes)
 
