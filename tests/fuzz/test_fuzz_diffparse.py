@@ -9,13 +9,16 @@ Properties:
 
 from __future__ import annotations
 
+import os
+
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from executive.agents.diffparse import parse_patch, unquote
 from executive.agents.errors import PatchInvalidError
 
-_FUZZ = settings(max_examples=300, deadline=2000, database=None, suppress_health_check=[HealthCheck.too_slow])
+SCALE = int(os.environ.get("FUZZ_SCALE", "1"))  # FUZZ_SCALE=20 for a longer hunt than CI affords
+_FUZZ = settings(max_examples=300 * SCALE, deadline=2000, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 _name = st.text(alphabet="abcxyz_.-/0189", min_size=1, max_size=12).filter(
     lambda s: not s.startswith("/") and "//" not in s and not s.endswith("/")

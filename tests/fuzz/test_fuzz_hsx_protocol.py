@@ -15,6 +15,7 @@ import base64
 import dataclasses
 import inspect
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from executive.hsx.asm import assemble_text
 from executive.kernel.limits import DEFAULT_LIMITS
 from executive.service import Executive
 
+SCALE = int(os.environ.get("FUZZ_SCALE", "1"))  # FUZZ_SCALE=20 for a longer hunt than CI affords
 MAX_LINE = 64
 ERROR_TEXT_BOUND = 1024  # characters of an error text, whatever the request held
 
@@ -59,7 +61,7 @@ _stream_bytes = st.lists(
 ).map(b"".join)
 
 
-@settings(max_examples=400, deadline=1000, database=None)
+@settings(max_examples=400 * SCALE, deadline=1000, database=None)
 @given(_stream_bytes, st.lists(st.integers(0, 80), max_size=12))
 @example(b"x" * MAX_LINE + b"\n", [MAX_LINE])  # exactly the limit, the newline in the next chunk
 @example(b"x" * (MAX_LINE + 1) + b"\nok\n", [MAX_LINE + 1, 0, 1])
@@ -160,7 +162,7 @@ def _commands(core: HsxCore) -> None:
 
 
 _FUZZ = settings(
-    max_examples=300,
+    max_examples=300 * SCALE,
     deadline=3000,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],

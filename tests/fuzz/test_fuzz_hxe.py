@@ -11,12 +11,15 @@ Here the seeds carry every metadata kind (values, commands, mailboxes) and are l
 
 from __future__ import annotations
 
+import os
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from executive.hsx.hxe import CommandEntry, HxeError, HxeImage, MailboxEntry, ValueEntry, load_hxe, write_hxe
 
-_FUZZ = settings(max_examples=300, deadline=2000, database=None, suppress_health_check=[HealthCheck.too_slow])
+SCALE = int(os.environ.get("FUZZ_SCALE", "1"))  # FUZZ_SCALE=20 for a longer hunt than CI affords
+_FUZZ = settings(max_examples=300 * SCALE, deadline=2000, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 _names = st.one_of(
     st.none(), st.text(alphabet=st.characters(blacklist_characters="\0", blacklist_categories=("Cs",)), max_size=10)

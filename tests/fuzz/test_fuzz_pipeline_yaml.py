@@ -7,6 +7,7 @@ Property: ``parse_pipeline`` raises nothing but :class:`PipelineInvalidError` or
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,8 @@ from executive.kernel.errors import LimitError
 from executive.pipeline.errors import PipelineInvalidError
 from executive.pipeline.model import parse_pipeline
 
-_FUZZ = settings(max_examples=300, deadline=10_000, database=None, suppress_health_check=[HealthCheck.too_slow])
+SCALE = int(os.environ.get("FUZZ_SCALE", "1"))  # FUZZ_SCALE=20 for a longer hunt than CI affords
+_FUZZ = settings(max_examples=300 * SCALE, deadline=10_000, database=None, suppress_health_check=[HealthCheck.too_slow])
 FIXTURE = (Path(__file__).parent.parent / "pipeline" / "fixtures" / "project" / "pipeline.yaml").read_text()
 
 

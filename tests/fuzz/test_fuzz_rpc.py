@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from typing import Any
 
 import orjson
@@ -28,7 +29,8 @@ from executive.api.rpc import Dispatcher, Method
 from executive.api.vm_methods import vm_methods
 from executive.kernel.errors import LimitError, NotFoundError
 
-_FUZZ = settings(max_examples=300, deadline=2000, database=None, suppress_health_check=[HealthCheck.too_slow])
+SCALE = int(os.environ.get("FUZZ_SCALE", "1"))  # FUZZ_SCALE=20 for a longer hunt than CI affords
+_FUZZ = settings(max_examples=300 * SCALE, deadline=2000, database=None, suppress_health_check=[HealthCheck.too_slow])
 REPLY_BOUND = 16 * 1024  # bytes one reply may take beyond the id it echoes
 
 
@@ -220,7 +222,7 @@ def test_fuzz_deep_nesting_text(depth: int, opener: bytes) -> None:
     _check_frame(frame)
 
 
-@settings(max_examples=50, deadline=2000, database=None)
+@settings(max_examples=50 * SCALE, deadline=2000, database=None)
 @given(st.text(max_size=200))
 def test_fuzz_text_frames(frame: str) -> None:
     """A str frame (a WebSocket text message), including lone surrogates that cannot be UTF-8."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from typing import Any
 
 import orjson
@@ -16,7 +17,8 @@ from hypothesis import strategies as st
 
 from executive.debugger.symbols import SymbolCache, SymbolFileError, SymbolIndex
 
-_FUZZ = settings(max_examples=300, deadline=2000, database=None, suppress_health_check=[HealthCheck.too_slow])
+SCALE = int(os.environ.get("FUZZ_SCALE", "1"))  # FUZZ_SCALE=20 for a longer hunt than CI affords
+_FUZZ = settings(max_examples=300 * SCALE, deadline=2000, database=None, suppress_health_check=[HealthCheck.too_slow])
 CACHE = SymbolCache(max_bytes=1024 * 1024)
 
 _address = st.one_of(
