@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from executive.api.hsx_protocol import HsxConnection, HsxCore
     from executive.service import Executive
 
-__all__ = ["Call", "HsxError", "bool_arg", "int_arg", "opt_int", "pid_list", "require", "str_arg", "to_int"]
+__all__ = ["Call", "HsxError", "bool_arg", "int_arg", "opt_int", "pid_list", "require", "shown", "str_arg", "to_int"]
 
 
 class HsxError(Exception):
@@ -55,6 +55,18 @@ class Call:
         return default
 
 
+_SHOWN_CHARS = 80  # characters of a client's value an error text quotes
+
+
+def shown(value: Any) -> str:
+    """A client's value as an error text quotes it: short (never the whole input), and an array or
+    object by its type only (its repr could be megabytes, or nested past the recursion limit)."""
+    if isinstance(value, (list, dict)):
+        return f"<{'array' if isinstance(value, list) else 'object'}>"
+    text = repr(value)
+    return text if len(text) <= _SHOWN_CHARS else f"{text[:_SHOWN_CHARS]}…"
+
+
 def to_int(value: Any, what: str) -> int:
     """An integer from a JSON number, a decimal string or a ``0x``/``0o``/``0b`` string.
 
@@ -62,7 +74,7 @@ def to_int(value: Any, what: str) -> int:
         HsxError: ``invalid <what> '<value>': expected an integer (decimal or 0x hex)``.
     """
     if isinstance(value, bool):
-        raise HsxError(f"invalid {what} {value!r}: expected an integer, not a boolean")
+        raise HsxError(f"invalid {what} {shown(value)}: expected an integer, not a boolean")
     if isinstance(value, int):
         return value
     if isinstance(value, float) and value.is_integer():
@@ -76,7 +88,7 @@ def to_int(value: Any, what: str) -> int:
                 return int(text, 10)  # "010" is decimal 10 for the reference's int()
             except ValueError:
                 pass
-    raise HsxError(f"invalid {what} {value!r}: expected an integer (decimal or 0x hex)")
+    raise HsxError(f"invalid {what} {shown(value)}: expected an integer (decimal or 0x hex)")
 
 
 def int_arg(call: Call, *names: str, default: int | None = None, required: bool = True) -> int:
@@ -109,7 +121,7 @@ def bool_arg(value: Any, what: str) -> bool:
         return value != 0
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
-    raise HsxError(f"invalid {what} {value!r}: expected on/off or true/false")
+    raise HsxError(f"invalid {what} {shown(value)}: expected on/off or true/false")
 
 
 def str_arg(call: Call, *names: str, required: bool = True) -> str | None:
@@ -120,7 +132,7 @@ def str_arg(call: Call, *names: str, required: bool = True) -> str | None:
             raise HsxError(f"{call.cmd} requires '{names[0]}'")
         return None
     if not isinstance(value, str):
-        raise HsxError(f"invalid {names[0]} {value!r}: expected a string")
+        raise HsxError(f"invalid {names[0]} {shown(value)}: expected a string")
     return value
 
 

@@ -26,7 +26,7 @@ import dataclasses
 import math
 from typing import Any, cast
 
-from executive.api.hsx_args import Call, HsxError, bool_arg, int_arg, opt_int, str_arg
+from executive.api.hsx_args import Call, HsxError, bool_arg, int_arg, opt_int, shown, str_arg
 from executive.api.hsx_debug import annotate_tasks, debug_step, load_symbols
 from executive.hsx.valcmd import ValCmdRequestError
 from executive.service.vm import VmState
@@ -333,7 +333,7 @@ def _clock(call: Call) -> dict[str, Any]:
         try:
             hz = float(raw)
         except (TypeError, ValueError):
-            raise HsxError(f"clock rate must be a number, got {raw!r}") from None
+            raise HsxError(f"clock rate must be a number, got {shown(raw)}") from None
         if hz < 0 or math.isnan(hz):
             raise HsxError("clock rate must be non-negative")
         rc = _rate(call)

@@ -60,6 +60,8 @@ Handler = Callable[[Call], "dict[str, Any] | Awaitable[dict[str, Any]]"]
 OVERSIZE = object()  # marker a framer yields for a discarded over-long line
 _EVENT_BATCH = 256  # events per data_to_send call (a reply never waits behind more)
 _EVENT_BATCH_BYTES = 256 * 1024
+_ECHO_CHARS = 80  # characters of a client's command name or version an error reply quotes
+_ERROR_CHARS = 512  # characters of one error text, whatever arguments a command quoted in it
 
 
 def encode_line(obj: Any) -> bytes:
@@ -283,9 +285,10 @@ class HsxCore:
         if isinstance(version, str) and version.strip().lstrip("-").isdigit():
             version = int(version)
         if version != 1 or isinstance(version, bool):
-            return _error(f"unsupported_version:{version}")
+            shown = version if isinstance(version, (int, float, str)) else type(version).__name__
+            return _error(f"unsupported_version:{_clip(str(shown))}")
         cmd_raw = msg.get("cmd")
-        cmd = cmd_raw.strip().lower() if isinstance(cmd_raw, str) else ""
+        cmd = _clip(cmd_raw.strip().lower()) if isinstance(cmd_raw, str) else ""  # no command name is longer
         session = msg.get("session")
         session = session.strip() if isinstance(session, str) and session.strip() else None
         if conn is not None:
@@ -323,6 +326,8 @@ class HsxCore:
         return f"internal error in {cmd}; see the daemon log"
 
     def _failed(self, cmd: str, session: str | None, text: str) -> dict[str, Any]:
+        if len(text) > _ERROR_CHARS:  # a command quoted a client's argument whole (`unknown memory op '<op>'`)
+            text = f"{text[:_ERROR_CHARS]}…"
         self.log("warning", "command failed", command=cmd, session_id=session, error=text)
         return _error(text)
 
@@ -339,6 +344,11 @@ class HsxCore:
     def close(self) -> None:
         """The server stops: end every stream (connections are closed by the shell)."""
         self.streams.end_all("server_closed")
+
+
+def _clip(text: str) -> str:
+    """Client text as an error reply or dmesg entry quotes it: at most :data:`_ECHO_CHARS` characters."""
+    return text if len(text) <= _ECHO_CHARS else f"{text[:_ECHO_CHARS]}…"
 
 
 def _ok(fields: dict[str, Any]) -> dict[str, Any]:

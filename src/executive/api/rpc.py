@@ -83,6 +83,21 @@ def notification(method: str, params: Any) -> bytes:
 
 
 _MAX_ERRORS = 20  # validation errors listed in one -32602 reply
+_ECHO_CHARS = 120  # characters of client text (a method name, a field name) one error reply may quote
+
+
+def _clip(text: str) -> str:
+    """``text`` shortened to :data:`_ECHO_CHARS` so an error reply never grows with the input it names."""
+    return text if len(text) <= _ECHO_CHARS else f"{text[:_ECHO_CHARS]}… ({len(text)} characters)"
+
+
+def _validation_detail(exc: pydantic.ValidationError) -> list[dict[str, Any]]:
+    """Pydantic's error list without the input, with client-chosen field names and messages clipped."""
+    out: list[dict[str, Any]] = []
+    for err in exc.errors(include_url=False, include_context=False, include_input=False)[:_MAX_ERRORS]:
+        loc = [_clip(p) if isinstance(p, str) else p for p in err.get("loc", ())]
+        out.append({"type": err.get("type"), "loc": loc, "msg": _clip(str(err.get("msg", "invalid")))})
+    return out
 
 
 def _encode_reply(reply: dict[str, Any]) -> bytes:
@@ -173,8 +188,8 @@ class Dispatcher:
             return error_response(
                 req_id,
                 ErrorCode.METHOD_NOT_FOUND,
-                f"method not found: {name!r}; rpc.discover lists the methods",
-                {"method": name},
+                f"method not found: {_clip(name)!r}; rpc.discover lists the methods",
+                {"method": _clip(name)},
             )
         raw_params = msg.get("params", {})
         if raw_params is None:
@@ -205,7 +220,7 @@ class Dispatcher:
                 params = method.params.model_validate(raw_params)
             except pydantic.ValidationError as exc:
                 # The offending input is never echoed: it may be huge, or too deep to encode.
-                detail = exc.errors(include_url=False, include_context=False, include_input=False)[:_MAX_ERRORS]
+                detail = _validation_detail(exc)
                 first = detail[0] if detail else {}
                 where = ".".join(str(p) for p in first.get("loc", ())) or "params"
                 return (

@@ -294,23 +294,26 @@ def parse_sym(doc: Any, *, path: str | None = None) -> SymbolIndex:
     )
 
 
+_U32_END = 1 << 32  # addresses, sizes, lines and the CRC are 32-bit in HSX (and must fit a JSON reply)
+
+
 def _int(value: Any, where: str) -> int:
-    """An integer from an int or a decimal/``0x`` string; booleans are refused."""
+    """An unsigned 32-bit integer from an int or a decimal/``0x`` string; booleans are refused."""
     if isinstance(value, bool):
         raise SymbolFileError(f"{where}: expected an integer, got a boolean")
     if isinstance(value, int):
-        if value < 0:
-            raise SymbolFileError(f"{where}: expected a non-negative integer, got {value}")
-        return value
-    if isinstance(value, str):
+        n = value
+    elif isinstance(value, str):
         try:
             n = int(value, 0)
         except ValueError:
-            raise SymbolFileError(f"{where}: expected an integer or a 0x string, got {value!r}") from None
-        if n < 0:
-            raise SymbolFileError(f"{where}: expected a non-negative integer, got {value!r}")
-        return n
-    raise SymbolFileError(f"{where}: expected an integer, got {type(value).__name__}")
+            raise SymbolFileError(f"{where}: expected an integer or a 0x string, got {value[:40]!r}") from None
+    else:
+        raise SymbolFileError(f"{where}: expected an integer, got {type(value).__name__}")
+    if not 0 <= n < _U32_END:
+        shown = str(n) if abs(n) < 10**30 else f"a {n.bit_length()}-bit number"
+        raise SymbolFileError(f"{where}: expected an integer in 0..0xFFFFFFFF, got {shown}")
+    return n
 
 
 def _int_or_none(value: Any, where: str) -> int | None:

@@ -337,7 +337,7 @@ def parse_pipeline(text: str, limits: Limits = DEFAULT_LIMITS, *, source: str = 
         PipelineInvalidError: with ``path`` naming the first bad field and every error in ``data.errors``.
         LimitError: the text exceeds ``pipeline_file_bytes``.
     """
-    size = len(text.encode())
+    size = len(text.encode("utf-8", "surrogatepass"))  # a lone surrogate is refused by the YAML reader, not here
     if size > limits.pipeline_file_bytes:
         raise _too_big(size, limits, source)
     try:
@@ -347,10 +347,20 @@ def parse_pipeline(text: str, limits: Limits = DEFAULT_LIMITS, *, source: str = 
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise PipelineInvalidError(f"{source}: not valid YAML{where}: {problem}", source=source) from exc
+    except (ValueError, TypeError, AttributeError, IndexError, KeyError, OverflowError) as exc:
+        # PyYAML's constructors raise these for a tagged or implicit value they cannot build
+        # (``2001-99-99``, ``!!int x``, a bare ``!!timestamp``, a 5000-digit integer).
+        raise PipelineInvalidError(
+            f"{source}: not valid YAML: a value cannot be read ({type(exc).__name__}: {str(exc)[:120]}); "
+            "quote it to keep it a string",
+            source=source,
+        ) from None
     except RecursionError:  # PyYAML's composer recurses per nesting level
         raise PipelineInvalidError(
             f"{source}: lists and mappings nest too deeply (a pipeline file needs a few levels)", source=source
         ) from None
+    # Count first: the depth walk follows every path, and YAML aliases make a 300-byte file hold 10^9 of them.
+    _check_expanded_size(data, source)
     if nested_deeper_than(data, _MAX_DEPTH):
         raise PipelineInvalidError(
             f"{source}: lists and mappings nest more than {_MAX_DEPTH} levels deep (a pipeline file needs a few)",
@@ -360,7 +370,6 @@ def parse_pipeline(text: str, limits: Limits = DEFAULT_LIMITS, *, source: str = 
         raise PipelineInvalidError(
             f"{source}: expected a mapping with name and phases at the top, found {type(data).__name__}", source=source
         )
-    _check_expanded_size(data, source)
     try:
         pipeline = Pipeline.model_validate(data)
     except pydantic.ValidationError as exc:

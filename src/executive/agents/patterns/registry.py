@@ -33,6 +33,33 @@ EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 _SUFFIXES = (".json", ".yaml", ".yml")
 
 
+_MAX_NODES = 100_000  # values in one pattern document, YAML aliases expanded
+_MAX_DEPTH = 48  # nesting of lists and objects; the schema checks recurse per level
+
+
+def _parse(text: str, *, json_text: bool) -> Any:
+    """A user file's document; any text that is not one, or that is too large or deep to check, is a
+    ValueError saying why."""
+    try:
+        doc = json.loads(text) if json_text else yaml.safe_load(text)
+    except RecursionError:  # both parsers recurse per nesting level
+        raise ValueError("lists and objects nest too deeply to be a pattern file") from None
+    except (TypeError, AttributeError, IndexError, KeyError, OverflowError) as exc:
+        # PyYAML's constructors raise these (not YAMLError) for a value they cannot build: a bare !!timestamp
+        raise ValueError(f"a YAML value cannot be read ({type(exc).__name__}: {str(exc)[:120]})") from None
+    count, stack = 0, [(doc, 1)]
+    while stack:  # one bounded walk: aliases can make a small file hold 10^9 paths
+        node, depth = stack.pop()
+        count += 1
+        if count > _MAX_NODES:
+            raise ValueError(f"the document expands to more than {_MAX_NODES} values (YAML aliases?)")
+        if depth > _MAX_DEPTH:
+            raise ValueError(f"lists and objects nest more than {_MAX_DEPTH} levels deep")
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((c, depth + 1) for c in children)
+    return doc
+
+
 class PatternRegistry:
     """Finds patterns by name.
 
@@ -67,7 +94,7 @@ class PatternRegistry:
                 if path.stat().st_size > self.max_bytes:
                     raise ValueError(f"larger than {self.max_bytes} bytes")
                 text = path.read_text(encoding="utf-8")
-                definition = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+                definition = _parse(text, json_text=path.suffix == ".json")
                 errs = schema_errors(DEFINITION_SCHEMA, definition)
                 if errs:
                     raise ValueError(f"{errs[0]['path']}: {errs[0]['message']}")
