@@ -11,7 +11,10 @@ measured in the same run.  The rules this module enforces:
 * Whatever moves data is checked by content: :func:`verify` compares the sha256 of what
   arrived with the sha256 of what was produced and stops the benchmark on a mismatch.
 * Each result is appended as JSON to ``--json FILE`` (default ``bench/results/latest.json``),
-  which ``bench/summary.py`` and ``bench/compare.py`` read.
+  which ``bench/summary.py`` and ``bench/compare.py`` read (format: ``_results.py``).
+
+``make bench`` sets the defaults of ``--rounds`` and ``--json`` through the environment
+(``BENCH_ROUNDS``, ``BENCH_JSON``).
 
 Importing this module also puts ``src/`` first on ``sys.path``.
 """
@@ -20,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import statistics
 import subprocess
@@ -34,9 +36,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 DEFAULT_JSON = ROOT / "bench" / "results" / "latest.json"
-FORMAT = 1  # version of the results file
 
 from _daemon import BenchDaemon  # noqa: E402,F401  (kept importable as _harness.BenchDaemon)
+from _results import append_results  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -163,8 +165,10 @@ class Bench:
         options: Callable[[argparse.ArgumentParser], None] | None = None,
     ) -> None:
         ap = argparse.ArgumentParser(prog=f"bench/{name}.py", description=description)
-        ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds of A and B (default 5)")
-        ap.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"results file to append to ({DEFAULT_JSON})")
+        rounds = int(os.environ.get("BENCH_ROUNDS") or 5)
+        path = Path(os.environ.get("BENCH_JSON") or DEFAULT_JSON)
+        ap.add_argument("--rounds", type=int, default=rounds, help=f"interleaved rounds of A and B (default {rounds})")
+        ap.add_argument("--json", type=Path, default=path, help=f"results file to append to (default {path})")
         if options is not None:
             options(ap)
         self.args = ap.parse_args(argv)
@@ -250,22 +254,3 @@ class Bench:
         append_results(self.args.json, self.results)
         print(f"{self.name}: {len(self.results)} result(s) appended to {self.args.json}", flush=True)
         self.results = []
-
-
-def load_results(path: Path) -> list[dict[str, Any]]:
-    """The results kept in ``path`` (empty when the file does not exist)."""
-    if not path.exists():
-        return []
-    doc = json.loads(path.read_text())
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT or not isinstance(doc.get("results"), list):
-        raise ValueError(f"{path} is not a benchmark results file (format {FORMAT}); remove it or pass another --json")
-    return list(doc["results"])
-
-
-def append_results(path: Path, results: Sequence[dict[str, Any]]) -> None:
-    """Add ``results`` to ``path``, rewriting it atomically."""
-    kept = load_results(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"format": FORMAT, "results": [*kept, *results]}, indent=1) + "\n")
-    os.replace(tmp, path)
