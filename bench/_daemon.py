@@ -16,7 +16,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from executive.api.client import Client
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -102,7 +105,7 @@ class BenchDaemon:
     def token(self) -> str:
         return (self.home / "token").read_text().strip()
 
-    async def client(self):  # type: ignore[no-untyped-def]
+    async def client(self) -> Client:
         from executive.api.client import Client
 
         return await Client.connect(self.info["url"], self.token)

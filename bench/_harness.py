@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 DEFAULT_JSON = ROOT / "bench" / "results" / "latest.json"
 
-from _daemon import BenchDaemon  # noqa: E402,F401  (kept importable as _harness.BenchDaemon)
+from _daemon import BenchDaemon as BenchDaemon  # noqa: E402  (re-exported: benchmarks use _harness.BenchDaemon)
 from _results import append_results  # noqa: E402
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from typing import Any
 
 import _harness
 import orjson
@@ -23,7 +24,7 @@ CHUNK = 64 * 1024
 
 
 def make_stream(n_turns: int) -> bytes:
-    lines = [
+    lines: list[dict[str, Any]] = [
         {"type": "system", "subtype": "init", "session_id": "s", "tools": ["Bash", "Edit"], "model": "m", "cwd": "/w"}
     ]
     for i in range(n_turns):

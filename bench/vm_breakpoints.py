@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import _harness
 from vm_speed import COUNTED, FIB, MEMORY
@@ -71,7 +72,7 @@ CONFIGS: list[tuple[str, Callable[[Cpu, int], None]]] = [
 ]
 
 
-def _run(code: bytes, setup: Callable[[Cpu, int], None]) -> tuple[float, tuple]:
+def _run(code: bytes, setup: Callable[[Cpu, int], None]) -> tuple[float, tuple[Any, ...]]:
     cpu = Cpu(code)
     setup(cpu, len(code))
     t0 = time.process_time()
@@ -89,7 +90,7 @@ def main() -> int:
             for _, setup in CONFIGS:
                 _run(code, setup)  # warm: compile the shared blocks once
             times: dict[str, list[float]] = {label: [] for label, _ in CONFIGS}
-            states: dict[str, tuple] = {}
+            states: dict[str, tuple[Any, ...]] = {}
             for r in range(rounds):
                 order = CONFIGS[r % len(CONFIGS) :] + CONFIGS[: r % len(CONFIGS)]
                 for label, setup in order:

@@ -31,7 +31,7 @@ from executive.hsx.isa import BY_MNEMONIC, encode
 
 TARGET = 3_000_000
 
-Item = tuple  # ("label:",) or (mnemonic, rd, rs1, rs2, imm_or_label) or ("WORD", value)
+Item = tuple[Any, ...]  # ("label:",) or (mnemonic, rd, rs1, rs2, imm_or_label) or ("WORD", value)
 
 
 def assemble(items: list[Item]) -> bytes:
