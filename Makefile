@@ -48,9 +48,22 @@ lint: $(LSTAMP)
 	$(BIN)/ruff format --check src
 	$(BIN)/mypy
 
-## Run every benchmark; each prints its ratio against its own baseline.
+## Run every benchmark (ROUNDS interleaved rounds each), then one summary table of the results.
+## The results go to bench/results/latest.json; the previous run's file becomes previous.json,
+## so `$(BIN)/python bench/compare.py bench/results/previous.json bench/results/latest.json`
+## shows what changed.
+ROUNDS     ?= 5
+BENCH_JSON ?= bench/results/latest.json
+BENCHES    := $(filter-out bench/_% bench/baseline_vm.py bench/compare.py bench/summary.py,$(wildcard bench/*.py))
 bench: $(STAMP)
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@mkdir -p $(dir $(BENCH_JSON))
+	@if [ -f $(BENCH_JSON) ]; then mv $(BENCH_JSON) $(dir $(BENCH_JSON))previous.json; fi
+	@failed=""; for b in $(BENCHES); do \
+		echo "== $$b"; \
+		BENCH_ROUNDS=$(ROUNDS) BENCH_JSON=$(BENCH_JSON) $(BIN)/python $$b || failed="$$failed $$b"; \
+	done; \
+	echo "== summary ($(BENCH_JSON))"; $(BIN)/python bench/summary.py $(BENCH_JSON); \
+	if [ -n "$$failed" ]; then echo "these benchmarks failed or missed a target (exit status):$$failed"; exit 1; fi
 
 ## VS Code's own DebugClient (npm @vscode/debugadapter-testsupport) against `executive dap`.
 dap-conformance: $(STAMP)

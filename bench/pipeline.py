@@ -8,7 +8,11 @@
    steps of one pipeline phase (checkpoints, events, a one-check exit gate).
    Printed as milliseconds per step and as ratios against (a), all in this run.
 
-Run: ``.venv/bin/python bench/pipeline.py [--steps N] [--writes N]``.
+Both parts run ``--rounds`` times (the sides alternating, the per-step runs rotating
+their order), each round giving one sample per side: the median write latency, the
+milliseconds per step.
+
+Run: ``.venv/bin/python bench/pipeline.py [--rounds N] [--steps N] [--writes N]``.
 """
 
 from __future__ import annotations
@@ -17,17 +21,15 @@ import argparse
 import asyncio
 import logging
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "src"))
+import _harness
 
-from executive.pipeline import checkpoints as cp  # noqa: E402
-from executive.service import Executive  # noqa: E402
-from executive.store.sqlite import SqliteStore as Store  # noqa: E402
+from executive.pipeline import checkpoints as cp
+from executive.service import Executive
+from executive.store.sqlite import SqliteStore as Store
 
 
 def _quiet() -> None:
@@ -51,8 +53,8 @@ def _run_row(workdir: str) -> dict[str, object]:
     }
 
 
-def bench_checkpoints_direct(home: Path, writes: int) -> list[float]:
-    store = Store(home / "direct.db")
+def bench_checkpoints_direct(home: Path, writes: int, round_: int) -> list[float]:
+    store = Store(home / f"direct-{round_}.db")
     run_id = cp.create_run(store, _run_row(str(home)))
     out = []
     for seq in range(1, writes // 2 + 1):
@@ -119,46 +121,86 @@ def _ms(xs: list[float]) -> str:
     return f"median {statistics.median(xs) * 1e3:.2f} ms, p95 {xs[int(len(xs) * 0.95) - 1] * 1e3:.2f} ms"
 
 
-async def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=40, help="commands per measurement")
-    ap.add_argument("--writes", type=int, default=400, help="checkpoint writes per measurement")
-    ap.add_argument(
-        "--dir", default=None, help="where the database goes (default: the system temp dir; fsync cost depends on it)"
+async def checkpoints(bench: _harness.Bench, ex: Executive, home: Path, writes: int) -> None:
+    rounds = iter(range(bench.rounds))
+    p95s: list[str] = []
+
+    async def writer() -> float:
+        xs = await bench_checkpoints_writer(ex, writes)
+        p95s.append(_ms(xs))
+        return statistics.median(xs) * 1e3
+
+    async def direct() -> float:
+        return statistics.median(bench_checkpoints_direct(home, writes, next(rounds))) * 1e3
+
+    xs, ys = await _harness.interleave_async(bench.rounds, writer, direct)
+    bench.record(
+        f"checkpoint write, durable (synchronous=FULL), {writes} writes per round",
+        "median write latency",
+        "ms",
+        "through the daemon's writer thread",
+        xs,
+        "direct on the store",
+        ys,
+        better="lower",
+        note=f"target: median < 10 ms; writer thread per round: {'; '.join(p95s)}",
     )
-    args = ap.parse_args()
+
+
+async def steps(bench: _harness.Bench, ex: Executive, tmp: str, n: int) -> None:
+    argv = ["true"]
+    await run_direct(argv, 3, tmp)  # warm up
+    sides = {
+        "direct": lambda: run_direct(argv, n, tmp),
+        "tasks": lambda: run_tasks(ex, argv, n, tmp),
+        "pipeline": lambda: run_pipeline(ex, argv, n, tmp),
+    }
+    per: dict[str, list[float]] = {k: [] for k in sides}
+    order = list(sides)
+    for r in range(bench.rounds):
+        for k in order[r % 3 :] + order[: r % 3]:  # rotate so drift hits every side alike
+            per[k].append(await sides[k]() / n * 1e3)
+    for k, label in (("tasks", "daemon tasks one after another"), ("pipeline", "steps of one pipeline phase")):
+        over = statistics.median(per[k]) - statistics.median(per["direct"])
+        bench.record(
+            f"{n} x `true` as {label}",
+            "time per step",
+            "ms",
+            label,
+            per[k],
+            "direct asyncio subprocesses",
+            per["direct"],
+            better="lower",
+            note=f"{over:.2f} ms per step over direct (medians)" + (" incl. one exit gate" if k == "pipeline" else ""),
+        )
+
+
+async def run(bench: _harness.Bench) -> None:
+    args = bench.args
     _quiet()
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-", dir=args.dir) as tmp:
         home = Path(tmp)
-        direct = bench_checkpoints_direct(home, args.writes)
         ex = await Executive.open(home / "home")
         try:
-            via_writer = await bench_checkpoints_writer(ex, args.writes)
-            print(
-                f"checkpoint write, durable (synchronous=FULL), direct on the store: {_ms(direct)}  ({len(direct)} writes)"
-            )
-            print(
-                f"checkpoint write, through the daemon's writer thread:            {_ms(via_writer)}  (target: median < 10 ms)"
-            )
-            argv = ["true"]
-            n = args.steps
-            await run_direct(argv, 3, tmp)  # warm up
-            t_direct = await run_direct(argv, n, tmp)
-            t_tasks = await run_tasks(ex, argv, n, tmp)
-            t_pipe = await run_pipeline(ex, argv, n, tmp)
-            per = {k: v / n * 1e3 for k, v in (("direct", t_direct), ("tasks", t_tasks), ("pipeline", t_pipe))}
-            print(
-                f"{n} steps of `true`, per step: direct {per['direct']:.2f} ms · daemon tasks {per['tasks']:.2f} ms · "
-                f"pipeline {per['pipeline']:.2f} ms (incl. one exit gate)"
-            )
-            print(
-                f"ratio against direct: daemon tasks {t_tasks / t_direct:.2f}x · pipeline {t_pipe / t_direct:.2f}x; "
-                f"pipeline overhead per step: {per['pipeline'] - per['direct']:.2f} ms over direct, "
-                f"{per['pipeline'] - per['tasks']:.2f} ms over bare tasks"
-            )
+            await checkpoints(bench, ex, home, args.writes)
+            await steps(bench, ex, tmp, args.steps)
         finally:
             await ex.aclose()
 
 
+def main() -> None:
+    def options(ap: argparse.ArgumentParser) -> None:
+        ap.add_argument("--steps", type=int, default=40, help="commands per measurement")
+        ap.add_argument("--writes", type=int, default=400, help="checkpoint writes per measurement")
+        ap.add_argument(
+            "--dir",
+            default=None,
+            help="where the database goes (default: the system temp dir; fsync cost depends on it)",
+        )
+
+    with _harness.Bench("pipeline", __doc__.splitlines()[0], options=options) as bench:
+        asyncio.run(run(bench))
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

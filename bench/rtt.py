@@ -1,72 +1,90 @@
-"""Median round trip of a trivial call over /rpc, against a bare WebSocket echo.
+"""Round trip of a trivial call over /rpc, against a bare WebSocket echo in its own process.
 
-Baseline (same run, same client library, same loopback): a plain `websockets`
-echo server answering the identical request frame.  The ratio shows what the
-daemon's JSON-RPC layer adds on top of the transport.  Target: median < 0.3 ms.
+A: ``daemon.health`` through the executive client to the daemon (its own process).
+B (same run, same client library, same loopback): a bare ``websockets`` echo server on
+uvloop with orjson, in its own process (``_baseline_server.py echo``), answering the
+identical request frame.  The ratio is what the daemon's JSON-RPC layer adds on top of
+the transport.  Each round's sample is the median of ``--calls`` calls; the sides
+alternate round by round.  Target: median < 0.3 ms.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import statistics
 import time
+from collections.abc import Awaitable, Callable
 
-import _harness  # noqa: F401  (puts src/ on sys.path)
+import _harness
 import orjson
+from _baseline_server import BaselineServer
 from websockets.asyncio.client import connect
-from websockets.asyncio.server import serve
 
-N = 5000
+WARMUP = 200
 
 
-async def measure(call) -> list[float]:  # type: ignore[no-untyped-def]
-    for _ in range(200):
-        await call()
+async def median_rtt(call: Callable[[], Awaitable[object]], n: int) -> tuple[float, float]:
+    """Median and p99 of ``n`` calls, in milliseconds."""
     out = []
-    for _ in range(N):
+    for _ in range(n):
         t0 = time.perf_counter()
         await call()
         out.append(time.perf_counter() - t0)
-    return out
+    out.sort()
+    return statistics.median(out) * 1e3, out[int(len(out) * 0.99)] * 1e3
 
 
-async def baseline() -> list[float]:
-    async def echo(ws):  # type: ignore[no-untyped-def]
-        async for msg in ws:
-            req = orjson.loads(msg)
-            await ws.send(orjson.dumps({"jsonrpc": "2.0", "id": req["id"], "result": {"status": "ok"}}).decode())
-
-    async with serve(echo, "127.0.0.1", 0, compression=None) as server:
-        port = server.sockets[0].getsockname()[1]
-        async with connect(f"ws://127.0.0.1:{port}", compression=None) as ws:
-            i = 0
-
-            async def call() -> None:
-                nonlocal i
-                i += 1
-                await ws.send(orjson.dumps({"jsonrpc": "2.0", "id": i, "method": "daemon.health", "params": {}}).decode())
-                await ws.recv()
-
-            return await measure(call)
-
-
-async def ours(d: _harness.BenchDaemon) -> list[float]:
+async def run(bench: _harness.Bench, d: _harness.BenchDaemon, echo_url: str) -> None:
+    n = bench.args.calls
     c = await d.client()
-    try:
-        return await measure(lambda: c.call("daemon.health"))
-    finally:
-        await c.close()
+    async with connect(echo_url, compression=None) as ws:
+        ids = iter(range(1, 1 << 62))
+
+        async def bare() -> None:
+            frame = orjson.dumps({"jsonrpc": "2.0", "id": next(ids), "method": "daemon.health", "params": {}})
+            await ws.send(frame.decode())
+            await ws.recv()
+
+        async def ours() -> object:
+            return await c.call("daemon.health")
+
+        for _ in range(WARMUP):
+            await ours()
+            await bare()
+        p99s: list[float] = []
+
+        async def a() -> float:
+            med, p99 = await median_rtt(ours, n)
+            p99s.append(p99)
+            return med
+
+        async def b() -> float:
+            return (await median_rtt(bare, n))[0]
+
+        xs, ys = await _harness.interleave_async(bench.rounds, a, b)
+    await c.close()
+    bench.record(
+        f"daemon.health, median of {n:,} calls per round",
+        "round trip",
+        "ms",
+        "executive /rpc",
+        xs,
+        "bare websockets echo (own process)",
+        ys,
+        better="lower",
+        note=f"executive p99 per round: {', '.join(f'{p:.3f}' for p in p99s)} ms; "
+        f"target median < 0.3 ms: {'met' if statistics.median(xs) < 0.3 else 'NOT met'}",
+    )
 
 
 def main() -> None:
-    with _harness.BenchDaemon() as d:
-        ours_t = asyncio.run(ours(d))
-    base_t = asyncio.run(baseline())
-    m_ours, m_base = statistics.median(ours_t), statistics.median(base_t)
-    p99 = sorted(ours_t)[int(len(ours_t) * 0.99)]
-    print(f"rtt: executive /rpc daemon.health median {m_ours * 1e3:.3f} ms (p99 {p99 * 1e3:.3f} ms) over {N} calls")
-    print(f"rtt: bare websockets echo median      {m_base * 1e3:.3f} ms (in-process server, same client)")
-    print(f"rtt: ratio executive/bare = {m_ours / m_base:.2f}x   target < 0.3 ms: {'met' if m_ours < 0.3e-3 else 'NOT met'}")
+    def options(ap: argparse.ArgumentParser) -> None:
+        ap.add_argument("--calls", type=int, default=2000, help="calls per round and side (default 2000)")
+
+    with _harness.Bench("rtt", __doc__.splitlines()[0], options=options) as bench:
+        with _harness.BenchDaemon() as d, BaselineServer("echo") as url:
+            asyncio.run(run(bench, d, url))
 
 
 if __name__ == "__main__":

@@ -16,20 +16,19 @@ Times are CPU time of this process (``time.process_time``).
 Target: >= 0.9x with 16 unhit breakpoints (before block splitting: 0.035x, because any
 breakpoint sent the whole task to the per-instruction interpreter).
 
-Usage: ``.venv/bin/python bench/vm_breakpoints.py [ROUNDS]`` (default 7; about 30 s).
+Each configuration is recorded through the harness as A (M instructions/s with it) against
+B (without), so the ratio A/B is the same time-without / time-with.
+
+Usage: ``.venv/bin/python bench/vm_breakpoints.py [--rounds N]`` (default 5; about 30 s).
 """
 
 from __future__ import annotations
 
-import statistics
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
-
+import _harness
 from vm_speed import COUNTED, FIB, MEMORY
 
 from executive.hsx.cpu import Cpu, HaltReason
@@ -73,7 +72,7 @@ CONFIGS: list[tuple[str, Callable[[Cpu, int], None]]] = [
 ]
 
 
-def _run(code: bytes, setup: Callable[[Cpu, int], None]) -> tuple[float, tuple]:
+def _run(code: bytes, setup: Callable[[Cpu, int], None]) -> tuple[float, tuple[Any, ...]]:
     cpu = Cpu(code)
     setup(cpu, len(code))
     t0 = time.process_time()
@@ -84,32 +83,35 @@ def _run(code: bytes, setup: Callable[[Cpu, int], None]) -> tuple[float, tuple]:
 
 
 def main() -> int:
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 7
     worst16 = float("inf")
-    print(
-        f"{'program':14s} {'config':8s} {'min':>7s} {'median':>7s} {'max':>7s}"
-        f"   (time without / time with; {rounds} rounds)"
-    )
-    for name, code in PROGRAMS:
-        for _, setup in CONFIGS:
-            _run(code, setup)  # warm: compile the shared blocks once
-        times: dict[str, list[float]] = {label: [] for label, _ in CONFIGS}
-        states: dict[str, tuple] = {}
-        for r in range(rounds):
-            order = CONFIGS[r % len(CONFIGS) :] + CONFIGS[: r % len(CONFIGS)]
-            for label, setup in order:
-                dt, state = _run(code, setup)
-                times[label].append(dt)
-                states[label] = state
-        for label, _ in CONFIGS[1:]:
-            assert states[label] == states["none"], f"{name} with {label} ended in a different state"
-            ratios = [base / t for base, t in zip(times["none"], times[label], strict=True)]
-            lo, med, hi = min(ratios), statistics.median(ratios), max(ratios)
-            if label == "16 bps":
-                worst16 = min(worst16, med)
-            print(f"{name:14s} {label:8s} {lo:6.2f}x {med:6.2f}x {hi:6.2f}x")
-        rate = states["none"][-1] / statistics.median(times["none"])
-        print(f"{name:14s} {'none':8s} {rate / 1e6:6.1f} M instr/s (baseline)")
+    with _harness.Bench("vm_breakpoints", __doc__.splitlines()[0]) as bench:
+        rounds = bench.rounds
+        for name, code in PROGRAMS:
+            for _, setup in CONFIGS:
+                _run(code, setup)  # warm: compile the shared blocks once
+            times: dict[str, list[float]] = {label: [] for label, _ in CONFIGS}
+            states: dict[str, tuple[Any, ...]] = {}
+            for r in range(rounds):
+                order = CONFIGS[r % len(CONFIGS) :] + CONFIGS[: r % len(CONFIGS)]
+                for label, setup in order:
+                    dt, state = _run(code, setup)
+                    times[label].append(dt)
+                    states[label] = state
+            steps = states["none"][-1]
+            for label, _ in CONFIGS[1:]:
+                assert states[label] == states["none"], f"{name} with {label} ended in a different state"
+                rec = bench.record(
+                    f"{name} with {label}",
+                    "instructions",
+                    "M instr/s",
+                    f"{label}, never hit",
+                    [steps / t / 1e6 for t in times[label]],
+                    "no breakpoints or watches",
+                    [steps / t / 1e6 for t in times["none"]],
+                    verified="final state",
+                )
+                if label == "16 bps":
+                    worst16 = min(worst16, rec["ratio"]["median"])
     verdict = "PASS" if worst16 >= TARGET else "FAIL"
     print(f"SUMMARY worst median ratio with 16 unhit breakpoints {worst16:.2f}x; target >= {TARGET}x: {verdict}")
     return 0 if verdict == "PASS" else 1

@@ -1,9 +1,12 @@
 """Aggregate HSX instructions/s under the scheduler with 1, 10 and 100 CPU-bound tasks.
 
-Baseline (same run): the bare VM loop — one ``Cpu.run`` on the same program, no
-scheduler, no event loop.  The scheduler runs in-process on its asyncio loop
-(slices of ``Limits.vm_quantum`` instructions, a yield to the loop every few ms).
-Target: ratio >= 0.8 for every task count.
+A: N tasks of the same spinning program under the scheduler, which runs in-process on
+its asyncio loop (slices of ``Limits.vm_quantum`` instructions, a yield to the loop every
+few ms), counted over a window of ``WINDOW_S``.  B (same run): the bare VM loop — one
+``Cpu.run`` on the same program, no scheduler, no event loop — over the same window.
+The two windows alternate round by round with the tasks loaded throughout; the bare
+window blocks the loop, so the scheduled tasks stand still while it runs.
+Target: median ratio >= 0.8 for every task count.
 
 Second part: events/s delivered to a WebSocket client when a program runs with
 per-instruction trace events on (``trace_step``), if the debugger's trace
@@ -13,20 +16,17 @@ service is available.
 from __future__ import annotations
 
 import asyncio
-import sys
+import base64
+import statistics
 import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+import _harness
 
-import base64  # noqa: E402
-
-from executive.hsx.asm import assemble_text  # noqa: E402
-from executive.hsx.cpu import Cpu  # noqa: E402
-from executive.logs import configure_logging  # noqa: E402
-from executive.service import Executive  # noqa: E402
+from executive.hsx.asm import assemble_text
+from executive.hsx.cpu import Cpu
+from executive.logs import configure_logging
+from executive.service import Executive
 
 SPIN = """
 .entry main
@@ -39,50 +39,54 @@ loop:
     JMP loop
 """
 WINDOW_S = 1.0
-ROUNDS = 3  # best of N windows for both sides: the machine may be shared, noise only lowers numbers
 
 
-def bare_rate() -> float:
+class BareLoop:
     """The bare loop, with the same register window and stack as a scheduled task."""
-    img = assemble_text(SPIN).image
-    cpu = Cpu(img.code, img.rodata, entry=img.entry, sp=0xFFFC, stack_limit=0xEFFC, reg_base=0x1000)
-    cpu.run(100_000)  # warm: compile blocks
-    best = 0.0
-    for _ in range(ROUNDS):
+
+    def __init__(self) -> None:
+        img = assemble_text(SPIN).image
+        self.cpu = Cpu(img.code, img.rodata, entry=img.entry, sp=0xFFFC, stack_limit=0xEFFC, reg_base=0x1000)
+        self.cpu.run(100_000)  # warm: compile blocks
+
+    def window(self) -> float:
         n = 0
         t0 = time.perf_counter()
         while time.perf_counter() - t0 < WINDOW_S:
-            n += cpu.run(1_000_000)
-        best = max(best, n / (time.perf_counter() - t0))
-    return best
+            n += self.cpu.run(1_000_000)
+        return n / (time.perf_counter() - t0)
 
 
-async def scheduled_rate(n_tasks: int) -> float:
-    configure_logging(level="warning")
+async def scheduled_vs_bare(bench: _harness.Bench, n_tasks: int) -> tuple[list[float], list[float]]:
+    """Per-round instructions/s of ``n_tasks`` scheduled tasks (aggregate) and of the bare loop."""
+    bare = BareLoop()
     with tempfile.TemporaryDirectory() as home:
         ex = await Executive.open(home)
         try:
             data = base64.b64encode(assemble_text(SPIN).hxe).decode()
             pids = [ex.vm.load(data_b64=data, name=f"spin{i}")["pid"] for i in range(n_tasks)]
             await asyncio.sleep(0.3)  # warm-up: blocks compiled, scheduler steady
-            best = 0.0
-            for _ in range(ROUNDS):
+
+            async def scheduled() -> float:
                 start = {p: ex.vm.task(p).cpu.steps for p in pids}
                 t0 = time.perf_counter()
                 await asyncio.sleep(WINDOW_S)
                 elapsed = time.perf_counter() - t0
-                best = max(best, sum(ex.vm.task(p).cpu.steps - start[p] for p in pids) / elapsed)
+                return sum(ex.vm.task(p).cpu.steps - start[p] for p in pids) / elapsed
+
+            async def bare_window() -> float:
+                return bare.window()  # blocks the loop: the scheduled tasks do not run meanwhile
+
+            result = await _harness.interleave_async(bench.rounds, scheduled, bare_window)
             for p in pids:
                 ex.vm.kill(p)
-            return best
+            return result
         finally:
             await ex.aclose()
 
 
 async def trace_events_rate() -> tuple[float, float, int]:
     """Events/s a client receives from a program traced instruction by instruction."""
-    import _harness
-
     with _harness.BenchDaemon() as d:
         c = await d.client()
         try:
@@ -110,20 +114,36 @@ async def trace_events_rate() -> tuple[float, float, int]:
 
 
 def main() -> None:
-    worst = 1.0
-    for n in (1, 10, 100):
-        base = bare_rate()  # measured right before each case, so both see the same machine load
-        rate = asyncio.run(scheduled_rate(n))
-        ratio = rate / base
-        print(f"vm_tasks: bare VM loop (Cpu.run, no scheduler): {base / 1e6:6.2f} M instructions/s")
-        worst = min(worst, ratio)
-        print(f"vm_tasks: {n:3d} task(s) under the scheduler: {rate / 1e6:6.2f} M instructions/s aggregate, ratio {ratio:.2f}")
-    print(f"vm_tasks: worst ratio {worst:.2f}   target >= 0.8: {'met' if worst >= 0.8 else 'NOT met'}")
-    events, steps, dropped = asyncio.run(trace_events_rate())
-    print(
-        f"vm_tasks: per-instruction trace on: {events:,.0f} trace_step events/s delivered to one client "
-        f"(program ran {steps:,.0f} instructions/s; {dropped:,} events dropped by the subscriber ring)"
-    )
+    configure_logging(level="warning")
+    with _harness.Bench("vm_tasks", __doc__.splitlines()[0]) as bench:
+        for n in (1, 10, 100):
+            xs, ys = asyncio.run(scheduled_vs_bare(bench, n))
+            med = statistics.median(_harness.ratios(xs, ys))
+            bench.record(
+                f"{n} spinning task(s)",
+                "instructions",
+                "M instr/s",
+                "under the scheduler (aggregate)",
+                [x / 1e6 for x in xs],
+                "bare VM loop (Cpu.run)",
+                [y / 1e6 for y in ys],
+                note=f"target median ratio >= 0.8: {'met' if med >= 0.8 else 'NOT met'}",
+            )
+        events, steps, dropped = [], [], []
+        for _ in range(bench.rounds):
+            e, s, dr = asyncio.run(trace_events_rate())
+            events.append(e)
+            steps.append(s)
+            dropped.append(dr)
+        bench.record(
+            "per-instruction trace on, one client",
+            "trace_step events delivered",
+            "events/s",
+            "daemon -> client",
+            events,
+            note=f"program ran {statistics.median(steps):,.0f} instructions/s (median); "
+            f"events dropped by the subscriber ring per round: {dropped}",
+        )
 
 
 if __name__ == "__main__":
