@@ -52,13 +52,13 @@ def _stub(name: str) -> Any:
 
 def _methods() -> list[Method]:
     real = core_methods() + agent_methods() + pipeline_methods() + vm_methods() + debug_methods()
-    stubs = [Method(m.name, m.params, _stub(m.name)) for m in real]
+    stubs = [Method(m.name, m.params, m.result, _stub(m.name)) for m in real]
 
     async def unencodable(ctx: Any, params: Any) -> Any:
         await asyncio.sleep(0)
         return {"value": object()}  # orjson cannot encode it: the reply must become -32603
 
-    stubs.append(Method("fuzz.unencodable", real[0].params, unencodable))
+    stubs.append(Method("fuzz.unencodable", real[0].params, dict[str, object], unencodable))
     return stubs
 
 
