@@ -30,6 +30,7 @@ import time
 from typing import Any
 
 from executive.agents.errors import PatchNotFoundError, PatchTransitionError
+from executive.kernel.transitions import next_state
 from executive.store.sqlite import Store
 
 __all__ = ["FINAL", "TRANSITIONS", "PatchEvent", "PatchState", "counts", "create", "get", "list_patches", "transition"]
@@ -115,15 +116,17 @@ def transition(
         if row is None:
             raise PatchNotFoundError(patch_id)
         state = PatchState(row["state"])
-        new = TRANSITIONS[state].get(event)
-        if new is None:
-            allowed = ", ".join(e.value for e in TRANSITIONS[state]) or "nothing (its state is final)"
-            hint = _HINTS.get(event, "")
-            raise PatchTransitionError(
-                f"patch {patch_id} is {state.value}: it cannot be {event.value}; from {state.value} it can only be "
-                f"{allowed}" + (f" ({hint})" if hint else ""),
-                data={"patch": patch_id, "state": state.value, "event": event.value},
-            )
+        new = next_state(
+            TRANSITIONS,
+            state,
+            event,
+            machine="patch",
+            subject=f"patch {patch_id}",
+            data={"patch": patch_id, "state": state.value, "event": event.value},
+            error=PatchTransitionError,
+            message="{subject} is {state}: it cannot be {event}; from {state} it can only be {allowed}",
+            hint=_HINTS.get(event, ""),
+        )
         sets = {"state": new.value, "updated": now, "reason": reason}
         for k, v in (fields or {}).items():
             sets[k] = json.dumps(v) if isinstance(v, (list, dict)) else v
