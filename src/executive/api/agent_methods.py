@@ -18,7 +18,7 @@ from executive.agents.adapters import AgentRequest
 from executive.agents.fixloop import FixParams
 from executive.agents.service import AgentService
 from executive.api.rpc import Method
-from executive.kernel.errors import ServerError
+from executive.kernel.errors import ErrorCode, ServerError
 
 __all__ = ["agent_methods"]
 
@@ -37,7 +37,7 @@ class _NoParams(_P):
 def _svc(ctx: Any) -> AgentService:
     agents = ctx.service.agents
     if agents is None:  # pragma: no cover - the service always opens it
-        raise ServerError("the agents layer is not running in this daemon")
+        raise ServerError("the agents layer is not running in this daemon", code=ErrorCode.UNAVAILABLE)
     return agents
 
 
