@@ -139,12 +139,11 @@ class Executive:
                     pids = self.processes.os.tree(task.pid, self.processes.marker(task.id))
                     self.processes.os.signal_all(pids, _signal.SIGKILL)
                     detail += "; its orphaned process tree was killed"
-                task.state = TaskState.ENDED
+                prev = task.apply(Transition.END)  # every live state has an END edge (kernel/tasks.py)
                 task.end_reason = EndReason.LOST
                 task.end_detail = detail
-                task.ended = task.ended or time.time()
                 self._store.submit(Store.save_task, task)
-                log.info("task_transition", task=task.id, **{"from": "live", "to": "ended"}, reason="lost")
+                log.info("task_transition", task=task.id, **{"from": prev.value, "to": "ended"}, reason="lost")
             self.tasks.insert(task)
 
     async def _housekeep(self) -> None:
