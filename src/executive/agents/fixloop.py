@@ -52,8 +52,10 @@ from executive.agents.errors import (
     PatchInvalidError,
     PatchRefusedError,
 )
+from executive.agents.states import FIX_RUN_TABLE, FixRunEvent, FixRunState
 from executive.agents.testresults import count_failures, count_passed
 from executive.kernel.errors import BadParamsError, ExecutiveError, LimitError
+from executive.kernel.transitions import next_state
 from executive.store.sqlite import Store
 
 if TYPE_CHECKING:
@@ -120,11 +122,25 @@ def _update_run(store: Store, run_id: int, fields: dict[str, Any]) -> None:
         c.execute(f"UPDATE fix_runs SET {', '.join(f'{k}=?' for k in fields)} WHERE id=?", (*fields.values(), run_id))
 
 
+def _end_state(run_id: int, event: FixRunEvent) -> FixRunState:
+    """Where ``event`` takes a run that is RUNNING (a fix run moves once, out of RUNNING)."""
+    state = FixRunState.RUNNING
+    return next_state(
+        FIX_RUN_TABLE,
+        state,
+        event,
+        machine="fix_run",
+        subject=f"fix run {run_id}",
+        data={"run": run_id, "state": state.value, "event": event.value},
+    )
+
+
 def _mark_interrupted(store: Store) -> None:
+    new = _end_state(0, FixRunEvent.INTERRUPT)  # RUNNING -> CANCELLED, for every run a dead daemon left running
     with store.transaction() as c:
         c.execute(
-            "UPDATE fix_runs SET state='cancelled', detail='the daemon stopped during the run', ended=? WHERE state='running'",
-            (time.time(),),
+            "UPDATE fix_runs SET state=?, detail='the daemon stopped during the run', ended=? WHERE state=?",
+            (new.value, time.time(), FixRunState.RUNNING.value),
         )
 
 
@@ -153,7 +169,7 @@ def _stats(store: Store) -> dict[str, Any]:
         by_state[r["state"]] = by_state.get(r["state"], 0) + r["n"]
         a = by_agent.setdefault(r["agent"], {"runs": 0, "green": 0, "attempts": 0, "kept": 0})
         a["runs"] += r["n"]
-        if r["state"] == "green":
+        if r["state"] == FixRunState.GREEN.value:
             a["green"] += r["n"]
     outcomes: dict[str, int] = {}
     for r in store.query(
@@ -169,12 +185,12 @@ def _stats(store: Store) -> dict[str, Any]:
         "SUM(kind = 'fix' AND outcome = 'kept') AS kept FROM fix_attempts"
     )[0]
     total = sum(by_state.values())
-    finished = total - by_state.get("running", 0)
+    finished = total - by_state.get(FixRunState.RUNNING.value, 0)
     fixes = agg["fixes"] or 0
     return {
         "runs": total,
         "runs_by_state": by_state,
-        "success_rate": round(by_state.get("green", 0) / finished, 3) if finished else None,
+        "success_rate": round(by_state.get(FixRunState.GREEN.value, 0) / finished, 3) if finished else None,
         "attempts": agg["n"] or 0,
         "attempts_by_outcome": outcomes,
         "fix_attempts": fixes,
@@ -234,7 +250,7 @@ class FixLoops:
                 "agent": p.agent,
                 "max_iterations": p.max_iterations,
                 "regression": int(p.regression),
-                "state": "running",
+                "state": FixRunState.RUNNING.value,
                 "started": time.time(),
             },
         )
@@ -332,18 +348,18 @@ class FixLoops:
         return _Tests(count_failures(out.output, code), out, count_passed(out.output, code))
 
     async def _main(self, run_id: int, p: FixParams, argv: list[str], workspace: Path, session_id: str | None) -> None:
-        state, detail = "failed", ""
+        event, detail = FixRunEvent.FAIL, ""
         pending: list[int] = []  # applied patches not judged yet (rolled back if we are cancelled)
         try:
-            state, detail = await self._loop(run_id, p, argv, workspace, session_id, pending)
+            event, detail = await self._loop(run_id, p, argv, workspace, session_id, pending)
         except asyncio.CancelledError:
-            state, detail = "cancelled", "cancelled on request"
+            event, detail = FixRunEvent.CANCEL, "cancelled on request"
             raise
         except ExecutiveError as exc:
-            state, detail = "failed", exc.message
+            event, detail = FixRunEvent.FAIL, exc.message
         except Exception as exc:  # a bug: record it truthfully, keep the daemon alive
             log.exception("fix_loop_crashed", run=run_id)
-            state, detail = "failed", f"internal error: {exc!r}"
+            event, detail = FixRunEvent.FAIL, f"internal error: {exc!r}"
         finally:
             for pid in pending:
                 try:
@@ -354,6 +370,7 @@ class FixLoops:
                     )
                 except ExecutiveError as exc:  # keep going: the other patches still need their rollback
                     log.error("fix_rollback_failed", run=run_id, patch=pid, error=exc.message)
+            state = _end_state(run_id, event).value  # RUNNING -> GREEN/IMPROVED/UNCHANGED/FAILED/CANCELLED
             await asyncio.shield(
                 self.ex.store.call(_update_run, run_id, {"state": state, "detail": detail[:2000], "ended": time.time()})
             )
@@ -362,13 +379,13 @@ class FixLoops:
 
     async def _loop(
         self, run_id: int, p: FixParams, argv: list[str], workspace: Path, session_id: str | None, pending: list[int]
-    ) -> tuple[str, str]:
+    ) -> tuple[FixRunEvent, str]:
         tests = await self._tests(run_id, argv, p.cwd, "baseline", session_id)
         before = tests.failures
         await self.ex.store.call(_update_run, run_id, {"failures_before": before, "failures_after": before})
         self._event(run_id, "baseline", failures=before, task=tests.outcome.task)
         if tests.green:
-            return "green", "the tests already pass"
+            return FixRunEvent.GREEN, "the tests already pass"
         current, iteration, cost = tests, 0, 0.0
         regression: dict[str, Any] | None = None
         kept_any = False
@@ -383,7 +400,7 @@ class FixLoops:
                     _update_run, run_id, {"iterations": iteration, "cost_usd": cost, "failures_after": current.failures}
                 )
             if regression is None:
-                return "failed", f"no regression test reproduced the failure in {iteration} attempt(s)"
+                return FixRunEvent.FAIL, f"no regression test reproduced the failure in {iteration} attempt(s)"
             await self.ex.store.call(_update_run, run_id, {"regression_patch": regression["patch"]})
         while iteration < p.max_iterations and not current.green:
             iteration += 1
@@ -404,10 +421,10 @@ class FixLoops:
             current = await self._tests(run_id, argv, p.cwd, "final", session_id)
             await self.ex.store.call(_update_run, run_id, {"failures_after": current.failures})
         if current.green:
-            return "green", f"green after {iteration} attempt(s)"
+            return FixRunEvent.GREEN, f"green after {iteration} attempt(s)"
         if current.failures < before:
-            return "improved", f"failures {before} -> {current.failures} after {iteration} attempt(s)"
-        return "unchanged", f"still {current.failures} failure(s) after {iteration} attempt(s)"
+            return FixRunEvent.IMPROVED, f"failures {before} -> {current.failures} after {iteration} attempt(s)"
+        return FixRunEvent.UNCHANGED, f"still {current.failures} failure(s) after {iteration} attempt(s)"
 
     async def _agent_patch(
         self, run_id: int, p: FixParams, workspace: Path, prompt: str, session_id: str | None

@@ -53,6 +53,7 @@ from executive.agents.errors import (
 )
 from executive.agents.events import AgentEvent, clip
 from executive.agents.git import Git
+from executive.agents.states import AGENT_RUN_TABLE, AgentRunEvent, AgentRunState
 from executive.agents.worktrees import Worktree, Worktrees
 from executive.kernel.errors import (
     BadParamsError,
@@ -61,6 +62,7 @@ from executive.kernel.errors import (
     NotFoundError,
 )
 from executive.kernel.tasks import TaskKind, TaskState
+from executive.kernel.transitions import next_state
 from executive.store.sqlite import Store
 
 if TYPE_CHECKING:
@@ -95,9 +97,25 @@ def _select_runs(store: Store, where: str = "", params: tuple[Any, ...] = (), li
     return [_run_dict(r) for r in rows]
 
 
+def _move(task_id: int, state: AgentRunState, event: AgentRunEvent) -> AgentRunState:
+    """Look one agent-run edge up in AGENT_RUN_TABLE (a miss raises; the caller writes nothing)."""
+    return next_state(
+        AGENT_RUN_TABLE,
+        state,
+        event,
+        machine="agent_run",
+        subject=f"the agent run of task {task_id}",
+        data={"task": task_id, "state": state.value, "event": event.value},
+    )
+
+
 def _mark_lost(store: Store) -> int:
+    running = AgentRunState.RUNNING
+    lost = _move(0, running, AgentRunEvent.LOST)  # RUNNING -> LOST, for every run a dead daemon left running
     with store.transaction() as c:
-        return c.execute("UPDATE agent_runs SET state='lost', ok=0, errors='[\"lost\"]' WHERE state='running'").rowcount
+        return c.execute(
+            "UPDATE agent_runs SET state=?, ok=0, errors='[\"lost\"]' WHERE state=?", (lost.value, running.value)
+        ).rowcount
 
 
 def _run_dict(r: sqlite3.Row) -> dict[str, Any]:
@@ -119,6 +137,13 @@ class AgentRuns:
         self._done: dict[int, asyncio.Event] = {}  # task id -> set when its result is stored
         self._results: collections.OrderedDict[int, dict[str, Any]] = collections.OrderedDict()
         self._followers: set[asyncio.Task[None]] = set()
+        self._states: dict[int, AgentRunState] = {}  # task id -> state of a run this daemon follows
+
+    def _advance(self, tid: int, event: AgentRunEvent) -> str:
+        """Move a followed run along one edge; returns the state value to store."""
+        new = _move(tid, self._states.get(tid, AgentRunState.RUNNING), event)
+        self._states[tid] = new
+        return new.value
 
     async def open(self) -> None:
         n = await self.ex.store.call(_mark_lost)
@@ -281,12 +306,13 @@ class AgentRuns:
                 "prompt": clip(req.prompt, 4096)[0],
                 "worktree_id": wt.id if wt else None,
                 "resume_id": req.resume,
-                "state": "running",
+                "state": AgentRunState.RUNNING.value,
                 "pre_tree": pre_tree,
                 "started": now,
             },
         )
         self._done[tid] = asyncio.Event()
+        self._states[tid] = AgentRunState.RUNNING
         parser = adapter.parser(req, max_line=lim.agent_line_bytes, max_text=lim.agent_event_text_bytes)
         follower = asyncio.ensure_future(self._follow(tid, parser, cursor, repo, pre_tree, wt))
         self._followers.add(follower)
@@ -311,6 +337,7 @@ class AgentRuns:
             log.exception("agent_follow_failed", task=tid)
             await self._fail(tid, parser, exc)
         finally:
+            self._states.pop(tid, None)
             done = self._done.get(tid)
             if done is not None:
                 done.set()
@@ -351,7 +378,7 @@ class AgentRuns:
                 _update_run,
                 tid,
                 {
-                    "state": "done",
+                    "state": self._advance(tid, AgentRunEvent.FOLLOW_FAILED),  # RUNNING -> DONE
                     "ok": 0,
                     "errors": json.dumps(result["errors"]),
                     "text": result.get("text"),
@@ -450,7 +477,7 @@ class AgentRuns:
         self._publish(tid, events)
         stored_diff = diff if diff is not None and len(diff) <= lim.patch_bytes else None
         fields = {
-            "state": "done",
+            "state": self._advance(tid, AgentRunEvent.FINISH),  # RUNNING -> DONE
             "ok": int(bool(result["ok"])),
             "errors": json.dumps(result.get("errors", [])),
             "text": result.get("text"),
