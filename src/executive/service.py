@@ -22,6 +22,7 @@ import os
 import secrets
 import signal as _signal
 import time
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,7 @@ class Executive:
         self._running = 0  # tasks holding a running slot (STARTING/RUNNING/PAUSED/STOPPING)
         self._ended: dict[int, asyncio.Event] = {}
         self._housekeeping: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()  # spawns and deferred stops in flight; close awaits them
         self._closed = False
         self.pipelines = PipelineEngine(self)  # phased pipeline runs (pipeline/engine.py)
         self.agents: AgentService | None = None  # agent runs, worktrees, patches, patterns, fix loop (set by open)
@@ -110,6 +112,7 @@ class Executive:
         self._closed = True
         if self._housekeeping:
             self._housekeeping.cancel()
+            await asyncio.gather(self._housekeeping, return_exceptions=True)
         # Pipelines first: a step whose task shutdown ends (queued or running) must stay
         # "in flight" in its checkpoint, so `pipeline resume` re-runs it.
         await self.pipelines.aclose()
@@ -117,6 +120,11 @@ class Executive:
             self._end_without_running(task, EndReason.CANCELLED, "daemon stopped before the task started")
         self._queue.clear()
         await self.vm.aclose()
+        if self._background:  # let spawns in flight finish, so shutdown finds (and stops) their processes
+            _, late = await asyncio.wait(list(self._background), timeout=5.0)
+            for t in late:
+                t.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
         await self.processes.shutdown()
         if self.agents is not None:
             await self.agents.aclose()
@@ -136,7 +144,7 @@ class Executive:
             if task.is_live:
                 detail = "the daemon stopped while this task was live"
                 if task.pid and self.processes.os.alive(task.pid, pid_start):
-                    pids = self.processes.os.tree(task.pid, self.processes.marker(task.id))
+                    pids = await asyncio.to_thread(self.processes.os.tree, task.pid, self.processes.marker(task.id))
                     self.processes.os.signal_all(pids, _signal.SIGKILL)
                     detail += "; its orphaned process tree was killed"
                 prev = task.apply(Transition.END)  # every live state has an END edge (kernel/tasks.py)
@@ -403,7 +411,13 @@ class Executive:
                 continue
             self._running += 1
             self.transition(task, Transition.START, reason="slot_free")
-            asyncio.ensure_future(self._spawn(task, spec))
+            self._in_background(self._spawn(task, spec))
+
+    def _in_background(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro`` as a task referenced until it ends (and awaited by close)."""
+        t = asyncio.get_running_loop().create_task(coro)
+        self._background.add(t)
+        t.add_done_callback(self._background.discard)
 
     async def _spawn(self, task: Task, spec: ProcessSpec) -> None:
         try:
@@ -511,7 +525,7 @@ class Executive:
             return task.to_dict()  # already on its way out; cancel is idempotent
         if not self.processes.is_live(task.id):
             # Still spawning: stop it as soon as it exists.
-            asyncio.ensure_future(self._stop_when_spawned(task, reason))
+            self._in_background(self._stop_when_spawned(task, reason))
             return task.to_dict()
         self.processes.stop(task, reason)
         return task.to_dict()
