@@ -798,3 +798,14 @@ async def test_gate_throttled_to_quota_and_no_sigstop_while_stopping(rig: Rig) -
     await rig.settle()
     assert [e["to"] for e in rig.logs if e.get("event") == "output_gate"] == ["throttled", "quota"]
     assert STOP not in rig.os.signals()
+
+
+async def test_a_kill_after_a_finished_reap_goes_back_to_draining_at_once(rig: Rig) -> None:
+    await _draining(rig)
+    rig.rt.stop(rig.task, EndReason.CANCELLED)  # type: ignore[arg-type]
+    await rig.tick()
+    assert rig.state is P.DRAINING  # the reap is over; the disk is still behind
+    rig.rt.stop(rig.task, EndReason.KILLED)  # type: ignore[arg-type]
+    assert rig.state is P.DRAINING and rig.path()[-2:] == ["reaping", "draining"]
+    rig.writer.release()
+    assert (await rig.ended()).end_reason is EndReason.KILLED

@@ -255,11 +255,14 @@ class ProcessSupervisor:
                 if self._state is ProcessState.DONE:
                     self._jobs.clear()  # it ended while we scanned: nothing of it is ours to signal any more
                     return
-                if job.guard is None or job.guard():
-                    for sig in job.signals:
-                        self.rt.os.signal_all(pids, sig)
-                if job.then is not None:
-                    job.then(pids)
+                try:
+                    if job.guard is None or job.guard():
+                        for sig in job.signals:
+                            self.rt.os.signal_all(pids, sig)
+                    if job.then is not None:
+                        job.then(pids)
+                except Exception:  # a bug: log it, and keep the jobs behind it (a SIGKILL may be among them)
+                    log.exception("process_signal_job_failed", task=self.task.id, state=self._state.value)
         finally:
             self._signaller = None
 
@@ -403,6 +406,7 @@ class ProcessSupervisor:
         if self.stop_reason is not None and not kill:
             return  # already on its way out
         self._begin_stop(reason)
+        self._advance()  # a kill in DRAINING after a finished reap: REAPING -> DRAINING at once
         self.transition(self.rt.os.monotonic())
 
     def _begin_stop(self, reason: EndReason) -> None:
