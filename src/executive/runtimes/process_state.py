@@ -2,21 +2,20 @@
 
 Theory of operation
 -------------------
-A process task's supervisor (``process.py``) is two small machines that move
+A process task's supervisor (``process_supervisor.py``) is two small machines that move
 independently.
 
 **The lifecycle** (:class:`ProcessState`) follows the leader, its pipes and
 its tree from spawn to the one reported end::
 
-    SPAWNING ──spawned──▶ RUNNING ──exit──▶ LINGERING ──pipes_closed──▶ DRAINING ──flushed──▶ DONE
-       │ stop/kill           │ stop            │ stop/kill/linger          ▲
-       ▼                     ▼                 ▼                           │ reaped
-    STOP_PENDING          STOPPING ──exit──▶ REAPING ──────────────────────┘
-       │ spawned             │ kill/grace      ▲
-       ▼                     ▼                 │ exit
-    RUNNING (stop is      KILLING ─────────────┘
-    carried out at once)
-    SPAWNING/STOP_PENDING ──spawn_failed──▶ FAILED
+    SPAWNING      spawned -> RUNNING          stop, kill -> STOP_PENDING     spawn_failed -> FAILED
+    STOP_PENDING  spawned -> RUNNING (the pending stop is carried out at once)   spawn_failed -> FAILED
+    RUNNING       stop -> STOPPING            kill -> KILLING                exit -> LINGERING
+    STOPPING      kill, grace_expired -> KILLING                             exit -> REAPING
+    KILLING       kill, poll, reaped -> KILLING                              exit -> REAPING
+    LINGERING     stop, kill, linger_expired -> REAPING                      pipes_closed -> DRAINING
+    REAPING       stop, kill, poll -> REAPING                                reaped -> DRAINING
+    DRAINING      stop, kill -> REAPING                                      flushed -> DONE
 
 A graceful stop (cancel, timeout, idle timeout) sends SIGTERM and SIGCONT to
 the tree and waits ``grace`` for the leader; then, or at once for a kill, the
@@ -29,7 +28,7 @@ The end is reported (DONE) only when the leader has exited, both pipes are
 closed and the logs hold every byte (DRAINING waits for the log writer).
 
 Which edge a time-driven event takes is decided in one place,
-``_Supervisor.transition(now)``: timeout and idle timeout (-> STOP), the grace
+``ProcessSupervisor.transition(now)``: timeout and idle timeout (-> STOP), the grace
 deadline, the linger deadline and the reap poll.  Events from the OS (spawned,
 exit, pipes closed, logs flushed, a reap poll's result) and from clients
 (stop, kill) arrive as calls.  Every change goes through the table; a missing
