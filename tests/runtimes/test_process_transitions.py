@@ -46,7 +46,7 @@ from executive.runtimes.process_state import (
 )
 
 P, PE = ProcessState, ProcessEvent
-LEADER, CHILD = 4242, 4243
+LEADER, CHILD, STRAY = 4242, 4243, 5000  # the leader and a child share its group; a stray left it (setsid)
 T0 = 1000.0
 GRACE = 5.0
 KILL, TERM, CONT, STOP = signal.SIGKILL, signal.SIGTERM, signal.SIGCONT, signal.SIGSTOP
@@ -100,6 +100,7 @@ class FakeOS(ProcessOS):
     def __init__(self) -> None:
         self.now = T0
         self.tree_pids = {LEADER, CHILD}  # what a scan finds
+        self.groups = {LEADER: LEADER, CHILD: LEADER, STRAY: STRAY}  # pid -> process group
         self.killable = True  # SIGKILL removes what it hits from the tree
         self.sent: list[tuple[signal.Signals, tuple[int, ...]]] = []
         self.scans = 0
@@ -134,10 +135,17 @@ class FakeOS(ProcessOS):
 
     def signal_all(self, pids: Any, sig: signal.Signals) -> int:
         pids = tuple(pids)
-        self.sent.append((sig, pids))
+        if pids:  # record the signals that reached someone
+            self.sent.append((sig, pids))
         if sig is KILL and self.killable:
             self.tree_pids -= set(pids)
         return len(pids)
+
+    def signal_group(self, pgid: int, sig: signal.Signals) -> bool:
+        return self.signal_all(sorted(p for p in self.tree_pids if self.groups.get(p) == pgid), sig) > 0
+
+    def pgid(self, pid: int) -> int | None:
+        return self.groups.get(pid)
 
     # The OS's side of the pipes.
     def output(self, stream: str, data: bytes) -> None:
@@ -425,8 +433,8 @@ async def stopping_kill(r: Rig) -> None:
     r.rt.stop(r.task, EndReason.CANCELLED)  # type: ignore[arg-type]
     r.rt.stop(r.task, EndReason.KILLED)  # type: ignore[arg-type]
     assert r.state is P.KILLING
+    assert r.os.sent == [(KILL, (LEADER, CHILD))]  # at once: it does not wait behind the cancel's scan
     await r.settle()
-    assert r.os.signals()[:3] == [TERM, CONT, KILL]
     await r.exit_and_close(-9)
     assert (await r.ended()).end_reason is EndReason.KILLED
 
@@ -736,13 +744,32 @@ async def test_paused_time_is_not_idle_time(rig: Rig) -> None:
 # --- signals: off the loop, in order --------------------------------------------------------------
 async def test_a_pause_in_flight_sends_no_sigstop_after_a_cancel(rig: Rig) -> None:
     task = await rig.start()
+    rig.os.tree_pids.add(STRAY)
     rig.os.scan_gate = threading.Event()
-    rig.rt.pause(task)  # returns at once: the tree scan runs in a thread
+    rig.rt.pause(task)  # the group is stopped before pause returns; the scan for the rest runs in a thread
+    assert rig.os.sent == [(STOP, (LEADER, CHILD))]
     await asyncio.to_thread(rig.os.scan_started.wait, 10)
     rig.rt.stop(task, EndReason.CANCELLED)  # lands while the pause's scan is in flight
     rig.os.scan_gate.set()
     await rig.settle()
-    assert rig.os.signals() == [TERM, CONT]  # SIGSTOP would have held the tree until SIGKILL
+    # The stray never gets the SIGSTOP: it would hold it after the cancel's SIGCONT, until SIGKILL.
+    assert rig.os.sent == [
+        (STOP, (LEADER, CHILD)),
+        (TERM, (LEADER, CHILD, STRAY)),
+        (CONT, (LEADER, CHILD, STRAY)),
+    ]
+
+
+async def test_signals_reach_the_group_at_once_and_the_rest_after_a_scan_off_the_loop(rig: Rig) -> None:
+    task = await rig.start()
+    rig.os.tree_pids.add(STRAY)
+    rig.os.scan_gate = threading.Event()
+    rig.rt.pause(task)
+    await asyncio.to_thread(rig.os.scan_started.wait, 10)  # the scan is blocked in its thread...
+    assert rig.os.sent == [(STOP, (LEADER, CHILD))]  # ...while the loop runs: the group has its signal
+    rig.os.scan_gate.set()
+    await rig.settle()
+    assert rig.os.sent == [(STOP, (LEADER, CHILD)), (STOP, (STRAY,))]  # each process got it once
 
 
 async def test_pause_then_resume_are_sent_in_order(rig: Rig) -> None:

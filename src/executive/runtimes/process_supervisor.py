@@ -27,6 +27,7 @@ from executive.runtimes.output import STREAMS, TaskOutput
 from executive.runtimes.process_os import MARKER_ENV
 from executive.runtimes.process_state import (
     GATE_TABLE,
+    LEADER_ALIVE,
     REAP_POLL_S,
     REAP_POLLS,
     TABLE,
@@ -73,27 +74,33 @@ class _Pipes(asyncio.SubprocessProtocol):
 class _SignalJob:
     """Signals for the whole tree, sent after a scan of it; ``guard`` may veto them once the scan is back."""
 
-    __slots__ = ("guard", "signals", "then")
+    __slots__ = ("guard", "signals", "skip_group", "then")
 
     def __init__(
         self,
         signals: tuple[signal.Signals, ...],
         guard: Callable[[], bool] | None,
         then: Callable[[list[int]], None] | None,
+        skip_group: int | None,
     ) -> None:
         self.signals = signals
         self.guard = guard
         self.then = then
+        self.skip_group = skip_group  # a process group that already got the signals (its members are left out)
 
 
 class ProcessSupervisor:
     """The live side of one process task: the machine of process_state.py, driven by the OS and the clock.
 
-    Every tree signal goes through one FIFO of :class:`_SignalJob`: the tree scan
-    (``ProcessOS.tree``, milliseconds with many processes) runs in a thread, off
-    the event loop, and the signals are sent in request order once it is back.
-    A job's guard is checked after its scan, so a pause whose scan is still in
-    flight when a cancel arrives sends no SIGSTOP after the cancel's SIGCONT.
+    While the leader lives, a tree signal goes at once to its process group (one
+    ``killpg``, on the loop: the leader and every descendant that stayed in the
+    group have it before the request is answered, as a client expects of
+    ``task.pause``).  The rest of the tree, descendants that left the group and
+    marked strays, needs a scan (``ProcessOS.tree``, milliseconds with many
+    processes): that runs in a thread, off the event loop, through one FIFO of
+    :class:`_SignalJob`, so signals reach them in request order.  A job's guard
+    is checked again after its scan, so a pause whose scan is still in flight
+    when a cancel arrives sends no SIGSTOP after the cancel's SIGCONT.
     """
 
     def __init__(self, runtime: ProcessRuntime, task: Task, spec: ProcessSpec) -> None:
@@ -192,7 +199,7 @@ class ProcessSupervisor:
             # KILLING -> KILLING, REAPING -> REAPING (reap poll: scan the tree, SIGKILL what is left;
             # _polled takes POLL, or REAPED when the tree is empty or the scans are used up)
             self._poll_at = _NEVER
-            self._send(signal.SIGKILL, then=self._polled)
+            self._send(signal.SIGKILL, then=self._polled, group=False)  # the scan must see the whole tree
         self._arm(now)
 
     def _next_deadline(self) -> float:
@@ -242,16 +249,31 @@ class ProcessSupervisor:
         *signals: signal.Signals,
         guard: Callable[[], bool] | None = None,
         then: Callable[[list[int]], None] | None = None,
+        group: bool = True,
     ) -> None:
-        self._jobs.append(_SignalJob(signals, guard, then))
+        """Signal the tree: the leader's group now (while it lives), the rest after a scan off the loop."""
+        leader = self.task.pid
+        sent_to_group: int | None = None
+        if group and leader is not None and self._state in LEADER_ALIVE and (guard is None or guard()):
+            for sig in signals:
+                self.rt.os.signal_group(leader, sig)
+            sent_to_group = leader
+        self._jobs.append(_SignalJob(signals, guard, then, sent_to_group))
         if self._signaller is None:
             self._signaller = self.rt.background(self._run_signals())
+
+    def _scan(self, skip_group: int | None) -> list[int]:
+        """The tree (in a worker thread), without the members of a group that was signalled already."""
+        pids = self.rt.os.tree(self.task.pid, self.marker)
+        if skip_group is None:
+            return pids
+        return [p for p in pids if self.rt.os.pgid(p) != skip_group]
 
     async def _run_signals(self) -> None:
         try:
             while self._jobs:
                 job = self._jobs.popleft()
-                pids = await asyncio.to_thread(self.rt.os.tree, self.task.pid, self.marker)
+                pids = await asyncio.to_thread(self._scan, job.skip_group)
                 if self._state is ProcessState.DONE:
                     self._jobs.clear()  # it ended while we scanned: nothing of it is ours to signal any more
                     return
@@ -419,7 +441,9 @@ class ProcessSupervisor:
         else:
             self._fire(ProcessEvent.STOP)  # RUNNING -> STOPPING; LINGERING/DRAINING -> REAPING
             # A stopped process acts on SIGTERM only once continued.  The grace starts once both are sent.
-            self._send(signal.SIGTERM, signal.SIGCONT, then=self._term_sent)
+            # Not to the group at once: SIGTERM goes once per process, after the scan, as it always did
+            # (a pause's group SIGSTOP sent before this stays before it: the jobs run in order).
+            self._send(signal.SIGTERM, signal.SIGCONT, then=self._term_sent, group=False)
 
     def _term_sent(self, pids: list[int]) -> None:
         if self._state is ProcessState.STOPPING:
