@@ -6,6 +6,7 @@ import asyncio
 import json
 import signal
 import socket
+import sqlite3
 import stat
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,26 @@ async def test_serve_announces_itself_and_stops_cleanly(e2e: Any, tmp_path: Path
     proc.send_signal(signal.SIGINT)
     assert await asyncio.wait_for(proc.wait(), 30) == 0
     assert not (home / "daemon.json").exists()
+
+
+async def test_serve_stops_cleanly_on_sigterm_and_ends_its_live_tasks(e2e: Any, tmp_path: Path) -> None:
+    """uvicorn captures SIGTERM while it serves and re-raises it afterwards: the daemon must still
+    run its own shutdown (tasks cancelled, daemon.json removed) and exit 0, not die of the signal."""
+    home = tmp_path / "home"
+    proc = await e2e.start_cli(home, "serve", "--port", "0")
+    assert proc.stdout is not None and proc.stderr is not None
+    assert "listening on" in (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+    r = await e2e.run_cli(home, "run", "--detach", "--", "sleep", "1000")
+    assert r.rc == 0, r.err
+    proc.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(proc.wait(), 30) == 0
+    assert not (home / "daemon.json").exists()
+    err = (await proc.stderr.read()).decode()
+    events = [json.loads(line)["event"] for line in err.splitlines() if line.startswith("{")]
+    assert "daemon_stopped" in events
+    with sqlite3.connect(home / "executive.db") as db:  # the store recorded the live task's end before exit
+        rows = db.execute("SELECT state, end_reason FROM tasks WHERE id = ?", (int(r.out.strip()),)).fetchall()
+    assert rows == [("ended", "cancelled")]
 
 
 async def test_serve_refuses_bad_addresses(e2e: Any, tmp_path: Path) -> None:

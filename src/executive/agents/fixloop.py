@@ -52,8 +52,10 @@ from executive.agents.errors import (
     PatchRefusedError,
 )
 from executive.agents.host import AgentsHost
+from executive.agents.states import FIX_RUN_TABLE, FixRunEvent, FixRunState
 from executive.agents.testresults import count_failures, count_passed
 from executive.kernel.errors import BadParamsError, ExecutiveError, LimitError
+from executive.kernel.transitions import next_state
 from executive.store.interface import FixStore
 from executive.store.records import FixAttemptRow, FixRunRow, FixStatisticsRows
 
@@ -106,6 +108,19 @@ def extract_diff(text: str) -> str | None:
     return None
 
 
+def _end_state(run_id: int, event: FixRunEvent) -> FixRunState:
+    """Where ``event`` takes a run that is RUNNING (a fix run moves once, out of RUNNING)."""
+    state = FixRunState.RUNNING
+    return next_state(
+        FIX_RUN_TABLE,
+        state,
+        event,
+        machine="fix_run",
+        subject=f"fix run {run_id}",
+        data={"run": run_id, "state": state.value, "event": event.value},
+    )
+
+
 def _statistics(rows: FixStatisticsRows) -> dict[str, Any]:
     """The fix loop's statistics from the store's raw counts."""
     by_state: dict[str, int] = {}
@@ -114,7 +129,7 @@ def _statistics(rows: FixStatisticsRows) -> dict[str, Any]:
         by_state[state] = by_state.get(state, 0) + n
         a = by_agent.setdefault(agent, {"runs": 0, "green": 0, "attempts": 0, "kept": 0})
         a["runs"] += n
-        if state == "green":
+        if state == FixRunState.GREEN.value:
             a["green"] += n
     outcomes: dict[str, int] = {}
     for outcome, kind, agent, n in rows["attempts"]:
@@ -124,14 +139,14 @@ def _statistics(rows: FixStatisticsRows) -> dict[str, Any]:
             if outcome == "kept":
                 by_agent[agent]["kept"] += n
     total = sum(by_state.values())
-    finished = total - by_state.get("running", 0)
+    finished = total - by_state.get(FixRunState.RUNNING.value, 0)
     fixes = rows["fix_attempts"]
     kept = rows["fix_attempts_kept"]
     avg_s = rows["attempt_avg_s"]
     return {
         "runs": total,
         "runs_by_state": by_state,
-        "success_rate": round(by_state.get("green", 0) / finished, 3) if finished else None,
+        "success_rate": round(by_state.get(FixRunState.GREEN.value, 0) / finished, 3) if finished else None,
         "attempts": rows["attempt_count"],
         "attempts_by_outcome": outcomes,
         "fix_attempts": fixes,
@@ -148,8 +163,9 @@ def _update_run(store: FixStore, run_id: int, fields: dict[str, Any]) -> None:
 
 
 def _mark_interrupted(store: FixStore) -> int:
-    ended = {"state": "cancelled", "detail": "the daemon stopped during the run", "ended": time.time()}
-    return store.fix_runs_end_running(ended, "running")
+    new = _end_state(0, FixRunEvent.INTERRUPT)  # RUNNING -> CANCELLED, for every run a dead daemon left running
+    ended = {"state": new.value, "detail": "the daemon stopped during the run", "ended": time.time()}
+    return store.fix_runs_end_running(ended, FixRunState.RUNNING.value)
 
 
 def _with_attempts(store: FixStore, runs: list[FixRunRow]) -> list[dict[str, Any]]:
@@ -216,7 +232,7 @@ class FixLoops:
             "agent": p.agent,
             "max_iterations": p.max_iterations,
             "regression": p.regression,
-            "state": "running",
+            "state": FixRunState.RUNNING.value,
             "started": time.time(),
         }
         run_id = await self.ex.store.call(lambda s: s.fix_run_insert(fix_run))
@@ -314,18 +330,18 @@ class FixLoops:
         return _Tests(count_failures(out.output, code), out, count_passed(out.output, code))
 
     async def _main(self, run_id: int, p: FixParams, argv: list[str], workspace: Path, session_id: str | None) -> None:
-        state, detail = "failed", ""
+        event, detail = FixRunEvent.FAIL, ""
         pending: list[int] = []  # applied patches not judged yet (rolled back if we are cancelled)
         try:
-            state, detail = await self._loop(run_id, p, argv, workspace, session_id, pending)
+            event, detail = await self._loop(run_id, p, argv, workspace, session_id, pending)
         except asyncio.CancelledError:
-            state, detail = "cancelled", "cancelled on request"
+            event, detail = FixRunEvent.CANCEL, "cancelled on request"
             raise
         except ExecutiveError as exc:
-            state, detail = "failed", exc.message
+            event, detail = FixRunEvent.FAIL, exc.message
         except Exception as exc:  # a bug: record it truthfully, keep the daemon alive
             log.exception("fix_loop_crashed", run=run_id)
-            state, detail = "failed", f"internal error: {exc!r}"
+            event, detail = FixRunEvent.FAIL, f"internal error: {exc!r}"
         finally:
             for pid in pending:
                 try:
@@ -336,6 +352,7 @@ class FixLoops:
                     )
                 except ExecutiveError as exc:  # keep going: the other patches still need their rollback
                     log.error("fix_rollback_failed", run=run_id, patch=pid, error=exc.message)
+            state = _end_state(run_id, event).value  # RUNNING -> GREEN/IMPROVED/UNCHANGED/FAILED/CANCELLED
             await asyncio.shield(
                 self.ex.store.call(_update_run, run_id, {"state": state, "detail": detail[:2000], "ended": time.time()})
             )
@@ -344,13 +361,13 @@ class FixLoops:
 
     async def _loop(
         self, run_id: int, p: FixParams, argv: list[str], workspace: Path, session_id: str | None, pending: list[int]
-    ) -> tuple[str, str]:
+    ) -> tuple[FixRunEvent, str]:
         tests = await self._tests(run_id, argv, p.cwd, "baseline", session_id)
         before = tests.failures
         await self.ex.store.call(_update_run, run_id, {"failures_before": before, "failures_after": before})
         self._event(run_id, "baseline", failures=before, task=tests.outcome.task)
         if tests.green:
-            return "green", "the tests already pass"
+            return FixRunEvent.GREEN, "the tests already pass"
         current, iteration, cost = tests, 0, 0.0
         regression: dict[str, Any] | None = None
         kept_any = False
@@ -365,7 +382,7 @@ class FixLoops:
                     _update_run, run_id, {"iterations": iteration, "cost_usd": cost, "failures_after": current.failures}
                 )
             if regression is None:
-                return "failed", f"no regression test reproduced the failure in {iteration} attempt(s)"
+                return FixRunEvent.FAIL, f"no regression test reproduced the failure in {iteration} attempt(s)"
             await self.ex.store.call(_update_run, run_id, {"regression_patch": regression["patch"]})
         while iteration < p.max_iterations and not current.green:
             iteration += 1
@@ -386,10 +403,10 @@ class FixLoops:
             current = await self._tests(run_id, argv, p.cwd, "final", session_id)
             await self.ex.store.call(_update_run, run_id, {"failures_after": current.failures})
         if current.green:
-            return "green", f"green after {iteration} attempt(s)"
+            return FixRunEvent.GREEN, f"green after {iteration} attempt(s)"
         if current.failures < before:
-            return "improved", f"failures {before} -> {current.failures} after {iteration} attempt(s)"
-        return "unchanged", f"still {current.failures} failure(s) after {iteration} attempt(s)"
+            return FixRunEvent.IMPROVED, f"failures {before} -> {current.failures} after {iteration} attempt(s)"
+        return FixRunEvent.UNCHANGED, f"still {current.failures} failure(s) after {iteration} attempt(s)"
 
     async def _agent_patch(
         self, run_id: int, p: FixParams, workspace: Path, prompt: str, session_id: str | None

@@ -29,6 +29,7 @@ import time
 from typing import Any, cast
 
 from executive.agents.errors import PatchNotFoundError, PatchTransitionError
+from executive.kernel.transitions import next_state
 from executive.store.interface import PatchStore
 from executive.store.records import PatchRow
 
@@ -101,15 +102,17 @@ def transition(
         if row is None:
             raise PatchNotFoundError(patch_id)
         state = PatchState(row["state"])
-        new = TRANSITIONS[state].get(event)
-        if new is None:
-            allowed = ", ".join(e.value for e in TRANSITIONS[state]) or "nothing (its state is final)"
-            hint = _HINTS.get(event, "")
-            raise PatchTransitionError(
-                f"patch {patch_id} is {state.value}: it cannot be {event.value}; from {state.value} it can only be "
-                f"{allowed}" + (f" ({hint})" if hint else ""),
-                data={"patch": patch_id, "state": state.value, "event": event.value},
-            )
+        new = next_state(
+            TRANSITIONS,
+            state,
+            event,
+            machine="patch",
+            subject=f"patch {patch_id}",
+            data={"patch": patch_id, "state": state.value, "event": event.value},
+            error=PatchTransitionError,
+            message="{subject} is {state}: it cannot be {event}; from {state} it can only be {allowed}",
+            hint=_HINTS.get(event, ""),
+        )
         moved = store.patch_move(
             patch_id,
             from_state=state.value,

@@ -56,7 +56,7 @@ from executive.agents.host import AgentsHost
 from executive.agents.ledger import PatchEvent, PatchState
 from executive.agents.patch_policy import patch_problems
 from executive.agents.worktrees import Worktrees
-from executive.kernel.errors import LimitError, NotAllowedError, ServerError
+from executive.kernel.errors import ErrorCode, LimitError, NotAllowedError, ServerError
 from executive.store.interface import PatchStore
 from executive.store.records import PatchFileRow
 
@@ -316,6 +316,7 @@ class PatchEngine:
             if wrong:
                 raise ServerError(
                     f"patch {pid}: could not restore {', '.join(wrong[:10])} exactly; check the disk and retry",
+                    code=ErrorCode.SERVER_ERROR,
                     data={"patch": pid, "paths": wrong},
                 )
             note = f"{reason}; restored {len(files)} path(s) exactly" + (

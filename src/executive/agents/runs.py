@@ -52,6 +52,7 @@ from executive.agents.errors import (
 from executive.agents.events import AgentEvent, clip
 from executive.agents.git import Git
 from executive.agents.host import AgentsHost
+from executive.agents.states import AGENT_RUN_TABLE, AgentRunEvent, AgentRunState
 from executive.agents.worktrees import Worktree, Worktrees
 from executive.kernel.errors import (
     BadParamsError,
@@ -60,13 +61,31 @@ from executive.kernel.errors import (
     NotFoundError,
 )
 from executive.kernel.tasks import TaskKind, TaskState
+from executive.kernel.transitions import next_state
 from executive.store.records import AgentRunRow
 
 __all__ = ["AgentRuns"]
 
 log = structlog.get_logger("executive.agents")
 _RESULTS_IN_MEMORY = 1000
-_LOST = {"state": "lost", "ok": False, "errors": ["lost"]}  # a run the previous daemon did not see finish
+
+
+def _move(task_id: int, state: AgentRunState, event: AgentRunEvent) -> AgentRunState:
+    """Look one agent-run edge up in AGENT_RUN_TABLE (a miss raises; the caller writes nothing)."""
+    return next_state(
+        AGENT_RUN_TABLE,
+        state,
+        event,
+        machine="agent_run",
+        subject=f"the agent run of task {task_id}",
+        data={"task": task_id, "state": state.value, "event": event.value},
+    )
+
+
+def _lost_fields() -> dict[str, Any]:
+    """What a run a dead daemon left running becomes: RUNNING -> LOST, not ok."""
+    lost = _move(0, AgentRunState.RUNNING, AgentRunEvent.LOST)
+    return {"state": lost.value, "ok": False, "errors": ["lost"]}
 
 
 class AgentRuns:
@@ -79,9 +98,16 @@ class AgentRuns:
         self._done: dict[int, asyncio.Event] = {}  # task id -> set when its result is stored
         self._results: collections.OrderedDict[int, dict[str, Any]] = collections.OrderedDict()
         self._followers: set[asyncio.Task[None]] = set()
+        self._states: dict[int, AgentRunState] = {}  # task id -> state of a run this daemon follows
+
+    def _advance(self, tid: int, event: AgentRunEvent) -> str:
+        """Move a followed run along one edge; returns the state value to store."""
+        new = _move(tid, self._states.get(tid, AgentRunState.RUNNING), event)
+        self._states[tid] = new
+        return new.value
 
     async def open(self) -> None:
-        n = await self.ex.store.call(lambda s: s.agent_runs_end_running(_LOST, "running"))
+        n = await self.ex.store.call(lambda s: s.agent_runs_end_running(_lost_fields(), AgentRunState.RUNNING.value))
         if n:
             log.info("agent_runs_lost", count=n)
 
@@ -239,12 +265,13 @@ class AgentRuns:
             "prompt": clip(req.prompt, 4096)[0],
             "worktree_id": wt.id if wt else None,
             "resume_id": req.resume,
-            "state": "running",
+            "state": AgentRunState.RUNNING.value,
             "pre_tree": pre_tree,
             "started": now,
         }
         await self.ex.store.call(lambda s: s.agent_run_insert(row))
         self._done[tid] = asyncio.Event()
+        self._states[tid] = AgentRunState.RUNNING
         parser = adapter.parser(req, max_line=lim.agent_line_bytes, max_text=lim.agent_event_text_bytes)
         follower = asyncio.ensure_future(self._follow(tid, parser, cursor, repo, pre_tree, wt))
         self._followers.add(follower)
@@ -267,6 +294,7 @@ class AgentRuns:
             log.exception("agent_follow_failed", task=tid)
             await self._fail(tid, parser, exc)
         finally:
+            self._states.pop(tid, None)
             done = self._done.get(tid)
             if done is not None:
                 done.set()
@@ -304,7 +332,7 @@ class AgentRuns:
         self._results[tid] = result
         try:
             failed = {
-                "state": "done",
+                "state": self._advance(tid, AgentRunEvent.FOLLOW_FAILED),  # RUNNING -> DONE
                 "ok": False,
                 "errors": result["errors"],
                 "text": result.get("text"),
@@ -403,7 +431,7 @@ class AgentRuns:
         self._publish(tid, events)
         stored_diff = diff if diff is not None and len(diff) <= lim.patch_bytes else None
         fields = {
-            "state": "done",
+            "state": self._advance(tid, AgentRunEvent.FINISH),  # RUNNING -> DONE
             "ok": bool(result["ok"]),
             "errors": result.get("errors", []),
             "text": result.get("text"),

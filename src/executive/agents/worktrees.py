@@ -40,7 +40,9 @@ import structlog
 from executive.agents.errors import WorktreeBusyError, WorktreeNotFoundError
 from executive.agents.git import Git
 from executive.agents.host import AgentsHost
+from executive.agents.states import WORKTREE_TABLE, WorktreeEvent, WorktreeState
 from executive.kernel.errors import LimitError, NotFoundError
+from executive.kernel.transitions import next_state
 from executive.paths import make_private_dir
 from executive.store.interface import AgentStore
 
@@ -59,7 +61,7 @@ class Worktree:
     path: str
     branch: str | None
     purpose: str
-    state: str  # creating | ready | removed
+    state: str  # a WorktreeState value: creating | ready | removed (changed only by move())
     task_id: int | None
     base_commit: str | None
     baseline: str | None  # commit that mirrors the repository's working state at creation
@@ -70,13 +72,27 @@ class Worktree:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def move(self, event: WorktreeEvent) -> str:
+        """Take one edge of WORKTREE_TABLE and return the new state's value (a miss raises; nothing changes)."""
+        state = WorktreeState(self.state)
+        new = next_state(
+            WORKTREE_TABLE,
+            state,
+            event,
+            machine="worktree",
+            subject=f"worktree {self.id}",
+            data={"worktree": self.id, "state": state.value, "event": event.value},
+        )
+        self.state = new.value
+        return self.state
+
 
 def _alive(store: AgentStore) -> list[Worktree]:
-    return [Worktree(**r) for r in store.worktrees(include_removed=False, removed_state="removed")]
+    return [Worktree(**r) for r in store.worktrees(include_removed=False, removed_state=WorktreeState.REMOVED.value)]
 
 
 def _all(store: AgentStore) -> list[Worktree]:
-    return [Worktree(**r) for r in store.worktrees(include_removed=True, removed_state="removed")]
+    return [Worktree(**r) for r in store.worktrees(include_removed=True, removed_state=WorktreeState.REMOVED.value)]
 
 
 class Worktrees:
@@ -96,7 +112,7 @@ class Worktrees:
         """Daemon start: throw-away worktrees a crash left behind go now (nothing can be using them)."""
         make_private_dir(self.root)
         for wt in await self.ex.store.call(_alive):
-            if wt.purpose in EPHEMERAL or wt.state == "creating":
+            if wt.purpose in EPHEMERAL or wt.state == WorktreeState.CREATING.value:
                 await self._remove(wt, "left over from a previous daemon")
 
     # --- queries -------------------------------------------------------------------
@@ -169,7 +185,9 @@ class Worktrees:
         self._holds[wt_id] += 1
         path = self.root / str(wt_id)
         name = f"executive/{purpose}-{wt_id}" if branch else None
-        wt = Worktree(wt_id, str(repo), str(path), name, purpose, "creating", None, head, None, time.time())
+        wt = Worktree(
+            wt_id, str(repo), str(path), name, purpose, WorktreeState.CREATING.value, None, head, None, time.time()
+        )
         try:
             async with self._lock(repo):
                 make_private_dir(self.root)
@@ -185,8 +203,8 @@ class Worktrees:
                 await self.git.run(["update-ref", "HEAD", baseline], cwd=path)
                 await self.git.run(["read-tree", "HEAD"], cwd=path)
             wt.baseline = baseline
-            wt.state = "ready"
-            ready = {"path": str(path), "branch": name, "state": "ready", "baseline": baseline}
+            state = wt.move(WorktreeEvent.CREATED)  # CREATING -> READY
+            ready = {"path": str(path), "branch": name, "state": state, "baseline": baseline}
             await self.ex.store.call(lambda s: s.worktree_update(wt_id, ready))
         except BaseException:
             self._holds[wt_id] -= 1
@@ -237,7 +255,7 @@ class Worktrees:
             WorktreeBusyError: a live task or an operation uses it.
         """
         wt = await self.get(wt_id)
-        if wt.state == "removed":
+        if wt.state == WorktreeState.REMOVED.value:
             return self._describe(wt)
         user = self.user_of(wt)
         if user is not None:
@@ -262,6 +280,8 @@ class Worktrees:
         return removed
 
     async def _remove(self, wt: Worktree, reason: str) -> None:
+        if wt.state == WorktreeState.REMOVED.value:
+            return  # already gone (idempotent: a leftover may be removed twice)
         repo = Path(wt.repo)
         async with self._lock(repo):
             if wt.path and repo.is_dir():
@@ -272,9 +292,9 @@ class Worktrees:
                 await self.git.run(["worktree", "prune"], cwd=repo, check=False)
                 if wt.branch and wt.purpose in EPHEMERAL:
                     await self.git.run(["branch", "-D", wt.branch], cwd=repo, check=False)
-        wt.state = "removed"
+        state = wt.move(WorktreeEvent.REMOVE)  # CREATING/READY -> REMOVED
         wt.removed = time.time()
         wt.detail = reason
-        removed = {"state": "removed", "removed": wt.removed, "detail": reason}
+        removed = {"state": state, "removed": wt.removed, "detail": reason}
         await self.ex.store.call(lambda s: s.worktree_update(wt.id, removed))
         log.info("worktree_removed", worktree=wt.id, reason=reason)

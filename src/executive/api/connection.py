@@ -181,13 +181,16 @@ class RpcConnection:
 
     async def close(self) -> None:
         self.closed = True
-        for t in list(self._inflight):
+        inflight = list(self._inflight)
+        for t in inflight:
             t.cancel()
         for sub_id in list(self._subs):
             self.service.drop_subscription(sub_id)
         self._subs.clear()
         self._rr.clear()
         self.wake.set()
+        if inflight:  # let cancelled calls unwind (bounded: a call that ignores its cancel does not hold us)
+            await asyncio.wait(inflight, timeout=5.0)
 
 
 def _request_id(frame: bytes | str) -> Any:

@@ -140,8 +140,15 @@ async def serve(
         lifespan="off",
     )
     server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     if stop is None:
+        # Signals: uvicorn 0.55's Server.serve() wraps itself in capture_signals(), which swaps in
+        # its own SIGINT/SIGTERM handlers with signal.signal() (main thread only), sets should_exit,
+        # and re-raises the captured signal after restoring the previous handlers.  The loop's
+        # handlers installed here stay effective meanwhile (the loop learns of every signal through
+        # its wakeup fd), so a signal sets `stop` and we run our orderly shutdown below; and since
+        # they are the handlers uvicorn restores, its re-raised signal lands on `stop.set` again
+        # (harmless) instead of the default action, which for SIGTERM would kill the daemon before
+        # it flushed the store.  A second Ctrl-C makes uvicorn stop waiting for open connections.
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -202,9 +209,11 @@ async def serve(
     log.info("daemon_ready", **{k: info[k] for k in ("url", "health", "hsx_port", "ccx_port", "home")})
     if on_ready is not None:
         on_ready(info)
+    stopped = asyncio.ensure_future(stop.wait())
     try:
-        await asyncio.wait([serve_task, asyncio.ensure_future(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait([serve_task, stopped], return_when=asyncio.FIRST_COMPLETED)
     finally:
+        stopped.cancel()
         remove_daemon_file(home, os.getpid())
         for close in extra_closers:
             result = close()

@@ -90,6 +90,7 @@ async def serve_rpc_socket(
         await conn.close()
         for t in (reader, writer, dropped):
             t.cancel()
+        await asyncio.gather(reader, writer, dropped, return_exceptions=True)
         log.info("connection_close", peer=peer, session=conn.session_id, reason=conn.close_reason or None)
 
 

@@ -70,6 +70,31 @@ def run_client(fn: Callable[[Client], Awaitable[T]]) -> T:
         raise fail(f"{exc}; is the daemon still running? (`executive serve`)", EXIT_NO_DAEMON) from None
 
 
+class InterruptRequests:
+    """Requests a Ctrl-C handler sends (cancel, then kill): referenced until done, settled before exit.
+
+    A signal handler cannot await, so it starts each request as a task; keeping the
+    task here stops it from being garbage-collected mid-flight, and :meth:`settle`
+    lets it finish (a "task already ended" reply is not this command's error).
+    """
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def send(self, request: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(request)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def settle(self, timeout: float = 5.0) -> None:
+        if not self._tasks:
+            return
+        _, late = await asyncio.wait(list(self._tasks), timeout=timeout)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*self._tasks, *late, return_exceptions=True)
+
+
 def task_ref(ref: str) -> Any:
     return int(ref) if ref.isdigit() else ref
 

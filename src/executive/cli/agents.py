@@ -16,6 +16,7 @@ from rich.table import Table
 from executive.api.client import Client
 from executive.cli._common import (
     EXIT_USAGE,
+    InterruptRequests,
     console,
     err_console,
     fail,
@@ -171,12 +172,13 @@ def run(
         await client.call("events.subscribe", tasks=[tid], types=AGENT_TYPES, since_seq=cursor)
         loop = asyncio.get_running_loop()
         interrupts = 0
+        requests = InterruptRequests()
 
         def on_sigint() -> None:
             nonlocal interrupts
             interrupts += 1
             sys.stderr.write(f"\n[executive] {'cancelling' if interrupts == 1 else 'killing'} agent task {tid}…\n")
-            asyncio.ensure_future(client.call("task.cancel" if interrupts == 1 else "task.kill", task=tid))
+            requests.send(client.call("task.cancel" if interrupts == 1 else "task.kill", task=tid))
 
         loop.add_signal_handler(signal.SIGINT, on_sigint)
         try:
@@ -198,6 +200,7 @@ def run(
                     return 0 if e["data"].get("ok") else 1
         finally:
             loop.remove_signal_handler(signal.SIGINT)
+            await requests.settle()
 
     raise typer.Exit(run_client(go))
 

@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from executive.api.client import Client
-from executive.cli._common import EXIT_ERROR, EXIT_USAGE, console, fail, run_client
+from executive.cli._common import EXIT_ERROR, EXIT_USAGE, InterruptRequests, console, fail, run_client
 
 _OUTCOME_COLOUR = {"kept": "green", "rolled_back": "yellow", "not_reproduced": "yellow"}
 
@@ -128,7 +128,8 @@ def fix(
             )
         await client.call("events.subscribe", types=["fix"], since_seq=cursor)
         loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGINT, lambda: asyncio.ensure_future(client.call("agent.fix_cancel", run=rid)))
+        requests = InterruptRequests()
+        loop.add_signal_handler(signal.SIGINT, lambda: requests.send(client.call("agent.fix_cancel", run=rid)))
         try:
             while True:
                 e = await client.next_event()
@@ -143,5 +144,6 @@ def fix(
                     return 0 if e["data"]["state"] == "green" else EXIT_ERROR
         finally:
             loop.remove_signal_handler(signal.SIGINT)
+            await requests.settle()
 
     raise typer.Exit(run_client(go))

@@ -14,7 +14,16 @@ from typing import Any
 import typer
 
 from executive.api.client import Client
-from executive.cli._common import EXIT_USAGE, console, fail, fitted_table, run_client, task_ref, write_out
+from executive.cli._common import (
+    EXIT_USAGE,
+    InterruptRequests,
+    console,
+    fail,
+    fitted_table,
+    run_client,
+    task_ref,
+    write_out,
+)
 from executive.cli._follow import OutputFollower
 
 
@@ -71,13 +80,14 @@ def run(
         follower = OutputFollower(client, tid, write_out)
         loop = asyncio.get_running_loop()
         interrupts = 0
+        requests = InterruptRequests()
 
         def on_sigint() -> None:
             nonlocal interrupts
             interrupts += 1
             method = "task.cancel" if interrupts == 1 else "task.kill"
             sys.stderr.write(f"\n[executive] {'cancelling' if interrupts == 1 else 'killing'} task {tid}…\n")
-            asyncio.ensure_future(client.call(method, task=tid))
+            requests.send(client.call(method, task=tid))
 
         loop.add_signal_handler(signal.SIGINT, on_sigint)
         pump = None
@@ -89,6 +99,8 @@ def run(
             loop.remove_signal_handler(signal.SIGINT)
             if pump:
                 pump.cancel()
+                await asyncio.gather(pump, return_exceptions=True)
+            await requests.settle()
         assert end is not None
         if end.get("reason") not in ("exited",):
             detail = end.get("detail") or ""

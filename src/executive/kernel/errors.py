@@ -16,7 +16,8 @@ Tree (the type says whose fault it is)::
     │   ├── NotAllowedError        COMMAND_NOT_ALLOWED, UNAUTHORIZED
     │   ├── LockedError            another session holds the task's control lock
     │   └── LimitError             a configured limit would be exceeded
-    └── ServerError            something outside the request broke (spawn failed, disk full)
+    └── ServerError            something outside the request broke: SERVER_ERROR (default), SPAWN_FAILED,
+                               UNAVAILABLE; GitError GIT_FAILED, NondeterminismError RUN_NONDETERMINISM
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ class ErrorCode(enum.IntEnum):
     FRAME_TOO_LARGE = 1031  # an incoming frame exceeds the frame limit
     SUBSCRIPTION_NOT_FOUND = 1040  # unknown subscription id
     QUOTA_REACHED = 1050  # the task's log quota is used up
+    SERVER_ERROR = 1070  # something outside the request broke (the disk, a child, a restore); the message says what
+    UNAVAILABLE = 1071  # a part of the daemon the request needs is not running in this daemon
     HXE_INVALID = 1100  # an HXE image failed validation (the message names the rule)
     APP_EXISTS = 1101  # a single-instance HSX app of that name is running
     METADATA_CONFLICT = 1102  # HXE metadata clashes with registered values/commands/mailboxes
@@ -128,7 +131,13 @@ class NotFoundError(ClientError):
 
 
 class InvalidTransitionError(ClientError):
+    """A state machine has no edge for the event in its current state (see kernel/transitions.py)."""
+
     default_code = ErrorCode.INVALID_TRANSITION
+    # Set by kernel.transitions.next_state on a table miss; None when raised by hand.
+    machine: str | None = None  # which machine refused: "task", "vm", "process", "patch", "run", ...
+    state: str | None = None  # the state it was in (its wire value)
+    event: str | None = None  # the event or transition that has no edge from that state
 
 
 class NotAllowedError(ClientError):
@@ -144,6 +153,11 @@ class LimitError(ClientError):
 
 
 class ServerError(ExecutiveError):
-    """Something outside the request broke: the OS, the disk, a child."""
+    """Something outside the request broke: the OS, the disk, a child.
 
-    default_code = ErrorCode.SPAWN_FAILED
+    The default code is the generic ``SERVER_ERROR``; a raise site that knows
+    more passes its own (``SPAWN_FAILED``, ``UNAVAILABLE``) or uses a subclass
+    with its own default (``GitError``, ``NondeterminismError``).
+    """
+
+    default_code = ErrorCode.SERVER_ERROR

@@ -26,7 +26,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from executive.kernel.errors import InvalidTransitionError, NotFoundError
+from executive.kernel.errors import NotFoundError
+from executive.kernel.transitions import can, next_state
 
 __all__ = [
     "TRANSITIONS",
@@ -118,7 +119,7 @@ class Task:
 
     def can(self, transition: Transition) -> bool:
         """Whether ``transition`` is legal from the current state."""
-        return transition in TRANSITIONS[self.state]
+        return can(TRANSITIONS, self.state, transition)
 
     def apply(self, transition: Transition) -> TaskState:
         """Move along one edge of ``TRANSITIONS`` and return the previous state.
@@ -126,15 +127,15 @@ class Task:
         Raises:
             InvalidTransitionError: the edge does not exist; nothing changes.
         """
-        try:
-            new = TRANSITIONS[self.state][transition]
-        except KeyError:
-            allowed = ", ".join(t.value for t in TRANSITIONS[self.state]) or "nothing (it has ended)"
-            raise InvalidTransitionError(
-                f"cannot {transition.value} task {self.id} ({self.name}): it is {self.state.value}; "
-                f"from {self.state.value} it can only {allowed}",
-                data={"task": self.id, "state": self.state.value, "transition": transition.value},
-            ) from None
+        new = next_state(
+            TRANSITIONS,
+            self.state,
+            transition,
+            machine="task",
+            subject=f"task {self.id} ({self.name})",
+            data={"task": self.id, "state": self.state.value, "transition": transition.value},
+            when_final="nothing (it has ended)",
+        )
         prev = self.state
         self.state = new
         if new is TaskState.RUNNING and self.started is None:

@@ -37,6 +37,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from executive.kernel import transitions
 from executive.kernel.errors import BadParamsError, ExecutiveError, LimitError
 from executive.kernel.events import EventBus
 from executive.pipeline import checkpoints as cp
@@ -73,15 +74,17 @@ class PipelineHost(TaskHost, Protocol):
 
 def next_state(run_id: int, state: RunState, event: RunEvent) -> RunState:
     """Look ``event`` up in the transition table; a miss is a :class:`RunTransitionError`."""
-    try:
-        return RUN_TRANSITIONS[state][event]
-    except KeyError:
-        allowed = ", ".join(e.value for e in RUN_TRANSITIONS[state]) or "nothing"
-        hint = " (a finished run resumes only with --rework-from STEP)" if event is RunEvent.RESUME else ""
-        raise RunTransitionError(
-            f"cannot {event.value} run {run_id}: it is {state.value}; from {state.value} it can only {allowed}{hint}",
-            data={"run": run_id, "state": state.value, "event": event.value},
-        ) from None
+    return transitions.next_state(
+        RUN_TRANSITIONS,
+        state,
+        event,
+        machine="run",
+        subject=f"run {run_id}",
+        data={"run": run_id, "state": state.value, "event": event.value},
+        error=RunTransitionError,
+        when_final="nothing",
+        hint="a finished run resumes only with --rework-from STEP" if event is RunEvent.RESUME else "",
+    )
 
 
 class PipelineEngine:

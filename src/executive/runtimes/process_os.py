@@ -118,6 +118,21 @@ class ProcessOS:
                 continue
         return sent
 
+    def signal_group(self, pgid: int, sig: signal.Signals) -> bool:
+        """Send ``sig`` to a process group at once (one syscall, no scan); False if the group is gone."""
+        try:
+            os.killpg(pgid, sig)
+            return True
+        except (ProcessLookupError, PermissionError):
+            return False
+
+    def pgid(self, pid: int) -> int | None:
+        """The process group of ``pid`` (None if it is gone)."""
+        try:
+            return os.getpgid(pid)
+        except (ProcessLookupError, PermissionError):
+            return None
+
     def alive(self, pid: int, create_time: float | None) -> bool:
         """Whether ``pid`` is still the process that started at ``create_time``."""
         try:

@@ -94,6 +94,7 @@ _SWITCH_REASON = {  # scheduler-event reason for each way a slice ends (spec hsx
 }
 _SLICE_BUDGET_S = 0.004  # work the scheduler does before yielding to the loop
 _CHUNK_S = 0.002  # longest a slice should hold the loop
+_CLOSE_WAIT_S = 5.0  # longest aclose() waits for the scheduler task to end
 _STACK_SLOTS = 8  # distinct stack/register-window positions (reference formula, spec §1.3)
 
 
@@ -153,21 +154,32 @@ class VmRuntime:
         self._last_stop = "quantum_expired"  # why the previous slice ended (scheduler events)
         self._last_quantum_left = 0  # instructions of its quantum the previous slice did not use
         self.clock_running = True  # HSX `clock stop` holds every VM task between slices
+        self._closing = False  # aclose() began: the scheduler returns at its next check
         self.total_steps = 0
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
-        if self._runner is None:
+        if self._runner is None and not self._closing:
             self._runner = asyncio.ensure_future(self._schedule())
 
     async def aclose(self) -> None:
-        if self._runner is not None:
-            self._runner.cancel()
-            try:
-                await self._runner
-            except asyncio.CancelledError:
-                pass
-            self._runner = None
+        """Stop the scheduler and end every task (daemon stop); returns even if the scheduler misbehaves.
+
+        The scheduler sees ``_closing`` between slices and cancellation at its next yield,
+        so it normally stops at once.  If it does not within ``_CLOSE_WAIT_S`` (a bug: a
+        slice that never yields), or if it died of an exception, that is logged and the
+        close goes on: the tasks still end and the store is still flushed.
+        """
+        self._closing = True
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            runner.cancel()
+            done, _ = await asyncio.wait([runner], timeout=_CLOSE_WAIT_S)
+            if not done:
+                log.error("vm_scheduler_stuck", waited_s=_CLOSE_WAIT_S, total_steps=self.total_steps)
+            elif not runner.cancelled() and runner.exception() is not None:
+                exc = runner.exception()
+                log.error("vm_scheduler_died", error=repr(exc), exc_info=exc)
         if self._timer is not None:
             self._timer.cancel()
         for vt in list(self.tasks.values()):
@@ -238,7 +250,8 @@ class VmRuntime:
             app_name=vt.app_name, entry=plan.image.entry, code_len=len(plan.image.code), ro_len=len(plan.image.rodata)
         )
         if paused:
-            vt.state = VmState.PAUSED
+            # READY -> PAUSED before it ever ran; no task_state event (the kernel task is not RUNNING yet).
+            vt.state = next_state(vt.pid, vt.state, VmEvent.PAUSE)
             vt.pause_reason = pause_reason
         else:
             self._make_ready(vt)
@@ -522,14 +535,14 @@ class VmRuntime:
     # ------------------------------------------------------------------ execution
     async def _schedule(self) -> None:
         """The scheduler task: slices in round robin, yielding to the loop between bursts."""
-        while True:
+        while not self._closing:
             self.valcmd.run_pending()  # complete async command calls; their replies wake waiters (spec §12.2)
             if not self._ready or not self.clock_running:
                 self._kick.clear()
                 await self._kick.wait()
                 continue
             budget_end = time.perf_counter() + _SLICE_BUDGET_S
-            while self._ready and self.clock_running:
+            while self._ready and self.clock_running and not self._closing:
                 vt = self._ready.popleft()
                 self._run_slice(vt, self.quantum)
                 if time.perf_counter() >= budget_end:

@@ -10,7 +10,8 @@ EXITED (``TASK_EXIT``; status = R0), FAULTED (a fault; reason and PC kept — it
 never re-executes, unlike the reference controller, spec hsx-vm §3.4) or KILLED.
 
 Every move goes through :func:`next_state`; a move that is not in ``TABLE``
-raises :class:`InvalidTransitionError` naming the task, the state and the event.
+raises :class:`InvalidTransitionError` naming the task, the state and the event
+(the lookup is kernel/transitions.py, shared by every machine).
 The kernel task state is derived (:data:`KERNEL_VIEW`): the four live
 scheduling states are kernel RUNNING, PAUSED is PAUSED, the rest are ENDED.
 """
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import enum
 
-from executive.kernel.errors import InvalidTransitionError
+from executive.kernel import transitions
 
 __all__ = ["FINISHED", "HSX_NAMES", "RUNNABLE", "TABLE", "VmEvent", "VmState", "next_state"]
 
@@ -107,11 +108,12 @@ HSX_NAMES = {
 
 def next_state(task_id: int, state: VmState, event: VmEvent) -> VmState:
     """The state after ``event``, or InvalidTransitionError if the table has no such edge."""
-    try:
-        return TABLE[state][event]
-    except KeyError:
-        allowed = ", ".join(e.value for e in TABLE[state]) or "nothing (it has finished)"
-        raise InvalidTransitionError(
-            f"task {task_id}: cannot {event.value} a program that is {state.value}; it can only {allowed}",
-            data={"task": task_id, "state": state.value, "event": event.value},
-        ) from None
+    return transitions.next_state(
+        TABLE,
+        state,
+        event,
+        machine="vm",
+        subject=f"HSX task {task_id}",
+        data={"task": task_id, "state": state.value, "event": event.value},
+        when_final="nothing (it has finished)",
+    )

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from executive.agents.adapters import AgentRequest
 from executive.agents.fixloop import FixParams
-from executive.kernel.errors import ServerError
+from executive.kernel.errors import ErrorCode, ServerError
 from executive.service.results import (
     AgentCheckRow,
     AgentDiff,
@@ -63,7 +63,9 @@ class AgentsService:
     @property
     def layer(self) -> AgentService:
         if self._layer is None:
-            raise ServerError("the agents layer is not running in this daemon (Executive.open has not run)")
+            raise ServerError(
+                "the agents layer is not running in this daemon (Executive.open has not run)", code=ErrorCode.UNAVAILABLE
+            )
         return self._layer
 
     # --- the layer's parts, for the layers below the service and in-process tests

@@ -34,7 +34,7 @@ from executive.agents.service import AgentService
 from executive.kernel.events import EventBus, Subscription
 from executive.kernel.limits import DEFAULT_LIMITS, Limits
 from executive.kernel.sessions import SessionManager
-from executive.kernel.tasks import EndReason, Task, TaskKind, TaskState, TaskTable, Transition
+from executive.kernel.tasks import EndReason, Task, TaskKind, TaskTable, Transition
 from executive.paths import make_private_dir
 from executive.pipeline.engine import PipelineEngine
 from executive.runtimes.allowlist import AllowList
@@ -138,11 +138,13 @@ class Executive:
         self._closed = True
         if self._housekeeping:
             self._housekeeping.cancel()
+            await asyncio.gather(self._housekeeping, return_exceptions=True)
         # Pipelines first: a step whose task shutdown ends (queued or running) must stay
         # "in flight" in its checkpoint, so `pipeline resume` re-runs it.
         await self.pipelines.aclose()
         self.task_service.cancel_queued()
         await self.vm.aclose()
+        await self.task_service.settle_background()  # spawns in flight finish, so shutdown finds their processes
         await self.processes.shutdown()
         await self.agents.aclose()
         if self._store is not None:
@@ -168,15 +170,14 @@ class Executive:
             if task.is_live:
                 detail = "the daemon stopped while this task was live"
                 if task.pid and self.processes.os.alive(task.pid, pid_start):
-                    pids = self.processes.os.tree(task.pid, self.processes.marker(task.id))
+                    pids = await asyncio.to_thread(self.processes.os.tree, task.pid, self.processes.marker(task.id))
                     self.processes.os.signal_all(pids, _signal.SIGKILL)
                     detail += "; its orphaned process tree was killed"
-                task.state = TaskState.ENDED
+                prev = task.apply(Transition.END)  # every live state has an END edge (kernel/tasks.py)
                 task.end_reason = EndReason.LOST
                 task.end_detail = detail
-                task.ended = task.ended or time.time()
                 self.persist(task)
-                log.info("task_transition", task=task.id, **{"from": "live", "to": "ended"}, reason="lost")
+                log.info("task_transition", task=task.id, **{"from": prev.value, "to": "ended"}, reason="lost")
             self.tasks.insert(task)
 
     async def _housekeep(self) -> None:

@@ -61,6 +61,15 @@ class TaskService:
         self._spawning.add(fut)
         fut.add_done_callback(self._spawning.discard)
 
+    async def settle_background(self, timeout: float = 5.0) -> None:
+        """Daemon stop: let spawns and deferred stops in flight finish (cancel any still running after ``timeout``)."""
+        if not self._spawning:
+            return
+        _, late = await asyncio.wait(list(self._spawning), timeout=timeout)
+        for fut in late:
+            fut.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+
     @property
     def queued(self) -> int:
         return len(self._queue)

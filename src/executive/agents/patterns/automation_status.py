@@ -15,7 +15,7 @@ from typing import Any
 
 from executive.agents.patterns._report import render
 from executive.agents.patterns.base import Pattern, PatternContext, Plan, PlannedFile
-from executive.kernel.errors import ServerError
+from executive.kernel.errors import ErrorCode, ServerError
 
 __all__ = ["AutomationStatus"]
 
@@ -27,7 +27,7 @@ class AutomationStatus(Pattern):
     async def plan(self, instance: dict[str, Any], ctx: PatternContext) -> Plan:
         ex, agents = ctx.ex, ctx.agents
         if ex is None or agents is None:
-            raise ServerError("automation_status needs the running daemon")
+            raise ServerError("automation_status needs the running daemon", code=ErrorCode.UNAVAILABLE)
         bins = instance.get("bins", {})
         names = instance.get("agents") or ["claude", "codex", "aider", "command"]
         adapters = []

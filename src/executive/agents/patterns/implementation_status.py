@@ -15,7 +15,7 @@ from typing import Any
 
 from executive.agents.patterns._report import render
 from executive.agents.patterns.base import Pattern, PatternContext, Plan, PlannedFile
-from executive.kernel.errors import ServerError
+from executive.kernel.errors import ErrorCode, ServerError
 
 __all__ = ["SECTIONS", "ImplementationStatus"]
 
@@ -28,7 +28,7 @@ class ImplementationStatus(Pattern):
 
     async def plan(self, instance: dict[str, Any], ctx: PatternContext) -> Plan:
         if ctx.ex is None:
-            raise ServerError("implementation_status needs the running daemon")
+            raise ServerError("implementation_status needs the running daemon", code=ErrorCode.UNAVAILABLE)
         sections = instance.get("sections") or list(SECTIONS)
         report = {"generated_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
         report.update(await ctx.ex.store.call(lambda s: s.status_report(sections)))
