@@ -132,11 +132,17 @@ async def _core(call: Checked) -> None:
     await call("task.unlock", task=task["id"])
     await call("task.list")
     await call("task.info", task=task["id"])
+    stats = await call("task.stats", processes=True)
+    assert str(task["id"]) in stats["tasks"]
+    await call("daemon.limits")
     await call("task.cancel", task=task["id"])
     await call("task.wait", task=task["id"], timeout=30)
     await call("task.output", task=task["id"])
     sleeper = await call("task.run", argv=["sleep", "30"])
     await call("task.kill", task=sleeper["id"])
+    again = await call("task.restart", task=sleeper["id"])
+    assert again["restart_of"] == sleeper["id"]
+    await call("task.kill", task=again["id"])
     await call("events.unsubscribe", subscription=sub["subscription"])
     assert session["id"]
 

@@ -93,7 +93,7 @@ async def vm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[V
     try:
         yield Vm(ex, moves)
     finally:
-        await ex.close()
+        await ex.aclose()
 
 
 # --- READY ------------------------------------------------------------------------------------

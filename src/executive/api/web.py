@@ -110,10 +110,10 @@ def mount_dashboard(app: FastAPI, service: Executive, token: str | None) -> None
         if stream not in ("stdout", "stderr"):
             return JSONResponse({"error": "stream must be stdout or stderr"}, status_code=400)
         try:
-            row: dict[str, Any] = service.task_info(int(task) if task.isdigit() else task)
+            row: dict[str, Any] = dict(service.task_info(int(task) if task.isdigit() else task))
+            path = service.task_log_file(row["id"], stream)
         except ExecutiveError as exc:
             return JSONResponse({"error": exc.message}, status_code=404)
-        path = service.processes.log_path(row["id"], stream)
         if not path.exists():
             return Response(b"", media_type="text/plain", headers={"Content-Disposition": _attachment(row, stream)})
         return FileResponse(

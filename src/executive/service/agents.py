@@ -64,7 +64,8 @@ class AgentsService:
     def layer(self) -> AgentService:
         if self._layer is None:
             raise ServerError(
-                "the agents layer is not running in this daemon (Executive.open has not run)", code=ErrorCode.UNAVAILABLE
+                "the agents layer is not running in this daemon (Executive.open has not run)",
+                code=ErrorCode.UNAVAILABLE,
             )
         return self._layer
 

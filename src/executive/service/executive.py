@@ -45,6 +45,7 @@ from executive.service.debug import DebugService
 from executive.service.events import EventService, OutputWatch
 from executive.service.pipelines import PipelinesService
 from executive.service.results import (
+    DaemonLimits,
     EventRecord,
     EventsAcked,
     Health,
@@ -56,11 +57,14 @@ from executive.service.results import (
     TaskLockResult,
     TaskOutputBytes,
     TaskOutputSlice,
+    TaskRestarted,
     TaskRow,
+    TaskStats,
     TaskWaitResult,
     Unsubscribed,
 )
 from executive.service.sessions import SessionService
+from executive.service.task_views import TaskViews
 from executive.service.tasks import BASE_ENV_KEYS, TaskService
 from executive.service.vm import VmService
 from executive.store.sqlite import SqliteStore
@@ -102,6 +106,7 @@ class Executive:
         self.processes = ProcessRuntime(self, home=self.home, os_api=os_api, instance=instance)
         # The sub-services.
         self.task_service = TaskService(self)  # process tasks: run queue, control, output, waiting
+        self.task_views = TaskViews(self)  # tree statistics, restart, limits, log files (the dashboard)
         self.session_service = SessionService(self.sessions, self.tasks, self.bus)
         self.event_service = EventService(self.bus, limits)
         self.vm = VmService(self)  # HSX programs: loading, scheduling, registers, memory, mailboxes
@@ -284,6 +289,24 @@ class Executive:
 
     def task_info(self, ref: int | str) -> TaskInfo:
         return self.task_service.info(ref)
+
+    async def task_stats(self, refs: list[int | str] | None = None, *, processes: bool = False) -> TaskStats:
+        """CPU % and RSS of live tasks' process trees; see :meth:`TaskViews.stats`."""
+        return await self.task_views.stats(refs, processes=processes)
+
+    async def task_restart(
+        self, ref: int | str, *, name: str | None = None, session_id: str | None = None
+    ) -> TaskRestarted:
+        """A new process task with ``ref``'s argv and cwd; see :meth:`TaskViews.restart`."""
+        return await self.task_views.restart(ref, name=name, session_id=session_id)
+
+    def task_log_file(self, ref: int | str, stream: str) -> Path:
+        """The file holding one stream of a task's output (for a download; it may not exist yet)."""
+        return self.task_views.log_file(ref, stream)
+
+    def daemon_limits(self) -> DaemonLimits:
+        """The limits in force (kernel/limits.py)."""
+        return self.task_views.limits()
 
     def task_id(self, ref: int | str) -> int:
         """The id of a task named by id or name.

@@ -8,16 +8,21 @@ Schema ``rpc.discover`` publishes and validates replies against it in the tests.
 
 from __future__ import annotations
 
-from typing import Any, Literal, NotRequired
+import typing
+from typing import TYPE_CHECKING, Any, Literal, NotRequired
 
 from typing_extensions import TypedDict
 
+from executive.kernel.limits import Limits
+
 __all__ = [
+    "DaemonLimits",
     "EventRecord",
     "EventsAcked",
     "EventsSubscribed",
     "Health",
     "OutputBytes",
+    "ProcessSample",
     "SessionClosed",
     "SessionInfo",
     "SessionOpened",
@@ -26,8 +31,11 @@ __all__ = [
     "TaskLockResult",
     "TaskOutputBytes",
     "TaskOutputSlice",
+    "TaskRestarted",
     "TaskRow",
+    "TaskStats",
     "TaskWaitResult",
+    "TreeSample",
     "Unsubscribed",
 ]
 
@@ -177,3 +185,37 @@ class Health(TypedDict):
     sessions: int
     subscriptions: int
     last_seq: int
+
+
+class ProcessSample(TypedDict):
+    """One process of a task's tree (``task.stats`` with ``processes``)."""
+
+    pid: int
+    ppid: int
+    name: str
+    cpu_percent: float
+    rss: int
+
+
+class TreeSample(TypedDict):
+    """CPU % (since the previous sample) and RSS of a task's process tree; zeros once it is gone."""
+
+    cpu_percent: float
+    rss: int
+    procs: int
+    processes: NotRequired[list[ProcessSample]]
+
+
+class TaskStats(TypedDict):
+    tasks: dict[str, TreeSample]  # task id (as a string: a JSON object key) -> its tree
+
+
+class TaskRestarted(TaskRow):
+    restart_of: int  # the task whose argv and cwd the new one took
+
+
+# ``daemon.limits``: every field of kernel/limits.py's Limits, so the schema follows the dataclass.
+if TYPE_CHECKING:
+    DaemonLimits = dict[str, Any]
+else:
+    DaemonLimits = TypedDict("DaemonLimits", typing.get_type_hints(Limits))
