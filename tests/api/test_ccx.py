@@ -380,14 +380,20 @@ TOTAL = 200_000_000
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-async def test_a_reader_that_stalls_60s_keeps_its_link_and_every_byte(ccx: CcxDaemon, rpc: Client) -> None:
-    """200 MB of 1 KiB lines; the client stops reading for 60 s mid-stream (spec §8: the reference's link dies)."""
+@pytest.mark.parametrize("port", ["ccx", "main"])
+async def test_a_reader_that_stalls_60s_keeps_its_link_and_every_byte(ccx: CcxDaemon, rpc: Client, port: str) -> None:
+    """200 MB of 1 KiB lines; the client stops reading for 60 s mid-stream (spec §8: the reference's link dies).
+
+    Both ports: /ws/mcp on the main port (token) and the --ccx-port.  The stall outlasts three of
+    the servers' 20 s pings, which the stalled client cannot see behind its unread data.
+    """
     expected = hashlib.sha256()
     block = LINE * 1024
     for _ in range(TOTAL // len(block)):
         expected.update(block)
     expected.update(block[: TOTAL % len(block)])
-    c = await CcxClient.connect(ccx.ccx_url, compression=None, max_queue=4)  # back-pressure reaches the daemon
+    url, token = (ccx.ccx_url, None) if port == "ccx" else (ccx.main_url, ccx.token)
+    c = await CcxClient.connect(url, token, compression=None, max_queue=4)  # back-pressure reaches the daemon
     assert (await c.recv())["method"] == "connected"
     await c.send(
         {"jsonrpc": "2.0", "method": "execute", "params": {"command": f"yes {'x' * 1023} | head -c {TOTAL}"}, "id": 1}

@@ -18,6 +18,7 @@ import uvicorn
 from fastapi import FastAPI, WebSocket
 
 from executive.api.ccx import CcxEndpoint, serve_ccx_socket
+from executive.api.listen import keep_alive
 from executive.kernel.errors import BadParamsError
 
 __all__ = ["CcxServer", "create_ccx_app", "start_ccx_server"]
@@ -73,6 +74,7 @@ async def start_ccx_server(endpoint: CcxEndpoint, *, port: int) -> CcxServer:
         raise BadParamsError(
             f"cannot listen on 127.0.0.1:{port} for --ccx-port: {exc.strerror}; pick another port (0 = any free port)"
         ) from exc
+    keep_alive(sock)
     sock.listen(512)
     sock.setblocking(False)
     config = uvicorn.Config(

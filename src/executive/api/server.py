@@ -26,6 +26,7 @@ from executive.api.ccx import CcxEndpoint
 from executive.api.ccx_server import start_ccx_server
 from executive.api.daemon_file import DaemonNotRunning, read_daemon_file, remove_daemon_file, write_daemon_file
 from executive.api.http import create_app
+from executive.api.listen import keep_alive
 from executive.api.rpc import Method
 from executive.kernel.errors import BadParamsError
 from executive.kernel.limits import DEFAULT_LIMITS, Limits
@@ -73,9 +74,11 @@ def _bind(host: str, port: int) -> socket.socket:
         raise BadParamsError(
             f"cannot listen on {host}:{port}: {exc.strerror}; pick another --port (0 = any free port)"
         ) from exc
+    keep_alive(sock)
     sock.listen(512)
     sock.setblocking(False)
     return sock
+
 
 
 def _lock_home(home: Path) -> Any:
@@ -136,7 +139,7 @@ async def serve(
         access_log=False,
         ws_max_size=opts.limits.max_frame_bytes * 4,  # hard cap; frames above max_frame_bytes get an RPC error first
         ws_ping_interval=20.0,
-        ws_ping_timeout=60.0,
+        ws_ping_timeout=None,  # a stalled reader keeps its link; dead peers: keep_alive()
         lifespan="off",
     )
     server = uvicorn.Server(config)
