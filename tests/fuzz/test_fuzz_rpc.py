@@ -52,7 +52,8 @@ def _stub(name: str) -> Any:
 
 def _methods() -> list[Method]:
     real = core_methods() + agent_methods() + pipeline_methods() + vm_methods() + debug_methods()
-    stubs = [Method(m.name, m.params, m.result, _stub(m.name)) for m in real]
+    # every stub answers {ok: true} (or an error): its declared result says so
+    stubs = [Method(m.name, m.params, dict[str, bool], _stub(m.name)) for m in real]
 
     async def unencodable(ctx: Any, params: Any) -> Any:
         await asyncio.sleep(0)
