@@ -127,6 +127,7 @@ async def _core(call: Checked) -> None:
     task = await call("task.run", argv=reader, stdin=True, name="reader")
     await call("task.lock", task=task["id"])
     await call("task.input", task=task["id"], data="hello\n")
+    await call("task.set_quota", task=task["id"], quota=1 << 30)
     await call("task.pause", task=task["id"])
     await call("task.resume", task=task["id"])
     await call("task.unlock", task=task["id"])

@@ -26,7 +26,7 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
-from executive.kernel.errors import ErrorCode, InvalidTransitionError, LimitError, ServerError
+from executive.kernel.errors import BadParamsError, ErrorCode, InvalidTransitionError, LimitError, ServerError
 from executive.kernel.events import EventBus
 from executive.kernel.limits import DEFAULT_LIMITS, Limits
 from executive.kernel.tasks import EndReason, Task, TaskKind, TaskState, Transition
@@ -787,6 +787,7 @@ def test_every_gate_edge_is_tested() -> None:
         (OutputGate.FLOWING, GateEvent.QUOTA),
         (OutputGate.THROTTLED, GateEvent.CAUGHT_UP),
         (OutputGate.THROTTLED, GateEvent.QUOTA),
+        (OutputGate.QUOTA, GateEvent.RAISED),
     }
 
 
@@ -814,6 +815,34 @@ async def test_gate_flowing_to_quota_pauses_for_good(rig: Rig) -> None:
     with pytest.raises(LimitError) as info:
         rig.rt.resume(task)
     assert info.value.code is ErrorCode.QUOTA_REACHED
+
+
+async def test_gate_quota_to_flowing_when_the_quota_is_raised(rig: Rig) -> None:
+    task = await rig.start(quota=100)
+    rig.os.output("stdout", b"y" * 100)
+    await rig.settle()
+    with pytest.raises(BadParamsError):
+        rig.rt.set_quota(task, 100)  # not above what the logs hold: nothing changes
+    assert not rig.os.transport.pipes[1].reading and rig.os.signals() == [STOP]
+    assert rig.rt.set_quota(task, 1000) is True  # QUOTA -> FLOWING
+    await rig.settle()
+    assert rig.os.transport.pipes[1].reading and rig.os.signals() == [STOP, CONT]
+    assert [e["to"] for e in rig.logs if e.get("event") == "output_gate"] == ["quota", "flowing"]
+    assert rig.rt.set_quota(task, 2000) is False  # already flowing: only the number changes
+    rig.os.output("stdout", b"y" * 1900)
+    await rig.settle()
+    assert rig.os.signals() == [STOP, CONT, STOP]  # the new quota holds it again
+
+
+async def test_a_failed_log_write_is_not_undone_by_a_larger_quota(rig: Rig) -> None:
+    task = await rig.start(quota=100)
+    sup = rig.rt._sup(task)
+    sup.write_failed = True  # as _on_log_progress records a failed write before closing the gate
+    sup._quota_pause("log write failed: No space left on device")
+    with pytest.raises(LimitError) as info:
+        rig.rt.set_quota(task, 10_000)
+    assert info.value.code is ErrorCode.QUOTA_REACHED and "log write failed" in info.value.message
+    assert rig.rt.state(task.id) is not None and not rig.os.transport.pipes[1].reading
 
 
 async def test_gate_throttled_to_quota_and_no_sigstop_while_stopping(rig: Rig) -> None:

@@ -90,6 +90,11 @@ class TaskOne(_P):
     task: TaskRef
 
 
+class TaskSetQuota(_P):
+    task: TaskRef
+    quota: int = Field(gt=0, description="bytes of stdout+stderr the task may write in all (up to the daemon's limit)")
+
+
 class TaskInput(_P):
     task: TaskRef
     data: str | None = None
@@ -240,6 +245,13 @@ def core_methods() -> list[Method]:
             TaskRow,
             lambda c, p: c.service.task_resume(p.task, session_id=_touch(c)),
             "SIGCONT the task's tree.",
+        ),
+        Method(
+            "task.set_quota",
+            TaskSetQuota,
+            TaskRow,
+            lambda c, p: c.service.task_set_quota(p.task, p.quota, session_id=_touch(c)),
+            "A new log quota for a running task; one paused on its quota runs on.",
         ),
         Method(
             "task.cancel",

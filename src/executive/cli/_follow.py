@@ -32,8 +32,10 @@ class OutputFollower:
         sink: Callable[[str, bytes], None],
         offsets: dict[str, int] | None = None,
         streams: tuple[str, ...] = ("stdout", "stderr"),
+        on_quota: Callable[[int, dict[str, Any]], None] | None = None,
     ) -> None:
         self.client = client
+        self.on_quota = on_quota  # called with (task, data) when the task stops on its log quota
         self.task = task
         self.sink = sink
         self.streams = streams
@@ -80,6 +82,8 @@ class OutputFollower:
             elif ev["type"] == "warning":
                 for s in self.streams:  # something was dropped: catch up from the log
                     await self.fill(s, None)
+            elif ev["type"] == "quota" and ev["pid"] == self.task and self.on_quota is not None:
+                self.on_quota(self.task, ev["data"])
             elif ev["type"] == "task_state" and ev["pid"] == self.task and ev["data"].get("to") == "ended":
                 await self.finish()
                 if stop_on_end:

@@ -25,6 +25,7 @@ from executive.cli._common import (
     write_out,
 )
 from executive.cli._follow import OutputFollower
+from executive.cli.quota import parse_size, print_notice
 
 
 def _exit_status(info: dict[str, Any]) -> int:
@@ -54,6 +55,9 @@ def run(
     ),
     detach: bool = typer.Option(False, "--detach", "-d", help="Print the task id and return at once."),
     stdin: bool = typer.Option(False, "--stdin", help="Forward this terminal's stdin to the task."),
+    quota: str | None = typer.Option(
+        None, "--quota", help="Log quota (stdout+stderr in all), e.g. 4G; default the daemon's (1G)."
+    ),
 ) -> None:
     """Run CMD as a supervised task; stream its output; exit with its exit code.  Ctrl-C cancels it."""
     env_map: dict[str, str] = {}
@@ -62,11 +66,17 @@ def run(
             raise fail(f"--env expects K=V, got {item!r}", EXIT_USAGE)
         k, v = item.split("=", 1)
         env_map[k] = v
+    quota_bytes = None
+    if quota is not None:
+        try:
+            quota_bytes = parse_size(quota)
+        except ValueError as exc:
+            raise fail(f"--quota: {exc}", EXIT_USAGE) from None
 
     async def go(client: Client) -> int:
         cursor = (await client.call("daemon.health"))["last_seq"]
         params: dict[str, Any] = {"argv": cmd, "cwd": os.path.abspath(cwd or os.getcwd()), "stdin": stdin}
-        for k, v in (("name", name), ("timeout", timeout), ("idle_timeout", idle_timeout)):
+        for k, v in (("name", name), ("timeout", timeout), ("idle_timeout", idle_timeout), ("quota", quota_bytes)):
             if v is not None:
                 params[k] = v
         if env_map:
@@ -77,7 +87,7 @@ def run(
             console.print(tid)
             return 0
         await client.call("events.subscribe", tasks=[tid], types=["output", "task_state", "quota"], since_seq=cursor)
-        follower = OutputFollower(client, tid, write_out)
+        follower = OutputFollower(client, tid, write_out, on_quota=print_notice)
         loop = asyncio.get_running_loop()
         interrupts = 0
         requests = InterruptRequests()

@@ -49,6 +49,7 @@ class Limits:
     output_chunk_bytes: int = 64 * 1024  # largest data slice in one `output` event
     output_read_bytes: int = 4 * 1024 * 1024  # largest slice one task.output call returns
     output_quota_bytes: int = 1024 * 1024 * 1024  # default per-task log quota (stdout+stderr)
+    max_output_quota_bytes: int = 256 * 1024**3  # largest quota a client may set (run --quota, task.set_quota)
     max_input_bytes: int = 1024 * 1024  # one task.input call
     kill_grace_s: float = 5.0  # SIGTERM -> SIGKILL grace on cancel
     exit_linger_s: float = 1.0  # after the leader exits, how long children may hold the pipes

@@ -43,7 +43,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from executive.kernel.errors import ErrorCode, InvalidTransitionError, LimitError
+from executive.kernel.errors import BadParamsError, ErrorCode, InvalidTransitionError, LimitError
 from executive.kernel.events import EventBus
 from executive.kernel.limits import Limits
 from executive.kernel.tasks import EndReason, Task, Transition
@@ -188,11 +188,37 @@ class ProcessRuntime:
         sup = self._sup(task)
         if sup.gate is OutputGate.QUOTA:
             raise LimitError(
-                f"task {task.id} reached its log quota of {sup.spec.quota} bytes; it cannot resume — cancel it",
+                f"task {task.id} reached its log quota of {sup.spec.quota} bytes; raise it with "
+                f"`executive set-quota {task.id} SIZE` (task.set_quota) to let it run on, or cancel it",
                 code=ErrorCode.QUOTA_REACHED,
                 data={"task": task.id, "quota": sup.spec.quota},
             )
         sup.resume()
+
+    def set_quota(self, task: Task, quota: int) -> bool:
+        """Give a live task a new log quota; True when it was held by the old one and runs on now.
+
+        Raises:
+            BadParamsError: ``quota`` is not above what its logs already hold.
+            LimitError (QUOTA_REACHED): a log write failed, which a larger quota cannot help.
+        """
+        sup = self._sup(task)
+        if quota <= sup.output.total:
+            raise BadParamsError(
+                f"task {task.id} has already written {sup.output.total} bytes; a new quota must be larger",
+                data={"task": task.id, "used": sup.output.total},
+            )
+        if sup.write_failed:
+            raise LimitError(
+                f"task {task.id} stopped because a log write failed (disk full?); free space, then cancel and rerun it",
+                code=ErrorCode.QUOTA_REACHED,
+                data={"task": task.id},
+            )
+        if not sup.raise_quota(quota):
+            return False
+        if sup.stop_reason is None:
+            sup.resume()  # SIGCONT: the quota's SIGSTOP is undone
+        return True
 
     def stop(self, task: Task, reason: EndReason) -> None:
         self._sup(task).stop(reason)

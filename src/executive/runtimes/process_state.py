@@ -143,13 +143,14 @@ ENDING = frozenset({P.STOPPING, P.KILLING, P.REAPING})  # states in which the tr
 class OutputGate(enum.Enum):
     FLOWING = "flowing"  # the pipes are read as data arrives
     THROTTLED = "throttled"  # reading paused: the log writer is more than HIGH_WATER bytes behind
-    QUOTA = "quota"  # reading stopped for good: quota reached or a log write failed; the tree is SIGSTOPped
+    QUOTA = "quota"  # reading stopped: quota reached (until it is raised) or a log write failed; tree SIGSTOPped
 
 
 class GateEvent(enum.Enum):
     BACKLOG = "backlog"  # the writer fell more than HIGH_WATER bytes behind
     CAUGHT_UP = "caught_up"  # the writer is back under LOW_WATER bytes
     QUOTA = "quota"  # the logs reached the quota, or a log write failed
+    RAISED = "raised"  # the quota was raised above what the logs hold (never after a failed write)
 
 
 G, GE = OutputGate, GateEvent
@@ -157,5 +158,5 @@ G, GE = OutputGate, GateEvent
 GATE_TABLE: dict[OutputGate, dict[GateEvent, OutputGate]] = {
     G.FLOWING: {GE.BACKLOG: G.THROTTLED, GE.QUOTA: G.QUOTA},
     G.THROTTLED: {GE.CAUGHT_UP: G.FLOWING, GE.QUOTA: G.QUOTA},
-    G.QUOTA: {},
+    G.QUOTA: {GE.RAISED: G.FLOWING},
 }

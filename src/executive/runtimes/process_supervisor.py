@@ -121,6 +121,7 @@ class ProcessSupervisor:
         self.marker = runtime.marker(task.id)
         self._state = ProcessState.SPAWNING  # written only by the `state` setter, through TABLE
         self.gate = OutputGate.FLOWING  # written only by _move_gate, through GATE_TABLE
+        self.write_failed = False  # the QUOTA gate closed because a log write failed: raising the quota cannot help
         self.stop_reason: EndReason | None = None  # why we end it; None while it may end by itself (EXITED)
         self.open_pipes = set(STREAMS)  # streams that have not reached EOF (ours to close once the tree is reaped)
         self.finished = asyncio.Event()  # set on entering DONE or FAILED, for waiters
@@ -366,6 +367,7 @@ class ProcessSupervisor:
             if lg.error is not None and self.gate is not OutputGate.QUOTA:
                 # Disk full or similar: reading on would lose output, so stop the producer and say why.
                 log.error("log_write_failed", task=self.task.id, stream=stream, error=str(lg.error))
+                self.write_failed = True
                 self._quota_pause(f"log write failed: {lg.error.strerror}")
         if self.gate is OutputGate.THROTTLED and self.output.pending < LOW_WATER:
             self._move_gate(GateEvent.CAUGHT_UP)  # THROTTLED -> FLOWING
@@ -391,6 +393,20 @@ class ProcessSupervisor:
         self.last_output = self.rt.os.monotonic()  # the idle clock restarts: paused time is not idle time
         self._send(signal.SIGCONT)
 
+    def raise_quota(self, quota: int) -> bool:
+        """Set a larger quota; True when the old one held the output and it flows again now.
+
+        The caller has checked ``quota`` is above what the logs hold; the tree is continued by
+        the caller (it also moves the task out of PAUSED).
+        """
+        self.spec.quota = quota
+        if self.gate is not OutputGate.QUOTA or self.write_failed:
+            return False
+        self._move_gate(GateEvent.RAISED)  # QUOTA -> FLOWING: the pipes are read again
+        if self.output.pending > HIGH_WATER:
+            self._move_gate(GateEvent.BACKLOG)  # FLOWING -> THROTTLED: the disk is still behind
+        return True
+
     def _quota_pause(self, why: str | None) -> None:
         if self.gate is OutputGate.QUOTA or self._state in (ProcessState.DONE, ProcessState.FAILED):
             return
@@ -407,7 +423,8 @@ class ProcessSupervisor:
             {
                 "quota": self.spec.quota,
                 "used": used,
-                "detail": why or "log quota reached; the task is paused — cancel it, or read its logs",
+                "detail": why
+                or "log quota reached; the task is paused — raise its quota (task.set_quota) or cancel it",
             },
         )
 

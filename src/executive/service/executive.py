@@ -319,6 +319,10 @@ class Executive:
     def task_pause(self, ref: int | str, *, session_id: str | None = None) -> TaskRow:
         return self.task_service.pause(ref, session_id=session_id)
 
+    def task_set_quota(self, ref: int | str, quota: int, *, session_id: str | None = None) -> TaskRow:
+        """A new log quota for a running process task; see :meth:`TaskService.set_quota`."""
+        return self.task_service.set_quota(ref, quota, session_id=session_id)
+
     def task_resume(self, ref: int | str, *, session_id: str | None = None) -> TaskRow:
         return self.task_service.resume(ref, session_id=session_id)
 

@@ -219,11 +219,7 @@ class TaskService:
             if value is not None and not (0 < value <= 30 * 24 * 3600):
                 raise BadParamsError(f"{label} must be between 0 and 30 days (seconds), got {value}")
         q = self.ex.limits.output_quota_bytes if quota is None else quota
-        if not (0 < q <= self.ex.limits.output_quota_bytes):
-            raise LimitError(
-                f"quota must be 1..{self.ex.limits.output_quota_bytes} bytes",
-                data={"limit": self.ex.limits.output_quota_bytes},
-            )
+        self._check_quota(q)
         if self._running >= self.ex.limits.max_running and len(self._queue) >= self.ex.limits.max_queued:
             raise LimitError(
                 f"the queue is full ({self.ex.limits.max_queued} tasks wait for "
@@ -360,6 +356,25 @@ class TaskService:
             )
         self.ex.processes.resume(task)
         self.transition(task, Transition.RESUME, reason="user")
+        return _task_row(task)
+
+    def _check_quota(self, quota: int) -> None:
+        top = self.ex.limits.max_output_quota_bytes
+        if not (0 < quota <= top):
+            raise LimitError(f"quota must be 1..{top} bytes (limit max_output_quota_bytes)", data={"limit": top})
+
+    def set_quota(self, ref: int | str, quota: int, *, session_id: str | None = None) -> TaskRow:
+        """A new log quota for a live process task; one paused on its quota runs on at once."""
+        task = self._control(ref, session_id)
+        self._check_quota(quota)
+        if task.kind is TaskKind.VM or not self.ex.processes.is_live(task.id):
+            raise InvalidTransitionError(
+                f"cannot set the quota of task {task.id}: it is {task.state.value} and not a running process task",
+                data={"task": task.id, "state": task.state.value},
+            )
+        was_held = task.state is TaskState.PAUSED and task.pause_reason == "quota"
+        if self.ex.processes.set_quota(task, quota) and was_held:
+            self.transition(task, Transition.RESUME, reason="quota_raised", quota=quota)
         return _task_row(task)
 
     def cancel(self, ref: int | str, *, session_id: str | None = None) -> TaskRow:
