@@ -94,6 +94,7 @@ _SWITCH_REASON = {  # scheduler-event reason for each way a slice ends (spec hsx
 }
 _SLICE_BUDGET_S = 0.004  # work the scheduler does before yielding to the loop
 _CHUNK_S = 0.002  # longest a slice should hold the loop
+_MAX_CREDIT_QUANTA = 16  # most unrun quanta a time-cut task carries into its next slice
 _CLOSE_WAIT_S = 5.0  # longest aclose() waits for the scheduler task to end
 _STACK_SLOTS = 8  # distinct stack/register-window positions (reference formula, spec §1.3)
 
@@ -544,7 +545,7 @@ class VmRuntime:
             budget_end = time.perf_counter() + _SLICE_BUDGET_S
             while self._ready and self.clock_running and not self._closing:
                 vt = self._ready.popleft()
-                self._run_slice(vt, self.quantum)
+                self._run_slice(vt, self.quantum + vt.credit)
                 if time.perf_counter() >= budget_end:
                     break
             await asyncio.sleep(0)
@@ -596,6 +597,12 @@ class VmRuntime:
                 break
         vt.slices += 1
         self._last_quantum_left = quantum - executed
+        # Deficit round robin: a slice cut short by the time bound (the daemon was descheduled, or
+        # the instructions were slow) keeps what it did not run for its next turn, so every task
+        # gets the same instructions per round; a task that stops by itself starts afresh.
+        # (Capped, so a task whose instructions are always slow does not pile up credit it cannot use.)
+        cut_short = cpu.halt is HaltReason.RUNNING and executed < quantum
+        vt.credit = min(quantum - executed, _MAX_CREDIT_QUANTA * self.quantum) if cut_short else 0
         self.total_steps += executed
         self._after_run(vt)
         return executed

@@ -78,6 +78,7 @@ class VmTask:
         )
         self.slices = 0
         self.chunk = 256  # instructions per Cpu.run inside a slice; the scheduler adapts it to time
+        self.credit = 0  # instructions of its last quantum a time-cut slice did not run; added to the next one
 
     @property
     def finished(self) -> bool:
