@@ -37,8 +37,10 @@ from executive.paths import make_private_dir
 from executive.pipeline.engine import PipelineEngine
 from executive.runtimes.allowlist import AllowList
 from executive.runtimes.output import TaskOutput
+from executive.runtimes.placed import PlacedRuntime, is_remote
 from executive.runtimes.process import STREAMS, ProcessRuntime, ProcessSpec
 from executive.runtimes.process_os import ProcessOS
+from executive.runtimes.ray_placement import parse_placement
 from executive.service_debug import DebugService
 from executive.service_vm import VmService
 from executive.store.sqlite import SqliteStore
@@ -63,6 +65,7 @@ class Executive:
         limits: Limits = DEFAULT_LIMITS,
         allow_list: AllowList | None = None,
         os_api: ProcessOS | None = None,
+        ray_address: str | None = None,
     ) -> None:
         self.home = Path(home)
         self.limits = limits
@@ -73,7 +76,9 @@ class Executive:
             max_sessions=limits.max_sessions, idle_s=limits.session_idle_s, max_locks=limits.max_locks_per_session
         )
         instance = hashlib.sha256(str(self.home.resolve()).encode()).hexdigest()[:12]
-        self.processes = ProcessRuntime(self, home=self.home, os_api=os_api, instance=instance)
+        # Process tasks run here, or on a Ray cluster when their placement says so (runtimes/placed.py).
+        self.processes = PlacedRuntime(self, ProcessRuntime(self, home=self.home, os_api=os_api, instance=instance))
+        self.ray_address = ray_address
         self.vm = VmService(self)  # HSX programs: loading, scheduling, registers, memory, mailboxes
         self.debug = DebugService(self)  # debugger services over VM tasks (breakpoints, symbols, stack, watches, trace)
         self.started_at = time.time()
@@ -98,6 +103,12 @@ class Executive:
         # Event seqs continue after the previous run's lease, so they never repeat (kernel/events.py).
         lease = int(await self._store.call(lambda s: s.get_meta("event_seq_lease", "0")) or 0)
         self.bus.resume_from(lease, lambda limit: store.set_meta("event_seq_lease", str(limit), durable=True))
+        if self.ray_address:
+            try:
+                await self.processes.connect_ray(self.ray_address)
+            except BaseException:
+                self._store.close()
+                raise
         await self._restore()
         await self.pipelines.start()  # interrupted runs wait for `pipeline resume`; approval waits re-attach
         self.agents = AgentService(self)
@@ -134,9 +145,12 @@ class Executive:
         dirs = [int(p.name) for p in (self.home / "tasks").iterdir() if p.name.isdigit()]
         if dirs:
             self.tasks.seed(max(dirs) + 1)
+        remote: list[Task] = []
         for row in rows:
             task, pid_start = task_from_row(row), row["pid_start"]
-            if task.is_live:
+            if task.is_live and is_remote(task):
+                remote.append(task)  # its actor may outlive us: re-attach below (a remote pid is not ours to check)
+            elif task.is_live:
                 detail = "the daemon stopped while this task was live"
                 if task.pid and self.processes.os.alive(task.pid, pid_start):
                     pids = self.processes.os.tree(task.pid, self.processes.marker(task.id))
@@ -149,6 +163,34 @@ class Executive:
                 self.persist(task)
                 log.info("task_transition", task=task.id, **{"from": "live", "to": "ended"}, reason="lost")
             self.tasks.insert(task)
+        for task in remote:
+            await self._reattach(task)
+
+    async def _reattach(self, task: Task) -> None:
+        """A remote task that was live when the previous daemon stopped: follow it again, or end it ``lost``."""
+        saved = task.meta.get("remote_spec") or {}
+        spec = ProcessSpec(
+            list(task.argv or []),
+            cwd=task.cwd or "",
+            env={},
+            stdin=bool(saved.get("stdin")),
+            timeout=saved.get("timeout"),
+            idle_timeout=saved.get("idle_timeout"),
+            quota=int(saved.get("quota") or self.limits.output_quota_bytes),
+            grace=self.limits.kill_grace_s,
+        )
+        self._ended[task.id] = asyncio.Event()
+        self._running += 1
+        why = await self.processes.reattach(task, spec)
+        if why is None:
+            return
+        task.state = TaskState.ENDED
+        task.end_reason = EndReason.LOST
+        task.end_detail = f"the daemon stopped while this task was live; {why}"
+        task.ended = task.ended or time.time()
+        self.persist(task)
+        self._running -= 1
+        self._finish(task)
 
     async def _housekeep(self) -> None:
         while True:
@@ -266,7 +308,9 @@ class Executive:
             env.update(extra)
         return env
 
-    def _validate_run(self, argv: Any, env: Any, cwd: Any, name: Any) -> tuple[list[str], dict[str, str], str]:
+    def _validate_run(
+        self, argv: Any, env: Any, cwd: Any, name: Any, *, remote: bool = False
+    ) -> tuple[list[str], dict[str, str], str]:
         lim = self.limits
         if not isinstance(argv, list) or not argv:
             raise BadParamsError(
@@ -303,6 +347,11 @@ class Executive:
                 f"name must be 1..{lim.max_name} printable characters and not all digits (ids are numbers)"
             )
         cwd = os.path.abspath(cwd) if cwd else str(Path.home())
+        if remote:  # the executable and the directory are the node's: the node reports what it cannot find
+            child_env = self._child_env(env)
+            if self.allow_list is not None:
+                self.allow_list.check(argv[0], argv, env)
+            return argv, child_env, cwd
         if not os.path.isdir(cwd):
             raise BadParamsError(f"cwd {cwd!r} is not a directory", data={"cwd": cwd})
         child_env = self._child_env(env)
@@ -333,15 +382,20 @@ class Executive:
         lock: bool = False,
         kind: TaskKind = TaskKind.PROCESS,
         meta: dict[str, Any] | None = None,
+        placement: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Start (or queue) a supervised process task and return its row.
+
+        ``placement`` ``{"on": "ray", "resources": {...}, "node": ID}`` runs it on a Ray
+        node (runtimes/placed.py); argv[0] and cwd are then resolved on that node.
 
         Raises:
             BadParamsError: argv/env/cwd/name invalid, or the executable is not found.
             NotAllowedError: the allow-list refuses the command.
             LimitError: the queue is full.
         """
-        argv, child_env, cwd = self._validate_run(argv, env, cwd, name)
+        where = parse_placement(placement)
+        argv, child_env, cwd = self._validate_run(argv, env, cwd, name, remote=where is not None)
         session = self._session(session_id)
         for label, value in (("timeout", timeout), ("idle_timeout", idle_timeout)):
             if value is not None and not (0 < value <= 30 * 24 * 3600):
@@ -357,6 +411,11 @@ class Executive:
                 f"the queue is full ({self.limits.max_queued} tasks wait for {self.limits.max_running} running slots); try later",
                 data={"limit": self.limits.max_queued},
             )
+        task_meta = dict(meta or {})
+        if where is not None:
+            await self.processes.check_placement(where)  # unknown node, or no node could ever hold it
+            task_meta["placement"] = where
+            task_meta["remote_spec"] = {"stdin": stdin, "timeout": timeout, "idle_timeout": idle_timeout, "quota": q}
         spec = ProcessSpec(
             argv,
             cwd=cwd,
@@ -368,7 +427,7 @@ class Executive:
             grace=self.limits.kill_grace_s,
         )
         task = self.tasks.create(
-            kind=kind, name=name, argv=argv, cwd=cwd, owner=session.id if session else None, meta=dict(meta or {})
+            kind=kind, name=name, argv=argv, cwd=cwd, owner=session.id if session else None, meta=task_meta
         )
         self._ended[task.id] = asyncio.Event()
         if session is not None and lock:
@@ -419,9 +478,10 @@ class Executive:
             self.transition(task, Transition.END, reason="failed", detail=task.end_detail)
             self.task_ended(task)
             return
-        pid_start = self.processes.os.create_time(task.pid) if task.pid else None
+        pid_start = self.processes.os.create_time(task.pid) if task.pid and not is_remote(task) else None
         if task.state is TaskState.STARTING:
-            self.transition(task, Transition.STARTED, reason="spawned", pid=task.pid)
+            where = {"node": task.meta["node"]} if "node" in task.meta else {}
+            self.transition(task, Transition.STARTED, reason="spawned", pid=task.pid, **where)
             self.persist(task, pid_start=pid_start)
 
     def _end_without_running(self, task: Task, reason: EndReason, detail: str) -> None:
@@ -698,6 +758,10 @@ class Executive:
         self.subscription(sub_id, owner)
         self.bus.unsubscribe(sub_id)
         return {"subscription": sub_id, "unsubscribed": True}
+
+    async def cluster_nodes(self) -> list[dict[str, Any]]:
+        """The Ray cluster's nodes (resources, alive, executive tasks on each); an error if not on a cluster."""
+        return await self.processes.nodes()
 
     def health(self) -> dict[str, Any]:
         live = sum(1 for t in self.tasks if t.is_live)
