@@ -51,7 +51,9 @@ class PlacedRuntime:
             try:
                 import ray  # noqa: F401
             except ImportError:
-                raise BadParamsError(f"this task asks for a Ray node, but Ray is not installed; {INSTALL_HINT}") from None
+                raise BadParamsError(
+                    f"this task asks for a Ray node, but Ray is not installed; {INSTALL_HINT}"
+                ) from None
             raise BadParamsError(
                 "this task asks for a Ray node, but the daemon is not on a cluster; start it with "
                 "`executive serve --ray ADDRESS` (or --ray auto)"

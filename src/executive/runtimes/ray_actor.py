@@ -175,7 +175,8 @@ class RemoteTask:
                     bufsize=0,
                 )
             except OSError as exc:
-                return {"error": f"could not start {self.argv[0]!r} on the node: {exc.strerror or exc}", "errno": exc.errno}
+                why = f"could not start {self.argv[0]!r} on the node: {exc.strerror or exc}"
+                return {"error": why, "errno": exc.errno}
         assert self.proc.stdout is not None and self.proc.stderr is not None
         for name, pipe in (("stdout", self.proc.stdout), ("stderr", self.proc.stderr)):
             threading.Thread(target=self._read, args=(name, pipe.fileno()), daemon=True).start()
@@ -313,7 +314,7 @@ class RemoteTask:
         }
 
     def reap(self) -> int:
-        """The task ended: SIGTERM, then SIGKILL, whatever still carries its marker (the daemon then kills the actor)."""
+        """The task ended: SIGTERM, then SIGKILL, whatever still carries its marker (then the actor is killed)."""
         pids = self.tree()
         if pids:
             _signal_all(pids, signal.SIGTERM)

@@ -40,7 +40,8 @@ def parse_placement(value: Any) -> dict[str, Any] | None:
     resources = value.get("resources") or {}
     if not isinstance(resources, dict) or len(resources) > MAX_RESOURCES:
         raise BadParamsError(
-            f'placement.resources must be an object of at most {MAX_RESOURCES} names to amounts, e.g. {{"CPU": 2, "gpu_box": 1}}'
+            f"placement.resources must be an object of at most {MAX_RESOURCES} names to amounts, "
+            '{"CPU": 2, "gpu_box": 1}'
         )
     clean: dict[str, float] = {}
     for name, amount in resources.items():

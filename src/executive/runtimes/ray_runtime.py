@@ -29,6 +29,7 @@ the task ``lost``.
 from __future__ import annotations
 
 import asyncio
+import collections
 import time
 from typing import Any
 
@@ -37,7 +38,7 @@ import structlog
 from executive.kernel.errors import BadParamsError, ErrorCode, InvalidTransitionError, LimitError, ServerError
 from executive.kernel.tasks import EndReason, Task, TaskState, Transition
 from executive.paths import make_private_dir
-from executive.runtimes.logwriter import HIGH_WATER, LOW_WATER
+from executive.runtimes.logwriter import HIGH_WATER
 from executive.runtimes.output import STREAMS, TaskOutput
 from executive.runtimes.process import ProcessRuntime, ProcessSpec, TaskHost
 from executive.runtimes.ray_placement import INSTALL_HINT, demand, feasible_nodes
@@ -51,6 +52,7 @@ WINDOW = 8 * 1024 * 1024  # unacknowledged bytes an actor holds per stream
 PULL_BYTES = 4 * 1024 * 1024  # bytes per stream in one pull answer
 PULL_WAIT_S = 1.0  # a pull with nothing to say returns after this long
 PLACEMENT_CHECK_S = 2.0  # how often a task waiting for a node re-checks that some node could ever take it
+STDIN_QUEUE_BYTES = 16 * 1024 * 1024  # input accepted but not yet written on the node
 UNREACHABLE_S = 30.0  # an actor that does not answer for this long is given up
 
 
@@ -75,7 +77,8 @@ class RayCluster:
         ray = self.ray
         if self.address != "auto" and (self.address.startswith("ray://") or ":" not in self.address):
             raise BadParamsError(
-                f"--ray expects HOST:PORT of a Ray head (GCS) or 'auto', got {self.address!r} (Ray Client ray:// is not supported)"
+                f"--ray expects HOST:PORT of a Ray head (GCS) or 'auto', got {self.address!r} "
+                "(Ray Client ray:// is not supported)"
             )
 
         def init() -> None:
@@ -93,12 +96,14 @@ class RayCluster:
             await asyncio.wait_for(asyncio.to_thread(init), timeout)
         except TimeoutError as exc:
             raise ServerError(
-                f"could not reach the Ray cluster at {self.address} within {timeout:.0f}s; is `ray start --head` running there?",
+                f"could not reach the Ray cluster at {self.address} within {timeout:.0f}s; "
+                "is `ray start --head` running there?",
                 code=ErrorCode.INTERNAL,
             ) from exc
         except Exception as exc:  # ConnectionError and Ray's own errors
             raise ServerError(
-                f"could not join the Ray cluster at {self.address}: {exc}; check the address (`ray status` on the head)",
+                f"could not join the Ray cluster at {self.address}: {exc}; "
+                "check the address (`ray status` on the head)",
                 code=ErrorCode.INTERNAL,
             ) from exc
         from ray import cloudpickle
@@ -135,6 +140,17 @@ class RayCluster:
         return f"executive:{instance}:{task_id}"
 
 
+class _Lane:
+    """Calls that must reach an actor in the order they were made."""
+
+    __slots__ = ("bytes", "items", "runner")
+
+    def __init__(self) -> None:
+        self.items: collections.deque[tuple[Any, tuple[Any, ...]]] = collections.deque()
+        self.runner: asyncio.Future[None] | None = None
+        self.bytes = 0
+
+
 class _RemoteSupervisor:
     """The daemon side of one remote task."""
 
@@ -164,6 +180,8 @@ class _RemoteSupervisor:
         self.last_output = time.monotonic()
         self.timers: list[asyncio.TimerHandle] = []
         self.pump: asyncio.Task[None] | None = None
+        self.control = _Lane()
+        self.stdin = _Lane()
 
     def _on_progress(self) -> None:
         self.progress.set()
@@ -201,7 +219,8 @@ class _RemoteSupervisor:
         try:
             info = ref.future().result()
         except Exception as exc:
-            raise ServerError(f"the Ray actor of task {self.task.id} failed to start: {exc}", code=ErrorCode.SPAWN_FAILED) from exc
+            why = f"the Ray actor of task {self.task.id} failed to start: {exc}"
+            raise ServerError(why, code=ErrorCode.SPAWN_FAILED) from exc
         if "error" in info:
             ray.kill(self.actor)
             raise ServerError(info["error"], code=ErrorCode.SPAWN_FAILED, data={"errno": info.get("errno")})
@@ -335,10 +354,34 @@ class _RemoteSupervisor:
 
     # ---------------------------------------------------------------- control
     def _call(self, method: Any, *args: Any) -> None:
-        """Fire a control call; its failure shows up as the actor's death in the pump."""
-        ref = method.remote(*args)
-        fut = asyncio.wrap_future(ref.future())
-        fut.add_done_callback(lambda f: f.cancelled() or f.exception())
+        """Queue a control call; calls reach the actor in order (its methods run on a thread pool)."""
+        self._ordered(self.control, method, args)
+
+    def _ordered(self, lane: _Lane, method: Any, args: tuple[Any, ...]) -> None:
+        lane.items.append((method, args))
+        if lane.runner is None or lane.runner.done():
+            lane.runner = asyncio.ensure_future(self._run_lane(lane))
+
+    async def _run_lane(self, lane: _Lane) -> None:
+        while lane.items:
+            method, args = lane.items.popleft()
+            try:
+                await method.remote(*args)
+            except Exception as exc:  # the actor's death is reported by the pump; a refused write is logged
+                log.warning("remote_call_failed", task=self.task.id, error=str(exc)[:500])
+            finally:
+                if lane.bytes:
+                    lane.bytes -= len(args[0]) if args and isinstance(args[0], bytes) else 0
+
+    def write_input(self, data: bytes, eof: bool) -> None:
+        if self.stdin.bytes + len(data) > STDIN_QUEUE_BYTES:
+            raise LimitError(
+                f"task {self.task.id}: {self.stdin.bytes} bytes of input still travel to its node; "
+                f"the limit is {STDIN_QUEUE_BYTES} — wait and retry",
+                data={"limit": STDIN_QUEUE_BYTES},
+            )
+        self.stdin.bytes += len(data)
+        self._ordered(self.stdin, self.actor.write_stdin, (data, eof))
 
     def stop(self, reason: EndReason) -> None:
         if self.done.is_set():
@@ -433,13 +476,15 @@ class RayRuntime:
         )
 
     async def check_placement(self, placement: dict[str, Any]) -> None:
-        """Reject a placement no alive node could ever satisfy, or an unknown node (a rejected request changes nothing)."""
+        """Reject an unknown node or a placement no alive node could ever satisfy (nothing changes)."""
         nodes = await self.cluster.nodes()
         node = placement.get("node")
         if node and not any(n["node_id"] == node for n in nodes):
             raise BadParamsError(f"no Ray node {node}; `executive nodes` lists them", data={"node": node})
         if node and not any(n["node_id"] == node and n["alive"] for n in nodes):
-            raise BadParamsError(f"Ray node {node} is dead; `executive nodes` lists the alive ones", data={"node": node})
+            raise BadParamsError(
+                f"Ray node {node} is dead; `executive nodes` lists the alive ones", data={"node": node}
+            )
         if not feasible_nodes(placement, nodes):
             totals = {n["node_id"][:12]: n["resources"] for n in nodes if n["alive"]}
             raise BadParamsError(
@@ -510,7 +555,7 @@ class RayRuntime:
             raise InvalidTransitionError(
                 f"task {task.id} has no stdin; start it with stdin=true to write to it", data={"task": task.id}
             )
-        sup._call(sup.actor.write_stdin, data, eof)
+        sup.write_input(data, eof)
 
     async def wait_done(self, task_id: int) -> None:
         sup = self.live.get(task_id)
