@@ -13,17 +13,21 @@ from typing import Any, Literal, NotRequired
 from typing_extensions import TypedDict
 
 __all__ = [
+    "EndReasonName",
     "EventRecord",
     "EventsAcked",
     "EventsSubscribed",
     "Health",
     "OutputBytes",
+    "Placement",
+    "RemoteSpec",
     "SessionClosed",
     "SessionInfo",
     "SessionOpened",
     "TaskInfo",
     "TaskInputResult",
     "TaskLockResult",
+    "TaskMeta",
     "TaskOutputBytes",
     "TaskOutputSlice",
     "TaskRow",
@@ -33,6 +37,10 @@ __all__ = [
 
 TaskStateName = Literal["queued", "starting", "running", "paused", "stopping", "ended"]
 TaskKindName = Literal["process", "agent", "vm"]
+# kernel/tasks.py EndReason's values (tests/api/test_result_schemas.py checks they agree).
+EndReasonName = Literal[
+    "exited", "cancelled", "timed_out", "idle_timeout", "killed", "lost", "failed", "faulted", "node_lost"
+]
 
 
 class SessionInfo(TypedDict):
@@ -64,6 +72,34 @@ class TaskLockResult(TypedDict):
     locked_by: str | None
 
 
+class Placement(TypedDict):
+    """Where a remote task runs (runtimes/ray_placement.py ``parse_placement``); local tasks have none."""
+
+    on: Literal["ray"]
+    resources: dict[str, float]
+    node: NotRequired[str]
+
+
+class RemoteSpec(TypedDict):
+    """What a restarted daemon needs to re-attach to a remote task (its env is not kept)."""
+
+    stdin: bool
+    timeout: float | None
+    idle_timeout: float | None
+    quota: int
+
+
+# PEP 728 ``extra_items``: pydantic publishes it as additionalProperties; mypy does not know it yet.
+class TaskMeta(TypedDict, total=False, extra_items=Any):  # type: ignore[call-arg]
+    """A task's meta: the keys the service sets for remote tasks; callers (agents, pipelines) add their own."""
+
+    placement: Placement
+    remote_spec: RemoteSpec
+    placement_wait: str  # why a remote task still waits in ``starting`` (no node has its resources free)
+    node: str  # the Ray node id it runs on, once placed
+    host: str  # that node's host name
+
+
 class TaskRow(TypedDict):
     """One task as the kernel describes it (kernel/tasks.py ``Task.to_dict``)."""
 
@@ -79,12 +115,12 @@ class TaskRow(TypedDict):
     ended: float | None
     exit_code: int | None
     signal: int | None
-    end_reason: str | None
+    end_reason: EndReasonName | None
     end_detail: str | None
     pause_reason: str | None
     owner: str | None
     pid: int | None
-    meta: dict[str, Any]
+    meta: TaskMeta
 
 
 class OutputBytes(TypedDict):
