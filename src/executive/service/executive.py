@@ -47,6 +47,7 @@ from executive.service.events import EventService, OutputWatch
 from executive.service.pipelines import PipelinesService
 from executive.service.results import (
     ClusterNode,
+    DaemonLimits,
     EventRecord,
     EventsAcked,
     Health,
@@ -58,11 +59,14 @@ from executive.service.results import (
     TaskLockResult,
     TaskOutputBytes,
     TaskOutputSlice,
+    TaskRestarted,
     TaskRow,
+    TaskStatsResult,
     TaskWaitResult,
     Unsubscribed,
 )
 from executive.service.sessions import SessionService
+from executive.service.task_stats import TaskStatsService
 from executive.service.tasks import BASE_ENV_KEYS, TaskService
 from executive.service.vm import VmService
 from executive.store.sqlite import SqliteStore
@@ -107,6 +111,7 @@ class Executive:
         self.ray_address = ray_address
         # The sub-services.
         self.task_service = TaskService(self)  # process tasks: run queue, control, output, waiting
+        self.task_stats_service = TaskStatsService(self)  # tree samples, restarts, limits (the dashboard's)
         self.session_service = SessionService(self.sessions, self.tasks, self.bus)
         self.event_service = EventService(self.bus, limits)
         self.vm = VmService(self)  # HSX programs: loading, scheduling, registers, memory, mailboxes
@@ -355,6 +360,24 @@ class Executive:
     async def task_wait(self, ref: int | str, *, timeout: float | None = None) -> TaskWaitResult:
         """Wait until the task ends (or ``timeout`` seconds pass) and return its row with ``timed_out``."""
         return await self.task_service.wait(ref, timeout=timeout)
+
+    # ------------------------------------------------------------ dashboard (service/task_stats.py)
+    async def task_stats(self, tasks: list[int | str] | None = None, *, processes: bool = False) -> TaskStatsResult:
+        """CPU % and RSS of live local tasks' process trees; see :meth:`TaskStatsService.stats`."""
+        return await self.task_stats_service.stats(tasks, processes=processes)
+
+    async def task_restart(
+        self, ref: int | str, *, name: str | None = None, session_id: str | None = None
+    ) -> TaskRestarted:
+        """Start a new process task with another one's argv, cwd and placement."""
+        return await self.task_stats_service.restart(ref, name=name, session_id=session_id)
+
+    def daemon_limits(self) -> DaemonLimits:
+        return self.task_stats_service.limits()
+
+    def task_log_path(self, ref: int | str, stream: str = "stdout") -> Path:
+        """The file holding a task's whole log, for a transport that serves it as a download."""
+        return self.task_stats_service.log_path(ref, stream)
 
     # -------------------------------------------------------------------- events (service/events.py)
     def subscribe(
