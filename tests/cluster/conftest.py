@@ -22,9 +22,6 @@ from typing import Any
 import psutil
 import pytest
 
-# Loopback only: `ray start --head` replaces 127.0.0.1 by the host's outward address unless it believes it is
-# a single-machine (Windows/macOS-style) cluster; the nodes joining it then take their address from its (127.0.0.1).
-HEAD_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 HEALTH = {"health_check_period_ms": 500, "health_check_timeout_ms": 1000, "health_check_failure_threshold": 3}
 
 
@@ -48,9 +45,8 @@ class Cluster:
         self.address = f"127.0.0.1:{self.port}"
         self.env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
 
-    def _ray(self, *args: str, env: dict[str, str] | None = None) -> None:
-        run_env = dict(self.env, **(env or {}))
-        out = subprocess.run([_ray_cli(), *args], env=run_env, capture_output=True, text=True, timeout=120)
+    def _ray(self, *args: str) -> None:
+        out = subprocess.run([_ray_cli(), *args], env=self.env, capture_output=True, text=True, timeout=120)
         if out.returncode != 0:
             raise RuntimeError(f"ray {' '.join(args[:2])} failed: {out.stderr[-2000:]}")
 
@@ -59,13 +55,13 @@ class Cluster:
         self._ray(
             "start", "--head", "--port", str(self.port), "--node-ip-address", "127.0.0.1",
             "--include-dashboard", "false", "--temp-dir", str(self.root), "--system-config", json.dumps(HEALTH),
-            *common, env=HEAD_ENV,
+            *common,
         )  # fmt: skip
         self.add_node_b()
 
     def add_node_b(self) -> None:
         self._ray(
-            "start", "--address", self.address,
+            "start", "--address", self.address, "--node-ip-address", "127.0.0.1",
             "--resources", json.dumps({"node_b": 1}), "--num-cpus", "1",
             "--object-store-memory", "80000000", "--disable-usage-stats",
         )  # fmt: skip
