@@ -1,7 +1,8 @@
 """A real two-node Ray cluster on this machine, started and stopped by the tests (session scope).
 
-Without Ray every cluster test is skipped with one reason (grouped into one line by ``-ra``);
-with ``CI=true`` a missing Ray is a failure: CI installs the ``[cluster]`` extra (`make cluster`).
+Without Ray every test here is skipped from one place (``pytest_runtest_setup`` below), so ``-ra``
+prints one line; with ``CI=true`` a missing Ray is a failure: CI installs the ``[cluster]`` extra
+(`make cluster`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,28 @@ from typing import Any
 
 import psutil
 import pytest
+
+try:
+    import ray  # noqa: F401
+
+    MISSING: str | None = None
+except ImportError:
+    MISSING = "Ray is not installed: the cluster tests need `make cluster` (pip install 'executive[cluster]')"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip (or in CI fail) every cluster test without Ray.
+
+    A hook, not a fixture: pytest reports a fixture's skip at each test, one line apiece, but this
+    one at this line, so ``-ra`` folds them into one.  (A module-level skip here would abort the
+    run when tests/cluster is named on the command line: it is then an initial conftest.)
+    """
+    if MISSING is None:
+        return
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(MISSING, pytrace=False)
+    pytest.skip(MISSING)
+
 
 HEALTH = {"health_check_period_ms": 500, "health_check_timeout_ms": 1000, "health_check_failure_threshold": 3}
 
@@ -90,13 +113,6 @@ class Cluster:
 
 @pytest.fixture(scope="session")
 def ray_cluster() -> Iterator[Cluster]:
-    try:
-        import ray
-    except ImportError:
-        why = "Ray is not installed: the cluster tests need `make cluster` (pip install 'executive[cluster]')"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(why)
-        pytest.skip(why)
     root = Path(tempfile.mkdtemp(prefix="exr", dir="/tmp"))  # short: Ray's socket paths must fit 107 bytes
     cluster = Cluster(root)
     try:
