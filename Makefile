@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint venv bench clean dap-conformance browser screenshots
+.PHONY: run test lint venv bench clean dap-conformance browser screenshots cluster
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 $(TSTAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@ $(STAMP)
+
+CSTAMP := $(VENV)/.installed-cluster
+$(CSTAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[cluster]'
+	touch $@
 
 LSTAMP := $(VENV)/.installed-lint
 $(LSTAMP): pyproject.toml | $(BIN)/python
@@ -33,6 +38,10 @@ run: $(STAMP)
 ## Create the venv if needed, install with test extras, run the suite.
 test: $(TSTAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Install the [cluster] extra (Ray): `make test` then runs tests/cluster on a two-node local Ray cluster
+## (without it those tests are skipped with one line; with CI=true they fail).
+cluster: $(CSTAMP)
 
 ## Install the distribution's Chromium for the browser tests (tests/web) when it is missing.
 browser:

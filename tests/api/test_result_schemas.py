@@ -13,12 +13,14 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import jsonschema
 
 from executive.api.client import Client
 from executive.hsx.asm import assemble_text
+from executive.kernel.tasks import EndReason, TaskKind, TaskState
+from executive.service.results.core import EndReasonName, TaskKindName, TaskStateName
 
 AGENT_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "agents"
 
@@ -140,10 +142,13 @@ async def _core(call: Checked) -> None:
     await call("task.wait", task=task["id"], timeout=30)
     await call("task.output", task=task["id"])
     sleeper = await call("task.run", argv=["sleep", "30"])
+    await call("task.stats", processes=True)
     await call("task.kill", task=sleeper["id"])
     again = await call("task.restart", task=sleeper["id"])
     assert again["restart_of"] == sleeper["id"]
     await call("task.kill", task=again["id"])
+    again = await call("task.restart", task=task["id"])
+    await call("task.wait", task=again["id"], timeout=30)  # no stdin this time: it reads EOF and exits
     await call("events.unsubscribe", subscription=sub["subscription"])
     assert session["id"]
 
@@ -285,3 +290,10 @@ async def _pipelines(call: Checked, tmp_path: Path) -> None:
     await call("pipeline.schema")
     scored = await call("pipeline.validate", dir=str(work))
     await call("pipeline.wait", run=scored["id"], timeout=60)
+
+
+def test_the_published_task_vocabulary_is_the_kernels() -> None:
+    """TaskRow's literals (service/results/core.py) name every state, kind and end reason of kernel/tasks.py."""
+    assert set(get_args(EndReasonName)) == {r.value for r in EndReason}
+    assert set(get_args(TaskStateName)) == {s.value for s in TaskState}
+    assert set(get_args(TaskKindName)) == {k.value for k in TaskKind}

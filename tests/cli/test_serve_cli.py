@@ -60,6 +60,14 @@ async def test_serve_refuses_bad_addresses(e2e: Any, tmp_path: Path) -> None:
     assert r.rc == 2 and f"cannot listen on 127.0.0.1:{port}" in r.err
 
 
+async def test_serve_refuses_a_ray_address_that_is_not_a_head(e2e: Any, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    r = await e2e.run_cli(home, "serve", "--port", "0", "--ray", "nowhere", timeout=60)
+    assert r.rc == 2 and "Traceback" not in r.err
+    assert "HOST:PORT" in r.err or "Ray is not installed" in r.err  # either way it says what to do
+    assert not (home / "daemon.json").exists()
+
+
 async def test_run_says_so_when_the_daemon_dies_under_it(daemon_process: Any, e2e: Any) -> None:
     d = daemon_process()
     d.start()

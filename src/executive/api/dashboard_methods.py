@@ -1,6 +1,8 @@
 """``task.stats``, ``task.restart`` and ``daemon.limits``: what the dashboard needs beyond ``task.*``.
 
-Thin: each calls one method of the service (service/task_views.py).
+All are thin calls of the service (service/task_stats.py): ``task.stats`` samples the process
+trees of live tasks; ``task.restart`` starts a new task with an ended (or live) process task's
+argv and cwd; ``daemon.limits`` lists the limits in force (kernel/limits.py) for the overview.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from executive.api.methods import CallContext
 from executive.api.rpc import Method
-from executive.service import results
+from executive.service.results import DaemonLimits, TaskRestarted, TaskStatsResult
 
 __all__ = ["dashboard_methods"]
 
@@ -34,24 +36,27 @@ class TaskRestartParams(_P):
     name: str | None = Field(None, min_length=1, max_length=128, description="default: a fresh generated name")
 
 
+async def _stats(ctx: CallContext, p: TaskStatsParams) -> TaskStatsResult:
+    return await ctx.service.task_stats(p.tasks, processes=p.processes)
+
+
+async def _restart(ctx: CallContext, p: TaskRestartParams) -> TaskRestarted:
+    return await ctx.service.task_restart(p.task, name=p.name, session_id=ctx.session_id)
+
+
+def _limits(ctx: CallContext, p: NoParams) -> DaemonLimits:
+    return ctx.service.daemon_limits()
+
+
 def dashboard_methods() -> list[Method]:
-    async def stats(ctx: CallContext, p: TaskStatsParams) -> results.TaskStats:
-        return await ctx.service.task_stats(p.tasks, processes=p.processes)
-
-    async def restart(ctx: CallContext, p: TaskRestartParams) -> results.TaskRestarted:
-        return await ctx.service.task_restart(p.task, name=p.name, session_id=ctx.session_id)
-
-    def limits(ctx: CallContext, p: NoParams) -> results.DaemonLimits:
-        return ctx.service.daemon_limits()
-
     return [
-        Method("daemon.limits", NoParams, results.DaemonLimits, limits, "The limits in force (kernel/limits.py)."),
-        Method("task.stats", TaskStatsParams, results.TaskStats, stats, "CPU % and RSS of live tasks' process trees."),
+        Method("daemon.limits", NoParams, DaemonLimits, _limits, "The limits in force (kernel/limits.py)."),
+        Method("task.stats", TaskStatsParams, TaskStatsResult, _stats, "CPU % and RSS of live tasks' process trees."),
         Method(
             "task.restart",
             TaskRestartParams,
-            results.TaskRestarted,
-            restart,
+            TaskRestarted,
+            _restart,
             "Start a new process task with another task's argv and cwd.",
         ),
     ]

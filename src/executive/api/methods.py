@@ -9,7 +9,7 @@ to the connection and owns its subscriptions.
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -78,6 +78,11 @@ class TaskRun(_P):
     idle_timeout: float | None = Field(None, gt=0)
     quota: int | None = Field(None, gt=0)
     lock: bool = False
+    placement: dict[str, Any] | None = Field(
+        None,
+        description='where it runs: {"on": "ray", "resources": {"CPU": 1}, "node": NODE_ID} '
+        "needs a daemon started with --ray; default: here",
+    )
 
 
 class TaskList(_P):
@@ -187,6 +192,7 @@ async def _task_run(ctx: CallContext, p: TaskRun) -> TaskRow:
         quota=p.quota,
         session_id=_touch(ctx),
         lock=p.lock,
+        placement=p.placement,
     )
 
 

@@ -51,6 +51,7 @@ class ServeOptions:
         allow_list: Path | None = None,
         limits: Limits = DEFAULT_LIMITS,
         extra_methods: list[Method] | None = None,
+        ray: str | None = None,
     ) -> None:
         self.home = home
         self.host = host
@@ -61,6 +62,7 @@ class ServeOptions:
         self.allow_list = allow_list
         self.limits = limits
         self.extra_methods = extra_methods or []  # embedders (benchmarks, plugins) add their own RPC methods
+        self.ray = ray  # a Ray head's HOST:PORT (or "auto"): placed tasks run on that cluster (runtimes/placed.py)
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -127,7 +129,7 @@ async def serve(
         elif (home / "allowlist.json").exists():
             allow = load_allow_list(home / "allowlist.json")
         sock = _bind(opts.host, opts.port)
-        service = await Executive.open(home, limits=opts.limits, allow_list=allow)
+        service = await Executive.open(home, limits=opts.limits, allow_list=allow, ray_address=opts.ray)
     except BaseException:
         home_lock.close()
         raise

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request
@@ -26,6 +25,7 @@ from starlette.staticfiles import StaticFiles
 from executive.api.auth import COOKIE_NAME, token_matches
 from executive.kernel.errors import ExecutiveError
 from executive.service import Executive
+from executive.service.results import TaskInfo
 
 __all__ = ["WEB_DIR", "mount_dashboard"]
 
@@ -110,10 +110,10 @@ def mount_dashboard(app: FastAPI, service: Executive, token: str | None) -> None
         if stream not in ("stdout", "stderr"):
             return JSONResponse({"error": "stream must be stdout or stderr"}, status_code=400)
         try:
-            row: dict[str, Any] = dict(service.task_info(int(task) if task.isdigit() else task))
-            path = service.task_log_file(row["id"], stream)
+            row = service.task_info(int(task) if task.isdigit() else task)
         except ExecutiveError as exc:
             return JSONResponse({"error": exc.message}, status_code=404)
+        path = service.task_log_path(row["id"], stream)
         if not path.exists():
             return Response(b"", media_type="text/plain", headers={"Content-Disposition": _attachment(row, stream)})
         return FileResponse(
@@ -123,7 +123,7 @@ def mount_dashboard(app: FastAPI, service: Executive, token: str | None) -> None
         )
 
 
-def _attachment(row: dict[str, Any], stream: str) -> str:
+def _attachment(row: TaskInfo, stream: str) -> str:
     return f'attachment; filename="task-{row["id"]}-{stream}.log"'
 
 

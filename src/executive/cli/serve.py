@@ -35,6 +35,12 @@ def serve(
     max_running: int = typer.Option(
         DEFAULT_LIMITS.max_running, help="Tasks running at once; more wait in a FIFO queue."
     ),
+    ray: str | None = typer.Option(
+        None,
+        "--ray",
+        help="Join the Ray cluster whose head is at HOST:PORT ('auto': the one on this machine) as its driver; "
+        "tasks placed on ray run there (needs the cluster extra: pip install 'executive[cluster]').",
+    ),
     log_level: str = typer.Option("info", help="debug, info, warning or error."),
     log_format: str = typer.Option("json", help="json (one object per line) or console."),
 ) -> None:
@@ -55,6 +61,7 @@ def serve(
         auth=not no_auth,
         allow_list=allow_list,
         limits=limits,
+        ray=ray,
     )
 
     def ready(info: dict[str, Any]) -> None:

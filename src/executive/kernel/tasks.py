@@ -67,6 +67,7 @@ class EndReason(enum.Enum):
     LOST = "lost"  # the daemon died while it ran
     FAILED = "failed"  # it could not be started (spawn or load error)
     FAULTED = "faulted"  # an HSX program faulted (reason and PC in the end data)
+    NODE_LOST = "node_lost"  # the cluster node running it died (the log keeps every byte that arrived)
 
 
 class TaskKind(enum.Enum):

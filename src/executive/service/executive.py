@@ -26,7 +26,7 @@ import os
 import signal as _signal
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import structlog
 
@@ -38,6 +38,7 @@ from executive.kernel.tasks import EndReason, Task, TaskKind, TaskTable, Transit
 from executive.paths import make_private_dir
 from executive.pipeline.engine import PipelineEngine
 from executive.runtimes.allowlist import AllowList
+from executive.runtimes.placed import PlacedRuntime, is_remote
 from executive.runtimes.process import ProcessRuntime
 from executive.runtimes.process_os import ProcessOS
 from executive.service.agents import AgentsService
@@ -45,6 +46,7 @@ from executive.service.debug import DebugService
 from executive.service.events import EventService, OutputWatch
 from executive.service.pipelines import PipelinesService
 from executive.service.results import (
+    ClusterNode,
     DaemonLimits,
     EventRecord,
     EventsAcked,
@@ -59,12 +61,12 @@ from executive.service.results import (
     TaskOutputSlice,
     TaskRestarted,
     TaskRow,
-    TaskStats,
+    TaskStatsResult,
     TaskWaitResult,
     Unsubscribed,
 )
 from executive.service.sessions import SessionService
-from executive.service.task_views import TaskViews
+from executive.service.task_stats import TaskStatsService
 from executive.service.tasks import BASE_ENV_KEYS, TaskService
 from executive.service.vm import VmService
 from executive.store.sqlite import SqliteStore
@@ -91,6 +93,7 @@ class Executive:
         limits: Limits = DEFAULT_LIMITS,
         allow_list: AllowList | None = None,
         os_api: ProcessOS | None = None,
+        ray_address: str | None = None,
     ) -> None:
         self.home = Path(home)
         self.limits = limits
@@ -103,10 +106,12 @@ class Executive:
             max_sessions=limits.max_sessions, idle_s=limits.session_idle_s, max_locks=limits.max_locks_per_session
         )
         instance = hashlib.sha256(str(self.home.resolve()).encode()).hexdigest()[:12]
-        self.processes = ProcessRuntime(self, home=self.home, os_api=os_api, instance=instance)
+        # Process tasks run here, or on a Ray cluster when their placement says so (runtimes/placed.py).
+        self.processes = PlacedRuntime(self, ProcessRuntime(self, home=self.home, os_api=os_api, instance=instance))
+        self.ray_address = ray_address
         # The sub-services.
         self.task_service = TaskService(self)  # process tasks: run queue, control, output, waiting
-        self.task_views = TaskViews(self)  # tree statistics, restart, limits, log files (the dashboard)
+        self.task_stats_service = TaskStatsService(self)  # tree samples, restarts, limits (the dashboard's)
         self.session_service = SessionService(self.sessions, self.tasks, self.bus)
         self.event_service = EventService(self.bus, limits)
         self.vm = VmService(self)  # HSX programs: loading, scheduling, registers, memory, mailboxes
@@ -130,6 +135,12 @@ class Executive:
         # Event seqs continue after the previous run's lease, so they never repeat (kernel/events.py).
         lease = int(await self._store.call(lambda s: s.get_meta("event_seq_lease", "0")) or 0)
         self.bus.resume_from(lease, lambda limit: store.set_meta("event_seq_lease", str(limit), durable=True))
+        if self.ray_address:
+            try:
+                await self.processes.connect_ray(self.ray_address)
+            except BaseException:
+                self._store.close()
+                raise
         await self._restore()
         await self.pipelines.open()  # interrupted runs wait for `pipeline resume`; approval waits re-attach
         await self.agents.open(AgentService(self))
@@ -170,9 +181,12 @@ class Executive:
         dirs = [int(p.name) for p in (self.home / "tasks").iterdir() if p.name.isdigit()]
         if dirs:
             self.tasks.seed(max(dirs) + 1)
+        remote: list[Task] = []
         for row in rows:
             task, pid_start = task_from_row(row), row["pid_start"]
-            if task.is_live:
+            if task.is_live and is_remote(task):
+                remote.append(task)  # its actor may outlive us: re-attach below (a remote pid is not ours to check)
+            elif task.is_live:
                 detail = "the daemon stopped while this task was live"
                 if task.pid and self.processes.os.alive(task.pid, pid_start):
                     pids = await asyncio.to_thread(self.processes.os.tree, task.pid, self.processes.marker(task.id))
@@ -184,6 +198,8 @@ class Executive:
                 self.persist(task)
                 log.info("task_transition", task=task.id, **{"from": prev.value, "to": "ended"}, reason="lost")
             self.tasks.insert(task)
+        for task in remote:
+            await self.task_service.reattach(task)
 
     async def _housekeep(self) -> None:
         while True:
@@ -277,11 +293,12 @@ class Executive:
         lock: bool = False,
         kind: TaskKind = TaskKind.PROCESS,
         meta: dict[str, Any] | None = None,
+        placement: dict[str, Any] | None = None,
     ) -> TaskRow:
         """Start (or queue) a supervised process task; see :meth:`TaskService.run`."""
         return await self.task_service.run(
             argv, name=name, cwd=cwd, env=env, stdin=stdin, timeout=timeout, idle_timeout=idle_timeout,
-            quota=quota, session_id=session_id, lock=lock, kind=kind, meta=meta,
+            quota=quota, session_id=session_id, lock=lock, kind=kind, meta=meta, placement=placement,
         )  # fmt: skip
 
     def task_list(self, *, state: str | None = None, kind: str | None = None, limit: int = 1000) -> list[TaskInfo]:
@@ -289,24 +306,6 @@ class Executive:
 
     def task_info(self, ref: int | str) -> TaskInfo:
         return self.task_service.info(ref)
-
-    async def task_stats(self, refs: list[int | str] | None = None, *, processes: bool = False) -> TaskStats:
-        """CPU % and RSS of live tasks' process trees; see :meth:`TaskViews.stats`."""
-        return await self.task_views.stats(refs, processes=processes)
-
-    async def task_restart(
-        self, ref: int | str, *, name: str | None = None, session_id: str | None = None
-    ) -> TaskRestarted:
-        """A new process task with ``ref``'s argv and cwd; see :meth:`TaskViews.restart`."""
-        return await self.task_views.restart(ref, name=name, session_id=session_id)
-
-    def task_log_file(self, ref: int | str, stream: str) -> Path:
-        """The file holding one stream of a task's output (for a download; it may not exist yet)."""
-        return self.task_views.log_file(ref, stream)
-
-    def daemon_limits(self) -> DaemonLimits:
-        """The limits in force (kernel/limits.py)."""
-        return self.task_views.limits()
 
     def task_id(self, ref: int | str) -> int:
         """The id of a task named by id or name.
@@ -367,6 +366,24 @@ class Executive:
         """Wait until the task ends (or ``timeout`` seconds pass) and return its row with ``timed_out``."""
         return await self.task_service.wait(ref, timeout=timeout)
 
+    # ------------------------------------------------------------ dashboard (service/task_stats.py)
+    async def task_stats(self, tasks: list[int | str] | None = None, *, processes: bool = False) -> TaskStatsResult:
+        """CPU % and RSS of live local tasks' process trees; see :meth:`TaskStatsService.stats`."""
+        return await self.task_stats_service.stats(tasks, processes=processes)
+
+    async def task_restart(
+        self, ref: int | str, *, name: str | None = None, session_id: str | None = None
+    ) -> TaskRestarted:
+        """Start a new process task with another one's argv, cwd and placement."""
+        return await self.task_stats_service.restart(ref, name=name, session_id=session_id)
+
+    def daemon_limits(self) -> DaemonLimits:
+        return self.task_stats_service.limits()
+
+    def task_log_path(self, ref: int | str, stream: str = "stdout") -> Path:
+        """The file holding a task's whole log, for a transport that serves it as a download."""
+        return self.task_stats_service.log_path(ref, stream)
+
     # -------------------------------------------------------------------- events (service/events.py)
     def subscribe(
         self,
@@ -410,6 +427,11 @@ class Executive:
     def make_event(self, type: str, pid: int | None, data: dict[str, Any]) -> EventRecord:
         """An event stamped with the next seq but not published (a transport's per-subscriber notice)."""
         return self.event_service.make_event(type, pid, data)
+
+    # ------------------------------------------------------------------- cluster (runtimes/placed.py)
+    async def cluster_nodes(self) -> list[ClusterNode]:
+        """The Ray cluster's nodes (resources, alive, executive tasks on each); an error if not on a cluster."""
+        return cast(list[ClusterNode], await self.processes.nodes())
 
     def health(self) -> Health:
         live = sum(1 for t in self.tasks if t.is_live)

@@ -14,6 +14,7 @@ import asyncio
 import base64
 import collections
 import os
+import time
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -23,7 +24,9 @@ import structlog
 from executive.kernel.errors import BadParamsError, ErrorCode, InvalidTransitionError, LimitError
 from executive.kernel.tasks import EndReason, Task, TaskKind, TaskState, Transition
 from executive.runtimes.output import TaskOutput
+from executive.runtimes.placed import is_remote
 from executive.runtimes.process import STREAMS, ProcessSpec
+from executive.runtimes.ray_placement import parse_placement
 from executive.service.results import (
     OutputBytes,
     TaskInfo,
@@ -138,7 +141,9 @@ class TaskService:
             env.update(extra)
         return env
 
-    def _validate_run(self, argv: Any, env: Any, cwd: Any, name: Any) -> tuple[list[str], dict[str, str], str]:
+    def _validate_run(
+        self, argv: Any, env: Any, cwd: Any, name: Any, *, remote: bool = False
+    ) -> tuple[list[str], dict[str, str], str]:
         lim = self.ex.limits
         if not isinstance(argv, list) or not argv:
             raise BadParamsError(
@@ -175,6 +180,11 @@ class TaskService:
                 f"name must be 1..{lim.max_name} printable characters and not all digits (ids are numbers)"
             )
         cwd = os.path.abspath(cwd) if cwd else str(Path.home())
+        if remote:  # the executable and the directory are the node's: the node reports what it cannot find
+            child_env = self._child_env(env)
+            if self.ex.allow_list is not None:
+                self.ex.allow_list.check(argv[0], argv, env)
+            return argv, child_env, cwd
         if not os.path.isdir(cwd):
             raise BadParamsError(f"cwd {cwd!r} is not a directory", data={"cwd": cwd})
         child_env = self._child_env(env)
@@ -205,15 +215,20 @@ class TaskService:
         lock: bool = False,
         kind: TaskKind = TaskKind.PROCESS,
         meta: dict[str, Any] | None = None,
+        placement: dict[str, Any] | None = None,
     ) -> TaskRow:
         """Start (or queue) a supervised process task and return its row.
+
+        ``placement`` ``{"on": "ray", "resources": {...}, "node": ID}`` runs it on a Ray
+        node (runtimes/placed.py); argv[0] and cwd are then resolved on that node.
 
         Raises:
             BadParamsError: argv/env/cwd/name invalid, or the executable is not found.
             NotAllowedError: the allow-list refuses the command.
             LimitError: the queue is full.
         """
-        argv, child_env, cwd = self._validate_run(argv, env, cwd, name)
+        where = parse_placement(placement)
+        argv, child_env, cwd = self._validate_run(argv, env, cwd, name, remote=where is not None)
         session = self.ex.session_service.get(session_id)
         for label, value in (("timeout", timeout), ("idle_timeout", idle_timeout)):
             if value is not None and not (0 < value <= 30 * 24 * 3600):
@@ -226,6 +241,11 @@ class TaskService:
                 f"{self.ex.limits.max_running} running slots); try later",
                 data={"limit": self.ex.limits.max_queued},
             )
+        task_meta = dict(meta or {})
+        if where is not None:
+            await self.ex.processes.check_placement(where)  # unknown node, or no node could ever hold it
+            task_meta["placement"] = where
+            task_meta["remote_spec"] = {"stdin": stdin, "timeout": timeout, "idle_timeout": idle_timeout, "quota": q}
         spec = ProcessSpec(
             argv,
             cwd=cwd,
@@ -237,7 +257,7 @@ class TaskService:
             grace=self.ex.limits.kill_grace_s,
         )
         task = self.ex.tasks.create(
-            kind=kind, name=name, argv=argv, cwd=cwd, owner=session.id if session else None, meta=dict(meta or {})
+            kind=kind, name=name, argv=argv, cwd=cwd, owner=session.id if session else None, meta=task_meta
         )
         self._ended[task.id] = asyncio.Event()
         if session is not None and lock:
@@ -288,10 +308,37 @@ class TaskService:
             self.transition(task, Transition.END, reason="failed", detail=task.end_detail)
             self.ended(task)
             return
-        pid_start = self.ex.processes.os.create_time(task.pid) if task.pid else None
+        pid_start = self.ex.processes.os.create_time(task.pid) if task.pid and not is_remote(task) else None
         if task.state is TaskState.STARTING:
-            self.transition(task, Transition.STARTED, reason="spawned", pid=task.pid)
+            where = {"node": task.meta["node"]} if "node" in task.meta else {}
+            self.transition(task, Transition.STARTED, reason="spawned", pid=task.pid, **where)
             self.ex.persist(task, pid_start=pid_start)
+
+    async def reattach(self, task: Task) -> None:
+        """A remote task that was live when the previous daemon stopped: follow it again, or end it ``lost``."""
+        saved = task.meta.get("remote_spec") or {}
+        spec = ProcessSpec(
+            list(task.argv or []),
+            cwd=task.cwd or "",
+            env={},
+            stdin=bool(saved.get("stdin")),
+            timeout=saved.get("timeout"),
+            idle_timeout=saved.get("idle_timeout"),
+            quota=int(saved.get("quota") or self.ex.limits.output_quota_bytes),
+            grace=self.ex.limits.kill_grace_s,
+        )
+        self._ended[task.id] = asyncio.Event()
+        self._running += 1
+        why = await self.ex.processes.reattach(task, spec)
+        if why is None:
+            return
+        task.state = TaskState.ENDED
+        task.end_reason = EndReason.LOST
+        task.end_detail = f"the daemon stopped while this task was live; {why}"
+        task.ended = task.ended or time.time()
+        self.ex.persist(task)
+        self._running -= 1
+        self._finish(task)
 
     def _end_without_running(self, task: Task, reason: EndReason, detail: str) -> None:
         task.end_reason = reason

@@ -8,39 +8,39 @@ Schema ``rpc.discover`` publishes and validates replies against it in the tests.
 
 from __future__ import annotations
 
-import typing
-from typing import TYPE_CHECKING, Any, Literal, NotRequired
+from typing import Any, Literal, NotRequired
 
 from typing_extensions import TypedDict
 
-from executive.kernel.limits import Limits
-
 __all__ = [
-    "DaemonLimits",
+    "EndReasonName",
     "EventRecord",
     "EventsAcked",
     "EventsSubscribed",
     "Health",
     "OutputBytes",
-    "ProcessSample",
+    "Placement",
+    "RemoteSpec",
     "SessionClosed",
     "SessionInfo",
     "SessionOpened",
     "TaskInfo",
     "TaskInputResult",
     "TaskLockResult",
+    "TaskMeta",
     "TaskOutputBytes",
     "TaskOutputSlice",
-    "TaskRestarted",
     "TaskRow",
-    "TaskStats",
     "TaskWaitResult",
-    "TreeSample",
     "Unsubscribed",
 ]
 
 TaskStateName = Literal["queued", "starting", "running", "paused", "stopping", "ended"]
 TaskKindName = Literal["process", "agent", "vm"]
+# kernel/tasks.py EndReason's values (tests/api/test_result_schemas.py checks they agree).
+EndReasonName = Literal[
+    "exited", "cancelled", "timed_out", "idle_timeout", "killed", "lost", "failed", "faulted", "node_lost"
+]
 
 
 class SessionInfo(TypedDict):
@@ -72,6 +72,34 @@ class TaskLockResult(TypedDict):
     locked_by: str | None
 
 
+class Placement(TypedDict):
+    """Where a remote task runs (runtimes/ray_placement.py ``parse_placement``); local tasks have none."""
+
+    on: Literal["ray"]
+    resources: dict[str, float]
+    node: NotRequired[str]
+
+
+class RemoteSpec(TypedDict):
+    """What a restarted daemon needs to re-attach to a remote task (its env is not kept)."""
+
+    stdin: bool
+    timeout: float | None
+    idle_timeout: float | None
+    quota: int
+
+
+# PEP 728 ``extra_items``: pydantic publishes it as additionalProperties; mypy does not know it yet.
+class TaskMeta(TypedDict, total=False, extra_items=Any):  # type: ignore[call-arg]
+    """A task's meta: the keys the service sets for remote tasks; callers (agents, pipelines) add their own."""
+
+    placement: Placement
+    remote_spec: RemoteSpec
+    placement_wait: str  # why a remote task still waits in ``starting`` (no node has its resources free)
+    node: str  # the Ray node id it runs on, once placed
+    host: str  # that node's host name
+
+
 class TaskRow(TypedDict):
     """One task as the kernel describes it (kernel/tasks.py ``Task.to_dict``)."""
 
@@ -87,12 +115,12 @@ class TaskRow(TypedDict):
     ended: float | None
     exit_code: int | None
     signal: int | None
-    end_reason: str | None
+    end_reason: EndReasonName | None
     end_detail: str | None
     pause_reason: str | None
     owner: str | None
     pid: int | None
-    meta: dict[str, Any]
+    meta: TaskMeta
 
 
 class OutputBytes(TypedDict):
@@ -186,36 +214,3 @@ class Health(TypedDict):
     subscriptions: int
     last_seq: int
 
-
-class ProcessSample(TypedDict):
-    """One process of a task's tree (``task.stats`` with ``processes``)."""
-
-    pid: int
-    ppid: int
-    name: str
-    cpu_percent: float
-    rss: int
-
-
-class TreeSample(TypedDict):
-    """CPU % (since the previous sample) and RSS of a task's process tree; zeros once it is gone."""
-
-    cpu_percent: float
-    rss: int
-    procs: int
-    processes: NotRequired[list[ProcessSample]]
-
-
-class TaskStats(TypedDict):
-    tasks: dict[str, TreeSample]  # task id (as a string: a JSON object key) -> its tree
-
-
-class TaskRestarted(TaskRow):
-    restart_of: int  # the task whose argv and cwd the new one took
-
-
-# ``daemon.limits``: every field of kernel/limits.py's Limits, so the schema follows the dataclass.
-if TYPE_CHECKING:
-    DaemonLimits = dict[str, Any]
-else:
-    DaemonLimits = TypedDict("DaemonLimits", typing.get_type_hints(Limits))
