@@ -494,6 +494,10 @@ class Executive:
     def task_cancel(self, ref: int | str, *, session_id: str | None = None) -> dict[str, Any]:
         return self._stop(ref, session_id, EndReason.CANCELLED)
 
+    def task_end_idle(self, ref: int | str) -> dict[str, Any]:
+        """End a task as ``idle_timeout`` on its supervisor's decision (an agent run that stopped making progress)."""
+        return self._stop(ref, None, EndReason.IDLE_TIMEOUT)
+
     def task_kill(self, ref: int | str, *, session_id: str | None = None) -> dict[str, Any]:
         return self._stop(ref, session_id, EndReason.KILLED)
 

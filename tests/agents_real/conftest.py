@@ -61,12 +61,16 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 @pytest.fixture
 def _fail_without_clis() -> None:
-    pytest.fail(f"CI=true but the real agent CLIs are missing ({', '.join(missing_clis())}); `make agents` must succeed")
+    pytest.fail(
+        f"CI=true but the real agent CLIs are missing ({', '.join(missing_clis())}); `make agents` must succeed"
+    )
 
 
 # --- helpers the scenarios share ----------------------------------------------------------------
 def git(repo: Path, *args: str) -> str:
-    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+    env = dict(
+        os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t"
+    )
     return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True, env=env).stdout
 
 
@@ -128,8 +132,14 @@ async def cli(home: Path, *args: str, timeout: float = 150) -> tuple[int, str, s
     """`executive ARGS` as a subprocess against the daemon of ``home``: (exit code, stdout, stderr)."""
     env = dict(os.environ, EXECUTIVE_HOME=str(home), COLUMNS="200", NO_COLOR="1")
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "executive", *args, env=env,
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "executive",
+        *args,
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         out, err = await asyncio.wait_for(proc.communicate(), timeout)
@@ -139,7 +149,9 @@ async def cli(home: Path, *args: str, timeout: float = 150) -> tuple[int, str, s
     return proc.returncode or 0, out.decode(), err.decode()
 
 
-async def agent_run(home: Path, agent: str, repo: Path, srv_url: str, prompt: str, *extra: str) -> tuple[int, list[dict[str, Any]], str]:
+async def agent_run(
+    home: Path, agent: str, repo: Path, srv_url: str, prompt: str, *extra: str
+) -> tuple[int, list[dict[str, Any]], str]:
     """`executive agent run --json` with the real CLI: (exit code, normalized events, stderr)."""
     env = cli_env(agent, srv_url, repo.parent / f"home-{agent}")
     argv = ["agent", "run", "--json", "--agent", agent, "--bin", str(CLI_PATHS[agent]), "--cwd", str(repo)]

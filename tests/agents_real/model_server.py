@@ -259,7 +259,9 @@ class ModelServer:
                 )
             else:
                 start = {"type": "tool_use", "id": b["id"], "name": b["name"], "input": {}}
-                events.append(("content_block_start", {"type": "content_block_start", "index": i, "content_block": start}))
+                events.append(
+                    ("content_block_start", {"type": "content_block_start", "index": i, "content_block": start})
+                )
                 raw = json.dumps(b["input"])
                 for part in (raw[: len(raw) // 2], raw[len(raw) // 2 :]):
                     events.append(
@@ -325,7 +327,9 @@ class ModelServer:
         ]
         for i, item in enumerate(items):
             added = dict(item, content=[]) if item["type"] == "message" else item
-            events.append(("response.output_item.added", {"type": "response.output_item.added", "output_index": i, "item": added}))
+            events.append(
+                ("response.output_item.added", {"type": "response.output_item.added", "output_index": i, "item": added})
+            )
             if item["type"] == "message":
                 events.append(
                     (
@@ -339,7 +343,9 @@ class ModelServer:
                         },
                     )
                 )
-            events.append(("response.output_item.done", {"type": "response.output_item.done", "output_index": i, "item": item}))
+            events.append(
+                ("response.output_item.done", {"type": "response.output_item.done", "output_index": i, "item": item})
+            )
         usage = {
             "input_tokens": 20,
             "input_tokens_details": {"cached_tokens": 4},
@@ -350,7 +356,10 @@ class ModelServer:
         events.append(
             (
                 "response.completed",
-                {"type": "response.completed", "response": {"id": rid, "status": "completed", "output": items, "usage": usage}},
+                {
+                    "type": "response.completed",
+                    "response": {"id": rid, "status": "completed", "output": items, "usage": usage},
+                },
             )
         )
         await _sse(w, events, malformed=turn.kind == "malformed")
@@ -381,7 +390,13 @@ class ModelServer:
             return
         chunk = {"id": cid, "object": "chat.completion.chunk", "created": 1, "model": model}
         events = [
-            ("", dict(chunk, choices=[{"index": 0, "delta": {"role": "assistant", "content": content}, "finish_reason": None}])),
+            (
+                "",
+                dict(
+                    chunk,
+                    choices=[{"index": 0, "delta": {"role": "assistant", "content": content}, "finish_reason": None}],
+                ),
+            ),
             ("", dict(chunk, choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}], usage=usage)),
         ]
         await _sse(w, events, malformed=turn.kind == "malformed", done_marker=True)
@@ -459,7 +474,7 @@ async def _sse(
         head = f"event: {name}\n" if name else ""
         parts.append(f"{head}data: {json.dumps(data)}\n\n".encode())
     if malformed:  # the first event intact, then a cut JSON payload, then the connection closes
-        parts = [*parts[:1], b"event: content_block_delta\ndata: {\"type\": \"content_blo\n\n"]
+        parts = [*parts[:1], b'event: content_block_delta\ndata: {"type": "content_blo\n\n']
     elif done_marker:
         parts.append(b"data: [DONE]\n\n")
     for p in parts:

@@ -54,6 +54,8 @@ class TaskSurface(Protocol):
 
     def task_cancel(self, ref: int | str, *, session_id: str | None = None) -> dict[str, Any]: ...
 
+    def task_end_idle(self, ref: int | str) -> dict[str, Any]: ...
+
 
 class AgentsHost(TaskSurface, Protocol):
     """Everything the agents layer uses of the daemon."""
