@@ -27,6 +27,7 @@ import asyncio
 import dataclasses
 import itertools
 import json
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -220,11 +221,11 @@ class ModelServer:
                 _tool_use(
                     next(self._ids),
                     "Edit",
-                    {"file_path": self._abs(turn.path), "old_string": turn.old, "new_string": turn.new},
+                    {"file_path": self._abs(turn.path, body), "old_string": turn.old, "new_string": turn.new},
                 )
             )
         elif turn.kind == "read":
-            blocks.append(_tool_use(next(self._ids), "Read", {"file_path": self._abs(turn.path)}))
+            blocks.append(_tool_use(next(self._ids), "Read", {"file_path": self._abs(turn.path, body)}))
         elif turn.kind == "shell":
             blocks.append(_tool_use(next(self._ids), "Bash", {"command": turn.command}))
         stop = "tool_use" if any(b["type"] == "tool_use" for b in blocks) else "end_turn"
@@ -288,8 +289,13 @@ class ModelServer:
         events.append(("message_stop", {"type": "message_stop"}))
         await _sse(w, events, malformed=turn.kind == "malformed")
 
-    def _abs(self, path: str) -> str:
-        return path if path.startswith("/") or not self.cwd else f"{self.cwd}/{path}"
+    def _abs(self, path: str, body: dict[str, Any]) -> str:
+        """Claude's tools take absolute paths: relative to the working directory its system prompt names."""
+        if path.startswith("/"):
+            return path
+        m = _CWD.search(json.dumps(body.get("system", "")))
+        cwd = m.group(1) if m else self.cwd
+        return f"{cwd}/{path}" if cwd else path
 
     # --- OpenAI Responses --------------------------------------------------------------------
     async def _responses(self, w: asyncio.StreamWriter, body: dict[str, Any], turn: Turn) -> None:
@@ -374,6 +380,11 @@ class ModelServer:
         model = body.get("model", "test-model")
         usage = {"prompt_tokens": 30, "completion_tokens": 11, "total_tokens": 41}
         if not body.get("stream"):
+            if turn.kind == "malformed":  # a JSON body cut in the middle
+                w.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 30\r\n\r\n")
+                w.write(b'{"id": "x", "choices": [{"ind')
+                await w.drain()
+                return
             msg = {"role": "assistant", "content": content}
             await _json(
                 w,
@@ -400,6 +411,9 @@ class ModelServer:
             ("", dict(chunk, choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}], usage=usage)),
         ]
         await _sse(w, events, malformed=turn.kind == "malformed", done_marker=True)
+
+
+_CWD = re.compile(r"Primary working directory: ([^\s\"\\]+)")
 
 
 # --- wire helpers ------------------------------------------------------------------------------
