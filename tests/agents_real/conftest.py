@@ -105,6 +105,11 @@ def cli_env(agent: str, url: str, home: Path) -> dict[str, str]:
         (codex_home / "config.toml").write_text(codex_config(url))
         env.update(CODEX_HOME=str(codex_home), OPENAI_API_KEY="sk-test-not-a-key")
     else:
+        # Aider fetches litellm's model price list from GitHub on start unless its cache is fresh; offline that
+        # costs a DNS timeout per run.  An empty cache is what aider itself writes after a failed fetch.
+        caches = home / ".aider" / "caches"
+        caches.mkdir(parents=True, exist_ok=True)
+        (caches / "model_prices_and_context_window.json").write_text("{}")
         env.update(OPENAI_API_BASE=f"{url}/v1", OPENAI_API_KEY="sk-test-not-a-key")
     return env
 
@@ -158,7 +163,8 @@ async def agent_run(
     for k, v in env.items():
         argv += ["--env", f"{k}={v}"]
     if agent == "aider":
-        argv += ["--model", AIDER_MODEL, "--file", "hello.py"]
+        # An unknown model gets aider's "whole" edit format; the scripted model answers in SEARCH/REPLACE blocks.
+        argv += ["--model", AIDER_MODEL, "--file", "hello.py", "--arg=--edit-format=diff"]
     code, out, err = await cli(home, *argv, *extra, prompt)
     events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     return code, events, err
