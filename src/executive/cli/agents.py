@@ -261,11 +261,11 @@ def check(
                 escape(r.get("auth") or "-"),
             ]
         )
-        notes += [f"{r['agent']}: {escape(p)}" for p in r["problems"]]
+        notes += [f"{r['agent']}: {p}" for p in r["problems"]]
     console.print(fitted_table(["AGENT", "USABLE", "VERSION", "TESTED", "AUTH"], body))
-    for note in notes:
-        console.print(f"[yellow]![/] {note}", soft_wrap=False)
-    console.print("[dim]`executive agent check --json` lists binaries and capabilities[/]")
+    for note in notes:  # one line each; --json has every word
+        console.print(f"[yellow]![/] {escape(_short(note, max(20, console.width - 2)))}")
+    console.print("[dim]`executive agent check --json`: full problems, binaries, capabilities[/]")
 
 
 @app.command("runs")

@@ -49,7 +49,7 @@ SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access")
 PROFILE_SANDBOX = {"read-only": "read-only", "edit": "workspace-write", "full": "danger-full-access"}
 _RECONNECT = re.compile(r"^Reconnecting\.\.\.\s*(?:(?P<n>\d+)/(?P<m>\d+)\s*)?(?P<rest>.*)$", re.S)
 _STATUS = re.compile(r"\bstatus (\d{3})\b")
-_REJECTED = re.compile(r"(patch rejected: .*|.*blocked by .*sandbox.*)$")
+_REJECTED = re.compile(r"(?:error=)?(patch rejected: .*|[^=]*blocked by [^=]*sandbox.*)$")
 _TOOL_ITEMS = ("command_execution", "file_change", "mcp_tool_call", "web_search", "todo_list")
 
 
