@@ -248,3 +248,18 @@ async def test_agent_run_shows_retries_live_and_the_error(daemon, agents, fake_b
     )
     assert code == 1 and "↻ retry 1/2, HTTP 401, next in 0.577s: authentication_failed (HTTP 401)" in err
     assert "✗ failed: exit_code_1, is_error" in out and "Invalid API key · Fix external API key" in out
+
+
+async def test_a_cli_that_refuses_to_start_fails_with_its_stderr_words(
+    client: Client, agents, repo: Path, tmp_path: Path
+) -> None:
+    exe = tmp_path / "claude"  # what Claude Code 2.1.197 prints for bypassPermissions as root
+    exe.write_text(
+        "#!/bin/sh\necho '--dangerously-skip-permissions cannot be used with root/sudo privileges for security reasons' >&2"
+        "\nexit 1\n"
+    )
+    exe.chmod(0o755)
+    _, events = await agents.run(client, agent="claude", bin=str(exe), cwd=str(repo), prompt="x", permissions="full")
+    r = events[-1]["data"]
+    assert r["ok"] is False and r["errors"] == ["exit_code_1", "no_result"]
+    assert r["error"] == "--dangerously-skip-permissions cannot be used with root/sudo privileges for security reasons"

@@ -138,6 +138,7 @@ class StreamParser(abc.ABC):
         self._lines = LineAssembler(max_line)
         self._err_lines = LineAssembler(max_line)
         self.last_error: str | None = None  # the CLI's own words for the last problem it reported
+        self.stderr_last: str | None = None  # the last non-empty stderr line (e.g. a usage error)
         self.warnings: list[str] = []  # reasons seen (for the result's errors)
         self.stream_cut = False
         self.finished = False
@@ -155,8 +156,14 @@ class StreamParser(abc.ABC):
         out: list[AgentEvent] = []
         for line in self._err_lines.feed(chunk):
             if not isinstance(line, LongLine):
-                out.extend(self.on_stderr_line(line))
+                self._stderr_line(line, out)
         return out
+
+    def _stderr_line(self, line: bytes, out: list[AgentEvent]) -> None:
+        text = line.decode("utf-8", "replace").strip()
+        if text:
+            self.stderr_last = clip(text, 500)[0]
+        out.extend(self.on_stderr_line(line))
 
     def finish(self, end: RunEnd) -> list[AgentEvent]:
         """The stream is over: flush a cut last line, then emit the one ``agent.result``."""
@@ -166,7 +173,7 @@ class StreamParser(abc.ABC):
         out: list[AgentEvent] = []
         err_tail = self._err_lines.finish()
         if isinstance(err_tail, bytes):
-            out.extend(self.on_stderr_line(err_tail))
+            self._stderr_line(err_tail, out)
         tail = self._lines.finish()
         if tail is not None:
             if self.last_line_may_be_unterminated or (isinstance(tail, bytes) and self._complete_json(tail)):
@@ -183,8 +190,11 @@ class StreamParser(abc.ABC):
         result = self.result(end)
         if end.end_reason == "idle_timeout" and end.detail:
             result["idle_detail"] = end.detail
-        if not result.get("ok") and self.last_error and not result.get("error"):
-            result["error"] = self.last_error
+        if not result.get("ok") and not result.get("error"):
+            # The CLI's own words: the last problem it reported, else the last line it wrote to stderr.
+            words = self.last_error or self.stderr_last
+            if words:
+                result["error"] = words
         out.append(AgentEvent(ev.RESULT, result))
         return out
 
@@ -216,7 +226,13 @@ class StreamParser(abc.ABC):
     ) -> AgentEvent:
         """The CLI is retrying a failed model request; shown live, never a failure by itself."""
         self.last_error = detail
-        data: dict[str, Any] = {"reason": "retry", "detail": detail, "attempt": attempt, "limit": limit, "status": status}
+        data: dict[str, Any] = {
+            "reason": "retry",
+            "detail": detail,
+            "attempt": attempt,
+            "limit": limit,
+            "status": status,
+        }
         data["delay_s"] = None if delay_s is None else round(delay_s, 3)
         return AgentEvent(ev.WARNING, data)
 
