@@ -255,8 +255,8 @@ async def test_a_cli_that_refuses_to_start_fails_with_its_stderr_words(
 ) -> None:
     exe = tmp_path / "claude"  # what Claude Code 2.1.197 prints for bypassPermissions as root
     exe.write_text(
-        "#!/bin/sh\necho '--dangerously-skip-permissions cannot be used with root/sudo privileges for security reasons' >&2"
-        "\nexit 1\n"
+        "#!/bin/sh\necho '--dangerously-skip-permissions cannot be used with root/sudo privileges "
+        "for security reasons' >&2\nexit 1\n"
     )
     exe.chmod(0o755)
     _, events = await agents.run(client, agent="claude", bin=str(exe), cwd=str(repo), prompt="x", permissions="full")
