@@ -105,7 +105,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
     if not os.access(CLAUDE, os.X_OK):
-        raise SystemExit(f"{CLAUDE} not found: run `make agents` first")
+        print(f"skipped: {CLAUDE} not found; run `make agents` first")
+        return
     with tempfile.TemporaryDirectory() as tmp, ms.ModelServer(_script()) as srv:
         base = Path(tmp)
         repo = base / "repo"
