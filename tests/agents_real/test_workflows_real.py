@@ -10,13 +10,15 @@ from pathlib import Path
 import model_server as ms
 import pytest
 
-from conftest import CLI_PATHS, cli, cli_env, git
+from conftest import AIDER_MODEL, CLI_PATHS, cli, cli_env, git
 
 CHECK = "import sys\nsys.exit(0 if open('hello.py').read() == \"print('hello')\\n\" else 1)\n"
 EDIT = ms.edit("hello.py", "print('helo')\n", "print('hello')\n")
 SCRIPTS = {
     "claude": [ms.read("hello.py"), EDIT, ms.text("Fixed the typo.")],
     "codex": [EDIT, ms.text("Fixed the typo.")],
+    # The fix loop names no files for aider: its first edit only makes aider add hello.py to the chat and ask again.
+    "aider": [ms.edit("hello.py", "print('helo')\n", "print('hello')\n", "Fixed the typo.")] * 2,
 }
 
 
@@ -28,7 +30,7 @@ def checked_repo(repo: Path) -> Path:
     return repo
 
 
-@pytest.mark.parametrize("agent", ["claude", "codex"])
+@pytest.mark.parametrize("agent", ["claude", "codex", "aider"])
 async def test_fix_keeps_the_agents_patch_and_rollback_restores_the_bytes(
     agent: str, daemon, checked_repo: Path, server_factory
 ) -> None:
@@ -46,12 +48,14 @@ async def test_fix_keeps_the_agents_patch_and_rollback_restores_the_bytes(
         str(CLI_PATHS[agent]),
     ]
     argv += ["--cwd", str(repo), "--max-iterations", "1"]
+    if agent == "aider":
+        argv += ["--model", AIDER_MODEL, "--arg=--edit-format=diff"]
     for k, v in cli_env(agent, srv.url, repo.parent / f"home-{agent}").items():
         argv += ["--env", f"{k}={v}"]
     code, out, err = await cli(daemon.home, *argv)
     events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     attempts = [e for e in events if e["phase"] == "attempt"]
-    assert code == 0 and events[-1]["state"] == "green", (out, err)
+    assert code == 0 and events[-1]["state"] == "green", [a.get("detail") for a in attempts]
     assert [a["outcome"] for a in attempts] == ["kept"] and attempts[0]["patch_id"]
     assert (repo / "hello.py").read_text() == "print('hello')\n"
     code, out, err = await cli(daemon.home, "patch", "show", "--json", str(attempts[0]["patch_id"]))
@@ -62,17 +66,18 @@ async def test_fix_keeps_the_agents_patch_and_rollback_restores_the_bytes(
     assert (repo / "hello.py").read_bytes() == before and git(repo, "status", "--porcelain") == ""
 
 
+@pytest.mark.parametrize("agent", ["claude", "codex"])
 async def test_a_pipeline_agent_step_edits_with_the_default_permissions(
-    daemon, repo: Path, server_factory, monkeypatch: pytest.MonkeyPatch
+    agent: str, daemon, repo: Path, server_factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    srv = server_factory(ms.Script(SCRIPTS["claude"]))
-    env = cli_env("claude", srv.url, repo.parent / "home-claude")
-    step = {"name": "claude", "agent": {"cli": "claude", "prompt": "fix the typo in hello.py"}, "env": env}
-    check = {"name": "fixed", "kind": "command", "command": [sys.executable, "-c", CHECK], "owners": ["claude"]}
+    srv = server_factory(ms.Script(SCRIPTS[agent]))
+    env = cli_env(agent, srv.url, repo.parent / f"home-{agent}")
+    step = {"name": "agent", "agent": {"cli": agent, "prompt": "fix the typo in hello.py"}, "env": env}
+    check = {"name": "fixed", "kind": "command", "command": [sys.executable, "-c", CHECK], "owners": ["agent"]}
     pipeline = {"name": "typo", "workdir": str(repo), "phases": [{"name": "fix", "steps": [step], "checks": [check]}]}
     (repo.parent / "pipeline.yaml").write_text(json.dumps(pipeline))
     # A pipeline step names its CLI, not a path: the in-process daemon finds the pinned one on PATH.
-    monkeypatch.setenv("PATH", f"{CLI_PATHS['claude'].parent}:{os.environ['PATH']}")
+    monkeypatch.setenv("PATH", f"{CLI_PATHS[agent].parent}:{os.environ['PATH']}")
     code, out, err = await cli(daemon.home, "pipeline", "run", str(repo.parent / "pipeline.yaml"))
     assert code == 0 and "passed" in out, (out, err)
     assert (repo / "hello.py").read_text() == "print('hello')\n"
