@@ -5,6 +5,7 @@ tests/agents_real runs the real programs; these replay their exact lines in mill
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -263,3 +264,26 @@ async def test_a_cli_that_refuses_to_start_fails_with_its_stderr_words(
     r = events[-1]["data"]
     assert r["ok"] is False and r["errors"] == ["exit_code_1", "no_result"]
     assert r["error"] == "--dangerously-skip-permissions cannot be used with root/sudo privileges for security reasons"
+
+
+async def test_paused_time_is_not_silence(client: Client, fake_bin, repo: Path, tmp_path: Path) -> None:
+    task = await client.call(
+        "agent.run",
+        agent="claude",
+        bin=fake_bin["claude"],
+        cwd=str(repo),
+        prompt="x",
+        idle_timeout=1.0,
+        env={"FAKE_SCENARIO": "sleep", "FAKE_PID_FILE": str(tmp_path / "pids.json")},
+    )
+    tid = task["id"]
+    for _ in range(200):
+        if (tmp_path / "pids.json").exists() and (await client.call("task.info", task=tid))["state"] == "running":
+            break
+        await asyncio.sleep(0.02)
+    await client.call("task.pause", task=tid)
+    await asyncio.sleep(2.5)  # paused longer than the idle timeout
+    assert (await client.call("task.info", task=tid))["state"] == "paused"
+    await client.call("task.resume", task=tid)
+    out = await client.call("agent.wait", task=tid, timeout=30)
+    assert out["result"]["errors"][0] == "idle_timeout" and out["task"]["end_reason"] == "idle_timeout"

@@ -74,6 +74,7 @@ __all__ = ["AgentRuns"]
 log = structlog.get_logger("executive.agents")
 _RESULTS_IN_MEMORY = 1000
 _LOST = {"state": "lost", "ok": False, "errors": ["lost"]}  # a run the previous daemon did not see finish
+_NOT_SILENT = (TaskState.QUEUED, TaskState.STARTING, TaskState.PAUSED)  # states whose time the idle timeout skips
 
 
 class AgentRuns:
@@ -372,8 +373,8 @@ class AgentRuns:
                         await wake.wait()
                         continue
                     left = self._progress.get(tid, time.monotonic()) + idle - time.monotonic()
-                    if self.ex.tasks.get(tid).state is TaskState.PAUSED:
-                        self._progress[tid], left = time.monotonic(), idle  # paused time is not silence
+                    if self.ex.tasks.get(tid).state in _NOT_SILENT:
+                        self._progress[tid], left = time.monotonic(), idle  # queued or paused time is not silence
                     if left <= 0:
                         self._stop_idle(tid, parser, idle)
                         continue
