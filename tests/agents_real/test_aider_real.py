@@ -9,8 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import model_server as ms
-
-from conftest import agent_run, git
+from realcli import agent_run, git
 
 EDIT = ms.edit("hello.py", "print('helo')\n", "print('hello')\n", "I fixed the typo.")
 

@@ -6,8 +6,7 @@ import socket
 from pathlib import Path
 
 import model_server as ms
-
-from conftest import agent_run
+from realcli import agent_run
 
 
 def _result(events: list[dict]) -> dict:

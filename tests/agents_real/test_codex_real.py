@@ -6,8 +6,7 @@ import socket
 from pathlib import Path
 
 import model_server as ms
-
-from conftest import agent_run
+from realcli import agent_run
 
 EDIT = [ms.edit("hello.py", "print('helo')\n", "print('hello')\n"), ms.text("Fixed the typo.")]
 

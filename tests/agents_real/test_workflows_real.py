@@ -9,8 +9,7 @@ from pathlib import Path
 
 import model_server as ms
 import pytest
-
-from conftest import AIDER_MODEL, CLI_PATHS, cli, cli_env, git
+from realcli import AIDER_MODEL, CLI_PATHS, cli, cli_env, git
 
 CHECK = "import sys\nsys.exit(0 if open('hello.py').read() == \"print('hello')\\n\" else 1)\n"
 EDIT = ms.edit("hello.py", "print('helo')\n", "print('hello')\n")
