@@ -136,7 +136,11 @@ async def _core(call: Checked) -> None:
     await call("task.wait", task=task["id"], timeout=30)
     await call("task.output", task=task["id"])
     sleeper = await call("task.run", argv=["sleep", "30"])
+    await call("task.stats", tasks=[sleeper["id"]], processes=True)
     await call("task.kill", task=sleeper["id"])
+    again = await call("task.restart", task=task["id"], name="reader-again")
+    await call("task.wait", task=again["id"], timeout=30)
+    await call("daemon.limits")
     await call("events.unsubscribe", subscription=sub["subscription"])
     assert session["id"]
 

@@ -113,7 +113,7 @@ def mount_dashboard(app: FastAPI, service: Executive, token: str | None) -> None
             row: dict[str, Any] = service.task_info(int(task) if task.isdigit() else task)
         except ExecutiveError as exc:
             return JSONResponse({"error": exc.message}, status_code=404)
-        path = service.processes.log_path(row["id"], stream)
+        path = service.task_log_path(row["id"], stream)
         if not path.exists():
             return Response(b"", media_type="text/plain", headers={"Content-Disposition": _attachment(row, stream)})
         return FileResponse(

@@ -56,11 +56,14 @@ from executive.service.results import (
     TaskLockResult,
     TaskOutputBytes,
     TaskOutputSlice,
+    TaskRestarted,
     TaskRow,
+    TaskStatsResult,
     TaskWaitResult,
     Unsubscribed,
 )
 from executive.service.sessions import SessionService
+from executive.service.task_extras import TaskExtras
 from executive.service.tasks import BASE_ENV_KEYS, TaskService
 from executive.service.vm import VmService
 from executive.store.sqlite import SqliteStore
@@ -102,6 +105,7 @@ class Executive:
         self.processes = ProcessRuntime(self, home=self.home, os_api=os_api, instance=instance)
         # The sub-services.
         self.task_service = TaskService(self)  # process tasks: run queue, control, output, waiting
+        self.task_extras = TaskExtras(self)  # what the dashboard adds: tree CPU/RSS, restart, log files
         self.session_service = SessionService(self.sessions, self.tasks, self.bus)
         self.event_service = EventService(self.bus, limits)
         self.vm = VmService(self)  # HSX programs: loading, scheduling, registers, memory, mailboxes
@@ -303,6 +307,24 @@ class Executive:
 
     def task_kill(self, ref: int | str, *, session_id: str | None = None) -> TaskRow:
         return self.task_service.kill(ref, session_id=session_id)
+
+    async def task_stats(self, tasks: list[int | str] | None = None, *, processes: bool = False) -> TaskStatsResult:
+        """CPU % and RSS of live tasks' process trees; see :meth:`TaskExtras.stats`."""
+        return await self.task_extras.stats(tasks, processes=processes)
+
+    async def task_restart(
+        self, ref: int | str, *, name: str | None = None, session_id: str | None = None
+    ) -> TaskRestarted:
+        """A new process task with another task's argv and cwd; see :meth:`TaskExtras.restart`."""
+        return await self.task_extras.restart(ref, name=name, session_id=session_id)
+
+    def task_log_path(self, ref: int | str, stream: str) -> Path:
+        """The file holding a task's whole stdout or stderr log (for downloads; it may not exist yet)."""
+        return self.task_extras.log_path(ref, stream)
+
+    def daemon_limits(self) -> dict[str, int | float]:
+        """The limits in force (kernel/limits.py)."""
+        return self.task_extras.limits()
 
     def task_end_idle(self, ref: int | str) -> TaskRow:
         """End a task as ``idle_timeout``: the agents layer stops a run that made no progress for its idle timeout."""
