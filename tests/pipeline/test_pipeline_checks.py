@@ -77,7 +77,7 @@ async def test_pipeline_agent_steps_go_through_the_adapters_with_edit_permission
     try:
         assert isinstance(default_launcher(ex), AgentsLayerLauncher)
     finally:
-        await ex.close()
+        await ex.aclose()
     assert AgentRef(cli="codex").permissions == "edit"
     argv = get_adapter("codex").build_argv(AgentRequest(agent="codex", prompt="-x", cwd=".", permissions="edit"), "codex")
     assert "--full-auto" not in argv and "--sandbox=workspace-write" in argv and argv[-2:] == ["--", "-x"]
