@@ -119,7 +119,7 @@ def hsx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[asyncio.Abst
     try:
         yield loop, HsxCore(ex, clock=lambda: 1000.0), pid
     finally:
-        loop.run_until_complete(ex.close())
+        loop.run_until_complete(ex.aclose())
         loop.close()
 
 

@@ -65,7 +65,7 @@ def service() -> Iterator[tuple[asyncio.AbstractEventLoop, Dispatcher, RpcConnec
         yield loop, dispatcher, conn, state
     finally:
         loop.run_until_complete(dispatcher.handle_frame(_frame("task.kill", {"task": "sleeper"}), conn))
-        loop.run_until_complete(ex.close())
+        loop.run_until_complete(ex.aclose())
         loop.close()
 
 
