@@ -103,7 +103,7 @@ async def cli(home: Path, *args: str, stdin: bytes | None = None, env: dict[str,
     """Run `executive ARGS` as a subprocess against the daemon of ``home``; returns (exit code, stdout, stderr)."""
     import asyncio
 
-    full_env = dict(os.environ, EXECUTIVE_HOME=str(home), COLUMNS="200", NO_COLOR="1", **(env or {}))
+    full_env = {**os.environ, "EXECUTIVE_HOME": str(home), "COLUMNS": "200", "NO_COLOR": "1", **(env or {})}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "executive", *args, env=full_env,
         stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,

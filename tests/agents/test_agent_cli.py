@@ -32,7 +32,7 @@ async def test_agent_run_streams_and_sets_the_exit_code(daemon, agents, fake_bin
 async def test_agent_check_command(daemon, agents, fake_bin) -> None:
     code, out, _ = await agents.cli(daemon.home, "agent", "check", "--agent", "aider", "--bin", fake_bin["aider"], "--json")
     row = json.loads(out)[0]
-    assert code == 0 and row["version"] == "0.86.1" and row["capabilities"]["result_from_git"] is True
+    assert code == 0 and row["version"] == "0.86.2" and row["version_status"] == "tested" and row["capabilities"]["result_from_git"] is True
     code, out, _ = await agents.cli(daemon.home, "agent", "check")
     assert code == 0 and "claude" in out and "aider" in out and "--bin" in out
 

@@ -168,7 +168,7 @@ async def test_bad_requests_are_refused_with_clear_errors(client: Client, fake_b
 
 async def test_check_reports_usable_adapters_and_why_not(client: Client, fake_bin, tmp_path: Path) -> None:
     rows = await client.call("agent.check", agent="claude", bin=fake_bin["claude"])
-    assert rows[0]["binary"] and rows[0]["version"] == "1.0.88"
+    assert rows[0]["binary"] and rows[0]["version"] == "2.1.197" and rows[0]["version_status"] == "tested"
     assert rows[0]["capabilities"]["resume"] is True and rows[0]["capabilities"]["cost"] is True
     rows = await client.call("agent.check", agent="codex", bin=str(tmp_path / "missing"))
     assert rows[0]["usable"] is False and "not found" in rows[0]["problems"][0]

@@ -135,7 +135,7 @@ async def test_status_patterns(client: Client, fake_bin, tmp_path: Path) -> None
     out = await client.call("pattern.run", instance=inst, root=str(tmp_path))
     rep = out["report"]
     assert [a["agent"] for a in rep["adapters"]] == ["claude", "command"]
-    assert rep["adapters"][0]["version"] == "1.0.88" and rep["adapters"][1]["usable"] is False
+    assert rep["adapters"][0]["version"] == "2.1.197" and rep["adapters"][1]["usable"] is False
     assert rep["allow_list"] == [] and rep["summary"]["allow_list"].startswith("everything is allowed")
     assert rep["limits"]["patch_bytes"] > 0
     md = (tmp_path / "status.md").read_text()

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from executive.api.client import Client
-from executive.pipeline.agent_steps import BuiltinLauncher, builtin_argv
+from executive.pipeline.agent_steps import AgentsLayerLauncher, default_launcher
 from executive.pipeline.model import AgentRef
 from executive.service import Executive
 
@@ -69,17 +69,24 @@ async def test_every_check_kind_scores(pl: SimpleNamespace, client: Client, work
     assert (await client.call("task.info", task=rubric["tasks"][0]))["kind"] == "agent"
 
 
-def test_builtin_argv_follows_the_documented_headless_invocations() -> None:
-    assert builtin_argv(AgentRef(cli="claude", model="m"), "do it") == [
-        "claude", "-p", "do it", "--output-format", "stream-json", "--verbose", "--permission-mode", "acceptEdits", "--model", "m",
-    ]
-    assert builtin_argv(AgentRef(cli="codex"), "-x") == ["codex", "exec", "--full-auto", "--skip-git-repo-check", "--json", " -x"]
-    assert builtin_argv(AgentRef(cli="aider"), "p")[-2:] == ["--message", "p"]
-    assert builtin_argv(AgentRef(cli="custom", argv=["a", "--p={prompt}"]), "hi") == ["a", "--p=hi"]
+async def test_pipeline_agent_steps_go_through_the_adapters_with_edit_permissions(tmp_path: Path) -> None:
+    """One launcher path: the adapters build the argv (codex 0.171 refuses the old `--full-auto`)."""
+    from executive.agents.adapters import AgentRequest, get_adapter
+
+    ex = await Executive.open(tmp_path / "home")
+    try:
+        assert isinstance(default_launcher(ex), AgentsLayerLauncher)
+    finally:
+        await ex.aclose()
+    assert AgentRef(cli="codex").permissions == "edit"
+    argv = get_adapter("codex").build_argv(AgentRequest(agent="codex", prompt="-x", cwd=".", permissions="edit"), "codex")
+    assert "--full-auto" not in argv and "--sandbox=workspace-write" in argv and argv[-2:] == ["--", "-x"]
+    argv = get_adapter("claude").build_argv(AgentRequest(agent="claude", prompt="p", cwd=".", permissions="edit"), "claude")
+    assert "--permission-mode=acceptEdits" in argv
 
 
-async def test_agent_step_without_the_agents_layer(pl: SimpleNamespace, tmp_path: Path, work: Path) -> None:
-    """An embedded service without Executive.agents runs agent steps as plain agent tasks."""
+async def test_custom_agent_step_runs_as_an_agent_task(pl: SimpleNamespace, tmp_path: Path, work: Path) -> None:
+    """A custom agent step runs through the agents layer's command adapter as an agent task."""
     pl.write(work / "pipeline.yaml", """
         name: builtin
         phases:
@@ -92,7 +99,6 @@ async def test_agent_step_without_the_agents_layer(pl: SimpleNamespace, tmp_path
         """)
     ex = await Executive.open(tmp_path / "home")
     try:
-        ex.pipelines.launcher = BuiltinLauncher(ex)
         run = await ex.pipelines.run(path=str(work / "pipeline.yaml"), requirement="a poem")
         assert (await ex.pipelines.wait(run["id"], timeout=60))["state"] == "passed"
         assert (work / "prompt.txt").read_text() == "write a poem\n"

@@ -84,6 +84,8 @@ class FixParams:
     args: list[str] = dataclasses.field(default_factory=list)
     agent_timeout: float | None = None
     commit: bool = False
+    permissions: str | None = "edit"  # the agent edits inside its mirror of the workspace, nothing else
+    agent_idle_timeout: float | None = None  # None: the daemon's default; 0: never
 
 
 @dataclasses.dataclass(slots=True)
@@ -213,7 +215,9 @@ class FixLoops:
             AgentUnknownError, NotARepositoryError, BadParamsError, LimitError.
         """
         lim = self.ex.limits
-        get_adapter(p.agent)
+        get_adapter(p.agent).check_permissions(
+            AgentRequest(agent=p.agent, prompt="", cwd=p.cwd, permissions=p.permissions), conflicts=()
+        )
         if not (1 <= p.max_iterations <= lim.fix_max_iterations):
             raise LimitError(
                 f"max_iterations must be 1..{lim.fix_max_iterations}", data={"limit": lim.fix_max_iterations}
@@ -422,9 +426,14 @@ class FixLoops:
                 model=p.model,
                 env=dict(p.env),
                 args=list(p.args),
+                permissions=p.permissions,
             )
             task = await self.agents.runs.run(
-                req, name=f"fix-{run_id}-agent", timeout=p.agent_timeout, session_id=session_id
+                req,
+                name=f"fix-{run_id}-agent",
+                timeout=p.agent_timeout,
+                session_id=session_id,
+                idle_timeout=p.agent_idle_timeout,
             )
             tid = int(task["id"])
             self._live_tasks.setdefault(run_id, set()).add(tid)

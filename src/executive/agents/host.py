@@ -57,6 +57,8 @@ class TaskSurface(Protocol):
 
     def task_cancel(self, ref: int | str, *, session_id: str | None = None) -> Mapping[str, Any]: ...
 
+    def task_end_idle(self, ref: int | str) -> Mapping[str, Any]: ...
+
 
 class AgentsHost(TaskSurface, Protocol):
     """Everything the agents layer uses of the daemon."""

@@ -17,6 +17,12 @@ are published on the bus with ``pid`` = the task id.  When the task ends the
 follower reads the log to its end, takes the second git snapshot, lets the
 parser decide the result, publishes ``agent.result`` and stores the run.
 
+Stderr is fed to the parser too (a few CLIs print refusals only there).  A
+run that makes no *progress* — no normalized event other than a warning — for
+its idle timeout is stopped with end reason ``idle_timeout``: a CLI that hangs
+on a dead endpoint, or prints only ``Reconnecting...`` forever, still ends,
+and its last error is in the result.
+
 The stdout log stays the truth: :meth:`AgentRuns.replay` re-parses it with a
 fresh parser and returns the same events long after the bus forgot them.
 """
@@ -26,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import collections
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -86,6 +93,7 @@ def _lost_fields() -> dict[str, Any]:
     """What a run a dead daemon left running becomes: RUNNING -> LOST, not ok."""
     lost = _move(0, AgentRunState.RUNNING, AgentRunEvent.LOST)
     return {"state": lost.value, "ok": False, "errors": ["lost"]}
+_NOT_SILENT = (TaskState.QUEUED, TaskState.STARTING, TaskState.PAUSED)  # states whose time the idle timeout skips
 
 
 class AgentRuns:
@@ -105,6 +113,8 @@ class AgentRuns:
         new = _move(tid, self._states.get(tid, AgentRunState.RUNNING), event)
         self._states[tid] = new
         return new.value
+        self._progress: dict[int, float] = {}  # task id -> monotonic time of its last non-warning event
+        self._idle_ended: dict[int, str] = {}  # task id -> why the runner stopped it for silence
 
     async def open(self) -> None:
         n = await self.ex.store.call(lambda s: s.agent_runs_end_running(_lost_fields(), AgentRunState.RUNNING.value))
@@ -148,12 +158,21 @@ class AgentRuns:
             out["version"] = version
             if problem:
                 problems.append(problem)
+            elif adapter.version_status(version) == "older":
+                lo, hi = adapter.tested_versions or ("?", "?")
+                problems.append(
+                    f"{adapter.name} {version} is older than the oldest tested version {lo}; "
+                    f"upgrade it (`make agents` installs {hi} into .tools/)"
+                )
             if self.ex.allow_list is not None:
                 sample = adapter.build_argv(AgentRequest(agent=adapter.name, prompt="hello", cwd="."), exe)
                 try:
                     self.ex.allow_list.check(exe, sample)
                 except ExecutiveError as exc:
                     problems.append(exc.message)
+        out["version_status"] = adapter.version_status(out["version"])
+        tested = adapter.tested_versions
+        out["tested_range"] = (tested[0] if tested[0] == tested[1] else f"{tested[0]}-{tested[1]}") if tested else None
         ok_auth, how = adapter.auth_status(dict(os.environ), Path.home())
         out["auth"] = how
         if not ok_auth:
@@ -195,8 +214,12 @@ class AgentRuns:
         name: str | None = None,
         timeout: float | None = None,
         session_id: str | None = None,
+        idle_timeout: float | None = None,
     ) -> dict[str, Any]:
         """Start an agent run; returns the task row plus ``agent`` and ``worktree``.
+
+        ``idle_timeout``: seconds without progress before the run is stopped (None: the
+        ``agent_idle_timeout_s`` limit; 0: never).
 
         Raises:
             AgentUnknownError, AgentNotUsableError, BadParamsError, NotARepositoryError (``worktree``
@@ -206,9 +229,14 @@ class AgentRuns:
         lim = self.ex.limits
         if len(req.prompt.encode()) > lim.agent_prompt_bytes:
             raise LimitError(
-                f"the prompt has {len(req.prompt.encode())} bytes; the limit is {lim.agent_prompt_bytes}",
-                data={"limit": lim.agent_prompt_bytes},
+                f"the prompt for {adapter.name} has {len(req.prompt.encode())} bytes; the limit is "
+                f"{lim.agent_prompt_bytes} (it travels in the CLI's argv): shorten it, or put the details in a "
+                "file in the work tree and ask the agent to read it",
+                data={"limit": lim.agent_prompt_bytes, "agent": adapter.name},
             )
+        idle = lim.agent_idle_timeout_s if idle_timeout is None else idle_timeout
+        if not (0 <= idle <= 30 * 24 * 3600):
+            raise BadParamsError(f"idle_timeout must be 0 (off) to 30 days in seconds, got {idle}")
         if not req.prompt.strip():
             raise BadParamsError("the prompt is empty; say what the agent should do")
         req.cwd = os.path.abspath(req.cwd)
@@ -273,7 +301,7 @@ class AgentRuns:
         self._done[tid] = asyncio.Event()
         self._states[tid] = AgentRunState.RUNNING
         parser = adapter.parser(req, max_line=lim.agent_line_bytes, max_text=lim.agent_event_text_bytes)
-        follower = asyncio.ensure_future(self._follow(tid, parser, cursor, repo, pre_tree, wt))
+        follower = asyncio.ensure_future(self._follow(tid, parser, cursor, repo, pre_tree, wt, idle or None))
         self._followers.add(follower)
         follower.add_done_callback(self._followers.discard)
         return {**task, "agent": adapter.name, "worktree": wt.to_dict() if wt else None}
@@ -281,12 +309,22 @@ class AgentRuns:
     def _publish(self, tid: int, events: list[AgentEvent]) -> None:
         for e in events:
             self.ex.bus.publish(e.type, tid, e.data, size=len(orjson.dumps(e.data, default=str)))
+            if e.type != ev.WARNING:
+                self._progress[tid] = time.monotonic()
 
     async def _follow(
-        self, tid: int, parser: StreamParser, cursor: int, repo: Path | None, pre_tree: str | None, wt: Worktree | None
+        self,
+        tid: int,
+        parser: StreamParser,
+        cursor: int,
+        repo: Path | None,
+        pre_tree: str | None,
+        wt: Worktree | None,
+        idle: float | None,
     ) -> None:
+        self._progress[tid] = time.monotonic()
         try:
-            await self._pump(tid, parser, cursor)
+            await self._pump(tid, parser, cursor, idle)
             await self._finish(tid, parser, repo, pre_tree, wt)
         except asyncio.CancelledError:
             raise
@@ -295,6 +333,8 @@ class AgentRuns:
             await self._fail(tid, parser, exc)
         finally:
             self._states.pop(tid, None)
+            self._progress.pop(tid, None)
+            self._idle_ended.pop(tid, None)
             done = self._done.get(tid)
             if done is not None:
                 done.set()
@@ -343,7 +383,7 @@ class AgentRuns:
         except Exception:
             log.exception("agent_run_store_failed", task=tid)
 
-    async def _pump(self, tid: int, parser: StreamParser, cursor: int) -> None:
+    async def _pump(self, tid: int, parser: StreamParser, cursor: int, idle: float | None) -> None:
         """Feed stdout to the parser, in log order, until the task has ended and the log is read."""
         sub = self.ex.subscribe(types=["output", "task_state", "warning"], tasks=[tid], since_seq=cursor)
         wake = asyncio.Event()
@@ -355,10 +395,27 @@ class AgentRuns:
                 wake.clear()
                 batch = sub.drain(4096, 8 * 1024 * 1024)
                 if not batch:
-                    await wake.wait()
+                    if idle is None or tid in self._idle_ended:
+                        await wake.wait()
+                        continue
+                    left = self._progress.get(tid, time.monotonic()) + idle - time.monotonic()
+                    if self.ex.tasks.get(tid).state in _NOT_SILENT:
+                        self._progress[tid], left = time.monotonic(), idle  # queued or paused time is not silence
+                    if left <= 0:
+                        self._stop_idle(tid, parser, idle)
+                        continue
+                    try:
+                        await asyncio.wait_for(wake.wait(), left)
+                    except TimeoutError:
+                        pass
                     continue
                 for e in batch:
-                    if e.type == "output" and e.data.get("stream") == "stdout":
+                    if e.type == "output" and e.data.get("stream") == "stderr":
+                        chunk = (
+                            e.data["data"].encode("utf-8") if "data" in e.data else base64.b64decode(e.data["data_b64"])
+                        )
+                        self._publish(tid, parser.feed_stderr(chunk))
+                    elif e.type == "output" and e.data.get("stream") == "stdout":
                         off = e.data["offset"]
                         chunk = (
                             e.data["data"].encode("utf-8") if "data" in e.data else base64.b64decode(e.data["data_b64"])
@@ -377,6 +434,17 @@ class AgentRuns:
             await self._fill(tid, parser, pos, None)
         finally:
             self.ex.bus.unsubscribe(sub.id)
+
+    def _stop_idle(self, tid: int, parser: StreamParser, idle: float) -> None:
+        """No progress for ``idle`` seconds: stop the task with end reason ``idle_timeout``."""
+        last = parser.last_error
+        detail = f"no progress for {idle:g}s" + (f"; last error: {last}" if last else "")
+        self._idle_ended[tid] = detail
+        self._publish(tid, [AgentEvent(ev.WARNING, {"reason": "idle_timeout", "detail": detail})])
+        try:
+            self.ex.task_end_idle(tid)
+        except ExecutiveError:
+            pass  # it ended on its own meanwhile
 
     async def _fill(self, tid: int, parser: StreamParser, pos: int, upto: int | None) -> int:
         """Feed the log from ``pos`` up to ``upto`` (None: its current end); returns the new position."""
@@ -412,12 +480,14 @@ class AgentRuns:
                     commit = await self.worktrees.commit_all(wt, f"executive: agent run (task {tid})")
             except ExecutiveError as exc:
                 git_error = exc.message
+        idle_detail = self._idle_ended.get(tid)
         end = RunEnd(
             exit_code=task.exit_code,
             signal=task.signal,
-            end_reason=task.end_reason.value if task.end_reason else "exited",
+            end_reason="idle_timeout" if idle_detail else task.end_reason.value if task.end_reason else "exited",
             diff=diff,
             files_changed=tuple(files),
+            detail=idle_detail,
         )
         events = parser.finish(end)
         result = events[-1].data
@@ -543,13 +613,25 @@ class AgentRuns:
                 break
             out += [e.to_dict() for e in parser.feed(chunk)]
             pos += len(chunk)
+        pos = 0
+        while True:  # stderr after stdout: only the refusals some CLIs print there matter, not their order
+            r = await self.ex.task_output(tid, stream="stderr", offset=pos)
+            chunk = r["data"].encode("utf-8") if "data" in r else base64.b64decode(r["data_b64"])
+            if not chunk:
+                break
+            out += [e.to_dict() for e in parser.feed_stderr(chunk)]
+            pos += len(chunk)
+        stored = run.get("result") or {}
         end = RunEnd(
             exit_code=task.exit_code,
             signal=task.signal,
             end_reason=task.end_reason.value if task.end_reason else "exited",
             diff=run.get("diff"),
             files_changed=tuple(run.get("files") or ()),
+            detail=stored.get("idle_detail"),
         )
+        if stored.get("end_reason") == "idle_timeout":
+            end = dataclasses.replace(end, end_reason="idle_timeout")
         out += [e.to_dict() for e in parser.finish(end)]
         truncated = len(out) > n
         if truncated:  # keep the result: it is what a replay is usually for

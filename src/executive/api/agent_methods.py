@@ -51,6 +51,7 @@ class AgentRun(_P):
     bin: str | None = _Str
     model: str | None = Field(None, max_length=256)
     resume: str | None = Field(None, max_length=128, description="session id to resume")
+    permissions: str | None = Field(None, max_length=64, description="read-only | edit | full, mapped per CLI")
     permission_mode: str | None = Field(None, max_length=64)
     sandbox: str | None = Field(None, max_length=64)
     allowed_tools: list[str] = Field(default_factory=list, max_length=256)
@@ -63,6 +64,9 @@ class AgentRun(_P):
     worktree: bool = False
     name: str | None = Field(None, min_length=1, max_length=128)
     timeout: float | None = Field(None, gt=0)
+    idle_timeout: float | None = Field(
+        None, ge=0, description="seconds without progress before it is stopped; 0: never"
+    )
 
 
 async def _agent_run(ctx: Any, p: AgentRun) -> results.AgentStarted:
@@ -73,6 +77,7 @@ async def _agent_run(ctx: Any, p: AgentRun) -> results.AgentStarted:
         bin=p.bin,
         model=p.model,
         resume=p.resume,
+        permissions=p.permissions,
         permission_mode=p.permission_mode,
         sandbox=p.sandbox,
         allowed_tools=p.allowed_tools,
@@ -83,7 +88,14 @@ async def _agent_run(ctx: Any, p: AgentRun) -> results.AgentStarted:
         args=p.args,
         env=p.env,
     )
-    return await _svc(ctx).run(req, worktree=p.worktree, name=p.name, timeout=p.timeout, session_id=_touch(ctx))
+    return await _svc(ctx).run(
+        req,
+        worktree=p.worktree,
+        name=p.name,
+        timeout=p.timeout,
+        session_id=_touch(ctx),
+        idle_timeout=p.idle_timeout,
+    )
 
 
 class AgentCheck(_P):
@@ -211,6 +223,8 @@ class FixStart(_P):
     env: dict[str, str] = Field(default_factory=dict)
     args: list[str] = Field(default_factory=list, max_length=1024)
     agent_timeout: float | None = Field(None, gt=0)
+    agent_idle_timeout: float | None = Field(None, ge=0, description="0: never stop a silent agent")
+    permissions: str = Field("edit", max_length=64, description="read-only | edit | full, mapped per CLI")
     commit: bool = Field(False, description="commit each fix that makes the tests pass (only its paths)")
 
 
@@ -240,6 +254,8 @@ async def _fix_start(ctx: Any, p: FixStart) -> results.FixRun:
         args=p.args,
         agent_timeout=p.agent_timeout,
         commit=p.commit,
+        permissions=p.permissions,
+        agent_idle_timeout=p.agent_idle_timeout,
     )
     return await _svc(ctx).fix_start(params, session_id=_touch(ctx))
 

@@ -63,9 +63,24 @@ def render_event(e: dict[str, Any]) -> None:
         colour = "red" if d.get("is_error") else "green"
         console.print(f"[{colour}]←[/] {escape(_short(d.get('output', '')))}")
     elif kind == "agent.warning":
-        err_console.print(f"[yellow]! {escape(str(d.get('reason')))}:[/] {escape(_short(d.get('detail')))}")
+        if d.get("reason") == "retry":
+            err_console.print(f"[yellow]↻ retry {escape(_retry_facts(d))}:[/] {escape(_short(d.get('detail')))}")
+        else:
+            err_console.print(f"[yellow]! {escape(str(d.get('reason')))}:[/] {escape(_short(d.get('detail')))}")
     elif kind == "agent.result":
         render_result(d)
+
+
+def _retry_facts(d: dict[str, Any]) -> str:
+    """``2/10, HTTP 500, next in 1.1s`` from a retry warning (the parts the CLI reported)."""
+    parts = []
+    if d.get("attempt") is not None:
+        parts.append(f"{d['attempt']}/{d['limit']}" if d.get("limit") is not None else str(d["attempt"]))
+    if d.get("status") is not None:
+        parts.append(f"HTTP {d['status']}")
+    if d.get("delay_s") is not None:
+        parts.append(f"next in {d['delay_s']:g}s")
+    return ", ".join(parts) or "-"
 
 
 def render_result(d: dict[str, Any]) -> None:
@@ -88,6 +103,9 @@ def render_result(d: dict[str, Any]) -> None:
         console.print(
             f"[bold red]✗ failed: {escape(', '.join(d.get('errors') or []))}[/] [dim]{escape(' · '.join(facts))}[/]"
         )
+        why = d.get("idle_detail") or d.get("error")
+        if why:
+            console.print(f"  [red]{escape(_short(why))}[/]")
 
 
 def _env(items: list[str]) -> dict[str, str]:
@@ -115,6 +133,12 @@ def run(
     model: str | None = typer.Option(None, "--model", help="Model name passed to the CLI."),
     max_turns: int | None = typer.Option(None, "--max-turns", help="Claude: turn limit."),
     max_budget_usd: float | None = typer.Option(None, "--max-budget-usd", help="Claude: spending limit."),
+    permissions: str | None = typer.Option(
+        None,
+        "--permissions",
+        help="read-only, edit or full; mapped per CLI (claude --permission-mode, codex --sandbox, aider --dry-run). "
+        "Default: the CLI's own.",
+    ),
     permission_mode: str | None = typer.Option(
         None, "--permission-mode", help="Claude: default, acceptEdits, plan, bypassPermissions, dontAsk."
     ),
@@ -128,6 +152,9 @@ def run(
     ),
     env: list[str] = typer.Option([], "--env", "-e", help="K=V for the agent's environment; repeatable."),
     timeout: float | None = typer.Option(None, "--timeout", help="Wall-clock limit in seconds."),
+    idle_timeout: float | None = typer.Option(
+        None, "--idle-timeout", help="Stop the run after this many seconds without progress (default 600; 0: never)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print each normalized event as a JSON line."),
     detach: bool = typer.Option(False, "--detach", "-d", help="Print the task id and return at once."),
 ) -> None:
@@ -144,9 +171,11 @@ def run(
         ("model", model),
         ("max_turns", max_turns),
         ("max_budget_usd", max_budget_usd),
+        ("permissions", permissions),
         ("permission_mode", permission_mode),
         ("sandbox", sandbox),
         ("timeout", timeout),
+        ("idle_timeout", idle_timeout),
     ):
         if v is not None:
             params[k] = os.path.abspath(v) if k == "bin" and os.sep in v else v
@@ -221,21 +250,25 @@ def check(
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    table = Table(box=None, header_style="bold")
-    for col in ("AGENT", "USABLE", "VERSION", "BINARY", "AUTH", "CAPABILITIES", "PROBLEMS"):
-        table.add_column(col, overflow="fold")
+    body = []
+    notes: list[str] = []
     for r in rows:
-        caps = [k for k, v in r["capabilities"].items() if v is True]
-        table.add_row(
-            r["agent"],
-            "[green]yes[/]" if r["usable"] else "[red]no[/]",
-            r.get("version") or "-",
-            escape(r.get("binary") or "-"),
-            escape(r.get("auth") or "-"),
-            ", ".join(caps),
-            escape("; ".join(r["problems"])) or "-",
+        tested = r.get("tested_range")
+        status = {"tested": "yes", "older": "too old", "newer": "newer"}.get(r.get("version_status") or "", "-")
+        body.append(
+            [
+                r["agent"],
+                "[green]yes[/]" if r["usable"] else "[red]no[/]",
+                escape(r.get("version") or "-"),
+                f"{status} ({tested})" if tested else status,
+                escape(r.get("auth") or "-"),
+            ]
         )
-    console.print(table)
+        notes += [f"{r['agent']}: {p}" for p in r["problems"]]
+    console.print(fitted_table(["AGENT", "USABLE", "VERSION", "TESTED", "AUTH"], body))
+    for note in notes:  # one line each; --json has every word
+        console.print(f"[yellow]![/] {escape(_short(note, max(20, console.width - 2)))}")
+    console.print("[dim]`executive agent check --json`: full problems, binaries, capabilities[/]")
 
 
 @app.command("runs")

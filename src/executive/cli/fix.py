@@ -83,6 +83,12 @@ def fix(
     model: str | None = typer.Option(None, "--model"),
     env: list[str] = typer.Option([], "--env", "-e", help="K=V for the agent; repeatable."),
     arg: list[str] = typer.Option([], "--arg", help="Extra argument for the agent CLI; repeatable."),
+    permissions: str = typer.Option(
+        "edit", "--permissions", help="read-only, edit or full: what the agent may do in its mirror of the workspace."
+    ),
+    idle_timeout: float | None = typer.Option(
+        None, "--idle-timeout", help="Stop an attempt's agent after this many seconds without progress (0: never)."
+    ),
     commit: bool = typer.Option(False, "--commit", help="Commit the fix that makes the tests pass (only its paths)."),
     stats: bool = typer.Option(False, "--stats", help="Summarise every fix run: attempts, outcomes, success rate."),
     as_json: bool = typer.Option(False, "--json"),
@@ -112,7 +118,10 @@ def fix(
         "env": env_map,
         "args": arg,
         "commit": commit,
+        "permissions": permissions,
     }
+    if idle_timeout is not None:
+        params["agent_idle_timeout"] = idle_timeout
     if bin:
         params["bin"] = os.path.abspath(bin) if os.sep in bin else bin
     if model:

@@ -60,6 +60,7 @@ class Limits:
     agent_event_text_bytes: int = 256 * 1024  # text carried by one normalized agent event (the log keeps all)
     agent_replay_events: int = 20000  # events one agent.replay call returns
     agent_version_timeout_s: float = 15.0  # `<agent> --version` during agent check
+    agent_idle_timeout_s: float = 600.0  # an agent run without progress this long is stopped (0: never)
     max_worktrees: int = 64  # executive-made git worktrees alive at once
     git_timeout_s: float = 300.0  # one internal git command
     patch_bytes: int = 16 * 1024 * 1024  # one patch text

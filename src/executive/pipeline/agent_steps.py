@@ -6,19 +6,18 @@ hands it to an :class:`AgentLauncher`, which starts one headless run as an
 the task has ended, says whether the run succeeded.  The exit gate then judges
 the work itself.
 
-Two launchers:
+One launcher, :class:`AgentsLayerLauncher`: the daemon's agents layer
+(``Executive.agents``) builds the argv with its adapters, parses the CLI's
+output into normalized events, and decides success from the result fields as
+well as the exit code (agent CLIs exit 0 on API errors: spec/agent-clis.md §4).
+A step's ``permissions`` (default ``edit``: change files inside the workspace)
+is mapped per CLI by the adapter.
 
-* :class:`AgentsLayerLauncher` — the daemon's agents layer (``Executive.agents``,
-  issue 5): its adapters build the argv, parse the CLI's output into
-  normalized events, and decide success from the result fields as well as the
-  exit code (agent CLIs exit 0 on API errors: spec/agent-clis.md §4).
-* :class:`BuiltinLauncher` — no agents layer (an embedded service, a trimmed
-  build): the documented headless invocations (spec/agent-clis.md §1-3) as a
-  plain ``agent`` task; success is the exit code.
-
-:func:`default_launcher` picks the first when the host has it.  Rejected
-alternative: importing adapter classes at module import — the agents layer is
-optional for pipelines, so it is reached only through the host at run time.
+Rejected alternative: a second, "built-in" argv per CLI for hosts without the
+agents layer — it drifted from the real CLIs (``codex exec --full-auto`` is
+refused by codex 0.171) and judged success by the exit code alone, which these
+CLIs do not make reliable.  Adapter classes are reached through the host at
+run time, not imported here, so pipelines stay importable on their own.
 """
 
 from __future__ import annotations
@@ -26,10 +25,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Protocol
 
-from executive.kernel.tasks import TaskKind
+from executive.kernel.errors import ServerError
 from executive.pipeline.model import AgentRef
 
-__all__ = ["AgentFinish", "AgentLauncher", "AgentStart", "AgentsLayerLauncher", "BuiltinLauncher", "default_launcher"]
+__all__ = ["AgentFinish", "AgentLauncher", "AgentStart", "AgentsLayerLauncher", "default_launcher"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -62,63 +61,6 @@ class AgentLauncher(Protocol):
         ...
 
 
-def _positional(prompt: str) -> str:
-    # A prompt that starts with "-" would be read as a flag by the CLI's parser.
-    return " " + prompt if prompt.startswith("-") else prompt
-
-
-def builtin_argv(agent: AgentRef, prompt: str) -> list[str]:
-    """The headless argv of a known CLI (spec/agent-clis.md); custom substitutes ``{prompt}`` in its argv."""
-    extra = list(agent.argv or [])
-    if agent.cli == "claude":
-        argv = [
-            "claude",
-            "-p",
-            _positional(prompt),
-            "--output-format",
-            "stream-json",
-            "--verbose",
-            "--permission-mode",
-            "acceptEdits",
-        ]
-        return argv + (["--model", agent.model] if agent.model else []) + extra
-    if agent.cli == "codex":
-        argv = ["codex", "exec", "--full-auto", "--skip-git-repo-check", "--json"] + (
-            ["-m", agent.model] if agent.model else []
-        )
-        return argv + extra + [_positional(prompt)]
-    if agent.cli == "aider":
-        argv = ["aider", "--yes-always", "--no-auto-commits", "--no-pretty", "--no-check-update", "--analytics-disable"]
-        return argv + (["--model", agent.model] if agent.model else []) + extra + ["--message", prompt]
-    return [a.replace("{prompt}", prompt) for a in extra]
-
-
-class BuiltinLauncher:
-    """An agent run as a plain ``agent`` task; success is exit 0."""
-
-    def __init__(self, host: Any) -> None:
-        self.host = host
-
-    async def start(self, req: AgentStart) -> dict[str, Any]:
-        env = dict(req.env)
-        if len(req.prompt) <= 32 * 1024:
-            env["EXECUTIVE_AGENT_PROMPT"] = req.prompt
-        return await self.host.task_run(  # type: ignore[no-any-return]
-            builtin_argv(req.agent, req.prompt),
-            name=req.name,
-            cwd=req.cwd,
-            env=env,
-            timeout=req.timeout,
-            kind=TaskKind.AGENT,
-            meta={"pipeline": req.meta, "agent": req.agent.cli},
-        )
-
-    async def finish(self, task_id: int) -> AgentFinish:
-        info = self.host.task_info(task_id)
-        ok = info.get("end_reason") == "exited" and info.get("exit_code") == 0
-        return AgentFinish(ok, "" if ok else f"{info.get('end_reason')} (exit {info.get('exit_code')})", "")
-
-
 _ADAPTER = {"claude": "claude", "codex": "codex", "aider": "aider", "custom": "command"}
 
 
@@ -143,7 +85,7 @@ class AgentsLayerLauncher:
             model=a.model,
             args=args,
             env=dict(req.env),
-            permission_mode="acceptEdits" if a.cli == "claude" else None,
+            permissions=a.permissions,
         )
         task = await self.host.agents.runs.run(request, name=req.name, timeout=req.timeout)
         live = self.host.tasks.get(int(task["id"]))
@@ -161,9 +103,21 @@ class AgentsLayerLauncher:
         )
 
 
+class _NoAgentsLauncher:
+    """A host without the agents layer: command steps still run, an agent step fails to start, saying why."""
+
+    async def start(self, req: AgentStart) -> dict[str, Any]:
+        raise ServerError(
+            f"agent step {req.name} needs the agents layer (Executive.agents), which this host does not have"
+        )
+
+    async def finish(self, task_id: int) -> AgentFinish:
+        raise ServerError("no agents layer")
+
+
 def default_launcher(host: Any) -> AgentLauncher:
-    """The agents layer's launcher when the host has one, else :class:`BuiltinLauncher`."""
+    """The agents layer's launcher (or one that refuses agent steps when the host has no agents layer)."""
     agents = getattr(host, "agents", None)
-    if agents is not None and getattr(getattr(agents, "runs", None), "run", None) is not None:
-        return AgentsLayerLauncher(host)
-    return BuiltinLauncher(host)
+    if agents is None or getattr(getattr(agents, "runs", None), "run", None) is None:
+        return _NoAgentsLauncher()
+    return AgentsLayerLauncher(host)

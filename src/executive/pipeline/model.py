@@ -100,6 +100,9 @@ class AgentRef(_Model):
         None, description="custom: the full argv, with {prompt} where the prompt goes; others: extra arguments"
     )
     model: Annotated[str, StringConstraints(max_length=128)] | None = None
+    permissions: Literal["read-only", "edit", "full"] = Field(
+        "edit", description="what the agent may do: read-only, edit (files in the workspace) or full; mapped per CLI"
+    )
 
     @model_validator(mode="after")
     def _custom_needs_argv(self) -> AgentRef:

@@ -103,9 +103,16 @@ class AgentsService:
         name: str | None = None,
         timeout: float | None = None,
         session_id: str | None = None,
+        idle_timeout: float | None = None,
     ) -> AgentStarted:
-        """Start a coding agent as an ``agent`` task; its normalized events follow on the bus."""
-        out = await self.layer.runs.run(req, worktree=worktree, name=name, timeout=timeout, session_id=session_id)
+        """Start a coding agent as an ``agent`` task; its normalized events follow on the bus.
+
+        ``idle_timeout``: seconds without progress before the run is stopped (None: the daemon's
+        ``agent_idle_timeout_s``; 0: never).
+        """
+        out = await self.layer.runs.run(
+            req, worktree=worktree, name=name, timeout=timeout, session_id=session_id, idle_timeout=idle_timeout
+        )
         return cast(AgentStarted, out)
 
     async def check(self, *, agent: str | None = None, bin: str | None = None) -> list[AgentCheckRow]:

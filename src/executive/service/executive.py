@@ -331,6 +331,10 @@ class Executive:
     def task_kill(self, ref: int | str, *, session_id: str | None = None) -> TaskRow:
         return self.task_service.kill(ref, session_id=session_id)
 
+    def task_end_idle(self, ref: int | str) -> TaskRow:
+        """End a task as ``idle_timeout``: the agents layer stops a run that made no progress for its idle timeout."""
+        return self.task_service.end_idle(ref)
+
     def task_input(
         self,
         ref: int | str,

@@ -430,6 +430,10 @@ class TaskService:
     def kill(self, ref: int | str, *, session_id: str | None = None) -> TaskRow:
         return self._stop(ref, session_id, EndReason.KILLED)
 
+    def end_idle(self, ref: int | str) -> TaskRow:
+        """End a task as ``idle_timeout`` on its supervisor's decision (an agent run that stopped making progress)."""
+        return self._stop(ref, None, EndReason.IDLE_TIMEOUT)
+
     def _stop(self, ref: int | str, session_id: str | None, reason: EndReason) -> TaskRow:
         task = self._control(ref, session_id)
         verb = "cancel" if reason is EndReason.CANCELLED else "kill"

@@ -41,6 +41,7 @@ from executive.agents.lines import LineAssembler, LongLine
 from executive.kernel.errors import BadParamsError
 
 __all__ = [
+    "PERMISSIONS",
     "SESSION_ID_RE",
     "Adapter",
     "AgentRequest",
@@ -51,6 +52,9 @@ __all__ = [
     "end_errors",
     "unique",
 ]
+
+#: The one user-facing permission option, mapped per CLI by each adapter (README "Permissions").
+PERMISSIONS = ("read-only", "edit", "full")
 
 # Session ids go into argv; a strict shape means a dash-leading id can never inject a flag.
 SESSION_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
@@ -66,6 +70,7 @@ class AgentRequest:
     bin: str | None = None  # the CLI's executable (default: the adapter's name on PATH)
     model: str | None = None
     resume: str | None = None  # session id to resume
+    permissions: str | None = None  # read-only | edit | full (None: the CLI's own default)
     permission_mode: str | None = None  # Claude: default|acceptEdits|plan|bypassPermissions|dontAsk
     sandbox: str | None = None  # Codex: read-only|workspace-write|danger-full-access
     allowed_tools: list[str] = dataclasses.field(default_factory=list)  # Claude --allowedTools
@@ -107,6 +112,7 @@ class RunEnd:
     end_reason: str = "exited"  # kernel EndReason value
     diff: str | None = None  # changes the run left in its git work tree (None: not a repository)
     files_changed: tuple[str, ...] = ()
+    detail: str | None = None  # why the runner ended it (idle_timeout: how long it was silent)
 
 
 def end_errors(end: RunEnd) -> list[str]:
@@ -130,6 +136,9 @@ class StreamParser(abc.ABC):
         self.max_text = max_text
         self.request = request
         self._lines = LineAssembler(max_line)
+        self._err_lines = LineAssembler(max_line)
+        self.last_error: str | None = None  # the CLI's own words for the last problem it reported
+        self.stderr_last: str | None = None  # the last non-empty stderr line (e.g. a usage error)
         self.warnings: list[str] = []  # reasons seen (for the result's errors)
         self.stream_cut = False
         self.finished = False
@@ -142,12 +151,29 @@ class StreamParser(abc.ABC):
             self._line(line, out)
         return out
 
+    def feed_stderr(self, chunk: bytes) -> list[AgentEvent]:
+        """Parse a chunk of stderr: most CLIs print nothing there a supervisor needs, some print refusals."""
+        out: list[AgentEvent] = []
+        for line in self._err_lines.feed(chunk):
+            if not isinstance(line, LongLine):
+                self._stderr_line(line, out)
+        return out
+
+    def _stderr_line(self, line: bytes, out: list[AgentEvent]) -> None:
+        text = line.decode("utf-8", "replace").strip()
+        if text:
+            self.stderr_last = clip(text, 500)[0]
+        out.extend(self.on_stderr_line(line))
+
     def finish(self, end: RunEnd) -> list[AgentEvent]:
         """The stream is over: flush a cut last line, then emit the one ``agent.result``."""
         if self.finished:
             raise RuntimeError("StreamParser.finish() called twice")
         self.finished = True
         out: list[AgentEvent] = []
+        err_tail = self._err_lines.finish()
+        if isinstance(err_tail, bytes):
+            self._stderr_line(err_tail, out)
         tail = self._lines.finish()
         if tail is not None:
             if self.last_line_may_be_unterminated or (isinstance(tail, bytes) and self._complete_json(tail)):
@@ -162,6 +188,13 @@ class StreamParser(abc.ABC):
                 )
         out.extend(self.flush())
         result = self.result(end)
+        if end.end_reason == "idle_timeout" and end.detail:
+            result["idle_detail"] = end.detail
+        if not result.get("ok") and not result.get("error"):
+            # The CLI's own words: the last problem it reported, else the last line it wrote to stderr.
+            words = self.last_error or self.stderr_last
+            if words:
+                result["error"] = words
         out.append(AgentEvent(ev.RESULT, result))
         return out
 
@@ -184,7 +217,24 @@ class StreamParser(abc.ABC):
     # --- helpers for subclasses ------------------------------------------------------
     def warning(self, reason: str, detail: Any) -> AgentEvent:
         self.warnings.append(reason)
+        if reason in ("error", "rate_limit", "permission_denied") and isinstance(detail, str):
+            self.last_error = detail
         return AgentEvent(ev.WARNING, {"reason": reason, "detail": detail})
+
+    def retry(
+        self, detail: str, *, attempt: int | None, limit: int | None, status: int | None, delay_s: float | None
+    ) -> AgentEvent:
+        """The CLI is retrying a failed model request; shown live, never a failure by itself."""
+        self.last_error = detail
+        data: dict[str, Any] = {
+            "reason": "retry",
+            "detail": detail,
+            "attempt": attempt,
+            "limit": limit,
+            "status": status,
+        }
+        data["delay_s"] = None if delay_s is None else round(delay_s, 3)
+        return AgentEvent(ev.WARNING, data)
 
     def text(self, value: Any) -> tuple[str, bool]:
         if not isinstance(value, str):
@@ -216,6 +266,10 @@ class StreamParser(abc.ABC):
     @abc.abstractmethod
     def on_line(self, line: bytes) -> Iterable[AgentEvent]:
         """Events for one complete line (no line ending; may be empty)."""
+
+    def on_stderr_line(self, line: bytes) -> Iterable[AgentEvent]:
+        """Events for one complete stderr line; most CLIs need none."""
+        return ()
 
     @abc.abstractmethod
     def result(self, end: RunEnd) -> dict[str, Any]:
@@ -255,6 +309,8 @@ class Adapter(abc.ABC):
     auth_env: tuple[str, ...] = ()
     #: Or any one of these files (relative to $HOME) exists.
     auth_files: tuple[str, ...] = ()
+    #: The versions the end-to-end tests run (``make agents``): oldest known to work, newest tested.
+    tested_versions: tuple[str, str] | None = None
 
     # --- configuration ---------------------------------------------------------------
     def resolve_bin(self, bin: str | None, path: str | None = None) -> str | None:
@@ -326,6 +382,28 @@ class Adapter(abc.ABC):
             )
         return sid
 
+    def version_status(self, version: str | None) -> str:
+        """``tested`` inside :attr:`tested_versions`, ``older`` / ``newer`` outside, ``unknown`` otherwise."""
+        if not self.tested_versions or version is None:
+            return "unknown"
+        v = _version_key(version)
+        lo, hi = (_version_key(x) for x in self.tested_versions)
+        return "older" if v < lo else "newer" if v > hi else "tested"
+
+    def check_permissions(self, req: AgentRequest, *, conflicts: tuple[str, ...]) -> None:
+        """``permissions`` is a known profile and not combined with the CLI-specific field it replaces."""
+        if req.permissions is not None and req.permissions not in PERMISSIONS:
+            raise BadParamsError(
+                f"unknown permissions {req.permissions!r} for {self.name}; use one of {', '.join(PERMISSIONS)}",
+                data={"agent": self.name, "permissions": req.permissions, "choices": list(PERMISSIONS)},
+            )
+        clash = [name for name in conflicts if req.permissions and _is_set(getattr(req, name))]
+        if clash:
+            raise BadParamsError(
+                f"permissions={req.permissions!r} and {clash[0]} both set for {self.name}; give one of them",
+                data={"agent": self.name, "conflict": clash},
+            )
+
     @staticmethod
     def check_choice(label: str, value: str | None, choices: tuple[str, ...]) -> None:
         if value is not None and value not in choices:
@@ -335,6 +413,10 @@ class Adapter(abc.ABC):
 def unique(items: list[str]) -> list[str]:
     """``items`` without repeats, first occurrence kept (error reason lists)."""
     return list(dict.fromkeys(items))
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", version.split("-")[0])[:3])
 
 
 def _is_set(value: Any) -> bool:

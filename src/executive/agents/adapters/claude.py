@@ -1,6 +1,9 @@
 """Claude Code in print mode: ``claude -p --output-format stream-json --verbose`` (spec/agent-clis.md §1).
 
-Line types handled: ``system`` (``init`` gives the session), ``assistant``
+Line types handled: ``system`` (``init`` gives the session; ``api_retry`` —
+``{"subtype":"api_retry","attempt":N,"max_retries":M,"retry_delay_ms":…,
+"error_status":401,"error":"authentication_failed"}`` — becomes a live ``retry``
+warning; a recovered retry is not a failure), ``assistant``
 (text / tool_use / thinking blocks), ``user`` (tool_result blocks),
 ``rate_limit_event``, ``result`` (last line).  ``stream_event`` lines only
 appear with ``--include-partial-messages``, which we never pass; other
@@ -37,6 +40,8 @@ from executive.kernel.errors import BadParamsError
 __all__ = ["ClaudeAdapter", "ClaudeParser"]
 
 PERMISSION_MODES = ("default", "acceptEdits", "plan", "bypassPermissions", "dontAsk", "auto")
+#: ``permissions`` -> ``--permission-mode``: print mode denies Edit unless acceptEdits (or bypass).
+PROFILE_MODES = {"read-only": "plan", "edit": "acceptEdits", "full": "bypassPermissions"}
 
 
 class ClaudeParser(JsonLineParser):
@@ -56,6 +61,8 @@ class ClaudeParser(JsonLineParser):
         if kind == "user":
             return self._user(obj)
         if kind == "system":
+            if obj.get("subtype") == "api_retry":
+                return [self._retry(obj)]
             if obj.get("subtype") == "init":
                 self.session_id = obj.get("session_id") or self.session_id
                 self.model = obj.get("model")
@@ -85,6 +92,18 @@ class ClaudeParser(JsonLineParser):
             self.session_id = obj.get("session_id") or self.session_id
             return []
         return []
+
+    def _retry(self, obj: dict[str, Any]) -> AgentEvent:
+        status = obj.get("error_status")
+        delay = obj.get("retry_delay_ms")
+        err = str(obj.get("error") or "api_error")
+        return self.retry(
+            f"{err} (HTTP {status})" if isinstance(status, int) else err,
+            attempt=obj.get("attempt") if isinstance(obj.get("attempt"), int) else None,
+            limit=obj.get("max_retries") if isinstance(obj.get("max_retries"), int) else None,
+            status=status if isinstance(status, int) else None,
+            delay_s=delay / 1000 if isinstance(delay, (int, float)) else None,
+        )
 
     def _assistant(self, obj: dict[str, Any]) -> list[AgentEvent]:
         self.session_id = self.session_id or obj.get("session_id")
@@ -131,6 +150,8 @@ class ClaudeParser(JsonLineParser):
         else:
             if r.get("is_error"):
                 errors.append("is_error")
+                if isinstance(r.get("result"), str) and r["result"]:
+                    self.last_error = r["result"]
             subtype = r.get("subtype")
             if subtype != "success":
                 errors.append(str(subtype or "no_subtype"))
@@ -171,6 +192,7 @@ class ClaudeParser(JsonLineParser):
             "exit_code": end.exit_code,
             "end_reason": end.end_reason,
             "model": self.model,
+            "api_error_status": r.get("api_error_status"),
         }
 
 
@@ -210,10 +232,12 @@ class ClaudeAdapter(Adapter):
         "CLAUDE_CODE_USE_VERTEX",
     )
     auth_files = (".claude/.credentials.json",)
+    tested_versions = ("2.1.0", "2.1.197")
 
     def build_argv(self, req: AgentRequest, exe: str) -> list[str]:
         self.refuse_unsupported(req, sandbox=False, files=False)
         self.check_choice("permission_mode", req.permission_mode, PERMISSION_MODES)
+        self.check_permissions(req, conflicts=("permission_mode",))
         argv = [exe, "-p", "--output-format", "stream-json", "--verbose"]
         if req.model:
             argv.append(f"--model={req.model}")
@@ -226,8 +250,9 @@ class ClaudeAdapter(Adapter):
             if not (math.isfinite(budget) and budget > 0):
                 raise BadParamsError(f"max_budget_usd must be a positive number of dollars, got {req.max_budget_usd!r}")
             argv += ["--max-budget-usd", f"{budget:g}"]
-        if req.permission_mode:
-            argv.append(f"--permission-mode={req.permission_mode}")
+        mode = PROFILE_MODES[req.permissions] if req.permissions else req.permission_mode
+        if mode:
+            argv.append(f"--permission-mode={mode}")
         if req.allowed_tools:
             argv += ["--allowedTools", *req.allowed_tools]
         if req.disallowed_tools:

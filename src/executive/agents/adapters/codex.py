@@ -10,8 +10,14 @@ complete.  Items without an ``id`` get a synthetic one (``noid-N``), so each is
 its own call/result pair.  Codex reports no cost, only tokens.
 
 Success: exit 0 with a normal end, at least one ``turn.completed``, and no
-``turn.failed`` or ``error`` event (Codex's exit code is not reliable either:
-SIGINT has returned 0, #4721).
+``turn.failed`` or final ``error`` event (Codex's exit code is not reliable either:
+SIGINT has returned 0, #4721).  Codex 0.171 reports its own retries as top-level
+``{"type":"error","message":"Reconnecting... 1/5 (…)"}`` (or ``Reconnecting...
+waiting for network (…)`` when the endpoint is unreachable, forever): those are
+live ``retry`` warnings, and a turn that then completes is a success.  Items of
+type ``error`` (``Model metadata for … not found``) are warnings too.  A patch
+the sandbox refuses appears only on stderr (``patch rejected: writing is
+blocked by read-only sandbox``): that is ``permission_denied``.
 
 Resume: ``codex exec resume <id>`` restores only the context; the flags are
 given again, which the argv builder does.
@@ -19,6 +25,7 @@ given again, which the argv builder does.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -38,6 +45,11 @@ from executive.agents.events import AgentEvent
 __all__ = ["CodexAdapter", "CodexParser"]
 
 SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access")
+#: ``permissions`` -> ``--sandbox`` (exec never prompts, and starts read-only).
+PROFILE_SANDBOX = {"read-only": "read-only", "edit": "workspace-write", "full": "danger-full-access"}
+_RECONNECT = re.compile(r"^Reconnecting\.\.\.\s*(?:(?P<n>\d+)/(?P<m>\d+)\s*)?(?P<rest>.*)$", re.S)
+_STATUS = re.compile(r"\bstatus (\d{3})\b")
+_REJECTED = re.compile(r"(?:error=)?(patch rejected: .*|[^=]*blocked by [^=]*sandbox.*)$")
 _TOOL_ITEMS = ("command_execution", "file_change", "mcp_tool_call", "web_search", "todo_list")
 
 
@@ -75,11 +87,25 @@ class CodexParser(JsonLineParser):
             err = obj.get("error")
             detail = err.get("message") if isinstance(err, dict) else err
             self.failed.append("turn_failed")
+            if detail and detail == self.last_error:
+                return []  # codex printed the same words as a top-level error just before
             return [self.warning("error", detail or "turn failed")]
         if kind == "error":
-            self.failed.append("error")
             detail = obj.get("message") or obj.get("error")
             text = str(detail or "")
+            m = _RECONNECT.match(text)
+            if m:
+                st = _STATUS.search(text)
+                return [
+                    self.retry(
+                        m.group("rest").strip().strip("()") or text,
+                        attempt=int(m.group("n")) if m.group("n") else None,
+                        limit=int(m.group("m")) if m.group("m") else None,
+                        status=int(st.group(1)) if st else None,
+                        delay_s=None,
+                    )
+                ]
+            self.failed.append("error")
             if "rate limit" in text.lower() or "429" in text:
                 return [self.warning("rate_limit", detail)]
             return [self.warning("error", detail)]
@@ -89,9 +115,18 @@ class CodexParser(JsonLineParser):
                 return self._item(kind, item)
         return []
 
+    def on_stderr_line(self, line: bytes) -> Iterable[AgentEvent]:
+        m = _REJECTED.search(line.decode("utf-8", "replace"))
+        if not m:
+            return ()
+        self.failed.append("permission_denied")
+        return [self.warning("permission_denied", m.group(1).strip())]
+
     def _item(self, kind: str, item: dict[str, Any]) -> list[AgentEvent]:
         itype = item.get("type")
         item_id = item.get("id")
+        if itype == "error":  # e.g. "Model metadata for `x` not found"; the turn decides success
+            return [self.warning("item_error", item.get("message"))] if kind == "item.completed" else []
         if itype in ("agent_message", "reasoning"):
             if kind != "item.completed":
                 return []  # partial text; the completed item carries all of it
@@ -181,6 +216,7 @@ class CodexAdapter(Adapter):
     env_keys = ("CODEX_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL", "CODEX_HOME", "HTTPS_PROXY", "NO_PROXY")
     auth_env = ("CODEX_API_KEY", "OPENAI_API_KEY")
     auth_files = (".codex/auth.json",)
+    tested_versions = ("0.171.0", "0.171.0")
 
     def build_argv(self, req: AgentRequest, exe: str) -> list[str]:
         self.refuse_unsupported(
@@ -193,11 +229,13 @@ class CodexAdapter(Adapter):
             files=False,
         )
         self.check_choice("sandbox", req.sandbox, SANDBOX_MODES)
+        self.check_permissions(req, conflicts=("sandbox",))
         argv = [exe, "exec", "--json", "--skip-git-repo-check"]
         if req.model:
             argv.append(f"--model={req.model}")
-        if req.sandbox:
-            argv.append(f"--sandbox={req.sandbox}")
+        sandbox = PROFILE_SANDBOX[req.permissions] if req.permissions else req.sandbox
+        if sandbox:
+            argv.append(f"--sandbox={sandbox}")
         argv += req.args
         if req.resume:
             argv += ["resume", self.check_session_id(req.resume)]

@@ -123,6 +123,7 @@ class CommandAdapter(Adapter):
             max_budget_usd=False,
             files=False,
         )
+        self.check_permissions(req, conflicts=())  # a plain command has no permission system: checked, no effect
         if any(PROMPT_PLACEHOLDER in a for a in req.args):
             return [exe, *(a.replace(PROMPT_PLACEHOLDER, req.prompt) for a in req.args)]
         return [exe, *req.args, req.prompt]

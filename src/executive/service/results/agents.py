@@ -8,7 +8,7 @@ pattern's schema and instance) are ``dict[str, Any]``.
 
 from __future__ import annotations
 
-from typing import Any, NotRequired
+from typing import Any, Literal, NotRequired
 
 from typing_extensions import TypedDict
 
@@ -52,6 +52,8 @@ class AgentCheckRow(TypedDict):
     capabilities: AgentCapabilities
     binary: str | None
     version: str | None
+    version_status: Literal["tested", "older", "newer", "unknown"]  # against the versions `make agents` pins
+    tested_range: str | None  # e.g. "2.1.197", or "lo-hi"; null for adapters without tested versions
     auth: str
     problems: list[str]
     usable: bool
