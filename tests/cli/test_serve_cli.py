@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import signal
 import socket
 import sqlite3
+import ssl
 import stat
+import subprocess
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
+
+import pytest
+import websockets
+
+from executive.api.client import Client
 
 
 async def test_serve_announces_itself_and_stops_cleanly(e2e: Any, tmp_path: Path) -> None:
@@ -84,3 +94,81 @@ async def test_run_says_so_when_the_daemon_dies_under_it(daemon_process: Any, e2
     assert t["end_reason"] == "lost"
     await e2e.wait_for(lambda: e2e.gone(t["pid"]), timeout=10)
     await c.close()
+
+
+async def test_a_non_loopback_address_needs_allow_remote_and_warns_without_tls(e2e: Any, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    r = await e2e.run_cli(home, "serve", "--host", "0.0.0.0", "--port", "0", timeout=30)
+    assert r.rc == 2 and "--allow-remote" in r.err and "in clear" in r.err
+    assert not (home / "daemon.json").exists()
+    proc = await e2e.start_cli(home, "serve", "--host", "0.0.0.0", "--port", "0", "--allow-remote")
+    assert proc.stdout is not None and proc.stderr is not None
+    try:
+        out = ""
+        while "home:" not in out:
+            out += (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        assert "listening on ws://127.0.0.1:" in out  # local clients connect to loopback, not 0.0.0.0
+        assert "token crosses the network in clear" in out
+        info = json.loads((home / "daemon.json").read_text())
+        assert info["host"] == "0.0.0.0" and info["tls_cert"] is None
+        r = await e2e.run_cli(home, "run", "--", "echo", "remote-ok")
+        assert r.rc == 0 and r.out == "remote-ok\n", r.err
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+    err = (await proc.stderr.read()).decode()
+    assert "token_in_clear" in err
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kw: Any) -> None:
+        return None  # keep the 303 and its Set-Cookie header
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=executive-test",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is needed to make a test certificate")
+async def test_tls_serves_wss_and_https_and_the_cli_trusts_only_that_certificate(e2e: Any, tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    home = tmp_path / "home"
+    half = await e2e.run_cli(home, "serve", "--port", "0", "--tls-cert", str(cert), timeout=30)
+    assert half.rc == 2 and "both --tls-cert and --tls-key" in half.err
+    proc = await e2e.start_cli(home, "serve", "--port", "0", "--tls-cert", str(cert), "--tls-key", str(key))
+    assert proc.stdout is not None
+    try:
+        first = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        assert "listening on wss://127.0.0.1:" in first
+        info = json.loads((home / "daemon.json").read_text())
+        assert info["url"].startswith("wss://") and info["health"].startswith("https://")
+        r = await e2e.run_cli(home, "run", "--", "echo", "over-tls")
+        assert r.rc == 0 and r.out == "over-tls\n", r.err
+        ctx = ssl.create_default_context(cafile=str(cert))
+        ctx.check_hostname = False
+        with urllib.request.urlopen(info["health"], context=ctx, timeout=10) as resp:
+            assert json.loads(resp.read())["status"] == "ok"
+        login = urllib.request.Request(
+            info["health"].replace("/health", "/login"), data=f"token={(home / 'token').read_text().strip()}".encode()
+        )
+        opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=ctx), _NoRedirect())
+        with pytest.raises(urllib.error.HTTPError) as answer:  # the 303 to the dashboard, not followed
+            opener.open(login, timeout=10)
+        signed_in = answer.value
+        assert "Secure" in signed_in.headers["set-cookie"]  # the dashboard's cookie never travels in clear
+        plain = info["url"].replace("wss://", "ws://")
+        with pytest.raises((OSError, websockets.InvalidHandshake, websockets.InvalidMessage)):
+            await Client.connect(plain, (home / "token").read_text().strip())
+        other_cert, _ = _self_signed(tmp_path / "other")
+        with pytest.raises(ssl.SSLCertVerificationError):
+            await Client.connect(info["url"], (home / "token").read_text().strip(), tls_cert=str(other_cert))
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(proc.wait(), 30) == 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import itertools
+import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -56,10 +57,27 @@ class Client:
         )  # non-event notifications
 
     @classmethod
-    async def connect(cls, url: str, token: str | None = None, *, max_size: int | None = 64 * 1024 * 1024) -> Client:
+    async def connect(
+        cls,
+        url: str,
+        token: str | None = None,
+        *,
+        max_size: int | None = 64 * 1024 * 1024,
+        tls_cert: str | None = None,
+    ) -> Client:
+        """Connect to ``url``; for wss:// with ``tls_cert``, trust exactly that certificate (the daemon's own)."""
         headers = {"Authorization": f"Bearer {token}"} if token else None
+        extra: dict[str, Any] = {}
+        if tls_cert is not None and url.startswith("wss://"):
+            extra["ssl"] = pinned_tls_context(tls_cert)
         ws = await connect(
-            url, additional_headers=headers, max_size=max_size, ping_interval=20, ping_timeout=60, compression=None
+            url,
+            additional_headers=headers,
+            max_size=max_size,
+            ping_interval=20,
+            ping_timeout=60,
+            compression=None,
+            **extra,
         )
         return cls(ws)
 
@@ -180,8 +198,21 @@ async def connect_home(home: Path) -> Client:
     info = read_daemon_file(home)
     token = read_token(home) if info.get("auth", True) else None
     try:
-        return await Client.connect(info["url"], token)
+        return await Client.connect(info["url"], token, tls_cert=info.get("tls_cert"))
     except (OSError, websockets.InvalidHandshake) as exc:
         raise DaemonNotRunning(
             f"the daemon at {info.get('url')} does not answer ({exc}); start one with `executive serve`"
         ) from exc
+
+
+def pinned_tls_context(cert_file: str) -> ssl.SSLContext:
+    """A client TLS context that trusts one certificate: the daemon's, named in its daemon.json.
+
+    A self-signed certificate and a CA-issued one both work (the file's certificate is an
+    anchor by itself); the host name is not checked, because the client reached this daemon
+    through its own home directory and compares the certificate itself.
+    """
+    ctx = ssl.create_default_context(cafile=cert_file)
+    ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    ctx.check_hostname = False
+    return ctx

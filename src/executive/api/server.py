@@ -52,6 +52,9 @@ class ServeOptions:
         limits: Limits = DEFAULT_LIMITS,
         extra_methods: list[Method] | None = None,
         ray: str | None = None,
+        allow_remote: bool = False,
+        tls_cert: Path | None = None,
+        tls_key: Path | None = None,
     ) -> None:
         self.home = home
         self.host = host
@@ -63,6 +66,9 @@ class ServeOptions:
         self.limits = limits
         self.extra_methods = extra_methods or []  # embedders (benchmarks, plugins) add their own RPC methods
         self.ray = ray  # a Ray head's HOST:PORT (or "auto"): placed tasks run on that cluster (runtimes/placed.py)
+        self.allow_remote = allow_remote  # listen on a non-loopback address (the token is then the only guard)
+        self.tls_cert = tls_cert  # with tls_key: serve https:// and wss:// (uvicorn's TLS)
+        self.tls_key = tls_key
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -81,6 +87,63 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.setblocking(False)
     return sock
 
+
+
+def check_exposure(opts: ServeOptions) -> None:
+    """Refuse an address or TLS setup that would expose the daemon by accident.
+
+    Raises:
+        BadParamsError: a non-loopback address without ``allow_remote`` or without a token, or
+            only one of the two TLS files.
+    """
+    if opts.allow_remote and not opts.auth:
+        raise BadParamsError("--allow-remote needs the token: drop --no-auth")
+    if not is_loopback(opts.host):
+        if not opts.auth:
+            raise BadParamsError(f"refusing to listen on non-loopback {opts.host} without a token; drop --no-auth")
+        if not opts.allow_remote:
+            raise BadParamsError(
+                f"refusing to listen on non-loopback {opts.host}: anyone who can reach it and holds the token can run "
+                "commands as this user; pass --allow-remote to mean it (with --tls-cert/--tls-key, or behind a TLS "
+                "reverse proxy: plain ws:// sends the token in clear)"
+            )
+        if tls_files(opts) is None:
+            log.warning(
+                "token_in_clear",
+                host=opts.host,
+                detail="listening on a non-loopback address without TLS: the token crosses the network in clear; "
+                "use --tls-cert/--tls-key or a TLS reverse proxy",
+            )
+
+
+def tls_files(opts: ServeOptions) -> tuple[Path, Path] | None:
+    """The certificate and key to serve TLS with, checked to be readable; None for plain ws://.
+
+    Raises:
+        BadParamsError: only one of them given, or one cannot be read.
+    """
+    if opts.tls_cert is None and opts.tls_key is None:
+        return None
+    if opts.tls_cert is None or opts.tls_key is None:
+        raise BadParamsError("TLS needs both --tls-cert and --tls-key (PEM files)")
+    for what, path in (("--tls-cert", opts.tls_cert), ("--tls-key", opts.tls_key)):
+        try:
+            with open(path, "rb") as f:
+                head = f.read(64 * 1024)
+        except OSError as exc:
+            raise BadParamsError(f"{what} {path}: {exc.strerror}") from None
+        if b"-----BEGIN" not in head:
+            raise BadParamsError(f"{what} {path} is not a PEM file (no -----BEGIN line)")
+    return opts.tls_cert, opts.tls_key
+
+
+def local_address(host: str) -> str:
+    """The address a client on this machine uses for a daemon bound to ``host``."""
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
 
 
 def _lock_home(home: Path) -> Any:
@@ -116,8 +179,7 @@ async def serve(
 
     ``on_ready`` receives the daemon.json content once the port is bound.
     """
-    if not opts.auth and not is_loopback(opts.host):
-        raise BadParamsError(f"refusing to listen on non-loopback {opts.host} without a token; drop --no-auth")
+    check_exposure(opts)
     home = opts.home
     make_private_dir(home)
     home_lock = _lock_home(home)  # held while serving; the kernel drops it even on kill -9
@@ -135,8 +197,11 @@ async def serve(
         raise
     ccx = CcxEndpoint(service)
     app = create_app(service, token=token, extra_methods=opts.extra_methods, ccx=ccx)
+    tls = tls_files(opts)
     config = uvicorn.Config(
         app,
+        ssl_certfile=tls[0] if tls else None,
+        ssl_keyfile=tls[1] if tls else None,
         log_level="warning",
         access_log=False,
         ws_max_size=opts.limits.max_frame_bytes * 4,  # hard cap; frames above max_frame_bytes get an RPC error first
@@ -159,12 +224,15 @@ async def serve(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
     host, port = sock.getsockname()[:2]
+    near = local_address(host)  # where a client on this machine connects (not 0.0.0.0)
+    ws, http = ("wss", "https") if tls else ("ws", "http")
     info: dict[str, Any] = {
         "pid": os.getpid(),
         "host": host,
         "port": port,
-        "url": f"ws://{host}:{port}/rpc",
-        "health": f"http://{host}:{port}/health",
+        "url": f"{ws}://{near}:{port}/rpc",
+        "health": f"{http}://{near}:{port}/health",
+        "tls_cert": str(tls[0]) if tls else None,  # local clients trust exactly this certificate
         "hsx_port": None,
         "ccx_port": None,
         "auth": token is not None,
@@ -188,7 +256,9 @@ async def serve(
         if opts.hsx_port is not None:  # the HSX executive line-JSON protocol on its own port (api/hsx_tcp.py)
             from executive.api.hsx_tcp import start_hsx_server
 
-            hsx = await start_hsx_server(service, host=opts.host, port=opts.hsx_port)
+            # No authentication in that protocol (spec §1.1): it stays on loopback even with --allow-remote.
+            hsx_host = opts.host if is_loopback(opts.host) else "127.0.0.1"
+            hsx = await start_hsx_server(service, host=hsx_host, port=opts.hsx_port)
             info["hsx_port"] = hsx.port
             extra_closers.append(hsx.close)
         if opts.ccx_port is not None:  # cc_executor's wire for unmodified clients: loopback, no token

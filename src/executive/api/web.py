@@ -86,7 +86,8 @@ def mount_dashboard(app: FastAPI, service: Executive, token: str | None) -> None
         if not token_matches(token, presented):
             return _login_page("wrong", status=401)
         resp = RedirectResponse("/", status_code=303)
-        resp.set_cookie(COOKIE_NAME, presented, httponly=True, samesite="strict", path="/")
+        secure = request.url.scheme == "https"  # served with --tls-cert: the browser never sends it in clear
+        resp.set_cookie(COOKIE_NAME, presented, httponly=True, samesite="strict", path="/", secure=secure)
         return resp
 
     @app.post("/logout", include_in_schema=False)

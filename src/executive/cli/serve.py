@@ -27,6 +27,11 @@ def serve(
         help="Also serve cc_executor's wire (/ws/mcp) without a token on 127.0.0.1 at this port (0 = free port).",
     ),
     no_auth: bool = typer.Option(False, "--no-auth", help="Accept connections without the token (loopback only)."),
+    allow_remote: bool = typer.Option(
+        False, "--allow-remote", help="Allow a non-loopback --host (the token is then what guards the daemon)."
+    ),
+    tls_cert: Path | None = typer.Option(None, "--tls-cert", help="PEM certificate: serve https:// and wss://."),
+    tls_key: Path | None = typer.Option(None, "--tls-key", help="PEM private key of --tls-cert."),
     allow_list: Path | None = typer.Option(
         None,
         "--allow-list",
@@ -62,11 +67,20 @@ def serve(
         allow_list=allow_list,
         limits=limits,
         ray=ray,
+        allow_remote=allow_remote,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
     )
 
     def ready(info: dict[str, Any]) -> None:
         console.print(f"executive {info['version']} listening on [bold]{info['url']}[/]")
-        console.print(f"dashboard: [bold]http://{info['host']}:{info['port']}/[/]  (sign in with the token)")
+        web = info["health"].rsplit("/health", 1)[0]
+        console.print(f"dashboard: [bold]{web}/[/]  (sign in with the token)")
+        if allow_remote and not info.get("tls_cert"):
+            console.print(
+                f"[yellow]warning:[/] listening on {host} with plain ws://: the token crosses the network in clear; "
+                "use --tls-cert/--tls-key or a TLS reverse proxy"
+            )
         console.print(f"health: {info['health']}")
         if info.get("hsx_port"):
             console.print(f"HSX executive protocol: tcp://{info['host']}:{info['hsx_port']}")
