@@ -16,6 +16,18 @@ from typing import Any, AsyncIterator, Callable
 import pytest
 
 from executive.api.client import Client, RpcError
+
+# CPython 3.11 before 3.11.8 keeps ast.parse's recursion counter in per-interpreter state
+# (gh-106905): a finalizer that formats a traceback while pytest's assertion rewriter parses a
+# module (GC runs __del__ of a leaked asyncio subprocess transport, whose error pytest's
+# unraisable-exception hook formats) nests a second ast.parse, and the outer one fails with
+# "SystemError: AST constructor recursion depth mismatch", an INTERNALERROR that ends the run.
+# traceback's caret anchors are the only ast.parse in that path; without them the carets are
+# simply not drawn.
+import traceback  # noqa: E402
+
+if sys.version_info[:3] < (3, 11, 8) and hasattr(traceback, "_extract_caret_anchors_from_line_segment"):
+    traceback._extract_caret_anchors_from_line_segment = lambda segment: None
 from executive.api.server import ServeOptions, serve
 from executive.kernel.limits import DEFAULT_LIMITS, Limits
 
