@@ -486,8 +486,10 @@ class FixLoops:
         """Ask for a reproducing test; returns (the kept regression test or None, the test state, cost)."""
         t0 = time.time()
         prompt = (
-            f"The test command `{' '.join(argv)}` fails. Write a regression test that reproduces this failure: add a test that fails "
-            f"now because of the bug and will pass once it is fixed. Do not fix the bug itself.\n\nFailing output (tail):\n```\n{self._tail(current)}\n```\n"
+            f"The test command `{' '.join(argv)}` fails. Write a regression test that reproduces this failure: "
+            "add a test that fails now because of the bug and will pass once it is fixed. "
+            "Do not fix the bug itself.\n\n"
+            f"Failing output (tail):\n```\n{self._tail(current)}\n```\n"
         )
         diff, result, agent_task = await self._agent_patch(run_id, p, workspace, prompt, session_id)
         row = {
@@ -552,10 +554,12 @@ class FixLoops:
         t0 = time.time()
         extra = ""
         if regression:
-            extra = f" The regression test in {', '.join(os.path.relpath(f, workspace) for f in regression['files'])} must pass too."
+            files = ", ".join(os.path.relpath(f, workspace) for f in regression["files"])
+            extra = f" The regression test in {files} must pass too."
         prompt = (
-            f"The test command `{' '.join(argv)}` fails ({current.failures} failure(s)). Fix the code so the tests pass; do not weaken "
-            f"or delete tests.{extra}\n\nFailing output (tail):\n```\n{self._tail(current)}\n```\n"
+            f"The test command `{' '.join(argv)}` fails ({current.failures} failure(s)). "
+            f"Fix the code so the tests pass; do not weaken or delete tests.{extra}\n\n"
+            f"Failing output (tail):\n```\n{self._tail(current)}\n```\n"
         )
         diff, result, agent_task = await self._agent_patch(run_id, p, workspace, prompt, session_id)
         row = {
@@ -613,7 +617,10 @@ class FixLoops:
                         if p.commit:
                             await self.agents.patches.commit(
                                 pid,
-                                message=f"fix: make `{' '.join(argv)[:60]}` pass\n\nexecutive fix run {run_id}, attempt {iteration}",
+                                message=(
+                                    f"fix: make `{' '.join(argv)[:60]}` pass\n\n"
+                                    f"executive fix run {run_id}, attempt {iteration}"
+                                ),
                             )
                     row.update(outcome="kept", detail=note)
                     current, kept = after, True

@@ -217,7 +217,8 @@ class AgentRuns:
         exe = adapter.resolve_bin(req.bin, os.environ.get("PATH"))
         if exe is None:
             raise AgentNotUsableError(
-                f"{req.bin or adapter.default_bin!r} not found; install {adapter.name} or pass --bin PATH (`executive agent check` explains)",
+                f"{req.bin or adapter.default_bin!r} not found; install {adapter.name} or pass --bin PATH "
+                "(`executive agent check` explains)",
                 data={"agent": adapter.name, "bin": req.bin},
             )
         argv = adapter.build_argv(req, exe)
@@ -553,7 +554,7 @@ class AgentRuns:
         out += [e.to_dict() for e in parser.finish(end)]
         truncated = len(out) > n
         if truncated:  # keep the result: it is what a replay is usually for
-            out = out[: n - 1] + [out[-1]]
+            out = [*out[: n - 1], out[-1]]
         return {"task": tid, "events": out, "truncated": truncated}
 
 

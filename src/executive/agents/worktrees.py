@@ -163,7 +163,9 @@ class Worktrees:
 
     # --- lifecycle -----------------------------------------------------------------
     async def create(self, cwd: str, *, purpose: str, branch: bool) -> Worktree:
-        """Make a worktree mirroring the working state of the repository around ``cwd``; it is held until :meth:`release`.
+        """Make a worktree mirroring the working state of the repository around ``cwd``.
+
+        It is held until :meth:`release`.
 
         Raises:
             NotARepositoryError: ``cwd`` is not in a git work tree with a commit.
@@ -177,7 +179,8 @@ class Worktrees:
         cap = self.ex.limits.max_worktrees
         if len(alive) >= cap:
             raise LimitError(
-                f"{len(alive)} worktrees exist; the limit is {cap}. Remove unused ones with `executive agent worktrees --prune`",
+                f"{len(alive)} worktrees exist; the limit is {cap}. "
+                "Remove unused ones with `executive agent worktrees --prune`",
                 data={"limit": cap},
             )
         now = time.time()

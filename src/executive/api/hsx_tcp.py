@@ -59,7 +59,8 @@ class HsxServer:
             self.server = await asyncio.start_server(self._serve, host, port, reuse_address=True, limit=_READ_CHUNK)
         except OSError as exc:
             raise BadParamsError(
-                f"cannot listen on {host}:{port} for the HSX port: {exc.strerror or exc}; pick another --hsx-port (0 = any free port)"
+                f"cannot listen on {host}:{port} for the HSX port: {exc.strerror or exc}; "
+                "pick another --hsx-port (0 = any free port)"
             ) from exc
         self.host, self.port = self.server.sockets[0].getsockname()[:2]
         self._spawn(self._housekeep())
@@ -130,7 +131,8 @@ class HsxServer:
                         "version": 1,
                         "status": "error",
                         "error": (
-                            f"too many connections ({limits.hsx_max_connections}, limit hsx_max_connections); close idle clients and retry"
+                            f"too many connections ({limits.hsx_max_connections}, limit hsx_max_connections); "
+                            "close idle clients and retry"
                         ),
                     }
                 )

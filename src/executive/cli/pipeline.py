@@ -97,7 +97,8 @@ class _LiveView:
     def render(self) -> Group:
         elapsed = time.time() - float(self.info.get("created") or time.time())
         head = Text.from_markup(
-            f"run [bold]{self.info['id']}[/] {self.info.get('name', '')} · {_c(self.info.get('state'))} · elapsed {_secs(elapsed)}"
+            f"run [bold]{self.info['id']}[/] {self.info.get('name', '')} · {_c(self.info.get('state'))} "
+            f"· elapsed {_secs(elapsed)}"
         )
         table = Table(box=None, header_style="bold")
         for col in ("PHASE", "STATE", "IT", "STEP", "SCORE / THRESHOLD", "VERDICT"):
@@ -227,9 +228,7 @@ def run(
 @app.command("resume")
 def resume(
     run_id: int = typer.Argument(..., metavar="RUN"),
-    rework_from: str | None = typer.Option(
-        None, "--rework-from", help="PHASE/STEP or STEP: redo from its latest run."
-    ),
+    rework_from: str | None = typer.Option(None, "--rework-from", help="PHASE/STEP or STEP: redo from its latest run."),
     detach: bool = typer.Option(False, "--detach", "-d"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -286,7 +285,8 @@ def status_cmd(
 def _print_status(status: dict[str, Any]) -> None:
     run = status["run"]
     console.print(
-        f"run [bold]{run['id']}[/] {run['name']} ({run['mode']}) · {_c(run['state'])} · {_secs(status['totals']['duration'])}"
+        f"run [bold]{run['id']}[/] {run['name']} ({run['mode']}) "
+        f"· {_c(run['state'])} · {_secs(status['totals']['duration'])}"
         + (f"\n{run['detail']}" if run.get("detail") else "")
     )
     table = Table(box=None, header_style="bold")

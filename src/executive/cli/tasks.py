@@ -168,7 +168,7 @@ def ps(
             cells += [str(t.get("pid") or "-"), _fmt_time(t.get("started"))]
         cells.append(_fmt_duration(t))
         body.append((cells, (" ".join(t.get("argv") or []) or (t.get("image") or ""))[:200]))
-    table = fitted_table(cols + ["COMMAND"], [cells + [command] for cells, command in body])
+    table = fitted_table([*cols, "COMMAND"], [[*cells, command] for cells, command in body])
     if not rows:
         console.print("no tasks; start one with `executive run -- CMD`")
         return

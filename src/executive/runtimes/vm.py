@@ -208,7 +208,8 @@ class VmRuntime:
         if base in used:
             if not image.allow_multiple_instances:
                 raise LimitError(
-                    f"app_exists:{base}: a task named {base!r} is running and the image allows one instance; kill it first",
+                    f"app_exists:{base}: a task named {base!r} is running and "
+                    "the image allows one instance; kill it first",
                     code=ErrorCode.APP_EXISTS,
                     data={"app_name": base},
                 )
@@ -669,7 +670,8 @@ class VmRuntime:
             )
         if vt.wait is not None:
             raise InvalidTransitionError(
-                f"task {vt.pid} is blocked in {'a sleep' if vt.wait.kind == 'sleep' else 'a mailbox receive'}; resume it to let the wait finish",
+                f"task {vt.pid} is blocked in {'a sleep' if vt.wait.kind == 'sleep' else 'a mailbox receive'}; "
+                "resume it to let the wait finish",
                 data={"task": vt.pid},
             )
         cpu = vt.cpu
