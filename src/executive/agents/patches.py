@@ -265,7 +265,7 @@ class PatchEngine:
         if err is None:
             err = await self._git_apply(workspace, patch, text, check=False)
             if err is not None:  # git apply is all-or-nothing, but a crash or full disk is not: put every byte back
-                await asyncio.to_thread(lambda: [filestate.restore(workspace, s) for s in pre])
+                await asyncio.to_thread(filestate.restore_all, workspace, pre)
         if err is not None:
             await self._move(pid, PatchEvent.APPLY_FAILED, f"git apply failed on {workspace}: {err}")
             return False
@@ -313,7 +313,7 @@ class PatchEngine:
                 raise NotAllowedError(
                     f"patch {pid}: {exc}; remove that link, then roll back again", data={"patch": pid}
                 ) from exc
-            await asyncio.to_thread(lambda: [filestate.restore(workspace, st) for st in order])
+            await asyncio.to_thread(filestate.restore_all, workspace, order)
             after = await asyncio.to_thread(
                 lambda: {st.path: filestate.capture(workspace, st.path).sha for st, _ in files}
             )

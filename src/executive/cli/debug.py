@@ -25,7 +25,7 @@ import shlex
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import typer
 from rich.markup import escape
@@ -188,7 +188,7 @@ class DebugPrompt:
             raise ValueError(f"no symbol named {base!r}")
         if sym["space"] != "data":
             raise ValueError(f"{base} is {sym['type']} in the code space; use disasm for code")
-        return sym["address"] + (int(off, 0) if off else 0)
+        return cast(int, sym["address"]) + (int(off, 0) if off else 0)
 
 
 # ---------------------------------------------------------------------- commands
@@ -439,7 +439,7 @@ async def _quit(p: DebugPrompt, args: list[str]) -> None:
 def _paused(ev: dict[str, Any]) -> bool:
     """A ``task_state`` event saying the task just became paused (VM events carry ``vm_to``)."""
     d = ev["data"]
-    return (
+    return bool(
         ev["type"] == "task_state"
         and d.get("vm_to", d.get("to")) == "paused"
         and d.get("vm_from", d.get("from")) != "paused"

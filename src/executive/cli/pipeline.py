@@ -12,7 +12,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import typer
 from rich.console import Group
@@ -145,7 +145,7 @@ async def _follow(client: Client, run_id: int, cursor: int) -> dict[str, Any]:
                 live.update(view.render())
     if not console.is_terminal:
         console.print()  # off a terminal, Live prints its last frame without a line end
-    return await client.call("pipeline.info", run=run_id)
+    return cast(dict[str, Any], await client.call("pipeline.info", run=run_id))
 
 
 def _finish(info: dict[str, Any]) -> None:
@@ -163,7 +163,7 @@ def _start_and_follow(method: str, params: dict[str, Any], detach: bool, as_json
         cursor = (await client.call("daemon.health"))["last_seq"]
         info = await client.call(method, **params)
         if detach or as_json:
-            return info
+            return cast(dict[str, Any], info)
         return await _follow(client, info["id"], cursor)
 
     try:
@@ -258,7 +258,7 @@ def validate(
             waited = await client.call("pipeline.wait", run=info["id"], timeout=60)
             if not waited["timed_out"]:
                 break
-        return await client.call("pipeline.status", run=info["id"])
+        return cast(dict[str, Any], await client.call("pipeline.status", run=info["id"]))
 
     status = run_client(go)
     if as_json:

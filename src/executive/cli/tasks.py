@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import json
 import os
 import signal
 import sys
 import time
-from typing import Any
+from typing import Any, cast
 
 import typer
 
@@ -113,7 +114,7 @@ def run(
 async def _pump_stdin(client: Client, tid: int) -> None:
     loop = asyncio.get_running_loop()
     while True:
-        data = await loop.run_in_executor(None, sys.stdin.buffer.read1, 65536)  # type: ignore[attr-defined]
+        data = await loop.run_in_executor(None, cast(io.BufferedReader, sys.stdin.buffer).read1, 65536)
         if not data:
             await client.call("task.input", task=tid, eof=True)
             return
@@ -132,7 +133,7 @@ def _fmt_duration(t: dict[str, Any]) -> str:
 
 
 def _fmt_state(t: dict[str, Any]) -> str:
-    st = t["state"]
+    st: str = t["state"]
     if st == "ended":
         reason = t.get("end_reason") or "ended"
         if t.get("exit_code") is not None:

@@ -153,7 +153,7 @@ class Descriptor:
     bytes_used: int = 0
     next_seq: int = 0
     handles: list[Handle] = field(default_factory=list)
-    waiters: list[object] = field(default_factory=list)
+    waiters: list[int] = field(default_factory=list)  # pids blocked in RECV
 
     @property
     def fanout(self) -> bool:

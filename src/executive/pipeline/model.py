@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import stat
+from collections.abc import Mapping
 from itertools import pairwise
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
@@ -413,7 +414,7 @@ def _check_expanded_size(data: Any, source: str) -> None:
 _NOUN = {"phases": "phase", "steps": "step", "checks": "check"}
 
 
-def _describe(err: dict[str, Any], data: Any) -> dict[str, Any]:
+def _describe(err: Mapping[str, Any], data: Any) -> dict[str, Any]:
     """Turn a pydantic error into {path, message, where}, dropping union tags from the path."""
     parts: list[str] = []
     names: list[str] = []

@@ -631,7 +631,7 @@ class VmRuntime:
         elif halt in (HaltReason.BREAKPOINT, HaltReason.BRK):
             kind = "breakpoint" if halt is HaltReason.BREAKPOINT else "brk"
             pc = cpu.pc
-            data = {"pc": pc, "phase": "pre" if kind == "breakpoint" else "post", "reason": kind}
+            data: dict[str, Any] = {"pc": pc, "phase": "pre" if kind == "breakpoint" else "post", "reason": kind}
             if kind == "brk":
                 data["code"] = cpu.halt_info.get("code", 0)
             if self.symbolize is not None:
@@ -692,7 +692,7 @@ class VmRuntime:
         # The task stays PAUSED unless the step ended it.  A step into a sleep or a mailbox
         # wait leaves it paused with the wait open (it resolves on its own; resume continues).
         if halt in (HaltReason.BREAKPOINT, HaltReason.BRK):
-            data = {
+            data: dict[str, Any] = {
                 "pc": cpu.pc,
                 "phase": "pre" if halt is HaltReason.BREAKPOINT else "post",
                 "reason": "breakpoint" if halt is HaltReason.BREAKPOINT else "brk",

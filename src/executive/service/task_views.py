@@ -57,7 +57,7 @@ class TaskViews:
 
     def limits(self) -> DaemonLimits:
         """The limits in force."""
-        return cast(DaemonLimits, dataclasses.asdict(self.ex.limits))
+        return dataclasses.asdict(self.ex.limits)
 
     def log_file(self, ref: int | str, stream: str) -> Path:
         """The file holding ``stream`` of a task's output (it may not exist yet).
