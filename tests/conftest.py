@@ -42,7 +42,9 @@ class Daemon:
         await asyncio.wait_for(self.task, 20)
 
 
-async def start_daemon(home: Path, *, limits: Limits = DEFAULT_LIMITS, allow_list: Path | None = None, auth: bool = True) -> Daemon:
+async def start_daemon(
+    home: Path, *, limits: Limits = DEFAULT_LIMITS, allow_list: Path | None = None, auth: bool = True
+) -> Daemon:
     ready: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
     stop = asyncio.Event()
     opts = ServeOptions(home, host="127.0.0.1", port=0, auth=auth, allow_list=allow_list, limits=limits)
@@ -94,7 +96,9 @@ class DaemonProcess:
         env = dict(os.environ, EXECUTIVE_HOME=str(self.home))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "executive", "serve", "--port", "0", *self.extra],
-            env=env, stdout=subprocess.DEVNULL, stderr=open(self.home.parent / "daemon.log", "ab"),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.home.parent / "daemon.log", "ab"),
         )
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -220,7 +224,9 @@ class CliResult:
     err: str
 
 
-async def run_cli(home: Path, *args: str, timeout: float = 60.0, env: dict[str, str] | None = None, input: bytes | None = None) -> CliResult:
+async def run_cli(
+    home: Path, *args: str, timeout: float = 60.0, env: dict[str, str] | None = None, input: bytes | None = None
+) -> CliResult:
     """Run `executive ARGS` against ``home`` without blocking the event loop (an in-process daemon keeps serving)."""
     proc = await start_cli(home, *args, env=env, stdin=input is not None)
     out, err = await asyncio.wait_for(proc.communicate(input), timeout)
@@ -228,12 +234,19 @@ async def run_cli(home: Path, *args: str, timeout: float = 60.0, env: dict[str, 
     return CliResult(proc.returncode, out.decode(), err.decode())
 
 
-async def start_cli(home: Path, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, stdin: bool = False) -> "asyncio.subprocess.Process":
+async def start_cli(
+    home: Path, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, stdin: bool = False
+) -> "asyncio.subprocess.Process":
     """Start `executive ARGS` with stdout/stderr (and stdin if asked) piped; the caller reads, signals and waits."""
     full_env = dict(os.environ, EXECUTIVE_HOME=str(home), COLUMNS="200", NO_COLOR="1", **(env or {}))
     return await asyncio.create_subprocess_exec(
-        EXECUTIVE_BIN, *args, env=full_env, cwd=cwd, stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        EXECUTIVE_BIN,
+        *args,
+        env=full_env,
+        cwd=cwd,
+        stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
 
 
@@ -272,8 +285,10 @@ class LimitedDaemonProcess(DaemonProcess):
         daemon_json = self.home / "daemon.json"
         daemon_json.unlink(missing_ok=True)
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", code], env=dict(os.environ, EXECUTIVE_HOME=str(self.home)),
-            stdout=subprocess.DEVNULL, stderr=open(self.home.parent / "daemon.log", "ab"),
+            [sys.executable, "-c", code],
+            env=dict(os.environ, EXECUTIVE_HOME=str(self.home)),
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.home.parent / "daemon.log", "ab"),
         )
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -362,7 +377,9 @@ class RawWs:
         import orjson
 
         def ended() -> bool:
-            return any(e["type"] == "task_state" and e["pid"] == task_id and e["data"]["to"] == "ended" for e in self.events)
+            return any(
+                e["type"] == "task_state" and e["pid"] == task_id and e["data"]["to"] == "ended" for e in self.events
+            )
 
         while not ended():
             msg = orjson.loads(await asyncio.wait_for(self.ws.recv(), timeout))
@@ -377,8 +394,15 @@ class RawWs:
 def e2e() -> types.SimpleNamespace:
     """The end-to-end helpers above, reachable from any test module."""
     return types.SimpleNamespace(
-        wait_for=wait_for, gone=pid_gone, read_pid_file=read_pid_file, until_ended=until_ended,
-        read_log=read_log, run_cli=run_cli, start_cli=start_cli, start_daemon=start_daemon, raw=RawWs.connect,
+        wait_for=wait_for,
+        gone=pid_gone,
+        read_pid_file=read_pid_file,
+        until_ended=until_ended,
+        read_log=read_log,
+        run_cli=run_cli,
+        start_cli=start_cli,
+        start_daemon=start_daemon,
+        raw=RawWs.connect,
     )
 
 

@@ -93,7 +93,9 @@ async def test_trace_ring_export_and_import(conn: HsxClient, tmp_path: Path) -> 
     assert (await conn.ok(cmd="trace", pid=pid, mode="on", session=sid))["trace"]["enabled"] is True
     await conn.ok(cmd="step", pid=pid, steps=3, session=sid)
     recs = (await conn.ok(cmd="trace", op="records", pid=pid, limit=10))["trace"]
-    assert recs["format"] == "hsx.trace/1" and recs["returned"] == 3 and [r["pc"] for r in recs["records"]] == [0, 8, 12]
+    assert (
+        recs["format"] == "hsx.trace/1" and recs["returned"] == 3 and [r["pc"] for r in recs["records"]] == [0, 8, 12]
+    )
     exported = (await conn.ok(cmd="trace", op="export", pid=pid))["trace"]["records"]
     assert (await conn.ok(cmd="trace", pid=pid, session=sid))["trace"]["enabled"] is False  # no mode: toggle
     imported = (await conn.ok(cmd="trace", op="import", pid=pid, records=exported[:2], session=sid))["trace"]
@@ -101,7 +103,9 @@ async def test_trace_ring_export_and_import(conn: HsxClient, tmp_path: Path) -> 
     assert (await conn.ok(cmd="trace", op="config", changed_regs="off"))["trace"]["changed_regs"] is False
     assert (await conn.ok(cmd="trace", op="config", changed_regs=True, buffer_size=64))["trace"]["changed_regs"] is True
     assert await conn.error(cmd="trace", op="config", buffer_size=-1) == "trace buffer size must be non-negative"
-    assert await conn.error(cmd="trace", op="config") == "trace.config requires 'changed-regs <on|off>' or 'buffer <size>'"
+    assert (
+        await conn.error(cmd="trace", op="config") == "trace.config requires 'changed-regs <on|off>' or 'buffer <size>'"
+    )
     assert await conn.error(cmd="trace") == "trace requires 'pid'"
     assert await conn.error(cmd="trace", pid=pid, mode="maybe") == "trace mode must be 'on' or 'off'"
     assert await conn.error(cmd="trace", op="import", pid=pid, records=[]) == "session_required"

@@ -236,8 +236,13 @@ def test_on_enqueue_hook_only_for_notifying_sends() -> None:
 
 def test_invalid_handle_everywhere() -> None:
     m = MailboxManager()
-    for call in (lambda: m.send(1, 9, b"x"), lambda: m.recv(1, 9), lambda: m.peek(1, 9),
-                 lambda: m.tap(1, 9, True), lambda: m.descriptor_of(1, 9)):
+    for call in (
+        lambda: m.send(1, 9, b"x"),
+        lambda: m.recv(1, 9),
+        lambda: m.peek(1, 9),
+        lambda: m.tap(1, 9, True),
+        lambda: m.descriptor_of(1, 9),
+    ):
         with pytest.raises(MailboxError) as e:
             call()
         assert e.value.status is MailboxStatus.INVALID_HANDLE

@@ -43,7 +43,10 @@ EXPECTED = {
     "cov_text": (100, "coverage 80% (target 80%)"),
     "cov_report": (71.5, "coverage 71.5% (target 100%)"),
     "unittest": (75, "3 passed, 1 failed"),
-    "no_summary": (0, "no test summary found (auto); print e.g. '3 passed, 1 failed' or JSON {\"passed\": 3, \"failed\": 1}"),
+    "no_summary": (
+        0,
+        'no test summary found (auto); print e.g. \'3 passed, 1 failed\' or JSON {"passed": 3, "failed": 1}',
+    ),
     "json_ok": (50, "q.v = 0.5 (of 1)"),
     "json_missing": (0, "key 'q.v' not found in the command's JSON output"),
     "rubric": (70, "agent scored 70"),
@@ -57,9 +60,12 @@ async def test_every_check_kind_scores(pl: SimpleNamespace, client: Client, work
     (work / "coverage.json").write_text(json.dumps({"totals": {"percent_covered": 71.5}}))
     (work / "src").mkdir()
     (work / "src" / "a.txt").write_text("x")
-    pl.write(work / "rubric.sh", """
+    pl.write(
+        work / "rubric.sh",
+        """
         case "$1" in *"Is it friendly?"*) echo '{"score": 70, "reason": "friendly enough"}';; *) echo '{"score": 0}';; esac
-        """)
+        """,
+    )
     run = await client.call("pipeline.validate", dir=str(work))
     await pl.finish(client, run["id"])
     status = await client.call("pipeline.status", run=run["id"])
@@ -71,16 +77,34 @@ async def test_every_check_kind_scores(pl: SimpleNamespace, client: Client, work
 
 def test_builtin_argv_follows_the_documented_headless_invocations() -> None:
     assert builtin_argv(AgentRef(cli="claude", model="m"), "do it") == [
-        "claude", "-p", "do it", "--output-format", "stream-json", "--verbose", "--permission-mode", "acceptEdits", "--model", "m",
+        "claude",
+        "-p",
+        "do it",
+        "--output-format",
+        "stream-json",
+        "--verbose",
+        "--permission-mode",
+        "acceptEdits",
+        "--model",
+        "m",
     ]
-    assert builtin_argv(AgentRef(cli="codex"), "-x") == ["codex", "exec", "--full-auto", "--skip-git-repo-check", "--json", " -x"]
+    assert builtin_argv(AgentRef(cli="codex"), "-x") == [
+        "codex",
+        "exec",
+        "--full-auto",
+        "--skip-git-repo-check",
+        "--json",
+        " -x",
+    ]
     assert builtin_argv(AgentRef(cli="aider"), "p")[-2:] == ["--message", "p"]
     assert builtin_argv(AgentRef(cli="custom", argv=["a", "--p={prompt}"]), "hi") == ["a", "--p=hi"]
 
 
 async def test_agent_step_without_the_agents_layer(pl: SimpleNamespace, tmp_path: Path, work: Path) -> None:
     """An embedded service without Executive.agents runs agent steps as plain agent tasks."""
-    pl.write(work / "pipeline.yaml", """
+    pl.write(
+        work / "pipeline.yaml",
+        """
         name: builtin
         phases:
           - name: build
@@ -89,7 +113,8 @@ async def test_agent_step_without_the_agents_layer(pl: SimpleNamespace, tmp_path
                 agent: {cli: custom, argv: [sh, -c, 'echo "$1" > prompt.txt', agent, "{prompt}"], prompt: "write {requirement}"}
             checks:
               - {name: prompt, kind: files_exist, paths: [prompt.txt], owners: [writer]}
-        """)
+        """,
+    )
     ex = await Executive.open(tmp_path / "home")
     try:
         ex.pipelines.launcher = BuiltinLauncher(ex)
@@ -104,7 +129,9 @@ async def test_agent_step_without_the_agents_layer(pl: SimpleNamespace, tmp_path
 
 
 async def test_a_paused_step_holds_the_run(pl: SimpleNamespace, client: Client, work: Path) -> None:
-    pl.write(work / "pipeline.yaml", """
+    pl.write(
+        work / "pipeline.yaml",
+        """
         name: pause
         phases:
           - name: build
@@ -112,7 +139,8 @@ async def test_a_paused_step_holds_the_run(pl: SimpleNamespace, client: Client, 
               - {name: slow, command: [sh, -c, "while [ ! -e go ]; do sleep 0.05; done; touch done"]}
             checks:
               - {name: done, kind: files_exist, paths: [done], owners: [slow]}
-        """)
+        """,
+    )
     run = await client.call("pipeline.run", path=str(work / "pipeline.yaml"))
     tid = None
     for _ in range(400):
@@ -134,7 +162,9 @@ async def test_a_paused_step_holds_the_run(pl: SimpleNamespace, client: Client, 
 async def test_check_output_that_is_not_utf8_still_scores(pl: SimpleNamespace, client: Client, work: Path) -> None:
     # One Latin-1 byte in a test runner's output made the whole tail arrive as data_b64, read as "":
     # the summary line was lost and the check scored 0 ("no test summary found").
-    pl.write(work / "pipeline.yaml", r"""
+    pl.write(
+        work / "pipeline.yaml",
+        r"""
         name: bytes
         phases:
           - name: t
@@ -142,7 +172,8 @@ async def test_check_output_that_is_not_utf8_still_scores(pl: SimpleNamespace, c
               - {name: s, command: [true]}
             checks:
               - {name: tests, kind: test_ratio, command: [sh, -c, "printf 'caf\\351 \\342\\234\\223 ok\\n3 passed, 1 failed\\n'"], owners: [s]}
-        """)
+        """,
+    )
     run = await client.call("pipeline.validate", dir=str(work))
     await pl.finish(client, run["id"])
     status = await client.call("pipeline.status", run=run["id"])
@@ -150,7 +181,9 @@ async def test_check_output_that_is_not_utf8_still_scores(pl: SimpleNamespace, c
     assert (check["score"], check["detail"]) == (75, "3 passed, 1 failed")
 
 
-async def test_diff_so_far_reads_at_most_the_limit_from_git(tmp_path: Path, work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_diff_so_far_reads_at_most_the_limit_from_git(
+    tmp_path: Path, work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # A fake git whose diff is 8 MiB in 4 KiB chunks (a dot in `count` per chunk); the reader stops at limit+1.
     from executive.pipeline.workspace import diff_so_far
 
@@ -186,7 +219,8 @@ async def test_exit_gate_reads_files_off_the_event_loop(work: Path, monkeypatch:
 
     (work / "coverage.json").write_text(json.dumps({"totals": {"percent_covered": 90}}))
     (work / "a.txt").write_text("x")
-    phase = parse_pipeline("""
+    phase = parse_pipeline(
+        """
 name: io
 phases:
   - name: p
@@ -195,7 +229,10 @@ phases:
     checks:
       - {name: cov, kind: coverage, report: coverage.json, target: 90, owners: [s]}
       - {name: glob, kind: files_exist, paths: ["*.txt"], owners: [s]}
-""", DEFAULT_LIMITS, source="test").phases[0]
+""",
+        DEFAULT_LIMITS,
+        source="test",
+    ).phases[0]
     threads: list[tuple[str, int]] = []
     real_matches, real_read_text = gates.matches, Path.read_text
 

@@ -295,7 +295,9 @@ def _with_values(*values: str) -> str:
 
 
 async def test_metadata_conflicts_are_rejected_atomically(ex: Executive) -> None:
-    a = ex.vm.load(data_b64=_with_values('{"group": 1, "id": 1, "name": "rpm"}', '{"group": 1, "id": 2, "name": "temp"}'))
+    a = ex.vm.load(
+        data_b64=_with_values('{"group": 1, "id": 1, "name": "rpm"}', '{"group": 1, "id": 2, "name": "temp"}')
+    )
     before = ex.vm.runtime.valcmd.val_list()["values"]
     assert {v["oid"] for v in before} == {0x101, 0x102}
     tasks_before = len(ex.task_list())
