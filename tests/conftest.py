@@ -10,8 +10,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 
 import pytest
 
@@ -26,13 +27,13 @@ class Daemon:
     info: dict[str, Any]
     token: str | None
     stop: asyncio.Event
-    task: "asyncio.Task[None]"
+    task: asyncio.Task[None]
 
     @property
     def url(self) -> str:
         return self.info["url"]
 
-    async def client(self, *, token: str | None | bool = True) -> Client:
+    async def client(self, *, token: str | bool | None = True) -> Client:
         """A connected client; token=False connects without one, a string uses that one."""
         tok = self.token if token is True else (None if token is False else token)
         return await Client.connect(self.url, tok)
@@ -168,8 +169,9 @@ async def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval
 # import this file by name (tests/hsx has its own conftest), so they reach these through the
 # `e2e` fixture: `e2e.wait_for(...)`, `await e2e.until_ended(client, tid)`, `e2e.gone(pid)`, ...
 
-import psutil  # noqa: E402
 import types  # noqa: E402
+
+import psutil  # noqa: E402
 
 EXECUTIVE_BIN = str(Path(sys.executable).with_name("executive"))
 
@@ -236,7 +238,7 @@ async def run_cli(
 
 async def start_cli(
     home: Path, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, stdin: bool = False
-) -> "asyncio.subprocess.Process":
+) -> asyncio.subprocess.Process:
     """Start `executive ARGS` with stdout/stderr (and stdin if asked) piped; the caller reads, signals and waits."""
     full_env = dict(os.environ, EXECUTIVE_HOME=str(home), COLUMNS="200", NO_COLOR="1", **(env or {}))
     return await asyncio.create_subprocess_exec(
@@ -332,7 +334,7 @@ class RawWs:
         self.events: list[dict[str, Any]] = []  # from `events` notifications, in arrival order
 
     @classmethod
-    async def connect(cls, url: str, token: str | None) -> "RawWs":
+    async def connect(cls, url: str, token: str | None) -> RawWs:
         from websockets.asyncio.client import connect
 
         headers = {"Authorization": f"Bearer {token}"} if token else None

@@ -71,7 +71,7 @@ async def test_claude_run_streams_normalized_events_and_edits_files(
 async def test_claude_failures_are_not_success_even_with_exit_0(
     client: Client, agents, fake_bin, repo: Path, scenario: str, errors: list[str], exit_code: int
 ) -> None:
-    task, events = await agents.run(
+    _, events = await agents.run(
         client, agent="claude", bin=fake_bin["claude"], cwd=str(repo), prompt="go", env={"FAKE_SCENARIO": scenario}
     )
     res = events[-1]["data"]
@@ -100,7 +100,7 @@ async def test_claude_line_over_1mib_is_parsed_not_fatal(client: Client, agents,
     )
     res = events[-1]["data"]
     assert res["ok"] is True and res["text"] == "done after a long line"
-    long_msg = [e["data"] for e in events if e["type"] == "agent.message"][0]
+    long_msg = next(e["data"] for e in events if e["type"] == "agent.message")
     # The event text is clipped to the event limit, the line itself was parsed whole.
     assert long_msg["truncated"] is True and set(long_msg["text"]) == {"x"}
     info = await client.call("task.info", task=task["id"])
@@ -109,7 +109,7 @@ async def test_claude_line_over_1mib_is_parsed_not_fatal(client: Client, agents,
 
 async def test_codex_events_and_result(client: Client, agents, fake_bin, repo: Path, tmp_path: Path) -> None:
     argv_file = tmp_path / "argv.jsonl"
-    task, events = await agents.run(
+    _, events = await agents.run(
         client,
         agent="codex",
         bin=fake_bin["codex"],
@@ -250,7 +250,8 @@ async def test_a_parser_failure_still_ends_the_run_with_a_failed_result(
     script.write_text(
         "#!/bin/sh\n"
         'echo \'{"type":"system","subtype":"init","session_id":"s1","tools":[]}\'\n'
-        'echo \'{"type":"result","subtype":"success","is_error":false,"result":"hi","usage":{"input_tokens":"many"}}\'\n'
+        'echo \'{"type":"result","subtype":"success","is_error":false,"result":"hi",'
+        '"usage":{"input_tokens":"many"}}\'\n'
     )
     script.chmod(0o755)
     task = await client.call("agent.run", agent="claude", bin=str(script), cwd=str(repo), prompt="x")

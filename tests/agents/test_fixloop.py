@@ -220,7 +220,8 @@ async def test_a_patch_that_breaks_test_collection_is_not_an_improvement(
     repo = agents.make_repo(
         tmp_path / "pyrepo",
         {
-            "calc.py": "def add(a, b):\n    return a - b\n\n\ndef sub(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n",
+            "calc.py": "def add(a, b):\n    return a - b\n\n\ndef sub(a, b):\n    return a + b\n\n\n"
+            "def mul(a, b):\n    return a * b\n",
             "test_calc.py": "from calc import add, mul, sub\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\n"
             "def test_sub():\n    assert sub(5, 3) == 2\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n",
         },

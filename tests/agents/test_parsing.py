@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -156,7 +157,7 @@ def _events(chunks: list[bytes]) -> list[dict]:
 @given(st.lists(st.integers(min_value=1, max_value=len(CLAUDE_STREAM) - 1), max_size=30))
 def test_any_chunking_gives_the_same_events(cuts: list[int]) -> None:
     points = [0, *sorted(set(cuts)), len(CLAUDE_STREAM)]
-    chunks = [CLAUDE_STREAM[a:b] for a, b in zip(points, points[1:])]
+    chunks = [CLAUDE_STREAM[a:b] for a, b in itertools.pairwise(points)]
     assert _events(chunks) == _events([CLAUDE_STREAM])
 
 

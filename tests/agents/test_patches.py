@@ -116,11 +116,13 @@ async def test_rollback_refuses_to_overwrite_later_edits_unless_forced(client: C
         ("--- /dev/null\n+++ /etc/evil\n@@ -0,0 +1 @@\n+x\n", "absolute"),
         ("diff --git a/.git/config b/.git/config\n--- a/.git/config\n+++ b/.git/config\n@@ -1 +1 @@\n-a\n+b\n", ".git"),
         (
-            "diff --git a/link/x.txt b/link/x.txt\nnew file mode 100644\n--- /dev/null\n+++ b/link/x.txt\n@@ -0,0 +1 @@\n+x\n",
+            "diff --git a/link/x.txt b/link/x.txt\nnew file mode 100644\n"
+            "--- /dev/null\n+++ b/link/x.txt\n@@ -0,0 +1 @@\n+x\n",
             "symlink",
         ),
         (
-            "diff --git a/l b/l\nnew file mode 120000\n--- /dev/null\n+++ b/l\n@@ -0,0 +1 @@\n+../../etc\n\\ No newline at end of file\n",
+            "diff --git a/l b/l\nnew file mode 120000\n"
+            "--- /dev/null\n+++ b/l\n@@ -0,0 +1 @@\n+../../etc\n\\ No newline at end of file\n",
             "symlink to",
         ),
     ],

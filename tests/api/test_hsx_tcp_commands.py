@@ -306,7 +306,7 @@ async def test_breakpoint_forms_source_steps_and_event_kinds(conn: HsxClient, tm
 
 async def test_load_honours_the_symbols_override(conn: HsxClient, tmp_path: Path) -> None:
     """`load {path, symbols}` (shell_client) uses the given .sym, relative to the program's directory (§7.4)."""
-    hxe, sym = write_program(tmp_path)
+    hxe, _ = write_program(tmp_path)
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "custom.sym").write_text(hxe.with_suffix(".sym").read_text())
     hxe.with_suffix(".sym").write_text("{not json")  # the default beside the image is broken

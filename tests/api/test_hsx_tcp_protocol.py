@@ -1,4 +1,7 @@
-"""The sans-I/O core of the HSX port without sockets: framing, envelope, argument forms (spec hsx-executive §1.2, §2)."""
+"""The sans-I/O core of the HSX port without sockets: framing, envelope, argument forms.
+
+Spec hsx-executive §1.2, §2.
+"""
 
 from __future__ import annotations
 

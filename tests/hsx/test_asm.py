@@ -290,7 +290,10 @@ def test_entry_rule_first_exported_entry_symbol() -> None:
 
 
 def test_metadata_merged_and_cmd_handler_resolved() -> None:
-    a = '.value {"group": 1, "id": 2, "name": "temp", "unit": "degC", "init": 1.5, "flags": "RO|PERSIST", "auth": "ADMIN"}\nRET\n'
+    a = (
+        '.value {"group": 1, "id": 2, "name": "temp", "unit": "degC", "init": 1.5, "flags": "RO|PERSIST", '
+        '"auth": "ADMIN"}\nRET\n'
+    )
     b = '.cmd {"group": 3, "id": 4, "name": "go", "help": "run it", "handler": "on_go", "flags": "ASYNC"}\n'
     b += '.mailbox [{"target": "app:log", "capacity": 64, "mode": "FANOUT"}]\nRET\non_go:\nRET\n'
     image = load_hxe(assemble([("a", a), ("b", b)]).hxe)
@@ -442,7 +445,8 @@ def test_limits() -> None:
 _FUZZ = settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 _VOCAB = ["LDI", "LD", "ST", "JMP", "CALL", "SVC", "BRK", "R1", "R7", "[R7+-4]", "[R7", "-4]", ".data", ".text",
           ".byte", ".word", ".align", ".entry", ".export", ".import", ".value", "{", "}", '"x"', "'a'", "0x10",
-          "-5", "lab", "lab:", "lo16(lab)", "MOD=1", "FN=2", ",", "=", "[", "]", "99999999999", ".org", "1_0"]  # fmt: skip
+          "-5", "lab", "lab:", "lo16(lab)", "MOD=1", "FN=2", ",", "=", "[", "]", "99999999999", ".org",
+          "1_0"]  # fmt: skip
 
 
 @_FUZZ

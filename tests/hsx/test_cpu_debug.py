@@ -98,7 +98,7 @@ def test_write_watch_reports_stores_and_can_stop() -> None:
 
 
 def test_hooks_cost_nothing_when_cleared() -> None:
-    cpu = cpu_for(LOOP + [w("BRK")])  # own code bytes: compiled blocks are shared per program
+    cpu = cpu_for([*LOOP, w("BRK")])  # own code bytes: compiled blocks are shared per program
     cpu.set_trace(lambda *a: None)
     cpu.run(3)
     assert not cpu._blocks.get(8)  # debug path: nothing compiled yet

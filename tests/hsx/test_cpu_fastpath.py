@@ -149,7 +149,7 @@ def test_fast_path_equals_single_steps(prog, budget, chunks, sp, psw, depth, win
 
     # fast: the budget in a few run() calls (block boundaries land anywhere)
     left = budget
-    for c in chunks + [budget]:
+    for c in [*chunks, budget]:
         if left <= 0 or fast.halt is not HaltReason.RUNNING:
             break
         k = min(c, left)

@@ -190,7 +190,7 @@ def test_label_inside_ldi32_literal_is_not_emitted() -> None:
         {"symbols": {"functions": [{"name": 1}]}},
         {"symbols": {"labels": {"zz": ["a"]}}},
         {"instructions": [{"pc": "0"}]},
-    ],  # fmt: skip
+    ],
 )
 def test_bad_sym_documents(doc: object) -> None:
     with pytest.raises(SymbolError):

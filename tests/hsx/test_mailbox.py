@@ -74,7 +74,7 @@ def test_handles_are_per_pid_and_never_reused() -> None:
 @pytest.mark.parametrize(("profile", "handles", "descriptors"), [(DESKTOP, 64, 256), (EMBEDDED, 8, 16)])
 def test_quotas(profile, handles: int, descriptors: int) -> None:
     m = MailboxManager(profile)
-    for i in range(handles):
+    for _ in range(handles):
         m.open(1, "q")
     with pytest.raises(MailboxError) as e:
         m.open(1, "q")
@@ -173,7 +173,7 @@ def test_close_reexamines_fanout_queue() -> None:
 def test_bind_reconfigures_existing_descriptor() -> None:
     m = MailboxManager()
     h = m.open(1, "app:r")
-    for i in range(4):
+    for _ in range(4):
         m.send(1, h, b"12345678")  # 16 bytes each: 4 fit in 64
     d = m.bind(0, "app:r", 40)  # shrink: oldest dropped until the rest fits
     assert d.capacity == 40 and [x.data for x in d.queue] == [b"12345678"] * 2 and d.bytes_used == 32

@@ -170,8 +170,9 @@ def recv_all(env: Env, pid: int, handle: int) -> list[tuple[bytes, int]]:
 
 
 def test_public_names_are_pinned() -> None:
-    assert {"ValCmd", "ValueRegistry", "CommandRegistry", "handle_value_svc", "handle_command_svc",
-            "register_metadata", "MetadataError", "ValCmdRequestError", "MetadataRegistration"} <= set(valcmd.__all__)  # fmt: skip
+    pinned = {"ValCmd", "ValueRegistry", "CommandRegistry", "handle_value_svc", "handle_command_svc",
+              "register_metadata", "MetadataError", "ValCmdRequestError", "MetadataRegistration"}  # fmt: skip
+    assert pinned <= set(valcmd.__all__)
     for name in valcmd.__all__:
         assert hasattr(valcmd, name), name
     assert (OK, ENOENT, EPERM, ENOSPC, EINVAL, EEXIST, EBUSY, ENOASYNC, EFAIL) == (0, 1, 2, 3, 4, 5, 6, 6, 7)

@@ -26,7 +26,10 @@ CHECKS = """
         checks:
           - {name: cov_text, kind: coverage, command: [sh, -c, "echo 'TOTAL   10   2   80%'"], target: 80, owners: [s]}
           - {name: cov_report, kind: coverage, report: coverage.json, owners: [s]}
-          - {name: unittest, kind: test_ratio, command: [sh, -c, "echo 'Ran 4 tests in 0.1s' >&2; echo 'FAILED (failures=1)' >&2; exit 1"], owners: [s]}
+          - name: unittest
+            kind: test_ratio
+            command: [sh, -c, "echo 'Ran 4 tests in 0.1s' >&2; echo 'FAILED (failures=1)' >&2; exit 1"]
+            owners: [s]
           - {name: no_summary, kind: test_ratio, command: [echo, hello], owners: [s]}
           - {name: json_ok, kind: json_score, command: [echo, '{"q": {"v": 0.5}}'], key: q.v, scale: 1, owners: [s]}
           - {name: json_missing, kind: json_score, command: [echo, '{"q": {}}'], key: q.v, owners: [s]}
@@ -63,7 +66,10 @@ async def test_every_check_kind_scores(pl: SimpleNamespace, client: Client, work
     pl.write(
         work / "rubric.sh",
         """
-        case "$1" in *"Is it friendly?"*) echo '{"score": 70, "reason": "friendly enough"}';; *) echo '{"score": 0}';; esac
+        case "$1" in
+          *"Is it friendly?"*) echo '{"score": 70, "reason": "friendly enough"}';;
+          *) echo '{"score": 0}';;
+        esac
         """,
     )
     run = await client.call("pipeline.validate", dir=str(work))
@@ -110,7 +116,10 @@ async def test_agent_step_without_the_agents_layer(pl: SimpleNamespace, tmp_path
           - name: build
             steps:
               - name: writer
-                agent: {cli: custom, argv: [sh, -c, 'echo "$1" > prompt.txt', agent, "{prompt}"], prompt: "write {requirement}"}
+                agent:
+                  cli: custom
+                  argv: [sh, -c, 'echo "$1" > prompt.txt', agent, "{prompt}"]
+                  prompt: "write {requirement}"
             checks:
               - {name: prompt, kind: files_exist, paths: [prompt.txt], owners: [writer]}
         """,
@@ -171,7 +180,10 @@ async def test_check_output_that_is_not_utf8_still_scores(pl: SimpleNamespace, c
             steps:
               - {name: s, command: [true]}
             checks:
-              - {name: tests, kind: test_ratio, command: [sh, -c, "printf 'caf\\351 \\342\\234\\223 ok\\n3 passed, 1 failed\\n'"], owners: [s]}
+              - name: tests
+                kind: test_ratio
+                command: [sh, -c, "printf 'caf\\351 \\342\\234\\223 ok\\n3 passed, 1 failed\\n'"]
+                owners: [s]
         """,
     )
     run = await client.call("pipeline.validate", dir=str(work))

@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 

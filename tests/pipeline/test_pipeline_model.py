@@ -131,7 +131,8 @@ def test_sizes_are_limited() -> None:
         parse_pipeline(two_steps, dataclasses.replace(DEFAULT_LIMITS, pipeline_max_steps=1))
     assert err.value.path == "phases[0].steps"
     bomb = "name: x\na: &a [1,1,1,1,1,1,1,1,1,1]\n" + "".join(
-        f"{c}: &{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]\n" for p, c in zip("abcde", "bcdef")
+        f"{c}: &{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]\n"
+        for p, c in zip("abcde", "bcdef", strict=True)
     )
     with pytest.raises(PipelineInvalidError, match="expands to more than"):
         parse_pipeline(bomb)

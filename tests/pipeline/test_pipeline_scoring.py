@@ -87,7 +87,7 @@ def test_coverage_json_lookup_and_rubric_parsers() -> None:
     assert scoring.coverage_from_report({"totals": {"percent_covered": 71.5}}) == 71.5
     assert scoring.json_from_output('log line\n{"summary": {"score": 3}}\n') == {"summary": {"score": 3}}
     assert scoring.lookup({"a": {"b": [1, {"c": 2}]}}, "a.b.1.c") == 2
-    with pytest.raises(KeyError, match="a.x"):
+    with pytest.raises(KeyError, match=r"a\.x"):
         scoring.lookup({"a": {"b": 1}}, "a.x.y")
     assert scoring.parse_rubric_score('thinking...\n{"score": 82, "reason": "ok"}') == 82
     stream = '{"type":"system"}\n{"type":"result","subtype":"success","result":"Done. {\\"score\\": 64}"}'

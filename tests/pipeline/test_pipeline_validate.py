@@ -72,5 +72,5 @@ async def test_remediate_runs_only_the_rework_steps(pl: SimpleNamespace, client:
 async def test_validate_needs_a_directory_and_a_pipeline(client: Client, tmp_path: Path) -> None:
     with pytest.raises(RpcError, match="is not a directory"):
         await client.call("pipeline.validate", dir=str(tmp_path / "nope"))
-    with pytest.raises(RpcError, match="cannot read pipeline file .*pipeline.yaml"):
+    with pytest.raises(RpcError, match=r"cannot read pipeline file .*pipeline\.yaml"):
         await client.call("pipeline.validate", dir=str(tmp_path))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import os
 import sys
 from pathlib import Path
@@ -83,14 +84,13 @@ async def test_cancel_a_paused_tree(client: Client, e2e: Any) -> None:
     leader = psutil.Process(t["pid"])
     kids = await e2e.wait_for(lambda: len(leader.children()) == 2 and leader.children(), timeout=20)
     await client.call("task.pause", task=t["id"])
-    await e2e.wait_for(
-        lambda: all(_stopped(p.pid) for p in [leader, *kids]), timeout=10
-    )  # SIGSTOP lands asynchronously
+    # SIGSTOP lands asynchronously
+    await e2e.wait_for(lambda: all(_stopped(p.pid) for p in [leader, *kids]), timeout=10)
     await client.call("task.cancel", task=t["id"])
     done = await client.call("task.wait", task=t["id"], timeout=20)
     assert done["state"] == "ended" and done["end_reason"] == "cancelled" and done["signal"] == 15
     for p in [leader, *kids]:
-        await e2e.wait_for(lambda: e2e.gone(p.pid), timeout=10)
+        await e2e.wait_for(functools.partial(e2e.gone, p.pid), timeout=10)
 
 
 @pytest.mark.parametrize("parent_exits", [False, True], ids=["parent-alive", "parent-exited"])

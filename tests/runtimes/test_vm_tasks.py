@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 import base64
+import collections
 import dataclasses
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import pytest
 
