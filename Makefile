@@ -58,10 +58,12 @@ browser:
 screenshots: $(TSTAMP) browser
 	EXECUTIVE_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest tests/web $(PYTEST_ARGS)
 
-## Lint and type-check: ruff (rules in pyproject.toml) and mypy (--strict for kernel/, hsx/, api/rpc.py).
+## Lint and type-check: ruff (rules in pyproject.toml) on src/, tests/ and bench/, and mypy on src/
+## (--strict for kernel/, hsx/, api/rpc.py). `$(BIN)/ruff format src tests bench` fixes the formatting.
+LINTED := src tests bench
 lint: $(LSTAMP)
-	$(BIN)/ruff check src
-	$(BIN)/ruff format --check src
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
 
 ## Run every benchmark (ROUNDS interleaved rounds each), then one summary table of the results.

@@ -10,12 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
-from typing import Any, AsyncIterator, Callable
-
-import pytest
-
-from executive.api.client import Client, RpcError
 
 # CPython 3.11 before 3.11.8 keeps ast.parse's recursion counter in per-interpreter state
 # (gh-106905): a finalizer that formats a traceback while pytest's assertion rewriter parses a
@@ -24,7 +18,14 @@ from executive.api.client import Client, RpcError
 # "SystemError: AST constructor recursion depth mismatch", an INTERNALERROR that ends the run.
 # traceback's caret anchors are the only ast.parse in that path; without them the carets are
 # simply not drawn.
-import traceback  # noqa: E402
+import traceback
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from executive.api.client import Client, RpcError
 
 if sys.version_info[:3] < (3, 11, 8) and hasattr(traceback, "_extract_caret_anchors_from_line_segment"):
     traceback._extract_caret_anchors_from_line_segment = lambda segment: None
@@ -38,13 +39,13 @@ class Daemon:
     info: dict[str, Any]
     token: str | None
     stop: asyncio.Event
-    task: "asyncio.Task[None]"
+    task: asyncio.Task[None]
 
     @property
     def url(self) -> str:
         return self.info["url"]
 
-    async def client(self, *, token: str | None | bool = True) -> Client:
+    async def client(self, *, token: str | bool | None = True) -> Client:
         """A connected client; token=False connects without one, a string uses that one."""
         tok = self.token if token is True else (None if token is False else token)
         return await Client.connect(self.url, tok)
@@ -54,7 +55,9 @@ class Daemon:
         await asyncio.wait_for(self.task, 20)
 
 
-async def start_daemon(home: Path, *, limits: Limits = DEFAULT_LIMITS, allow_list: Path | None = None, auth: bool = True) -> Daemon:
+async def start_daemon(
+    home: Path, *, limits: Limits = DEFAULT_LIMITS, allow_list: Path | None = None, auth: bool = True
+) -> Daemon:
     ready: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
     stop = asyncio.Event()
     opts = ServeOptions(home, host="127.0.0.1", port=0, auth=auth, allow_list=allow_list, limits=limits)
@@ -106,7 +109,9 @@ class DaemonProcess:
         env = dict(os.environ, EXECUTIVE_HOME=str(self.home))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "executive", "serve", "--port", "0", *self.extra],
-            env=env, stdout=subprocess.DEVNULL, stderr=open(self.home.parent / "daemon.log", "ab"),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.home.parent / "daemon.log", "ab"),
         )
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -176,8 +181,9 @@ async def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval
 # import this file by name (tests/hsx has its own conftest), so they reach these through the
 # `e2e` fixture: `e2e.wait_for(...)`, `await e2e.until_ended(client, tid)`, `e2e.gone(pid)`, ...
 
-import psutil  # noqa: E402
 import types  # noqa: E402
+
+import psutil  # noqa: E402
 
 EXECUTIVE_BIN = str(Path(sys.executable).with_name("executive"))
 
@@ -232,7 +238,9 @@ class CliResult:
     err: str
 
 
-async def run_cli(home: Path, *args: str, timeout: float = 60.0, env: dict[str, str] | None = None, input: bytes | None = None) -> CliResult:
+async def run_cli(
+    home: Path, *args: str, timeout: float = 60.0, env: dict[str, str] | None = None, input: bytes | None = None
+) -> CliResult:
     """Run `executive ARGS` against ``home`` without blocking the event loop (an in-process daemon keeps serving)."""
     proc = await start_cli(home, *args, env=env, stdin=input is not None)
     out, err = await asyncio.wait_for(proc.communicate(input), timeout)
@@ -240,12 +248,19 @@ async def run_cli(home: Path, *args: str, timeout: float = 60.0, env: dict[str, 
     return CliResult(proc.returncode, out.decode(), err.decode())
 
 
-async def start_cli(home: Path, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, stdin: bool = False) -> "asyncio.subprocess.Process":
+async def start_cli(
+    home: Path, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, stdin: bool = False
+) -> asyncio.subprocess.Process:
     """Start `executive ARGS` with stdout/stderr (and stdin if asked) piped; the caller reads, signals and waits."""
     full_env = dict(os.environ, EXECUTIVE_HOME=str(home), COLUMNS="200", NO_COLOR="1", **(env or {}))
     return await asyncio.create_subprocess_exec(
-        EXECUTIVE_BIN, *args, env=full_env, cwd=cwd, stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        EXECUTIVE_BIN,
+        *args,
+        env=full_env,
+        cwd=cwd,
+        stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
 
 
@@ -284,8 +299,10 @@ class LimitedDaemonProcess(DaemonProcess):
         daemon_json = self.home / "daemon.json"
         daemon_json.unlink(missing_ok=True)
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", code], env=dict(os.environ, EXECUTIVE_HOME=str(self.home)),
-            stdout=subprocess.DEVNULL, stderr=open(self.home.parent / "daemon.log", "ab"),
+            [sys.executable, "-c", code],
+            env=dict(os.environ, EXECUTIVE_HOME=str(self.home)),
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.home.parent / "daemon.log", "ab"),
         )
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -329,7 +346,7 @@ class RawWs:
         self.events: list[dict[str, Any]] = []  # from `events` notifications, in arrival order
 
     @classmethod
-    async def connect(cls, url: str, token: str | None) -> "RawWs":
+    async def connect(cls, url: str, token: str | None) -> RawWs:
         from websockets.asyncio.client import connect
 
         headers = {"Authorization": f"Bearer {token}"} if token else None
@@ -374,7 +391,9 @@ class RawWs:
         import orjson
 
         def ended() -> bool:
-            return any(e["type"] == "task_state" and e["pid"] == task_id and e["data"]["to"] == "ended" for e in self.events)
+            return any(
+                e["type"] == "task_state" and e["pid"] == task_id and e["data"]["to"] == "ended" for e in self.events
+            )
 
         while not ended():
             msg = orjson.loads(await asyncio.wait_for(self.ws.recv(), timeout))
@@ -389,8 +408,15 @@ class RawWs:
 def e2e() -> types.SimpleNamespace:
     """The end-to-end helpers above, reachable from any test module."""
     return types.SimpleNamespace(
-        wait_for=wait_for, gone=pid_gone, read_pid_file=read_pid_file, until_ended=until_ended,
-        read_log=read_log, run_cli=run_cli, start_cli=start_cli, start_daemon=start_daemon, raw=RawWs.connect,
+        wait_for=wait_for,
+        gone=pid_gone,
+        read_pid_file=read_pid_file,
+        until_ended=until_ended,
+        read_log=read_log,
+        run_cli=run_cli,
+        start_cli=start_cli,
+        start_daemon=start_daemon,
+        raw=RawWs.connect,
     )
 
 

@@ -14,7 +14,12 @@ import pytest
 from executive.api.client import Client
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "agents"
-FAKES = {"claude": "fake_claude.py", "codex": "fake_codex.py", "aider": "fake_aider.py", "fake-command": "fake_command.py"}
+FAKES = {
+    "claude": "fake_claude.py",
+    "codex": "fake_codex.py",
+    "aider": "fake_aider.py",
+    "fake-command": "fake_command.py",
+}
 
 
 @pytest.fixture
@@ -25,14 +30,18 @@ def fake_bin(tmp_path: Path) -> dict[str, str]:
     out = {}
     for name, script in FAKES.items():
         exe = d / name
-        exe.write_text(f"#!{sys.executable}\nimport runpy\nrunpy.run_path({str(FIXTURES / script)!r}, run_name='__main__')\n")
+        exe.write_text(
+            f"#!{sys.executable}\nimport runpy\nrunpy.run_path({str(FIXTURES / script)!r}, run_name='__main__')\n"
+        )
         exe.chmod(0o755)
         out[name] = str(exe)
     return out
 
 
 def git(repo: Path, *args: str) -> str:
-    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+    env = dict(
+        os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t"
+    )
     return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True, env=env).stdout
 
 
@@ -83,8 +92,19 @@ class AgentHelpers:
         """agent.run, then every agent.* event of that task up to and including agent.result."""
         cursor = (await client.call("daemon.health"))["last_seq"]
         task = await client.call("agent.run", **params)
-        await client.call("events.subscribe", tasks=[task["id"]], since_seq=cursor,
-                          types=["agent.session", "agent.message", "agent.tool_call", "agent.tool_result", "agent.warning", "agent.result"])
+        await client.call(
+            "events.subscribe",
+            tasks=[task["id"]],
+            since_seq=cursor,
+            types=[
+                "agent.session",
+                "agent.message",
+                "agent.tool_call",
+                "agent.tool_result",
+                "agent.warning",
+                "agent.result",
+            ],
+        )
         events = []
         while True:
             e = await client.next_event(timeout=60)
@@ -99,15 +119,22 @@ def agents() -> AgentHelpers:
     return AgentHelpers()
 
 
-async def cli(home: Path, *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+async def cli(
+    home: Path, *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
     """Run `executive ARGS` as a subprocess against the daemon of ``home``; returns (exit code, stdout, stderr)."""
     import asyncio
 
     full_env = {**os.environ, "EXECUTIVE_HOME": str(home), "COLUMNS": "200", "NO_COLOR": "1", **(env or {})}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "executive", *args, env=full_env,
+        sys.executable,
+        "-m",
+        "executive",
+        *args,
+        env=full_env,
         stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(stdin), 90)
     return proc.returncode or 0, out.decode(), err.decode()

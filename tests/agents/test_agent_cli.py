@@ -9,15 +9,41 @@ from pathlib import Path
 
 async def test_agent_run_streams_and_sets_the_exit_code(daemon, agents, fake_bin, repo: Path) -> None:
     edits = json.dumps([{"path": "calc.py", "find": "a + b", "replace": "a + b  # ok"}])
-    code, out, err = await agents.cli(daemon.home, "agent", "run", "--agent", "claude", "--bin", fake_bin["claude"], "--cwd", str(repo),
-                                      "--env", f"FAKE_EDITS={edits}", "tidy calc.py")
+    code, out, err = await agents.cli(
+        daemon.home,
+        "agent",
+        "run",
+        "--agent",
+        "claude",
+        "--bin",
+        fake_bin["claude"],
+        "--cwd",
+        str(repo),
+        "--env",
+        f"FAKE_EDITS={edits}",
+        "tidy calc.py",
+    )
     assert code == 0, err
     assert "● session" in out and "→ Write" in out and "Done: 1 edit(s)." in out
     assert "✓ done" in out and "$0.0123" in out and "1 file(s) changed" in out
-    code, out, err = await agents.cli(daemon.home, "agent", "run", "--agent", "claude", "--bin", fake_bin["claude"], "--cwd", str(repo),
-                                      "--env", "FAKE_SCENARIO=rate_limit", "x")
+    code, out, err = await agents.cli(
+        daemon.home,
+        "agent",
+        "run",
+        "--agent",
+        "claude",
+        "--bin",
+        fake_bin["claude"],
+        "--cwd",
+        str(repo),
+        "--env",
+        "FAKE_SCENARIO=rate_limit",
+        "x",
+    )
     assert code == 1 and "✗ failed: is_error, rate_limited" in out and "rate_limit" in err
-    code, out, _ = await agents.cli(daemon.home, "agent", "run", "--json", "--agent", "codex", "--bin", fake_bin["codex"], "--cwd", str(repo), "x")
+    code, out, _ = await agents.cli(
+        daemon.home, "agent", "run", "--json", "--agent", "codex", "--bin", fake_bin["codex"], "--cwd", str(repo), "x"
+    )
     lines = [json.loads(line) for line in out.splitlines()]
     assert code == 0 and lines[0]["type"] == "agent.session" and lines[-1]["type"] == "agent.result"
     code, out, _ = await agents.cli(daemon.home, "agent", "runs")
@@ -30,9 +56,16 @@ async def test_agent_run_streams_and_sets_the_exit_code(daemon, agents, fake_bin
 
 
 async def test_agent_check_command(daemon, agents, fake_bin) -> None:
-    code, out, _ = await agents.cli(daemon.home, "agent", "check", "--agent", "aider", "--bin", fake_bin["aider"], "--json")
+    code, out, _ = await agents.cli(
+        daemon.home, "agent", "check", "--agent", "aider", "--bin", fake_bin["aider"], "--json"
+    )
     row = json.loads(out)[0]
-    assert code == 0 and row["version"] == "0.86.2" and row["version_status"] == "tested" and row["capabilities"]["result_from_git"] is True
+    assert (
+        code == 0
+        and row["version"] == "0.86.2"
+        and row["version_status"] == "tested"
+        and row["capabilities"]["result_from_git"] is True
+    )
     code, out, _ = await agents.cli(daemon.home, "agent", "check")
     assert code == 0 and "claude" in out and "aider" in out and "--bin" in out
 
@@ -40,8 +73,9 @@ async def test_agent_check_command(daemon, agents, fake_bin) -> None:
 async def test_patch_commands(daemon, agents, repo: Path, tmp_path: Path) -> None:
     diff = tmp_path / "fix.diff"
     diff.write_text("--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,3 @@\n def add(a, b):\n     return a + b\n+# reviewed\n")
-    code, out, err = await agents.cli(daemon.home, "patch", "apply", str(diff), "--cwd", str(repo),
-                                      "--verify", f"{sys.executable} -c 'import calc'")
+    code, out, err = await agents.cli(
+        daemon.home, "patch", "apply", str(diff), "--cwd", str(repo), "--verify", f"{sys.executable} -c 'import calc'"
+    )
     assert code == 0, err
     assert "patch 1: verified" in out and "calc.py" in out and "verification: task" in out
     code, out, _ = await agents.cli(daemon.home, "patch", "list")
@@ -54,8 +88,15 @@ async def test_patch_commands(daemon, agents, repo: Path, tmp_path: Path) -> Non
     bad.write_text("--- a/../x\n+++ b/../x\n@@ -0,0 +1 @@\n+x\n")
     code, _, err = await agents.cli(daemon.home, "patch", "apply", str(bad), "--cwd", str(repo))
     assert code == 1 and "refused" in err and "climbs out" in err
-    code, out, _ = await agents.cli(daemon.home, "patch", "apply", "-", "--cwd", str(repo),
-                                    stdin=b"--- a/calc.py\n+++ b/calc.py\n@@ -1 +1 @@\n-nothing like this\n+x\n")
+    code, out, _ = await agents.cli(
+        daemon.home,
+        "patch",
+        "apply",
+        "-",
+        "--cwd",
+        str(repo),
+        stdin=b"--- a/calc.py\n+++ b/calc.py\n@@ -1 +1 @@\n-nothing like this\n+x\n",
+    )
     assert code == 1 and "apply_failed" in out
 
 
@@ -73,7 +114,9 @@ async def test_patch_commit_refuses_later_edits_unless_forced(daemon, agents, re
 
 async def test_patch_apply_of_a_non_utf8_diff_is_a_clear_error(daemon, agents, repo: Path, tmp_path: Path) -> None:
     latin = tmp_path / "latin1.diff"
-    latin.write_bytes(b"--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,3 @@\n def add(a, b):\n     return a + b\n+# caf\xe9\n")
+    latin.write_bytes(
+        b"--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,3 @@\n def add(a, b):\n     return a + b\n+# caf\xe9\n"
+    )
     before = (repo / "calc.py").read_text()
     for args, stdin in (([str(latin)], None), (["-"], latin.read_bytes())):
         code, out, err = await agents.cli(daemon.home, "patch", "apply", *args, "--cwd", str(repo), stdin=stdin)

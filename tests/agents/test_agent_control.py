@@ -31,8 +31,14 @@ async def wait_file(path: Path, timeout: float = 20) -> str:
 async def test_cancel_kills_the_whole_agent_tree(client: Client, fake_bin, repo: Path, tmp_path: Path) -> None:
     pid_file = tmp_path / "pids.json"
     cursor = (await client.call("daemon.health"))["last_seq"]
-    task = await client.call("agent.run", agent="codex", bin=fake_bin["codex"], cwd=str(repo), prompt="work",
-                             env={"FAKE_SCENARIO": "sleep", "FAKE_PID_FILE": str(pid_file)})
+    task = await client.call(
+        "agent.run",
+        agent="codex",
+        bin=fake_bin["codex"],
+        cwd=str(repo),
+        prompt="work",
+        env={"FAKE_SCENARIO": "sleep", "FAKE_PID_FILE": str(pid_file)},
+    )
     pids = json.loads(await wait_file(pid_file))
     assert not any(gone(p) for p in pids)
     paused = await client.call("task.pause", task=task["id"])
@@ -62,10 +68,19 @@ async def test_cancel_kills_the_whole_agent_tree(client: Client, fake_bin, repo:
 
 
 async def test_worktree_run_keeps_its_work_on_a_branch_and_prunes(client: Client, agents, fake_bin, repo: Path) -> None:
-    (repo / "calc.py").write_text("def add(a, b):\n    return a + b  # dirty\n")  # uncommitted: the mirror must carry it
+    (repo / "calc.py").write_text(
+        "def add(a, b):\n    return a + b  # dirty\n"
+    )  # uncommitted: the mirror must carry it
     edits = json.dumps([{"path": "calc.py", "find": "# dirty", "replace": "# dirty, then agent"}])
-    task, events = await agents.run(client, agent="claude", bin=fake_bin["claude"], cwd=str(repo), prompt="edit", worktree=True,
-                                    env={"FAKE_EDITS": edits})
+    task, events = await agents.run(
+        client,
+        agent="claude",
+        bin=fake_bin["claude"],
+        cwd=str(repo),
+        prompt="edit",
+        worktree=True,
+        env={"FAKE_EDITS": edits},
+    )
     wt = task["worktree"]
     res = events[-1]["data"]
     assert res["ok"] and res["files_changed"] == ["calc.py"] and res["worktree"]["commit"]
@@ -88,8 +103,15 @@ async def test_worktree_run_keeps_its_work_on_a_branch_and_prunes(client: Client
 
 async def test_worktree_in_use_is_not_removed(client: Client, fake_bin, repo: Path, tmp_path: Path) -> None:
     pid_file = tmp_path / "pids.json"
-    task = await client.call("agent.run", agent="claude", bin=fake_bin["claude"], cwd=str(repo), prompt="work", worktree=True,
-                             env={"FAKE_SCENARIO": "sleep", "FAKE_PID_FILE": str(pid_file)})
+    task = await client.call(
+        "agent.run",
+        agent="claude",
+        bin=fake_bin["claude"],
+        cwd=str(repo),
+        prompt="work",
+        worktree=True,
+        env={"FAKE_SCENARIO": "sleep", "FAKE_PID_FILE": str(pid_file)},
+    )
     await wait_file(pid_file)
     wt = task["worktree"]["id"]
     with pytest.raises(RpcError) as e:
@@ -104,10 +126,24 @@ async def test_worktree_in_use_is_not_removed(client: Client, fake_bin, repo: Pa
 
 async def test_resume_passes_the_session_id(client: Client, agents, fake_bin, repo: Path, tmp_path: Path) -> None:
     argv_file = tmp_path / "argv.jsonl"
-    _, first = await agents.run(client, agent="claude", bin=fake_bin["claude"], cwd=str(repo), prompt="start", env={"FAKE_ARGV_FILE": str(argv_file)})
+    _, first = await agents.run(
+        client,
+        agent="claude",
+        bin=fake_bin["claude"],
+        cwd=str(repo),
+        prompt="start",
+        env={"FAKE_ARGV_FILE": str(argv_file)},
+    )
     sid = first[-1]["data"]["session_id"]
-    _, second = await agents.run(client, agent="claude", bin=fake_bin["claude"], cwd=str(repo), prompt="continue", resume=sid,
-                                 env={"FAKE_ARGV_FILE": str(argv_file)})
+    _, second = await agents.run(
+        client,
+        agent="claude",
+        bin=fake_bin["claude"],
+        cwd=str(repo),
+        prompt="continue",
+        resume=sid,
+        env={"FAKE_ARGV_FILE": str(argv_file)},
+    )
     assert second[-1]["data"]["resumed_from"] == sid and second[0]["data"]["resumed_from"] == sid
     assert f"--resume={sid}" in json.loads(argv_file.read_text().splitlines()[1])
     runs = await client.call("agent.runs")

@@ -14,11 +14,22 @@ def types(events: list[dict]) -> list[str]:
     return [e["type"] for e in events]
 
 
-async def test_claude_run_streams_normalized_events_and_edits_files(client: Client, agents, fake_bin, repo: Path, tmp_path: Path) -> None:
+async def test_claude_run_streams_normalized_events_and_edits_files(
+    client: Client, agents, fake_bin, repo: Path, tmp_path: Path
+) -> None:
     argv_file = tmp_path / "argv.jsonl"
-    edits = [{"path": "calc.py", "find": "a + b", "replace": "a + b  # checked"}, {"path": "new.txt", "content": "hi\n"}]
+    edits = [
+        {"path": "calc.py", "find": "a + b", "replace": "a + b  # checked"},
+        {"path": "new.txt", "content": "hi\n"},
+    ]
     task, events = await agents.run(
-        client, agent="claude", bin=fake_bin["claude"], cwd=str(repo), prompt="-make a change", model="opus", max_turns=5,
+        client,
+        agent="claude",
+        bin=fake_bin["claude"],
+        cwd=str(repo),
+        prompt="-make a change",
+        model="opus",
+        max_turns=5,
         env={"FAKE_EDITS": json.dumps(edits), "FAKE_ARGV_FILE": str(argv_file)},
     )
     assert task["kind"] == "agent" and task["meta"]["agent"] == "claude"
@@ -57,8 +68,12 @@ async def test_claude_run_streams_normalized_events_and_edits_files(client: Clie
         ("cut", ["no_result", "stream_cut"], 0),
     ],
 )
-async def test_claude_failures_are_not_success_even_with_exit_0(client: Client, agents, fake_bin, repo: Path, scenario: str, errors: list[str], exit_code: int) -> None:
-    task, events = await agents.run(client, agent="claude", bin=fake_bin["claude"], cwd=str(repo), prompt="go", env={"FAKE_SCENARIO": scenario})
+async def test_claude_failures_are_not_success_even_with_exit_0(
+    client: Client, agents, fake_bin, repo: Path, scenario: str, errors: list[str], exit_code: int
+) -> None:
+    _, events = await agents.run(
+        client, agent="claude", bin=fake_bin["claude"], cwd=str(repo), prompt="go", env={"FAKE_SCENARIO": scenario}
+    )
     res = events[-1]["data"]
     assert res["ok"] is False
     assert res["errors"] == errors
@@ -75,11 +90,17 @@ async def test_claude_failures_are_not_success_even_with_exit_0(client: Client, 
 
 async def test_claude_line_over_1mib_is_parsed_not_fatal(client: Client, agents, fake_bin, repo: Path) -> None:
     size = 1_600_000
-    task, events = await agents.run(client, agent="claude", bin=fake_bin["claude"], cwd=str(repo), prompt="go",
-                                    env={"FAKE_SCENARIO": "huge", "FAKE_HUGE_BYTES": str(size)})
+    task, events = await agents.run(
+        client,
+        agent="claude",
+        bin=fake_bin["claude"],
+        cwd=str(repo),
+        prompt="go",
+        env={"FAKE_SCENARIO": "huge", "FAKE_HUGE_BYTES": str(size)},
+    )
     res = events[-1]["data"]
     assert res["ok"] is True and res["text"] == "done after a long line"
-    long_msg = [e["data"] for e in events if e["type"] == "agent.message"][0]
+    long_msg = next(e["data"] for e in events if e["type"] == "agent.message")
     # The event text is clipped to the event limit, the line itself was parsed whole.
     assert long_msg["truncated"] is True and set(long_msg["text"]) == {"x"}
     info = await client.call("task.info", task=task["id"])
@@ -88,12 +109,25 @@ async def test_claude_line_over_1mib_is_parsed_not_fatal(client: Client, agents,
 
 async def test_codex_events_and_result(client: Client, agents, fake_bin, repo: Path, tmp_path: Path) -> None:
     argv_file = tmp_path / "argv.jsonl"
-    task, events = await agents.run(
-        client, agent="codex", bin=fake_bin["codex"], cwd=str(repo), prompt="list files", sandbox="workspace-write",
-        resume="0199a213-81c0-7800-8aa1-bbab2a035a53", env={"FAKE_ARGV_FILE": str(argv_file)},
+    _, events = await agents.run(
+        client,
+        agent="codex",
+        bin=fake_bin["codex"],
+        cwd=str(repo),
+        prompt="list files",
+        sandbox="workspace-write",
+        resume="0199a213-81c0-7800-8aa1-bbab2a035a53",
+        env={"FAKE_ARGV_FILE": str(argv_file)},
     )
     t = types(events)
-    assert t == ["agent.session", "agent.tool_call", "agent.tool_result", "agent.message", "agent.message", "agent.result"]
+    assert t == [
+        "agent.session",
+        "agent.tool_call",
+        "agent.tool_result",
+        "agent.message",
+        "agent.message",
+        "agent.result",
+    ]
     assert events[0]["data"]["session_id"] == "0199a213-81c0-7800-8aa1-bbab2a035a53"
     assert events[1]["data"]["input"] == {"command": "bash -lc ls"}
     assert "calc.py" in events[2]["data"]["output"] and events[2]["data"]["exit_code"] == 0
@@ -107,17 +141,34 @@ async def test_codex_events_and_result(client: Client, agents, fake_bin, repo: P
     assert argv[-4:] == ["resume", "0199a213-81c0-7800-8aa1-bbab2a035a53", "--", "list files"]
 
 
-@pytest.mark.parametrize("scenario, errors", [("turn_failed", ["turn_failed"]), ("rate_limit", ["exit_code_1", "error", "turn_failed", "rate_limited"]), ("cut", ["no_turn_completed", "stream_cut"])])
+@pytest.mark.parametrize(
+    "scenario, errors",
+    [
+        ("turn_failed", ["turn_failed"]),
+        ("rate_limit", ["exit_code_1", "error", "turn_failed", "rate_limited"]),
+        ("cut", ["no_turn_completed", "stream_cut"]),
+    ],
+)
 async def test_codex_failures(client: Client, agents, fake_bin, repo: Path, scenario: str, errors: list[str]) -> None:
-    _, events = await agents.run(client, agent="codex", bin=fake_bin["codex"], cwd=str(repo), prompt="x", env={"FAKE_SCENARIO": scenario})
+    _, events = await agents.run(
+        client, agent="codex", bin=fake_bin["codex"], cwd=str(repo), prompt="x", env={"FAKE_SCENARIO": scenario}
+    )
     assert events[-1]["data"]["ok"] is False and events[-1]["data"]["errors"] == errors
 
 
 async def test_aider_result_is_read_from_git(client: Client, agents, fake_bin, repo: Path) -> None:
     edits = [{"path": "calc.py", "find": "a + b", "replace": "b + a"}]
     (repo / "dirty.txt").write_text("was here before the run\n")  # pre-existing changes are not the agent's
-    _, events = await agents.run(client, agent="aider", bin=fake_bin["aider"], cwd=str(repo), prompt="swap", files=["calc.py"],
-                                 model="gpt-4o", env={"FAKE_EDITS": json.dumps(edits)})
+    _, events = await agents.run(
+        client,
+        agent="aider",
+        bin=fake_bin["aider"],
+        cwd=str(repo),
+        prompt="swap",
+        files=["calc.py"],
+        model="gpt-4o",
+        env={"FAKE_EDITS": json.dumps(edits)},
+    )
     res = events[-1]["data"]
     assert res["ok"] is True and res["files_changed"] == ["calc.py"], res
     assert res["cost_usd"] == 0.0071 and res["tokens"]["input"] == 2300 and res["tokens"]["output"] == 150
@@ -132,19 +183,30 @@ async def test_aider_result_is_read_from_git(client: Client, agents, fake_bin, r
 async def test_aider_without_changes_fails(client: Client, agents, fake_bin, repo: Path) -> None:
     _, events = await agents.run(client, agent="aider", bin=fake_bin["aider"], cwd=str(repo), prompt="explain")
     assert events[-1]["data"]["ok"] is False and events[-1]["data"]["errors"] == ["no_changes"]
-    _, events = await agents.run(client, agent="aider", bin=fake_bin["aider"], cwd=str(repo), prompt="x", env={"FAKE_SCENARIO": "rate_limit"})
+    _, events = await agents.run(
+        client, agent="aider", bin=fake_bin["aider"], cwd=str(repo), prompt="x", env={"FAKE_SCENARIO": "rate_limit"}
+    )
     assert events[-1]["data"]["errors"] == ["rate_limited", "no_changes"]
 
 
 async def test_command_adapter(client: Client, agents, fake_bin, repo: Path) -> None:
-    _, events = await agents.run(client, agent="command", bin=fake_bin["fake-command"], cwd=str(repo), prompt="do {it}",
-                                 args=["--x={prompt}"] if False else [], env={"FAKE_EDITS": json.dumps([{"path": "a.txt", "content": "A"}])})
+    _, events = await agents.run(
+        client,
+        agent="command",
+        bin=fake_bin["fake-command"],
+        cwd=str(repo),
+        prompt="do {it}",
+        args=["--x={prompt}"] if False else [],
+        env={"FAKE_EDITS": json.dumps([{"path": "a.txt", "content": "A"}])},
+    )
     t = types(events)
     assert t == ["agent.message", "agent.tool_call", "agent.tool_result", "agent.message", "agent.result"]
     assert events[0]["data"]["text"] == "thinking about: do {it}"
     assert events[3]["data"]["text"] == "env prompt matches: True"
     assert events[-1]["data"]["ok"] is True and events[-1]["data"]["files_changed"] == ["a.txt"]
-    _, events = await agents.run(client, agent="command", bin=fake_bin["fake-command"], cwd=str(repo), prompt="p", args=["--fail"])
+    _, events = await agents.run(
+        client, agent="command", bin=fake_bin["fake-command"], cwd=str(repo), prompt="p", args=["--fail"]
+    )
     assert events[-1]["data"]["ok"] is False and events[-1]["data"]["errors"] == ["gave_up"]
 
 
@@ -153,7 +215,9 @@ async def test_bad_requests_are_refused_with_clear_errors(client: Client, fake_b
         await client.call("agent.run", agent="codex", bin=fake_bin["codex"], cwd=str(repo), prompt="x", max_turns=3)
     assert "does not support max_turns" in e.value.message
     with pytest.raises(RpcError) as e:
-        await client.call("agent.run", agent="claude", bin=fake_bin["claude"], cwd=str(repo), prompt="x", resume="--dangerous")
+        await client.call(
+            "agent.run", agent="claude", bin=fake_bin["claude"], cwd=str(repo), prompt="x", resume="--dangerous"
+        )
     assert "not a plain id" in e.value.message
     with pytest.raises(RpcError) as e:
         await client.call("agent.run", agent="claude", bin=str(repo / "nope"), cwd=str(repo), prompt="x")
@@ -177,14 +241,17 @@ async def test_check_reports_usable_adapters_and_why_not(client: Client, fake_bi
     assert "--bin" in rows[3]["problems"][0]
 
 
-async def test_a_parser_failure_still_ends_the_run_with_a_failed_result(client: Client, agents, repo: Path, tmp_path: Path) -> None:
+async def test_a_parser_failure_still_ends_the_run_with_a_failed_result(
+    client: Client, agents, repo: Path, tmp_path: Path
+) -> None:
     # A "claude" whose result line has a token count the parser cannot read: the run must still end with
     # one failed agent.result (a client waiting for it must not hang) and its row must not stay "running".
     script = tmp_path / "odd_claude.sh"
     script.write_text(
         "#!/bin/sh\n"
-        "echo '{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":\"s1\",\"tools\":[]}'\n"
-        "echo '{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"result\":\"hi\",\"usage\":{\"input_tokens\":\"many\"}}'\n"
+        'echo \'{"type":"system","subtype":"init","session_id":"s1","tools":[]}\'\n'
+        'echo \'{"type":"result","subtype":"success","is_error":false,"result":"hi",'
+        '"usage":{"input_tokens":"many"}}\'\n'
     )
     script.chmod(0o755)
     task = await client.call("agent.run", agent="claude", bin=str(script), cwd=str(repo), prompt="x")

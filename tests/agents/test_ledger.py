@@ -42,7 +42,12 @@ def _patch_in(store: Store, state: PatchState) -> int:
 
 def test_every_state_is_reachable_and_final_states_have_no_edges() -> None:
     assert set(ROUTE) == set(PatchState)
-    assert ledger.FINAL == {PatchState.COMMITTED, PatchState.APPLY_FAILED, PatchState.ROLLED_BACK, PatchState.QUARANTINED}
+    assert ledger.FINAL == {
+        PatchState.COMMITTED,
+        PatchState.APPLY_FAILED,
+        PatchState.ROLLED_BACK,
+        PatchState.QUARANTINED,
+    }
 
 
 @pytest.mark.parametrize("state, event", [(s, e) for s, edges in TRANSITIONS.items() for e in edges])
@@ -53,7 +58,12 @@ def test_each_edge_moves_and_is_recorded(store: Store, state: PatchState, event:
     assert new is TRANSITIONS[state][event] and rec["state"] == new.value and rec["reason"] == "because of the test"
     assert rec["verify_exit"] == 3
     last = rec["transitions"][-1]
-    assert (last["from"], last["to"], last["event"], last["reason"]) == (state.value, new.value, event.value, "because of the test")
+    assert (last["from"], last["to"], last["event"], last["reason"]) == (
+        state.value,
+        new.value,
+        event.value,
+        "because of the test",
+    )
     assert last["at"] >= rec["transitions"][0]["at"]
     assert len(rec["transitions"]) == len(ROUTE[state]) + 2  # "created" + the route + this edge
 
@@ -76,6 +86,11 @@ def test_unknown_patch_and_counts(store: Store) -> None:
     _patch_in(store, PatchState.VERIFIED)
     _patch_in(store, PatchState.QUARANTINED)
     counts = ledger.counts(store)
-    assert counts["verified"] == 1 and counts["quarantined"] == 1 and counts["created"] == 0 and set(counts) == {s.value for s in PatchState}
+    assert (
+        counts["verified"] == 1
+        and counts["quarantined"] == 1
+        and counts["created"] == 0
+        and set(counts) == {s.value for s in PatchState}
+    )
     assert [p["state"] for p in ledger.list_patches(store)] == ["verified", "quarantined"]
     assert ledger.list_patches(store, state="verified")[0]["state"] == "verified"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -13,7 +14,7 @@ from executive.agents.diffparse import parse_patch
 from executive.agents.errors import PatchInvalidError
 from executive.agents.lines import LineAssembler, LongLine
 
-GIT_PATCH = '''Subject: [PATCH] several kinds of change
+GIT_PATCH = """Subject: [PATCH] several kinds of change
 
 diff --git a/calc.py b/calc.py
 index 1111111..2222222 100644
@@ -50,7 +51,7 @@ deleted file mode 100644
 -bye
 -- 
 2.39.5
-'''
+"""
 
 
 def test_git_patch_sections() -> None:
@@ -110,13 +111,38 @@ def test_line_assembler_long_lines_and_cut_tail() -> None:
     assert la.feed(b"tail") == [] and la.finish() == b"tail" and la.finish() is None
 
 
-CLAUDE_STREAM = "".join(json.dumps(o) + "\n" for o in [
-    {"type": "system", "subtype": "init", "session_id": "s-1", "tools": [], "model": "m", "cwd": "/w"},
-    {"type": "assistant", "message": {"content": [{"type": "text", "text": "héllo ✓ " * 50}, {"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "ls"}}]}},
-    {"type": "user", "message": {"content": [{"type": "tool_result", "tool_use_id": "t1", "content": [{"type": "text", "text": "a\nb"}]}]}},
-    {"type": "result", "subtype": "success", "is_error": False, "num_turns": 1, "result": "ok", "session_id": "s-1",
-     "total_cost_usd": 0.5, "usage": {"input_tokens": 1, "output_tokens": 2}, "permission_denials": []},
-]).encode()
+CLAUDE_STREAM = "".join(
+    json.dumps(o) + "\n"
+    for o in [
+        {"type": "system", "subtype": "init", "session_id": "s-1", "tools": [], "model": "m", "cwd": "/w"},
+        {
+            "type": "assistant",
+            "message": {
+                "content": [
+                    {"type": "text", "text": "héllo ✓ " * 50},
+                    {"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "ls"}},
+                ]
+            },
+        },
+        {
+            "type": "user",
+            "message": {
+                "content": [{"type": "tool_result", "tool_use_id": "t1", "content": [{"type": "text", "text": "a\nb"}]}]
+            },
+        },
+        {
+            "type": "result",
+            "subtype": "success",
+            "is_error": False,
+            "num_turns": 1,
+            "result": "ok",
+            "session_id": "s-1",
+            "total_cost_usd": 0.5,
+            "usage": {"input_tokens": 1, "output_tokens": 2},
+            "permission_denials": [],
+        },
+    ]
+).encode()
 
 
 def _events(chunks: list[bytes]) -> list[dict]:
@@ -131,13 +157,19 @@ def _events(chunks: list[bytes]) -> list[dict]:
 @given(st.lists(st.integers(min_value=1, max_value=len(CLAUDE_STREAM) - 1), max_size=30))
 def test_any_chunking_gives_the_same_events(cuts: list[int]) -> None:
     points = [0, *sorted(set(cuts)), len(CLAUDE_STREAM)]
-    chunks = [CLAUDE_STREAM[a:b] for a, b in zip(points, points[1:])]
+    chunks = [CLAUDE_STREAM[a:b] for a, b in itertools.pairwise(points)]
     assert _events(chunks) == _events([CLAUDE_STREAM])
 
 
 def test_whole_stream_events() -> None:
     ev = _events([CLAUDE_STREAM])
-    assert [e["type"] for e in ev] == ["agent.session", "agent.message", "agent.tool_call", "agent.tool_result", "agent.result"]
+    assert [e["type"] for e in ev] == [
+        "agent.session",
+        "agent.message",
+        "agent.tool_call",
+        "agent.tool_result",
+        "agent.result",
+    ]
     assert ev[3]["data"]["output"] == "a\nb"
     assert ev[-1]["data"]["ok"] is True and ev[-1]["data"]["cost_usd"] == 0.5
     # The same stream with a killed process is not a success.
@@ -146,12 +178,15 @@ def test_whole_stream_events() -> None:
     assert p.finish(RunEnd(exit_code=None, signal=15, end_reason="cancelled"))[-1].data["errors"] == ["cancelled"]
 
 
-@pytest.mark.parametrize(("errors", "expected"), [
-    ("tests failed", ["tests failed"]),
-    (3, ["3"]),
-    (["a", "b"], ["a", "b"]),
-    (None, ["declared_failure"]),
-])
+@pytest.mark.parametrize(
+    ("errors", "expected"),
+    [
+        ("tests failed", ["tests failed"]),
+        (3, ["3"]),
+        (["a", "b"], ["a", "b"]),
+        (None, ["declared_failure"]),
+    ],
+)
 def test_command_result_errors_of_any_shape(errors: object, expected: list[str]) -> None:
     # A custom agent declaring `"errors": "tests failed"` failed for one reason, not one per character,
     # and a non-list must not break the parser (which left the run without a result).
@@ -161,11 +196,14 @@ def test_command_result_errors_of_any_shape(errors: object, expected: list[str])
     assert res["ok"] is False and res["errors"] == expected
 
 
-@pytest.mark.parametrize(("old", "new", "name"), [
-    ("calc.py.orig", "calc.py", "calc.py"),  # diff -u backup file: the +++ file is patched
-    ("calc.py", "calc.py.new", "calc.py"),  # the --- name is a shorter prefix of the +++ name: git patches it
-    ("a/x.py", "b/y.py", "y.py"),
-])
+@pytest.mark.parametrize(
+    ("old", "new", "name"),
+    [
+        ("calc.py.orig", "calc.py", "calc.py"),  # diff -u backup file: the +++ file is patched
+        ("calc.py", "calc.py.new", "calc.py"),  # the --- name is a shorter prefix of the +++ name: git patches it
+        ("a/x.py", "b/y.py", "y.py"),
+    ],
+)
 def test_plain_diff_with_two_names_patches_one_file_like_git_apply(old: str, new: str, name: str) -> None:
     p = parse_patch(f"--- {old}\n+++ {new}\n@@ -1 +1 @@\n-a\n+b\n")
     [f] = p.files
@@ -179,28 +217,75 @@ def test_claude_refuses_a_budget_that_is_not_a_positive_number(budget: float) ->
     from executive.kernel.errors import BadParamsError
 
     with pytest.raises(BadParamsError, match="max_budget_usd"):
-        ClaudeAdapter().build_argv(AgentRequest(agent="claude", prompt="p", cwd="/tmp", max_budget_usd=budget), "/usr/bin/claude")
+        ClaudeAdapter().build_argv(
+            AgentRequest(agent="claude", prompt="p", cwd="/tmp", max_budget_usd=budget), "/usr/bin/claude"
+        )
 
 
 def test_codex_items_without_an_id_are_each_their_own_call_and_result() -> None:
     # Every id-less item used to share the id None: only the first became a tool call.
     lines = [
         {"type": "thread.started", "thread_id": "th-1"},
-        {"type": "item.completed", "item": {"type": "command_execution", "command": "ls", "aggregated_output": "a", "exit_code": 0, "status": "completed"}},
-        {"type": "item.completed", "item": {"type": "command_execution", "command": "pwd", "aggregated_output": "/w", "exit_code": 0, "status": "completed"}},
+        {
+            "type": "item.completed",
+            "item": {
+                "type": "command_execution",
+                "command": "ls",
+                "aggregated_output": "a",
+                "exit_code": 0,
+                "status": "completed",
+            },
+        },
+        {
+            "type": "item.completed",
+            "item": {
+                "type": "command_execution",
+                "command": "pwd",
+                "aggregated_output": "/w",
+                "exit_code": 0,
+                "status": "completed",
+            },
+        },
         {"type": "item.started", "item": {"type": "command_execution", "command": "false", "status": "in_progress"}},
         {"type": "item.updated", "item": {"type": "command_execution", "command": "false", "status": "in_progress"}},
-        {"type": "item.completed", "item": {"type": "command_execution", "command": "false", "aggregated_output": "", "exit_code": 1, "status": "failed"}},
-        {"type": "item.completed", "item": {"type": "file_change", "changes": [{"path": "x.py", "kind": "update"}], "status": "completed"}},
-        {"type": "item.completed", "item": {"id": "item_9", "type": "command_execution", "command": "id", "aggregated_output": "u", "exit_code": 0, "status": "completed"}},
+        {
+            "type": "item.completed",
+            "item": {
+                "type": "command_execution",
+                "command": "false",
+                "aggregated_output": "",
+                "exit_code": 1,
+                "status": "failed",
+            },
+        },
+        {
+            "type": "item.completed",
+            "item": {"type": "file_change", "changes": [{"path": "x.py", "kind": "update"}], "status": "completed"},
+        },
+        {
+            "type": "item.completed",
+            "item": {
+                "id": "item_9",
+                "type": "command_execution",
+                "command": "id",
+                "aggregated_output": "u",
+                "exit_code": 0,
+                "status": "completed",
+            },
+        },
         {"type": "turn.completed", "usage": {"input_tokens": 1, "output_tokens": 1}},
     ]
     p = get_adapter("codex").parser(None, max_line=1 << 20, max_text=1 << 20)
     evs = [e.to_dict() for e in p.feed("".join(json.dumps(o) + "\n" for o in lines).encode())]
     calls = [e["data"] for e in evs if e["type"] == "agent.tool_call"]
     results = [e["data"] for e in evs if e["type"] == "agent.tool_result"]
-    assert [c["input"] for c in calls] == [{"command": "ls"}, {"command": "pwd"}, {"command": "false"},
-                                           {"changes": [{"path": "x.py", "kind": "update"}]}, {"command": "id"}]
+    assert [c["input"] for c in calls] == [
+        {"command": "ls"},
+        {"command": "pwd"},
+        {"command": "false"},
+        {"changes": [{"path": "x.py", "kind": "update"}]},
+        {"command": "id"},
+    ]
     ids = [c["id"] for c in calls]
     assert None not in ids and len(set(ids)) == 5 and ids[-1] == "item_9"
     assert [r["id"] for r in results] == ids  # started/updated/completed of one id-less item is one pair

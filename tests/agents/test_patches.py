@@ -24,7 +24,13 @@ def diff_of(agents, repo: Path, change) -> str:
 
 
 async def test_good_patch_applies_and_verifies(client: Client, agents, repo: Path) -> None:
-    text = diff_of(agents, repo, lambda: (repo / "calc.py").write_text("def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n"))
+    text = diff_of(
+        agents,
+        repo,
+        lambda: (repo / "calc.py").write_text(
+            "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n"
+        ),
+    )
     check = [sys.executable, "-c", "import calc; assert calc.sub(5, 3) == 2"]
     rec = await client.call("patch.apply", diff=text, cwd=str(repo), verify=check)
     assert rec["state"] == "verified", rec["reason"]
@@ -44,7 +50,12 @@ async def test_good_patch_applies_and_verifies(client: Client, agents, repo: Pat
 async def test_patch_that_breaks_the_tests_never_touches_the_tree(client: Client, agents, repo: Path) -> None:
     before = agents.tree_state(repo)
     text = diff_of(agents, repo, lambda: (repo / "calc.py").write_text("def add(a, b):\n    return a - b\n"))
-    rec = await client.call("patch.apply", diff=text, cwd=str(repo), verify=[sys.executable, "-c", "import calc; assert calc.add(2, 2) == 4"])
+    rec = await client.call(
+        "patch.apply",
+        diff=text,
+        cwd=str(repo),
+        verify=[sys.executable, "-c", "import calc; assert calc.add(2, 2) == 4"],
+    )
     assert rec["state"] == "quarantined" and "verification" in rec["reason"] and rec["verify_exit"] == 1
     assert agents.tree_state(repo) == before
 
@@ -77,7 +88,9 @@ async def test_rollback_restores_the_exact_prior_tree(client: Client, agents, re
     assert not os.access(repo / "tool.sh", os.X_OK)
     rb = await client.call("patch.rollback", patch=rec["id"])
     assert rb["state"] == "rolled_back" and "exactly" in rb["reason"]
-    assert agents.tree_state(repo) == before  # content, modes, new files and their directories removed, deleted files back
+    assert (
+        agents.tree_state(repo) == before
+    )  # content, modes, new files and their directories removed, deleted files back
     with pytest.raises(RpcError) as e:
         await client.call("patch.rollback", patch=rec["id"])
     assert e.value.code == 1213 and "rolled_back" in e.value.message
@@ -102,11 +115,21 @@ async def test_rollback_refuses_to_overwrite_later_edits_unless_forced(client: C
         ("--- a/../outside.txt\n+++ b/../outside.txt\n@@ -0,0 +1 @@\n+x\n", "climbs out"),
         ("--- /dev/null\n+++ /etc/evil\n@@ -0,0 +1 @@\n+x\n", "absolute"),
         ("diff --git a/.git/config b/.git/config\n--- a/.git/config\n+++ b/.git/config\n@@ -1 +1 @@\n-a\n+b\n", ".git"),
-        ("diff --git a/link/x.txt b/link/x.txt\nnew file mode 100644\n--- /dev/null\n+++ b/link/x.txt\n@@ -0,0 +1 @@\n+x\n", "symlink"),
-        ("diff --git a/l b/l\nnew file mode 120000\n--- /dev/null\n+++ b/l\n@@ -0,0 +1 @@\n+../../etc\n\\ No newline at end of file\n", "symlink to"),
+        (
+            "diff --git a/link/x.txt b/link/x.txt\nnew file mode 100644\n"
+            "--- /dev/null\n+++ b/link/x.txt\n@@ -0,0 +1 @@\n+x\n",
+            "symlink",
+        ),
+        (
+            "diff --git a/l b/l\nnew file mode 120000\n"
+            "--- /dev/null\n+++ b/l\n@@ -0,0 +1 @@\n+../../etc\n\\ No newline at end of file\n",
+            "symlink to",
+        ),
     ],
 )
-async def test_patch_outside_the_workspace_is_refused(client: Client, agents, repo: Path, tmp_path: Path, diff: str, problem: str) -> None:
+async def test_patch_outside_the_workspace_is_refused(
+    client: Client, agents, repo: Path, tmp_path: Path, diff: str, problem: str
+) -> None:
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     (repo / "link").symlink_to(outside)
@@ -140,7 +163,12 @@ async def test_commit_contains_only_the_patch_paths(client: Client, agents, repo
     rec = await client.call("patch.apply", diff=text, cwd=str(repo), commit=True, message="calc: mark reviewed")
     assert rec["state"] == "committed" and rec["commit_id"]
     assert [t["to"] for t in rec["transitions"]] == ["created", "validated", "applied", "committed"]
-    assert agents.git(repo, "show", "--name-only", "--format=%s", "HEAD").split() == ["calc:", "mark", "reviewed", "calc.py"]
+    assert agents.git(repo, "show", "--name-only", "--format=%s", "HEAD").split() == [
+        "calc:",
+        "mark",
+        "reviewed",
+        "calc.py",
+    ]
     status = agents.git(repo, "status", "--porcelain").splitlines()
     assert sorted(status) == [" M README.md", "?? untracked.txt", "A  staged.txt"]
     with pytest.raises(RpcError) as e:
@@ -153,7 +181,9 @@ async def test_conflicting_and_malformed_patches(client: Client, repo: Path) -> 
     rec = await client.call("patch.apply", diff=conflict, cwd=str(repo))
     assert rec["state"] == "apply_failed" and "calc.py" in rec["reason"]
     with pytest.raises(RpcError) as e:
-        await client.call("patch.apply", diff="--- a/calc.py\n+++ b/calc.py\n@@ -1,3 +1,3 @@\n def add(a, b):\n", cwd=str(repo))
+        await client.call(
+            "patch.apply", diff="--- a/calc.py\n+++ b/calc.py\n@@ -1,3 +1,3 @@\n def add(a, b):\n", cwd=str(repo)
+        )
     assert e.value.code == 1211 and e.value.data["line"] == 3 and "ends early" in e.value.message
     with pytest.raises(RpcError) as e:
         await client.call("patch.apply", diff="just words\n", cwd=str(repo))
@@ -174,8 +204,10 @@ async def test_a_plain_diff_against_a_backup_commits_only_the_patched_file(clien
     # `diff -u calc.py.orig calc.py` patches calc.py (what git apply does); the user's untracked backup
     # calc.py.orig is not part of the patch and must not be committed or counted as one of its paths.
     (repo / "calc.py.orig").write_text("def add(a, b):\n    return a + b\n")
-    text = ("--- calc.py.orig\t2024-01-01 10:00:00.000000000 +0000\n+++ calc.py\t2024-01-02 10:00:00.000000000 +0000\n"
-            "@@ -1,2 +1,3 @@\n def add(a, b):\n     return a + b\n+# reviewed\n")
+    text = (
+        "--- calc.py.orig\t2024-01-01 10:00:00.000000000 +0000\n+++ calc.py\t2024-01-02 10:00:00.000000000 +0000\n"
+        "@@ -1,2 +1,3 @@\n def add(a, b):\n     return a + b\n+# reviewed\n"
+    )
     rec = await client.call("patch.apply", diff=text, cwd=str(repo), commit=True, message="calc: mark reviewed")
     assert rec["state"] == "committed", rec["reason"]
     assert [(f["old_path"], f["new_path"], f["status"]) for f in rec["files"]] == [("calc.py", "calc.py", "modified")]
@@ -183,7 +215,9 @@ async def test_a_plain_diff_against_a_backup_commits_only_the_patched_file(clien
     assert agents.git(repo, "status", "--porcelain").splitlines() == ["?? calc.py.orig"]
 
 
-async def test_rollback_never_writes_through_a_link_that_leads_outside(client: Client, agents, repo: Path, tmp_path: Path) -> None:
+async def test_rollback_never_writes_through_a_link_that_leads_outside(
+    client: Client, agents, repo: Path, tmp_path: Path
+) -> None:
     # The patch deletes the only file of pkg/ (so pkg/ goes away).  Before the rollback, pkg comes back
     # as a symlink to a directory outside the workspace: restoring pkg/mod.py must not follow it.
     (repo / "pkg").mkdir()
@@ -208,7 +242,9 @@ async def test_commit_refuses_edits_made_after_the_apply_unless_forced(client: C
     rec = await client.call("patch.apply", diff=text, cwd=str(repo))
     assert rec["state"] == "applied", rec["reason"]
     head = agents.git(repo, "rev-parse", "HEAD")
-    (repo / "calc.py").write_text("def add(a, b):\n    return a + b\n# reviewed\nSECRET = 'edited by hand afterwards'\n")
+    (repo / "calc.py").write_text(
+        "def add(a, b):\n    return a + b\n# reviewed\nSECRET = 'edited by hand afterwards'\n"
+    )
     with pytest.raises(RpcError) as e:
         await client.call("patch.commit", patch=rec["id"])
     assert e.value.code == 1214 and "calc.py" in e.value.message and "--force" in e.value.message

@@ -37,18 +37,32 @@ async def test_module_creation_dry_run_then_run(client: Client, tmp_path: Path) 
     inst = example("module_creation")
     dry = await client.call("pattern.run", instance=inst, root=str(root), dry_run=True)
     assert [(f["path"], f["action"]) for f in dry["files"]] == [
-        ("src/textkit/slugs.py", "create"), ("tests/test_slugs.py", "create"),
-        ("src/textkit/__init__.py", "change"), ("README.md", "change"),
+        ("src/textkit/slugs.py", "create"),
+        ("tests/test_slugs.py", "create"),
+        ("src/textkit/__init__.py", "change"),
+        ("README.md", "change"),
     ]
-    assert not (root / "src/textkit/slugs.py").exists() and (root / "src/textkit/__init__.py").read_text() == '"""textkit."""\n'
+    assert (
+        not (root / "src/textkit/slugs.py").exists()
+        and (root / "src/textkit/__init__.py").read_text() == '"""textkit."""\n'
+    )
     out = await client.call("pattern.run", instance=inst, root=str(root))
     assert [f["action"] for f in out["files"]] == ["create", "create", "change", "change"]
-    res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_slugs.py"], cwd=root,
-                         env={"PYTHONPATH": str(root / "src"), "PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_slugs.py"],
+        cwd=root,
+        env={"PYTHONPATH": str(root / "src"), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     assert "4 passed" in res.stdout  # two documented checks, two examples
     readme = (root / "README.md").read_text()
-    assert readme.startswith("# proj\n\nIntro.\n\n## other\n\nKeep me.\n") and "## slugs" in readme and "`slugify(text, sep)`" in readme
+    assert (
+        readme.startswith("# proj\n\nIntro.\n\n## other\n\nKeep me.\n")
+        and "## slugs" in readme
+        and "`slugify(text, sep)`" in readme
+    )
     assert "from textkit.slugs import slugify, is_slug" in (root / "src/textkit/__init__.py").read_text()
     again = await client.call("pattern.run", instance=inst, root=str(root))
     assert {f["action"] for f in again["files"]} == {"unchanged"}  # idempotent: no duplicate import or README section
@@ -60,7 +74,13 @@ async def test_module_creation_dry_run_then_run(client: Client, tmp_path: Path) 
         (lambda i: i["functions"][1].update(name="Bad Name"), "$.functions[1].name"),
         (lambda i: i.pop("summary"), "$"),
         (lambda i: i.update(extra=1), "$"),
-        (lambda i: (i["functions"][0]["params"][0].update(default="x"), i["functions"][0]["params"][1].pop("default")), "$.functions[0].params[1]"),
+        (
+            lambda i: (
+                i["functions"][0]["params"][0].update(default="x"),
+                i["functions"][0]["params"][1].pop("default"),
+            ),
+            "$.functions[0].params[1]",
+        ),
         (lambda i: i["functions"][0].update(body="return (("), "$.functions[0].body"),
     ],
 )
@@ -86,7 +106,9 @@ def _load_module(path: Path):
 
 
 @pytest.mark.parametrize("fmt", ["yaml", "json", "toml"])
-async def test_config_setup_writes_a_config_and_a_loader_that_enforces_it(client: Client, tmp_path: Path, fmt: str) -> None:
+async def test_config_setup_writes_a_config_and_a_loader_that_enforces_it(
+    client: Client, tmp_path: Path, fmt: str
+) -> None:
     inst = example("config_setup")
     inst["format"] = fmt
     inst["config_path"] = f"config/service.{fmt}"
@@ -107,9 +129,19 @@ async def test_config_setup_writes_a_config_and_a_loader_that_enforces_it(client
     else:
         cfg_path.write_text(text + 'api_key = "abc_12345"\n')
     cfg = loader.load(cfg_path)
-    assert (cfg.host, cfg.port, cfg.mode, cfg.ratio, cfg.debug, cfg.tags, cfg.api_key) == ("127.0.0.1", 8080, "dev", 0.5, False, ["web"], "abc_12345")
+    assert (cfg.host, cfg.port, cfg.mode, cfg.ratio, cfg.debug, cfg.tags, cfg.api_key) == (
+        "127.0.0.1",
+        8080,
+        "dev",
+        0.5,
+        False,
+        ["web"],
+        "abc_12345",
+    )
     with pytest.raises(loader.ConfigError) as e:
-        loader.validate({"port": 70000, "mode": "test", "debug": 1, "tags": ["a", 2], "api_key": "bad key!", "colour": "red"})
+        loader.validate(
+            {"port": 70000, "mode": "test", "debug": 1, "tags": ["a", 2], "api_key": "bad key!", "colour": "red"}
+        )
     assert e.value.problems == [
         "colour: unknown setting (known: host, port, mode, ratio, debug, tags, api_key)",
         "port: must be <= 65535, got 70000",
@@ -129,9 +161,17 @@ async def test_config_setup_rejects_a_default_that_breaks_its_rules(client: Clie
 
 
 async def test_status_patterns(client: Client, fake_bin, tmp_path: Path) -> None:
-    inst = {"pattern": "automation_status", "agents": ["claude", "command"], "bins": {"claude": fake_bin["claude"]}, "output": "status.md"}
+    inst = {
+        "pattern": "automation_status",
+        "agents": ["claude", "command"],
+        "bins": {"claude": fake_bin["claude"]},
+        "output": "status.md",
+    }
     dry = await client.call("pattern.run", instance=inst, root=str(tmp_path), dry_run=True)
-    assert dry["files"] == [{"path": "status.md", "action": "create", "bytes": dry["files"][0]["bytes"]}] and not (tmp_path / "status.md").exists()
+    assert (
+        dry["files"] == [{"path": "status.md", "action": "create", "bytes": dry["files"][0]["bytes"]}]
+        and not (tmp_path / "status.md").exists()
+    )
     out = await client.call("pattern.run", instance=inst, root=str(tmp_path))
     rep = out["report"]
     assert [a["agent"] for a in rep["adapters"]] == ["claude", "command"]
@@ -162,15 +202,29 @@ async def test_user_patterns_from_the_home_directory(daemon, client: Client, age
         "files:\n  - path: docs/adr/${number}.md\n    template: |\n      # ${number}. ${title}\n"
     )
     (user / "broken.json").write_text('{"name": "Bad Name", "schema": {}, "files": [{"path": "x", "template": "y"}]}')
-    (user / "shadow.json").write_text('{"name": "config_setup", "schema": {}, "files": [{"path": "x", "template": "y"}]}')
+    (user / "shadow.json").write_text(
+        '{"name": "config_setup", "schema": {}, "files": [{"path": "x", "template": "y"}]}'
+    )
     rows = await client.call("pattern.list")
-    assert [r["name"] for r in rows][:5] == ["module_creation", "config_setup", "automation_status", "implementation_status", "adr"]
+    assert [r["name"] for r in rows][:5] == [
+        "module_creation",
+        "config_setup",
+        "automation_status",
+        "implementation_status",
+        "adr",
+    ]
     errors = {Path(r["source"]).name: r["error"] for r in rows if r.get("error")}
     assert "$.name" in errors["broken.json"] and "built-in" in errors["shadow.json"]
-    out = await client.call("pattern.run", instance={"pattern": "adr", "number": 7, "title": "Use SQLite"}, root=str(tmp_path))
-    assert out["files"][0]["path"] == "docs/adr/7.md" and (tmp_path / "docs/adr/7.md").read_text() == "# 7. Use SQLite\n"
+    out = await client.call(
+        "pattern.run", instance={"pattern": "adr", "number": 7, "title": "Use SQLite"}, root=str(tmp_path)
+    )
+    assert (
+        out["files"][0]["path"] == "docs/adr/7.md" and (tmp_path / "docs/adr/7.md").read_text() == "# 7. Use SQLite\n"
+    )
     with pytest.raises(RpcError) as e:
-        await client.call("pattern.run", instance={"pattern": "adr", "number": "seven", "title": "x"}, root=str(tmp_path))
+        await client.call(
+            "pattern.run", instance={"pattern": "adr", "number": "seven", "title": "x"}, root=str(tmp_path)
+        )
     assert e.value.data["errors"][0]["path"] == "$.number"
     with pytest.raises(RpcError) as e:
         await client.call("pattern.run", instance={"pattern": "nope"}, root=str(tmp_path))

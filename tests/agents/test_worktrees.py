@@ -11,7 +11,9 @@ async def test_restart_removes_leftover_throwaway_worktrees_and_keeps_agent_ones
     repo = agents.make_repo(tmp_path / "repo", {"a.txt": "a\n"})
     (repo / "a.txt").write_text("dirty\n")
     ex = await Executive.open(tmp_path / "home")
-    throwaway = await ex.agents.worktrees.create(str(repo), purpose="validate", branch=False)  # held: an operation "in progress"
+    throwaway = await ex.agents.worktrees.create(
+        str(repo), purpose="validate", branch=False
+    )  # held: an operation "in progress"
     kept = await ex.agents.worktrees.create(str(repo), purpose="agent", branch=True)
     ex.agents.worktrees.release(kept)
     assert (Path(throwaway.path) / "a.txt").read_text() == "dirty\n"  # a mirror of the working state, not of HEAD

@@ -41,7 +41,9 @@ def evil_so(tmp_path: Path) -> Path:
     return out
 
 
-async def test_ld_preload_is_refused_unless_the_rule_names_it(daemon_factory: Any, tmp_path: Path, evil_so: Path) -> None:
+async def test_ld_preload_is_refused_unless_the_rule_names_it(
+    daemon_factory: Any, tmp_path: Path, evil_so: Path
+) -> None:
     marker = tmp_path / "marker"
     env = {"LD_PRELOAD": str(evil_so), "EVIL_MARKER": str(marker)}
     strict = tmp_path / "strict.json"

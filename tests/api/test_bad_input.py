@@ -41,7 +41,12 @@ CASES: list[tuple[str, Any, int, str]] = [
     ("method-not-a-string", '{"jsonrpc": "2.0", "id": 1, "method": 5}', E.INVALID_REQUEST, "string"),
     ("id-not-scalar", '{"jsonrpc": "2.0", "id": [1], "method": "task.list"}', E.INVALID_REQUEST, "id"),
     ("empty-batch", "[]", E.INVALID_REQUEST, "empty batch"),
-    ("params-by-position", '{"jsonrpc": "2.0", "id": 1, "method": "task.info", "params": [1]}', E.INVALID_PARAMS, "object"),
+    (
+        "params-by-position",
+        '{"jsonrpc": "2.0", "id": 1, "method": "task.info", "params": [1]}',
+        E.INVALID_PARAMS,
+        "object",
+    ),
     ("unknown-method", ("task.frobnicate", {}), E.METHOD_NOT_FOUND, "rpc.discover"),
     ("missing-param", ("task.info", {}), E.INVALID_PARAMS, "task"),
     ("unknown-param", ("task.list", {"bogus": 1}), E.INVALID_PARAMS, "bogus"),
@@ -72,7 +77,16 @@ CASES: list[tuple[str, Any, int, str]] = [
     ("run-locked-without-session", ("task.run", {"argv": ["true"], "lock": True}), E.SESSION_NOT_FOUND, "session.open"),
 ]
 
-SCHEMA_CASES = {"missing-param", "unknown-param", "wrong-param-type", "negative-timeout", "argv-a-string", "argv-not-strings", "argv-empty", "output-bad-stream"}
+SCHEMA_CASES = {
+    "missing-param",
+    "unknown-param",
+    "wrong-param-type",
+    "negative-timeout",
+    "argv-a-string",
+    "argv-not-strings",
+    "argv-empty",
+    "output-bad-stream",
+}
 
 
 @pytest.fixture
@@ -88,7 +102,9 @@ def _resolve(params: dict[str, Any], world: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-async def test_bad_input_gets_its_error_and_changes_nothing(daemon: Any, client: Client, world: dict[str, Any], e2e: Any, case: Any) -> None:
+async def test_bad_input_gets_its_error_and_changes_nothing(
+    daemon: Any, client: Client, world: dict[str, Any], e2e: Any, case: Any
+) -> None:
     _name, what, code, fragment = case
     before = await client.call("task.list")
     raw = await e2e.raw(daemon.url, daemon.token)
@@ -135,7 +151,9 @@ async def test_notifications_get_no_reply_even_when_wrong(daemon: Any, e2e: Any)
     await raw.close()
 
 
-async def test_batches_answer_each_call_and_omit_notifications(daemon: Any, client: Client, world: dict[str, Any], e2e: Any) -> None:
+async def test_batches_answer_each_call_and_omit_notifications(
+    daemon: Any, client: Client, world: dict[str, Any], e2e: Any
+) -> None:
     raw = await e2e.raw(daemon.url, daemon.token)
     batch = [
         {"jsonrpc": "2.0", "id": 1, "method": "task.info", "params": {"task": world[ENDED]}},
@@ -170,7 +188,9 @@ async def test_batches_answer_each_call_and_omit_notifications(daemon: Any, clie
 async def test_a_frame_over_the_limit(daemon: Any, client: Client, e2e: Any) -> None:
     before = await client.call("task.list")
     raw = await e2e.raw(daemon.url, daemon.token)
-    big = orjson.dumps({"jsonrpc": "2.0", "id": 1, "method": "task.run", "params": {"argv": ["echo", "x" * (FRAME_LIMIT + 10)]}})
+    big = orjson.dumps(
+        {"jsonrpc": "2.0", "id": 1, "method": "task.run", "params": {"argv": ["echo", "x" * (FRAME_LIMIT + 10)]}}
+    )
     await raw.send(big.decode())
     reply = await raw.recv()
     assert reply["error"]["code"] == E.FRAME_TOO_LARGE and reply["error"]["data"] == {"limit": FRAME_LIMIT}

@@ -55,9 +55,8 @@ async def test_a_client_that_never_reads_its_replies_is_dropped_not_grown(daemon
         max_size=None,
     )  # fmt: skip
     for i in range(150):  # 150 x 4 MiB = 600 MiB of replies if they were all kept
-        await ws.send(
-            '{"jsonrpc":"2.0","id":%d,"method":"task.output","params":{"task":%d,"limit":4194304}}' % (i, t["id"])
-        )
+        request = {"jsonrpc": "2.0", "id": i, "method": "task.output", "params": {"task": t["id"], "limit": 4194304}}
+        await ws.send(json.dumps(request, separators=(",", ":")))
     # The daemon drops this connection once 32 MiB of replies wait unread.
     other = await daemon.client()
     health_url = daemon.url.replace("ws://", "http://").replace("/rpc", "/health")

@@ -20,8 +20,10 @@ async def test_transitions_and_connections_are_logged_with_request_ids(daemon_pr
     assert lines, "the daemon wrote no JSON log lines"
     moves = [x for x in lines if x["event"] == "task_transition" and x.get("task") == t["id"]]
     assert [(m["from"], m["to"], m["reason"]) for m in moves] == [
-        ("queued", "starting", "slot_free"), ("starting", "running", "spawned"),
-        ("running", "stopping", "cancelled"), ("stopping", "ended", "cancelled"),
+        ("queued", "starting", "slot_free"),
+        ("starting", "running", "spawned"),
+        ("running", "stopping", "cancelled"),
+        ("stopping", "ended", "cancelled"),
     ]
     assert moves[0]["method"] == "task.run" and moves[0]["request_id"].startswith("r")
     assert moves[2]["method"] == "task.cancel" and moves[2]["request_id"] != moves[0]["request_id"]

@@ -40,14 +40,18 @@ async def test_debug_session_on_one_connection(hsx: HsxDaemon, conn: HsxClient, 
     assert isinstance(s["id"], str) and s["features"] == ["events", "stack", "watch"]
     assert s["heartbeat_s"] == 30 and s["max_events"] == 256 and s["pid_lock"] is None and s["warnings"] == []
     sid = s["id"]
-    sub = await conn.ok(cmd="events.subscribe", session=sid, filters={"categories": ["debug_break", "task_state", "stdout"]})
+    sub = await conn.ok(
+        cmd="events.subscribe", session=sid, filters={"categories": ["debug_break", "task_state", "stdout"]}
+    )
     assert sub["events"]["token"].startswith(sid + ":") and sub["events"]["max"] == 256
 
     # The connection keeps serving requests after subscribing (§12.3 superset).
     image = (await conn.ok(cmd="load", path=str(hxe), session=sid))["image"]
     pid = image["pid"]
     assert image["symbols"]["loaded"] is True and image["symbols"]["path"] == str(hxe.with_suffix(".sym"))
-    loaded = await conn.event(lambda e: e["type"] == "task_state" and e["pid"] == pid and e["data"]["new_state"] == "paused")
+    loaded = await conn.event(
+        lambda e: e["type"] == "task_state" and e["pid"] == pid and e["data"]["new_state"] == "paused"
+    )
     assert loaded["data"]["reason"] == "loaded"
 
     # An ExecutiveSession-style client (one request per connection) sees the same task, held until the clock starts.
@@ -144,12 +148,16 @@ async def test_executive_session_style_stream(hsx: HsxDaemon, tmp_path: Path) ->
         sub = await stream.ok(cmd="events.subscribe", session=sid, filters={"categories": ["debug_break"]})
         assert sub["events"]["cursor"] >= 0
         pid = (await one_shot(hsx.port, cmd="exec", path=str(hxe), session=sid))["image"]["pid"]
-        assert (await one_shot(hsx.port, cmd="bp", op="set", pid=pid, addr=str(symbol_address(sym, "work")), session=sid))["status"] == "ok"
+        assert (
+            await one_shot(hsx.port, cmd="bp", op="set", pid=pid, addr=str(symbol_address(sym, "work")), session=sid)
+        )["status"] == "ok"
         assert (await one_shot(hsx.port, cmd="resume", pid=pid, session=sid))["task"]["state"] == "ready"
         brk = await stream.event(is_break(pid))
         assert brk["data"]["symbol"] == "work"
         assert (await one_shot(hsx.port, cmd="session.keepalive", session=sid))["status"] == "ok"
-        assert (await one_shot(hsx.port, cmd="events.ack", session=sid, seq=brk["seq"]))["events"]["last_ack"] == brk["seq"]
+        assert (await one_shot(hsx.port, cmd="events.ack", session=sid, seq=brk["seq"]))["events"]["last_ack"] == brk[
+            "seq"
+        ]
         assert (await one_shot(hsx.port, cmd="events.unsubscribe", session=sid))["unsubscribed"] is True
         while (line := await stream.read_line()) is not None:  # what was queued, then EOF
             assert "status" not in line

@@ -93,7 +93,9 @@ async def test_trace_ring_export_and_import(conn: HsxClient, tmp_path: Path) -> 
     assert (await conn.ok(cmd="trace", pid=pid, mode="on", session=sid))["trace"]["enabled"] is True
     await conn.ok(cmd="step", pid=pid, steps=3, session=sid)
     recs = (await conn.ok(cmd="trace", op="records", pid=pid, limit=10))["trace"]
-    assert recs["format"] == "hsx.trace/1" and recs["returned"] == 3 and [r["pc"] for r in recs["records"]] == [0, 8, 12]
+    assert (
+        recs["format"] == "hsx.trace/1" and recs["returned"] == 3 and [r["pc"] for r in recs["records"]] == [0, 8, 12]
+    )
     exported = (await conn.ok(cmd="trace", op="export", pid=pid))["trace"]["records"]
     assert (await conn.ok(cmd="trace", pid=pid, session=sid))["trace"]["enabled"] is False  # no mode: toggle
     imported = (await conn.ok(cmd="trace", op="import", pid=pid, records=exported[:2], session=sid))["trace"]
@@ -101,7 +103,9 @@ async def test_trace_ring_export_and_import(conn: HsxClient, tmp_path: Path) -> 
     assert (await conn.ok(cmd="trace", op="config", changed_regs="off"))["trace"]["changed_regs"] is False
     assert (await conn.ok(cmd="trace", op="config", changed_regs=True, buffer_size=64))["trace"]["changed_regs"] is True
     assert await conn.error(cmd="trace", op="config", buffer_size=-1) == "trace buffer size must be non-negative"
-    assert await conn.error(cmd="trace", op="config") == "trace.config requires 'changed-regs <on|off>' or 'buffer <size>'"
+    assert (
+        await conn.error(cmd="trace", op="config") == "trace.config requires 'changed-regs <on|off>' or 'buffer <size>'"
+    )
     assert await conn.error(cmd="trace") == "trace requires 'pid'"
     assert await conn.error(cmd="trace", pid=pid, mode="maybe") == "trace mode must be 'on' or 'off'"
     assert await conn.error(cmd="trace", op="import", pid=pid, records=[]) == "session_required"
@@ -302,7 +306,7 @@ async def test_breakpoint_forms_source_steps_and_event_kinds(conn: HsxClient, tm
 
 async def test_load_honours_the_symbols_override(conn: HsxClient, tmp_path: Path) -> None:
     """`load {path, symbols}` (shell_client) uses the given .sym, relative to the program's directory (§7.4)."""
-    hxe, sym = write_program(tmp_path)
+    hxe, _ = write_program(tmp_path)
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "custom.sym").write_text(hxe.with_suffix(".sym").read_text())
     hxe.with_suffix(".sym").write_text("{not json")  # the default beside the image is broken

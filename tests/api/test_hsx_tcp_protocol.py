@@ -1,4 +1,7 @@
-"""The sans-I/O core of the HSX port without sockets: framing, envelope, argument forms (spec hsx-executive §1.2, §2)."""
+"""The sans-I/O core of the HSX port without sockets: framing, envelope, argument forms.
+
+Spec hsx-executive §1.2, §2.
+"""
 
 from __future__ import annotations
 
@@ -124,7 +127,12 @@ async def test_event_lines_translate_output_and_skip_other_tasks(core: HsxCore) 
     pid = ex.vm.load(data_b64=base64.b64encode(image).decode(), paused=True)["pid"]
     conn = HsxConnection(core)
     sid = core.handle(conn, {"cmd": "session.open"})["session"]["id"]  # type: ignore[index]
-    assert core.handle(conn, {"cmd": "events.subscribe", "session": sid, "filters": {"categories": ["stderr", "vm_error"]}})["status"] == "ok"  # type: ignore[index]
+    assert (
+        core.handle(
+            conn, {"cmd": "events.subscribe", "session": sid, "filters": {"categories": ["stderr", "vm_error"]}}
+        )["status"]
+        == "ok"
+    )  # type: ignore[index]
     conn.data_to_send()
     ex.bus.publish("output", pid, {"stream": "stdout", "offset": 0, "data": "not asked for\n"})
     ex.bus.publish("output", pid, {"stream": "stderr", "offset": 0, "data_b64": base64.b64encode(b"oops\n").decode()})

@@ -14,14 +14,29 @@ hsx, conn = hsx_client.hsx, hsx_client.conn  # the fixtures
 
 async def test_session_open_validates_and_clamps(conn: HsxClient) -> None:
     caps = "capabilities"
-    assert await conn.error(cmd="session.open", **{caps: {"features": "events"}}) == "capabilities.features must be a list when provided"
-    assert await conn.error(cmd="session.open", **{caps: {"max_events": "lots"}}) == "capabilities.max_events must be an integer when provided"
-    assert await conn.error(cmd="session.open", **{caps: {"max_events": 0}}) == "capabilities.max_events must be positive"
+    assert (
+        await conn.error(cmd="session.open", **{caps: {"features": "events"}})
+        == "capabilities.features must be a list when provided"
+    )
+    assert (
+        await conn.error(cmd="session.open", **{caps: {"max_events": "lots"}})
+        == "capabilities.max_events must be an integer when provided"
+    )
+    assert (
+        await conn.error(cmd="session.open", **{caps: {"max_events": 0}}) == "capabilities.max_events must be positive"
+    )
     assert await conn.error(cmd="session.open", heartbeat_s="soon") == "heartbeat_s must be an integer when provided"
     assert await conn.error(cmd="session.open", pid_lock="abc") == "pid_lock must be an integer or sequence of integers"
     assert await conn.error(cmd="session.open", pid_lock=[-1]) == "pid_lock values must be non-negative"
-    s = (await conn.ok(cmd="session.open", client="c", heartbeat_s=1, pid_lock=[7, 3, 7],
-                       **{caps: {"features": ["events", "telepathy"], "max_events": 9999}}))["session"]
+    s = (
+        await conn.ok(
+            cmd="session.open",
+            client="c",
+            heartbeat_s=1,
+            pid_lock=[7, 3, 7],
+            **{caps: {"features": ["events", "telepathy"], "max_events": 9999}},
+        )
+    )["session"]
     assert s["warnings"] == ["unsupported_feature:telepathy", "max_events_clamped:2048", "heartbeat_clamped:5"]
     assert s["features"] == ["events"] and s["max_events"] == 2048 and s["heartbeat_s"] == 5
     assert s["pid_lock"] == [3, 7] and s["client"] == "c" and s["created_at"] <= s["last_seen"]
@@ -50,9 +65,18 @@ async def test_session_lifecycle(hsx: HsxDaemon, conn: HsxClient) -> None:
 async def test_subscription_filters_and_replay(hsx: HsxDaemon, conn: HsxClient, tmp_path: Path) -> None:
     hxe, _ = write_program(tmp_path)
     sid = (await conn.ok(cmd="session.open"))["session"]["id"]
-    assert await conn.error(cmd="events.subscribe", session=sid, filters={"pid": ["x"]}) == "filters.pid must contain integer PIDs"
-    assert await conn.error(cmd="events.subscribe", session=sid, filters={"since_seq": "x"}) == "filters.since_seq must be an integer when provided"
-    assert await conn.error(cmd="events.subscribe", session=sid, filters={"since_seq": -1}) == "filters.since_seq must be non-negative"
+    assert (
+        await conn.error(cmd="events.subscribe", session=sid, filters={"pid": ["x"]})
+        == "filters.pid must contain integer PIDs"
+    )
+    assert (
+        await conn.error(cmd="events.subscribe", session=sid, filters={"since_seq": "x"})
+        == "filters.since_seq must be an integer when provided"
+    )
+    assert (
+        await conn.error(cmd="events.subscribe", session=sid, filters={"since_seq": -1})
+        == "filters.since_seq must be non-negative"
+    )
     assert await conn.error(cmd="events.ack", session=sid, seq=1) == "session_required"  # no subscription yet
 
     first = int((await conn.ok(cmd="load", path=str(hxe)))["image"]["pid"])

@@ -40,7 +40,9 @@ async def test_lifecycle_events_rows_and_logs(daemon: Any, client: Client, e2e: 
     t = await client.call(
         "task.run",
         argv=["sh", "-c", 'pwd; echo "FOO=$FOO"; echo "LEAK=${E2E_LEAK-unset}"; echo oops >&2; exit 3'],
-        name="life", cwd=str(work), env={"FOO": "bar"},
+        name="life",
+        cwd=str(work),
+        env={"FOO": "bar"},
     )
     tid = t["id"]
     assert t["name"] == "life" and t["kind"] == "process" and t["argv"][0] == "sh"
@@ -48,7 +50,12 @@ async def test_lifecycle_events_rows_and_logs(daemon: Any, client: Client, e2e: 
     events = await e2e.until_ended(client, tid)
 
     # queued -> starting -> running -> ended, in seq order, each edge continuing the last.
-    assert _states(events, tid) == [(None, "queued"), ("queued", "starting"), ("starting", "running"), ("running", "ended")]
+    assert _states(events, tid) == [
+        (None, "queued"),
+        ("queued", "starting"),
+        ("starting", "running"),
+        ("running", "ended"),
+    ]
     seqs = [e["seq"] for e in events]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
     running = next(e for e in events if e["type"] == "task_state" and e["data"]["to"] == "running")
@@ -79,7 +86,15 @@ async def test_lifecycle_events_rows_and_logs(daemon: Any, client: Client, e2e: 
     assert [r["id"] for r in await client.call("task.list", state="ended")] == [tid]
 
     out = await client.call("task.output", task=tid, stream="stderr")
-    assert out == {"task": tid, "stream": "stderr", "offset": 0, "data": "oops\n", "next_offset": 5, "size": 5, "eof": True}
+    assert out == {
+        "task": tid,
+        "stream": "stderr",
+        "offset": 0,
+        "data": "oops\n",
+        "next_offset": 5,
+        "size": 5,
+        "eof": True,
+    }
     part = await client.call("task.output", task=tid, offset=len(str(work)) + 1, limit=4)
     assert part["data"] == "FOO=" and part["next_offset"] == len(str(work)) + 5 and part["eof"] is False
 

@@ -47,7 +47,9 @@ def _check_drop_accounting(events: list[dict[str, Any]], last_seq: int) -> int:
     return dropped
 
 
-async def test_a_client_that_does_not_read_gets_a_warning_with_the_drop_count(daemon: Any, client: Client, e2e: Any) -> None:
+async def test_a_client_that_does_not_read_gets_a_warning_with_the_drop_count(
+    daemon: Any, client: Client, e2e: Any
+) -> None:
     raw = await e2e.raw(daemon.url, daemon.token)
     await raw.call("events.subscribe")  # everything, from now on
     # ~1000 output events of 64 KiB: far more than the socket buffers and the 16-event ring hold.

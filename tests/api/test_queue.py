@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import pytest
@@ -34,8 +35,8 @@ async def test_tasks_beyond_the_limit_wait_and_start_in_fifo_order(client: Clien
     # Free one slot at a time: the oldest queued task takes it.
     for i, t in enumerate(running):
         await client.call("task.cancel", task=t["id"])
-        await e2e.wait_for(lambda: _state(client, queued[i]["id"], "running"), timeout=20)
-        for later in queued[i + 1:]:
+        await e2e.wait_for(functools.partial(_state, client, queued[i]["id"], "running"), timeout=20)
+        for later in queued[i + 1 :]:
             assert (await client.call("task.info", task=later["id"]))["state"] == "queued"
     starts = [e["pid"] for e in client.take_events() if e["type"] == "task_state" and e["data"]["to"] == "starting"]
     assert starts == [running[0]["id"], running[1]["id"], queued[0]["id"], queued[1]["id"]]

@@ -60,7 +60,9 @@ async def test_idle_sessions_expire_and_busy_ones_do_not(daemon: Any, client: Cl
     finally:
         keeper.cancel()
     assert await _code(idle.call("session.keepalive")) == E.SESSION_NOT_FOUND
-    assert await _code(idle.call("task.run", argv=["true"])) == E.SESSION_NOT_FOUND  # a dead session is not silently dropped
+    assert (
+        await _code(idle.call("task.run", argv=["true"])) == E.SESSION_NOT_FOUND
+    )  # a dead session is not silently dropped
     assert (await idle.call("session.open", client="again"))["id"] != s_idle["id"]
     await idle.close()
     await busy.close()

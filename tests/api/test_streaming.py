@@ -113,7 +113,9 @@ async def test_200mb_reaches_a_fast_client_complete_and_byte_identical(daemon: A
 
 
 @pytest.mark.slow
-async def test_a_stalled_client_stalls_neither_the_producer_nor_another_client(limited_daemon_process: Any, e2e: Any) -> None:
+async def test_a_stalled_client_stalls_neither_the_producer_nor_another_client(
+    limited_daemon_process: Any, e2e: Any
+) -> None:
     d = limited_daemon_process({})  # default limits, in its own process so its memory can be measured
     d.start()
     token = (d.home / "token").read_text().strip()

@@ -26,10 +26,15 @@ async def test_filters_by_type_and_task(daemon: Any, client: Client, e2e: Any) -
     await watcher.close()
 
 
-async def test_unsubscribe_stops_delivery_and_subscriptions_belong_to_their_connection(daemon: Any, client: Client) -> None:
+async def test_unsubscribe_stops_delivery_and_subscriptions_belong_to_their_connection(
+    daemon: Any, client: Client
+) -> None:
     other = await daemon.client()
     sub = (await client.call("events.subscribe", types=["task_state"]))["subscription"]
-    for method, params in (("events.ack", {"subscription": sub, "seq": 1}), ("events.unsubscribe", {"subscription": sub})):
+    for method, params in (
+        ("events.ack", {"subscription": sub, "seq": 1}),
+        ("events.unsubscribe", {"subscription": sub}),
+    ):
         with pytest.raises(RpcError) as exc:
             await other.call(method, **params)
         assert exc.value.code == E.SUBSCRIPTION_NOT_FOUND

@@ -19,9 +19,11 @@ async def _line(stream: asyncio.StreamReader, timeout: float = 20.0) -> str:
     return (await asyncio.wait_for(stream.readline(), timeout)).decode()
 
 
-async def test_run_streams_live_and_exits_with_the_task_code(daemon: Any, client: Client, e2e: Any, tmp_path: Path) -> None:
+async def test_run_streams_live_and_exits_with_the_task_code(
+    daemon: Any, client: Client, e2e: Any, tmp_path: Path
+) -> None:
     gate = tmp_path / "gate"
-    script = f'echo first; echo to-stderr >&2; while [ ! -e {gate} ]; do sleep 0.02; done; echo second; exit 5'
+    script = f"echo first; echo to-stderr >&2; while [ ! -e {gate} ]; do sleep 0.02; done; echo second; exit 5"
     proc = await e2e.start_cli(daemon.home, "run", "--name", "streamer", "--", "sh", "-c", script)
     assert proc.stdout is not None and proc.stderr is not None
     assert await _line(proc.stdout) == "first\n"  # printed while the task still runs
@@ -36,7 +38,18 @@ async def test_run_streams_live_and_exits_with_the_task_code(daemon: Any, client
 
 
 async def test_run_passes_env_and_cwd(daemon: Any, e2e: Any, tmp_path: Path) -> None:
-    r = await e2e.run_cli(daemon.home, "run", "--env", "GREETING=hi there", "--cwd", str(tmp_path), "--", "sh", "-c", 'echo "$GREETING"; pwd')
+    r = await e2e.run_cli(
+        daemon.home,
+        "run",
+        "--env",
+        "GREETING=hi there",
+        "--cwd",
+        str(tmp_path),
+        "--",
+        "sh",
+        "-c",
+        'echo "$GREETING"; pwd',
+    )
     assert r.rc == 0 and r.out == f"hi there\n{tmp_path}\n"
 
 
@@ -98,7 +111,9 @@ async def _has_output(client: Client, tid: int) -> bool:
     return (await client.call("task.info", task=tid))["output_bytes"]["stdout"] > 0
 
 
-async def test_logs_follow_prints_everything_until_the_end(daemon: Any, client: Client, e2e: Any, tmp_path: Path) -> None:
+async def test_logs_follow_prints_everything_until_the_end(
+    daemon: Any, client: Client, e2e: Any, tmp_path: Path
+) -> None:
     gate = tmp_path / "gate"
     script = f"seq 1 20000; while [ ! -e {gate} ]; do sleep 0.02; done; seq 20001 40000"
     t = await client.call("task.run", argv=["sh", "-c", script])
@@ -163,7 +178,9 @@ async def test_a_clear_message_and_exit_3_without_a_daemon(e2e: Any, tmp_path: P
 async def test_run_output_is_complete_even_when_its_reader_stalls(daemon: Any, client: Client, e2e: Any) -> None:
     """Nobody reads the CLI's stdout until the task has ended: the CLI blocks on its pipe, its
     subscription overflows, and it must fill the gaps from the log so the output is exact."""
-    proc = await e2e.start_cli(daemon.home, "run", "--name", "bulk", "--", "seq", "1", "10000000")  # 79 MB: more than socket buffers and ring hold
+    proc = await e2e.start_cli(
+        daemon.home, "run", "--name", "bulk", "--", "seq", "1", "10000000"
+    )  # 79 MB: more than socket buffers and ring hold
     assert proc.stdout is not None
     await e2e.wait_for(lambda: _ended(client, "bulk"), timeout=60)
     out, _ = await asyncio.wait_for(proc.communicate(), 60)

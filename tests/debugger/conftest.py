@@ -136,7 +136,9 @@ def program(tmp_path: Path) -> Callable[..., Path]:
     return make
 
 
-async def next_event(sub: Subscription, type_: str, timeout: float = 10.0, pred: Callable[[Any], bool] | None = None) -> Any:
+async def next_event(
+    sub: Subscription, type_: str, timeout: float = 10.0, pred: Callable[[Any], bool] | None = None
+) -> Any:
     """The next event of ``type_`` on ``sub`` (others are skipped)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -74,7 +74,9 @@ async def test_breakpoint_at_address_zero_is_valid(ex: Executive, program: Calla
         ("!!", "cannot read"),
     ],
 )
-async def test_bad_breakpoint_locations(ex: Executive, program: Callable[..., Path], where: object, needle: str) -> None:
+async def test_bad_breakpoint_locations(
+    ex: Executive, program: Callable[..., Path], where: object, needle: str
+) -> None:
     pid = ex.vm.load(path=str(program(COUNTER, "counter")), paused=True)["pid"]
     with pytest.raises(ExecutiveError) as exc:
         ex.debug.bp_add(pid, where)  # type: ignore[arg-type]
@@ -124,7 +126,9 @@ async def test_breakpoint_limit(tmp_path: Path, program: Callable[..., Path]) ->
         await ex.aclose()
 
 
-async def test_another_session_cannot_set_breakpoints_on_a_locked_task(ex: Executive, program: Callable[..., Path]) -> None:
+async def test_another_session_cannot_set_breakpoints_on_a_locked_task(
+    ex: Executive, program: Callable[..., Path]
+) -> None:
     owner = ex.session_open(client="owner")["id"]
     other = ex.session_open(client="other")["id"]
     pid = ex.vm.load(path=str(program(COUNTER)), paused=True, session_id=owner, lock=True)["pid"]
@@ -138,7 +142,9 @@ async def test_another_session_cannot_set_breakpoints_on_a_locked_task(ex: Execu
     assert ex.debug.bp_list(pid)["breakpoints"] == [0x14]  # reading is open to everyone
 
 
-async def test_guest_brk_is_a_debug_break_with_symbol_and_changed_regs(ex: Executive, program: Callable[..., Path]) -> None:
+async def test_guest_brk_is_a_debug_break_with_symbol_and_changed_regs(
+    ex: Executive, program: Callable[..., Path]
+) -> None:
     src = ".entry main\n.export main\nmain:\n    LDI R2, 7\nstop_here:\n    BRK 3\n    LDI R0, 1\n    RET\n"
     sub = ex.subscribe(types=["debug_break"])
     pid = ex.vm.load(path=str(program(src, "brk")))["pid"]
@@ -173,7 +179,9 @@ buf:
 """
 
 
-async def test_breakpoint_right_after_a_blocking_receive_is_hit_when_the_task_wakes(ex: Executive, program: Callable[..., Path]) -> None:
+async def test_breakpoint_right_after_a_blocking_receive_is_hit_when_the_task_wakes(
+    ex: Executive, program: Callable[..., Path]
+) -> None:
     """A task woken from a wait resumes at a breakpoint's PC: the scheduler's next slice must stop there
     (only a debugger resume/step steps over the breakpoint it stopped at)."""
     sub = ex.subscribe(types=["debug_break"])

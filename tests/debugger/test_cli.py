@@ -40,7 +40,9 @@ async def test_debug_prompt_session(daemon: Any, client: Client, e2e: Any, progr
     assert "■ breakpoint at 0x004C rec_base  changed: R7 R15 PSW" in out
     assert "■  0x004C  rec_base (rec.mvasm:27)  LDI R0, 0" in out
     assert re.search(r"PC +0x0000004C", out) and re.search(r"depth +5", out)  # regs
-    assert out.count("rec+0x28     rec.mvasm:23") == 4 and "main+0x10" in out  # stack: four callers of rec(0), then main
+    assert (
+        out.count("rec+0x28     rec.mvasm:23") == 4 and "main+0x10" in out
+    )  # stack: four callers of rec(0), then main
     assert " ●→  0x004C  01000000  LDI R0, 0" in out and "JMP 0x0050  <rec_out>" in out  # disasm around the PC
     assert "watch 1 0xFFF0 at 0xFFF0 = f8ff0000 (65528)" in out
     assert "■  0x0050  rec_out (rec.mvasm:29)  POP R12" in out  # step
@@ -51,10 +53,17 @@ async def test_debug_prompt_session(daemon: Any, client: Client, e2e: Any, progr
     assert out.rstrip().endswith(f"detached from task {pid} (left paused)")
     # detaching removed the prompt's breakpoints and watches and released the lock
     state = await client.call("debug.state", task=pid)
-    assert state["breakpoints"] == [] and state["watches"] == [] and state["locked_by"] is None and state["state"] == "paused"
+    assert (
+        state["breakpoints"] == []
+        and state["watches"] == []
+        and state["locked_by"] is None
+        and state["state"] == "paused"
+    )
 
 
-async def test_continue_to_the_end_and_bad_task(daemon: Any, client: Client, e2e: Any, program: Callable[..., Path]) -> None:
+async def test_continue_to_the_end_and_bad_task(
+    daemon: Any, client: Client, e2e: Any, program: Callable[..., Path]
+) -> None:
     pid = (await client.call("vm.load", path=str(program(RECURSE, "rec")), paused=True))["pid"]
     r = await e2e.run_cli(daemon.home, "debug", str(pid), input=b"watch 0xFFF0\ncontinue\n")
     assert r.rc == 0, r.err
@@ -65,7 +74,9 @@ async def test_continue_to_the_end_and_bad_task(daemon: Any, client: Client, e2e
     assert r.rc != 0 and "999" in r.err and "Traceback" not in r.err
 
 
-async def test_trace_export_and_import_commands(daemon: Any, client: Client, e2e: Any, program: Callable[..., Path], tmp_path: Path) -> None:
+async def test_trace_export_and_import_commands(
+    daemon: Any, client: Client, e2e: Any, program: Callable[..., Path], tmp_path: Path
+) -> None:
     a = (await client.call("vm.load", path=str(program(RECURSE, "rec")), paused=True))["pid"]
     b = (await client.call("vm.load", path=str(program(RECURSE, "rec2")), paused=True))["pid"]
     r = await e2e.run_cli(daemon.home, "trace", "set", str(a), "on")
@@ -94,7 +105,14 @@ def test_regs_fit_an_80_column_terminal() -> None:
 
     from executive.cli._debug_view import regs_table
 
-    state = {"regs": [0xDEADBEEF] * 16, "pc": 0x1234, "sp": 0xEFFC, "psw": 0xF, "depth": 12, "changed_regs": ["R3", "PSW"]}
+    state = {
+        "regs": [0xDEADBEEF] * 16,
+        "pc": 0x1234,
+        "sp": 0xEFFC,
+        "psw": 0xF,
+        "depth": 12,
+        "changed_regs": ["R3", "PSW"],
+    }
     con = Console(width=80, record=True, color_system=None)
     con.print(regs_table(state))
     text = con.export_text()

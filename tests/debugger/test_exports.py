@@ -9,9 +9,10 @@ from executive.hsx.cpu import Cpu
 
 def test_all_is_pinned_and_importable() -> None:
     assert sorted(dbg.__all__) == sorted(
-        ["FORMAT", "KINDS", "PROLOGUE", "REG_NAMES", "SEQ_WRAP", "WIDTHS", "Breakpoint", "BreakpointTable", "Disassembler",
-         "Publish", "RegDiff", "SymbolCache", "SymbolEntry", "SymbolFileError", "SymbolIndex", "TaskDebug", "TraceBuffer",
-         "Watch", "WatchSet", "back_up", "changed", "code_address", "data_address", "data_report", "hex_value",
+        ["FORMAT", "KINDS", "PROLOGUE", "REG_NAMES", "SEQ_WRAP", "WIDTHS", "Breakpoint", "BreakpointTable",
+         "Disassembler", "Publish", "RegDiff", "SymbolCache", "SymbolEntry", "SymbolFileError", "SymbolIndex",
+         "TaskDebug", "TraceBuffer", "Watch", "WatchSet", "back_up", "changed", "code_address", "data_address",
+         "data_report", "hex_value",
          "import_records", "instruction_literals", "make_record", "normalize", "parse_int", "parse_sym", "resolve",
          "resolve_symbol", "snapshot", "walk_stack"]
     )  # fmt: skip

@@ -72,7 +72,10 @@ async def test_stops_at_function_entry_in_the_prologue_and_at_ret(ex: Executive,
     pid = ex.vm.load(path=str(program(RECURSE, "rec")), paused=True)["pid"]
     await run_to(ex, pid, "rec")  # first instruction of rec: no frame yet (called from main)
     st = ex.debug.stack(pid)
-    assert [(f["func_name"], f["pc"], f["position"]) for f in st["frames"]] == [("rec", REC, "entry"), ("main", MAIN_RET, "body")]
+    assert [(f["func_name"], f["pc"], f["position"]) for f in st["frames"]] == [
+        ("rec", REC, "entry"),
+        ("main", MAIN_RET, "body"),
+    ]
     assert st["frames"][0]["fp"] is None and st["frames"][0]["return_pc"] == MAIN_RET and not st["errors"]
 
     ex.debug.step(pid)  # PUSH R7 done, MOV R7, R15 next
@@ -91,7 +94,12 @@ async def test_corrupt_frames_are_detected(ex: Executive, program: Callable[...,
     await run_to(ex, pid, "rec_base")
     fp = ex.vm.regs(pid)["R7"]
     saved = ex.vm.mem_read(pid, fp, 4)["data"]
-    for value, error in ((fp, "fp_cycle"), (fp + 2, "fp_unaligned"), (0x0100, "fp_out_of_range"), (fp - 16, "fp_cycle")):
+    for value, error in (
+        (fp, "fp_cycle"),
+        (fp + 2, "fp_unaligned"),
+        (0x0100, "fp_out_of_range"),
+        (fp - 16, "fp_cycle"),
+    ):
         ex.vm.mem_write(pid, fp, value.to_bytes(4, "little").hex())
         st = ex.debug.stack(pid)
         assert st["truncated"] and st["errors"][0].startswith(error), (value, st["errors"])

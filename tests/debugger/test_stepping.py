@@ -68,7 +68,12 @@ async def test_attach_locks_pauses_and_detach_cleans_up(ex: Executive, program: 
     me = ex.session_open(client="dbg")["id"]
     other = ex.session_open(client="other")["id"]
     st = ex.debug.attach(pid, session_id=me)
-    assert st["state"] == "paused" and st["locked_by"] == me and st["symbol"].startswith(("main", "loop")) and st["instruction"]["pc"] == st["pc"]
+    assert (
+        st["state"] == "paused"
+        and st["locked_by"] == me
+        and st["symbol"].startswith(("main", "loop"))
+        and st["instruction"]["pc"] == st["pc"]
+    )
     with pytest.raises(LockedError):
         ex.debug.step(pid, session_id=other)
     with pytest.raises(LockedError):

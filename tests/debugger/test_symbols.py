@@ -28,7 +28,9 @@ async def test_lookup_by_address_name_and_line(ex: Executive, program: Callable[
     pid = ex.vm.load(path=str(program(RECURSE, "rec")), paused=True)["pid"]
     info = ex.debug.sym_info(pid)
     assert info["loaded"] and info["path"].endswith("rec.sym")
-    assert info["counts"]["function"] == 2 and info["counts"]["label"] == 4  # main, rec, rec_base, rec_out (+ fn labels)
+    assert (
+        info["counts"]["function"] == 2 and info["counts"]["label"] == 4
+    )  # main, rec, rec_base, rec_out (+ fn labels)
     assert "labels" not in [s["name"] for s in ex.debug.sym_list(pid, limit=3)["symbols"]]  # spec §13 #17
 
     # by address: nearest code symbol (a label is closer than the function), and the function
@@ -41,7 +43,15 @@ async def test_lookup_by_address_name_and_line(ex: Executive, program: Callable[
 
     # by name
     rec = ex.debug.sym_lookup(pid, "rec")["symbol"]
-    assert rec == {"name": "rec", "address": 0x18, "type": "function", "space": "code", "size": 68, "file": "rec.mvasm", "line": 12}
+    assert rec == {
+        "name": "rec",
+        "address": 0x18,
+        "type": "function",
+        "space": "code",
+        "size": 68,
+        "file": "rec.mvasm",
+        "line": 12,
+    }
     assert ex.debug.sym_lookup(pid, "nope")["symbol"] is None
 
     # by line, both ways
@@ -79,7 +89,9 @@ async def test_data_and_code_spaces_are_kept_apart(ex: Executive, program: Calla
     assert ex.debug.sym_lookup(pid, "greeting")["symbol"]["space"] == "data"
 
 
-async def test_malformed_sym_is_a_warning_at_load_and_an_error_when_asked(ex: Executive, program: Callable[..., Path]) -> None:
+async def test_malformed_sym_is_a_warning_at_load_and_an_error_when_asked(
+    ex: Executive, program: Callable[..., Path]
+) -> None:
     path = program(COUNTER, "broken")
     path.with_suffix(".sym").write_text('{"symbols": {"functions": [{"name": "main", "address": "zero"}]}}')
     img = ex.vm.load(path=str(path), paused=True)
@@ -138,7 +150,9 @@ def test_tolerant_layouts_parse() -> None:
             parse_sym(bad)
 
 
-async def test_a_too_deep_sym_is_a_clear_error_and_the_load_is_clean(ex: Executive, program: Callable[..., Path]) -> None:
+async def test_a_too_deep_sym_is_a_clear_error_and_the_load_is_clean(
+    ex: Executive, program: Callable[..., Path]
+) -> None:
     """A 100,000-deep .sym made `load` answer an internal error (RecursionError) with the program running."""
     path = program(COUNTER, "deep")
     path.with_suffix(".sym").write_text("[" * 20_000 + "]" * 20_000)  # 40 KB, under max_sym_bytes

@@ -76,7 +76,9 @@ async def test_export_import_round_trip(ex: Executive, program: Callable[..., Pa
         (lambda r: r.update(seq=-1), "seq must be"),
     ],
 )
-async def test_import_validation(ex: Executive, program: Callable[..., Path], mutate: Callable[[dict], object], needle: str) -> None:
+async def test_import_validation(
+    ex: Executive, program: Callable[..., Path], mutate: Callable[[dict], object], needle: str
+) -> None:
     pid = ex.vm.load(path=str(program(COUNTER)), paused=True)["pid"]
     ex.debug.trace_set(pid, True)
     ex.debug.step(pid, 3)

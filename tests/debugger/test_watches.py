@@ -39,7 +39,12 @@ async def test_watch_fires_exactly_when_the_value_changes(ex: Executive, program
         (ptr["id"], "0000", "0003", 0x2C),  # STB [R5+1], 3 through the pointer
     ]
     first = updates[0].data
-    assert first["expr"] == "counter" and first["address"] == 0x4000 and first["length"] == 4 and first["symbol"] == "counter"
+    assert (
+        first["expr"] == "counter"
+        and first["address"] == 0x4000
+        and first["length"] == 4
+        and first["symbol"] == "counter"
+    )
     assert first["source"] == "store" and first["steps"] == 3  # LDI32, LDI, then the ST: the 3rd instruction retired
 
 

@@ -256,11 +256,17 @@ def test_extern_allows_undefined_and_exports_definitions() -> None:
 @pytest.mark.parametrize(
     ("modules", "fragment"),
     [
-        ([("a", ".export f\nf:\nRET\n"), ("b", ".export f\nf:\nRET\n")], "b:1:9: symbol 'f' is exported by both a and b"),
+        (
+            [("a", ".export f\nf:\nRET\n"), ("b", ".export f\nf:\nRET\n")],
+            "b:1:9: symbol 'f' is exported by both a and b",
+        ),
         ([("a", ".import g\nRET\n")], "a:1:9: unresolved import 'g'"),
         ([("a", ".extern g\nCALL g\n")], "a:2:6: unresolved symbol 'g'"),
         ([("a", "CALL g\n"), ("b", "g:\nRET\n")], "a:1:6: undefined symbol 'g'"),
-        ([("a", '.value {"group":1,"id":1}\nRET\n'), ("b", '.value {"group":1,"id":1}\n')], "b:1:8: duplicate .value group 1 id 1"),
+        (
+            [("a", '.value {"group":1,"id":1}\nRET\n'), ("b", '.value {"group":1,"id":1}\n')],
+            "b:1:8: duplicate .value group 1 id 1",
+        ),
         ([("a", '.mailbox {"target":"x"}\n.mailbox {"target":"x"}\nRET\n')], "a:2:10: duplicate .mailbox target 'x'"),
     ],
 )
@@ -284,14 +290,23 @@ def test_entry_rule_first_exported_entry_symbol() -> None:
 
 
 def test_metadata_merged_and_cmd_handler_resolved() -> None:
-    a = '.value {"group": 1, "id": 2, "name": "temp", "unit": "degC", "init": 1.5, "flags": "RO|PERSIST", "auth": "ADMIN"}\nRET\n'
+    a = (
+        '.value {"group": 1, "id": 2, "name": "temp", "unit": "degC", "init": 1.5, "flags": "RO|PERSIST", '
+        '"auth": "ADMIN"}\nRET\n'
+    )
     b = '.cmd {"group": 3, "id": 4, "name": "go", "help": "run it", "handler": "on_go", "flags": "ASYNC"}\n'
     b += '.mailbox [{"target": "app:log", "capacity": 64, "mode": "FANOUT"}]\nRET\non_go:\nRET\n'
     image = load_hxe(assemble([("a", a), ("b", b)]).hxe)
     (v,) = image.values
     assert (v.group, v.value_id, v.name, v.unit, v.init, v.flags, v.auth) == (1, 2, "temp", "degC", 0x3E00, 3, 2)
     (c,) = image.commands
-    assert (c.group, c.cmd_id, c.handler_offset, c.flags, c.help) == (3, 4, 8, 2, "run it")  # module a is 4 bytes, on_go is b's second word
+    assert (c.group, c.cmd_id, c.handler_offset, c.flags, c.help) == (
+        3,
+        4,
+        8,
+        2,
+        "run it",
+    )  # module a is 4 bytes, on_go is b's second word
     (m,) = image.mailboxes
     assert (m.target, m.capacity, m.mode_mask) == ("app:log", 64, 8)
 
@@ -308,10 +323,12 @@ def test_metadata_raw_f16_fields() -> None:
 
 def test_include_relative_to_including_file() -> None:
     files = {
-        "src/lib/consts.mvasm": "LDI R2, 2\n.include \"more.mvasm\"\n",
+        "src/lib/consts.mvasm": 'LDI R2, 2\n.include "more.mvasm"\n',
         "src/lib/more.mvasm": "LDI R3, 3\n",
     }
-    result = assemble([("src/main.mvasm", 'LDI R1, 1\n.include "lib/consts.mvasm"\nRET\n')], include_loader=files.__getitem__)
+    result = assemble(
+        [("src/main.mvasm", 'LDI R1, 1\n.include "lib/consts.mvasm"\nRET\n')], include_loader=files.__getitem__
+    )
     assert result.code_words == [0x01100001, 0x01200002, 0x01300003, 0x25000000]
     assert result.sym["instructions"][2]["file"] == "src/lib/more.mvasm"
 
@@ -327,7 +344,7 @@ def test_include_missing_file() -> None:
         raise FileNotFoundError(2, "No such file", path)
 
     with pytest.raises(AsmError) as info:
-        assemble([("m.mvasm", "RET\n  .include \"nope.mvasm\"\n")], include_loader=loader)
+        assemble([("m.mvasm", 'RET\n  .include "nope.mvasm"\n')], include_loader=loader)
     assert str(info.value).startswith("m.mvasm:2:3: cannot include 'nope.mvasm'")
 
 
@@ -344,7 +361,11 @@ ERRORS = [
     ("LD R1, [X+4]", "1:8", "needs a base register"),
     ("LD R1, [R7+5000]", "1:8", "out of range -2048..2047"),
     ("LDI R1, 5000", "1:9", "out of range -2048..2047; use LDI32 R1, 5000"),
-    ("LDI R1, msg\n.data\nmsg:\n.byte 1", "1:9", "data symbol msg = 0x4000 does not fit a 12-bit field (0..4095); load it with LDI32 R1, msg"),
+    (
+        "LDI R1, msg\n.data\nmsg:\n.byte 1",
+        "1:9",
+        "data symbol msg = 0x4000 does not fit a 12-bit field (0..4095); load it with LDI32 R1, msg",
+    ),
     ("ADD R1, R2", "1:1", "ADD takes 3 operands (ADD Rd, Ra, Rb), got 2"),
     ("RET R1", "1:1", "RET takes 0 operands (RET), got 1"),
     ("PUSH", "1:1", "PUSH takes 1 operand (PUSH Rs), got 0"),
@@ -378,7 +399,7 @@ ERRORS = [
     ('.data\n.ascii "\\xZ1"', "2:8", "bad escape"),
     ('.data\n.ascii "é€"', "2:8", "is not a byte"),
     (".data\n.align 0", "2:8", ".align needs a positive number"),
-    (".value {\"group\": 1", "1:8", ".value: invalid JSON"),
+    ('.value {"group": 1', "1:8", ".value: invalid JSON"),
     ('.value {"id": 1}', "1:8", "missing required key 'group'"),
     ('.value {"group": 256, "id": 1}', "1:8", "group = 256 is out of range 0..255"),
     ('.value {"group": 1, "id": 1, "flags": "FAST"}', "1:8", "unknown name 'FAST'"),
@@ -424,7 +445,8 @@ def test_limits() -> None:
 _FUZZ = settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 _VOCAB = ["LDI", "LD", "ST", "JMP", "CALL", "SVC", "BRK", "R1", "R7", "[R7+-4]", "[R7", "-4]", ".data", ".text",
           ".byte", ".word", ".align", ".entry", ".export", ".import", ".value", "{", "}", '"x"', "'a'", "0x10",
-          "-5", "lab", "lab:", "lo16(lab)", "MOD=1", "FN=2", ",", "=", "[", "]", "99999999999", ".org", "1_0"]  # fmt: skip
+          "-5", "lab", "lab:", "lo16(lab)", "MOD=1", "FN=2", ",", "=", "[", "]", "99999999999", ".org",
+          "1_0"]  # fmt: skip
 
 
 @_FUZZ
@@ -474,10 +496,25 @@ def test_sym_document() -> None:
     assert sym["version"] == 1 and sym["hxe_path"] == "out/prog.hxe"
     assert sym["hxe_crc"] == int.from_bytes(result.hxe[0x1C:0x20], "big")
     functions = {f["name"]: f for f in sym["symbols"]["functions"]}
-    assert functions["main"] == {"name": "main", "linkage_name": "main", "address": 0, "size": 20, "file": "main.mvasm", "line": 6, }
+    assert functions["main"] == {
+        "name": "main",
+        "linkage_name": "main",
+        "address": 0,
+        "size": 20,
+        "file": "main.mvasm",
+        "line": 6,
+    }
     assert functions["twice"]["address"] == 20 and functions["twice"]["size"] == 8
     variables = {v["name"]: v for v in sym["symbols"]["variables"]}
-    assert variables["local"] == {"name": "local", "address": 0x4000, "size": 3, "scope": "local", "type": "object", "file": "main.mvasm", "line": 12}
+    assert variables["local"] == {
+        "name": "local",
+        "address": 0x4000,
+        "size": 3,
+        "scope": "local",
+        "type": "object",
+        "file": "main.mvasm",
+        "line": 12,
+    }
     assert variables["table"]["address"] == 0x4007 and variables["table"]["scope"] == "global"
     assert sym["symbols"]["labels"] == {"0x00000000": ["main"], "0x00000014": ["twice"]}
     ins = sym["instructions"]

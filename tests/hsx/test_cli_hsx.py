@@ -74,7 +74,7 @@ def test_asm_links_several_files_and_includes(tmp_path: Path, cli: CliRunner) ->
     out = tmp_path / "ab.hxe"
     result = cli.invoke(app, ["asm", str(tmp_path / "a.mvasm"), str(tmp_path / "b.mvasm"), "-o", str(out)])
     assert result.exit_code == 0, result.output
-    assert load_hxe(out.read_bytes()).code == bytes.fromhex("01100007" "24000002" "25000000" "25000000")
+    assert load_hxe(out.read_bytes()).code == bytes.fromhex("01100007240000022500000025000000")
 
 
 def test_asm_error_is_one_line_exit_2(tmp_path: Path, cli: CliRunner) -> None:
@@ -139,7 +139,9 @@ def test_disasm_uses_sym_and_reassembles(hello: Path, tmp_path: Path, cli: CliRu
     ],
 )
 @pytest.mark.parametrize("command", ["run", "disasm", "info"])
-def test_bad_images_are_one_line_errors(tmp_path: Path, cli: CliRunner, command: str, content: bytes, fragment: str) -> None:
+def test_bad_images_are_one_line_errors(
+    tmp_path: Path, cli: CliRunner, command: str, content: bytes, fragment: str
+) -> None:
     path = tmp_path / "x.hxe"
     path.write_bytes(content)
     result = cli.invoke(app, [command, str(path)])

@@ -132,7 +132,8 @@ def test_alu_matches_model(op: str, debug: bool, a: int, b: int, psw: int, alias
 def test_flag_reads_see_live_flags_across_dead_writes() -> None:
     """JZ reads Z of the *last* writer; ADC reads C through a shift by 0 (C kept)."""
     words = [
-        _w("LDI", 1, imm=1), _w("LDI", 2, imm=1),
+        _w("LDI", 1, imm=1),
+        _w("LDI", 2, imm=1),
         _w("SUB", 3, 1, 2),  # Z=1, C=1 (dead for Z: overwritten below)
         _w("ADD", 4, 1, 2),  # Z=0, C=0
         _w("LDI", 5, imm=0),
@@ -180,7 +181,9 @@ def _ref_fop(op: str, a: int, b: int) -> int:
 
 halves = st.one_of(
     st.integers(0, 0xFFFF),
-    st.sampled_from([0, 0x8000, 0x0001, 0x03FF, 0x0400, 0x3C00, 0xBC00, 0x7BFF, 0x7C00, 0xFC00, 0x7E00, 0x7C01, 0xFFFF]),
+    st.sampled_from(
+        [0, 0x8000, 0x0001, 0x03FF, 0x0400, 0x3C00, 0xBC00, 0x7BFF, 0x7C00, 0xFC00, 0x7E00, 0x7C01, 0xFFFF]
+    ),
 )
 
 

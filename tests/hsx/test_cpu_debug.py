@@ -46,8 +46,16 @@ def test_breakpoint_on_the_first_instruction_of_a_run_is_not_hit() -> None:
 
 def test_trace_hook_sees_every_retired_instruction_with_its_access() -> None:
     records: list[tuple[int, int, int, MemAccess | None]] = []
-    words = [w("LDI", 1, imm=0x100), w("LDI", 2, imm=0x55), w("ST", 0, 1, 2, 4), w("LD", 3, 1, 0, 4),
-             w("PUSH", 0, 3), w("CALL", imm=2), w("DIV", 0, 0, 0), w("RET")]
+    words = [
+        w("LDI", 1, imm=0x100),
+        w("LDI", 2, imm=0x55),
+        w("ST", 0, 1, 2, 4),
+        w("LD", 3, 1, 0, 4),
+        w("PUSH", 0, 3),
+        w("CALL", imm=2),
+        w("DIV", 0, 0, 0),
+        w("RET"),
+    ]
     cpu = cpu_for(words)
     cpu.set_trace(lambda c, pc, word, npc, acc: records.append((pc, word, npc, acc)))
     cpu.run(100)
@@ -71,8 +79,14 @@ def test_write_watch_reports_stores_and_can_stop() -> None:
         if addr == 0x202:
             cpu.stop(HaltReason.BREAKPOINT, watch=addr)
 
-    words = [w("LDI", 1, imm=0x200), w("STB", 0, 1, 2, 1), w("STH", 0, 1, 2, 2), w("LDI", 4, imm=1),
-             w("PUSH", 0, 4), w("RET")]
+    words = [
+        w("LDI", 1, imm=0x200),
+        w("STB", 0, 1, 2, 1),
+        w("STH", 0, 1, 2, 2),
+        w("LDI", 4, imm=1),
+        w("PUSH", 0, 4),
+        w("RET"),
+    ]
     cpu = cpu_for(words)
     cpu.set_write_watch(watch)
     assert cpu.run(100) == 3
@@ -84,7 +98,7 @@ def test_write_watch_reports_stores_and_can_stop() -> None:
 
 
 def test_hooks_cost_nothing_when_cleared() -> None:
-    cpu = cpu_for(LOOP + [w("BRK")])  # own code bytes: compiled blocks are shared per program
+    cpu = cpu_for([*LOOP, w("BRK")])  # own code bytes: compiled blocks are shared per program
     cpu.set_trace(lambda *a: None)
     cpu.run(3)
     assert not cpu._blocks.get(8)  # debug path: nothing compiled yet
@@ -102,8 +116,10 @@ RB = 0x1000
 @pytest.mark.parametrize("debug", [False, True], ids=["fast", "debug"])
 def test_window_loads_and_stores_alias_registers(debug: bool) -> None:
     words = [
-        w("LDI32", 1), RB,
-        w("LDI32", 2), 0xA1B2C3D4,
+        w("LDI32", 1),
+        RB,
+        w("LDI32", 2),
+        0xA1B2C3D4,
         w("ST", 0, 1, 2, 4 * 5),  # R5 <- R2 through memory
         w("LD", 6, 1, 0, 4 * 2),  # R6 <- R2 through memory
         w("STB", 0, 1, 2, 4 * 7 + 1),  # byte 1 of R7 <- 0xD4
@@ -113,7 +129,7 @@ def test_window_loads_and_stores_alias_registers(debug: bool) -> None:
     ]
     cpu = cpu_for(words, reg_base=RB)
     cpu.regs[0] = 0x00001234
-    cpu.mem[RB - 2 : RB] = b"\xEE\xFF"
+    cpu.mem[RB - 2 : RB] = b"\xee\xff"
     if debug:
         cpu.set_trace(lambda *a: None)
     cpu.run(100)
@@ -149,8 +165,11 @@ def test_no_window_checks_without_reg_base() -> None:
 
 def test_svc_handler_sees_window_memory() -> None:
     seen = []
-    cpu = cpu_for([w("LDI", 3, imm=0x42), w("SVC", imm=0x100), w("RET")], reg_base=RB,
-                  svc=lambda c, m, f: seen.append(c.mem[RB + 12]))
+    cpu = cpu_for(
+        [w("LDI", 3, imm=0x42), w("SVC", imm=0x100), w("RET")],
+        reg_base=RB,
+        svc=lambda c, m, f: seen.append(c.mem[RB + 12]),
+    )
     cpu.run(10)
     assert seen == [0x42]
 

@@ -41,8 +41,29 @@ def _svc(cpu: Cpu, module: int, fn: int) -> None:
 
 regs_st = st.sampled_from([0, 1, 2, 3, 4, 5, 6, 7, 12, 14, 15])
 interesting = st.sampled_from(
-    [0, 1, 2, 31, 32, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0xFFFE, 0xFFFC, 0xFFFD, 0xFFFF,
-     0x1FFFC, 0x4000, REG_BASE, REG_BASE + 8, REG_BASE - 2, REG_BASE + 62, 0x3C00, 0x7C00, 0x7E00]
+    [
+        0,
+        1,
+        2,
+        31,
+        32,
+        0x7FFFFFFF,
+        0x80000000,
+        0xFFFFFFFF,
+        0xFFFE,
+        0xFFFC,
+        0xFFFD,
+        0xFFFF,
+        0x1FFFC,
+        0x4000,
+        REG_BASE,
+        REG_BASE + 8,
+        REG_BASE - 2,
+        REG_BASE + 62,
+        0x3C00,
+        0x7C00,
+        0x7E00,
+    ]
 )
 values_st = st.one_of(interesting, st.integers(0, 0xFFFFFFFF), st.integers(0, 40))
 
@@ -88,14 +109,20 @@ def programs(draw: st.DrawFn) -> tuple[bytes, list[int]]:
 
 def _state(cpu: Cpu) -> tuple:
     return (
-        list(cpu.regs), cpu.pc, cpu.sp, cpu.psw, cpu.depth, cpu.steps, cpu.halt,
-        cpu.halt_info, hashlib.sha1(cpu.mem).hexdigest(),
+        list(cpu.regs),
+        cpu.pc,
+        cpu.sp,
+        cpu.psw,
+        cpu.depth,
+        cpu.steps,
+        cpu.halt,
+        cpu.halt_info,
+        hashlib.sha1(cpu.mem).hexdigest(),
     )
 
 
 def _make(code: bytes, init: list[int], sp: int, psw: int, depth: int, windowed: bool) -> Cpu:
-    cpu = Cpu(code, b"\x11\x22\x33", sp=sp, stack_limit=0, svc=_svc,
-              reg_base=REG_BASE if windowed else None)
+    cpu = Cpu(code, b"\x11\x22\x33", sp=sp, stack_limit=0, svc=_svc, reg_base=REG_BASE if windowed else None)
     for i, v in enumerate(init):
         cpu.set_register(i, v)
     cpu.psw = psw
@@ -122,7 +149,7 @@ def test_fast_path_equals_single_steps(prog, budget, chunks, sp, psw, depth, win
 
     # fast: the budget in a few run() calls (block boundaries land anywhere)
     left = budget
-    for c in chunks + [budget]:
+    for c in [*chunks, budget]:
         if left <= 0 or fast.halt is not HaltReason.RUNNING:
             break
         k = min(c, left)
@@ -137,9 +164,16 @@ def test_fast_path_equals_single_steps(prog, budget, chunks, sp, psw, depth, win
 
 
 def test_fast_path_is_used_and_cached() -> None:
-    code = b"".join(w.to_bytes(4, "big") for w in [
-        _w("LDI", 1, imm=5), _w("LDI", 2, imm=1), _w("SUB", 1, 1, 2), _w("JNZ", imm=8), _w("RET"),
-    ])
+    code = b"".join(
+        w.to_bytes(4, "big")
+        for w in [
+            _w("LDI", 1, imm=5),
+            _w("LDI", 2, imm=1),
+            _w("SUB", 1, 1, 2),
+            _w("JNZ", imm=8),
+            _w("RET"),
+        ]
+    )
     cpu = Cpu(code)
     assert cpu.run(1000) == 12
     assert cpu.halt is HaltReason.RETURNED
@@ -149,10 +183,17 @@ def test_fast_path_is_used_and_cached() -> None:
 
 @pytest.mark.parametrize("budget", range(1, 40))
 def test_run_budget_exact_on_loop(budget: int) -> None:
-    code = b"".join(w.to_bytes(4, "big") for w in [
-        _w("LDI", 1, imm=100), _w("LDI", 2, imm=1), _w("ADD", 3, 3, 2), _w("SUB", 1, 1, 2),
-        _w("JNZ", imm=8), _w("RET"),
-    ])
+    code = b"".join(
+        w.to_bytes(4, "big")
+        for w in [
+            _w("LDI", 1, imm=100),
+            _w("LDI", 2, imm=1),
+            _w("ADD", 3, 3, 2),
+            _w("SUB", 1, 1, 2),
+            _w("JNZ", imm=8),
+            _w("RET"),
+        ]
+    )
     a = Cpu(code)
     assert a.run(budget) == budget
     b = Cpu(code)

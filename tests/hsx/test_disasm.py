@@ -46,7 +46,7 @@ def test_word_to_text(word: int, text: str) -> None:
 def test_ldi32_consumes_literal() -> None:
     ins = disasm_word(0x60300000, 8, next_word=0x80000001)
     assert (ins.text, ins.size, ins.extended_word) == ("LDI32 R3, 0x80000001", 8, 0x80000001)
-    listing = disassemble(bytes.fromhex("60300000" "25000000" "25000000"))
+    listing = disassemble(bytes.fromhex("603000002500000025000000"))
     assert [(i.pc, i.text) for i in listing] == [(0, "LDI32 R3, 0x25000000"), (8, "RET")]
 
 
@@ -79,7 +79,7 @@ def test_non_canonical_words_render_as_word(word: int, why: str) -> None:
 
 
 def test_non_canonical_ldi32_keeps_its_literal() -> None:
-    (ins, ret) = disassemble(bytes.fromhex("60310000" "00000007" "25000000"))
+    (ins, ret) = disassemble(bytes.fromhex("603100000000000725000000"))
     assert ins.text == ".word 0x60310000, 0x00000007" and ins.size == 8 and ret.pc == 8
 
 
@@ -157,7 +157,11 @@ def test_render_data_reproduces_rodata_with_labels() -> None:
     assert text.startswith(".data\na:\n    .byte 0x01, 0x02") and "\nb:\n" in text and text.rstrip().endswith("end:")
     again = assemble_text("RET\n" + text)
     assert again.image.rodata == result.image.rodata
-    assert {v["name"]: v["address"] for v in again.sym["symbols"]["variables"]} == {"a": 0x4000, "b": 0x4002, "end": 0x4016}
+    assert {v["name"]: v["address"] for v in again.sym["symbols"]["variables"]} == {
+        "a": 0x4000,
+        "b": 0x4002,
+        "end": 0x4016,
+    }
 
 
 def test_duplicate_local_names_are_not_used_as_labels() -> None:
@@ -171,7 +175,7 @@ def test_duplicate_local_names_are_not_used_as_labels() -> None:
 
 def test_label_inside_ldi32_literal_is_not_emitted() -> None:
     table = SymbolTable([Symbol("inside", 4), Symbol("after", 8)])
-    code = bytes.fromhex("60100000" "21000004" "21000004")
+    code = bytes.fromhex("601000002100000421000004")
     text = render(disassemble(code, table), table)
     assert "inside:" not in text and "after:" in text and "JMP 0x0004" in text
     assert assemble_text(text).image.code == code
@@ -179,8 +183,14 @@ def test_label_inside_ldi32_literal_is_not_emitted() -> None:
 
 @pytest.mark.parametrize(
     "doc",
-    [[], {"symbols": []}, {"symbols": {"functions": {}}}, {"symbols": {"functions": [{"name": 1}]}},
-     {"symbols": {"labels": {"zz": ["a"]}}}, {"instructions": [{"pc": "0"}]}],  # fmt: skip
+    [
+        [],
+        {"symbols": []},
+        {"symbols": {"functions": {}}},
+        {"symbols": {"functions": [{"name": 1}]}},
+        {"symbols": {"labels": {"zz": ["a"]}}},
+        {"instructions": [{"pc": "0"}]},
+    ],
 )
 def test_bad_sym_documents(doc: object) -> None:
     with pytest.raises(SymbolError):

@@ -23,7 +23,7 @@ from executive.hsx.hxe import (
     write_hxe,
 )
 
-CODE = bytes.fromhex("01100005" "25000000")  # LDI R1, 5 ; RET
+CODE = bytes.fromhex("0110000525000000")  # LDI R1, 5 ; RET
 
 
 def _image(**kw: object) -> HxeImage:
@@ -331,7 +331,11 @@ def test_fuzz_random_bytes_with_valid_magic_and_crc(tail: bytes) -> None:
     _load_or_reject(bytes(data))
 
 
-_SEEDS = [write_hxe(_image()), write_hxe(HxeImage(code=CODE, version=1)), _with_section(3, struct.pack(">IHHQ", 16, 1, 1, 0) + b"a\0", 1)]
+_SEEDS = [
+    write_hxe(_image()),
+    write_hxe(HxeImage(code=CODE, version=1)),
+    _with_section(3, struct.pack(">IHHQ", 16, 1, 1, 0) + b"a\0", 1),
+]
 
 
 @_FUZZ
@@ -362,7 +366,10 @@ def test_fuzz_mutated_valid_images(seed: bytes, edits: list[tuple[int, int]], cu
             st.integers(0, 255),
             st.integers(0, 3),
             st.integers(0, 0xFFFF),
-            st.one_of(st.none(), st.text(alphabet=st.characters(blacklist_characters="\0", blacklist_categories=("Cs",)), max_size=8)),
+            st.one_of(
+                st.none(),
+                st.text(alphabet=st.characters(blacklist_characters="\0", blacklist_categories=("Cs",)), max_size=8),
+            ),
         ),
         max_size=5,
     ),

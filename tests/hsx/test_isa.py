@@ -30,8 +30,24 @@ SPEC_TABLE = {
 FORMS = {
     Form.NONE: {"RET"},
     Form.RD_RS: {"MOV", "NOT", "I2F", "F2I"},
-    Form.RD_RA_RB: {"ADD", "SUB", "MUL", "DIV", "AND", "OR", "XOR", "LSL", "LSR", "ASR", "ADC", "SBC",
-                    "FADD", "FSUB", "FMUL", "FDIV"},
+    Form.RD_RA_RB: {
+        "ADD",
+        "SUB",
+        "MUL",
+        "DIV",
+        "AND",
+        "OR",
+        "XOR",
+        "LSL",
+        "LSR",
+        "ASR",
+        "ADC",
+        "SBC",
+        "FADD",
+        "FSUB",
+        "FMUL",
+        "FDIV",
+    },
     Form.RA_RB: {"CMP"},
     Form.RS: {"PUSH"},
     Form.RD: {"POP"},
@@ -61,8 +77,7 @@ def test_forms() -> None:
 
 def test_flag_documentation() -> None:
     writers = {i.mnemonic for i in OPCODES.values() if i.flags}
-    assert writers == {"ADD", "SUB", "MUL", "DIV", "AND", "OR", "XOR", "NOT", "CMP", "LSL", "LSR", "ASR",
-                       "ADC", "SBC"}
+    assert writers == {"ADD", "SUB", "MUL", "DIV", "AND", "OR", "XOR", "NOT", "CMP", "LSL", "LSR", "ASR", "ADC", "SBC"}
 
 
 def test_illegal_bytes_include_0_and_5() -> None:
@@ -79,8 +94,13 @@ def test_every_table_entry_is_executed_by_both_paths() -> None:
         assert (handler is _interp._illegal) == (op not in OPCODES), hex(op)
 
 
-@given(op=st.integers(0, 255), rd=st.integers(0, 15), rs1=st.integers(0, 15), rs2=st.integers(0, 15),
-       imm=st.integers(0, 4095))
+@given(
+    op=st.integers(0, 255),
+    rd=st.integers(0, 15),
+    rs1=st.integers(0, 15),
+    rs2=st.integers(0, 15),
+    imm=st.integers(0, 4095),
+)
 def test_encode_decode_round_trip(op: int, rd: int, rs1: int, rs2: int, imm: int) -> None:
     word = encode(op, rd, rs1, rs2, imm)
     assert decode_fields(word) == (op, rd, rs1, rs2, imm)
@@ -98,13 +118,40 @@ def test_sext12() -> None:
 
 def test_package_exports() -> None:
     assert set(hsx.__all__) == {
-        "BY_MNEMONIC", "Cpu", "CpuError", "ERR_DIV_ZERO", "ERR_ENOSYS", "ERR_MEM_FAULT",
-        "ERR_STACK_OVERFLOW", "ERR_STACK_UNDERFLOW", "FLAG_C", "FLAG_N", "FLAG_V", "FLAG_Z", "Form",
-        "HaltReason", "MailboxError", "MailboxManager", "MailboxStatus", "MemAccess", "OPCODES",
-        "OpInfo", "RunResult", "StandaloneHost", "decode_fields", "encode", "run_standalone", "sext12",
+        "BY_MNEMONIC",
+        "Cpu",
+        "CpuError",
+        "ERR_DIV_ZERO",
+        "ERR_ENOSYS",
+        "ERR_MEM_FAULT",
+        "ERR_STACK_OVERFLOW",
+        "ERR_STACK_UNDERFLOW",
+        "FLAG_C",
+        "FLAG_N",
+        "FLAG_V",
+        "FLAG_Z",
+        "Form",
+        "HaltReason",
+        "MailboxError",
+        "MailboxManager",
+        "MailboxStatus",
+        "MemAccess",
+        "OPCODES",
+        "OpInfo",
+        "RunResult",
+        "StandaloneHost",
+        "decode_fields",
+        "encode",
+        "run_standalone",
+        "sext12",
     }
     for name in hsx.__all__:
         assert getattr(hsx, name) is not None
-    assert (hsx.ERR_ENOSYS, hsx.ERR_STACK_UNDERFLOW, hsx.ERR_STACK_OVERFLOW, hsx.ERR_MEM_FAULT,
-            hsx.ERR_DIV_ZERO) == (0xFFFFFF01, 0xFFFFFF02, 0xFFFFFF03, 0xFFFFFF04, 0xFFFFFF05)
+    assert (hsx.ERR_ENOSYS, hsx.ERR_STACK_UNDERFLOW, hsx.ERR_STACK_OVERFLOW, hsx.ERR_MEM_FAULT, hsx.ERR_DIV_ZERO) == (
+        0xFFFFFF01,
+        0xFFFFFF02,
+        0xFFFFFF03,
+        0xFFFFFF04,
+        0xFFFFFF05,
+    )
     assert (hsx.FLAG_Z, hsx.FLAG_C, hsx.FLAG_N, hsx.FLAG_V) == (1, 2, 4, 8)

@@ -74,7 +74,7 @@ def test_handles_are_per_pid_and_never_reused() -> None:
 @pytest.mark.parametrize(("profile", "handles", "descriptors"), [(DESKTOP, 64, 256), (EMBEDDED, 8, 16)])
 def test_quotas(profile, handles: int, descriptors: int) -> None:
     m = MailboxManager(profile)
-    for i in range(handles):
+    for _ in range(handles):
         m.open(1, "q")
     with pytest.raises(MailboxError) as e:
         m.open(1, "q")
@@ -173,7 +173,7 @@ def test_close_reexamines_fanout_queue() -> None:
 def test_bind_reconfigures_existing_descriptor() -> None:
     m = MailboxManager()
     h = m.open(1, "app:r")
-    for i in range(4):
+    for _ in range(4):
         m.send(1, h, b"12345678")  # 16 bytes each: 4 fit in 64
     d = m.bind(0, "app:r", 40)  # shrink: oldest dropped until the rest fits
     assert d.capacity == 40 and [x.data for x in d.queue] == [b"12345678"] * 2 and d.bytes_used == 32
@@ -236,8 +236,13 @@ def test_on_enqueue_hook_only_for_notifying_sends() -> None:
 
 def test_invalid_handle_everywhere() -> None:
     m = MailboxManager()
-    for call in (lambda: m.send(1, 9, b"x"), lambda: m.recv(1, 9), lambda: m.peek(1, 9),
-                 lambda: m.tap(1, 9, True), lambda: m.descriptor_of(1, 9)):
+    for call in (
+        lambda: m.send(1, 9, b"x"),
+        lambda: m.recv(1, 9),
+        lambda: m.peek(1, 9),
+        lambda: m.tap(1, 9, True),
+        lambda: m.descriptor_of(1, 9),
+    ):
         with pytest.raises(MailboxError) as e:
             call()
         assert e.value.status is MailboxStatus.INVALID_HANDLE

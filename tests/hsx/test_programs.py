@@ -74,9 +74,7 @@ def test_program_runs_as_expected(name: str) -> None:
     runner = pytest.importorskip("executive.hsx.runner")
     expected = _expected(name)
     image = load_hxe(_build(name).hxe)
-    result = runner.run_standalone(
-        image.code, image.rodata, image.entry, max_steps=expected.get("max_steps", 100_000)
-    )
+    result = runner.run_standalone(image.code, image.rodata, image.entry, max_steps=expected.get("max_steps", 100_000))
     got = {"halt": result.halt, "exit": result.exit, "steps": result.steps, "pc": result.pc}
     want = {k: expected[k] for k in ("halt", "exit", "steps", "pc")}
     assert got == want, expected.get("why")

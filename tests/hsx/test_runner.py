@@ -15,7 +15,8 @@ def code(*words: int) -> bytes:
 
 
 HELLO = code(
-    w("LDI32", 1), 0x4000,  # "Hello" is the first rodata byte: no preload shift (spec §18)
+    w("LDI32", 1),
+    0x4000,  # "Hello" is the first rodata byte: no preload shift (spec §18)
     w("LDI", 2, imm=5),
     w("SVC", imm=0x101),  # UART_WRITE
     w("LDI", 0, imm=3),
@@ -65,7 +66,9 @@ def test_halt_lines() -> None:
     assert r.halt == "pc_out_of_range"
     r = run_standalone(code(w("LDI", 1), w("LDI32", 2)), b"", 0)
     assert r.log[0] == "[VM] LDI32 at 0x0004 overruns code" and r.steps == 1
-    r = run_standalone(code(w("LDI32", 1), 0x10000, w("LDI", 2, imm=4), w("PUSH", 0, 1), w("ADD", 1, 1, 2), w("RET")), b"", 0)
+    r = run_standalone(
+        code(w("LDI32", 1), 0x10000, w("LDI", 2, imm=4), w("PUSH", 0, 1), w("ADD", 1, 1, 2), w("RET")), b"", 0
+    )
     assert r.halt == "returned"  # PUSH with SP 0x8000 is fine
     r = run_standalone(code(w("RET")), b"", 0)
     assert r.log[0].startswith("[VM] Halted after 0 cycles")
@@ -93,8 +96,9 @@ def test_stack_fault_lines_always_for_call_ret_trace_only_for_push_pop() -> None
     assert r.log[0] == "[POP] stack underflow"
 
     # CALL, then POP until SP (mirrored in R15) reaches 0x10000, then RET at depth 1
-    ret_underflow = code(w("LDI32", 4), 0x10000, w("CALL", imm=1), w("POP", 1), w("SUB", 3, 15, 4),
-                         w("JNZ", imm=12), w("RET"))
+    ret_underflow = code(
+        w("LDI32", 4), 0x10000, w("CALL", imm=1), w("POP", 1), w("SUB", 3, 15, 4), w("JNZ", imm=12), w("RET")
+    )
     r = run_standalone(ret_underflow, b"", 0, max_steps=0)
     assert r.halt == "stack_underflow" and r.pc == 24 and r.regs[0] == 0xFFFFFF02
     assert r.log[0] == "[RET] stack underflow"

@@ -20,8 +20,14 @@ def w(mn: str, rd: int = 0, rs1: int = 0, rs2: int = 0, imm: int = 0) -> int:
     return encode(BY_MNEMONIC[mn].opcode, rd, rs1, rs2, imm)
 
 
-def call(host: StandaloneHost, module: int, fn: int, regs: dict[int, int] | None = None,
-         mem: dict[int, bytes] | None = None, cpu: Cpu | None = None) -> Cpu:
+def call(
+    host: StandaloneHost,
+    module: int,
+    fn: int,
+    regs: dict[int, int] | None = None,
+    mem: dict[int, bytes] | None = None,
+    cpu: Cpu | None = None,
+) -> Cpu:
     """Run `SVC module/fn ; RET` with the given registers; `cpu` carries memory and registers over."""
     code = b"".join(x.to_bytes(4, "big") for x in [w("SVC", imm=(module << 8) | fn), w("RET")])
     prev, cpu = cpu, Cpu(code, svc=host)
@@ -70,23 +76,27 @@ def test_core_get_steps_counts_instructions_before_the_svc() -> None:
     assert cpu.regs[0] == 2 and cpu.steps == 3
 
 
-@pytest.mark.parametrize(("module", "fn", "line"), [
-    (0x3, 0x05, "[SVC] mod=0x3 fn=0x5 (stub)"),
-    (0x0, 0x01, "[SVC] mod=0x0 fn=0x1 (stub)"),
-    (0x1, 0x02, "[SVC] mod=0x1 fn=0x2 (stub)"),
-    (0x2, 0x01, "[SVC] mod=0x2 fn=0x1 (stub)"),
-    (0xE, 0x00, "[SVC] mod=0xE fn=0x0 (stub)"),  # dev-libm off
-    (0xF, 0xAB, "[SVC] mod=0xF fn=0xAB (stub)"),
-    (0x6, 0x01, "[EXEC] fn=1 not implemented"),
-])
+@pytest.mark.parametrize(
+    ("module", "fn", "line"),
+    [
+        (0x3, 0x05, "[SVC] mod=0x3 fn=0x5 (stub)"),
+        (0x0, 0x01, "[SVC] mod=0x0 fn=0x1 (stub)"),
+        (0x1, 0x02, "[SVC] mod=0x1 fn=0x2 (stub)"),
+        (0x2, 0x01, "[SVC] mod=0x2 fn=0x1 (stub)"),
+        (0xE, 0x00, "[SVC] mod=0xE fn=0x0 (stub)"),  # dev-libm off
+        (0xF, 0xAB, "[SVC] mod=0xF fn=0xAB (stub)"),
+        (0x6, 0x01, "[EXEC] fn=1 not implemented"),
+    ],
+)
 def test_unknown_calls_are_enosys(module: int, fn: int, line: str) -> None:
     host = StandaloneHost()
     cpu = call(host, module, fn, {0: 5})
     assert host.log == [line] and cpu.regs[0] == ERR_ENOSYS and cpu.halt is HaltReason.RETURNED
 
 
-@pytest.mark.parametrize(("module", "line"), [(7, "[VALUE] fn=0x03 - no handler (stub)"),
-                                              (8, "[COMMAND] fn=0x03 - no handler (stub)")])
+@pytest.mark.parametrize(
+    ("module", "line"), [(7, "[VALUE] fn=0x03 - no handler (stub)"), (8, "[COMMAND] fn=0x03 - no handler (stub)")]
+)
 def test_values_and_commands_are_enoent(module: int, line: str) -> None:
     host = StandaloneHost()
     cpu = call(host, module, 3)
@@ -120,7 +130,9 @@ def test_dev_libm() -> None:
 # -- FS stub (§10.4) ------------------------------------------------------------------------------
 
 
-def _fs(host: StandaloneHost, cpu: Cpu | None, fn: int, regs: dict[int, int], mem: dict[int, bytes] | None = None) -> Cpu:
+def _fs(
+    host: StandaloneHost, cpu: Cpu | None, fn: int, regs: dict[int, int], mem: dict[int, bytes] | None = None
+) -> Cpu:
     return call(host, 4, fn, regs, mem, cpu)
 
 

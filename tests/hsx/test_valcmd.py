@@ -146,7 +146,9 @@ def d_cmd(nxt: int, name: int, help_ptr: int) -> bytes:
 END = 0xFFFF
 
 
-def register_value(env: Env, pid: int, group: int, vid: int, flags: int = 0, *, unit: tuple[int, int] | None = None) -> int:
+def register_value(
+    env: Env, pid: int, group: int, vid: int, flags: int = 0, *, unit: tuple[int, int] | None = None
+) -> int:
     """VAL_REGISTER with an optional unit descriptor (epsilon, rate_ms) at 0x1000."""
     ptr = 0
     if unit is not None:
@@ -168,8 +170,9 @@ def recv_all(env: Env, pid: int, handle: int) -> list[tuple[bytes, int]]:
 
 
 def test_public_names_are_pinned() -> None:
-    assert {"ValCmd", "ValueRegistry", "CommandRegistry", "handle_value_svc", "handle_command_svc",
-            "register_metadata", "MetadataError", "ValCmdRequestError", "MetadataRegistration"} <= set(valcmd.__all__)  # fmt: skip
+    pinned = {"ValCmd", "ValueRegistry", "CommandRegistry", "handle_value_svc", "handle_command_svc",
+              "register_metadata", "MetadataError", "ValCmdRequestError", "MetadataRegistration"}  # fmt: skip
+    assert pinned <= set(valcmd.__all__)
     for name in valcmd.__all__:
         assert hasattr(valcmd, name), name
     assert (OK, ENOENT, EPERM, ENOSPC, EINVAL, EEXIST, EBUSY, ENOASYNC, EFAIL) == (0, 1, 2, 3, 4, 5, 6, 6, 7)
@@ -563,7 +566,9 @@ def test_unknown_command_function_is_einval(env: Env, fn: int) -> None:
 # commands
 
 
-def register_command(env: Env, pid: int, group: int, cid: int, flags: int = 0, *, help_text: bytes | None = None) -> int:
+def register_command(
+    env: Env, pid: int, group: int, cid: int, flags: int = 0, *, help_text: bytes | None = None
+) -> int:
     ptr = 0
     if help_text is not None:
         cpu = env.cpu(pid)
@@ -581,7 +586,11 @@ def test_command_register_lookup_and_event(env: Env) -> None:
     assert env.cmd(1, CMD_LOOKUP, 3, 9).regs[:2] == [OK, 0x0309]
     assert env.cmd(1, CMD_LOOKUP, 3, 8).regs[:2] == [ENOENT, 3]
     assert env.events == [
-        ("cmd_registered", 4, {"oid": 0x0309, "group_id": 3, "cmd_id": 9, "caller_pid": 4, "owner_pid": 4, "status": OK})
+        (
+            "cmd_registered",
+            4,
+            {"oid": 0x0309, "group_id": 3, "cmd_id": 9, "caller_pid": 4, "owner_pid": 4, "status": OK},
+        )
     ]
     assert env.vc.cmd_list()["commands"] == [
         {"oid": 0x0309, "group_id": 3, "cmd_id": 9, "flags": CMD_ASYNC, "auth_level": 0, "owner_pid": 4,
@@ -695,12 +704,12 @@ def test_help_copies_text_truncated_with_nul(env: Env) -> None:
     oid = register_command(env, 1, 1, 1, help_text=b"Reset the board")
     bare = register_command(env, 1, 1, 2)  # no 0x10 descriptor
     cpu = env.cpu(2)
-    put(cpu, 0xA00, b"\xAA" * 32)
+    put(cpu, 0xA00, b"\xaa" * 32)
     assert env.cmd(2, CMD_HELP, oid, 0xA00, 64).regs[:2] == [OK, 15]  # no permission check for help
-    assert bytes(cpu.mem[0xA00:0xA11]) == b"Reset the board\0\xAA"
-    put(cpu, 0xA00, b"\xAA" * 32)
+    assert bytes(cpu.mem[0xA00:0xA11]) == b"Reset the board\0\xaa"
+    put(cpu, 0xA00, b"\xaa" * 32)
     assert env.cmd(2, CMD_HELP, oid, 0xA00, 6).regs[:2] == [OK, 5]
-    assert bytes(cpu.mem[0xA00:0xA07]) == b"Reset\0\xAA"
+    assert bytes(cpu.mem[0xA00:0xA07]) == b"Reset\0\xaa"
     assert env.cmd(2, CMD_HELP, oid, 0xA00, 0).regs[:2] == [OK, 0]
     assert cpu.mem[0xA00] == ord("R")  # max 0: nothing written
     assert env.cmd(2, CMD_HELP, bare, 0xA00, 64).regs[:2] == [ENOENT, bare]
@@ -735,7 +744,13 @@ def test_register_metadata_registers_everything(env: Env) -> None:
     assert (result.values, result.commands) == ([0x0102, 0x0101], [0x0102])
     v = env.vc.val_list(oid=0x0102)["values"][0]
     assert (v["flags"], v["auth_level"], v["owner_pid"], v["f16"], v["value"]) == (VAL_RO, 2, 7, HALF, 0.5)
-    assert (v["name"], v["group_name"], v["unit"], v["epsilon_f16"], v["rate_ms"]) == ("temp", "sensors", "degC", 0x2E66, 0)
+    assert (v["name"], v["group_name"], v["unit"], v["epsilon_f16"], v["rate_ms"]) == (
+        "temp",
+        "sensors",
+        "degC",
+        0x2E66,
+        0,
+    )
     assert (v["min"], v["max"], "persist_key" in v, v["desc_head"]) == (-1.0, 100.0, False, None)
     assert "unit" not in env.vc.val_list(oid=0x0101)["values"][0]
     # "temp", "sensors", "other" = 5 + 8 + 6 bytes; "sensors" is shared

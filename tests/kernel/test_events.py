@@ -115,7 +115,10 @@ def test_replay_gap_survives_a_replay_that_overflows_the_ring() -> None:
         bus.publish("output", None, {"i": i})
     sub = bus.subscribe(since_seq=0, max_events=2)
     got = _drain(sub)
-    assert [(e.type, e.data.get("reason")) for e in got[:2]] == [("warning", "replay_gap"), ("warning", "events_dropped")]
+    assert [(e.type, e.data.get("reason")) for e in got[:2]] == [
+        ("warning", "replay_gap"),
+        ("warning", "events_dropped"),
+    ]
     assert [e.data["i"] for e in got[2:]] == [6, 7]
     assert [e.seq for e in got] == sorted(e.seq for e in got)
 

@@ -27,7 +27,7 @@ def test_missing_edges_raise_and_change_nothing(state: TaskState, transition: Tr
         task.apply(transition)
     assert task.state is state
     assert info.value.code is ErrorCode.INVALID_TRANSITION
-    assert f"task 7 (job)" in info.value.message and state.value in info.value.message
+    assert "task 7 (job)" in info.value.message and state.value in info.value.message
     assert info.value.data == {"task": 7, "state": state.value, "transition": transition.value}
 
 

@@ -50,17 +50,32 @@ def summary(status: dict[str, Any]) -> dict[str, Any]:
     return {
         "state": status["run"]["state"],
         "phases": [
-            (ph["name"], ph["state"], [
-                (it["iteration"], it["score"], it["threshold"], it["verdict"], [(s["step"], s["status"]) for s in it["steps"]])
-                for it in ph["iterations"]
-            ])
+            (
+                ph["name"],
+                ph["state"],
+                [
+                    (
+                        it["iteration"],
+                        it["score"],
+                        it["threshold"],
+                        it["verdict"],
+                        [(s["step"], s["status"]) for s in it["steps"]],
+                    )
+                    for it in ph["iterations"]
+                ],
+            )
             for ph in status["phases"]
         ],
     }
 
 
 def step_starts(status: dict[str, Any]) -> dict[str, int]:
-    return {f"{ph['name']}/{s['step']}@{it['iteration']}": s["starts"] for ph in status["phases"] for it in ph["iterations"] for s in it["steps"]}
+    return {
+        f"{ph['name']}/{s['step']}@{it['iteration']}": s["starts"]
+        for ph in status["phases"]
+        for it in ph["iterations"]
+        for s in it["steps"]
+    }
 
 
 @pytest.fixture

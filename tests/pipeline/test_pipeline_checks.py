@@ -26,7 +26,10 @@ CHECKS = """
         checks:
           - {name: cov_text, kind: coverage, command: [sh, -c, "echo 'TOTAL   10   2   80%'"], target: 80, owners: [s]}
           - {name: cov_report, kind: coverage, report: coverage.json, owners: [s]}
-          - {name: unittest, kind: test_ratio, command: [sh, -c, "echo 'Ran 4 tests in 0.1s' >&2; echo 'FAILED (failures=1)' >&2; exit 1"], owners: [s]}
+          - name: unittest
+            kind: test_ratio
+            command: [sh, -c, "echo 'Ran 4 tests in 0.1s' >&2; echo 'FAILED (failures=1)' >&2; exit 1"]
+            owners: [s]
           - {name: no_summary, kind: test_ratio, command: [echo, hello], owners: [s]}
           - {name: json_ok, kind: json_score, command: [echo, '{"q": {"v": 0.5}}'], key: q.v, scale: 1, owners: [s]}
           - {name: json_missing, kind: json_score, command: [echo, '{"q": {}}'], key: q.v, owners: [s]}
@@ -43,7 +46,10 @@ EXPECTED = {
     "cov_text": (100, "coverage 80% (target 80%)"),
     "cov_report": (71.5, "coverage 71.5% (target 100%)"),
     "unittest": (75, "3 passed, 1 failed"),
-    "no_summary": (0, "no test summary found (auto); print e.g. '3 passed, 1 failed' or JSON {\"passed\": 3, \"failed\": 1}"),
+    "no_summary": (
+        0,
+        'no test summary found (auto); print e.g. \'3 passed, 1 failed\' or JSON {"passed": 3, "failed": 1}',
+    ),
     "json_ok": (50, "q.v = 0.5 (of 1)"),
     "json_missing": (0, "key 'q.v' not found in the command's JSON output"),
     "rubric": (70, "agent scored 70"),
@@ -57,9 +63,15 @@ async def test_every_check_kind_scores(pl: SimpleNamespace, client: Client, work
     (work / "coverage.json").write_text(json.dumps({"totals": {"percent_covered": 71.5}}))
     (work / "src").mkdir()
     (work / "src" / "a.txt").write_text("x")
-    pl.write(work / "rubric.sh", """
-        case "$1" in *"Is it friendly?"*) echo '{"score": 70, "reason": "friendly enough"}';; *) echo '{"score": 0}';; esac
-        """)
+    pl.write(
+        work / "rubric.sh",
+        """
+        case "$1" in
+          *"Is it friendly?"*) echo '{"score": 70, "reason": "friendly enough"}';;
+          *) echo '{"score": 0}';;
+        esac
+        """,
+    )
     run = await client.call("pipeline.validate", dir=str(work))
     await pl.finish(client, run["id"])
     status = await client.call("pipeline.status", run=run["id"])
@@ -79,24 +91,34 @@ async def test_pipeline_agent_steps_go_through_the_adapters_with_edit_permission
     finally:
         await ex.aclose()
     assert AgentRef(cli="codex").permissions == "edit"
-    argv = get_adapter("codex").build_argv(AgentRequest(agent="codex", prompt="-x", cwd=".", permissions="edit"), "codex")
+    argv = get_adapter("codex").build_argv(
+        AgentRequest(agent="codex", prompt="-x", cwd=".", permissions="edit"), "codex"
+    )
     assert "--full-auto" not in argv and "--sandbox=workspace-write" in argv and argv[-2:] == ["--", "-x"]
-    argv = get_adapter("claude").build_argv(AgentRequest(agent="claude", prompt="p", cwd=".", permissions="edit"), "claude")
+    argv = get_adapter("claude").build_argv(
+        AgentRequest(agent="claude", prompt="p", cwd=".", permissions="edit"), "claude"
+    )
     assert "--permission-mode=acceptEdits" in argv
 
 
 async def test_custom_agent_step_runs_as_an_agent_task(pl: SimpleNamespace, tmp_path: Path, work: Path) -> None:
     """A custom agent step runs through the agents layer's command adapter as an agent task."""
-    pl.write(work / "pipeline.yaml", """
+    pl.write(
+        work / "pipeline.yaml",
+        """
         name: builtin
         phases:
           - name: build
             steps:
               - name: writer
-                agent: {cli: custom, argv: [sh, -c, 'echo "$1" > prompt.txt', agent, "{prompt}"], prompt: "write {requirement}"}
+                agent:
+                  cli: custom
+                  argv: [sh, -c, 'echo "$1" > prompt.txt', agent, "{prompt}"]
+                  prompt: "write {requirement}"
             checks:
               - {name: prompt, kind: files_exist, paths: [prompt.txt], owners: [writer]}
-        """)
+        """,
+    )
     ex = await Executive.open(tmp_path / "home")
     try:
         run = await ex.pipelines.run(path=str(work / "pipeline.yaml"), requirement="a poem")
@@ -110,7 +132,9 @@ async def test_custom_agent_step_runs_as_an_agent_task(pl: SimpleNamespace, tmp_
 
 
 async def test_a_paused_step_holds_the_run(pl: SimpleNamespace, client: Client, work: Path) -> None:
-    pl.write(work / "pipeline.yaml", """
+    pl.write(
+        work / "pipeline.yaml",
+        """
         name: pause
         phases:
           - name: build
@@ -118,7 +142,8 @@ async def test_a_paused_step_holds_the_run(pl: SimpleNamespace, client: Client, 
               - {name: slow, command: [sh, -c, "while [ ! -e go ]; do sleep 0.05; done; touch done"]}
             checks:
               - {name: done, kind: files_exist, paths: [done], owners: [slow]}
-        """)
+        """,
+    )
     run = await client.call("pipeline.run", path=str(work / "pipeline.yaml"))
     tid = None
     for _ in range(400):
@@ -140,15 +165,21 @@ async def test_a_paused_step_holds_the_run(pl: SimpleNamespace, client: Client, 
 async def test_check_output_that_is_not_utf8_still_scores(pl: SimpleNamespace, client: Client, work: Path) -> None:
     # One Latin-1 byte in a test runner's output made the whole tail arrive as data_b64, read as "":
     # the summary line was lost and the check scored 0 ("no test summary found").
-    pl.write(work / "pipeline.yaml", r"""
+    pl.write(
+        work / "pipeline.yaml",
+        r"""
         name: bytes
         phases:
           - name: t
             steps:
               - {name: s, command: [true]}
             checks:
-              - {name: tests, kind: test_ratio, command: [sh, -c, "printf 'caf\\351 \\342\\234\\223 ok\\n3 passed, 1 failed\\n'"], owners: [s]}
-        """)
+              - name: tests
+                kind: test_ratio
+                command: [sh, -c, "printf 'caf\\351 \\342\\234\\223 ok\\n3 passed, 1 failed\\n'"]
+                owners: [s]
+        """,
+    )
     run = await client.call("pipeline.validate", dir=str(work))
     await pl.finish(client, run["id"])
     status = await client.call("pipeline.status", run=run["id"])
@@ -156,7 +187,9 @@ async def test_check_output_that_is_not_utf8_still_scores(pl: SimpleNamespace, c
     assert (check["score"], check["detail"]) == (75, "3 passed, 1 failed")
 
 
-async def test_diff_so_far_reads_at_most_the_limit_from_git(tmp_path: Path, work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_diff_so_far_reads_at_most_the_limit_from_git(
+    tmp_path: Path, work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # A fake git whose diff is 8 MiB in 4 KiB chunks (a dot in `count` per chunk); the reader stops at limit+1.
     from executive.pipeline.workspace import diff_so_far
 
@@ -192,7 +225,8 @@ async def test_exit_gate_reads_files_off_the_event_loop(work: Path, monkeypatch:
 
     (work / "coverage.json").write_text(json.dumps({"totals": {"percent_covered": 90}}))
     (work / "a.txt").write_text("x")
-    phase = parse_pipeline("""
+    phase = parse_pipeline(
+        """
 name: io
 phases:
   - name: p
@@ -201,7 +235,10 @@ phases:
     checks:
       - {name: cov, kind: coverage, report: coverage.json, target: 90, owners: [s]}
       - {name: glob, kind: files_exist, paths: ["*.txt"], owners: [s]}
-""", DEFAULT_LIMITS, source="test").phases[0]
+""",
+        DEFAULT_LIMITS,
+        source="test",
+    ).phases[0]
     threads: list[tuple[str, int]] = []
     real_matches, real_read_text = gates.matches, Path.read_text
 

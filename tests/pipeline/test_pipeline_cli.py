@@ -48,8 +48,10 @@ async def test_schema_errors_validate_and_exit_codes(e2e: SimpleNamespace, daemo
     assert r.rc == 0 and json.loads(r.out) == pipeline_schema()
 
     bad = tmp_path / "bad.yaml"
-    bad.write_text("name: x\nphases:\n  - name: a\n    steps: [{name: s, command: [true], timeout_s: 0}]\n"
-                   "    checks: [{name: c, kind: command, command: [true], owners: [s]}]\n")
+    bad.write_text(
+        "name: x\nphases:\n  - name: a\n    steps: [{name: s, command: [true], timeout_s: 0}]\n"
+        "    checks: [{name: c, kind: command, command: [true], owners: [s]}]\n"
+    )
     r = await e2e.run_cli(home, "pipeline", "run", str(bad))
     assert r.rc == 2 and "phases[0].steps[0].timeout_s" in r.err
 

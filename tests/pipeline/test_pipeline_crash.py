@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -79,8 +80,13 @@ async def _reference(pl: SimpleNamespace, c: Client, root: Path) -> tuple[dict[s
 
 
 @pytest.mark.parametrize("point,in_flight", BOUNDARIES, ids=[b[0] for b in BOUNDARIES])
-async def test_kill9_at_a_step_boundary_then_resume(pl: SimpleNamespace, 
-    point: str, in_flight: str | None, daemon_process: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+async def test_kill9_at_a_step_boundary_then_resume(
+    pl: SimpleNamespace,
+    point: str,
+    in_flight: str | None,
+    daemon_process: Callable[..., Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     pipeline = _project(tmp_path / "work")
     d = daemon_process()
@@ -150,13 +156,15 @@ async def test_daemon_dies_mid_step_then_that_step_reruns_once(
         assert pl.lines(work / "side.txt") == ["a", "b", "c"]
         status = await c.call("pipeline.status", run=run["id"])
         assert pl.step_starts(status) == {"build/a@1": 1, "build/b@1": 2, "ship/c@1": 1}
-        first_b = (await c.call("task.info", task=status["phases"][0]["iterations"][0]["steps"][1]["tasks"][0]))
+        first_b = await c.call("task.info", task=status["phases"][0]["iterations"][0]["steps"][1]["tasks"][0])
         assert first_b["end_reason"] == ("lost" if how == "kill9" else "cancelled")
     finally:
         await _close(c)
 
 
-async def test_approval_gate_waits_across_a_restart(pl: SimpleNamespace, daemon_process: Callable[..., Any], tmp_path: Path) -> None:
+async def test_approval_gate_waits_across_a_restart(
+    pl: SimpleNamespace, daemon_process: Callable[..., Any], tmp_path: Path
+) -> None:
     work = tmp_path / "work"
     pipeline = _project(work, approval=True)
     d = daemon_process()

@@ -24,8 +24,10 @@ def _iterations(status: dict[str, Any], phase: str) -> list[dict[str, Any]]:
 
 async def test_only_the_step_owning_the_failed_check_reruns(pl: SimpleNamespace, client: Client, work: Path) -> None:
     # b creates b.ok only on its second run; c's check always passes.
-    b_second_time = 'n=$(grep -c ^b$ side.txt); [ $n -ge 2 ] && touch b.ok; true'
-    pl.write(work / "p.yaml", f"""
+    b_second_time = "n=$(grep -c ^b$ side.txt); [ $n -ge 2 ] && touch b.ok; true"
+    pl.write(
+        work / "p.yaml",
+        f"""
         name: rework
         phases:
           - name: build
@@ -36,7 +38,8 @@ async def test_only_the_step_owning_the_failed_check_reruns(pl: SimpleNamespace,
               - {{name: a_ok, kind: files_exist, paths: [a.ok], owners: [a]}}
               - {{name: b_ok, kind: files_exist, paths: [b.ok], owners: [b]}}
               - {{name: c_ok, kind: command, command: [test, -e, c.ok], owners: [c]}}
-        """.replace("\n        ", "\n"))
+        """.replace("\n        ", "\n"),
+    )
     run = await client.call("pipeline.run", path=str(work / "p.yaml"))
     done = await pl.finish(client, run["id"])
     assert done["state"] == "passed", done["detail"]
@@ -65,13 +68,18 @@ def _climbing(step: int, start: int, max_iterations: int = 4) -> str:
         """
 
 
-async def test_threshold_table_rises_per_iteration_until_exhausted(pl: SimpleNamespace, client: Client, work: Path) -> None:
+async def test_threshold_table_rises_per_iteration_until_exhausted(
+    pl: SimpleNamespace, client: Client, work: Path
+) -> None:
     pl.write(work / "p.yaml", _climbing(10, 55))  # 55, 65, 75, 85 against 60, 75, 85, 90
     run = await client.call("pipeline.run", path=str(work / "p.yaml"))
     done = await pl.finish(client, run["id"])
     its = _iterations(await client.call("pipeline.status", run=run["id"]), "improve")
     assert [(it["score"], it["threshold"], it["verdict"]) for it in its] == [
-        (55, 60, "rework"), (65, 75, "rework"), (75, 85, "rework"), (85, 90, "exhausted"),
+        (55, 60, "rework"),
+        (65, 75, "rework"),
+        (75, 85, "rework"),
+        (85, 90, "exhausted"),
     ]
     assert done["state"] == "failed" and "exhausted" in done["detail"]
     assert pl.lines(work / "side.txt") == ["work"] * 4
@@ -86,9 +94,13 @@ async def test_a_phase_that_stops_improving_stops(pl: SimpleNamespace, client: C
     assert done["state"] == "failed" and "not_improving" in done["detail"]
 
 
-async def test_optional_steps_join_from_iteration_two_and_retries_back_off(pl: SimpleNamespace, client: Client, work: Path) -> None:
-    flaky = 'echo try >> tries.txt; [ $(wc -l < tries.txt) -ge 2 ]'
-    pl.write(work / "p.yaml", f"""
+async def test_optional_steps_join_from_iteration_two_and_retries_back_off(
+    pl: SimpleNamespace, client: Client, work: Path
+) -> None:
+    flaky = "echo try >> tries.txt; [ $(wc -l < tries.txt) -ge 2 ]"
+    pl.write(
+        work / "p.yaml",
+        f"""
         name: optional
         phases:
           - name: build
@@ -97,7 +109,8 @@ async def test_optional_steps_join_from_iteration_two_and_retries_back_off(pl: S
               - {{name: extra, required: false, command: [sh, -c, "echo extra >> side.txt; touch extra.ok"]}}
             checks:
               - {{name: extra_done, kind: files_exist, paths: [extra.ok], owners: [flaky]}}
-        """)
+        """,
+    )
     run = await client.call("pipeline.run", path=str(work / "p.yaml"))
     assert (await pl.finish(client, run["id"]))["state"] == "passed"
     its = _iterations(await client.call("pipeline.status", run=run["id"]), "build")
@@ -110,7 +123,9 @@ async def test_optional_steps_join_from_iteration_two_and_retries_back_off(pl: S
 
 async def test_steps_are_tasks_and_the_run_publishes_events(pl: SimpleNamespace, client: Client, work: Path) -> None:
     await client.call("events.subscribe", types=["pipeline.run", "pipeline.phase", "pipeline.step", "pipeline.gate"])
-    pl.write(work / "p.yaml", f"""
+    pl.write(
+        work / "p.yaml",
+        f"""
         name: events
         phases:
           - name: only
@@ -118,7 +133,8 @@ async def test_steps_are_tasks_and_the_run_publishes_events(pl: SimpleNamespace,
         {_step("a")}
             checks:
               - {{name: side, kind: files_exist, paths: [side.txt], owners: [a]}}
-        """.replace("\n        ", "\n"))
+        """.replace("\n        ", "\n"),
+    )
     run = await client.call("pipeline.run", path=str(work / "p.yaml"), requirement="count to one")
     assert (await pl.finish(client, run["id"]))["state"] == "passed"
     seen: list[dict[str, Any]] = []
@@ -126,8 +142,13 @@ async def test_steps_are_tasks_and_the_run_publishes_events(pl: SimpleNamespace,
         seen.append(await client.next_event(timeout=10))
     kinds = [(e["type"], e["data"].get("state") or e["data"].get("to") or e["data"].get("verdict")) for e in seen]
     assert kinds == [
-        ("pipeline.run", "running"), ("pipeline.phase", "started"), ("pipeline.step", "started"), ("pipeline.step", "ended"),
-        ("pipeline.gate", "passed"), ("pipeline.phase", "passed"), ("pipeline.run", "passed"),
+        ("pipeline.run", "running"),
+        ("pipeline.phase", "started"),
+        ("pipeline.step", "started"),
+        ("pipeline.step", "ended"),
+        ("pipeline.gate", "passed"),
+        ("pipeline.phase", "passed"),
+        ("pipeline.run", "passed"),
     ]
     step_end = seen[3]
     task = await client.call("task.info", task=step_end["pid"])
@@ -136,7 +157,9 @@ async def test_steps_are_tasks_and_the_run_publishes_events(pl: SimpleNamespace,
 
 
 async def test_entry_gate_blocks_a_phase(pl: SimpleNamespace, client: Client, work: Path) -> None:
-    pl.write(work / "p.yaml", f"""
+    pl.write(
+        work / "p.yaml",
+        f"""
         name: gated
         phases:
           - name: first
@@ -152,7 +175,8 @@ async def test_entry_gate_blocks_a_phase(pl: SimpleNamespace, client: Client, wo
         {_step("b")}
             checks:
               - {{name: side, kind: files_exist, paths: [side.txt], owners: [b]}}
-        """.replace("\n        ", "\n"))
+        """.replace("\n        ", "\n"),
+    )
     run = await client.call("pipeline.run", path=str(work / "p.yaml"))
     done = await pl.finish(client, run["id"])
     assert done["state"] == "failed" and "required file spec.md is missing" in done["detail"]
@@ -161,14 +185,21 @@ async def test_entry_gate_blocks_a_phase(pl: SimpleNamespace, client: Client, wo
     assert pl.lines(work / "side.txt") == ["a"]
 
 
-async def test_agent_rework_prompt_carries_failed_checks_and_the_diff(pl: SimpleNamespace, client: Client, work: Path) -> None:
+async def test_agent_rework_prompt_carries_failed_checks_and_the_diff(
+    pl: SimpleNamespace, client: Client, work: Path
+) -> None:
     # A custom agent: records each prompt, and does the job on its second run.
-    pl.write(work / "agent.sh", """
+    pl.write(
+        work / "agent.sh",
+        """
         printf '%s\\n=====\\n' "$1" >> prompts.txt
         [ "$(grep -c ===== prompts.txt)" -ge 2 ] && touch done.txt
         true
-        """)
-    pl.write(work / "p.yaml", """
+        """,
+    )
+    pl.write(
+        work / "p.yaml",
+        """
         name: agents
         phases:
           - name: build
@@ -180,7 +211,8 @@ async def test_agent_rework_prompt_carries_failed_checks_and_the_diff(pl: Simple
                   prompt: "Build it for: {requirement} (iteration {iteration})"
             checks:
               - {name: done_file, kind: files_exist, paths: [done.txt], owners: [writer]}
-        """)
+        """,
+    )
     run = await client.call("pipeline.run", path=str(work / "p.yaml"), requirement="a greeter")
     assert (await pl.finish(client, run["id"]))["state"] == "passed"
     first, second = (work / "prompts.txt").read_text().split("=====\n")[:2]
@@ -194,7 +226,9 @@ async def test_agent_rework_prompt_carries_failed_checks_and_the_diff(pl: Simple
 
 
 async def test_approval_gate_waits_then_continues(pl: SimpleNamespace, client: Client, work: Path) -> None:
-    pl.write(work / "p.yaml", f"""
+    pl.write(
+        work / "p.yaml",
+        f"""
         name: approval
         phases:
           - name: build
@@ -208,7 +242,8 @@ async def test_approval_gate_waits_then_continues(pl: SimpleNamespace, client: C
         {_step("b")}
             checks:
               - {{name: side, kind: files_exist, paths: [side.txt], owners: [b]}}
-        """.replace("\n        ", "\n"))
+        """.replace("\n        ", "\n"),
+    )
     run = await client.call("pipeline.run", path=str(work / "p.yaml"))
     waiting = await pl.finish(client, run["id"])
     assert waiting["state"] == "waiting_approval" and pl.lines(work / "side.txt") == ["a"]
@@ -226,7 +261,9 @@ async def test_approval_gate_waits_then_continues(pl: SimpleNamespace, client: C
 
 async def test_cancel_then_resume_reruns_the_cut_step_once(pl: SimpleNamespace, client: Client, work: Path) -> None:
     wait_go = "while [ ! -e go ]; do sleep 0.05; done"
-    pl.write(work / "p.yaml", f"""
+    pl.write(
+        work / "p.yaml",
+        f"""
         name: cancel
         phases:
           - name: build
@@ -234,7 +271,8 @@ async def test_cancel_then_resume_reruns_the_cut_step_once(pl: SimpleNamespace, 
         {_step("a")}      - {{name: b, command: [sh, -c, "{wait_go}; echo b >> side.txt"]}}
             checks:
               - {{name: side, kind: files_exist, paths: [side.txt], owners: [b]}}
-        """.replace("\n        ", "\n"))
+        """.replace("\n        ", "\n"),
+    )
     run = await client.call("pipeline.run", path=str(work / "p.yaml"))
 
     async def b_running() -> int | None:
@@ -263,7 +301,9 @@ async def test_cancel_then_resume_reruns_the_cut_step_once(pl: SimpleNamespace, 
 
 
 async def test_rework_from_a_step_redoes_it_and_what_follows(pl: SimpleNamespace, client: Client, work: Path) -> None:
-    pl.write(work / "p.yaml", f"""
+    pl.write(
+        work / "p.yaml",
+        f"""
         name: redo
         phases:
           - name: build
@@ -276,7 +316,8 @@ async def test_rework_from_a_step_redoes_it_and_what_follows(pl: SimpleNamespace
         {_step("c")}
             checks:
               - {{name: side, kind: files_exist, paths: [side.txt], owners: [c]}}
-        """.replace("\n        ", "\n"))
+        """.replace("\n        ", "\n"),
+    )
     run = await client.call("pipeline.run", path=str(work / "p.yaml"))
     assert (await pl.finish(client, run["id"]))["state"] == "passed"
     with pytest.raises(RpcError, match="a finished run resumes only with --rework-from"):
@@ -324,7 +365,9 @@ async def test_cancel_while_the_step_task_spawns_cancels_it(
     monkeypatch.setattr(TaskService, "_wait_started", wait_started)
     monkeypatch.setattr(PipelineEngine, "cancel", cancel)
     wait_go = "while [ ! -e go ]; do sleep 0.05; done"
-    pl.write(work / "p.yaml", f"""
+    pl.write(
+        work / "p.yaml",
+        f"""
         name: cancel
         phases:
           - name: build
@@ -332,7 +375,8 @@ async def test_cancel_while_the_step_task_spawns_cancels_it(
         {_step("a")}      - {{name: b, command: [sh, -c, "{wait_go}; echo b >> side.txt"]}}
             checks:
               - {{name: side, kind: files_exist, paths: [side.txt], owners: [b]}}
-        """.replace("\n        ", "\n"))
+        """.replace("\n        ", "\n"),
+    )
     run = await client.call("pipeline.run", path=str(work / "p.yaml"))
     tid = await asyncio.wait_for(spawning.get(), 20)
     cancelled = await client.call("pipeline.cancel", run=run["id"])

@@ -30,27 +30,81 @@ phases:
 
 # (description, yaml text, expected path of the first bad field, a phrase of the message)
 MALFORMED = [
-    ("negative timeout", GOOD.replace("command: [touch, out.txt]}", "command: [touch, out.txt], timeout_s: -1}"),
-     "phases[0].steps[0].timeout_s", "greater than 0"),
-    ("misspelt key", GOOD.replace("owners: [make]}", "owners: [make], wieght: 2}"), "phases[0].checks[0].wieght", "Extra inputs"),
-    ("unknown check kind", GOOD.replace("kind: files_exist", "kind: file_exists"), "phases[0].checks[0]", "file_exists"),
-    ("owner names no step", GOOD.replace("owners: [make]", "owners: [mkae]"), "phases[0].checks[0].owners[0]", "no step 'mkae'"),
-    ("step with command and agent", GOOD.replace("command: [touch, out.txt]}", "command: [x], agent: {prompt: hi}}"),
-     "phases[0].steps[0]", "exactly one of command"),
-    ("shell string instead of argv", GOOD.replace("command: [touch, out.txt]", "command: touch out.txt"),
-     "phases[0].steps[0].command", "valid list"),
-    ("path escapes the workdir", GOOD.replace("paths: [out.txt]", "paths: [../etc/passwd]"), "phases[0].checks[0].paths[0]", "'..'"),
-    ("unknown prompt placeholder", GOOD.replace("command: [touch, out.txt]}", "agent: {cli: claude, prompt: 'do {requirment}'}}"),
-     "phases[0].steps[0].agent.prompt", "{requirment}"),
-    ("thresholds fall", GOOD.replace("name: tiny", "name: tiny\ndefaults: {thresholds: [80, 70]}"), "defaults.thresholds", "must not decrease"),
-    ("threshold above 100", GOOD.replace("name: tiny", "name: tiny\ndefaults: {thresholds: [60, 120]}"), "defaults.thresholds[1]", "100"),
-    ("duplicate phase", GOOD + GOOD[GOOD.index("  - name: build"):], "phases[1].name", "used twice"),
+    (
+        "negative timeout",
+        GOOD.replace("command: [touch, out.txt]}", "command: [touch, out.txt], timeout_s: -1}"),
+        "phases[0].steps[0].timeout_s",
+        "greater than 0",
+    ),
+    (
+        "misspelt key",
+        GOOD.replace("owners: [make]}", "owners: [make], wieght: 2}"),
+        "phases[0].checks[0].wieght",
+        "Extra inputs",
+    ),
+    (
+        "unknown check kind",
+        GOOD.replace("kind: files_exist", "kind: file_exists"),
+        "phases[0].checks[0]",
+        "file_exists",
+    ),
+    (
+        "owner names no step",
+        GOOD.replace("owners: [make]", "owners: [mkae]"),
+        "phases[0].checks[0].owners[0]",
+        "no step 'mkae'",
+    ),
+    (
+        "step with command and agent",
+        GOOD.replace("command: [touch, out.txt]}", "command: [x], agent: {prompt: hi}}"),
+        "phases[0].steps[0]",
+        "exactly one of command",
+    ),
+    (
+        "shell string instead of argv",
+        GOOD.replace("command: [touch, out.txt]", "command: touch out.txt"),
+        "phases[0].steps[0].command",
+        "valid list",
+    ),
+    (
+        "path escapes the workdir",
+        GOOD.replace("paths: [out.txt]", "paths: [../etc/passwd]"),
+        "phases[0].checks[0].paths[0]",
+        "'..'",
+    ),
+    (
+        "unknown prompt placeholder",
+        GOOD.replace("command: [touch, out.txt]}", "agent: {cli: claude, prompt: 'do {requirment}'}}"),
+        "phases[0].steps[0].agent.prompt",
+        "{requirment}",
+    ),
+    (
+        "thresholds fall",
+        GOOD.replace("name: tiny", "name: tiny\ndefaults: {thresholds: [80, 70]}"),
+        "defaults.thresholds",
+        "must not decrease",
+    ),
+    (
+        "threshold above 100",
+        GOOD.replace("name: tiny", "name: tiny\ndefaults: {thresholds: [60, 120]}"),
+        "defaults.thresholds[1]",
+        "100",
+    ),
+    ("duplicate phase", GOOD + GOOD[GOOD.index("  - name: build") :], "phases[1].name", "used twice"),
     ("no phases", "name: tiny\nphases: []\n", "phases", "at least 1"),
     ("missing name", GOOD.replace("name: tiny\n", ""), "name", "Field required"),
-    ("entry requires a later phase", GOOD.replace("    steps:", "    entry: {requires: [deploy]}\n    steps:"),
-     "phases[0].entry.requires[0]", "not an earlier phase"),
-    ("too many iterations", GOOD.replace("name: tiny", "name: tiny\ndefaults: {max_iterations: 500}"),
-     "defaults.max_iterations", "pipeline_max_iterations"),
+    (
+        "entry requires a later phase",
+        GOOD.replace("    steps:", "    entry: {requires: [deploy]}\n    steps:"),
+        "phases[0].entry.requires[0]",
+        "not an earlier phase",
+    ),
+    (
+        "too many iterations",
+        GOOD.replace("name: tiny", "name: tiny\ndefaults: {max_iterations: 500}"),
+        "defaults.max_iterations",
+        "pipeline_max_iterations",
+    ),
 ]
 
 
@@ -76,7 +130,10 @@ def test_sizes_are_limited() -> None:
     with pytest.raises(PipelineInvalidError, match="pipeline_max_steps=1") as err:
         parse_pipeline(two_steps, dataclasses.replace(DEFAULT_LIMITS, pipeline_max_steps=1))
     assert err.value.path == "phases[0].steps"
-    bomb = "name: x\na: &a [1,1,1,1,1,1,1,1,1,1]\n" + "".join(f"{c}: &{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]\n" for p, c in zip("abcde", "bcdef"))
+    bomb = "name: x\na: &a [1,1,1,1,1,1,1,1,1,1]\n" + "".join(
+        f"{c}: &{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]\n"
+        for p, c in zip("abcde", "bcdef", strict=True)
+    )
     with pytest.raises(PipelineInvalidError, match="expands to more than"):
         parse_pipeline(bomb)
 

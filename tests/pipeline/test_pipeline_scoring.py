@@ -35,10 +35,20 @@ DECIDE = [
 @pytest.mark.parametrize("args,verdict", DECIDE)
 def test_decide(args: tuple, verdict: Verdict) -> None:
     score, threshold, iteration, previous, max_it, used, max_total, validate = args
-    assert scoring.decide(
-        score=score, threshold=threshold, iteration=iteration, max_iterations=max_it, previous=previous,
-        min_improvement=5, total_used=used, max_total=max_total, validate=validate,
-    ) is verdict
+    assert (
+        scoring.decide(
+            score=score,
+            threshold=threshold,
+            iteration=iteration,
+            max_iterations=max_it,
+            previous=previous,
+            min_improvement=5,
+            total_used=used,
+            max_total=max_total,
+            validate=validate,
+        )
+        is verdict
+    )
 
 
 def test_weighted_score_and_failed_checks() -> None:
@@ -70,11 +80,14 @@ def test_parse_test_summary(text: str, expected: tuple[int, int] | None) -> None
 
 
 def test_coverage_json_lookup_and_rubric_parsers() -> None:
-    assert scoring.parse_coverage_text("Name    Stmts   Miss  Cover\nsrc/a.py   10   1   90%\nTOTAL   20   3   85%\n") == 85.0
+    assert (
+        scoring.parse_coverage_text("Name    Stmts   Miss  Cover\nsrc/a.py   10   1   90%\nTOTAL   20   3   85%\n")
+        == 85.0
+    )
     assert scoring.coverage_from_report({"totals": {"percent_covered": 71.5}}) == 71.5
     assert scoring.json_from_output('log line\n{"summary": {"score": 3}}\n') == {"summary": {"score": 3}}
     assert scoring.lookup({"a": {"b": [1, {"c": 2}]}}, "a.b.1.c") == 2
-    with pytest.raises(KeyError, match="a.x"):
+    with pytest.raises(KeyError, match=r"a\.x"):
         scoring.lookup({"a": {"b": 1}}, "a.x.y")
     assert scoring.parse_rubric_score('thinking...\n{"score": 82, "reason": "ok"}') == 82
     stream = '{"type":"system"}\n{"type":"result","subtype":"success","result":"Done. {\\"score\\": 64}"}'

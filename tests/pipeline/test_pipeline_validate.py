@@ -22,7 +22,10 @@ def project(tmp_path: Path) -> Path:
 
 def _by_phase(status: dict) -> dict[str, list[tuple]]:
     return {
-        ph["name"]: [(it["iteration"], it["score"], it["threshold"], it["verdict"], [s["step"] for s in it["steps"]]) for it in ph["iterations"]]
+        ph["name"]: [
+            (it["iteration"], it["score"], it["threshold"], it["verdict"], [s["step"] for s in it["steps"]])
+            for it in ph["iterations"]
+        ]
         for ph in status["phases"]
     }
 
@@ -40,7 +43,8 @@ async def test_validate_scores_and_changes_no_file(pl: SimpleNamespace, client: 
     }
     docs = status["phases"][0]["iterations"][0]["checks"]
     assert [(c["name"], c["failed"], c["detail"]) for c in docs] == [
-        ("readme", False, "all present"), ("guide", True, "missing or empty: docs/guide.md"),
+        ("readme", False, "all present"),
+        ("guide", True, "missing or empty: docs/guide.md"),
     ]
     assert pl.tree_hash(project) == before, "validate must not change the project"
 
@@ -68,5 +72,5 @@ async def test_remediate_runs_only_the_rework_steps(pl: SimpleNamespace, client:
 async def test_validate_needs_a_directory_and_a_pipeline(client: Client, tmp_path: Path) -> None:
     with pytest.raises(RpcError, match="is not a directory"):
         await client.call("pipeline.validate", dir=str(tmp_path / "nope"))
-    with pytest.raises(RpcError, match="cannot read pipeline file .*pipeline.yaml"):
+    with pytest.raises(RpcError, match=r"cannot read pipeline file .*pipeline\.yaml"):
         await client.call("pipeline.validate", dir=str(tmp_path))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import os
 import sys
 from pathlib import Path
@@ -83,12 +84,13 @@ async def test_cancel_a_paused_tree(client: Client, e2e: Any) -> None:
     leader = psutil.Process(t["pid"])
     kids = await e2e.wait_for(lambda: len(leader.children()) == 2 and leader.children(), timeout=20)
     await client.call("task.pause", task=t["id"])
-    await e2e.wait_for(lambda: all(_stopped(p.pid) for p in [leader, *kids]), timeout=10)  # SIGSTOP lands asynchronously
+    # SIGSTOP lands asynchronously
+    await e2e.wait_for(lambda: all(_stopped(p.pid) for p in [leader, *kids]), timeout=10)
     await client.call("task.cancel", task=t["id"])
     done = await client.call("task.wait", task=t["id"], timeout=20)
     assert done["state"] == "ended" and done["end_reason"] == "cancelled" and done["signal"] == 15
     for p in [leader, *kids]:
-        await e2e.wait_for(lambda: e2e.gone(p.pid), timeout=10)
+        await e2e.wait_for(functools.partial(e2e.gone, p.pid), timeout=10)
 
 
 @pytest.mark.parametrize("parent_exits", [False, True], ids=["parent-alive", "parent-exited"])
@@ -229,7 +231,9 @@ async def test_cancel_during_spawn_sends_sigterm_not_a_late_sigkill(tmp_path: Pa
                 sent.append(sig)
             return super().signal_all(pids, sig)
 
-    ex = await Executive.open(tmp_path / "home", limits=dataclasses.replace(DEFAULT_LIMITS, kill_grace_s=30.0), os_api=SlowSpawn())
+    ex = await Executive.open(
+        tmp_path / "home", limits=dataclasses.replace(DEFAULT_LIMITS, kill_grace_s=30.0), os_api=SlowSpawn()
+    )
     try:
         run = asyncio.ensure_future(ex.task_run([PY, "-c", "import time; time.sleep(60)"]))
         for _ in range(100):  # until the spawn is under way (the supervisor exists, the process does not)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 import base64
+import collections
 import dataclasses
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -302,7 +303,9 @@ def _with_values(*values: str) -> str:
 
 
 async def test_metadata_conflicts_are_rejected_atomically(ex: Executive) -> None:
-    a = ex.vm.load(data_b64=_with_values('{"group": 1, "id": 1, "name": "rpm"}', '{"group": 1, "id": 2, "name": "temp"}'))
+    a = ex.vm.load(
+        data_b64=_with_values('{"group": 1, "id": 1, "name": "rpm"}', '{"group": 1, "id": 2, "name": "temp"}')
+    )
     before = ex.vm.runtime.valcmd.val_list()["values"]
     assert {v["oid"] for v in before} == {0x101, 0x102}
     tasks_before = len(ex.task_list())

@@ -57,7 +57,9 @@ async def test_history_survives_a_clean_restart(daemon_process: Any, e2e: Any) -
     await c.close()
 
 
-async def test_a_task_running_at_a_crash_is_lost_with_its_log_kept(daemon_process: Any, e2e: Any, tmp_path: Path) -> None:
+async def test_a_task_running_at_a_crash_is_lost_with_its_log_kept(
+    daemon_process: Any, e2e: Any, tmp_path: Path
+) -> None:
     d = daemon_process(extra=["--max-running", "1"])
     d.start()
     c = await d.client()

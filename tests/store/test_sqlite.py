@@ -33,7 +33,9 @@ def _version(path: Path) -> int:
 
 def _tables(path: Path) -> list[str]:
     with sqlite3.connect(path) as c:
-        return sorted(r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'index', 'trigger')"))
+        return sorted(
+            r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'index', 'trigger')")
+        )
 
 
 def _task(tid: int, **kw: object) -> Task:
@@ -60,7 +62,9 @@ def test_migrations_are_idempotent(tmp_path: Path, migrations: list[tuple[str, s
     assert _version(db) == v + 1
 
 
-def test_migration_sql_may_hold_semicolons_in_comments_strings_and_triggers(tmp_path: Path, migrations: list[tuple[str, str]]) -> None:
+def test_migration_sql_may_hold_semicolons_in_comments_strings_and_triggers(
+    tmp_path: Path, migrations: list[tuple[str, str]]
+) -> None:
     register_migration(
         "e2e_semicolons",
         """

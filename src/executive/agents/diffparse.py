@@ -339,7 +339,8 @@ class _Parser:
                 raise self.fail(f"a deleted file's hunk must end with +0,0, not +{h.new_start},{h.new_count}")
             if h.old_start < last_end:
                 raise self.fail(
-                    f"hunks overlap or are out of order (this one starts at old line {h.old_start}, the previous ended at {last_end})"
+                    f"hunks overlap or are out of order (this one starts at old line {h.old_start},"
+                    f" the previous ended at {last_end})"
                 )
             self.i += 1
             self._hunk_body(h)

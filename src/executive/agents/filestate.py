@@ -20,7 +20,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-__all__ = ["FileState", "capture", "fingerprint", "restore"]
+__all__ = ["FileState", "capture", "fingerprint", "restore", "restore_all"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -92,6 +92,12 @@ def check_restorable(workspace: Path, states: list[FileState]) -> None:
         _check_inside(workspace, workspace / st.path)
 
 
+def restore_all(workspace: Path, states: list[FileState]) -> None:
+    """Restore every state in order (one call for a worker thread)."""
+    for st in states:
+        restore(workspace, st)
+
+
 def restore(workspace: Path, state: FileState) -> None:
     """Make ``workspace/state.path`` exactly ``state`` again (never outside the workspace)."""
     target = workspace / state.path
@@ -115,7 +121,7 @@ def restore(workspace: Path, state: FileState) -> None:
         os.symlink(os.fsdecode(state.content or b""), tmp)
         os.replace(tmp, target)
         return
-    fd, tmp = tempfile.mkstemp(prefix=".executive-restore-", dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=".executive-restore-", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(state.content or b"")
@@ -123,8 +129,8 @@ def restore(workspace: Path, state: FileState) -> None:
             os.fchmod(f.fileno(), (state.mode or 0o644) & 0o7777)
         if target.is_dir() and not target.is_symlink():
             raise IsADirectoryError(f"{target} is now a directory; cannot restore the file")
-        os.replace(tmp, target)
+        os.replace(tmp_name, target)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
         raise

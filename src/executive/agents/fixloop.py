@@ -34,6 +34,7 @@ on the bus (pid null, ``data.run``) narrate progress for ``executive fix``.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import dataclasses
 import os
 import re
@@ -101,7 +102,8 @@ class _Tests:
 
 def extract_diff(text: str) -> str | None:
     """The last fenced ```diff block of an agent's message that parses as a patch."""
-    for block in reversed(_FENCE.findall(text or "")):
+    blocks: list[str] = _FENCE.findall(text or "")
+    for block in reversed(blocks):
         try:
             parse_patch(block)
         except PatchInvalidError:
@@ -308,7 +310,9 @@ class FixLoops:
     def _event(self, run_id: int, phase: str, **data: Any) -> None:
         self.ex.bus.publish("fix", None, {"run": run_id, "phase": phase, **data})
 
-    async def _tests(self, run_id: int, argv: list[str], cwd: str, label: str, session_id: str | None) -> _Tests:
+    async def _tests(
+        self, run_id: int, argv: builtins.list[str], cwd: str, label: str, session_id: str | None
+    ) -> _Tests:
         live = self._live_tasks.setdefault(run_id, set())
         started: list[int] = []
 
@@ -333,7 +337,9 @@ class FixLoops:
         code = out.exit_code if out.end_reason == "exited" else 1
         return _Tests(count_failures(out.output, code), out, count_passed(out.output, code))
 
-    async def _main(self, run_id: int, p: FixParams, argv: list[str], workspace: Path, session_id: str | None) -> None:
+    async def _main(
+        self, run_id: int, p: FixParams, argv: builtins.list[str], workspace: Path, session_id: str | None
+    ) -> None:
         event, detail = FixRunEvent.FAIL, ""
         pending: list[int] = []  # applied patches not judged yet (rolled back if we are cancelled)
         try:
@@ -364,7 +370,13 @@ class FixLoops:
             self._live_tasks.pop(run_id, None)
 
     async def _loop(
-        self, run_id: int, p: FixParams, argv: list[str], workspace: Path, session_id: str | None, pending: list[int]
+        self,
+        run_id: int,
+        p: FixParams,
+        argv: builtins.list[str],
+        workspace: Path,
+        session_id: str | None,
+        pending: builtins.list[int],
     ) -> tuple[FixRunEvent, str]:
         tests = await self._tests(run_id, argv, p.cwd, "baseline", session_id)
         before = tests.failures
@@ -486,17 +498,19 @@ class FixLoops:
         run_id: int,
         iteration: int,
         p: FixParams,
-        argv: list[str],
+        argv: builtins.list[str],
         workspace: Path,
         current: _Tests,
         session_id: str | None,
-        pending: list[int],
+        pending: builtins.list[int],
     ) -> tuple[dict[str, Any] | None, _Tests, float]:
         """Ask for a reproducing test; returns (the kept regression test or None, the test state, cost)."""
         t0 = time.time()
         prompt = (
-            f"The test command `{' '.join(argv)}` fails. Write a regression test that reproduces this failure: add a test that fails "
-            f"now because of the bug and will pass once it is fixed. Do not fix the bug itself.\n\nFailing output (tail):\n```\n{self._tail(current)}\n```\n"
+            f"The test command `{' '.join(argv)}` fails. Write a regression test that reproduces this failure: "
+            "add a test that fails now because of the bug and will pass once it is fixed. "
+            "Do not fix the bug itself.\n\n"
+            f"Failing output (tail):\n```\n{self._tail(current)}\n```\n"
         )
         diff, result, agent_task = await self._agent_patch(run_id, p, workspace, prompt, session_id)
         row = {
@@ -550,21 +564,23 @@ class FixLoops:
         run_id: int,
         iteration: int,
         p: FixParams,
-        argv: list[str],
+        argv: builtins.list[str],
         workspace: Path,
         current: _Tests,
         regression: dict[str, Any] | None,
         session_id: str | None,
-        pending: list[int],
+        pending: builtins.list[int],
     ) -> tuple[bool, _Tests, float]:
         """One fix attempt; returns (kept, the test state afterwards, cost)."""
         t0 = time.time()
         extra = ""
         if regression:
-            extra = f" The regression test in {', '.join(os.path.relpath(f, workspace) for f in regression['files'])} must pass too."
+            files = ", ".join(os.path.relpath(f, workspace) for f in regression["files"])
+            extra = f" The regression test in {files} must pass too."
         prompt = (
-            f"The test command `{' '.join(argv)}` fails ({current.failures} failure(s)). Fix the code so the tests pass; do not weaken "
-            f"or delete tests.{extra}\n\nFailing output (tail):\n```\n{self._tail(current)}\n```\n"
+            f"The test command `{' '.join(argv)}` fails ({current.failures} failure(s)). "
+            f"Fix the code so the tests pass; do not weaken or delete tests.{extra}\n\n"
+            f"Failing output (tail):\n```\n{self._tail(current)}\n```\n"
         )
         diff, result, agent_task = await self._agent_patch(run_id, p, workspace, prompt, session_id)
         row = {
@@ -622,7 +638,10 @@ class FixLoops:
                         if p.commit:
                             await self.agents.patches.commit(
                                 pid,
-                                message=f"fix: make `{' '.join(argv)[:60]}` pass\n\nexecutive fix run {run_id}, attempt {iteration}",
+                                message=(
+                                    f"fix: make `{' '.join(argv)[:60]}` pass\n\n"
+                                    f"executive fix run {run_id}, attempt {iteration}"
+                                ),
                             )
                     row.update(outcome="kept", detail=note)
                     current, kept = after, True

@@ -220,12 +220,16 @@ class PatchEngine:
                 await self._move(
                     pid,
                     PatchEvent.VERIFY_FAILED,
-                    f"verification `{shlex.join(verify_argv)[:200]}` failed ({out.describe()}); the real tree was not touched",
+                    f"verification `{shlex.join(verify_argv)[:200]}` failed ({out.describe()}); "
+                    "the real tree was not touched",
                     fields,
                 )
                 return None
             await self.ex.store.call(lambda s: s.patch_update(pid, fields))
-            return f"verification `{shlex.join(verify_argv)[:200]}` passed ({out.describe()}) in a mirror of the tree before apply"
+            return (
+                f"verification `{shlex.join(verify_argv)[:200]}` passed ({out.describe()}) "
+                "in a mirror of the tree before apply"
+            )
 
     async def _git_apply(self, where: Path, patch: Patch, text: str, *, check: bool) -> str | None:
         """Run git apply; returns None on success, else git's message."""
@@ -247,7 +251,8 @@ class PatchEngine:
             await self._move(
                 pid,
                 PatchEvent.APPLY_FAILED,
-                f"the touched files hold {total} bytes; the rollback snapshot limit is {self.ex.limits.patch_snapshot_bytes}",
+                f"the touched files hold {total} bytes; "
+                f"the rollback snapshot limit is {self.ex.limits.patch_snapshot_bytes}",
             )
             return False
         dirs = [p for p in pre if p.exists and p.content is None]
@@ -260,7 +265,7 @@ class PatchEngine:
         if err is None:
             err = await self._git_apply(workspace, patch, text, check=False)
             if err is not None:  # git apply is all-or-nothing, but a crash or full disk is not: put every byte back
-                await asyncio.to_thread(lambda: [filestate.restore(workspace, s) for s in pre])
+                await asyncio.to_thread(filestate.restore_all, workspace, pre)
         if err is not None:
             await self._move(pid, PatchEvent.APPLY_FAILED, f"git apply failed on {workspace}: {err}")
             return False
@@ -308,7 +313,7 @@ class PatchEngine:
                 raise NotAllowedError(
                     f"patch {pid}: {exc}; remove that link, then roll back again", data={"patch": pid}
                 ) from exc
-            await asyncio.to_thread(lambda: [filestate.restore(workspace, st) for st in order])
+            await asyncio.to_thread(filestate.restore_all, workspace, order)
             after = await asyncio.to_thread(
                 lambda: {st.path: filestate.capture(workspace, st.path).sha for st, _ in files}
             )
@@ -422,7 +427,8 @@ class PatchEngine:
         if event not in ledger.TRANSITIONS[state]:
             allowed = ", ".join(e.value for e in ledger.TRANSITIONS[state]) or "nothing (its state is final)"
             raise PatchTransitionError(
-                f"patch {rec['id']} is {state.value}: it cannot be {event.value} (from {state.value} it can only be {allowed})",
+                f"patch {rec['id']} is {state.value}: it cannot be {event.value} "
+                f"(from {state.value} it can only be {allowed})",
                 data={"patch": rec["id"], "state": state.value, "event": event.value},
             )
 

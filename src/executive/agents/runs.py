@@ -93,6 +93,8 @@ def _lost_fields() -> dict[str, Any]:
     """What a run a dead daemon left running becomes: RUNNING -> LOST, not ok."""
     lost = _move(0, AgentRunState.RUNNING, AgentRunEvent.LOST)
     return {"state": lost.value, "ok": False, "errors": ["lost"]}
+
+
 _NOT_SILENT = (TaskState.QUEUED, TaskState.STARTING, TaskState.PAUSED)  # states whose time the idle timeout skips
 
 
@@ -245,7 +247,8 @@ class AgentRuns:
         exe = adapter.resolve_bin(req.bin, os.environ.get("PATH"))
         if exe is None:
             raise AgentNotUsableError(
-                f"{req.bin or adapter.default_bin!r} not found; install {adapter.name} or pass --bin PATH (`executive agent check` explains)",
+                f"{req.bin or adapter.default_bin!r} not found; install {adapter.name} or pass --bin PATH "
+                "(`executive agent check` explains)",
                 data={"agent": adapter.name, "bin": req.bin},
             )
         argv = adapter.build_argv(req, exe)
@@ -635,7 +638,7 @@ class AgentRuns:
         out += [e.to_dict() for e in parser.finish(end)]
         truncated = len(out) > n
         if truncated:  # keep the result: it is what a replay is usually for
-            out = out[: n - 1] + [out[-1]]
+            out = [*out[: n - 1], out[-1]]
         return {"task": tid, "events": out, "truncated": truncated}
 
 

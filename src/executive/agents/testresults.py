@@ -71,9 +71,9 @@ def count_passed(output: str, exit_code: int | None) -> int | None:
             return total
         bad = list(_UNITTEST.finditer(output))
         return max(total - sum(int(v) for _, v in _UNITTEST_PART.findall(bad[-1].group(1))), 0) if bad else None
-    if m := list(_JEST.finditer(output)):
-        n = _PASSED.search(m[-1].group(1))
+    if jest := list(_JEST.finditer(output)):
+        n = _PASSED.search(jest[-1].group(1))
         return int(n.group(1)) if n else 0
-    if m := list(_CARGO_PASSED.finditer(output)):
-        return int(m[-1].group(1))
+    if cargo := list(_CARGO_PASSED.finditer(output)):
+        return int(cargo[-1].group(1))
     return None

@@ -26,6 +26,7 @@ serialised (``git worktree`` edits shared metadata).
 from __future__ import annotations
 
 import asyncio
+import builtins
 import collections
 import contextlib
 import dataclasses
@@ -145,7 +146,7 @@ class Worktrees:
                 return f"task {task.id} ({task.state.value})"
         return None
 
-    async def stale(self) -> list[dict[str, Any]]:
+    async def stale(self) -> builtins.list[dict[str, Any]]:
         """Worktrees nothing uses any more, with the reason each is stale."""
         out = []
         for wt in await self.ex.store.call(_alive):
@@ -163,7 +164,9 @@ class Worktrees:
 
     # --- lifecycle -----------------------------------------------------------------
     async def create(self, cwd: str, *, purpose: str, branch: bool) -> Worktree:
-        """Make a worktree mirroring the working state of the repository around ``cwd``; it is held until :meth:`release`.
+        """Make a worktree mirroring the working state of the repository around ``cwd``.
+
+        It is held until :meth:`release`.
 
         Raises:
             NotARepositoryError: ``cwd`` is not in a git work tree with a commit.
@@ -177,7 +180,8 @@ class Worktrees:
         cap = self.ex.limits.max_worktrees
         if len(alive) >= cap:
             raise LimitError(
-                f"{len(alive)} worktrees exist; the limit is {cap}. Remove unused ones with `executive agent worktrees --prune`",
+                f"{len(alive)} worktrees exist; the limit is {cap}. "
+                "Remove unused ones with `executive agent worktrees --prune`",
                 data={"limit": cap},
             )
         now = time.time()
@@ -266,7 +270,7 @@ class Worktrees:
         await self._remove(wt, reason)
         return self._describe(wt)
 
-    async def prune(self, *, older_than: float = 0.0) -> list[dict[str, Any]]:
+    async def prune(self, *, older_than: float = 0.0) -> builtins.list[dict[str, Any]]:
         """Remove every stale worktree created more than ``older_than`` seconds ago; returns what was removed."""
         now = time.time()
         removed = []

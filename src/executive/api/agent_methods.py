@@ -38,9 +38,10 @@ def _svc(ctx: Any) -> AgentsService:
 
 
 def _touch(ctx: Any) -> str | None:
-    if ctx.session_id:
-        ctx.service.session_touch(ctx.session_id)
-    return ctx.session_id
+    session_id: str | None = ctx.session_id
+    if session_id:
+        ctx.service.session_touch(session_id)
+    return session_id
 
 
 # --- agent.* --------------------------------------------------------------------------

@@ -86,7 +86,8 @@ class RpcConnection:
                     error_response(
                         None,
                         ErrorCode.FRAME_TOO_LARGE,
-                        f"frame of {size} bytes exceeds the limit of {limit}; split the request (e.g. send input in pieces)",
+                        f"frame of {size} bytes exceeds the limit of {limit}; "
+                        "split the request (e.g. send input in pieces)",
                         {"limit": limit},
                     )
                 )
@@ -125,7 +126,8 @@ class RpcConnection:
             error_response(
                 _request_id(frame),
                 ErrorCode.UNAUTHORIZED,
-                "unauthorized: present the token from $EXECUTIVE_HOME/token as 'Authorization: Bearer <token>' or '?token=<token>'",
+                "unauthorized: present the token from $EXECUTIVE_HOME/token as 'Authorization: Bearer <token>' "
+                "or '?token=<token>'",
             )
         )
 

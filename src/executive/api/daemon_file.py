@@ -37,6 +37,8 @@ def read_daemon_file(home: Path) -> dict[str, Any]:
         raise DaemonNotRunning(hint) from None
     except ValueError as exc:
         raise DaemonNotRunning(f"{path} is damaged ({exc}); {hint}") from None
+    if not isinstance(info, dict):
+        raise DaemonNotRunning(f"{path} is damaged (not a JSON object); {hint}")
     pid = info.get("pid")
     if isinstance(pid, int):
         try:

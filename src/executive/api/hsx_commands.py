@@ -1,4 +1,6 @@
-"""HSX commands for tasks, the clock, registers, memory, mailboxes, values and diagnostics (spec hsx-executive §3.1, §3.4, §3.5, §3.8, §3.9).
+"""HSX commands for tasks, the clock, registers, memory, mailboxes, values and diagnostics.
+
+Spec hsx-executive §3.1, §3.4, §3.5, §3.8, §3.9.
 
 Each handler maps one HSX command onto ``Executive.vm`` and shapes the reply
 as the reference does.  Semantics chosen for this port:

@@ -82,7 +82,7 @@ def debug_step(call: Call, pid: int, steps: int, *, source_only: bool) -> dict[s
     if dbg is None:
         return cast(dict[str, Any], call.ex.vm.step(pid, steps, session_id=call.session))
     fn = dbg.step_source if source_only else dbg.step
-    return fn(pid, steps, session_id=call.session)
+    return cast(dict[str, Any], fn(pid, steps, session_id=call.session))
 
 
 # --- breakpoints -----------------------------------------------------------------------------------
@@ -97,15 +97,15 @@ def _bp(call: Call) -> dict[str, Any]:
     op = _op(call, "list")
     pid = int_arg(call, "pid")
     if op in _BP_LIST:
-        return dbg.bp_list(pid)
+        return cast(dict[str, Any], dbg.bp_list(pid))
     if op in _BP_ADD:
         if call.get("addr", "address") is None:
             raise HsxError(f"bp {op} requires 'addr'")
-        return dbg.bp_add(pid, _where(call, "addr", "address"), session_id=call.session)
+        return cast(dict[str, Any], dbg.bp_add(pid, _where(call, "addr", "address"), session_id=call.session))
     if op in _BP_REMOVE:
         if call.get("addr", "address") is None:
             raise HsxError(f"bp {op} requires 'addr'")
-        return dbg.bp_remove(pid, _where(call, "addr", "address"), session_id=call.session)
+        return cast(dict[str, Any], dbg.bp_remove(pid, _where(call, "addr", "address"), session_id=call.session))
     if op in _BP_CLEAR:
         out = dbg.bp_clear(pid, session_id=call.session)
         return {**out, **dbg.bp_list(pid)}  # the list as it is after the clear
@@ -113,15 +113,21 @@ def _bp(call: Call) -> dict[str, Any]:
 
 
 def _bp_add(call: Call) -> dict[str, Any]:
-    return _debug(call).bp_add(int_arg(call, "pid"), _where(call, "address", "addr"), session_id=call.session)
+    return cast(
+        dict[str, Any],
+        _debug(call).bp_add(int_arg(call, "pid"), _where(call, "address", "addr"), session_id=call.session),
+    )
 
 
 def _bp_remove(call: Call) -> dict[str, Any]:
-    return _debug(call).bp_remove(int_arg(call, "pid"), _where(call, "address", "addr"), session_id=call.session)
+    return cast(
+        dict[str, Any],
+        _debug(call).bp_remove(int_arg(call, "pid"), _where(call, "address", "addr"), session_id=call.session),
+    )
 
 
 def _bp_list(call: Call) -> dict[str, Any]:
-    return _debug(call).bp_list(int_arg(call, "pid"))
+    return cast(dict[str, Any], _debug(call).bp_list(int_arg(call, "pid")))
 
 
 # --- symbols ---------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import structlog
@@ -59,7 +59,8 @@ class HsxServer:
             self.server = await asyncio.start_server(self._serve, host, port, reuse_address=True, limit=_READ_CHUNK)
         except OSError as exc:
             raise BadParamsError(
-                f"cannot listen on {host}:{port} for the HSX port: {exc.strerror or exc}; pick another --hsx-port (0 = any free port)"
+                f"cannot listen on {host}:{port} for the HSX port: {exc.strerror or exc}; "
+                "pick another --hsx-port (0 = any free port)"
             ) from exc
         self.host, self.port = self.server.sockets[0].getsockname()[:2]
         self._spawn(self._housekeep())
@@ -89,7 +90,7 @@ class HsxServer:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -130,7 +131,8 @@ class HsxServer:
                         "version": 1,
                         "status": "error",
                         "error": (
-                            f"too many connections ({limits.hsx_max_connections}, limit hsx_max_connections); close idle clients and retry"
+                            f"too many connections ({limits.hsx_max_connections}, limit hsx_max_connections); "
+                            "close idle clients and retry"
                         ),
                     }
                 )

@@ -137,7 +137,8 @@ class Dispatcher:
                 error_response(
                     None,
                     ErrorCode.PARSE_ERROR,
-                    f"parse error: the frame is not valid JSON ({exc}); send one JSON-RPC 2.0 object or array per frame",
+                    f"parse error: the frame is not valid JSON ({exc}); "
+                    "send one JSON-RPC 2.0 object or array per frame",
                 )
             )
         if isinstance(msg, list):

@@ -88,7 +88,6 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-
 def check_exposure(opts: ServeOptions) -> None:
     """Refuse an address or TLS setup that would expose the daemon by accident.
 

@@ -93,8 +93,16 @@ def regs_table(state: dict[str, Any]) -> Table:
         table.add_row(*items)
     psw = state.get("psw", 0)
     psw_text = f"0x{psw:X} {flags(psw)}"
-    table.add_row("PC", f"[cyan]0x{state.get('pc', 0):08X}[/]", "SP", f"0x{state.get('sp', 0):08X}",
-                  "PSW", f"[bold yellow]{psw_text}[/]" if "PSW" in changed else psw_text, "depth", str(state.get("depth", 0)))  # fmt: skip
+    table.add_row(
+        "PC",
+        f"[cyan]0x{state.get('pc', 0):08X}[/]",
+        "SP",
+        f"0x{state.get('sp', 0):08X}",
+        "PSW",
+        f"[bold yellow]{psw_text}[/]" if "PSW" in changed else psw_text,
+        "depth",
+        str(state.get("depth", 0)),
+    )
     return table
 
 
@@ -158,7 +166,8 @@ def event_line(ev: dict[str, Any]) -> str | None:
         return f"[bold magenta]■ {escape(d.get('reason', 'break'))}[/] at {address(d.get('pc'))}{sym}{changed}"
     if t == "watch_update":
         at = f" at {address(d['pc'])}" if d.get("pc") is not None else ""
-        return f"[bold]watch {d['watch_id']}[/] {escape(str(d['expr']))}: {d['old']} → [bold yellow]{watched(d['new'])}[/]{at}"
+        new = f"[bold yellow]{watched(d['new'])}[/]"
+        return f"[bold]watch {d['watch_id']}[/] {escape(str(d['expr']))}: {d['old']} → {new}{at}"
     if t == "task_state" and d.get("to") == "ended":
         code = f" with status {d['exit_code']}" if d.get("exit_code") is not None else ""
         detail = f" — {escape(str(d['detail']))}" if d.get("detail") else ""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from executive.api.client import Client
 
@@ -20,7 +20,7 @@ __all__ = ["OutputFollower"]
 
 def event_bytes(data: dict[str, Any]) -> bytes:
     if "data" in data:
-        return data["data"].encode("utf-8")
+        return cast(str, data["data"]).encode("utf-8")
     return base64.b64decode(data["data_b64"])
 
 
@@ -87,4 +87,4 @@ class OutputFollower:
             elif ev["type"] == "task_state" and ev["pid"] == self.task and ev["data"].get("to") == "ended":
                 await self.finish()
                 if stop_on_end:
-                    return ev["data"]
+                    return cast(dict[str, Any], ev["data"])

@@ -178,7 +178,7 @@ def run(
         ("idle_timeout", idle_timeout),
     ):
         if v is not None:
-            params[k] = os.path.abspath(v) if k == "bin" and os.sep in v else v
+            params[k] = os.path.abspath(v) if k == "bin" and isinstance(v, str) and os.sep in v else v
     if allowed_tool:
         params["allowed_tools"] = allowed_tool
     if file:

@@ -25,7 +25,7 @@ import shlex
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import typer
 from rich.markup import escape
@@ -188,7 +188,7 @@ class DebugPrompt:
             raise ValueError(f"no symbol named {base!r}")
         if sym["space"] != "data":
             raise ValueError(f"{base} is {sym['type']} in the code space; use disasm for code")
-        return sym["address"] + (int(off, 0) if off else 0)
+        return cast(int, sym["address"]) + (int(off, 0) if off else 0)
 
 
 # ---------------------------------------------------------------------- commands
@@ -309,7 +309,8 @@ async def _watch(p: DebugPrompt, args: list[str]) -> None:
         w = await p.call("debug.watch.add", expr=args[0], length=int(args[1]) if len(args) > 1 else 4)
         extra = f" ({escape(w['location'])})" if w.get("location") else ""
         console.print(
-            f"watch [bold]{w['id']}[/] {escape(str(w['expr']))} at {view.address(w['address'])}{extra} = {view.watched(w['value'])}"
+            f"watch [bold]{w['id']}[/] {escape(str(w['expr']))} "
+            f"at {view.address(w['address'])}{extra} = {view.watched(w['value'])}"
         )
         return
     r = await p.call("debug.watch.list")
@@ -317,7 +318,8 @@ async def _watch(p: DebugPrompt, args: list[str]) -> None:
         console.print("[dim]no watches[/]")
     for w in r["watches"]:
         console.print(
-            f"watch [bold]{w['id']}[/] {escape(str(w['expr']))} at {view.address(w['address'])} = {view.watched(w['value'])}"
+            f"watch [bold]{w['id']}[/] {escape(str(w['expr']))} "
+            f"at {view.address(w['address'])} = {view.watched(w['value'])}"
         )
 
 
@@ -337,10 +339,12 @@ async def _trace(p: DebugPrompt, args: list[str]) -> None:
     for rec in r["records"]:
         changed = " ".join(rec.get("changed_regs") or [])
         console.print(
-            f"[dim]#{rec['seq']}[/] {view.address(rec['pc'])} [dim]{rec['opcode']:08x}[/] → {view.address(rec.get('next_pc'))}  [yellow]{changed}[/]"
+            f"[dim]#{rec['seq']}[/] {view.address(rec['pc'])} [dim]{rec['opcode']:08x}[/] "
+            f"→ {view.address(rec.get('next_pc'))}  [yellow]{changed}[/]"
         )
     console.print(
-        f"[dim]{r['returned']} of {r['count']} records (capacity {r['capacity']}, tracing {'on' if r['enabled'] else 'off'})[/]"
+        f"[dim]{r['returned']} of {r['count']} records (capacity {r['capacity']}, "
+        f"tracing {'on' if r['enabled'] else 'off'})[/]"
     )
 
 
@@ -435,7 +439,7 @@ async def _quit(p: DebugPrompt, args: list[str]) -> None:
 def _paused(ev: dict[str, Any]) -> bool:
     """A ``task_state`` event saying the task just became paused (VM events carry ``vm_to``)."""
     d = ev["data"]
-    return (
+    return bool(
         ev["type"] == "task_state"
         and d.get("vm_to", d.get("to")) == "paused"
         and d.get("vm_from", d.get("from")) != "paused"

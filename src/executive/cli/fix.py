@@ -27,7 +27,8 @@ def _print_stats(st: dict[str, Any]) -> None:
         f"success rate {rate}"
     )
     console.print(
-        f"attempts: {st['attempts']} ({', '.join(f'{k} {v}' for k, v in sorted(st['attempts_by_outcome'].items())) or 'none'}); "
+        f"attempts: {st['attempts']} "
+        f"({', '.join(f'{k} {v}' for k, v in sorted(st['attempts_by_outcome'].items())) or 'none'}); "
         f"fix attempts kept {st['fix_attempts_kept']}/{st['fix_attempts']} ({arate})"
     )
     avg = "-" if st["avg_attempt_s"] is None else f"{st['avg_attempt_s']:.1f}s"
@@ -58,7 +59,8 @@ def _print_event(d: dict[str, Any]) -> None:
         colour = _OUTCOME_COLOUR.get(d["outcome"], "red")
         patch = f" patch {d['patch_id']}" if d.get("patch_id") else ""
         console.print(
-            f"attempt {d['iteration']} ({d['kind']}): [{colour}]{d['outcome']}[/]{patch} — {escape(d.get('detail') or '')}"
+            f"attempt {d['iteration']} ({d['kind']}): [{colour}]{d['outcome']}[/]{patch} "
+            f"— {escape(d.get('detail') or '')}"
         )
     elif phase == "done":
         colour = "green" if d["state"] == "green" else "yellow" if d["state"] == "improved" else "red"
@@ -93,7 +95,8 @@ def fix(
     stats: bool = typer.Option(False, "--stats", help="Summarise every fix run: attempts, outcomes, success rate."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Run the tests; on failure hand the output to an agent; apply its patch; keep it if failures went down, else roll back."""
+    """Run the tests; on failure hand the output to an agent; apply its patch; keep it if failures went down,
+    else roll back."""
     if stats:
         st = run_client(lambda c: c.call("agent.fix_stats"))
         if as_json:
@@ -133,7 +136,8 @@ def fix(
         rid = run["id"]
         if not as_json:
             console.print(
-                f"[dim]fix run {rid}: `{escape(' '.join(run['test_argv']))}` with {agent}, at most {max_iterations} attempt(s)[/]"
+                f"[dim]fix run {rid}: `{escape(' '.join(run['test_argv']))}` with {agent}, "
+                f"at most {max_iterations} attempt(s)[/]"
             )
         await client.call("events.subscribe", types=["fix"], since_seq=cursor)
         loop = asyncio.get_running_loop()

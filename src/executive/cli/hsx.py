@@ -135,9 +135,7 @@ def _exit_status(halt: str, exit_code: int | None) -> int:
 @app.command("asm")
 def asm_cmd(
     sources: list[Path] = typer.Argument(..., help="MVASM source files, linked in this order."),
-    output: Path | None = typer.Option(
-        None, "-o", "--output", help="Output .hxe (default: first source with .hxe)."
-    ),
+    output: Path | None = typer.Option(None, "-o", "--output", help="Output .hxe (default: first source with .hxe)."),
     v1: bool = typer.Option(False, "--v1", help="Write a version 1 image (no name, flags or metadata)."),
     app_name: str | None = typer.Option(None, "--app-name", help="App name in the v2 header."),
     single_instance: bool = typer.Option(False, "--single-instance", help="Clear the allow-multiple-instances flag."),
@@ -240,7 +238,7 @@ def _info_doc(path: Path, image: HxeImage) -> dict[str, Any]:
                 "group_name": v.group_name,
             }
             for v in image.values
-        ],  # fmt: skip
+        ],
         "commands": [
             {
                 "group": c.group,
@@ -253,7 +251,7 @@ def _info_doc(path: Path, image: HxeImage) -> dict[str, Any]:
                 "group_name": c.group_name,
             }
             for c in image.commands
-        ],  # fmt: skip
+        ],
         "mailboxes": [
             {"target": m.target, "capacity": m.capacity, "mode_mask": m.mode_mask, "owner_pid": m.owner_pid}
             for m in image.mailboxes

@@ -92,7 +92,8 @@ def apply(
         _print_record(rec)
         if rec.get("verify_task"):
             console.print(
-                f"  verification: task {rec['verify_task']} exit {rec.get('verify_exit')} (`executive logs {rec['verify_task']}`)"
+                f"  verification: task {rec['verify_task']} exit {rec.get('verify_exit')} "
+                f"(`executive logs {rec['verify_task']}`)"
             )
     raise typer.Exit(0 if rec["state"] in _GOOD else EXIT_ERROR)
 

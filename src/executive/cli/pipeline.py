@@ -12,7 +12,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import typer
 from rich.console import Group
@@ -97,7 +97,8 @@ class _LiveView:
     def render(self) -> Group:
         elapsed = time.time() - float(self.info.get("created") or time.time())
         head = Text.from_markup(
-            f"run [bold]{self.info['id']}[/] {self.info.get('name', '')} · {_c(self.info.get('state'))} · elapsed {_secs(elapsed)}"
+            f"run [bold]{self.info['id']}[/] {self.info.get('name', '')} · {_c(self.info.get('state'))} "
+            f"· elapsed {_secs(elapsed)}"
         )
         table = Table(box=None, header_style="bold")
         for col in ("PHASE", "STATE", "IT", "STEP", "SCORE / THRESHOLD", "VERDICT"):
@@ -144,7 +145,7 @@ async def _follow(client: Client, run_id: int, cursor: int) -> dict[str, Any]:
                 live.update(view.render())
     if not console.is_terminal:
         console.print()  # off a terminal, Live prints its last frame without a line end
-    return await client.call("pipeline.info", run=run_id)
+    return cast(dict[str, Any], await client.call("pipeline.info", run=run_id))
 
 
 def _finish(info: dict[str, Any]) -> None:
@@ -162,7 +163,7 @@ def _start_and_follow(method: str, params: dict[str, Any], detach: bool, as_json
         cursor = (await client.call("daemon.health"))["last_seq"]
         info = await client.call(method, **params)
         if detach or as_json:
-            return info
+            return cast(dict[str, Any], info)
         return await _follow(client, info["id"], cursor)
 
     try:
@@ -227,9 +228,7 @@ def run(
 @app.command("resume")
 def resume(
     run_id: int = typer.Argument(..., metavar="RUN"),
-    rework_from: str | None = typer.Option(
-        None, "--rework-from", help="PHASE/STEP or STEP: redo from its latest run."
-    ),
+    rework_from: str | None = typer.Option(None, "--rework-from", help="PHASE/STEP or STEP: redo from its latest run."),
     detach: bool = typer.Option(False, "--detach", "-d"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -259,7 +258,7 @@ def validate(
             waited = await client.call("pipeline.wait", run=info["id"], timeout=60)
             if not waited["timed_out"]:
                 break
-        return await client.call("pipeline.status", run=info["id"])
+        return cast(dict[str, Any], await client.call("pipeline.status", run=info["id"]))
 
     status = run_client(go)
     if as_json:
@@ -286,7 +285,8 @@ def status_cmd(
 def _print_status(status: dict[str, Any]) -> None:
     run = status["run"]
     console.print(
-        f"run [bold]{run['id']}[/] {run['name']} ({run['mode']}) · {_c(run['state'])} · {_secs(status['totals']['duration'])}"
+        f"run [bold]{run['id']}[/] {run['name']} ({run['mode']}) "
+        f"· {_c(run['state'])} · {_secs(status['totals']['duration'])}"
         + (f"\n{run['detail']}" if run.get("detail") else "")
     )
     table = Table(box=None, header_style="bold")

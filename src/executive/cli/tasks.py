@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import json
 import os
 import signal
 import sys
 import time
-from typing import Any
+from typing import Any, cast
 
 import typer
 
@@ -123,7 +124,7 @@ def run(
 async def _pump_stdin(client: Client, tid: int) -> None:
     loop = asyncio.get_running_loop()
     while True:
-        data = await loop.run_in_executor(None, sys.stdin.buffer.read1, 65536)  # type: ignore[attr-defined]
+        data = await loop.run_in_executor(None, cast(io.BufferedReader, sys.stdin.buffer).read1, 65536)
         if not data:
             await client.call("task.input", task=tid, eof=True)
             return
@@ -142,7 +143,7 @@ def _fmt_duration(t: dict[str, Any]) -> str:
 
 
 def _fmt_state(t: dict[str, Any]) -> str:
-    st = t["state"]
+    st: str = t["state"]
     if st == "ended":
         reason = t.get("end_reason") or "ended"
         if t.get("exit_code") is not None:
@@ -178,7 +179,7 @@ def ps(
             cells += [str(t.get("pid") or "-"), _fmt_time(t.get("started"))]
         cells.append(_fmt_duration(t))
         body.append((cells, (" ".join(t.get("argv") or []) or (t.get("image") or ""))[:200]))
-    table = fitted_table(cols + ["COMMAND"], [cells + [command] for cells, command in body])
+    table = fitted_table([*cols, "COMMAND"], [[*cells, command] for cells, command in body])
     if not rows:
         console.print("no tasks; start one with `executive run -- CMD`")
         return

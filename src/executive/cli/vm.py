@@ -31,7 +31,8 @@ def load(
         pid = info["pid"]
         if not wait:
             console.print(
-                f"loaded {image} as task {pid} (app {info['app_name']}, entry 0x{info['entry']:04X}, {info['code_len']} code bytes): {info['state']}"
+                f"loaded {image} as task {pid} (app {info['app_name']}, entry 0x{info['entry']:04X}, "
+                f"{info['code_len']} code bytes): {info['state']}"
             )
             return 0
         await client.call("events.subscribe", tasks=[pid], types=["output", "task_state"], since_seq=cursor)

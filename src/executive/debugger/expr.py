@@ -57,7 +57,8 @@ def resolve_symbol(where: str, index: SymbolIndex | None) -> tuple[SymbolEntry, 
         return None
     if index is None:
         raise BadParamsError(
-            f"{where!r} names a symbol but this task has no symbols loaded; load a .sym (debug.sym.load) or give an address",
+            f"{where!r} names a symbol but this task has no symbols loaded; "
+            "load a .sym (debug.sym.load) or give an address",
             data={"where": where},
         )
     sym = index.lookup(name)

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 __all__ = ["REG_NAMES", "RegDiff", "changed", "snapshot"]
 
-REG_NAMES: tuple[str, ...] = tuple(f"R{i}" for i in range(16)) + ("PSW",)
+REG_NAMES: tuple[str, ...] = (*(f"R{i}" for i in range(16)), "PSW")
 
 Snapshot = tuple[int, ...]  # R0..R15, PSW
 
@@ -34,7 +34,7 @@ def changed(before: Snapshot | None, after: Snapshot) -> list[str]:
     """Names whose value differs; every name when there is no ``before``."""
     if before is None:
         return list(REG_NAMES)
-    return [name for name, a, b in zip(REG_NAMES, before, after) if a != b]
+    return [name for name, a, b in zip(REG_NAMES, before, after, strict=False) if a != b]
 
 
 class RegDiff:

@@ -34,7 +34,7 @@ from executive.runtimes.vm import VmTask
 
 __all__ = ["Publish", "TaskDebug"]
 
-Publish = Callable[[str, int, dict[str, Any]], None]  # (event type, pid, data)
+Publish = Callable[[str, int, dict[str, Any]], object]  # (event type, pid, data); the result is ignored
 _CALL = BY_MNEMONIC["CALL"].opcode
 
 

@@ -104,7 +104,7 @@ def link(modules: list[ObjModule]) -> Linked:
             raise loc.error(f"unresolved symbol {name!r}: no module defines and exports it")
         return found
 
-    for i, m in enumerate(modules):
+    for m in modules:
         for name, loc in m.imports.items():
             if name not in globals_:
                 raise loc.error(f"unresolved import {name!r}: no module exports it")
@@ -170,7 +170,10 @@ def _apply(
                 rd = reloc.text.split(None, 2)[1].rstrip(",") if len(reloc.text.split()) > 1 else "Rd"
                 fix = f"load it with LDI32 {rd}, {ref}"
             else:
-                fix = f"load the address with LDI32 into a register and use [Rn+0], or use off16({ref.name}) with a base register"
+                fix = (
+                    "load the address with LDI32 into a register and use [Rn+0], "
+                    f"or use off16({ref.name}) with a base register"
+                )
             raise loc.error(f"{what} {ref} = 0x{value:X} does not fit a 12-bit field (0..4095); {fix}")
         if value >= 0x800:
             warnings.append(

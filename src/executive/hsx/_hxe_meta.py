@@ -283,7 +283,7 @@ def decode_mailboxes(section: bytes, count: int) -> list[MailboxEntry]:
     _check_count(section, count, MAILBOX_ENTRY_SIZE, "mailbox")
     out = []
     for i in range(count):
-        name_off, depth, mode, reserved = _MAILBOX.unpack_from(section, i * MAILBOX_ENTRY_SIZE)
+        name_off, depth, mode, _reserved = _MAILBOX.unpack_from(section, i * MAILBOX_ENTRY_SIZE)
         target = _string(section, name_off, f"mailbox entry {i}")
         if not target:
             raise HxeError(f"mailbox entry {i}: needs a target name")

@@ -15,8 +15,8 @@ from .mailbox import MailboxError, MailboxStatus
 
 __all__ = ["Emit", "StringPool", "make_oid", "no_emit", "open_status", "table_statistics"]
 
-#: ``emit(type, pid, data)``: one ``value_*``/``cmd_*`` event (hsx-executive §5.3)
-Emit = Callable[[str, "int | None", dict[str, Any]], None]
+#: ``emit(type, pid, data)``: one ``value_*``/``cmd_*`` event (hsx-executive §5.3); its result is ignored
+Emit = Callable[[str, "int | None", dict[str, Any]], object]
 
 
 def make_oid(group: int, item_id: int) -> int:

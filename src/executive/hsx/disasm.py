@@ -177,7 +177,7 @@ def render_data(rodata: bytes, symbols: SymbolsLike = None, *, per_line: int = 1
                 labels.setdefault(offset, []).append(sym.name)
     cuts = sorted({0, len(rodata), *labels})
     lines = [".data"]
-    for start, stop in zip(cuts, cuts[1:] + [len(rodata)], strict=True):
+    for start, stop in zip(cuts, [*cuts[1:], len(rodata)], strict=True):
         lines.extend(f"{name}:" for name in labels.get(start, []))
         for i in range(start, stop, per_line):
             chunk = rodata[i : min(i + per_line, stop)]

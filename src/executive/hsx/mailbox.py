@@ -153,7 +153,7 @@ class Descriptor:
     bytes_used: int = 0
     next_seq: int = 0
     handles: list[Handle] = field(default_factory=list)
-    waiters: list[object] = field(default_factory=list)
+    waiters: list[int] = field(default_factory=list)  # pids blocked in RECV
 
     @property
     def fanout(self) -> bool:
@@ -210,12 +210,11 @@ def parse_target(target: str, caller: int) -> tuple[Namespace, str, int | None]:
         else:
             raise MailboxError(MailboxStatus.INTERNAL_ERROR, f"malformed pid target {t!r}")
         return Namespace.PID, f"pid:{owner}", owner
-    for prefix, ns in (("svc:", Namespace.SVC), ("app:", Namespace.APP), ("shared:", Namespace.SHARED)):
+    ns, rest = Namespace.SVC, t
+    for prefix, space in (("svc:", Namespace.SVC), ("app:", Namespace.APP), ("shared:", Namespace.SHARED)):
         if t.startswith(prefix):
-            rest = t[len(prefix) :]
+            ns, rest = space, t[len(prefix) :]
             break
-    else:
-        ns, rest = Namespace.SVC, t
     name, at, suffix = rest.partition("@")
     if not name:
         raise MailboxError(MailboxStatus.INTERNAL_ERROR, f"empty mailbox name in {t!r}")

@@ -79,7 +79,7 @@ def run_standalone(
     entry: int,
     *,
     max_steps: int = DEFAULT_MAX_STEPS,
-    trace: Callable[[str], None] | None = None,
+    trace: Callable[[str], object] | None = None,
     svc_trace: bool = False,
     dev_libm: bool = False,
     profile: Profile = DESKTOP,
@@ -105,7 +105,11 @@ def run_standalone(
     cpu = Cpu(code, rodata, entry=entry, sp=STANDALONE_SP, stack_limit=0, svc=host)
     cpu.console = host.emit  # the stuck-CALL warning (spec §3.2)
     if trace is not None:
-        cpu.set_trace(lambda c, pc, w, npc, acc: trace(_trace_line(pc, w, npc, acc)))
+
+        def hook(_cpu: Cpu, pc: int, word: int, next_pc: int, access: MemAccess | None) -> None:
+            trace(_trace_line(pc, word, next_pc, access))
+
+        cpu.set_trace(hook)
     unlimited = max_steps <= 0
     while cpu.halt is HaltReason.RUNNING:
         budget = _BATCH if unlimited else max_steps - cpu.steps

@@ -182,13 +182,15 @@ class PipelineEngine:
         lim = self.host.limits
         if len(requirement.encode()) > lim.pipeline_requirement_bytes:
             raise LimitError(
-                f"the requirement has {len(requirement.encode())} bytes; pipeline_requirement_bytes is {lim.pipeline_requirement_bytes}; "
+                f"the requirement has {len(requirement.encode())} bytes; "
+                f"pipeline_requirement_bytes is {lim.pipeline_requirement_bytes}; "
                 "put long requirements in a file a step reads",
                 data={"limit": lim.pipeline_requirement_bytes},
             )
         if len(self._active) >= lim.pipeline_max_active_runs:
             raise LimitError(
-                f"{len(self._active)} runs are active; the limit is pipeline_max_active_runs={lim.pipeline_max_active_runs}; "
+                f"{len(self._active)} runs are active; "
+                f"the limit is pipeline_max_active_runs={lim.pipeline_max_active_runs}; "
                 "wait for one to finish or cancel one",
                 data={"limit": lim.pipeline_max_active_runs},
             )
@@ -294,8 +296,10 @@ class PipelineEngine:
         prev = r.recorded.get(r.seq)
         if prev is not None and prev["name"] != name:
             raise NondeterminismError(
-                f"run {r.id} cannot be replayed: checkpoint {r.seq} is {prev['name']!r} but the workflow now does {name!r}; "
-                "the engine changed under a stored run — restart it with `pipeline resume --rework-from STEP` before that point",
+                f"run {r.id} cannot be replayed: checkpoint {r.seq} is {prev['name']!r} "
+                f"but the workflow now does {name!r}; "
+                "the engine changed under a stored run — "
+                "restart it with `pipeline resume --rework-from STEP` before that point",
                 data={"run": r.id, "seq": r.seq, "recorded": prev["name"], "expected": name},
             )
         return r.seq, name, prev
@@ -391,18 +395,23 @@ class PipelineEngine:
         return row
 
     async def resume(self, run_id: int, *, rework_from: str | None = None) -> dict[str, Any]:
-        """Continue an interrupted or cancelled run, or restart any stopped run from a step (``PHASE/STEP`` or ``STEP``)."""
+        """Continue an interrupted or cancelled run, or restart any stopped run from a step.
+
+        ``rework_from`` names the step as ``PHASE/STEP`` or ``STEP``.
+        """
         if run_id in self._active:
             r = self._active[run_id]
             raise RunTransitionError(
-                f"run {run_id} is {r.state.value} on this daemon; cancel it first (`executive pipeline cancel {run_id}`)",
+                f"run {run_id} is {r.state.value} on this daemon; "
+                f"cancel it first (`executive pipeline cancel {run_id}`)",
                 data={"run": run_id, "state": r.state.value},
             )
         row = await self._row(run_id)
         state = RunState(row["state"])
         if len(self._active) >= self.host.limits.pipeline_max_active_runs:
             raise LimitError(
-                f"pipeline_max_active_runs={self.host.limits.pipeline_max_active_runs} runs are active; wait or cancel one"
+                f"pipeline_max_active_runs={self.host.limits.pipeline_max_active_runs} runs are active; "
+                "wait or cancel one"
             )
         if rework_from is None:
             next_state(run_id, state, RunEvent.RESUME)
@@ -446,7 +455,8 @@ class PipelineEngine:
         if not ph.entry.approval:
             gated = [p.name for p in pipeline.phases if p.entry.approval]
             raise BadParamsError(
-                f"phase {phase!r} has no approval gate (entry.approval: true); gated phases: {', '.join(gated) or 'none'}"
+                f"phase {phase!r} has no approval gate (entry.approval: true); "
+                f"gated phases: {', '.join(gated) or 'none'}"
             )
         if RunState(row["state"]) in TERMINAL_STATES:
             raise RunTransitionError(
@@ -485,7 +495,10 @@ class PipelineEngine:
         return await self.info(run_id)
 
     async def wait(self, run_id: int, *, timeout: float) -> dict[str, Any]:
-        """Wait until the run stops executing (ends, is interrupted, or waits for approval); ``timed_out`` says if not."""
+        """Wait until the run stops executing (ends, is interrupted, or waits for approval).
+
+        ``timed_out`` in the reply says if it did not.
+        """
         deadline = time.monotonic() + timeout
         while True:
             r = self._active.get(run_id)

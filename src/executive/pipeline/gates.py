@@ -122,7 +122,9 @@ async def score_check(check: Check, runner: CommandRunner, ctx: GateContext) -> 
         if res.error or counts is None:
             why = (
                 res.error
-                or f'no test summary found ({check.format}); print e.g. \'3 passed, 1 failed\' or JSON {{"passed": 3, "failed": 1}}'
+                or f"no test summary found ({check.format}); "
+                "print e.g. '3 passed, 1 failed' or JSON "
+                '{"passed": 3, "failed": 1}'
             )
             return _result(check, 0.0, why, _tasks(res))
         passed, bad = counts

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import json
 import stat
+from collections.abc import Mapping
+from itertools import pairwise
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
@@ -216,7 +218,7 @@ class EntryGate(_Model):
 
 
 def _rising(v: list[float] | None) -> list[float] | None:
-    if v is not None and any(b < a for a, b in zip(v, v[1:])):
+    if v is not None and any(b < a for a, b in pairwise(v)):
         raise ValueError(f"thresholds must not decrease from one iteration to the next, got {v}")
     return v
 
@@ -325,7 +327,8 @@ def load_pipeline(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> tuple[Pi
 
 def _too_big(size: int, limits: Limits, source: str) -> LimitError:
     return LimitError(
-        f"{source}: pipeline file of {size} bytes exceeds pipeline_file_bytes={limits.pipeline_file_bytes}; split it or trim prompts",
+        f"{source}: pipeline file of {size} bytes exceeds pipeline_file_bytes={limits.pipeline_file_bytes}; "
+        "split it or trim prompts",
         data={"limit": limits.pipeline_file_bytes, "source": source},
     )
 
@@ -401,7 +404,8 @@ def _check_expanded_size(data: Any, source: str) -> None:
         count += 1
         if count > _MAX_YAML_NODES:
             raise PipelineInvalidError(
-                f"{source}: the document expands to more than {_MAX_YAML_NODES} values (YAML aliases?); write it out plainly",
+                f"{source}: the document expands to more than {_MAX_YAML_NODES} values (YAML aliases?); "
+                "write it out plainly",
                 source=source,
             )
         if isinstance(node, dict):
@@ -413,7 +417,7 @@ def _check_expanded_size(data: Any, source: str) -> None:
 _NOUN = {"phases": "phase", "steps": "step", "checks": "check"}
 
 
-def _describe(err: dict[str, Any], data: Any) -> dict[str, Any]:
+def _describe(err: Mapping[str, Any], data: Any) -> dict[str, Any]:
     """Turn a pydantic error into {path, message, where}, dropping union tags from the path."""
     parts: list[str] = []
     names: list[str] = []
@@ -465,7 +469,8 @@ def _check_references(p: Pipeline) -> list[tuple[str, str]]:
                     out.append(
                         (
                             f"{base}.checks[{j}].owners[{k}]",
-                            f"no step {owner!r} in phase {ph.name!r}; owners must name steps of the same phase ({', '.join(steps)})",
+                            f"no step {owner!r} in phase {ph.name!r}; "
+                            f"owners must name steps of the same phase ({', '.join(steps)})",
                         )
                     )
             if isinstance(c, RubricCheck) and c.prompt is not None and unknown_placeholders(c.prompt):
@@ -483,7 +488,9 @@ def _check_references(p: Pipeline) -> list[tuple[str, str]]:
 
 
 def _placeholder_msg(bad: list[str]) -> str:
-    return f"unknown placeholder {', '.join('{' + b + '}' for b in bad)}; known: {', '.join('{' + k + '}' for k in PLACEHOLDERS)} (write {{{{ for a literal brace)"
+    unknown = ", ".join("{" + b + "}" for b in bad)
+    known = ", ".join("{" + k + "}" for k in PLACEHOLDERS)
+    return f"unknown placeholder {unknown}; known: {known} (write {{{{ for a literal brace)"
 
 
 def _check_limits(p: Pipeline, lim: Limits) -> list[tuple[str, str]]:

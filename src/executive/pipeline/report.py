@@ -53,7 +53,8 @@ def render_chart(status: dict[str, Any]) -> str:
         start = x
         if not its:
             out.append(
-                f'<text x="{x + _BAR_W / 2:.1f}" y="{_TOP + _PLOT_H - 4}" text-anchor="middle" font-size="10" fill="#999">–</text>'
+                f'<text x="{x + _BAR_W / 2:.1f}" y="{_TOP + _PLOT_H - 4}" '
+                'text-anchor="middle" font-size="10" fill="#999">–</text>'
             )
             x += _BAR_W + _BAR_GAP
         for it in its:
@@ -67,19 +68,23 @@ def render_chart(status: dict[str, Any]) -> str:
             y = _y(score)
             out.append(
                 f'<rect x="{x:.1f}" y="{y:.1f}" width="{_BAR_W}" height="{_TOP + _PLOT_H - y:.1f}" fill="{colour}">'
-                f"<title>{_e(name)} iteration {it['iteration']}: score {score:g} / threshold {threshold:g} ({_e(it.get('verdict'))})</title></rect>"
+                f"<title>{_e(name)} iteration {it['iteration']}: score {score:g} / threshold {threshold:g} "
+                f"({_e(it.get('verdict'))})</title></rect>"
             )
             ty = _y(threshold)
             out.append(
-                f'<line x1="{x - 3:.1f}" y1="{ty:.1f}" x2="{x + _BAR_W + 3:.1f}" y2="{ty:.1f}" stroke="#222" stroke-width="2" stroke-dasharray="4 2"/>'
+                f'<line x1="{x - 3:.1f}" y1="{ty:.1f}" x2="{x + _BAR_W + 3:.1f}" y2="{ty:.1f}" '
+                'stroke="#222" stroke-width="2" stroke-dasharray="4 2"/>'
             )
             out.append(
-                f'<text x="{x + _BAR_W / 2:.1f}" y="{_TOP + _PLOT_H + 13}" text-anchor="middle" font-size="10" fill="#444">i{it["iteration"]}</text>'
+                f'<text x="{x + _BAR_W / 2:.1f}" y="{_TOP + _PLOT_H + 13}" '
+                f'text-anchor="middle" font-size="10" fill="#444">i{it["iteration"]}</text>'
             )
             x += _BAR_W + _BAR_GAP
         mid = (start + x - _BAR_GAP) / 2
         out.append(
-            f'<text x="{mid:.1f}" y="{_TOP + _PLOT_H + 30}" text-anchor="middle" font-size="12" fill="#222">{_e(name)}</text>'
+            f'<text x="{mid:.1f}" y="{_TOP + _PLOT_H + 30}" '
+            f'text-anchor="middle" font-size="12" fill="#222">{_e(name)}</text>'
         )
         x += _GROUP_GAP
     out.append(f'<line x1="{_LEFT}" y1="{_TOP + _PLOT_H}" x2="{width - 6}" y2="{_TOP + _PLOT_H}" stroke="#888"/>')
@@ -90,9 +95,12 @@ def render_chart(status: dict[str, Any]) -> str:
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:24px;color:#222;max-width:1100px}
 h1{font-size:20px;margin:0 0 4px} h2{font-size:16px;margin:28px 0 6px} h3{font-size:14px;margin:14px 0 4px}
-table{border-collapse:collapse;margin:6px 0 10px} td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
-th{background:#f4f4f4} .passed,.ok,.approved{color:#1f7a3a;font-weight:600} .failed,.blocked,.not_improving,.exhausted,.below,.cancelled{color:#b3261e;font-weight:600}
-.rework,.running,.waiting_approval,.interrupted{color:#a66b00;font-weight:600} .muted{color:#777} .legend span{margin-right:14px}
+table{border-collapse:collapse;margin:6px 0 10px}
+td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
+th{background:#f4f4f4} .passed,.ok,.approved{color:#1f7a3a;font-weight:600}
+.failed,.blocked,.not_improving,.exhausted,.below,.cancelled{color:#b3261e;font-weight:600}
+.rework,.running,.waiting_approval,.interrupted{color:#a66b00;font-weight:600}
+.muted{color:#777} .legend span{margin-right:14px}
 pre{background:#f7f7f7;padding:8px;white-space:pre-wrap}
 """
 
@@ -110,7 +118,8 @@ def render_html(status: dict[str, Any]) -> str:
         f"<h1>Pipeline run {_e(run['id'])}: {_e(run['name'])}</h1>",
         f"<div>state <span class='{_cls(run['state'])}'>{_e(run['state'])}</span>"
         f" · mode {_e(run['mode'])} · started {_fmt_time(run['created'])} · ended {_fmt_time(run['ended'])}"
-        f" · {status['totals']['duration']:.1f}s · {status['totals']['steps_run']} steps · {status['totals']['gates']} gate verdicts</div>",
+        f" · {status['totals']['duration']:.1f}s · {status['totals']['steps_run']} steps"
+        f" · {status['totals']['gates']} gate verdicts</div>",
     ]
     if run.get("detail"):
         parts.append(f"<p class='muted'>{_e(run['detail'])}</p>")
@@ -134,13 +143,17 @@ def render_html(status: dict[str, Any]) -> str:
         if ph.get("entry"):
             problems = "; ".join(ph["entry"]["problems"]) or "ok"
             parts.append(
-                f"<div>entry gate: <span class='{_cls(ph['entry']['status'])}'>{_e(ph['entry']['status'])}</span> — {_e(problems)}</div>"
+                f"<div>entry gate: <span class='{_cls(ph['entry']['status'])}'>{_e(ph['entry']['status'])}</span>"
+                f" — {_e(problems)}</div>"
             )
         if ph.get("approval_required"):
             a = ph.get("approved")
-            parts.append(
-                f"<div>approval: {'approved ' + _fmt_time(a['approved']) + (' — ' + _e(a['note']) if a.get('note') else '') if a else 'not yet approved'}</div>"
-            )
+            if a:
+                note = " — " + _e(a["note"]) if a.get("note") else ""
+                approval = "approved " + _fmt_time(a["approved"]) + note
+            else:
+                approval = "not yet approved"
+            parts.append(f"<div>approval: {approval}</div>")
         for it in ph["iterations"]:
             verdict = it.get("verdict") or "-"
             score = "-" if it.get("score") is None else f"{it['score']:g}"
@@ -156,8 +169,10 @@ def render_html(status: dict[str, Any]) -> str:
                 for s in it["steps"]:
                     dur = "-" if s.get("duration") is None else f"{s['duration']:.2f}s"
                     parts.append(
-                        f"<tr><td>{_e(s['step'])}</td><td class='{_cls(s['status'])}'>{_e(s['status'])}</td><td>{_e(s.get('attempts'))}</td>"
-                        f"<td>{_e(s['starts'])}</td><td>{_e(', '.join(map(str, s['tasks'])))}</td><td>{dur}</td><td>{_e(s.get('detail'))}</td></tr>"
+                        f"<tr><td>{_e(s['step'])}</td><td class='{_cls(s['status'])}'>{_e(s['status'])}</td>"
+                        f"<td>{_e(s.get('attempts'))}</td><td>{_e(s['starts'])}</td>"
+                        f"<td>{_e(', '.join(map(str, s['tasks'])))}</td><td>{dur}</td>"
+                        f"<td>{_e(s.get('detail'))}</td></tr>"
                     )
                 parts.append("</table>")
             if it["checks"]:

@@ -18,7 +18,7 @@ import base64
 import dataclasses
 import json
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from executive.kernel.errors import ClientError, ExecutiveError
@@ -72,7 +72,7 @@ class RunContext:
     created: float  # run creation time: "files changed since the run started"
 
 
-def failed_checks_text(failed: list[Mapping[str, Any]], threshold: float | None) -> str:
+def failed_checks_text(failed: Sequence[Mapping[str, Any]], threshold: float | None) -> str:
     """One line per failed check, for prompts: name, kind, score against its bar, detail."""
     lines = []
     for c in failed:
@@ -280,7 +280,9 @@ class TaskRunner:
         )
 
     # ------------------------------------------------------------------- steps
-    async def run_step(self, step: Step, rework: list[Mapping[str, Any]], threshold: float | None) -> dict[str, Any]:
+    async def run_step(
+        self, step: Step, rework: Sequence[Mapping[str, Any]], threshold: float | None
+    ) -> dict[str, Any]:
         """Run one step with its retries; returns the checkpoint output ``{status, attempts, tasks, ...}``."""
         cwd = self.ctx.workdir
         if step.cwd is not None:
@@ -334,7 +336,7 @@ class TaskRunner:
             "kind": step.kind,
         }
 
-    async def _prompt(self, step: Step, rework: list[Mapping[str, Any]], threshold: float | None) -> str:
+    async def _prompt(self, step: Step, rework: Sequence[Mapping[str, Any]], threshold: float | None) -> str:
         assert step.agent is not None
         values = self.values(step.name)
         template = step.agent.prompt

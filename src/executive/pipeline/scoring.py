@@ -144,7 +144,7 @@ def parse_test_summary(text: str, fmt: str = "auto") -> tuple[int, int] | None:
     ran = _UNITTEST_RAN.findall(text)
     if ran:
         total = int(ran[-1])
-        counts: dict[str, int] = {}
+        counts = {}
         status = _UNITTEST_STATUS.findall(text)
         if status:
             for part in status[-1][1].split(","):

@@ -47,15 +47,15 @@ def build_status(
 ) -> dict[str, Any]:
     """Assemble the status dict (see the module docstring)."""
     by_phase: dict[str, dict[str, Any]] = {}
-    for ph in pipeline.phases:
-        by_phase[ph.name] = {
-            "name": ph.name,
-            "description": ph.description,
-            "thresholds": run["thresholds"].get(ph.name, pipeline.thresholds(ph)),
+    for phase in pipeline.phases:
+        by_phase[phase.name] = {
+            "name": phase.name,
+            "description": phase.description,
+            "thresholds": run["thresholds"].get(phase.name, pipeline.thresholds(phase)),
             "entry": None,
             "approval": None,
-            "approval_required": ph.entry.approval,
-            "approved": approvals.get(ph.name),
+            "approval_required": phase.entry.approval,
+            "approved": approvals.get(phase.name),
             "_its": {},
         }
     steps_run = gates = 0

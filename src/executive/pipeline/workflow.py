@@ -112,7 +112,10 @@ class Workflow:
         ]
 
     async def phase(self, phase: Phase, total: int) -> tuple[Verdict, int, float, float]:
-        """Iterations of one phase until a verdict other than rework; returns (verdict, gates used, score, threshold)."""
+        """Iterations of one phase until a verdict other than rework.
+
+        Returns (verdict, gates used, score, threshold).
+        """
         r = self.r
         pl = r.pipeline
         thresholds = pl.thresholds(phase)

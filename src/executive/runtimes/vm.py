@@ -209,7 +209,8 @@ class VmRuntime:
         if base in used:
             if not image.allow_multiple_instances:
                 raise LimitError(
-                    f"app_exists:{base}: a task named {base!r} is running and the image allows one instance; kill it first",
+                    f"app_exists:{base}: a task named {base!r} is running and "
+                    "the image allows one instance; kill it first",
                     code=ErrorCode.APP_EXISTS,
                     data={"app_name": base},
                 )
@@ -637,7 +638,7 @@ class VmRuntime:
         elif halt in (HaltReason.BREAKPOINT, HaltReason.BRK):
             kind = "breakpoint" if halt is HaltReason.BREAKPOINT else "brk"
             pc = cpu.pc
-            data = {"pc": pc, "phase": "pre" if kind == "breakpoint" else "post", "reason": kind}
+            data: dict[str, Any] = {"pc": pc, "phase": "pre" if kind == "breakpoint" else "post", "reason": kind}
             if kind == "brk":
                 data["code"] = cpu.halt_info.get("code", 0)
             if self.symbolize is not None:
@@ -676,7 +677,8 @@ class VmRuntime:
             )
         if vt.wait is not None:
             raise InvalidTransitionError(
-                f"task {vt.pid} is blocked in {'a sleep' if vt.wait.kind == 'sleep' else 'a mailbox receive'}; resume it to let the wait finish",
+                f"task {vt.pid} is blocked in {'a sleep' if vt.wait.kind == 'sleep' else 'a mailbox receive'}; "
+                "resume it to let the wait finish",
                 data={"task": vt.pid},
             )
         cpu = vt.cpu
@@ -697,7 +699,7 @@ class VmRuntime:
         # The task stays PAUSED unless the step ended it.  A step into a sleep or a mailbox
         # wait leaves it paused with the wait open (it resolves on its own; resume continues).
         if halt in (HaltReason.BREAKPOINT, HaltReason.BRK):
-            data = {
+            data: dict[str, Any] = {
                 "pc": cpu.pc,
                 "phase": "pre" if halt is HaltReason.BREAKPOINT else "post",
                 "reason": "breakpoint" if halt is HaltReason.BREAKPOINT else "brk",

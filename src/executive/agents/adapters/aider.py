@@ -46,7 +46,8 @@ _MODEL = re.compile(r"^(?:Main )?[Mm]odel: (\S+)")
 _APPLIED = re.compile(r"^Applied edit to (.+?)\s*$")
 _NOT_APPLIED = re.compile(r"^Did not apply edit to (.+?)(?: \(--dry-run\))?\s*$")
 _TOKENS = re.compile(
-    r"^Tokens: (?P<sent>[\d.]+[kM]?) sent,(?P<rest>.*?) (?P<recv>[\d.]+[kM]?) received\.(?:.*?\$(?P<session>[\d.]+) session)?"
+    r"^Tokens: (?P<sent>[\d.]+[kM]?) sent,(?P<rest>.*?) (?P<recv>[\d.]+[kM]?) received\."
+    r"(?:.*?\$(?P<session>[\d.]+) session)?"
 )
 _CACHE = re.compile(r"(?P<n>[\d.]+[kM]?) cache (?P<kind>write|hit)")
 # Setup and notice lines: never assistant text.  The HTTPSConnectionPool line is litellm failing to fetch
@@ -79,7 +80,7 @@ _FATAL = re.compile(
 
 def _count(text: str) -> int:
     mult = 1000 if text.endswith("k") else 1_000_000 if text.endswith("M") else 1
-    return int(round(float(text.rstrip("kM")) * mult))
+    return round(float(text.rstrip("kM")) * mult)
 
 
 class AiderParser(StreamParser):

@@ -161,7 +161,8 @@ class ClaudeParser(JsonLineParser):
             errors.append("rate_limited")
         if self.stream_cut:
             errors.append("stream_cut")
-        usage = r.get("usage") if isinstance(r.get("usage"), dict) else {}
+        given_usage = r.get("usage")
+        usage: dict[str, Any] = given_usage if isinstance(given_usage, dict) else {}
         tokens = {
             "input": int(usage.get("input_tokens") or 0),
             "output": int(usage.get("output_tokens") or 0),

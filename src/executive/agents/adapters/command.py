@@ -54,10 +54,9 @@ class CommandParser(StreamParser):
             except orjson.JSONDecodeError:
                 obj = None
             if isinstance(obj, dict) and (obj.get("type") in _KINDS or obj.get("type") == "result"):
-                data = (
-                    obj.get("data")
-                    if isinstance(obj.get("data"), dict)
-                    else {k: v for k, v in obj.items() if k != "type"}
+                given = obj.get("data")
+                data: dict[str, Any] = (
+                    given if isinstance(given, dict) else {k: v for k, v in obj.items() if k != "type"}
                 )
                 if obj["type"] == "result":
                     self.declared = data
@@ -88,7 +87,8 @@ class CommandParser(StreamParser):
             errors += [str(e) for e in declared_errors]
         text, cut = self.text(declared.get("text", self.last_text))
         cost = declared.get("cost_usd")
-        tokens = declared.get("tokens") if isinstance(declared.get("tokens"), dict) else {}
+        given_tokens = declared.get("tokens")
+        tokens: dict[str, Any] = given_tokens if isinstance(given_tokens, dict) else {}
         return {
             "ok": not errors,
             "errors": unique(errors),

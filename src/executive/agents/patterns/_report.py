@@ -27,7 +27,7 @@ def _section(title: str, value: Any, level: int) -> list[str]:
         nested = {k: v for k, v in value.items() if k not in scalars}
         out += [f"- **{k}**: {_cell(v)}" for k, v in scalars.items()]
         for k, v in nested.items():
-            out += [""] + _section(k, v, min(level + 1, 6))
+            out += ["", *_section(k, v, min(level + 1, 6))]
     elif isinstance(value, list):
         out += [f"- {_cell(v)}" for v in value] or ["(none)"]
     else:

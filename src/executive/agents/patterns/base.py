@@ -29,7 +29,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import jsonschema
 
@@ -86,7 +86,7 @@ class Pattern(abc.ABC):
     @property
     def schema(self) -> dict[str, Any]:
         """The JSON Schema of this pattern's instances (built-ins read ``schemas/<name>.schema.json``)."""
-        return json.loads((_SCHEMA_DIR / f"{self.name}.schema.json").read_text())
+        return cast(dict[str, Any], json.loads((_SCHEMA_DIR / f"{self.name}.schema.json").read_text()))
 
     @abc.abstractmethod
     async def plan(self, instance: dict[str, Any], ctx: PatternContext) -> Plan:

@@ -11,7 +11,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from executive.agents.errors import PatternInvalidError
 from executive.agents.host import AgentsHost
@@ -57,7 +57,7 @@ class Patterns:
             raise BadParamsError(
                 f"pattern {name!r} has no shipped example; `executive pattern schema {name}` shows its schema"
             )
-        return json.loads(path.read_text())
+        return cast(dict[str, Any], json.loads(path.read_text()))
 
     def _check(self, instance: Any) -> Any:
         if not isinstance(instance, dict):

@@ -77,7 +77,7 @@ class TemplatePattern(Pattern):
         self.name = definition["name"]
         self.description = definition.get("description", "")
         self.source = source
-        self._schema = definition["schema"]
+        self._schema: dict[str, Any] = definition["schema"]
         self._files = definition["files"]
 
     @property

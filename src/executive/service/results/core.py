@@ -246,4 +246,3 @@ class Health(TypedDict):
     sessions: int
     subscriptions: int
     last_seq: int
-
