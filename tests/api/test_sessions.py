@@ -17,7 +17,7 @@ IDLE = 2.0  # short, yet long enough that a busy session never looks idle on a l
 
 @pytest.fixture
 def limits() -> Limits:
-    return dataclasses.replace(DEFAULT_LIMITS, session_idle_s=IDLE)
+    return dataclasses.replace(DEFAULT_LIMITS, session_idle_s=IDLE, session_resume_grace_s=IDLE, max_sessions=8)
 
 
 async def _code(coro: Any) -> int:
@@ -95,14 +95,14 @@ async def test_a_locked_task_obeys_only_its_session(daemon: Any, client: Client)
 
 async def test_lock_unlock_resume_and_release_on_end(daemon: Any, client: Client) -> None:
     a = await daemon.client()
-    s = await a.call("session.open", client="a", idle_s=60)
+    s = await a.call("session.open", client="a", idle_s=60, resumable=True)
     t = await client.call("task.run", argv=["sleep", "1000"])
     assert (await a.call("task.lock", task=t["id"])) == {"task": t["id"], "locked_by": s["id"]}
     assert await _code(client.call("task.pause", task=t["id"])) == E.TASK_LOCKED
     assert (await a.call("task.unlock", task=t["id"]))["locked_by"] is None
     assert (await client.call("task.pause", task=t["id"]))["state"] == "paused"
     await a.call("task.lock", task=t["id"])
-    await a.close()  # the connection goes, the session stays: another connection may resume it
+    await a.close()  # the connection goes, the resumable session stays for its grace: another connection resumes it
     b = await daemon.client()
     assert (await b.call("session.open", resume=s["id"]))["id"] == s["id"]
     assert (await b.call("task.resume", task=t["id"]))["state"] == "running"
@@ -125,3 +125,78 @@ async def test_an_expired_session_releases_its_locks(daemon: Any, client: Client
     await client.call("task.cancel", task=t["id"])
     assert (await client.call("task.wait", task=t["id"], timeout=20))["end_reason"] == "cancelled"
     await a.close()
+
+
+async def _until(predicate: Any, timeout: float = 20.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if await predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not reached")
+
+
+async def test_sessions_of_dropped_connections_end_with_them_and_free_their_locks(daemon: Any, client: Client) -> None:
+    """Issue 19: clients that open a session and drop their socket locked everyone out until idle expiry."""
+    await client.call("events.subscribe", types=["session"])
+    t = await client.call("task.run", argv=["sleep", "1000"])
+    dropped = []
+    for i in range(8):  # the daemon's whole session table (max_sessions=8 here)
+        c = await daemon.client()
+        s = await c.call("session.open", client=f"gone{i}", idle_s=3600)
+        if i == 0:
+            await c.call("task.lock", task=t["id"])
+        dropped.append((c, s["id"]))
+    for c, _ in dropped:
+        await c.close()  # no session.close: the socket just goes
+
+    async def gone() -> bool:
+        return await client.call("session.list") == []
+
+    await _until(gone)  # long before the hour of idle time they asked for
+    ev = await client.next_event(timeout=10)
+    assert ev["data"]["state"] == "closed" and ev["data"]["reason"] == "connection_closed"
+    assert (await client.call("task.info", task=t["id"]))["locked_by"] is None
+    fresh = await daemon.client()
+    assert (await fresh.call("session.open", client="next"))["connections"] == 1
+    await fresh.close()
+    await client.call("task.kill", task=t["id"])
+
+
+async def test_a_resumable_session_waits_a_grace_for_a_new_connection(daemon: Any, client: Client) -> None:
+    a = await daemon.client()
+    s = await a.call("session.open", client="a", idle_s=3600, resumable=True)
+    assert s["resumable"] is True and s["connections"] == 1
+    await a.close()
+    assert [x["connections"] for x in await client.call("session.list")] == [0]  # kept, for the grace
+    b = await daemon.client()
+    assert (await b.call("session.open", resume=s["id"]))["connections"] == 1
+    await b.close()
+
+    async def gone() -> bool:
+        return await client.call("session.list") == []
+
+    await _until(gone, timeout=15 * IDLE)  # the grace (IDLE here) ran out with nobody resuming it
+
+
+async def test_one_connection_cannot_take_every_subscription(daemon: Any, client: Client) -> None:
+    hog = await daemon.client()
+    per = DEFAULT_LIMITS.max_subscriptions_per_connection
+    for _ in range(per):
+        await hog.call("events.subscribe", types=["task_state"])
+    with pytest.raises(RpcError) as exc:
+        await hog.call("events.subscribe", types=["task_state"])
+    assert "max_subscriptions_per_connection" in exc.value.message
+    assert (await client.call("events.subscribe", types=["task_state"]))["subscription"] > 0  # others still can
+    await hog.close()
+
+
+async def test_an_operator_evicts_another_clients_session(daemon: Any, client: Client) -> None:
+    holder = await daemon.client()
+    s = await holder.call("session.open", client="holder")
+    t = await holder.call("task.run", argv=["sleep", "1000"], lock=True)
+    assert await _code(client.call("task.cancel", task=t["id"])) == E.TASK_LOCKED
+    assert await client.call("session.evict", session=s["id"], reason="stuck") == {"id": s["id"], "closed": True}
+    assert (await client.call("task.cancel", task=t["id"]))["id"] == t["id"]  # the lock went with it
+    assert await _code(holder.call("session.keepalive")) == E.SESSION_NOT_FOUND
+    assert await _code(client.call("session.evict", session="nope")) == E.SESSION_NOT_FOUND
+    await holder.close()

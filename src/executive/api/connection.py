@@ -66,6 +66,10 @@ class RpcConnection:
         if sub.ready():
             self.wake.set()
 
+    def subscription_count(self) -> int:
+        """Subscriptions this connection holds (limits.max_subscriptions_per_connection)."""
+        return len(self._subs)
+
     def remove_subscription(self, sub_id: int) -> None:
         self._subs.pop(sub_id, None)
         try:
@@ -183,6 +187,9 @@ class RpcConnection:
 
     async def close(self) -> None:
         self.closed = True
+        if self.session_id is not None:  # the session bound to this connection ends with it (unless resumable)
+            self.service.session_detach(self.session_id)
+            self.session_id = None
         inflight = list(self._inflight)
         for t in inflight:
             t.cancel()

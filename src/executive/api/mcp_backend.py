@@ -65,6 +65,9 @@ class _McpCallContext:
     def remove_subscription(self, sub_id: int) -> None:
         return None
 
+    def subscription_count(self) -> int:
+        return 0
+
 
 class DispatcherBackend:
     """The daemon's own dispatcher, in-process: the same validation and limits as ``/rpc``."""

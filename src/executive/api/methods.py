@@ -14,7 +14,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from executive.api.rpc import Method
-from executive.kernel.errors import ErrorCode, NotAllowedError
+from executive.kernel.errors import ErrorCode, LimitError, NotAllowedError
 from executive.service import Executive
 from executive.service.events import Subscription
 from executive.service.results import (
@@ -48,6 +48,8 @@ class CallContext(Protocol):
 
     def remove_subscription(self, sub_id: int) -> None: ...
 
+    def subscription_count(self) -> int: ...
+
 
 class _P(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -62,6 +64,9 @@ class SessionOpen(_P):
     capabilities: list[str] | None = Field(None, max_length=64)
     idle_s: float | None = Field(None, gt=0)
     resume: str | None = Field(None, max_length=64, description="re-attach this connection to an existing session")
+    resumable: bool = Field(
+        False, description="keep the session for a short grace after this connection closes, so another can resume it"
+    )
 
 
 class SessionRef(_P):
@@ -140,13 +145,19 @@ def _session(ctx: CallContext, explicit: str | None = None) -> str | None:
 
 
 def _session_open(ctx: CallContext, p: SessionOpen) -> SessionOpened:
+    """Open or resume a session and bind it to this connection (it ends with the connection unless resumable)."""
     svc = ctx.service
     out: SessionOpened
     if p.resume:
+        if p.resume != ctx.session_id:
+            svc.session_attach(p.resume)
         out = {**svc.session_keepalive(p.resume), "warnings": []}
     else:
-        out = svc.session_open(client=p.client, capabilities=p.capabilities, idle_s=p.idle_s)
-    ctx.session_id = out["id"]
+        out = svc.session_open(client=p.client, capabilities=p.capabilities, idle_s=p.idle_s, resumable=p.resumable)
+        out = {**svc.session_attach(out["id"]), "warnings": out["warnings"]}
+    previous, ctx.session_id = ctx.session_id, out["id"]
+    if previous and previous != out["id"]:
+        svc.session_detach(previous)  # one session bound per connection: the one before is let go
     return out
 
 
@@ -157,6 +168,18 @@ def _session_keepalive(ctx: CallContext, p: SessionRef) -> SessionInfo:
             "no session on this connection; call session.open first", code=ErrorCode.SESSION_NOT_FOUND
         )
     return ctx.service.session_keepalive(sid)
+
+
+class SessionEvict(_P):
+    session: str = Field(max_length=64)
+    reason: str = Field("", max_length=256)
+
+
+def _session_evict(ctx: CallContext, p: SessionEvict) -> SessionClosed:
+    out = ctx.service.session_evict(p.session, reason=p.reason)
+    if p.session == ctx.session_id:
+        ctx.session_id = None
+    return out
 
 
 def _session_close(ctx: CallContext, p: SessionRef) -> SessionClosed:
@@ -198,6 +221,13 @@ async def _task_run(ctx: CallContext, p: TaskRun) -> TaskRow:
 
 def _events_subscribe(ctx: CallContext, p: EventsSubscribe) -> EventsSubscribed:
     _touch(ctx)
+    per = ctx.service.limits.max_subscriptions_per_connection
+    if ctx.subscription_count() >= per:
+        raise LimitError(
+            f"this connection has {per} subscriptions (limit max_subscriptions_per_connection); "
+            "unsubscribe one, or filter one subscription by several tasks and types",
+            data={"limit": per},
+        )
     sub = ctx.service.subscribe(types=p.types, tasks=p.tasks, since_seq=p.since_seq, ack_window=p.ack_window, owner=ctx)
     ctx.add_subscription(sub)
     oldest, newest = ctx.service.event_history_range()
@@ -226,6 +256,13 @@ def core_methods() -> list[Method]:
         ),
         Method("session.keepalive", SessionRef, SessionInfo, _session_keepalive, "Keep the session from expiring."),
         Method("session.close", SessionRef, SessionClosed, _session_close, "Close the session and release its locks."),
+        Method(
+            "session.evict",
+            SessionEvict,
+            SessionClosed,
+            _session_evict,
+            "Close any client's session and release its locks (an operator's call, e.g. an abandoned session).",
+        ),
         Method(
             "session.list", NoParams, list[SessionInfo], lambda c, p: c.service.session_list(), "All open sessions."
         ),

@@ -87,11 +87,12 @@ async def serve_rpc_socket(
             counts.unauthenticated -= 1
         if deadline is not None:
             deadline.cancel()
+        session = conn.session_id  # close() lets the bound session go
         await conn.close()
         for t in (reader, writer, dropped):
             t.cancel()
         await asyncio.gather(reader, writer, dropped, return_exceptions=True)
-        log.info("connection_close", peer=peer, session=conn.session_id, reason=conn.close_reason or None)
+        log.info("connection_close", peer=peer, session=session, reason=conn.close_reason or None)
 
 
 async def _read_loop(ws: WebSocket, conn: RpcConnection) -> None:

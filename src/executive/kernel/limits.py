@@ -18,6 +18,7 @@ class Limits:
     # --- sessions -------------------------------------------------------------
     max_sessions: int = 64  # open sessions at once
     session_idle_s: float = 300.0  # a session without keepalive for this long expires
+    session_resume_grace_s: float = 60.0  # a resumable session outlives its last connection this long
     max_locks_per_session: int = 256  # tasks one session may lock
     # --- wire -----------------------------------------------------------------
     max_frame_bytes: int = 4 * 1024 * 1024  # one incoming WebSocket frame / TCP line
@@ -29,6 +30,7 @@ class Limits:
     max_inflight: int = 1024  # requests running at once on one connection (more are refused, not queued)
     # --- events ---------------------------------------------------------------
     max_subscriptions: int = 256  # all connections together
+    max_subscriptions_per_connection: int = 32  # one client cannot take every subscription
     subscription_events: int = 8192  # ring capacity of one subscription (events)
     subscription_bytes: int = 4 * 1024 * 1024  # ... and its payload bytes (output beyond it is read from the log)
     subscription_control_events: int = 65536  # control events (task state, quota, ...) one subscription holds; never

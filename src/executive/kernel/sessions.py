@@ -7,6 +7,12 @@ control locks on tasks: while a task is locked, only that session may pause,
 resume, cancel, kill, write to or debug it.  Unlocked tasks are open to every
 client.  Closing or expiring a session releases its locks.
 
+A session also ends with the last connection bound to it (``attach``/``detach``:
+the transport binds the connection that opened or resumed it), so clients that
+drop their socket without ``session.close`` do not hold the session table until
+idle expiry.  A session opened as ``resumable`` survives that for a short grace
+(``resume_grace_s``), in which a new connection can resume it.
+
 The manager is clock-injected and has no I/O: :meth:`SessionManager.expire`
 is called by the service's housekeeping timer.
 """
@@ -36,6 +42,9 @@ class Session:
     last_seen: float
     idle_s: float  # expires after this long without activity
     locks: set[int] = dataclasses.field(default_factory=set)  # task ids this session controls exclusively
+    resumable: bool = False  # survives its last connection for the resume grace (else ends with it)
+    connections: int = 0  # connections bound to it now (opened or resumed it)
+    detached_at: float | None = None  # a resumable session's last connection closed then: the grace runs
 
     def to_dict(self, now: float) -> dict[str, Any]:
         return {
@@ -47,13 +56,22 @@ class Session:
             "idle_s": self.idle_s,
             "expires_in_s": max(0.0, self.last_seen + self.idle_s - now),
             "locks": sorted(self.locks),
+            "resumable": self.resumable,
+            "connections": self.connections,
         }
 
 
 class SessionManager:
     def __init__(
-        self, *, max_sessions: int, idle_s: float, max_locks: int, clock: Callable[[], float] = time.time
+        self,
+        *,
+        max_sessions: int,
+        idle_s: float,
+        max_locks: int,
+        resume_grace_s: float = 60.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        self._grace = resume_grace_s
         self._sessions: dict[str, Session] = {}
         self._lock_owner: dict[int, str] = {}  # task id -> session id; invariant: mirrors Session.locks
         self._max = max_sessions
@@ -65,7 +83,7 @@ class SessionManager:
         return len(self._sessions)
 
     def open(
-        self, *, client: str, capabilities: Iterable[str] | None, idle_s: float | None = None
+        self, *, client: str, capabilities: Iterable[str] | None, idle_s: float | None = None, resumable: bool = False
     ) -> tuple[Session, list[str]]:
         """Open a session; returns it and warnings for capabilities we do not offer.
 
@@ -74,7 +92,8 @@ class SessionManager:
         """
         if len(self._sessions) >= self._max:
             raise LimitError(
-                f"too many sessions: {self._max} are open (limit max_sessions); close unused ones with session.close",
+                f"too many sessions: {self._max} are open (limit max_sessions); close unused ones with session.close, "
+                "or find an abandoned one with session.list and end it with session.evict",
                 code=ErrorCode.SESSION_LIMIT,
                 data={"limit": self._max},
             )
@@ -84,7 +103,13 @@ class SessionManager:
         now = self._clock()
         idle = self._idle_s if idle_s is None else max(5.0, min(float(idle_s), 24 * 3600.0))
         session = Session(
-            id=uuid.uuid4().hex, client=client, capabilities=granted, created=now, last_seen=now, idle_s=idle
+            id=uuid.uuid4().hex,
+            client=client,
+            capabilities=granted,
+            created=now,
+            last_seen=now,
+            idle_s=idle,
+            resumable=resumable,
         )
         self._sessions[session.id] = session
         return session, warnings
@@ -105,6 +130,31 @@ class SessionManager:
         session.last_seen = self._clock()
         return session
 
+    def attach(self, session_id: str) -> Session:
+        """Bind one more connection to the session (it opened or resumed it); a grace in progress ends.
+
+        Raises:
+            NotFoundError: unknown, closed or expired.
+        """
+        session = self.get(session_id)
+        session.connections += 1
+        session.detached_at = None
+        return session
+
+    def detach(self, session_id: str) -> Session | None:
+        """A bound connection closed; returns the session if that ended it (its last, not resumable)."""
+        session = self._sessions.get(session_id)
+        if session is None:
+            return None
+        session.connections = max(0, session.connections - 1)
+        if session.connections:
+            return None
+        if session.resumable:
+            session.detached_at = self._clock()
+            return None
+        self._drop(session)
+        return session
+
     def close(self, session_id: str) -> Session:
         session = self.get(session_id)
         self._drop(session)
@@ -119,7 +169,11 @@ class SessionManager:
     def expire(self) -> list[Session]:
         """Close every session idle past its limit; returns the closed ones."""
         now = self._clock()
-        gone = [s for s in self._sessions.values() if now - s.last_seen > s.idle_s]
+        gone = [
+            s
+            for s in self._sessions.values()
+            if now - s.last_seen > s.idle_s or (s.detached_at is not None and now - s.detached_at > self._grace)
+        ]
         for s in gone:
             self._drop(s)
         return gone

@@ -103,7 +103,10 @@ class Executive:
         self.bus = EventBus(history_events=limits.history_events, history_bytes=limits.history_bytes)
         self.tasks = TaskTable(max_ended=limits.max_tasks_in_memory)
         self.sessions = SessionManager(
-            max_sessions=limits.max_sessions, idle_s=limits.session_idle_s, max_locks=limits.max_locks_per_session
+            max_sessions=limits.max_sessions,
+            idle_s=limits.session_idle_s,
+            max_locks=limits.max_locks_per_session,
+            resume_grace_s=limits.session_resume_grace_s,
         )
         instance = hashlib.sha256(str(self.home.resolve()).encode()).hexdigest()[:12]
         # Process tasks run here, or on a Ray cluster when their placement says so (runtimes/placed.py).
@@ -247,8 +250,23 @@ class Executive:
         capabilities: list[str] | None = None,
         idle_s: float | None = None,
         lock: list[int] | None = None,
+        resumable: bool = False,
     ) -> SessionOpened:
-        return self.session_service.open(client=client, capabilities=capabilities, idle_s=idle_s, lock=lock)
+        return self.session_service.open(
+            client=client, capabilities=capabilities, idle_s=idle_s, lock=lock, resumable=resumable
+        )
+
+    def session_attach(self, session_id: str) -> SessionInfo:
+        """Bind a connection to a session; it ends with its last one (see kernel/sessions.py)."""
+        return self.session_service.attach(session_id)
+
+    def session_detach(self, session_id: str) -> None:
+        """A connection bound to the session closed."""
+        self.session_service.detach(session_id)
+
+    def session_evict(self, session_id: str, *, reason: str = "") -> SessionClosed:
+        """Close another client's session (operators: an abandoned one that holds locks or a slot)."""
+        return self.session_service.evict(session_id, reason or "closed by an operator")
 
     def session_keepalive(self, session_id: str) -> SessionInfo:
         return self.session_service.keepalive(session_id)

@@ -38,10 +38,13 @@ class SessionService:
         capabilities: list[str] | None = None,
         idle_s: float | None = None,
         lock: list[int] | None = None,
+        resumable: bool = False,
     ) -> SessionOpened:
         """Open a session; ``lock`` names task ids it takes the control lock of at once
         (callers check first that none is taken: a refused lock leaves the session open)."""
-        session, warnings = self._sessions.open(client=client, capabilities=capabilities, idle_s=idle_s)
+        session, warnings = self._sessions.open(
+            client=client, capabilities=capabilities, idle_s=idle_s, resumable=resumable
+        )
         for task_id in lock or ():
             self._sessions.lock(session, task_id)
         log.info("session_open", session=session.id, client=client)
@@ -76,6 +79,24 @@ class SessionService:
     def close(self, session_id: str) -> SessionClosed:
         s = self._sessions.close(session_id)
         log.info("session_close", session=s.id)
+        return {"id": s.id, "closed": True}
+
+    def attach(self, session_id: str) -> SessionInfo:
+        """Bind a connection to the session (the one that opened or resumed it)."""
+        return cast(SessionInfo, self._sessions.attach(session_id).to_dict(time.time()))
+
+    def detach(self, session_id: str) -> None:
+        """A bound connection closed: the session ends with its last one unless it is resumable."""
+        s = self._sessions.detach(session_id)
+        if s is not None:
+            log.info("session_close", session=s.id, client=s.client, reason="connection_closed")
+            self._bus.publish("session", None, {"session": s.id, "state": "closed", "reason": "connection_closed"})
+
+    def evict(self, session_id: str, reason: str) -> SessionClosed:
+        """Close any client's session (an operator's call), releasing its locks; says so in an event."""
+        s = self._sessions.close(session_id)
+        log.warning("session_evicted", session=s.id, client=s.client, reason=reason)
+        self._bus.publish("session", None, {"session": s.id, "state": "evicted", "reason": reason})
         return {"id": s.id, "closed": True}
 
     def list(self) -> list[SessionInfo]:

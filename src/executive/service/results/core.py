@@ -56,6 +56,8 @@ class SessionInfo(TypedDict):
     idle_s: float
     expires_in_s: float
     locks: list[int]
+    resumable: bool  # survives its last connection for a short grace (session.open resumable)
+    connections: int  # connections bound to it now
 
 
 class SessionOpened(SessionInfo):
