@@ -15,7 +15,7 @@ from executive.api.client import Client, RpcError
 from executive.kernel.errors import ErrorCode, LimitError
 from executive.kernel.limits import DEFAULT_LIMITS
 from executive.pipeline.errors import PipelineInvalidError
-from executive.pipeline.model import parse_pipeline, pipeline_schema
+from executive.pipeline.model import MAX_REPORTED_PROBLEMS, parse_pipeline, pipeline_schema
 from executive.pipeline.template import template_text, write_template
 
 GOOD = """
@@ -38,7 +38,7 @@ MALFORMED = [
     ("step with command and agent", GOOD.replace("command: [touch, out.txt]}", "command: [x], agent: {prompt: hi}}"),
      "phases[0].steps[0]", "exactly one of command"),
     ("shell string instead of argv", GOOD.replace("command: [touch, out.txt]", "command: touch out.txt"),
-     "phases[0].steps[0].command", "valid list"),
+     "phases[0].steps[0].command", "must be a list"),
     ("path escapes the workdir", GOOD.replace("paths: [out.txt]", "paths: [../etc/passwd]"), "phases[0].checks[0].paths[0]", "'..'"),
     ("unknown prompt placeholder", GOOD.replace("command: [touch, out.txt]}", "agent: {cli: claude, prompt: 'do {requirment}'}}"),
      "phases[0].steps[0].agent.prompt", "{requirment}"),
@@ -46,7 +46,7 @@ MALFORMED = [
     ("threshold above 100", GOOD.replace("name: tiny", "name: tiny\ndefaults: {thresholds: [60, 120]}"), "defaults.thresholds[1]", "100"),
     ("duplicate phase", GOOD + GOOD[GOOD.index("  - name: build"):], "phases[1].name", "used twice"),
     ("no phases", "name: tiny\nphases: []\n", "phases", "at least 1"),
-    ("missing name", GOOD.replace("name: tiny\n", ""), "name", "Field required"),
+    ("missing name", GOOD.replace("name: tiny\n", ""), "name", "required"),
     ("entry requires a later phase", GOOD.replace("    steps:", "    entry: {requires: [deploy]}\n    steps:"),
      "phases[0].entry.requires[0]", "not an earlier phase"),
     ("too many iterations", GOOD.replace("name: tiny", "name: tiny\ndefaults: {max_iterations: 500}"),
@@ -61,6 +61,25 @@ def test_malformed_files_name_the_bad_field(text: str, path: str, phrase: str) -
     assert err.value.path == path, err.value.message
     assert err.value.code is ErrorCode.PIPELINE_INVALID
     assert err.value.message.startswith(f"p.yaml: {path}: ") and phrase in err.value.message
+
+
+def test_every_problem_is_listed_with_its_path() -> None:
+    # Issue 18: `phases: 3` without a name said "name: Field required (and 1 more problem)".
+    with pytest.raises(PipelineInvalidError) as err:
+        parse_pipeline("phases: 3\n", source="p.yaml")
+    assert err.value.message.splitlines() == ["p.yaml: name: required", "p.yaml: phases: must be a list"]
+    assert [e["path"] for e in err.value.data["errors"]] == ["name", "phases"]
+
+
+def test_problems_listed_are_capped() -> None:
+    steps = "".join(f"      - {{name: s{i}, command: [true], timeout_s: -1}}\n" for i in range(30))
+    text = GOOD.replace("      - {name: make, command: [touch, out.txt]}\n", "      - {name: make, command: [touch, out.txt]}\n" + steps)
+    with pytest.raises(PipelineInvalidError) as err:
+        parse_pipeline(text, source="p.yaml")
+    lines = err.value.message.splitlines()
+    assert len(lines) == MAX_REPORTED_PROBLEMS + 1 and lines[-1] == "p.yaml: ... and 10 more problems; fix these first"
+    assert lines[0] == "p.yaml: phases[0].steps[1].timeout_s: Input should be greater than 0 (in phase 'build', step 's0')"
+    assert len(err.value.data["errors"]) == MAX_REPORTED_PROBLEMS
 
 
 def test_yaml_syntax_error_gives_line_and_column() -> None:
