@@ -41,7 +41,7 @@ class PipelineRun(_P):
     workdir: str | None = Field(None, max_length=4096, description="overrides the file's workdir")
     session: str | None = Field(
         None,
-        max_length=64,
+        max_length=1024,  # the engine allows 64 characters and says so; this only bounds the input
         description="a unique name for the run (letters, digits, _ . -; starts with a letter): every pipeline.* "
         "method then takes it in place of the run id",
     )

@@ -435,16 +435,22 @@ def _describe(err: dict[str, Any], data: Any) -> dict[str, Any]:
     names: list[str] = []
     node = data
     key = ""
+    after_index = False
     for item in err.get("loc", ()):
         if isinstance(item, int):
             parts.append(f"[{item}]")
             node = node[item] if isinstance(node, list) and -len(node) <= item < len(node) else None
             if isinstance(node, dict) and isinstance(node.get("name"), str):
                 names.append(f"{_NOUN.get(key, key)} {node['name']!r}")
+            after_index = True
             continue
         key = str(item)
-        if isinstance(node, dict) and item not in node and node.get("kind") == item:
-            continue  # the discriminator tag pydantic inserts for tagged unions
+        if after_index and isinstance(node, dict) and node.get("kind") == item:
+            # The discriminator tag pydantic inserts right after a tagged union's list index; the check may
+            # also have a field of that name (kind: command has command), which comes after the tag.
+            after_index = False
+            continue
+        after_index = False
         parts.append(f".{item}" if parts else str(item))
         node = node.get(item) if isinstance(node, dict) else None
     path = "".join(parts) or "(top level)"
