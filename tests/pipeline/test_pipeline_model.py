@@ -73,12 +73,14 @@ def test_every_problem_is_listed_with_its_path() -> None:
 
 def test_problems_listed_are_capped() -> None:
     steps = "".join(f"      - {{name: s{i}, command: [true], timeout_s: -1}}\n" for i in range(30))
-    text = GOOD.replace("      - {name: make, command: [touch, out.txt]}\n", "      - {name: make, command: [touch, out.txt]}\n" + steps)
+    make = "      - {name: make, command: [touch, out.txt]}\n"
+    text = GOOD.replace(make, make + steps)
     with pytest.raises(PipelineInvalidError) as err:
         parse_pipeline(text, source="p.yaml")
     lines = err.value.message.splitlines()
     assert len(lines) == MAX_REPORTED_PROBLEMS + 1 and lines[-1] == "p.yaml: ... and 10 more problems; fix these first"
-    assert lines[0] == "p.yaml: phases[0].steps[1].timeout_s: Input should be greater than 0 (in phase 'build', step 's0')"
+    first = "p.yaml: phases[0].steps[1].timeout_s: Input should be greater than 0 (in phase 'build', step 's0')"
+    assert lines[0] == first
     assert len(err.value.data["errors"]) == MAX_REPORTED_PROBLEMS
 
 
