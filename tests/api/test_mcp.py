@@ -408,7 +408,7 @@ async def test_agent_patch_and_pipeline_tools_answer_in_their_declared_schemas(d
             "    checks:\n      - {name: side, kind: files_exist, paths: [side.txt], owners: [b]}\n"
         )
         (work / "p.yaml").write_text(pipeline)
-        started = await call_ok(s, "run_pipeline", {"path": str(work / "p.yaml")})
+        started = await call_ok(s, "run_pipeline", {"path": str(work / "p.yaml"), "requirement": "test"})
         rid = started["id"]
         deadline = time.monotonic() + 60
         while (status := await call_ok(s, "pipeline_status", {"run": rid}))["run"]["state"] != "waiting_approval":

@@ -278,7 +278,8 @@ async def _pipelines(call: Checked, tmp_path: Path) -> None:
               - {name: side, kind: files_exist, paths: [side.txt], owners: [b]}
         """).lstrip()
     )
-    run = await call("pipeline.run", path=str(work / "pipeline.yaml"), requirement="schemas")
+    run = await call("pipeline.run", path=str(work / "pipeline.yaml"), requirement="schemas", session="schemas-run")
+    await call("pipeline.progress", run="schemas-run")
     waiting = await call("pipeline.wait", run=run["id"], timeout=60)
     assert waiting["state"] == "waiting_approval", waiting
     await call("pipeline.info", run=run["id"])
@@ -288,6 +289,8 @@ async def _pipelines(call: Checked, tmp_path: Path) -> None:
     done = await call("pipeline.wait", run=run["id"], timeout=60)
     assert done["state"] == "passed", done
     await call("pipeline.status", run=run["id"])
+    await call("pipeline.metrics", run="schemas-run")
+    await call("pipeline.progress", run=run["id"])
     await call("pipeline.list")
     await call("pipeline.report", run=run["id"])
     await call("pipeline.schema")

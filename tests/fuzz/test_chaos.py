@@ -160,7 +160,7 @@ async def test_kill9_under_a_mixed_workload(daemon_process: Any, tmp_path: Path,
                 )
                 task = await c.call("task.run", argv=argv, env=env)
                 expected[task["id"]] = data
-            run = await c.call("pipeline.run", path=str(work / "pipeline.yaml"))
+            run = await c.call("pipeline.run", path=str(work / "pipeline.yaml"), requirement="test")
             for image in images:
                 t = await c.call("vm.load", path=str(image))
                 vm_expected[f"task:{t['pid']}"] = vm_expected[str(image)]

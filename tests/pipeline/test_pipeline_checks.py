@@ -144,7 +144,7 @@ async def test_a_paused_step_holds_the_run(pl: SimpleNamespace, client: Client, 
               - {name: done, kind: files_exist, paths: [done], owners: [slow]}
         """,
     )
-    run = await client.call("pipeline.run", path=str(work / "pipeline.yaml"))
+    run = await client.call("pipeline.run", path=str(work / "pipeline.yaml"), requirement="test")
     tid = None
     for _ in range(400):
         info = await client.call("pipeline.info", run=run["id"])

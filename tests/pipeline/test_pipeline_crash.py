@@ -74,7 +74,7 @@ async def _close(c: Client) -> None:
 
 async def _reference(pl: SimpleNamespace, c: Client, root: Path) -> tuple[dict[str, Any], list[str]]:
     """The same pipeline, uninterrupted, on the same daemon."""
-    run = await c.call("pipeline.run", path=str(_project(root)))
+    run = await c.call("pipeline.run", path=str(_project(root)), requirement="test")
     assert (await pl.finish(c, run["id"]))["state"] == "passed"
     return pl.summary(await c.call("pipeline.status", run=run["id"])), pl.lines(root / "side.txt")
 
@@ -95,7 +95,7 @@ async def test_kill9_at_a_step_boundary_then_resume(
     monkeypatch.delenv(CRASH_ENV)
     c = await d.client()
     with contextlib.suppress(ConnectionError):  # "run:1" dies before the reply
-        await c.call("pipeline.run", path=str(pipeline))
+        await c.call("pipeline.run", path=str(pipeline), requirement="test")
     assert await asyncio.to_thread(d.proc.wait, 30) == -9
     await _close(c)
 
@@ -126,7 +126,7 @@ async def test_daemon_dies_mid_step_then_that_step_reruns_once(
     d = daemon_process()
     d.start()
     c = await d.client()
-    run = await c.call("pipeline.run", path=str(pipeline))
+    run = await c.call("pipeline.run", path=str(pipeline), requirement="test")
 
     async def b_task() -> int | None:
         status = await c.call("pipeline.status", run=run["id"])
@@ -170,7 +170,7 @@ async def test_approval_gate_waits_across_a_restart(
     d = daemon_process()
     d.start()
     c = await d.client()
-    run = await c.call("pipeline.run", path=str(pipeline))
+    run = await c.call("pipeline.run", path=str(pipeline), requirement="test")
     assert (await pl.finish(c, run["id"]))["state"] == "waiting_approval"
     d.kill9()
     await _close(c)

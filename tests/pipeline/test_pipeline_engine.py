@@ -40,7 +40,7 @@ async def test_only_the_step_owning_the_failed_check_reruns(pl: SimpleNamespace,
               - {{name: c_ok, kind: command, command: [test, -e, c.ok], owners: [c]}}
         """.replace("\n        ", "\n"),
     )
-    run = await client.call("pipeline.run", path=str(work / "p.yaml"))
+    run = await client.call("pipeline.run", path=str(work / "p.yaml"), requirement="test")
     done = await pl.finish(client, run["id"])
     assert done["state"] == "passed", done["detail"]
     assert pl.lines(work / "side.txt") == ["a", "b", "c", "b"]
@@ -72,7 +72,7 @@ async def test_threshold_table_rises_per_iteration_until_exhausted(
     pl: SimpleNamespace, client: Client, work: Path
 ) -> None:
     pl.write(work / "p.yaml", _climbing(10, 55))  # 55, 65, 75, 85 against 60, 75, 85, 90
-    run = await client.call("pipeline.run", path=str(work / "p.yaml"))
+    run = await client.call("pipeline.run", path=str(work / "p.yaml"), requirement="test")
     done = await pl.finish(client, run["id"])
     its = _iterations(await client.call("pipeline.status", run=run["id"]), "improve")
     assert [(it["score"], it["threshold"], it["verdict"]) for it in its] == [
@@ -87,7 +87,7 @@ async def test_threshold_table_rises_per_iteration_until_exhausted(
 
 async def test_a_phase_that_stops_improving_stops(pl: SimpleNamespace, client: Client, work: Path) -> None:
     pl.write(work / "p.yaml", _climbing(3, 50))  # +3 < the default +5
-    run = await client.call("pipeline.run", path=str(work / "p.yaml"))
+    run = await client.call("pipeline.run", path=str(work / "p.yaml"), requirement="test")
     done = await pl.finish(client, run["id"])
     its = _iterations(await client.call("pipeline.status", run=run["id"]), "improve")
     assert [(it["score"], it["verdict"]) for it in its] == [(50, "rework"), (53, "not_improving")]
@@ -111,7 +111,7 @@ async def test_optional_steps_join_from_iteration_two_and_retries_back_off(
               - {{name: extra_done, kind: files_exist, paths: [extra.ok], owners: [flaky]}}
         """,
     )
-    run = await client.call("pipeline.run", path=str(work / "p.yaml"))
+    run = await client.call("pipeline.run", path=str(work / "p.yaml"), requirement="test")
     assert (await pl.finish(client, run["id"]))["state"] == "passed"
     its = _iterations(await client.call("pipeline.status", run=run["id"]), "build")
     assert [[s["step"] for s in it["steps"]] for it in its] == [["flaky"], ["flaky", "extra"]]
@@ -177,7 +177,7 @@ async def test_entry_gate_blocks_a_phase(pl: SimpleNamespace, client: Client, wo
               - {{name: side, kind: files_exist, paths: [side.txt], owners: [b]}}
         """.replace("\n        ", "\n"),
     )
-    run = await client.call("pipeline.run", path=str(work / "p.yaml"))
+    run = await client.call("pipeline.run", path=str(work / "p.yaml"), requirement="test")
     done = await pl.finish(client, run["id"])
     assert done["state"] == "failed" and "required file spec.md is missing" in done["detail"]
     status = await client.call("pipeline.status", run=run["id"])
@@ -244,7 +244,7 @@ async def test_approval_gate_waits_then_continues(pl: SimpleNamespace, client: C
               - {{name: side, kind: files_exist, paths: [side.txt], owners: [b]}}
         """.replace("\n        ", "\n"),
     )
-    run = await client.call("pipeline.run", path=str(work / "p.yaml"))
+    run = await client.call("pipeline.run", path=str(work / "p.yaml"), requirement="test")
     waiting = await pl.finish(client, run["id"])
     assert waiting["state"] == "waiting_approval" and pl.lines(work / "side.txt") == ["a"]
     with pytest.raises(RpcError, match="has no approval gate"):
@@ -273,7 +273,7 @@ async def test_cancel_then_resume_reruns_the_cut_step_once(pl: SimpleNamespace, 
               - {{name: side, kind: files_exist, paths: [side.txt], owners: [b]}}
         """.replace("\n        ", "\n"),
     )
-    run = await client.call("pipeline.run", path=str(work / "p.yaml"))
+    run = await client.call("pipeline.run", path=str(work / "p.yaml"), requirement="test")
 
     async def b_running() -> int | None:
         its = _iterations(await client.call("pipeline.status", run=run["id"]), "build")
@@ -318,7 +318,7 @@ async def test_rework_from_a_step_redoes_it_and_what_follows(pl: SimpleNamespace
               - {{name: side, kind: files_exist, paths: [side.txt], owners: [c]}}
         """.replace("\n        ", "\n"),
     )
-    run = await client.call("pipeline.run", path=str(work / "p.yaml"))
+    run = await client.call("pipeline.run", path=str(work / "p.yaml"), requirement="test")
     assert (await pl.finish(client, run["id"]))["state"] == "passed"
     with pytest.raises(RpcError, match="a finished run resumes only with --rework-from"):
         await client.call("pipeline.resume", run=run["id"])
@@ -377,7 +377,7 @@ async def test_cancel_while_the_step_task_spawns_cancels_it(
               - {{name: side, kind: files_exist, paths: [side.txt], owners: [b]}}
         """.replace("\n        ", "\n"),
     )
-    run = await client.call("pipeline.run", path=str(work / "p.yaml"))
+    run = await client.call("pipeline.run", path=str(work / "p.yaml"), requirement="test")
     tid = await asyncio.wait_for(spawning.get(), 20)
     cancelled = await client.call("pipeline.cancel", run=run["id"])
     assert cancelled["state"] == "cancelled"

@@ -15,7 +15,7 @@ from executive.api.client import Client, RpcError
 from executive.kernel.errors import ErrorCode, LimitError
 from executive.kernel.limits import DEFAULT_LIMITS
 from executive.pipeline.errors import PipelineInvalidError
-from executive.pipeline.model import parse_pipeline, pipeline_schema
+from executive.pipeline.model import MAX_REPORTED_PROBLEMS, parse_pipeline, pipeline_schema
 from executive.pipeline.template import template_text, write_template
 
 GOOD = """
@@ -64,7 +64,7 @@ MALFORMED = [
         "shell string instead of argv",
         GOOD.replace("command: [touch, out.txt]", "command: touch out.txt"),
         "phases[0].steps[0].command",
-        "valid list",
+        "must be a list",
     ),
     (
         "path escapes the workdir",
@@ -92,7 +92,7 @@ MALFORMED = [
     ),
     ("duplicate phase", GOOD + GOOD[GOOD.index("  - name: build") :], "phases[1].name", "used twice"),
     ("no phases", "name: tiny\nphases: []\n", "phases", "at least 1"),
-    ("missing name", GOOD.replace("name: tiny\n", ""), "name", "Field required"),
+    ("missing name", GOOD.replace("name: tiny\n", ""), "name", "required"),
     (
         "entry requires a later phase",
         GOOD.replace("    steps:", "    entry: {requires: [deploy]}\n    steps:"),
@@ -115,6 +115,27 @@ def test_malformed_files_name_the_bad_field(text: str, path: str, phrase: str) -
     assert err.value.path == path, err.value.message
     assert err.value.code is ErrorCode.PIPELINE_INVALID
     assert err.value.message.startswith(f"p.yaml: {path}: ") and phrase in err.value.message
+
+
+def test_every_problem_is_listed_with_its_path() -> None:
+    # Issue 18: `phases: 3` without a name said "name: Field required (and 1 more problem)".
+    with pytest.raises(PipelineInvalidError) as err:
+        parse_pipeline("phases: 3\n", source="p.yaml")
+    assert err.value.message.splitlines() == ["p.yaml: name: required", "p.yaml: phases: must be a list"]
+    assert [e["path"] for e in err.value.data["errors"]] == ["name", "phases"]
+
+
+def test_problems_listed_are_capped() -> None:
+    steps = "".join(f"      - {{name: s{i}, command: [true], timeout_s: -1}}\n" for i in range(30))
+    make = "      - {name: make, command: [touch, out.txt]}\n"
+    text = GOOD.replace(make, make + steps)
+    with pytest.raises(PipelineInvalidError) as err:
+        parse_pipeline(text, source="p.yaml")
+    lines = err.value.message.splitlines()
+    assert len(lines) == MAX_REPORTED_PROBLEMS + 1 and lines[-1] == "p.yaml: ... and 10 more problems; fix these first"
+    first = "p.yaml: phases[0].steps[1].timeout_s: Input should be greater than 0 (in phase 'build', step 's0')"
+    assert lines[0] == first
+    assert len(err.value.data["errors"]) == MAX_REPORTED_PROBLEMS
 
 
 def test_yaml_syntax_error_gives_line_and_column() -> None:
@@ -163,12 +184,12 @@ async def test_malformed_file_over_the_wire(client: Client, tmp_path: Path) -> N
     bad = tmp_path / "bad.yaml"
     bad.write_text(GOOD.replace("owners: [make]", "owners: [mkae]"))
     with pytest.raises(RpcError) as err:
-        await client.call("pipeline.run", path=str(bad))
+        await client.call("pipeline.run", path=str(bad), requirement="test")
     assert err.value.code == ErrorCode.PIPELINE_INVALID
     assert err.value.data["path"] == "phases[0].checks[0].owners[0]"
     assert str(bad) in err.value.message
     with pytest.raises(RpcError) as err:
-        await client.call("pipeline.run", path=str(tmp_path / "missing.yaml"))
+        await client.call("pipeline.run", path=str(tmp_path / "missing.yaml"), requirement="test")
     assert err.value.code == ErrorCode.PIPELINE_INVALID and "pipeline init" in err.value.message
     schema = await client.call("pipeline.schema")
     assert json.dumps(schema) == json.dumps(pipeline_schema())

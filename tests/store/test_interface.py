@@ -73,7 +73,8 @@ SURFACE = {
     interface.PipelineStore: {
         "checkpoint_attach_task", "checkpoint_ops", "checkpoint_step_end", "checkpoint_step_start",
         "checkpoint_truncate", "pipeline_approvals", "pipeline_approve", "pipeline_run_create", "pipeline_run_get",
-        "pipeline_run_set_state", "pipeline_runs", "pipeline_runs_in_states",
+        "pipeline_run_by_session", "pipeline_run_set_state", "pipeline_runs", "pipeline_runs_in_states",
+        "pipeline_step_durations",
     },
 }  # fmt: skip
 
@@ -278,6 +279,28 @@ def test_pipeline_runs_checkpoints_and_approvals(store: SqliteStore) -> None:
     [listed] = store.pipeline_runs(10, None)
     assert listed["state"] == "passed" and listed["ended"] is not None and "content" not in listed
     assert store.pipeline_runs(10, "failed") == []
+
+
+def test_pipeline_sessions_and_earlier_durations(store: SqliteStore) -> None:
+    def make(name: str, session: str | None) -> int:
+        options = {"session": session} if session else {}
+        return store.pipeline_run_create(
+            {"name": name, "mode": "run", "source": None, "content": "x", "content_sha": "c", "requirement": "r",
+             "workdir": "/w", "thresholds": {}, "options": options, "state": "pending"}
+        )  # fmt: skip
+
+    first, other, second = make("demo", "nightly"), make("other", None), make("demo", None)
+    assert store.pipeline_run_by_session("nightly") == first and store.pipeline_run_by_session("nope") is None
+    assert [r["session"] for r in store.pipeline_runs(10, None)] == ["nightly", None, None]
+    for run in (first, other):
+        op = {"kind": "step", "name": "step:build:1:make", "phase": "build", "iteration": 1, "step": "make"}
+        store.checkpoint_step_start(run, 1, op, None)
+        store.checkpoint_step_end(run, 1, "ok", {"status": "ok"}, None)
+    store.checkpoint_step_start(first, 2, {"kind": "gate", "name": "g", "phase": "build", "iteration": 1}, None)
+    rows = store.pipeline_step_durations("demo", second, 20)
+    assert [(r["run_id"], r["kind"], r["step"]) for r in rows] == [(first, "step", "make")]  # not other's, not running
+    assert rows[0]["duration"] >= 0
+    assert store.pipeline_step_durations("demo", first, 20) == []  # only runs before the given one
 
 
 def test_an_unknown_column_is_refused_and_changes_nothing(store: SqliteStore) -> None:

@@ -8,9 +8,9 @@ follow it with ``events.subscribe`` (types ``pipeline.run``, ``pipeline.phase``,
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from executive.api.rpc import Method
 from executive.service import results
@@ -23,13 +23,37 @@ class _P(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# A run id, or the session name its `run` gave it (letters first, so never all digits).
+Run = Annotated[int, Field(ge=1)] | Annotated[str, StringConstraints(min_length=1, max_length=64)]
+_RUN_DOC = "the run id, or its session name (pipeline.run's session)"
+
+
 class PipelineRun(_P):
     path: str | None = Field(
         None, max_length=4096, description="absolute path of the pipeline file on the daemon's host"
     )
     text: str | None = Field(None, description="the pipeline file's content (then workdir is required)")
-    requirement: str = Field("", description="what the run should build; steps see it as EXECUTIVE_REQUIREMENT")
+    requirement: str = Field(
+        "",
+        description="what the run should build (required: not empty, not only spaces); steps see it as "
+        "EXECUTIVE_REQUIREMENT",
+    )
     workdir: str | None = Field(None, max_length=4096, description="overrides the file's workdir")
+    session: str | None = Field(
+        None,
+        max_length=1024,  # the engine allows 64 characters and says so; this only bounds the input
+        description="a unique name for the run (letters, digits, _ . -; starts with a letter): every pipeline.* "
+        "method then takes it in place of the run id",
+    )
+    max_phase_iterations: int | None = Field(
+        None, ge=1, description="overrides every phase's max_iterations (at most pipeline_max_iterations)"
+    )
+    threshold_schedule: list[float] | None = Field(
+        None,
+        max_length=64,
+        description="thresholds (0-100, increasing) per iteration, for every phase, replacing the file's; "
+        "the last repeats; no more entries than a phase can iterate",
+    )
 
 
 class PipelineValidate(_P):
@@ -40,24 +64,24 @@ class PipelineValidate(_P):
 
 
 class RunRef(_P):
-    run: int = Field(ge=1)
+    run: Run = Field(description=_RUN_DOC)
 
 
 class PipelineResume(_P):
-    run: int = Field(ge=1)
+    run: Run = Field(description=_RUN_DOC)
     rework_from: str | None = Field(
         None, max_length=200, description="PHASE/STEP or STEP: forget checkpoints from its latest run on"
     )
 
 
 class PipelineApprove(_P):
-    run: int = Field(ge=1)
+    run: Run = Field(description=_RUN_DOC)
     phase: str = Field(max_length=64)
     note: str = Field("", max_length=4096)
 
 
 class PipelineWait(_P):
-    run: int = Field(ge=1)
+    run: Run = Field(description=_RUN_DOC)
     timeout: float = Field(60.0, ge=0, le=3600)
 
 
@@ -78,13 +102,21 @@ def _engine(ctx: Any) -> PipelinesService:
 
 
 def pipeline_methods() -> list[Method]:
-    """pipeline.run, validate, status, list, wait, resume, approve, cancel, report, schema."""
+    """pipeline.run, validate, status, info, metrics, progress, list, wait, resume, approve, cancel, report, schema."""
     return [
         Method(
             "pipeline.run",
             PipelineRun,
             results.PipelineRun,
-            lambda c, p: _engine(c).run(path=p.path, text=p.text, requirement=p.requirement, workdir=p.workdir),
+            lambda c, p: _engine(c).run(
+                path=p.path,
+                text=p.text,
+                requirement=p.requirement,
+                workdir=p.workdir,
+                session=p.session,
+                max_phase_iterations=p.max_phase_iterations,
+                threshold_schedule=p.threshold_schedule,
+            ),
             "Start a pipeline run; returns the run row at once.",
         ),
         Method(
@@ -107,6 +139,20 @@ def pipeline_methods() -> list[Method]:
             results.PipelineRun,
             lambda c, p: _engine(c).info(p.run),
             "The run row and its live position.",
+        ),
+        Method(
+            "pipeline.metrics",
+            RunRef,
+            results.PipelineMetrics,
+            lambda c, p: _engine(c).metrics(p.run),
+            "Per phase, iteration, step, gate and check: scores, thresholds, durations, pass/fail, as one table.",
+        ),
+        Method(
+            "pipeline.progress",
+            RunRef,
+            results.PipelineProgress,
+            lambda c, p: _engine(c).progress(p.run),
+            "Units done and planned, and the ETA from the durations of earlier steps and runs.",
         ),
         Method(
             "pipeline.list",

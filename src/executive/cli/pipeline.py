@@ -1,27 +1,34 @@
 """`executive pipeline ...`: phased pipeline runs from the command line.
 
 ``init`` and ``schema`` work without a daemon; everything else talks to the
-running daemon over JSON-RPC (``pipeline.*``).  ``run``, ``resume`` and
-``validate`` follow the run live (phase, iteration, step, score against
-threshold, elapsed time); Ctrl-C detaches and leaves the run going.
+running daemon over JSON-RPC (``pipeline.*``).  ``run`` and ``resume`` follow
+the run live (pipeline_follow.py: phase, iteration, step, score against
+threshold, a progress bar with an ETA); Ctrl-C detaches and leaves the run
+going.  Wherever a command takes RUN, the session name given at ``run
+--session NAME`` works as well as the id.  The daemon checks every input (the
+requirement, the session name, the schedule), so each client gets the same
+answer and a refused run leaves nothing behind.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
+import sys
 import time
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import typer
-from rich.console import Group
-from rich.live import Live
 from rich.table import Table
-from rich.text import Text
 
 from executive.api.client import Client
 from executive.cli._common import EXIT_ERROR, EXIT_USAGE, console, fail, run_client
+from executive.cli.pipeline_follow import colour as _c
+from executive.cli.pipeline_follow import follow_run
+from executive.cli.pipeline_follow import secs as _secs
 from executive.kernel.errors import ExecutiveError
 from executive.pipeline.model import pipeline_schema
 from executive.pipeline.template import write_template
@@ -30,122 +37,19 @@ app = typer.Typer(
     help="Phased pipelines: gates, rising thresholds, rework, checkpoints and resume.", no_args_is_help=True
 )
 
-_EVENT_TYPES = ["pipeline.run", "pipeline.phase", "pipeline.step", "pipeline.gate"]
-_STOPPED = {"passed", "failed", "cancelled", "interrupted"}
-_COLOURS = {
-    "passed": "green",
-    "ok": "green",
-    "approved": "green",
-    "failed": "red",
-    "blocked": "red",
-    "cancelled": "red",
-    "not_improving": "red",
-    "exhausted": "red",
-    "below": "red",
-    "rework": "yellow",
-    "running": "cyan",
-    "waiting_approval": "yellow",
-    "interrupted": "yellow",
-    "scoring": "cyan",
-    "pending": "dim",
-}
+
+def _ref(run: str) -> int | str:
+    """A RUN argument: a run id, or the session name given at `run --session NAME`."""
+    return int(run) if run.isdigit() else run
 
 
-def _c(value: Any) -> str:
-    v = "-" if value is None else str(value)
-    colour = _COLOURS.get(v)
-    return f"[{colour}]{v}[/]" if colour else v
-
-
-def _secs(s: float | None) -> str:
-    if s is None:
-        return "-"
-    return f"{s:.1f}s" if s < 120 else f"{s / 60:.1f}m"
-
-
-# ----------------------------------------------------------------------------- live view
-class _LiveView:
-    """What the live display shows, folded from pipeline.* events."""
-
-    def __init__(self, info: dict[str, Any], phases: list[str]) -> None:
-        self.info = info
-        self.rows: dict[str, dict[str, Any]] = {p: {"state": "pending"} for p in phases}
-        self.current: dict[str, Any] = {}
-        self.note = ""
-
-    def apply(self, ev: dict[str, Any]) -> None:
-        d = ev["data"]
-        row = self.rows.setdefault(d.get("phase", ""), {"state": "pending"}) if "phase" in d else None
-        if ev["type"] == "pipeline.run":
-            self.info["state"] = d["to"]
-            self.info["detail"] = d.get("detail")
-        elif ev["type"] == "pipeline.phase" and row is not None:
-            row["state"] = d["state"]
-            self.current["phase"] = d["phase"]
-            if d["state"] == "waiting_approval":
-                self.note = f"waiting for approval: {d.get('hint')}"
-            elif d["state"] == "approved":
-                self.note = ""
-        elif ev["type"] == "pipeline.step" and row is not None:
-            row.update(iteration=d["iteration"], step=d["step"] if d["state"] == "started" else None, state="running")
-            self.current.update(phase=d["phase"], step=d["step"] if d["state"] == "started" else None)
-        elif ev["type"] == "pipeline.gate" and row is not None and d.get("gate") == "exit":
-            row.update(
-                iteration=d["iteration"], score=d["score"], threshold=d["threshold"], verdict=d["verdict"], step=None
-            )
-
-    def render(self) -> Group:
-        elapsed = time.time() - float(self.info.get("created") or time.time())
-        head = Text.from_markup(
-            f"run [bold]{self.info['id']}[/] {self.info.get('name', '')} · {_c(self.info.get('state'))} "
-            f"· elapsed {_secs(elapsed)}"
-        )
-        table = Table(box=None, header_style="bold")
-        for col in ("PHASE", "STATE", "IT", "STEP", "SCORE / THRESHOLD", "VERDICT"):
-            table.add_column(col)
-        for name, row in self.rows.items():
-            score = "-" if row.get("score") is None else f"{row['score']:g} / {row['threshold']:g}"
-            table.add_row(
-                name,
-                _c(row["state"]),
-                str(row.get("iteration") or "-"),
-                row.get("step") or "",
-                score,
-                _c(row.get("verdict")),
-            )
-        parts: list[Any] = [head, table]
-        if self.note:
-            parts.append(Text(self.note, style="yellow"))
-        return Group(*parts)
-
-
-async def _follow(client: Client, run_id: int, cursor: int) -> dict[str, Any]:
-    """Show the run live until it stops executing; returns the final run row."""
-    await client.call("events.subscribe", types=_EVENT_TYPES, since_seq=cursor)
-    info = await client.call("pipeline.info", run=run_id)
-    status = await client.call("pipeline.status", run=run_id)
-    view = _LiveView(info, [p["name"] for p in status["phases"]])
-    for ph in status["phases"]:
-        row = view.rows[ph["name"]]
-        row["state"] = ph["state"]
-        if ph["iterations"]:
-            last = ph["iterations"][-1]
-            row.update(
-                iteration=last["iteration"], score=last["score"], threshold=last["threshold"], verdict=last["verdict"]
-            )
-    with Live(view.render(), console=console, refresh_per_second=4) as live:
-        while view.info.get("state") not in _STOPPED:
-            try:
-                ev = await client.next_event(timeout=0.5)
-            except TimeoutError:
-                live.update(view.render())
-                continue
-            if ev["type"].startswith("pipeline.") and ev["data"].get("run") == run_id:
-                view.apply(ev)
-                live.update(view.render())
-    if not console.is_terminal:
-        console.print()  # off a terminal, Live prints its last frame without a line end
-    return cast(dict[str, Any], await client.call("pipeline.info", run=run_id))
+def _schedule(text: str) -> list[float]:
+    try:
+        return [float(part) for part in text.split(",")]
+    except ValueError:
+        raise fail(
+            f"--threshold-schedule takes percentages separated by commas, e.g. 60,75,85; got {text!r}", EXIT_USAGE
+        ) from None
 
 
 def _finish(info: dict[str, Any]) -> None:
@@ -161,10 +65,18 @@ def _finish(info: dict[str, Any]) -> None:
 def _start_and_follow(method: str, params: dict[str, Any], detach: bool, as_json: bool) -> None:
     async def go(client: Client) -> dict[str, Any]:
         cursor = (await client.call("daemon.health"))["last_seq"]
-        info = await client.call(method, **params)
+        info: dict[str, Any] = await client.call(method, **params)
         if detach or as_json:
-            return cast(dict[str, Any], info)
-        return await _follow(client, info["id"], cursor)
+            return info
+        schedule = info["options"].get("threshold_schedule")
+        if schedule:
+            console.print(
+                "thresholds per iteration, for every phase: "
+                + " → ".join(f"{t:g}" for t in schedule)
+                + " (the last repeats)",
+                soft_wrap=True,
+            )
+        return await follow_run(client, info["id"], cursor)
 
     try:
         info = run_client(go)
@@ -213,27 +125,54 @@ def schema(
 @app.command("run")
 def run(
     file: Path = typer.Argument(..., help="The pipeline file (YAML)."),
-    requirement: str = typer.Option("", "--requirement", "-r", help="What to build; steps see EXECUTIVE_REQUIREMENT."),
+    requirement: str = typer.Option(
+        "", "--requirement", "-r", help="What to build (required, not empty); steps see EXECUTIVE_REQUIREMENT."
+    ),
     workdir: Path | None = typer.Option(None, "--workdir", help="Override the file's workdir."),
+    session: str | None = typer.Option(
+        None,
+        "--session",
+        "-s",
+        help="Name the run (unique; letters, digits, _ . -, starting with a letter); "
+        "resume, status, report and metrics then take the name.",
+    ),
+    max_phase_iterations: int | None = typer.Option(
+        None, "--max-phase-iterations", help="Iterations per phase, overriding the file's max_iterations."
+    ),
+    threshold_schedule: str | None = typer.Option(
+        None,
+        "--threshold-schedule",
+        help="Thresholds per iteration, e.g. 60,75,85: one per iteration (not per phase), used by every "
+        "phase, increasing, 0-100; the last repeats.",
+    ),
     detach: bool = typer.Option(False, "--detach", "-d", help="Print the run id and return."),
     as_json: bool = typer.Option(False, "--json", help="Print the run row as JSON and return."),
 ) -> None:
-    """Run a pipeline, showing phase, iteration, step and score against threshold live."""
+    """Run a pipeline, showing phase, iteration, step, score against threshold and a progress bar with an ETA."""
     params: dict[str, Any] = {"path": os.path.abspath(file), "requirement": requirement}
     if workdir is not None:
         params["workdir"] = os.path.abspath(workdir)
+    if session is not None:
+        params["session"] = session
+    if max_phase_iterations is not None:
+        params["max_phase_iterations"] = max_phase_iterations
+    if threshold_schedule is not None:
+        params["threshold_schedule"] = _schedule(threshold_schedule)
     _start_and_follow("pipeline.run", params, detach, as_json)
+
+
+_RUN = typer.Argument(..., metavar="RUN", help="The run id, or its session name.")
 
 
 @app.command("resume")
 def resume(
-    run_id: int = typer.Argument(..., metavar="RUN"),
+    run_id: str = _RUN,
     rework_from: str | None = typer.Option(None, "--rework-from", help="PHASE/STEP or STEP: redo from its latest run."),
     detach: bool = typer.Option(False, "--detach", "-d"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Continue an interrupted or cancelled run (no finished step runs again), or redo from a step."""
-    params: dict[str, Any] = {"run": run_id}
+    params: dict[str, Any] = {"run": _ref(run_id)}
     if rework_from:
         params["rework_from"] = rework_from
     _start_and_follow("pipeline.resume", params, detach, as_json)
@@ -247,7 +186,7 @@ def validate(
     iteration: int = typer.Option(1, "--iteration", help="Score against this iteration's threshold."),
     as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
 ) -> None:
-    """Score an existing project with the pipeline's exit gates; changes nothing unless --remediate."""
+    """Score an existing project with the pipeline's exit gates; --remediate also runs the rework steps, which write."""
     params: dict[str, Any] = {"dir": os.path.abspath(directory), "remediate": remediate, "iteration": iteration}
     if file is not None:
         params["path"] = os.path.abspath(file)
@@ -258,7 +197,7 @@ def validate(
             waited = await client.call("pipeline.wait", run=info["id"], timeout=60)
             if not waited["timed_out"]:
                 break
-        return cast(dict[str, Any], await client.call("pipeline.status", run=info["id"]))
+        return await client.call("pipeline.status", run=info["id"])
 
     status = run_client(go)
     if as_json:
@@ -271,11 +210,11 @@ def validate(
 
 @app.command("status")
 def status_cmd(
-    run_id: int = typer.Argument(..., metavar="RUN"),
+    run_id: str = _RUN,
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Steps, verdicts, scores and durations by phase and iteration."""
-    status = run_client(lambda c: c.call("pipeline.status", run=run_id))
+    status = run_client(lambda c: c.call("pipeline.status", run=_ref(run_id)))
     if as_json:
         print(json.dumps(status, indent=2))
         return
@@ -284,10 +223,10 @@ def status_cmd(
 
 def _print_status(status: dict[str, Any]) -> None:
     run = status["run"]
+    session = f" (session {run['session']})" if run.get("session") else ""
     console.print(
-        f"run [bold]{run['id']}[/] {run['name']} ({run['mode']}) "
-        f"· {_c(run['state'])} · {_secs(status['totals']['duration'])}"
-        + (f"\n{run['detail']}" if run.get("detail") else "")
+        f"run [bold]{run['id']}[/]{session} {run['name']} ({run['mode']}) · {_c(run['state'])} · "
+        f"{_secs(status['totals']['duration'])}" + (f"\n{run['detail']}" if run.get("detail") else "")
     )
     table = Table(box=None, header_style="bold")
     for col in ("PHASE", "IT", "STEPS", "SCORE", "THRESHOLD", "VERDICT", "FAILED CHECKS"):
@@ -308,7 +247,10 @@ def _print_status(status: dict[str, Any]) -> None:
                 )
                 or "[dim](none)[/]"
             )
-            failed = ", ".join(f"{c['name']} {c['score']:g}" for c in it["checks"] if c["failed"])
+            failed = ", ".join(
+                [f"{c['name']} {c['score']:g}" for c in it["checks"] if c["failed"]]
+                + [f"{name} timed out" for name in it.get("timed_out_steps") or []]
+            )
             score = "-" if it["score"] is None else f"{it['score']:g}"
             threshold = "-" if it["threshold"] is None else f"{it['threshold']:g}"
             table.add_row(ph["name"], str(it["iteration"]), steps, score, threshold, _c(it["verdict"]), failed)
@@ -335,13 +277,14 @@ def list_cmd(
         )
         return
     table = Table(box=None, header_style="bold")
-    for col in ("RUN", "NAME", "MODE", "STATE", "STARTED", "TIME", "DETAIL"):
+    for col in ("RUN", "NAME", "SESSION", "MODE", "STATE", "STARTED", "TIME", "DETAIL"):
         table.add_column(col, overflow="fold" if col == "DETAIL" else "ellipsis")
     for r in rows:
         took = (r.get("ended") or time.time()) - r["created"]
         table.add_row(
             str(r["id"]),
             r["name"],
+            r.get("session") or "-",
             r["mode"],
             _c(r["state"]),
             time.strftime("%m-%d %H:%M:%S", time.localtime(r["created"])),
@@ -353,29 +296,68 @@ def list_cmd(
 
 @app.command("approve")
 def approve(
-    run_id: int = typer.Argument(..., metavar="RUN"),
+    run_id: str = _RUN,
     phase: str = typer.Argument(..., help="The phase whose approval gate to release."),
     note: str = typer.Option("", "--note", help="Recorded with the approval."),
 ) -> None:
     """Release a phase's approval gate (durable: survives daemon restarts)."""
-    out = run_client(lambda c: c.call("pipeline.approve", run=run_id, phase=phase, note=note))
+    out = run_client(lambda c: c.call("pipeline.approve", run=_ref(run_id), phase=phase, note=note))
     console.print(f"approved phase {out['phase']} of run {out['run']} (run is {out['state']})")
 
 
 @app.command("cancel")
-def cancel(run_id: int = typer.Argument(..., metavar="RUN")) -> None:
+def cancel(run_id: str = _RUN) -> None:
     """Cancel a run and its in-flight task; `resume` re-runs that step later."""
-    out = run_client(lambda c: c.call("pipeline.cancel", run=run_id))
+    out = run_client(lambda c: c.call("pipeline.cancel", run=_ref(run_id)))
     console.print(f"run {out['id']} {_c(out['state'])}")
 
 
 @app.command("report")
 def report(
-    run_id: int = typer.Argument(..., metavar="RUN"),
+    run_id: str = _RUN,
     output: Path | None = typer.Option(None, "--output", "-o", help="Default: pipeline-run-RUN.html here."),
 ) -> None:
     """Write an HTML report with a chart of score against threshold per phase and iteration."""
-    out = run_client(lambda c: c.call("pipeline.report", run=run_id))
-    path = output or Path(f"pipeline-run-{run_id}.html")
+    out = run_client(lambda c: c.call("pipeline.report", run=_ref(run_id)))
+    path = output or Path(f"pipeline-run-{out['run']}.html")
     path.write_text(out["html"], encoding="utf-8")
     console.print(f"wrote {path}")
+
+
+@app.command("metrics")
+def metrics(
+    run_id: str = _RUN,
+    fmt: str = typer.Option("json", "--format", "-f", help="json ({run, columns, rows}) or csv (RFC 4180)."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+) -> None:
+    """Per phase, iteration, step, gate and check: scores, thresholds, durations and pass/fail."""
+    if fmt not in ("json", "csv"):
+        raise fail(f"--format must be json or csv, got {fmt!r}", EXIT_USAGE)
+    out = run_client(lambda c: c.call("pipeline.metrics", run=_ref(run_id)))
+    text = json.dumps(out, indent=2) + "\n" if fmt == "json" else metrics_csv(out["columns"], out["rows"])
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.write_text(text, encoding="utf-8", newline="")
+    console.print(f"wrote {output}")
+
+
+def metrics_csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
+    """RFC 4180: a header row, CRLF line ends, fields quoted when they hold a comma, quote or line break.
+
+    ``None`` is an empty field and booleans are ``true``/``false``, as spreadsheets and pandas read them.
+    """
+
+    def cell(v: Any) -> Any:
+        if v is None:
+            return ""
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        return v
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(columns)
+    for r in rows:
+        writer.writerow([cell(r.get(c)) for c in columns])
+    return buf.getvalue()

@@ -41,6 +41,7 @@ import os
 import signal
 from typing import Any
 
+from executive.pipeline.errors import SessionExistsError
 from executive.store.interface import PipelineStore
 from executive.store.records import PipelineRunRow
 
@@ -76,7 +77,17 @@ _NO_SEAM = CrashSeam(None)
 
 
 def create_run(store: PipelineStore, row: PipelineRunRow, seam: CrashSeam = _NO_SEAM) -> int:
-    """Insert a run (requirement, file content, thresholds) in one durable transaction; returns its id."""
+    """Insert a run (requirement, file content, thresholds) in one durable transaction; returns its id.
+
+    Raises:
+        SessionExistsError: ``options.session`` names a run already.  Checked here, on the
+            store's one writer thread, so two requests for one name cannot both pass.
+    """
+    session = row.get("options", {}).get("session")
+    if session is not None:
+        existing = store.pipeline_run_by_session(session)
+        if existing is not None:
+            raise SessionExistsError(session, existing)
     run_id = store.pipeline_run_create(row)
     seam.after("run")
     return run_id

@@ -31,7 +31,7 @@ import contextvars
 import hashlib
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -44,8 +44,11 @@ from executive.pipeline import checkpoints as cp
 from executive.pipeline.agent_steps import AgentLauncher, default_launcher
 from executive.pipeline.errors import NondeterminismError, RunNotFoundError, RunTransitionError
 from executive.pipeline.gates import GateContext
+from executive.pipeline.metrics import build_metrics
 from executive.pipeline.model import Phase, Pipeline, load_pipeline, parse_pipeline
+from executive.pipeline.progress import HISTORY_RUNS, estimate_progress
 from executive.pipeline.report import render_html
+from executive.pipeline.run_options import check_requirement, phase_thresholds, run_options
 from executive.pipeline.runner import RunContext, TaskHost, TaskRunner
 from executive.pipeline.states import RUN_TRANSITIONS, TERMINAL_STATES, RunEvent, RunMode, RunState
 from executive.pipeline.status import build_status
@@ -129,18 +132,51 @@ class PipelineEngine:
 
     # ------------------------------------------------------------------ creating runs
     async def run(
-        self, *, path: str | None = None, text: str | None = None, requirement: str = "", workdir: str | None = None
+        self,
+        *,
+        path: str | None = None,
+        text: str | None = None,
+        requirement: str = "",
+        workdir: str | None = None,
+        session: str | None = None,
+        max_phase_iterations: int | None = None,
+        threshold_schedule: Sequence[float] | None = None,
     ) -> dict[str, Any]:
         """Start a run of a pipeline file (``path``) or text; returns the run row.
 
+        Every check happens before the run exists, in this order: the file, the
+        requirement, then the client's options (``run_options.py``).
+
         Raises:
-            PipelineInvalidError: the file is malformed (``data.path`` names the field).
-            BadParamsError: neither/both of path and text, or the working directory is missing.
+            PipelineInvalidError: the file is malformed (the message lists every problem).
+            BadParamsError: neither/both of path and text, the working directory is missing, the
+                requirement is empty, or a bad session name, iteration cap or threshold schedule.
+            SessionExistsError: a run already has that session name.
             LimitError: the requirement is too long, or too many runs are active.
         """
         pipeline, content, source, base = await self._load(path, text, workdir)
+        lim = self.host.limits
+        requirement = check_requirement(requirement, lim)
+        options = run_options(
+            pipeline,
+            lim,
+            session=session,
+            max_phase_iterations=max_phase_iterations,
+            threshold_schedule=threshold_schedule,
+        )
         wd = Path(workdir) if workdir else base / pipeline.workdir
-        return await self._create(pipeline, content, source, wd, requirement, RunMode.RUN, {})
+        return await self._create(pipeline, content, source, wd, requirement, RunMode.RUN, options)
+
+    async def resolve(self, run: int | str) -> int:
+        """The id of ``run``: an id as it is, a session name (``run --session NAME``) looked up."""
+        if isinstance(run, int):
+            return run
+        if run.isdigit():
+            return int(run)
+        found = await self.host.store.call(lambda s: s.pipeline_run_by_session(run))
+        if found is None:
+            raise RunNotFoundError(run)
+        return found
 
     async def validate(
         self, directory: str, *, path: str | None = None, remediate: bool = False, iteration: int = 1
@@ -207,7 +243,7 @@ class PipelineEngine:
             "content_sha": hashlib.sha256(content.encode()).hexdigest(),
             "requirement": requirement,
             "workdir": str(wd),
-            "thresholds": {ph.name: pipeline.thresholds(ph) for ph in pipeline.phases},
+            "thresholds": {ph.name: phase_thresholds(pipeline, ph, options) for ph in pipeline.phases},
             "options": options,
             "state": RunState.PENDING.value,
         }
@@ -389,6 +425,7 @@ class PipelineEngine:
         """The run row (without the file content) plus ``active`` and the live position."""
         row = await self._row(run_id)
         row.pop("content", None)
+        row["session"] = (row.get("options") or {}).get("session")
         r = self._active.get(run_id)
         row["active"] = r is not None
         row["live"] = dict(r.live) if r is not None else None
@@ -525,6 +562,28 @@ class PipelineEngine:
         pipeline = parse_pipeline(row["content"], self.host.limits, source=row["source"] or f"run {run_id}")
         r = self._active.get(run_id)
         return build_status(row, ops, approvals, pipeline, dict(r.live) if r is not None else None)
+
+    async def metrics(self, run_id: int) -> dict[str, Any]:
+        """The run as one flat table of entry gates, steps, gates, checks and phases (``metrics.build_metrics``)."""
+        ops = [dict(op) for op in await self.host.store.call(lambda s: s.checkpoint_ops(run_id))]
+        return build_metrics(await self.status(run_id), ops)
+
+    async def progress(self, run_id: int) -> dict[str, Any]:
+        """How many units are done, how many are planned, and the ETA from earlier durations (``progress.py``)."""
+        store = self.host.store
+        row = await self._row(run_id)
+        ops = [dict(op) for op in await store.call(lambda s: s.checkpoint_ops(run_id))]
+        history = await store.call(lambda s: s.pipeline_step_durations(row["name"], run_id, HISTORY_RUNS))
+        pipeline = parse_pipeline(row["content"], self.host.limits, source=row["source"] or f"run {run_id}")
+        r = self._active.get(run_id)
+        ended = r is None and RunState(row["state"]) in TERMINAL_STATES
+        now = time.time()
+        out = estimate_progress(pipeline, RunMode(row["mode"]), ops, history, ended=ended, now=now)
+        out.update(run=run_id, state=(r.state.value if r is not None else row["state"]))
+        out["elapsed"] = round((row.get("ended") or now) - row["created"], 1)
+        runs = {h["run_id"] for h in history}
+        out["history_runs"] = len(runs)
+        return out
 
     async def list_runs(self, *, limit: int = 100, state: str | None = None) -> list[dict[str, Any]]:
         """The newest ``limit`` runs (oldest first), each with ``active``: attached to this daemon."""

@@ -4,9 +4,10 @@ Tree (codes in ``kernel/errors.py``)::
 
     ExecutiveError
     ├── BadParamsError
-    │   └── PipelineInvalidError   PIPELINE_INVALID: the file is malformed; data.path names the field
+    │   ├── PipelineInvalidError   PIPELINE_INVALID: the file is malformed; data.path names the field
+    │   └── SessionExistsError     INVALID_PARAMS: `run --session NAME` when a run already has that name
     ├── NotFoundError
-    │   └── RunNotFoundError       RUN_NOT_FOUND
+    │   └── RunNotFoundError       RUN_NOT_FOUND (a run id, or a session name no run has)
     ├── InvalidTransitionError
     │   └── RunTransitionError     RUN_INVALID_TRANSITION: e.g. approve a run that is not waiting
     └── ServerError
@@ -19,7 +20,13 @@ from typing import Any
 
 from executive.kernel.errors import BadParamsError, ErrorCode, InvalidTransitionError, NotFoundError, ServerError
 
-__all__ = ["NondeterminismError", "PipelineInvalidError", "RunNotFoundError", "RunTransitionError"]
+__all__ = [
+    "NondeterminismError",
+    "PipelineInvalidError",
+    "RunNotFoundError",
+    "RunTransitionError",
+    "SessionExistsError",
+]
 
 
 class PipelineInvalidError(BadParamsError):
@@ -37,8 +44,20 @@ class PipelineInvalidError(BadParamsError):
 class RunNotFoundError(NotFoundError):
     default_code = ErrorCode.RUN_NOT_FOUND
 
-    def __init__(self, run_id: int) -> None:
-        super().__init__(f"no pipeline run {run_id}; `executive pipeline list` shows the runs", data={"run": run_id})
+    def __init__(self, run: int | str) -> None:
+        what = f"run {run}" if isinstance(run, int) else f"run named {run!r}"
+        super().__init__(f"no pipeline {what}; `executive pipeline list` shows the runs", data={"run": run})
+
+
+class SessionExistsError(BadParamsError):
+    """Session names are unique: a second ``run --session NAME`` would make ``resume NAME`` ambiguous."""
+
+    def __init__(self, session: str, run_id: int) -> None:
+        super().__init__(
+            f"session {session!r} is run {run_id} already; continue it with `executive pipeline resume {session}`, "
+            "or pick another name",
+            data={"session": session, "run": run_id},
+        )
 
 
 class RunTransitionError(InvalidTransitionError):

@@ -37,6 +37,7 @@ from executive.pipeline.errors import PipelineInvalidError
 from executive.pipeline.prompts import PLACEHOLDERS, unknown_placeholders
 
 __all__ = [
+    "MAX_REPORTED_PROBLEMS",
     "AgentRef",
     "AgentSpec",
     "Check",
@@ -334,13 +335,15 @@ def _too_big(size: int, limits: Limits, source: str) -> LimitError:
 
 
 _MAX_DEPTH = 32  # nesting of a pipeline document; real files use about six levels
+MAX_REPORTED_PROBLEMS = 20  # problems listed in one error (and in data.errors); the rest are counted
 
 
 def parse_pipeline(text: str, limits: Limits = DEFAULT_LIMITS, *, source: str = "pipeline") -> Pipeline:
     """Validate pipeline text (YAML or JSON).
 
     Raises:
-        PipelineInvalidError: with ``path`` naming the first bad field and every error in ``data.errors``.
+        PipelineInvalidError: the message lists every problem, one ``SOURCE: PATH: MESSAGE`` line each
+            (at most ``MAX_REPORTED_PROBLEMS``); ``path`` names the first, ``data.errors`` holds them all.
         LimitError: the text exceeds ``pipeline_file_bytes``.
     """
     size = len(text.encode("utf-8", "surrogatepass"))  # a lone surrogate is refused by the YAML reader, not here
@@ -380,19 +383,10 @@ def parse_pipeline(text: str, limits: Limits = DEFAULT_LIMITS, *, source: str = 
         pipeline = Pipeline.model_validate(data)
     except pydantic.ValidationError as exc:
         errors = [_describe(e, data) for e in exc.errors(include_url=False, include_context=False, include_input=False)]
-        first = errors[0]
-        more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
-        raise PipelineInvalidError(
-            f"{source}: {first['path']}: {first['message']}{first['where']}{more}",
-            path=first["path"],
-            errors=errors,
-            source=source,
-        ) from None
+        raise _invalid(source, errors) from None
     problems = _check_references(pipeline) + _check_limits(pipeline, limits)
     if problems:
-        path, message = problems[0]
-        errors = [{"path": p, "message": m, "where": ""} for p, m in problems]
-        raise PipelineInvalidError(f"{source}: {path}: {message}", path=path, errors=errors, source=source)
+        raise _invalid(source, [{"path": p, "message": m, "where": ""} for p, m in problems])
     return pipeline
 
 
@@ -414,6 +408,31 @@ def _check_expanded_size(data: Any, source: str) -> None:
             stack.extend(node)
 
 
+def _invalid(source: str, errors: list[dict[str, Any]]) -> PipelineInvalidError:
+    """One error listing every problem (up to :data:`MAX_REPORTED_PROBLEMS`), one line each, compiler style.
+
+    Each line is ``SOURCE: PATH: MESSAGE``, so the first line reads as before and
+    every problem has its own path: ``phases: 3`` without a name gives both
+    ``name: required`` and ``phases: must be a list``.
+    """
+    shown = errors[:MAX_REPORTED_PROBLEMS]
+    lines = [f"{source}: {e['path']}: {e['message']}{e['where']}" for e in shown]
+    if len(errors) > len(shown):
+        rest = len(errors) - len(shown)
+        lines.append(f"{source}: ... and {rest} more problem{'s' if rest > 1 else ''}; fix these first")
+    return PipelineInvalidError("\n".join(lines), path=shown[0]["path"], errors=shown, source=source)
+
+
+# Pydantic's wording for the commonest mistakes, said the way a YAML author thinks of them.
+_PLAIN_MESSAGES = {
+    "missing": "required",
+    "list_type": "must be a list",
+    "dict_type": "must be a mapping",
+    "model_type": "must be a mapping",
+    "model_attributes_type": "must be a mapping",
+    "string_type": "must be a string",
+}
+
 _NOUN = {"phases": "phase", "steps": "step", "checks": "check"}
 
 
@@ -423,20 +442,26 @@ def _describe(err: Mapping[str, Any], data: Any) -> dict[str, Any]:
     names: list[str] = []
     node = data
     key = ""
+    after_index = False
     for item in err.get("loc", ()):
         if isinstance(item, int):
             parts.append(f"[{item}]")
             node = node[item] if isinstance(node, list) and -len(node) <= item < len(node) else None
             if isinstance(node, dict) and isinstance(node.get("name"), str):
                 names.append(f"{_NOUN.get(key, key)} {node['name']!r}")
+            after_index = True
             continue
         key = str(item)
-        if isinstance(node, dict) and item not in node and node.get("kind") == item:
-            continue  # the discriminator tag pydantic inserts for tagged unions
+        if after_index and isinstance(node, dict) and node.get("kind") == item:
+            # The discriminator tag pydantic inserts right after a tagged union's list index; the check may
+            # also have a field of that name (kind: command has command), which comes after the tag.
+            after_index = False
+            continue
+        after_index = False
         parts.append(f".{item}" if parts else str(item))
         node = node.get(item) if isinstance(node, dict) else None
     path = "".join(parts) or "(top level)"
-    message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    message = _PLAIN_MESSAGES.get(str(err.get("type")), str(err.get("msg", "invalid")).removeprefix("Value error, "))
     where = f" (in {', '.join(names)})" if names else ""
     return {"path": path, "message": message, "where": where, "type": err.get("type")}
 

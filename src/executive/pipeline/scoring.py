@@ -5,7 +5,8 @@ rises with the iteration (``thresholds[i-1]``, the last entry repeating), so a
 phase that needs rework must come back better, not merely as good.  The
 verdict of one evaluation, in order of precedence:
 
-1. ``PASSED``         score >= the iteration's threshold;
+1. ``PASSED``         score >= the iteration's threshold, and no required step is unfinished
+                      (its latest run timed out: the checks may pass on stale work);
 2. ``BELOW``          validate mode: reported, never reworked;
 3. ``NOT_IMPROVING``  a rework iteration gained less than ``min_improvement`` points;
 4. ``EXHAUSTED``      the phase's (or the run's) last allowed iteration;
@@ -95,9 +96,10 @@ def decide(
     total_used: int,
     max_total: int,
     validate: bool = False,
+    unfinished: bool = False,
 ) -> Verdict:
     """The verdict of one exit-gate evaluation (see the module docstring for the order)."""
-    if score >= threshold:
+    if score >= threshold and not unfinished:
         return Verdict.PASSED
     if validate:
         return Verdict.BELOW

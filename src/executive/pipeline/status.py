@@ -3,9 +3,9 @@
 Pure: rows in, one JSON-safe dict out; ``pipeline status``, ``pipeline report``
 and the JSON-RPC method all use it, so they always agree.  Shape::
 
-    {run: {id, name, mode, state, detail, requirement, workdir, created, ended, active, live},
+    {run: {id, name, session, mode, state, detail, requirement, workdir, created, ended, active, live},
      phases: [{name, state, thresholds, entry, approval,
-               iterations: [{iteration, threshold, score, verdict, previous,
+               iterations: [{iteration, threshold, score, verdict, previous, timed_out_steps,
                              steps: [{step, status, starts, attempts, tasks, duration, detail}],
                              checks: [{name, kind, score, weight, detail, failed}]}]}],
      totals: {steps_run, gates, duration}}
@@ -80,6 +80,7 @@ def build_status(
                 "threshold": None,
                 "verdict": None,
                 "previous": None,
+                "timed_out_steps": [],
             },
         )
         if op["kind"] == "step":
@@ -109,6 +110,7 @@ def build_status(
                 threshold=out.get("threshold"),
                 verdict=out.get("verdict"),
                 previous=out.get("previous"),
+                timed_out_steps=list(out.get("timed_out_steps", [])),
             )
             it["checks"] = [
                 {k: c.get(k) for k in ("name", "kind", "score", "weight", "detail", "tasks", "owners")}
@@ -140,6 +142,7 @@ def build_status(
             "options",
         )
     }
+    info["session"] = (run.get("options") or {}).get("session")
     info["active"] = live is not None
     info["live"] = live
     ended = run.get("ended") or run.get("updated") or run["created"]

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from executive.pipeline.gates import evaluate_entry_gate, evaluate_exit_gate
 from executive.pipeline.model import Phase, Pipeline, Step
+from executive.pipeline.run_options import phase_max_iterations, phase_thresholds
 from executive.pipeline.runner import RunContext
 from executive.pipeline.scoring import decide, failed_checks, threshold_for, weighted_score
 from executive.pipeline.states import RunMode, RunState, Verdict
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     from executive.pipeline.engine import PipelineEngine
 
 __all__ = ["ActiveRun", "Workflow"]
+
+_TIMEOUTS = ("timed_out", "idle_timeout")  # task end reasons that mean "did not finish in time"
 
 
 @dataclasses.dataclass(eq=False)
@@ -85,15 +88,17 @@ class Workflow:
                     return False, f"the entry gate of phase {phase.name} failed: {'; '.join(entry['problems'])}"
                 if phase.entry.approval:
                     await self.engine.approval(self.r, phase)
-            verdict, total, score, threshold = await self.phase(phase, total)
+            verdict, total, score, threshold, timed_out = await self.phase(phase, total)
             if verdict is Verdict.PASSED:
                 passed.append(phase.name)
                 continue
             below.append(phase.name)
             if r.mode is RunMode.RUN:
+                why = f"; required step {', '.join(timed_out)} timed out" if timed_out else ""
                 return (
                     False,
-                    f"phase {phase.name} stopped ({verdict.value}): score {score:g} against threshold {threshold:g}",
+                    f"phase {phase.name} stopped ({verdict.value}): score {score:g} against threshold {threshold:g}"
+                    + why,
                 )
         if not below:
             return True, f"all {len(names)} phases passed"
@@ -111,21 +116,24 @@ class Workflow:
             s for s in phase.steps if s.name in rework or (extra and not s.required and s.name not in optional_done)
         ]
 
-    async def phase(self, phase: Phase, total: int) -> tuple[Verdict, int, float, float]:
+    async def phase(self, phase: Phase, total: int) -> tuple[Verdict, int, float, float, list[str]]:
         """Iterations of one phase until a verdict other than rework.
 
-        Returns (verdict, gates used, score, threshold).
+        Returns (verdict, gates used, score, threshold, required steps whose latest run timed out).
         """
         r = self.r
         pl = r.pipeline
-        thresholds = pl.thresholds(phase)
+        thresholds = phase_thresholds(pl, phase, r.options)
         offset = int(r.options.get("iteration", 1)) - 1  # validate --iteration N scores against threshold N
-        max_it = 1 if r.mode is RunMode.VALIDATE else pl.max_iterations(phase)
+        max_it = 1 if r.mode is RunMode.VALIDATE else phase_max_iterations(pl, phase, r.options)
         previous: float | None = None
         rework: set[str] = set()
         rework_checks: list[dict[str, Any]] = []
         optional_done: set[str] = set()
         failed_steps: set[str] = set()
+        # Required steps whose latest run timed out: their work is unfinished, so the phase cannot pass
+        # on the checks alone (issue 18); rework re-runs them like any failed step.
+        timed_out: set[str] = set()
         prev_threshold: float | None = None
         verdict, score, threshold = Verdict.EXHAUSTED, 0.0, thresholds[0]
         self.engine.publish("pipeline.phase", None, {"run": r.id, "phase": phase.name, "state": "started"})
@@ -143,12 +151,17 @@ class Workflow:
                     optional_done.add(step.name)
                 if out["status"] == "ok":
                     failed_steps.discard(step.name)
+                    timed_out.discard(step.name)
                     continue
                 failed_steps.add(step.name)
+                if step.required and out.get("end_reason") in _TIMEOUTS:
+                    timed_out.add(step.name)
+                else:
+                    timed_out.discard(step.name)
                 if step.required:
                     break  # later steps build on this one: go to the gate, rework will re-run it
             total += 1
-            gate = await self.gate(phase, iteration, threshold, previous, total)
+            gate = await self.gate(phase, iteration, threshold, previous, total, sorted(timed_out))
             verdict, score = Verdict(gate["verdict"]), float(gate["score"])
             if verdict is not Verdict.REWORK:
                 break
@@ -169,7 +182,7 @@ class Workflow:
                 "threshold": threshold,
             },
         )
-        return verdict, total, score, threshold
+        return verdict, total, score, threshold, sorted(timed_out) if verdict is not Verdict.PASSED else []
 
     async def entry(self, phase: Phase, earlier: list[str], passed: list[str]) -> dict[str, Any]:
         """The entry gate: checkpointed when it runs commands or checks files, computed inline otherwise."""
@@ -217,9 +230,19 @@ class Workflow:
         return await self.engine.op(self.r, "step", phase.name, iteration, step.name, fn)
 
     async def gate(
-        self, phase: Phase, iteration: int, threshold: float, previous: float | None, total: int
+        self,
+        phase: Phase,
+        iteration: int,
+        threshold: float,
+        previous: float | None,
+        total: int,
+        timed_out: list[str],
     ) -> dict[str, Any]:
-        """The exit gate as a checkpointed operation: every check, the weighted score, the verdict."""
+        """The exit gate as a checkpointed operation: every check, the weighted score, the verdict.
+
+        ``timed_out`` names required steps whose latest run timed out; while there are any the
+        verdict is not ``passed``, whatever the checks score.
+        """
         r = self.r
         pl = r.pipeline
 
@@ -232,12 +255,13 @@ class Workflow:
                 score=score,
                 threshold=threshold,
                 iteration=iteration,
-                max_iterations=pl.max_iterations(phase),
+                max_iterations=phase_max_iterations(pl, phase, r.options),
                 previous=previous,
                 min_improvement=pl.min_improvement(phase),
                 total_used=total,
                 max_total=pl.defaults.max_total_iterations,
                 validate=r.mode is RunMode.VALIDATE,
+                unfinished=bool(timed_out),
             )
             failed = [c["name"] for c in failed_checks(checks, threshold)] if verdict is not Verdict.PASSED else []
             out = {
@@ -249,6 +273,7 @@ class Workflow:
                 "iteration": iteration,
                 "checks": checks,
                 "failed": failed,
+                "timed_out_steps": timed_out,
             }
             r.live.update(step=None, score=score)
             self.engine.publish(
@@ -263,6 +288,7 @@ class Workflow:
                     "threshold": threshold,
                     "verdict": verdict.value,
                     "failed": failed,
+                    "timed_out_steps": timed_out,
                     "checks": [{"name": c["name"], "score": c["score"]} for c in checks],
                 },
             )

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from executive.store._sqlite_base import SqliteBase
-from executive.store.records import ApprovalRow, PipelineOpRow, PipelineRunRow
+from executive.store.records import ApprovalRow, PipelineDurationRow, PipelineOpRow, PipelineRunRow
 
 __all__ = ["SqlitePipelines"]
 
@@ -61,7 +61,10 @@ class SqlitePipelines(SqliteBase):
         return cast(PipelineRunRow, d)
 
     def pipeline_runs(self, limit: int, state: str | None) -> list[PipelineRunRow]:
-        cols = "id, name, mode, source, requirement, workdir, state, detail, created, updated, ended"
+        cols = (
+            "id, name, json_extract(options, '$.session') AS session, mode, source, requirement, workdir, state, "
+            "detail, created, updated, ended"
+        )
         if state:
             rows = self.query(
                 f"SELECT {cols} FROM pipeline_runs WHERE state=? ORDER BY id DESC LIMIT ?", (state, limit)
@@ -69,6 +72,22 @@ class SqlitePipelines(SqliteBase):
         else:
             rows = self.query(f"SELECT {cols} FROM pipeline_runs ORDER BY id DESC LIMIT ?", (limit,))
         return [cast(PipelineRunRow, dict(r)) for r in reversed(rows)]
+
+    def pipeline_run_by_session(self, session: str) -> int | None:
+        # In options, not a column: a schema change would migrate every existing database for one name.
+        rows = self.query("SELECT id FROM pipeline_runs WHERE json_extract(options, '$.session')=?", (session,))
+        return int(rows[0][0]) if rows else None
+
+    def pipeline_step_durations(self, name: str, before_run: int, runs: int) -> list[PipelineDurationRow]:
+        rows = self.query(
+            """SELECT o.run_id, o.kind, o.phase, o.step, o.ended - o.started AS duration
+               FROM pipeline_ops o
+               WHERE o.run_id IN (SELECT id FROM pipeline_runs WHERE name=? AND id<? ORDER BY id DESC LIMIT ?)
+                 AND o.kind IN ('step', 'gate', 'entry') AND o.ended IS NOT NULL
+               ORDER BY o.run_id, o.seq""",
+            (name, before_run, runs),
+        )
+        return [cast(PipelineDurationRow, dict(r)) for r in rows]
 
     def pipeline_runs_in_states(self, states: Sequence[str]) -> list[int]:
         marks = ",".join("?" * len(states))

@@ -41,6 +41,7 @@ from executive.store.records import (
     PatchRow,
     PatchTransitionRow,
     PatternRunRow,
+    PipelineDurationRow,
     PipelineOpRow,
     PipelineRunRow,
     TaskRow,
@@ -209,6 +210,15 @@ class PipelineStore(Protocol):
 
     def pipeline_runs(self, limit: int, state: str | None) -> list[PipelineRunRow]:
         """The newest ``limit`` runs (without content and thresholds), oldest first."""
+        ...
+
+    def pipeline_run_by_session(self, session: str) -> int | None:
+        """The id of the run named ``session`` (``pipeline run --session``), or None."""
+        ...
+
+    def pipeline_step_durations(self, name: str, before_run: int, runs: int) -> list[PipelineDurationRow]:
+        """How long the finished steps, gates and entry gates took in the newest ``runs`` earlier runs of
+        pipeline ``name`` (ids below ``before_run``); ordered by run and seq.  The ETA of a live run uses them."""
         ...
 
     def pipeline_runs_in_states(self, states: Sequence[str]) -> list[int]: ...

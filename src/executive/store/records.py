@@ -24,6 +24,7 @@ __all__ = [
     "PatchRow",
     "PatchTransitionRow",
     "PatternRunRow",
+    "PipelineDurationRow",
     "PipelineOpRow",
     "PipelineRunRow",
     "TaskRow",
@@ -196,6 +197,7 @@ class PatternRunRow(TypedDict, total=False):
 class PipelineRunRow(TypedDict, total=False):
     id: int
     name: str
+    session: str | None  # `pipeline run --session NAME` (kept in options; pipeline_runs reads it out)
     mode: str
     source: str | None
     content: str  # absent when read without content
@@ -209,6 +211,14 @@ class PipelineRunRow(TypedDict, total=False):
     created: float
     updated: float
     ended: float | None
+
+
+class PipelineDurationRow(TypedDict):
+    run_id: int
+    kind: str  # step | gate | entry
+    phase: str
+    step: str | None
+    duration: float
 
 
 class PipelineOpRow(TypedDict):

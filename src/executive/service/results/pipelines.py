@@ -13,6 +13,8 @@ from typing_extensions import TypedDict
 
 __all__ = [
     "PipelineApproval",
+    "PipelineMetrics",
+    "PipelineProgress",
     "PipelineReport",
     "PipelineRun",
     "PipelineRunSummary",
@@ -37,6 +39,7 @@ class PipelineRunSummary(TypedDict):
 
     id: int
     name: str
+    session: str | None
     mode: str
     source: str | None
     requirement: str
@@ -101,6 +104,7 @@ class IterationStatus(TypedDict):
     threshold: float | None
     verdict: str | None
     previous: float | None
+    timed_out_steps: list[str]  # required steps whose latest run timed out: the gate could not pass
 
 
 class PhaseStatus(TypedDict):
@@ -118,6 +122,7 @@ class PhaseStatus(TypedDict):
 class StatusRun(TypedDict):
     id: int
     name: str
+    session: str | None
     mode: str
     state: str
     detail: str | None
@@ -148,3 +153,69 @@ class PipelineStatus(TypedDict):
 class PipelineReport(TypedDict):
     run: int
     html: str
+
+
+class MetricsRun(TypedDict):
+    """The run a metrics table belongs to."""
+
+    run: int
+    session: str | None
+    pipeline: str
+    name: str
+    mode: str
+    state: str
+    requirement: str
+    created: float
+    ended: float | None
+    duration_s: float
+    steps_run: int
+    gates: int
+
+
+class MetricsRow(TypedDict):
+    """One row of ``pipeline.metrics`` (pipeline/metrics.py says what each kind means)."""
+
+    run: int
+    session: str | None
+    pipeline: str
+    phase: str
+    iteration: int | None
+    kind: str  # entry | approval | step | gate | check | phase
+    name: str
+    status: str | None
+    passed: bool | None
+    score: float | None
+    threshold: float | None
+    weight: float | None
+    duration_s: float | None
+    attempts: int | None
+    exit_code: int | None
+    started: float | None
+    ended: float | None
+
+
+class PipelineMetrics(TypedDict):
+    run: MetricsRun
+    columns: list[str]  # the order of a CSV export's columns (the keys of every row)
+    rows: list[MetricsRow]
+
+
+class ProgressUnit(TypedDict):
+    phase: str
+    iteration: int
+    kind: str
+    step: str | None
+
+
+class PipelineProgress(TypedDict):
+    """Units (entry gates, steps, exit gates) done and planned, and the estimated time left."""
+
+    run: int
+    state: str
+    done: int
+    total: int
+    eta: float | None  # seconds; null until some duration is known
+    elapsed: float
+    measured: int  # durations the estimate rests on
+    history_runs: int  # earlier runs of this pipeline among them
+    current: ProgressUnit | None
