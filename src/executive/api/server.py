@@ -31,6 +31,7 @@ from executive.kernel.errors import BadParamsError
 from executive.kernel.limits import DEFAULT_LIMITS, Limits
 from executive.paths import make_private_dir, private_file
 from executive.service import Executive, load_allow_list
+from executive.service.programs_file import load_programs_file
 
 __all__ = ["ServeOptions", "serve"]
 
@@ -50,6 +51,7 @@ class ServeOptions:
         allow_list: Path | None = None,
         limits: Limits = DEFAULT_LIMITS,
         extra_methods: list[Method] | None = None,
+        programs_file: Path | None = None,
     ) -> None:
         self.home = home
         self.host = host
@@ -60,6 +62,7 @@ class ServeOptions:
         self.allow_list = allow_list
         self.limits = limits
         self.extra_methods = extra_methods or []  # embedders (benchmarks, plugins) add their own RPC methods
+        self.programs_file = programs_file  # `serve --config`: programs started and kept running
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -123,8 +126,10 @@ async def serve(
             allow = load_allow_list(opts.allow_list)
         elif (home / "allowlist.json").exists():
             allow = load_allow_list(home / "allowlist.json")
+        # A bad programs file refuses the start before anything is bound or opened (every problem listed).
+        programs = load_programs_file(opts.programs_file, opts.limits) if opts.programs_file is not None else None
         sock = _bind(opts.host, opts.port)
-        service = await Executive.open(home, limits=opts.limits, allow_list=allow)
+        service = await Executive.open(home, limits=opts.limits, allow_list=allow, programs=programs)
     except BaseException:
         home_lock.close()
         raise

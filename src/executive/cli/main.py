@@ -38,6 +38,9 @@ from executive.cli import (
     pipeline as pipeline_cli,
 )
 from executive.cli import (
+    programs as programs_cli,
+)
+from executive.cli import (
     serve as serve_cmd,
 )
 from executive.cli import (
@@ -65,6 +68,7 @@ def _root(
 app.command("serve")(serve_cmd.serve)
 tasks.register(app)  # run, ps, logs, pause, resume, cancel, kill, events
 vm_cli.register(app)  # load
+programs_cli.register(app)  # restart, reload, programs, config
 app.command("debug")(debug_cli.debug)
 app.command("dap")(dap_cli.dap)
 app.add_typer(debug_cli.trace_app, name="trace", help="HSX trace buffers: set, export, import (hsx.trace/1).")

@@ -9,8 +9,9 @@ All state lives on one asyncio event loop: no locks, no threads touching state
 
 The surface, one module each: tasks (service/tasks.py), sessions and locks
 (sessions.py), events (events.py), HSX programs (vm.py), the debugger with its
-trace buffers (debug.py, trace.py), the agents layer (agents.py) and pipelines
-(pipelines.py).  Every public method returns a typed value (service/results/).
+trace buffers (debug.py, trace.py), the agents layer (agents.py), pipelines
+(pipelines.py) and programs: restart policies and the programs file (programs.py,
+programs_file.py).  Every public method returns a typed value (service/results/).
 
 Lifecycle, the same on every sub-service: ``await Executive.open(home)`` restores
 history from the store (tasks that were live when the previous daemon died become
@@ -44,6 +45,8 @@ from executive.service.agents import AgentsService
 from executive.service.debug import DebugService
 from executive.service.events import EventService, OutputWatch
 from executive.service.pipelines import PipelinesService
+from executive.service.programs import ProgramService
+from executive.service.programs_file import ProgramsConfig
 from executive.service.results import (
     DaemonLimits,
     EventRecord,
@@ -91,8 +94,10 @@ class Executive:
         limits: Limits = DEFAULT_LIMITS,
         allow_list: AllowList | None = None,
         os_api: ProcessOS | None = None,
+        programs: ProgramsConfig | None = None,
     ) -> None:
         self.home = Path(home)
+        self._programs_config = programs  # the programs file of `serve --config` (applied by open)
         self.limits = limits
         self.allow_list = allow_list
         # The kernel and the runtimes: the layers below use these through their host Protocols;
@@ -113,6 +118,7 @@ class Executive:
         self.debug = DebugService(self)  # debugger services over VM tasks (breakpoints, symbols, stack, watches, trace)
         self.pipelines = PipelinesService(PipelineEngine(self))  # phased pipeline runs
         self.agents = AgentsService()  # agent runs, worktrees, patches, patterns, fix loop (attached by open)
+        self.programs = ProgramService(self)  # restart policies and the programs file (a layer above tasks)
         self.started_at = time.time()
         self._store: StoreWriter | None = None
         self._housekeeping: asyncio.Task[None] | None = None
@@ -133,6 +139,7 @@ class Executive:
         await self._restore()
         await self.pipelines.open()  # interrupted runs wait for `pipeline resume`; approval waits re-attach
         await self.agents.open(AgentService(self))
+        await self.programs.open(self._programs_config)  # interrupted programs run again; the file is applied
         self._housekeeping = asyncio.create_task(self._housekeep())
         return self
 
@@ -141,6 +148,7 @@ class Executive:
         if self._closed:
             return
         self._closed = True
+        self.programs.aclose()  # before any task is stopped: the ends that follow are the daemon's doing
         if self._housekeeping:
             self._housekeeping.cancel()
             await asyncio.gather(self._housekeeping, return_exceptions=True)
@@ -297,7 +305,7 @@ class Executive:
     async def task_restart(
         self, ref: int | str, *, name: str | None = None, session_id: str | None = None
     ) -> TaskRestarted:
-        """A new process task with ``ref``'s argv and cwd; see :meth:`TaskViews.restart`."""
+        """Start ``ref`` again (argv, env, cwd), linked to it; a program restarts; see :meth:`TaskViews.restart`."""
         return await self.task_views.restart(ref, name=name, session_id=session_id)
 
     def task_log_file(self, ref: int | str, stream: str) -> Path:

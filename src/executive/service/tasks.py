@@ -129,6 +129,7 @@ class TaskService:
         ev = self._ended.pop(task.id, None)
         if ev is not None:
             ev.set()
+        self.ex.programs.run_ended(task)  # a run of a program: its restart policy decides what follows
 
     # --------------------------------------------------------------------- tasks
     def _child_env(self, extra: dict[str, str] | None) -> dict[str, str]:
@@ -213,6 +214,38 @@ class TaskService:
             NotAllowedError: the allow-list refuses the command.
             LimitError: the queue is full.
         """
+        task = self.submit(
+            argv, name=name, cwd=cwd, env=env, stdin=stdin, timeout=timeout, idle_timeout=idle_timeout,
+            quota=quota, session_id=session_id, lock=lock, kind=kind, meta=meta,
+        )  # fmt: skip
+        if task.state is TaskState.QUEUED:
+            return _task_row(task)
+        # Give the spawn a chance to finish so the reply carries the pid.
+        await self.wait_started(task)
+        return _task_row(task)
+
+    def submit(
+        self,
+        argv: list[str],
+        *,
+        name: str | None = None,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        stdin: bool = False,
+        timeout: float | None = None,
+        idle_timeout: float | None = None,
+        quota: int | None = None,
+        session_id: str | None = None,
+        lock: bool = False,
+        kind: TaskKind = TaskKind.PROCESS,
+        meta: dict[str, Any] | None = None,
+    ) -> Task:
+        """:meth:`run` without waiting: validate, create and queue the task (its spawn starts in the background).
+
+        Synchronous, so a caller (service/programs.py) can record the new task before anything
+        else runs on the loop, in particular before the task can end.  Raises as :meth:`run`; a
+        refused request creates nothing.
+        """
         argv, child_env, cwd = self._validate_run(argv, env, cwd, name)
         session = self.ex.session_service.get(session_id)
         for label, value in (("timeout", timeout), ("idle_timeout", idle_timeout)):
@@ -241,7 +274,13 @@ class TaskService:
             grace=self.ex.limits.kill_grace_s,
         )
         task = self.ex.tasks.create(
-            kind=kind, name=name, argv=argv, cwd=cwd, owner=session.id if session else None, meta=dict(meta or {})
+            kind=kind,
+            name=name,
+            argv=argv,
+            cwd=cwd,
+            owner=session.id if session else None,
+            meta=dict(meta or {}),
+            spec=_run_spec(env, stdin, timeout, idle_timeout, quota),
         )
         self._ended[task.id] = asyncio.Event()
         if session is not None and lock:
@@ -262,13 +301,10 @@ class TaskService:
         self.ex.persist(task)
         self._queue.append((task, spec))
         self._start_queued()
-        if task.state is TaskState.QUEUED:
-            return _task_row(task)
-        # Give the spawn a chance to finish so the reply carries the pid.
-        await self._wait_started(task)
-        return _task_row(task)
+        return task
 
-    async def _wait_started(self, task: Task) -> None:
+    async def wait_started(self, task: Task) -> None:
+        """Give a task's spawn a moment to finish (a reply then carries the pid); returns early when it has."""
         for _ in range(200):
             if task.state is not TaskState.STARTING:
                 return
@@ -315,6 +351,7 @@ class TaskService:
     def _row(self, task: Task) -> TaskInfo:
         d = cast(TaskInfo, task.to_dict())
         d["locked_by"] = self.ex.sessions.lock_owner(task.id)
+        self.ex.programs.annotate(task, cast(dict[str, Any], d))  # TaskInfo is a TypedDict: a dict at run time
         out = self._live_output(task.id)
         if out is not None:
             d["output_bytes"] = cast(OutputBytes, out.sizes())
@@ -394,7 +431,7 @@ class TaskService:
         return _task_row(task)
 
     async def _stop_when_spawned(self, task: Task, reason: EndReason) -> None:
-        await self._wait_started(task)
+        await self.wait_started(task)
         if self.ex.processes.is_live(task.id):
             self.ex.processes.stop(task, reason)
 
@@ -509,6 +546,18 @@ class TaskService:
         d = cast(TaskWaitResult, self._row(task))
         d["timed_out"] = timed_out
         return d
+
+
+def _run_spec(
+    env: dict[str, str] | None, stdin: bool, timeout: float | None, idle_timeout: float | None, quota: int | None
+) -> dict[str, Any]:
+    """What a restart needs beyond argv and cwd (only what was given: the defaults may change)."""
+    spec: dict[str, Any] = {"env": dict(env or {})}
+    given = {"stdin": stdin or None, "timeout": timeout, "idle_timeout": idle_timeout, "quota": quota}
+    for key, value in given.items():
+        if value is not None:
+            spec[key] = value
+    return spec
 
 
 def _task_row(task: Task) -> TaskRow:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal, NotRequired
 from typing_extensions import TypedDict
 
 from executive.kernel.limits import Limits
+from executive.service.results.programs import ProgramBrief
 
 __all__ = [
     "DaemonLimits",
@@ -93,6 +94,7 @@ class TaskRow(TypedDict):
     owner: str | None
     pid: int | None
     meta: dict[str, Any]
+    program: NotRequired[ProgramBrief]  # the latest run of a program: the program's state (restart policy)
 
 
 class OutputBytes(TypedDict):
@@ -211,7 +213,7 @@ class TaskStats(TypedDict):
 
 
 class TaskRestarted(TaskRow):
-    restart_of: int  # the task whose argv and cwd the new one took
+    restart_of: int | None  # the task whose argv, env and cwd the new one took (None: a program's first run)
 
 
 # ``daemon.limits``: every field of kernel/limits.py's Limits, so the schema follows the dataclass.
