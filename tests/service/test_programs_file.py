@@ -95,6 +95,8 @@ programs:
         "programs.api.cwd",
         "programs.db.max_restarts",
         "programs.db.surprise",
+        "programs.db.argv[0]",  # checked although other fields of db are invalid: every problem, at once
+        "programs.db.backoff_max",
         "programs.123",
     }
     assert "unknown field" in problems["colour"] and "unknown field" in problems["programs.db.surprise"]
@@ -102,7 +104,7 @@ programs:
     assert problems["programs.api.cwd"] == f"{tmp_path / 'missing-dir'} is not a directory"
     assert "not all digits" in problems["programs.123"]
     assert info.value.code is ErrorCode.PROGRAMS_INVALID
-    assert "8 problems; nothing was changed" in info.value.message
+    assert "10 problems; nothing was changed" in info.value.message
     assert all(f"  {path}: " in info.value.message for path in problems)  # the message lists each one too
 
 

@@ -250,6 +250,10 @@ def parse_programs(
             model = ProgramSpecModel.model_validate(raw)
         except pydantic.ValidationError as exc:
             problems += _pydantic_problems(exc, where)
+            # The fields that did validate are still checked, so one run lists every problem.
+            partial = _without_bad_fields(raw, exc)
+            if partial is not None:
+                problems += _check_program(partial, where, limits, base_dir, which, isdir)
             continue
         found = _check_program(model, where, limits, base_dir, which, isdir)
         problems += found
@@ -310,6 +314,17 @@ def _pydantic_problems(exc: pydantic.ValidationError, prefix: str) -> list[tuple
             message = "unknown field (`executive config schema` lists the fields)"
         out.append((path, message))
     return out
+
+
+def _without_bad_fields(raw: Any, exc: pydantic.ValidationError) -> ProgramSpecModel | None:
+    """The program with its invalid fields left at their defaults (None when that is still invalid)."""
+    if not isinstance(raw, dict):
+        return None
+    bad = {err["loc"][0] for err in exc.errors() if err.get("loc")}
+    try:
+        return ProgramSpecModel.model_validate({k: v for k, v in raw.items() if k not in bad})
+    except pydantic.ValidationError:
+        return None  # argv itself is missing or wrong: nothing to check against the machine
 
 
 def _check_program(
