@@ -6,12 +6,14 @@ Backoff delays are tiny (``backoff_base`` 0.02 s) so a test waits for states, ne
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from executive.api.client import Client, RpcError
+from executive.kernel.limits import DEFAULT_LIMITS
 
 FAST = {"backoff_base": 0.02, "backoff_max": 0.1}
 
@@ -177,3 +179,22 @@ async def test_a_plain_run_with_restart_never_is_a_plain_task(client: Client) ->
     row = await client.call("task.run", argv=["true"], restart="never")
     assert "program" not in row and await client.call("programs.list") == []
     await asyncio.wait_for(client.call("task.wait", task=row["id"], timeout=30), 40)
+
+
+async def test_max_programs_is_a_limit_and_finished_programs_give_way(daemon_factory: Any, e2e: Any) -> None:
+    d = await daemon_factory(limits=dataclasses.replace(DEFAULT_LIMITS, max_programs=2))
+    client = await d.client()
+    try:
+        await client.call("task.run", argv=["sleep", "1000"], name="a", restart="always")
+        await client.call("task.run", argv=["true"], name="b", restart="on-failure")
+        await _until(client, e2e, "b", "exited")
+        await client.call("task.run", argv=["sleep", "1000"], name="c", restart="always")  # b gives way
+        assert [p["name"] for p in await client.call("programs.list")] == ["a", "c"]
+        with pytest.raises(RpcError) as err:
+            await client.call("task.run", argv=["sleep", "1000"], name="d", restart="always")
+        assert err.value.code == 1030 and "max_programs=2" in err.value.message
+        assert [p["name"] for p in await client.call("programs.list")] == ["a", "c"]
+        for name in ("a", "c"):
+            await client.call("programs.stop", name=name)
+    finally:
+        await client.close()

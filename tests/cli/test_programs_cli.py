@@ -4,7 +4,6 @@ restarts or kills it), with real processes."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -279,4 +278,3 @@ async def test_config_schema_and_check(e2e: Any, tmp_path: Path) -> None:
 async def test_reload_without_a_programs_file_says_how_to_get_one(daemon: Any, e2e: Any) -> None:
     r = await e2e.run_cli(daemon.home, "reload")
     assert r.rc == 2 and "serve --config" in r.err
-    await asyncio.sleep(0)

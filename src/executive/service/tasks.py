@@ -280,7 +280,8 @@ class TaskService:
             cwd=cwd,
             owner=session.id if session else None,
             meta=dict(meta or {}),
-            spec=_run_spec(env, stdin, timeout, idle_timeout, quota),
+            # Only process tasks can be restarted (task.restart): an agent's env (API keys) is not kept.
+            spec=_run_spec(env, stdin, timeout, idle_timeout, quota) if kind is TaskKind.PROCESS else {},
         )
         self._ended[task.id] = asyncio.Event()
         if session is not None and lock:
