@@ -198,3 +198,22 @@ async def test_max_programs_is_a_limit_and_finished_programs_give_way(daemon_fac
             await client.call("programs.stop", name=name)
     finally:
         await client.close()
+
+
+async def test_a_reload_that_clashes_with_a_run_program_changes_nothing(client: Client, tmp_path: Path) -> None:
+    await client.call("task.run", argv=["sleep", "1000"], name="web", restart="always")
+    before = await client.call("programs.list")
+    f = tmp_path / "programs.yaml"
+    f.write_text("programs:\n  web:\n    argv: [sleep, '1000']\n  api:\n    argv: [sleep, '1000']\n")
+    with pytest.raises(RpcError) as err:
+        await client.call("programs.reload", path=str(f))
+    assert err.value.code == 1080
+    assert err.value.data["problems"][0]["path"] == "programs.web"
+    assert "run --restart" in err.value.data["problems"][0]["message"]
+    assert await client.call("programs.list") == before  # api was not added either
+    await client.call("programs.stop", name="web")
+    out = await client.call("programs.reload", path=str(f))  # a stopped run program gives way to the file
+    assert out["added"] == ["api", "web"] and out["errors"] == []
+    assert {p["name"]: p["source"] for p in await client.call("programs.list")} == {"api": "file", "web": "file"}
+    for name in ("api", "web"):
+        await client.call("programs.stop", name=name)

@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import structlog
@@ -40,12 +39,12 @@ from executive.kernel.programs import (
     ProgramState,
     RestartPolicy,
     RestartSettings,
-    RunOutcome,
     after_run,
     backoff_delay,
     give_up_reason,
 )
-from executive.kernel.tasks import EndReason, Task
+from executive.kernel.tasks import Task
+from executive.service import _program_records as _records
 from executive.service.programs_file import (
     ProgramDefinition,
     ProgramNotFoundError,
@@ -53,8 +52,7 @@ from executive.service.programs_file import (
     ProgramsInvalidError,
     load_programs_file,
 )
-from executive.service.results import ProgramBrief, ProgramInfo, ProgramProblem, ProgramsReloaded, TaskRow
-from executive.store.records import ProgramRow
+from executive.service.results import ProgramInfo, ProgramProblem, ProgramsReloaded, TaskRow
 
 if TYPE_CHECKING:  # pragma: no cover
     from executive.service.executive import Executive
@@ -85,7 +83,7 @@ class ProgramService:
         stored_path = await self.ex.store.call(lambda s: s.get_meta(_META_FILE))
         now = time.time()
         for row in rows:
-            p = _from_row(row)
+            p = _records.from_row(row)
             self._programs[p.name] = p
             if p.state is ProgramState.RUNNING:
                 if p.settings.policy is RestartPolicy.NEVER:
@@ -117,7 +115,7 @@ class ProgramService:
         p = self._programs.get(name)
         if p is None or p.task_id != task.id or p.state is not ProgramState.RUNNING:
             return  # an older run, a removed program, or a run a client stopped on purpose
-        outcome = _outcome(task)
+        outcome = _records.outcome(task)
         event, p.failures, reason = after_run(p.settings, outcome, p.failures, name=p.name)
         delay = None
         if event is ProgramEvent.BACK_OFF:
@@ -132,7 +130,7 @@ class ProgramService:
         name = task.meta.get("program")
         p = self._programs.get(name) if name is not None else None
         if p is not None and p.task_id == task.id:
-            row["program"] = _brief(p)
+            row["program"] = _records.brief(p)
 
     # ------------------------------------------------------------------ requests
     async def run(
@@ -201,7 +199,7 @@ class ProgramService:
         return cast(TaskRow, row)
 
     def list(self) -> list[ProgramInfo]:
-        return [_info(self._programs[n]) for n in sorted(self._programs)]
+        return [_records.info(self._programs[n]) for n in sorted(self._programs)]
 
     def get(self, name: str) -> Program:
         p = self._programs.get(name)
@@ -217,19 +215,19 @@ class ProgramService:
         async with self._admin:
             p = self.get(name)
             if p.state is ProgramState.RUNNING:
-                return _info(p)
+                return _records.info(p)
             if p.state is ProgramState.BACKOFF:
                 self._stop_now(p, "started by a client during its backoff")
             p.failures = 0
             self._start_run(p, ProgramEvent.START, "started by a client", restart_of=p.task_id)
-            return _info(p)
+            return _records.info(p)
 
     async def stop(self, name: str) -> ProgramInfo:
         """Stop a program: its live run is cancelled (and awaited), a pending backoff is dropped."""
         async with self._admin:
             p = self.get(name)
             await self._stop_and_wait(p, "stopped by a client")
-            return _info(p)
+            return _records.info(p)
 
     async def restart(self, name: str) -> tuple[Task, int | None]:
         """Stop the program's run (awaiting its end) and start a new one; returns the new run and the previous one."""
@@ -265,6 +263,13 @@ class ProgramService:
     async def _apply(self, config: ProgramsConfig, *, startup: bool) -> ProgramsReloaded:
         current = {n: p for n, p in self._programs.items() if p.source == "file"}
         wanted = config.programs
+        if startup:
+            # `serve --config`: the file has the last word over programs `run --restart` left behind.
+            for n, p in list(self._programs.items()):
+                if n in wanted and p.source != "file":
+                    log.warning("program_replaced_by_file", program=n, source=config.source)
+                    self._stop_now(p, "replaced by the programs file")
+                    self._forget(p)
         clashes = [
             (f"programs.{n}", f"a program of that name was started with `run --restart` and is {p.state.value}; "
              "stop it (`executive programs stop NAME`) or rename this one")
@@ -272,7 +277,7 @@ class ProgramService:
             if n in wanted and p.source != "file" and p.state in _ACTIVE
         ]  # fmt: skip
         others = sum(1 for n, p in self._programs.items() if p.source != "file" and n not in wanted)
-        if len(wanted) + others > self.ex.limits.max_programs:
+        if len(wanted) + others > self.ex.limits.max_programs and not startup:
             cap = self.ex.limits.max_programs
             clashes.append(("programs", f"{len(wanted)} programs and {others} others exceed max_programs={cap}"))
         if clashes:
@@ -508,97 +513,5 @@ class ProgramService:
         self._save(p)
 
     def _save(self, p: Program) -> None:
-        row = _to_row(p)
+        row = _records.to_row(p)
         self.ex.store.submit(lambda s: s.program_save(row))
-
-
-def _outcome(task: Task) -> RunOutcome:
-    reason = task.end_reason or EndReason.EXITED
-    if reason is EndReason.EXITED and task.signal:
-        describe = f"killed by signal {task.signal}"
-    elif reason is EndReason.EXITED:
-        describe = f"exited with status {task.exit_code}"
-    elif reason is EndReason.FAILED:
-        describe = f"could not start ({task.end_detail or 'spawn failed'})"
-    else:
-        describe = {
-            EndReason.TIMED_OUT: "timed out",
-            EndReason.IDLE_TIMEOUT: "ended after its idle timeout",
-            EndReason.CANCELLED: "cancelled",
-            EndReason.KILLED: "killed",
-            EndReason.LOST: "lost when the daemon stopped",
-        }.get(reason, reason.value)
-    uptime = (task.ended or time.time()) - task.started if task.started else 0.0
-    return RunOutcome(
-        succeeded=reason is EndReason.EXITED and task.exit_code == 0 and not task.signal,
-        stopped_by_client=reason in (EndReason.CANCELLED, EndReason.KILLED),
-        uptime=uptime,
-        describe=describe,
-    )
-
-
-def _brief(p: Program) -> ProgramBrief:
-    next_in = max(0.0, round(p.next_at - time.time(), 3)) if p.next_at is not None else None
-    return {
-        "name": p.name,
-        "state": cast(Any, p.state.value),
-        "restart": cast(Any, p.settings.policy.value),
-        "failures": p.failures,
-        "max_restarts": p.settings.max_restarts,
-        "next_in_s": next_in,
-        "reason": p.reason,
-    }
-
-
-def _info(p: Program) -> ProgramInfo:
-    d = cast(ProgramInfo, dict(_brief(p)))
-    d.update(
-        {
-            "source": cast(Any, p.source),
-            "argv": list(p.spec["argv"]),
-            "cwd": str(p.spec.get("cwd") or Path.home()),
-            "env_keys": sorted(p.spec.get("env") or {}),
-            "autostart": bool(p.spec.get("autostart", True)),
-            "backoff_base": p.settings.backoff_base,
-            "backoff_max": p.settings.backoff_max,
-            "reset_after": p.settings.reset_after,
-            "runs": p.runs,
-            "task": p.task_id,
-            "updated": p.updated,
-        }
-    )
-    return d
-
-
-def _to_row(p: Program) -> ProgramRow:
-    return {
-        "name": p.name,
-        "source": p.source,
-        "spec": dict(p.spec),
-        "settings": p.settings.to_dict(),
-        "state": p.state.value,
-        "failures": p.failures,
-        "runs": p.runs,
-        "task_id": p.task_id,
-        "next_at": p.next_at,
-        "reason": p.reason,
-        "created": p.created,
-        "updated": p.updated,
-    }
-
-
-def _from_row(row: ProgramRow) -> Program:
-    return Program(
-        name=row["name"],
-        source=row["source"],
-        spec=dict(row["spec"]),
-        settings=RestartSettings.from_dict(row["settings"]),
-        state=ProgramState(row["state"]),
-        failures=row["failures"],
-        runs=row["runs"],
-        task_id=row["task_id"],
-        next_at=row["next_at"],
-        reason=row["reason"],
-        created=row["created"],
-        updated=row["updated"],
-    )
