@@ -193,8 +193,7 @@ class ProgramService:
             raise
         if evict is not None:
             self._forget(evict)
-        await self.ex.task_service.wait_started(task)
-        row = task.to_dict()
+        row = cast(dict[str, Any], await self.ex.task_service.started_row(task))
         self.annotate(task, row)
         return cast(TaskRow, row)
 
@@ -237,7 +236,7 @@ class ProgramService:
             await self._stop_and_wait(p, "restarted by a client")
             p.failures = 0
             task = self._start_run(p, ProgramEvent.START, "restarted by a client", restart_of=previous)
-        await self.ex.task_service.wait_started(task)
+        await self.ex.task_service.started_row(task)  # the reply carries the pid
         return task, previous
 
     async def reload(self, path: str | None = None) -> ProgramsReloaded:

@@ -221,7 +221,7 @@ class TaskService:
         if task.state is TaskState.QUEUED:
             return _task_row(task)
         # Give the spawn a chance to finish so the reply carries the pid.
-        await self.wait_started(task)
+        await self._wait_started(task)
         return _task_row(task)
 
     def submit(
@@ -304,8 +304,13 @@ class TaskService:
         self._start_queued()
         return task
 
-    async def wait_started(self, task: Task) -> None:
-        """Give a task's spawn a moment to finish (a reply then carries the pid); returns early when it has."""
+    async def started_row(self, task: Task) -> TaskRow:
+        """The row of a task from :meth:`submit` once its spawn has had a moment (so the row carries the pid)."""
+        if task.state is not TaskState.QUEUED:
+            await self._wait_started(task)
+        return _task_row(task)
+
+    async def _wait_started(self, task: Task) -> None:
         for _ in range(200):
             if task.state is not TaskState.STARTING:
                 return
@@ -432,7 +437,7 @@ class TaskService:
         return _task_row(task)
 
     async def _stop_when_spawned(self, task: Task, reason: EndReason) -> None:
-        await self.wait_started(task)
+        await self._wait_started(task)
         if self.ex.processes.is_live(task.id):
             self.ex.processes.stop(task, reason)
 
