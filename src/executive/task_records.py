@@ -35,6 +35,7 @@ def task_to_row(task: Task, *, pid_start: float | None = None) -> TaskRow:
         "pid": task.pid,
         "pid_start": pid_start,
         "meta": dict(task.meta),
+        "spec": dict(task.spec),
     }
 
 
@@ -58,4 +59,5 @@ def task_from_row(row: TaskRow) -> Task:
         owner=row["owner"],
         pid=row["pid"],
         meta=row["meta"],
+        spec=row.get("spec") or {},
     )

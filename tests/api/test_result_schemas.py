@@ -112,6 +112,7 @@ async def test_every_method_publishes_both_schemas_and_its_replies_match(client:
     await _vm_and_debugger(call, tmp_path)
     await _agents_patches_patterns(call, tmp_path)
     await _pipelines(call, tmp_path)
+    await _programs(call, tmp_path)
     await call("session.close")
 
     never = sorted({m["name"] for m in discovered} - call.called)
@@ -154,6 +155,24 @@ async def _core(call: Checked) -> None:
     await call("task.wait", task=again["id"], timeout=30)  # no stdin this time: it reads EOF and exits
     await call("events.unsubscribe", subscription=sub["subscription"])
     assert session["id"]
+
+
+async def _programs(call: Checked, tmp_path: Path) -> None:
+    run = await call("task.run", argv=["sleep", "30"], name="kept", restart="always", backoff_base=0.05)
+    assert run["program"]["state"] == "running"
+    await call("programs.stop", name="kept")
+    started = await call("programs.start", name="kept")
+    assert started["state"] == "running" and started["task"] != run["id"]
+    again = await call("task.restart", task="kept")
+    assert again["program"]["name"] == "kept" and again["restart_of"] == started["task"]
+    listed = await call("programs.list")
+    assert [p["name"] for p in listed] == ["kept"]
+    assert (await call("programs.stop", name="kept"))["state"] == "stopped"
+    (tmp_path / "programs.yaml").write_text(
+        f"programs:\n  filed:\n    argv: [sleep, '30']\n    cwd: {tmp_path}\n    autostart: false\n"
+    )
+    reloaded = await call("programs.reload", path=str(tmp_path / "programs.yaml"))
+    assert reloaded["added"] == ["filed"]
 
 
 async def _vm_and_debugger(call: Checked, tmp_path: Path) -> None:

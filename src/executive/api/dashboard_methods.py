@@ -33,7 +33,7 @@ class NoParams(_P):
 
 class TaskRestartParams(_P):
     task: TaskRef
-    name: str | None = Field(None, min_length=1, max_length=128, description="default: a fresh generated name")
+    name: str | None = Field(None, min_length=1, max_length=128, description="default: the old task's name")
 
 
 async def _stats(ctx: CallContext, p: TaskStatsParams) -> TaskStatsResult:
@@ -57,6 +57,7 @@ def dashboard_methods() -> list[Method]:
             TaskRestartParams,
             TaskRestarted,
             _restart,
-            "Start a new process task with another task's argv and cwd.",
+            "Start a task again (argv, env, cwd; a live one is cancelled first), linked to the old one; "
+            "a program's run or name restarts the program.",
         ),
     ]

@@ -15,6 +15,7 @@ from executive.api.mcp import mount_mcp_http
 from executive.api.mcp_backend import DispatcherBackend
 from executive.api.methods import NoParams, core_methods
 from executive.api.pipeline_methods import pipeline_methods
+from executive.api.program_methods import program_methods
 from executive.api.rpc import Dispatcher, Method, MethodDescription
 from executive.api.vm_methods import vm_methods
 from executive.api.web import mount_dashboard
@@ -31,6 +32,7 @@ def build_dispatcher(service: Executive, extra_methods: list[Method] | None = No
     methods += vm_methods()
     methods += debug_methods()
     methods += dashboard_methods()
+    methods += program_methods()
     methods += extra_methods or []
     dispatcher = Dispatcher(methods, max_batch=service.limits.max_batch)
     dispatcher.methods["rpc.discover"] = Method(

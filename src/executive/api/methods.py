@@ -14,7 +14,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from executive.api.rpc import Method
-from executive.kernel.errors import ErrorCode, LimitError, NotAllowedError
+from executive.kernel.errors import BadParamsError, ErrorCode, LimitError, NotAllowedError
 from executive.service import Executive
 from executive.service.events import Subscription
 from executive.service.results import (
@@ -88,6 +88,13 @@ class TaskRun(_P):
         description='where it runs: {"on": "ray", "resources": {"CPU": 1}, "node": NODE_ID} '
         "needs a daemon started with --ray; default: here",
     )
+    restart: Literal["never", "on-failure", "always"] | None = Field(
+        None, description="keep it running as a program: restart after a failure, or always (never: a plain task)"
+    )
+    max_restarts: int | None = Field(None, ge=0, description="with restart: consecutive failures before fatal")
+    backoff_base: float | None = Field(None, gt=0, description="with restart: seconds before the first restart")
+    backoff_max: float | None = Field(None, gt=0, description="with restart: the longest delay between restarts")
+    reset_after: float | None = Field(None, gt=0, description="with restart: a run up this long forgives failures")
 
 
 class TaskList(_P):
@@ -204,6 +211,31 @@ def _touch(ctx: CallContext) -> str | None:
 async def _task_run(ctx: CallContext, p: TaskRun) -> TaskRow:
     if p.lock:
         _require_session(ctx)  # a lock asked for without a session is an error, not silently no lock
+    policy_fields = (p.max_restarts, p.backoff_base, p.backoff_max, p.reset_after)
+    if p.restart in (None, "never") and any(v is not None for v in policy_fields):
+        raise BadParamsError(
+            "max_restarts, backoff_base, backoff_max and reset_after go with restart on-failure or always"
+        )
+    if p.restart is not None and p.restart != "never":
+        if p.stdin or p.lock:
+            raise BadParamsError("a task with a restart policy takes no stdin and no lock (its runs outlive a session)")
+        if p.placement is not None:
+            raise BadParamsError("a task with a restart policy runs on this machine: drop placement or the policy")
+        _touch(ctx)
+        return await ctx.service.programs.run(
+            p.argv,
+            restart=p.restart,
+            name=p.name,
+            cwd=p.cwd,
+            env=p.env,
+            timeout=p.timeout,
+            idle_timeout=p.idle_timeout,
+            quota=p.quota,
+            max_restarts=p.max_restarts,
+            backoff_base=p.backoff_base,
+            backoff_max=p.backoff_max,
+            reset_after=p.reset_after,
+        )
     return await ctx.service.task_run(
         p.argv,
         name=p.name,

@@ -32,6 +32,7 @@ from executive.kernel.errors import BadParamsError
 from executive.kernel.limits import DEFAULT_LIMITS, Limits
 from executive.paths import make_private_dir, private_file
 from executive.service import Executive, load_allow_list
+from executive.service.programs_file import load_programs_file
 
 __all__ = ["ServeOptions", "serve"]
 
@@ -55,6 +56,7 @@ class ServeOptions:
         allow_remote: bool = False,
         tls_cert: Path | None = None,
         tls_key: Path | None = None,
+        programs_file: Path | None = None,
     ) -> None:
         self.home = home
         self.host = host
@@ -69,6 +71,7 @@ class ServeOptions:
         self.allow_remote = allow_remote  # listen on a non-loopback address (the token is then the only guard)
         self.tls_cert = tls_cert  # with tls_key: serve https:// and wss:// (uvicorn's TLS)
         self.tls_key = tls_key
+        self.programs_file = programs_file  # `serve --config`: programs started and kept running
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -189,8 +192,12 @@ async def serve(
             allow = load_allow_list(opts.allow_list)
         elif (home / "allowlist.json").exists():
             allow = load_allow_list(home / "allowlist.json")
+        # A bad programs file refuses the start before anything is bound or opened (every problem listed).
+        programs = load_programs_file(opts.programs_file, opts.limits) if opts.programs_file is not None else None
         sock = _bind(opts.host, opts.port)
-        service = await Executive.open(home, limits=opts.limits, allow_list=allow, ray_address=opts.ray)
+        service = await Executive.open(
+            home, limits=opts.limits, allow_list=allow, ray_address=opts.ray, programs=programs
+        )
     except BaseException:
         home_lock.close()
         raise

@@ -39,6 +39,7 @@ from executive.cli import (
 )
 from executive.cli import (
     quota as quota_cli,
+    programs as programs_cli,
 )
 from executive.cli import (
     serve as serve_cmd,
@@ -69,6 +70,7 @@ app.command("serve")(serve_cmd.serve)
 tasks.register(app)  # run, ps, logs, pause, resume, cancel, kill, events
 vm_cli.register(app)  # load
 quota_cli.register(app)  # set-quota
+programs_cli.register(app)  # restart, reload, programs, config
 app.command("debug")(debug_cli.debug)
 app.command("dap")(dap_cli.dap)
 app.add_typer(debug_cli.trace_app, name="trace", help="HSX trace buffers: set, export, import (hsx.trace/1).")

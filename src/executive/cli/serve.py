@@ -37,6 +37,11 @@ def serve(
         "--allow-list",
         help="JSON allow-list of commands (default: $EXECUTIVE_HOME/allowlist.json if present, else allow all).",
     ),
+    config: Path | None = typer.Option(
+        None,
+        "--config",
+        help="Programs file (YAML) to start and keep running; `executive reload` applies its changes.",
+    ),
     max_running: int = typer.Option(
         DEFAULT_LIMITS.max_running, help="Tasks running at once; more wait in a FIFO queue."
     ),
@@ -70,6 +75,7 @@ def serve(
         allow_remote=allow_remote,
         tls_cert=tls_cert,
         tls_key=tls_key,
+        programs_file=config,
     )
 
     def ready(info: dict[str, Any]) -> None:

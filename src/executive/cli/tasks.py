@@ -27,6 +27,7 @@ from executive.cli._common import (
 )
 from executive.cli._follow import OutputFollower
 from executive.cli.quota import parse_size, print_notice
+from executive.cli._program_state import program_suffix
 
 
 def _exit_status(info: dict[str, Any]) -> int:
@@ -59,8 +60,17 @@ def run(
     quota: str | None = typer.Option(
         None, "--quota", help="Log quota (stdout+stderr in all), e.g. 4G; default the daemon's (1G)."
     ),
+    restart: str | None = typer.Option(
+        None,
+        "--restart",
+        help="never, on-failure or always: keep it running as a program (prints the task id and returns).",
+    ),
+    max_restarts: int | None = typer.Option(None, "--max-restarts", help="Failures in a row before it is FATAL."),
+    backoff_base: float | None = typer.Option(None, "--backoff-base", help="Seconds before the first restart."),
+    backoff_max: float | None = typer.Option(None, "--backoff-max", help="Longest delay between restarts."),
 ) -> None:
     """Run CMD as a supervised task; stream its output; exit with its exit code.  Ctrl-C cancels it."""
+    supervised = restart not in (None, "never")  # a program outlives this command: no output is followed
     env_map: dict[str, str] = {}
     for item in env:
         if "=" not in item or item.startswith("="):
@@ -82,9 +92,11 @@ def run(
                 params[k] = v
         if env_map:
             params["env"] = env_map
+        policy = {"restart": restart, "max_restarts": max_restarts, "backoff_base": backoff_base}
+        params.update({k: v for k, v in {**policy, "backoff_max": backoff_max}.items() if v is not None})
         task = await client.call("task.run", **params)
         tid = task["id"]
-        if detach:
+        if detach or supervised:
             console.print(tid)
             return 0
         await client.call("events.subscribe", tasks=[tid], types=["output", "task_state", "quota"], since_seq=cursor)
@@ -174,7 +186,7 @@ def ps(
     cols = ["ID", "NAME", "KIND", "STATE"] + (["PID", "STARTED"] if wide else []) + ["TIME"]
     body = []
     for t in rows:
-        cells = [str(t["id"]), t["name"], t["kind"], _fmt_state(t)]
+        cells = [str(t["id"]), t["name"], t["kind"], _fmt_state(t) + program_suffix(t)]
         if wide:
             cells += [str(t.get("pid") or "-"), _fmt_time(t.get("started"))]
         cells.append(_fmt_duration(t))

@@ -62,6 +62,8 @@ class ErrorCode(enum.IntEnum):
     FRAME_TOO_LARGE = 1031  # an incoming frame exceeds the frame limit
     SUBSCRIPTION_NOT_FOUND = 1040  # unknown subscription id
     QUOTA_REACHED = 1050  # the task's log quota is used up
+    PROGRAMS_INVALID = 1080  # a programs file is malformed (data.problems lists each problem with its path)
+    PROGRAM_NOT_FOUND = 1081  # no program of that name
     SERVER_ERROR = 1070  # something outside the request broke (the disk, a child, a restore); the message says what
     UNAVAILABLE = 1071  # a part of the daemon the request needs is not running in this daemon
     HXE_INVALID = 1100  # an HXE image failed validation (the message names the rule)

@@ -88,6 +88,12 @@ class Limits:
     pipeline_diff_bytes: int = 64 * 1024  # "diff so far" put into an agent's rework prompt
     pipeline_prompt_bytes: int = 128 * 1024  # one rendered agent prompt (it travels in argv, beside the env)
 
+    # --- programs (restart policies and the programs file) ------------------------
+    programs_file_bytes: int = 256 * 1024  # one programs file (YAML)
+    max_programs: int = 256  # programs supervised at once (a programs file and `run --restart` together)
+    program_max_restarts: int = 10000  # the largest max_restarts a program may ask for
+    program_backoff_max_s: float = 24 * 3600.0  # the largest backoff_max (and backoff_base, reset_after)
+
     # --- HSX programs (vm tasks) ------------------------------------------------
     max_vm_tasks: int = 256  # HSX programs loaded at once
     max_hxe_bytes: int = 1024 * 1024  # one HXE image (path or upload)

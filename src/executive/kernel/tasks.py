@@ -113,6 +113,9 @@ class Task:
     owner: str | None = None  # session id that created it
     pid: int | None = None  # OS pid of the leader (process tasks)
     meta: dict[str, Any] = dataclasses.field(default_factory=dict)  # runtime-specific extras
+    # What it was started with beyond argv and cwd (env, stdin, timeout, idle_timeout, quota), so a restart
+    # repeats it; kept off the wire (env may hold secrets), stored with the task.
+    spec: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def is_live(self) -> bool:

@@ -9,8 +9,9 @@ All state lives on one asyncio event loop: no locks, no threads touching state
 
 The surface, one module each: tasks (service/tasks.py), sessions and locks
 (sessions.py), events (events.py), HSX programs (vm.py), the debugger with its
-trace buffers (debug.py, trace.py), the agents layer (agents.py) and pipelines
-(pipelines.py).  Every public method returns a typed value (service/results/).
+trace buffers (debug.py, trace.py), the agents layer (agents.py), pipelines
+(pipelines.py) and programs: restart policies and the programs file (programs.py,
+programs_file.py).  Every public method returns a typed value (service/results/).
 
 Lifecycle, the same on every sub-service: ``await Executive.open(home)`` restores
 history from the store (tasks that were live when the previous daemon died become
@@ -45,6 +46,8 @@ from executive.service.agents import AgentsService
 from executive.service.debug import DebugService
 from executive.service.events import EventService, OutputWatch
 from executive.service.pipelines import PipelinesService
+from executive.service.programs import ProgramService
+from executive.service.programs_file import ProgramsConfig
 from executive.service.results import (
     ClusterNode,
     DaemonLimits,
@@ -94,8 +97,10 @@ class Executive:
         allow_list: AllowList | None = None,
         os_api: ProcessOS | None = None,
         ray_address: str | None = None,
+        programs: ProgramsConfig | None = None,
     ) -> None:
         self.home = Path(home)
+        self._programs_config = programs  # the programs file of `serve --config` (applied by open)
         self.limits = limits
         self.allow_list = allow_list
         # The kernel and the runtimes: the layers below use these through their host Protocols;
@@ -121,6 +126,7 @@ class Executive:
         self.debug = DebugService(self)  # debugger services over VM tasks (breakpoints, symbols, stack, watches, trace)
         self.pipelines = PipelinesService(PipelineEngine(self))  # phased pipeline runs
         self.agents = AgentsService()  # agent runs, worktrees, patches, patterns, fix loop (attached by open)
+        self.programs = ProgramService(self)  # restart policies and the programs file (a layer above tasks)
         self.started_at = time.time()
         self._store: StoreWriter | None = None
         self._housekeeping: asyncio.Task[None] | None = None
@@ -147,6 +153,7 @@ class Executive:
         await self._restore()
         await self.pipelines.open()  # interrupted runs wait for `pipeline resume`; approval waits re-attach
         await self.agents.open(AgentService(self))
+        await self.programs.open(self._programs_config)  # interrupted programs run again; the file is applied
         self._housekeeping = asyncio.create_task(self._housekeep())
         return self
 
@@ -155,6 +162,7 @@ class Executive:
         if self._closed:
             return
         self._closed = True
+        self.programs.aclose()  # before any task is stopped: the ends that follow are the daemon's doing
         if self._housekeeping:
             self._housekeeping.cancel()
             await asyncio.gather(self._housekeeping, return_exceptions=True)

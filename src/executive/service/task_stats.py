@@ -1,5 +1,7 @@
 """What the dashboard needs beyond ``task.*``: process-tree samples, restarts, the limits in force.
 
+``restart`` starts a task again (argv, env, cwd, timeouts, placement) linked to the old one.
+
 The tree sampler lives here, behind the service, because transports do not reach the
 runtimes (tests/test_layering.py).  Only local tasks are sampled: a remote task's pid
 (runtimes/placed.py) belongs to its Ray node, and the same number here is some other process.
@@ -42,28 +44,56 @@ class TaskStatsService:
         return {"tasks": {str(k): cast(TreeSample, v) for k, v in sampled.items()}}
 
     async def restart(self, ref: int | str, *, name: str | None = None, session_id: str | None = None) -> TaskRestarted:
-        """Start a new process task with another one's argv, cwd and placement.
+        """Start ``ref`` again: a new process task with its argv, env, cwd, timeouts, quota and placement.
+
+        A live task is cancelled first (and awaited).  A run of a program, or the name of a
+        program, restarts the program (service/programs.py): its failure count starts again.
+        The new task's ``meta.restart_of`` names the old one, whose ``meta.restarted_as``
+        names the new one (both stored with the tasks).
 
         Raises:
-            NotFoundError: no such task.
-            NotAllowedError: it is not a process task.
+            NotFoundError: no such task or program.
+            NotAllowedError: ``ref`` is an agent or VM task (they start through agent.run and vm.load).
         """
-        task = self.ex.tasks.get(ref)
-        if task.kind is not TaskKind.PROCESS:
+        program = self._program_of(ref)
+        if program is not None:
+            task, previous = await self.ex.programs.restart(program)
+            row = {**task.to_dict(), "restart_of": previous}
+            self.ex.programs.annotate(task, row)
+            return cast(TaskRestarted, row)
+        old = self.ex.tasks.get(ref)
+        if old.kind is not TaskKind.PROCESS or old.argv is None:
             raise NotAllowedError(
-                f"task {task.id} is a {task.kind.value} task; only process tasks can be restarted "
+                f"task {old.id} is a {old.kind.value} task; only process tasks can be restarted "
                 "(start agents with agent.run and HSX programs with vm.load)"
             )
+        if old.is_live:
+            self.ex.task_cancel(old.id, session_id=session_id)
+            await self.ex.task_wait(old.id, timeout=self.ex.limits.kill_grace_s + 10.0)
+        spec = old.spec
         new = await self.ex.task_run(
-            list(task.argv or []),
-            name=name,
-            cwd=task.cwd,
+            list(old.argv),
+            name=name or old.name,
+            cwd=old.cwd,
+            env=spec.get("env") or None,
+            stdin=bool(spec.get("stdin", False)),
+            timeout=spec.get("timeout"),
+            idle_timeout=spec.get("idle_timeout"),
+            quota=spec.get("quota"),
             session_id=session_id,
-            placement=task.meta.get("placement"),
+            meta={"restart_of": old.id},
+            placement=old.meta.get("placement"),
         )
-        out = cast(TaskRestarted, new)
-        out["restart_of"] = task.id
-        return out
+        self.ex.programs.link_restart(old.id, new["id"])
+        return cast(TaskRestarted, {**new, "restart_of": old.id})
+
+    def _program_of(self, ref: int | str) -> str | None:
+        """The program ``ref`` restarts: a program's name, or a task that is a run of a program."""
+        if isinstance(ref, str) and not ref.isdigit() and self.ex.programs.has(ref):
+            return ref
+        task = self.ex.tasks.get(ref)
+        name = task.meta.get("program")
+        return name if isinstance(name, str) and self.ex.programs.has(name) else None
 
     def limits(self) -> DaemonLimits:
         """The limits in force (kernel/limits.py)."""

@@ -132,6 +132,7 @@ class TaskService:
         ev = self._ended.pop(task.id, None)
         if ev is not None:
             ev.set()
+        self.ex.programs.run_ended(task)  # a run of a program: its restart policy decides what follows
 
     # --------------------------------------------------------------------- tasks
     def _child_env(self, extra: dict[str, str] | None) -> dict[str, str]:
@@ -228,7 +229,38 @@ class TaskService:
             LimitError: the queue is full.
         """
         where = parse_placement(placement)
-        argv, child_env, cwd = self._validate_run(argv, env, cwd, name, remote=where is not None)
+        if where is not None:
+            await self.ex.processes.check_placement(where)  # unknown node, or no node could ever hold it
+        task = self.submit(
+            argv, name=name, cwd=cwd, env=env, stdin=stdin, timeout=timeout, idle_timeout=idle_timeout,
+            quota=quota, session_id=session_id, lock=lock, kind=kind, meta=meta, placement=where,
+        )  # fmt: skip
+        return await self.started_row(task)
+
+    def submit(
+        self,
+        argv: list[str],
+        *,
+        name: str | None = None,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        stdin: bool = False,
+        timeout: float | None = None,
+        idle_timeout: float | None = None,
+        quota: int | None = None,
+        session_id: str | None = None,
+        lock: bool = False,
+        kind: TaskKind = TaskKind.PROCESS,
+        meta: dict[str, Any] | None = None,
+        placement: dict[str, Any] | None = None,
+    ) -> Task:
+        """:meth:`run` without waiting: validate, create and queue the task (its spawn starts in the background).
+
+        Synchronous, so a caller (service/programs.py) can record the new task before anything
+        else runs on the loop, in particular before the task can end.  ``placement`` is already
+        parsed and checked (:meth:`run`).  Raises as :meth:`run`; a refused request creates nothing.
+        """
+        argv, child_env, cwd = self._validate_run(argv, env, cwd, name, remote=placement is not None)
         session = self.ex.session_service.get(session_id)
         for label, value in (("timeout", timeout), ("idle_timeout", idle_timeout)):
             if value is not None and not (0 < value <= 30 * 24 * 3600):
@@ -242,9 +274,8 @@ class TaskService:
                 data={"limit": self.ex.limits.max_queued},
             )
         task_meta = dict(meta or {})
-        if where is not None:
-            await self.ex.processes.check_placement(where)  # unknown node, or no node could ever hold it
-            task_meta["placement"] = where
+        if placement is not None:
+            task_meta["placement"] = placement
             task_meta["remote_spec"] = {"stdin": stdin, "timeout": timeout, "idle_timeout": idle_timeout, "quota": q}
         spec = ProcessSpec(
             argv,
@@ -257,7 +288,14 @@ class TaskService:
             grace=self.ex.limits.kill_grace_s,
         )
         task = self.ex.tasks.create(
-            kind=kind, name=name, argv=argv, cwd=cwd, owner=session.id if session else None, meta=task_meta
+            kind=kind,
+            name=name,
+            argv=argv,
+            cwd=cwd,
+            owner=session.id if session else None,
+            meta=task_meta,
+            # Only process tasks can be restarted (task.restart): an agent's env (API keys) is not kept.
+            spec=_run_spec(env, stdin, timeout, idle_timeout, quota) if kind is TaskKind.PROCESS else {},
         )
         self._ended[task.id] = asyncio.Event()
         if session is not None and lock:
@@ -278,10 +316,12 @@ class TaskService:
         self.ex.persist(task)
         self._queue.append((task, spec))
         self._start_queued()
-        if task.state is TaskState.QUEUED:
-            return _task_row(task)
-        # Give the spawn a chance to finish so the reply carries the pid.
-        await self._wait_started(task)
+        return task
+
+    async def started_row(self, task: Task) -> TaskRow:
+        """The row of a task from :meth:`submit` once its spawn has had a moment (so the row carries the pid)."""
+        if task.state is not TaskState.QUEUED:
+            await self._wait_started(task)
         return _task_row(task)
 
     async def _wait_started(self, task: Task) -> None:
@@ -358,6 +398,7 @@ class TaskService:
     def _row(self, task: Task) -> TaskInfo:
         d = cast(TaskInfo, task.to_dict())
         d["locked_by"] = self.ex.sessions.lock_owner(task.id)
+        self.ex.programs.annotate(task, cast(dict[str, Any], d))  # TaskInfo is a TypedDict: a dict at run time
         out = self._live_output(task.id)
         if out is not None:
             d["output_bytes"] = cast(OutputBytes, out.sizes())
@@ -575,6 +616,18 @@ class TaskService:
         d = cast(TaskWaitResult, self._row(task))
         d["timed_out"] = timed_out
         return d
+
+
+def _run_spec(
+    env: dict[str, str] | None, stdin: bool, timeout: float | None, idle_timeout: float | None, quota: int | None
+) -> dict[str, Any]:
+    """What a restart needs beyond argv and cwd (only what was given: the defaults may change)."""
+    spec: dict[str, Any] = {"env": dict(env or {})}
+    given = {"stdin": stdin or None, "timeout": timeout, "idle_timeout": idle_timeout, "quota": quota}
+    for key, value in given.items():
+        if value is not None:
+            spec[key] = value
+    return spec
 
 
 def _task_row(task: Task) -> TaskRow:

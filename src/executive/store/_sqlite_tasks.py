@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import cast
 
 from executive.store._sqlite_base import SqliteBase
@@ -30,13 +31,25 @@ class SqliteTasks(SqliteBase):
     def save_task(self, row: TaskRow) -> None:
         """Insert or update a task row (the whole row; tasks are small)."""
         with self.transaction() as c:
-            c.execute(_UPSERT_TASK, self.encode("tasks", row))
+            fields = dict(row)
+            spec = fields.pop("spec", None)
+            c.execute(_UPSERT_TASK, self.encode("tasks", fields))
+            if spec:  # written once: what a task was started with does not change
+                c.execute(
+                    "INSERT OR IGNORE INTO task_specs (task_id, spec) VALUES (?, ?)",
+                    (row["id"], self.encode("task_specs", {"spec": spec})["spec"]),
+                )
 
     def load_tasks(self, limit: int = 10000) -> list[TaskRow]:
-        rows = self.query("SELECT * FROM (SELECT * FROM tasks ORDER BY id DESC LIMIT ?) ORDER BY id", (limit,))
+        rows = self.query(
+            "SELECT t.*, s.spec FROM (SELECT * FROM tasks ORDER BY id DESC LIMIT ?) AS t "
+            "LEFT JOIN task_specs AS s ON s.task_id = t.id ORDER BY t.id",
+            (limit,),
+        )
         out = []
         for r in rows:
             d = self.decode("tasks", r)
+            d["spec"] = json.loads(r["spec"]) if r["spec"] is not None else {}  # the joined task_specs column
             if d["meta"] is None:
                 d["meta"] = {}
             out.append(cast(TaskRow, d))

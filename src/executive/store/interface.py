@@ -44,6 +44,7 @@ from executive.store.records import (
     PipelineDurationRow,
     PipelineOpRow,
     PipelineRunRow,
+    ProgramRow,
     TaskRow,
     WorktreeRow,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "FixStore",
     "PatchStore",
     "PipelineStore",
+    "ProgramStore",
     "Store",
     "TaskStore",
 ]
@@ -257,5 +259,19 @@ class PipelineStore(Protocol):
     def pipeline_approvals(self, run_id: int) -> dict[str, ApprovalRow]: ...
 
 
-class Store(TaskStore, AgentStore, PatchStore, FixStore, PipelineStore, Protocol):
+class ProgramStore(Protocol):
+    """Programs kept running under a restart policy (their runs are tasks)."""
+
+    def program_save(self, row: ProgramRow) -> None:
+        """Insert or replace the program of that name."""
+        ...
+
+    def program_delete(self, name: str) -> None: ...
+
+    def programs(self) -> list[ProgramRow]:
+        """Every program, by name."""
+        ...
+
+
+class Store(TaskStore, AgentStore, PatchStore, FixStore, PipelineStore, ProgramStore, Protocol):
     """Everything the daemon keeps on disk."""

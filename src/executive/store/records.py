@@ -12,7 +12,7 @@ takes its default (or NULL).
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 __all__ = [
     "AgentRunRow",
@@ -27,6 +27,7 @@ __all__ = [
     "PipelineDurationRow",
     "PipelineOpRow",
     "PipelineRunRow",
+    "ProgramRow",
     "TaskRow",
     "WorktreeRow",
 ]
@@ -51,6 +52,24 @@ class TaskRow(TypedDict):
     pid: int | None
     pid_start: float | None  # OS create_time of the leader; on save, None keeps the stored value
     meta: dict[str, Any]
+    spec: NotRequired[dict[str, Any]]  # what it was started with beyond argv and cwd (env, timeouts, quota)
+
+
+class ProgramRow(TypedDict):
+    """A program (kernel/programs.py): a named command kept running under a restart policy."""
+
+    name: str
+    source: str  # run | file
+    spec: dict[str, Any]
+    settings: dict[str, Any]
+    state: str
+    failures: int
+    runs: int
+    task_id: int | None
+    next_at: float | None
+    reason: str | None
+    created: float
+    updated: float
 
 
 class WorktreeRow(TypedDict):

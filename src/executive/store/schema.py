@@ -235,17 +235,50 @@ CREATE TABLE pipeline_approvals (
 );
 """
 
+# What a task was started with beyond argv and cwd, so `restart` repeats it exactly.  A table of its own
+# rather than a column of tasks: it is written once per task, and databases of earlier releases keep
+# their tasks table as it is.
+_TASK_SPECS = """
+CREATE TABLE task_specs (
+    task_id     INTEGER PRIMARY KEY REFERENCES tasks(id) ON DELETE CASCADE,
+    spec        TEXT NOT NULL            -- JSON object: env, stdin, timeout, idle_timeout, quota (those given)
+);
+"""
+
+# Programs: named commands kept running under a restart policy (kernel/programs.py), from `run --restart`
+# and from the programs file.  One row per program; its runs are ordinary tasks (meta.program names it).
+_PROGRAMS = """
+CREATE TABLE programs (
+    name         TEXT PRIMARY KEY,
+    source       TEXT NOT NULL,             -- run | file
+    spec         TEXT NOT NULL,             -- JSON: argv, cwd, env, timeout, idle_timeout, quota, autostart
+    settings     TEXT NOT NULL,             -- JSON: restart, max_restarts, backoff_base, backoff_max, reset_after
+    state        TEXT NOT NULL,             -- kernel.programs.ProgramState
+    failures     INTEGER NOT NULL DEFAULT 0,-- consecutive failed runs
+    runs         INTEGER NOT NULL DEFAULT 0,-- runs started so far
+    task_id      INTEGER,                   -- the latest run
+    next_at      REAL,                      -- BACKOFF: when the next run is due (wall clock)
+    reason       TEXT,                      -- why it is in its state
+    created      REAL NOT NULL,
+    updated      REAL NOT NULL
+);
+"""
+
 # (name, SQL script) in the order a new database gets them.  Append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("tasks", _TASKS),
     ("meta", _META),
     ("agents_v1", _AGENTS_V1),
     ("pipeline_checkpoints", _PIPELINE_CHECKPOINTS),
+    ("task_specs", _TASK_SPECS),
+    ("programs", _PROGRAMS),
 ]
 
 # Columns holding JSON text, per table: encoded on write, decoded on read (never seen as text above the store).
 JSON_COLUMNS: dict[str, frozenset[str]] = {
     "tasks": frozenset({"argv", "meta"}),
+    "task_specs": frozenset({"spec"}),
+    "programs": frozenset({"spec", "settings"}),
     "agent_runs": frozenset({"errors", "tokens", "result", "files"}),
     "patches": frozenset({"files", "verify_argv"}),
     "fix_runs": frozenset({"test_argv"}),

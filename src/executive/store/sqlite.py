@@ -13,7 +13,8 @@ transactions, column conversions):
 * ``_sqlite_agents.py`` — worktrees, agent runs, pattern runs, the status report;
 * ``_sqlite_patches.py`` — the patch ledger;
 * ``_sqlite_fixes.py`` — fix runs and attempts;
-* ``_sqlite_pipelines.py`` — pipeline runs, checkpoints, approvals.
+* ``_sqlite_pipelines.py`` — pipeline runs, checkpoints, approvals;
+* ``_sqlite_programs.py`` — programs (restart policies, the programs file).
 
 Every table is defined in ``schema.py``; no other module holds SQL.
 """
@@ -27,6 +28,7 @@ from executive.store._sqlite_base import split_sql
 from executive.store._sqlite_fixes import SqliteFixes
 from executive.store._sqlite_patches import SqlitePatches
 from executive.store._sqlite_pipelines import SqlitePipelines
+from executive.store._sqlite_programs import SqlitePrograms
 from executive.store._sqlite_tasks import SqliteTasks
 
 if TYPE_CHECKING:
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["SqliteStore", "split_sql"]
 
 
-class SqliteStore(SqliteTasks, SqliteAgents, SqlitePatches, SqliteFixes, SqlitePipelines):
+class SqliteStore(SqliteTasks, SqliteAgents, SqlitePatches, SqliteFixes, SqlitePipelines, SqlitePrograms):
     """Synchronous access to ``executive.db``; use from one thread at a time (the writer thread)."""
 
 

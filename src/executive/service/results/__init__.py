@@ -17,7 +17,9 @@ from executive.service.results.debug import *  # noqa: F403
 from executive.service.results.debug import __all__ as _debug
 from executive.service.results.pipelines import *  # noqa: F403
 from executive.service.results.pipelines import __all__ as _pipelines
+from executive.service.results.programs import *  # noqa: F403
+from executive.service.results.programs import __all__ as _programs
 from executive.service.results.vm import *  # noqa: F403
 from executive.service.results.vm import __all__ as _vm
 
-__all__ = [*_agents, *_cluster, *_core, *_dashboard, *_debug, *_pipelines, *_vm]
+__all__ = [*_agents, *_cluster, *_core, *_dashboard, *_debug, *_pipelines, *_programs, *_vm]

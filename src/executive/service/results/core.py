@@ -12,6 +12,8 @@ from typing import Any, Literal, NotRequired
 
 from typing_extensions import TypedDict
 
+from executive.service.results.programs import ProgramBrief
+
 __all__ = [
     "EndReasonName",
     "EventRecord",
@@ -30,9 +32,7 @@ __all__ = [
     "TaskMeta",
     "TaskOutputBytes",
     "TaskOutputSlice",
-    "TaskRestarted",
     "TaskRow",
-    "TaskStatsResult",
     "TaskWaitResult",
     "Unsubscribed",
 ]
@@ -125,37 +125,7 @@ class TaskRow(TypedDict):
     owner: str | None
     pid: int | None
     meta: TaskMeta
-
-
-class TaskRestarted(TaskRow):
-    """``task.restart``: the new task's row and the task whose argv and cwd it reused."""
-
-    restart_of: int
-
-
-class TreeProcess(TypedDict):
-    """One process of a task's tree (``task.stats`` with ``processes``)."""
-
-    pid: int
-    ppid: int
-    name: str
-    cpu_percent: float
-    rss: int
-
-
-class TreeSample(TypedDict):
-    """CPU % and RSS of a task's process tree (runtimes/tree_stats.py); zeros once it is gone."""
-
-    cpu_percent: float
-    rss: int
-    procs: int
-    processes: NotRequired[list[TreeProcess]]
-
-
-class TaskStatsResult(TypedDict):
-    """``task.stats``: one sample per live task with a pid, keyed by task id (a string, as JSON keys are)."""
-
-    tasks: dict[str, TreeSample]
+    program: NotRequired[ProgramBrief]  # the latest run of a program: the program's state (restart policy)
 
 
 class OutputBytes(TypedDict):
