@@ -38,8 +38,10 @@ from executive.cli import (
     pipeline as pipeline_cli,
 )
 from executive.cli import (
-    quota as quota_cli,
     programs as programs_cli,
+)
+from executive.cli import (
+    quota as quota_cli,
 )
 from executive.cli import (
     serve as serve_cmd,

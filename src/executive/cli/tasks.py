@@ -26,8 +26,8 @@ from executive.cli._common import (
     write_out,
 )
 from executive.cli._follow import OutputFollower
-from executive.cli.quota import parse_size, print_notice
 from executive.cli._program_state import program_suffix
+from executive.cli.quota import parse_size, print_notice
 
 
 def _exit_status(info: dict[str, Any]) -> int:
