@@ -124,4 +124,6 @@ class BenchDaemon:
 
 
 if __name__ == "__main__":
+    # bench/ (this script's directory) leaves the path: bench/mcp.py would shadow the MCP SDK the daemon imports.
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != str(ROOT / "bench")]
     _server_main(sys.argv[1])
