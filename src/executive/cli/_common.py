@@ -116,7 +116,10 @@ def fitted_table(columns: list[str], rows: list[list[str]]) -> Table:
     Rich shrinks every column when a table is too wide; for listings the short
     columns (ids, states, times) matter more than the long last one (a command,
     a prompt), so those keep their natural width and the last is cut with "…".
+    A newline inside a cell is shown as "⏎": a row is always one line.  Into a pipe the
+    console is as wide as the longest row, so nothing is cut.
     """
+    rows = [[cell.replace("\r\n", "⏎").replace("\n", "⏎") for cell in r] for r in rows]
     fixed = columns[:-1]
     natural = [max([len(c)] + [len(Text.from_markup(r[i]).plain) for r in rows]) for i, c in enumerate(fixed)]
     table = Table(box=None, header_style="bold", pad_edge=False)

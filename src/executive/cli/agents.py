@@ -221,21 +221,25 @@ def check(
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    table = Table(box=None, header_style="bold")
-    for col in ("AGENT", "USABLE", "VERSION", "BINARY", "AUTH", "CAPABILITIES", "PROBLEMS"):
-        table.add_column(col, overflow="fold")
+    # Compact: one row per adapter, then each problem on a line of its own (--json has the capabilities).
+    body = []
     for r in rows:
-        caps = [k for k, v in r["capabilities"].items() if v is True]
-        table.add_row(
-            r["agent"],
-            "[green]yes[/]" if r["usable"] else "[red]no[/]",
-            r.get("version") or "-",
-            escape(r.get("binary") or "-"),
-            escape(r.get("auth") or "-"),
-            ", ".join(caps),
-            escape("; ".join(r["problems"])) or "-",
+        auth = r.get("auth") or "-"
+        body.append(
+            [
+                r["agent"],
+                "[green]yes[/]" if r["usable"] else "[red]no[/]",
+                escape(r.get("version") or "-"),
+                "missing" if auth.startswith("none of") else escape(auth),
+                escape(r.get("binary") or "-"),
+            ]
         )
-    console.print(table)
+    console.print(fitted_table(["AGENT", "USABLE", "VERSION", "AUTH", "BINARY"], body))
+    problems = [(r["agent"], p) for r in rows for p in r["problems"]]
+    if problems:
+        console.print("\nproblems:")
+        for name, problem in problems:
+            console.print(f"  {escape(name)}: {escape(problem)}")
 
 
 @app.command("runs")

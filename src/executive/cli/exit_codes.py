@@ -67,13 +67,12 @@ _NOT_FOUND_CODES = frozenset(
         1225,  # FIX_RUN_NOT_FOUND
     }
 )
-# Daemon error codes that are the daemon's (or the machine's) failure, not the request's.
+# Daemon error codes below 1100 that are the daemon's (or the machine's) failure, not the request's.
 _FAILURE_CODES = frozenset(
     {
         1022,  # SPAWN_FAILED
         1070,  # SERVER_ERROR
         1071,  # UNAVAILABLE
-        1208,  # GIT_FAILED
     }
 )
 
@@ -84,6 +83,6 @@ def for_rpc_error(code: int) -> int:
         return NOT_FOUND
     if code in _FAILURE_CODES:
         return ERROR
-    if code in (-32700, -32600, -32601, -32602) or 1000 <= code < 1300:  # malformed request, or our client errors
+    if code in (-32700, -32600, -32601, -32602) or 1000 <= code < 1100:  # a malformed or refused request
         return USAGE
-    return ERROR
+    return ERROR  # the HSX, agent, patch and pipeline layers' refusals (1100 and up): it could not be done
