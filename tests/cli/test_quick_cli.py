@@ -64,6 +64,13 @@ async def test_ps_and_status_load_no_heavy_layer(daemon: Any, client: Client) ->
         assert heavy == [], f"`executive {' '.join(args)}` imported {heavy}"
 
 
+async def test_run_loads_only_its_own_command(daemon: Any) -> None:
+    rc, modules = await asyncio.to_thread(_modules_loaded_by, daemon.home, "run", "--", "true")
+    assert rc == 0
+    layers = ("executive.hsx", "executive.pipeline", "executive.agents", "executive.debugger", "prompt_toolkit")
+    assert sorted(m for m in modules if m.startswith(layers)) == []
+
+
 async def test_ps_filters_and_cpu_memory(daemon: Any, client: Client, e2e: Any) -> None:
     a = await _start(client, "build-web", "echo hi; sleep 1000")
     b = await _start(client, "build-api", "sleep 1000")

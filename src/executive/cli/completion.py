@@ -51,9 +51,9 @@ def commands() -> dict[str, _Command]:
     """Every top-level command with its options and sub-commands."""
     import typer.main
 
-    from executive.cli.app import typer_app
+    from executive.cli.app import build_app
 
-    group = typer.main.get_command(typer_app)
+    group = typer.main.get_command(build_app())
     quick = _quick_commands()
     out: dict[str, _Command] = {}
     for name, cmd in getattr(group, "commands", {}).items():

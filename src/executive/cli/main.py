@@ -42,6 +42,6 @@ def app(prog_name: str = "executive") -> None:
 
         if rest[0] in COMMANDS:
             sys.exit(main(rest, home=home))
-    from executive.cli.app import typer_app
+    from executive.cli.app import build_app
 
-    typer_app(prog_name=prog_name)
+    build_app(rest[0] if rest else None)(prog_name=prog_name)

@@ -143,8 +143,3 @@ def events(
         pass
     except BrokenPipeError:  # the reader went away (e.g. `| head`): that is the end, not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-
-
-def register(app: typer.Typer) -> None:
-    app.command("run", context_settings={"allow_interspersed_args": False})(run)
-    app.command("events")(events)
