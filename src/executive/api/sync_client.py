@@ -10,7 +10,7 @@ Replies are matched by request id; ``events`` notifications are queued for
 
 from __future__ import annotations
 
-import base64
+import binascii
 import collections
 import hashlib
 import json
@@ -31,6 +31,29 @@ _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
 _MAX_MESSAGE = 64 * 1024 * 1024  # as the async client's max_size
 _MAX_HEADER = 64 * 1024
 _TEXT, _BINARY, _CONT, _CLOSE, _PING, _PONG = 1, 2, 0, 8, 9, 10
+
+
+def _b64(data: bytes) -> bytes:
+    return binascii.b2a_base64(data, newline=False)
+
+
+def _open_socket(host: str, port: int, timeout: float) -> socket.socket:
+    """A TCP connection; an address literal (the daemon's usual 127.0.0.1) skips the resolver and its IDNA codec."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        socket.inet_pton(family, host)
+    except OSError:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    else:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect((host, port))
+        except BaseException:
+            sock.close()
+            raise
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
 
 
 def _mask(payload: bytes, key: bytes) -> bytes:
@@ -63,9 +86,8 @@ class SyncClient:
             raise ConnectionError(f"only ws:// URLs are supported here, not {url[:40]!r}")
         hostport, _, path = url[5:].partition("/")
         host, _, port = hostport.rpartition(":")
-        sock = socket.create_connection((host.strip("[]"), int(port)), timeout=timeout)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        key = base64.b64encode(os.urandom(16))
+        sock = _open_socket(host.strip("[]"), int(port), timeout)
+        key = _b64(os.urandom(16))
         lines = [
             f"GET /{path} HTTP/1.1",
             f"Host: {hostport}",
@@ -93,7 +115,7 @@ class SyncClient:
         if status.split(" ", 2)[1:2] != ["101"]:
             sock.close()
             raise ConnectionError(f"the daemon refused the connection: {status}")
-        expected = base64.b64encode(hashlib.sha1(key + _GUID).digest()).decode()
+        expected = _b64(hashlib.sha1(key + _GUID).digest()).decode()
         if headers.get("sec-websocket-accept") != expected:
             sock.close()
             raise ConnectionError("the daemon's handshake reply is not a WebSocket accept")

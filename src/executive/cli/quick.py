@@ -12,11 +12,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from executive.cli import exit_codes
+
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable
+    from pathlib import Path
 
 __all__ = ["COMMANDS", "QuickError", "main", "parser", "with_client"]
 
@@ -76,7 +78,20 @@ def with_client(home: str | None, fn: Callable[[Any], int | None]) -> int:
         client.close()
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help layout at a width we pass: its own default imports shutil (and bz2, lzma) for it."""
+
+    def __init__(self, prog: str) -> None:
+        from executive.cli._term import terminal_width
+
+        super().__init__(prog, width=min(terminal_width() or 80, 120) - 2)
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> Any:  # argparse's own exit code is 2 as well; say it our way
         raise QuickError(f"{message} (see `{self.prog} --help`)", exit_codes.USAGE)
 
