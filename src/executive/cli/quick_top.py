@@ -59,7 +59,7 @@ def _loop(client: Any, frame: Callable[[Any, int | None], list[str]], interval: 
         out.write(_ALT_ON)
         n = 0
         while True:
-            height = os.get_terminal_size(out.fileno()).lines
+            height = os.get_terminal_size(out.fileno()).lines or int(os.environ.get("LINES") or 24)
             lines = frame(client, terminal_width(out))[: max(1, height - 1)]
             out.write(_HOME_CLEAR + "\n".join(lines) + "\n(q quits)")
             out.flush()

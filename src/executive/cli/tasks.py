@@ -13,6 +13,7 @@ from typing import Any
 import typer
 
 from executive.api.client import Client
+from executive.cli import exit_codes
 from executive.cli._common import (
     EXIT_USAGE,
     InterruptRequests,
@@ -28,15 +29,15 @@ def _exit_status(info: dict[str, Any]) -> int:
     """Shell-style status: the exit code, 128+signal, 124 for timeouts, 127 if it never started."""
     reason = info.get("reason") or info.get("end_reason")
     if reason in ("timed_out", "idle_timeout"):
-        return 124
+        return exit_codes.TASK_TIMED_OUT
     if reason == "failed":
-        return 127
+        return exit_codes.TASK_NOT_STARTED
     if reason == "cancelled" and not info.get("signal") and not info.get("exit_code"):
-        return 130  # interrupted, even if the task handled SIGTERM and exited 0
+        return exit_codes.TASK_CANCELLED  # interrupted, even if the task handled SIGTERM and exited 0
     if info.get("exit_code") is not None:
         return int(info["exit_code"])
     if info.get("signal"):
-        return 128 + int(info["signal"])
+        return exit_codes.SIGNALLED + int(info["signal"])
     return 1
 
 
