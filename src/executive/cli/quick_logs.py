@@ -20,7 +20,7 @@ from executive.cli._term import PREFIX_COLOURS, colour, use_colour
 from executive.cli.quick import QuickError, with_client
 from executive.cli.quick_tasks import task_ref
 
-__all__ = ["SyncFollower", "add_logs", "tail_offset"]
+__all__ = ["SyncFollower", "add_logs", "tail"]
 
 DEFAULT_TAIL = 10  # lines `logs -f` and `logs --all` start with, as tail(1)
 MAX_LINES = 1_000_000
@@ -35,10 +35,10 @@ def _chunk(reply: dict[str, Any]) -> bytes:
     return reply["data"].encode("utf-8") if "data" in reply else base64.b64decode(reply["data_b64"])
 
 
-def tail_offset(client: Any, task: int, stream: str, size: int, lines: int) -> int:
-    """The byte offset where the last ``lines`` lines of a ``size``-byte log start."""
+def tail(client: Any, task: int, stream: str, size: int, lines: int) -> tuple[int, bytes]:
+    """Where the last ``lines`` lines of the first ``size`` bytes of a log start, and those bytes."""
     if lines <= 0 or size <= 0:
-        return size
+        return size, b""
     want = _BLOCK
     while True:
         start = max(0, size - want)
@@ -57,9 +57,9 @@ def tail_offset(client: Any, task: int, stream: str, size: int, lines: int) -> i
             cut = len(body)
             for _ in range(lines):
                 cut = body.rindex(b"\n", 0, cut)
-            return start + cut + 1
+            return start + cut + 1, data[cut + 1 :]
         if start == 0 or want >= _MAX_TAIL_BYTES:
-            return start
+            return start, data
         want *= 4
 
 
@@ -83,6 +83,22 @@ class SyncFollower:
                 return
             self.sink(task, stream, data)
             self.next[key] = r["next_offset"]
+            if upto is None and r["next_offset"] >= r["size"]:  # at the end of what the log holds now
+                return
+
+    def start(self, info: dict[str, Any], stream: str, args: argparse.Namespace, default_tail: int | None) -> None:
+        """Begin ``stream`` of a task at --offset, at 0 (--from-start), or at its last N lines (printed here)."""
+        key = (int(info["id"]), stream)
+        lines = args.lines if args.lines is not None else default_tail
+        if args.offset is not None or args.from_start or lines is None:
+            self.next[key] = int(args.offset or 0)
+            self.fill(*key)
+            return
+        size = (info.get("output_bytes") or {}).get(stream, 0)
+        at, data = tail(self.client, key[0], stream, size, lines)
+        if data:
+            self.sink(key[0], stream, data)
+        self.next[key] = at + len(data)
 
     def on_output(self, task: int, data: dict[str, Any]) -> None:
         key = (task, data["stream"])
@@ -142,19 +158,6 @@ def _check(args: argparse.Namespace) -> None:
         raise QuickError("--from-start replays everything; it does not go with -n", exit_codes.USAGE)
 
 
-def _start(client: Any, info: dict[str, Any], stream: str, args: argparse.Namespace, default_tail: int | None) -> int:
-    """Where printing of one stream starts: --offset, --from-start, -n N, the default tail, or 0."""
-    if args.offset is not None:
-        return int(args.offset)
-    if args.from_start:
-        return 0
-    lines = args.lines if args.lines is not None else default_tail
-    if lines is None:
-        return 0
-    size = (info.get("output_bytes") or {}).get(stream, 0)
-    return tail_offset(client, info["id"], stream, size, lines)
-
-
 def _logs(args: argparse.Namespace) -> int:
     _check(args)
     streams = ("stdout", "stderr") if args.stream == "both" else (args.stream,)
@@ -162,7 +165,8 @@ def _logs(args: argparse.Namespace) -> int:
         return with_client(args.home, lambda client: _all(client, args, streams))
 
     def go(client: Any) -> int:
-        cursor = client.call("daemon.health")["last_seq"]  # before task.info: an end in between is replayed
+        # The cursor is taken before task.info, so an end in between is replayed.
+        cursor = client.call("daemon.health")["last_seq"] if args.follow else 0
         info = client.call("task.info", task=task_ref(args.task))
         tid = info["id"]
         follower = SyncFollower(client, lambda _t, s, data: write_out(s, data))
@@ -170,8 +174,7 @@ def _logs(args: argparse.Namespace) -> int:
         if following:
             client.call("events.subscribe", tasks=[tid], types=["output", "task_state"], since_seq=cursor)
         for s in streams:
-            follower.next[(tid, s)] = _start(client, info, s, args, DEFAULT_TAIL if args.follow else None)
-        follower.catch_up()
+            follower.start(info, s, args, DEFAULT_TAIL if args.follow else None)
         while following:
             ev = client.next_event(None)
             if ev is None:
@@ -234,8 +237,7 @@ def _all(client: Any, args: argparse.Namespace, streams: tuple[str, ...]) -> int
     for t in rows:
         info = client.call("task.info", task=t["id"])
         for s in streams:
-            follower.next[(t["id"], s)] = _start(client, info, s, args, DEFAULT_TAIL)
-        follower.catch_up(t["id"])
+            follower.start(info, s, args, DEFAULT_TAIL)
         sink.flush(t["id"])
     while args.follow:
         ev = client.next_event(None)
