@@ -23,7 +23,7 @@ from pathlib import Path
 
 os.environ.setdefault("BENCH_ROUNDS", "20")
 
-import _harness  # noqa: E402
+import _harness
 
 BIN = Path(sys.executable).with_name("executive")
 LINES = 200
@@ -65,7 +65,8 @@ def _supervisord(tmp: Path) -> tuple[subprocess.Popen[bytes], Path] | None:
     conf.write_text(
         f"[unix_http_server]\nfile={sock}\n\n"
         f"[supervisord]\nlogfile={tmp / 'supervisord.log'}\npidfile={tmp / 'supervisord.pid'}\nnodaemon=true\n\n"
-        "[rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n"
+        "[rpcinterface:supervisor]\n"
+        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n"
         f"[supervisorctl]\nserverurl=unix://{sock}\n\n"
         f"[program:bench-task]\ncommand=sh -c 'seq 1 {LINES}; sleep 3600'\n"
     )
@@ -125,9 +126,8 @@ def main() -> None:
                             raise
                         time.sleep(0.2)
                 a, b = _harness.interleave(bench.rounds, sv_status, baseline)
-                bench.record(
-                    "supervisorctl status X", "wall time", "s", "supervisorctl status", a, "python -c pass", b, better="lower"
-                )
+                case = "supervisorctl status X"
+                bench.record(case, "wall time", "s", "supervisorctl status", a, "python -c pass", b, better="lower")
                 a, b = _harness.interleave(bench.rounds, status, sv_status)
                 bench.record(
                     "executive status X vs supervisorctl",
