@@ -45,7 +45,7 @@ async def test_restart_command_keeps_argv_env_and_cwd(daemon: Any, client: Clien
     info = await client.call("task.info", task=second)
     assert info["meta"]["restart_of"] == first
     r = await e2e.run_cli(daemon.home, "restart", "no-such-task")
-    assert r.rc == 2 and "no task 'no-such-task'" in r.err
+    assert r.rc == 4 and "no task 'no-such-task'" in r.err
 
 
 async def test_on_failure_reaches_fatal_visible_in_ps_and_programs(daemon: Any, client: Client, e2e: Any) -> None:
@@ -86,7 +86,7 @@ async def test_always_restarts_after_exit_0_and_ps_shows_the_policy(
     r = await e2e.run_cli(daemon.home, "programs", "start", "svc")
     assert r.rc == 0 and "program svc: running" in r.out
     r = await e2e.run_cli(daemon.home, "programs", "stop", "nope")
-    assert r.rc == 2 and "no program 'nope'" in r.err
+    assert r.rc == 4 and "no program 'nope'" in r.err
 
 
 async def test_policies_survive_a_daemon_restart_and_a_crash(daemon_process: Any, e2e: Any) -> None:

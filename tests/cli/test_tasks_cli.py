@@ -104,7 +104,7 @@ async def test_detach_ps_logs_and_control_commands(daemon: Any, client: Client, 
     r = await e2e.run_cli(daemon.home, "kill", str(killed))
     assert r.rc == 0 and (await client.call("task.wait", task=killed, timeout=20))["end_reason"] == "killed"
     r = await e2e.run_cli(daemon.home, "logs", "99999")
-    assert r.rc == 2 and "no task" in r.err
+    assert r.rc == 4 and "no task" in r.err  # not found: cli/exit_codes.py
 
 
 async def _has_output(client: Client, tid: int) -> bool:
@@ -118,7 +118,7 @@ async def test_logs_follow_prints_everything_until_the_end(
     script = f"seq 1 20000; while [ ! -e {gate} ]; do sleep 0.02; done; seq 20001 40000"
     t = await client.call("task.run", argv=["sh", "-c", script])
     await e2e.wait_for(lambda: _has_output(client, t["id"]), timeout=20)
-    proc = await e2e.start_cli(daemon.home, "logs", "-f", str(t["id"]))
+    proc = await e2e.start_cli(daemon.home, "logs", "-f", "--from-start", str(t["id"]))
     assert proc.stdout is not None
     assert await _line(proc.stdout) == "1\n"
     gate.touch()

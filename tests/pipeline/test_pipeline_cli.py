@@ -63,4 +63,4 @@ async def test_schema_errors_validate_and_exit_codes(e2e: SimpleNamespace, daemo
     assert r.rc == 0, r.out + r.err
     assert json.loads(r.out)["run"]["state"] == "passed"
     r = await e2e.run_cli(home, "pipeline", "resume", "99")
-    assert r.rc == 2 and "no pipeline run 99" in r.err
+    assert r.rc == 4 and "no pipeline run 99" in r.err  # not found: cli/exit_codes.py

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hmac
 import os
-import secrets
 from pathlib import Path
 
 from executive.paths import make_private_dir
@@ -26,6 +24,8 @@ COOKIE_NAME = "executive_token"
 
 def load_or_create_token(home: Path) -> str:
     """Return the home's token, creating it (mode 0600, atomically) on first start."""
+    import secrets  # here, not at the top: every quick CLI command imports this module for read_token
+
     path = home / _TOKEN_FILE
     try:
         return read_token(home)
@@ -69,6 +69,8 @@ def token_matches(expected: str | None, presented: str | None) -> bool:
         return True
     if not presented:
         return False
+    import hmac
+
     return hmac.compare_digest(expected.encode(), presented.encode())
 
 

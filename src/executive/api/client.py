@@ -20,27 +20,9 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from executive.api.auth import read_token
 from executive.api.daemon_file import DaemonNotRunning, read_daemon_file
+from executive.api.rpc_errors import DaemonClosedConnection, RpcError
 
 __all__ = ["Client", "DaemonClosedConnection", "DaemonNotRunning", "RpcError", "connect_home"]
-
-
-class DaemonClosedConnection(ConnectionError):
-    """The daemon closed this connection and said why (too many connections, unread replies, no token)."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(f"the daemon closed the connection: {reason} (close code {code})")
-        self.code = code
-        self.reason = reason
-
-
-class RpcError(Exception):
-    """A JSON-RPC error reply."""
-
-    def __init__(self, code: int, message: str, data: Any = None) -> None:
-        super().__init__(f"{message} (code {code})")
-        self.code = code
-        self.message = message
-        self.data = data
 
 
 class Client:

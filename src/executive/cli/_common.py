@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import select
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -16,17 +14,31 @@ from rich.table import Table
 from rich.text import Text
 
 from executive.api.client import Client, DaemonClosedConnection, DaemonNotRunning, RpcError, connect_home
+from executive.cli import exit_codes
+from executive.cli._output import write_all as write_all  # re-exported: commands import them from here
+from executive.cli._output import write_out as write_out
 from executive.paths import resolve_home
 
 T = TypeVar("T")
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
 
-# Exit codes of the CLI itself (a task's own exit code passes through `run`).
-EXIT_ERROR = 1  # the daemon answered with an error
-EXIT_USAGE = 2  # bad input
-EXIT_NO_DAEMON = 3  # no daemon running for this home
+def _console(stream: Any) -> Console:
+    """A console that wraps and cuts only on a terminal: into a pipe or a file every line stays whole."""
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    return Console(highlight=False, stderr=stream is sys.stderr, width=None if tty else 100_000, soft_wrap=not tty)
+
+
+console = _console(sys.stdout)
+err_console = _console(sys.stderr)
+
+# Exit codes of the CLI itself (a task's own exit code passes through `run`): the table in cli/exit_codes.py.
+EXIT_ERROR = exit_codes.ERROR
+EXIT_USAGE = exit_codes.USAGE
+EXIT_NO_DAEMON = exit_codes.NO_DAEMON
+EXIT_NOT_FOUND = exit_codes.NOT_FOUND
 
 
 class State:
@@ -60,8 +72,7 @@ def run_client(fn: Callable[[Client], Awaitable[T]]) -> T:
     except DaemonNotRunning as exc:
         raise fail(str(exc), EXIT_NO_DAEMON) from None
     except RpcError as exc:
-        code = EXIT_USAGE if -32700 <= exc.code <= -32600 or 1000 <= exc.code < 1100 else EXIT_ERROR
-        raise fail(exc.message, code) from None
+        raise fail(exc.message, exit_codes.for_rpc_error(exc.code)) from None
     except BrokenPipeError:
         raise  # our own stdout closed (`| head`); the caller decides
     except DaemonClosedConnection as exc:
@@ -99,44 +110,16 @@ def task_ref(ref: str) -> Any:
     return int(ref) if ref.isdigit() else ref
 
 
-def write_all(fd: int, data: bytes) -> None:
-    """Write every byte of ``data`` to ``fd``.
-
-    ``os.write`` (and a raw, unbuffered ``sys.stdout.buffer`` under PYTHONUNBUFFERED) may write
-    only part of a large buffer to a pipe when a signal arrives, for instance the SIGCONT after a
-    Ctrl-Z; the rest must be written again or it is lost.  A descriptor left non-blocking by
-    another process that shares it is waited on instead of failing with EAGAIN.
-    """
-    view = memoryview(data)
-    while view:
-        try:
-            n = os.write(fd, view)
-        except BlockingIOError:
-            select.select([], [fd], [])
-            continue
-        view = view[n:]
-
-
-def write_out(stream: str, data: bytes) -> None:
-    """Write task output to our stdout or stderr, completely, after anything printed before it."""
-    target = sys.stdout if stream == "stdout" else sys.stderr
-    target.flush()
-    try:
-        fd = target.fileno()
-    except (AttributeError, OSError, ValueError):  # a captured stream in tests: no descriptor
-        target.buffer.write(data)
-        target.buffer.flush()
-        return
-    write_all(fd, data)
-
-
 def fitted_table(columns: list[str], rows: list[list[str]]) -> Table:
     """A borderless table whose last column alone gives way on a narrow terminal.
 
     Rich shrinks every column when a table is too wide; for listings the short
     columns (ids, states, times) matter more than the long last one (a command,
     a prompt), so those keep their natural width and the last is cut with "…".
+    A newline inside a cell is shown as "⏎": a row is always one line.  Into a pipe the
+    console is as wide as the longest row, so nothing is cut.
     """
+    rows = [[cell.replace("\r\n", "⏎").replace("\n", "⏎") for cell in r] for r in rows]
     fixed = columns[:-1]
     natural = [max([len(c)] + [len(Text.from_markup(r[i]).plain) for r in rows]) for i, c in enumerate(fixed)]
     table = Table(box=None, header_style="bold", pad_edge=False)

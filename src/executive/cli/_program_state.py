@@ -11,16 +11,17 @@ __all__ = ["program_suffix"]
 
 
 def program_suffix(row: dict[str, Any]) -> str:
-    """`` ↻ always`` for a running program, `` ↻ backoff 2/5 in 1.5s``, `` ↻ FATAL``...; empty for a plain task."""
+    """Plain text: `` ↻ always`` for a running program, `` ↻ backoff 2/5 in 1.5s``, `` ↻ FATAL``...;
+    empty for a plain task."""
     p = row.get("program")
     if not p:
         return ""
     state = p["state"]
     if state == "running":
-        return f" [magenta]↻ {p['restart']}[/]"
+        return f" ↻ {p['restart']}"
     if state == "backoff":
         when = f" in {p['next_in_s']:.1f}s" if p.get("next_in_s") is not None else ""
-        return f" [yellow]↻ backoff {p['failures']}/{p['max_restarts']}{when}[/]"
+        return f" ↻ backoff {p['failures']}/{p['max_restarts']}{when}"
     if state == "fatal":
-        return " [bold red]↻ FATAL[/]"
-    return f" [dim]↻ {state}[/]"
+        return " ↻ FATAL"
+    return f" ↻ {state}"

@@ -23,6 +23,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from executive.cli import exit_codes
 from executive.hsx.asm import MAX_SOURCE_BYTES, AsmError, assemble
 from executive.hsx.disasm import disassemble, render, render_data
 from executive.hsx.hxe import MAX_IMAGE_SIZE, HxeError, HxeImage, load_hxe
@@ -30,7 +31,7 @@ from executive.hsx.symbols import SymbolError, SymbolTable
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="HSX VM tools: run, asm, disasm, info.")
 
-EXIT_USAGE = 2  # bad input: unreadable or malformed file, assembler error
+EXIT_USAGE = exit_codes.USAGE  # bad input: unreadable or malformed file, assembler error
 MAX_SYM_BYTES = 64 << 20  # refuse absurd .sym files before parsing them
 
 _out = Console(highlight=False, soft_wrap=True)
@@ -126,7 +127,7 @@ def run_cmd(
 def _exit_status(halt: str, exit_code: int | None) -> int:
     """The shell status of a stand-alone run (see run_cmd)."""
     if halt == "step_limit":
-        return 124
+        return exit_codes.TASK_TIMED_OUT
     if exit_code is not None and halt in ("exited", "returned"):
         return exit_code & 0xFF
     return 0 if halt in ("exited", "returned") else 1

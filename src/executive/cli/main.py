@@ -1,93 +1,47 @@
-"""The `executive` command line (typer + rich).  Sub-commands live in sibling modules."""
+"""The `executive` entry point: the quick commands without typer, everything else through the typer app.
+
+`ps`, `status`, `logs`, `top`, `pause`, `resume`, `cancel`, `stop`, `kill` and `completion`
+run from cli/quick.py, which imports only the standard library and a small blocking client;
+any other command (and `executive --help`) loads the full typer app of cli/app.py.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+import sys
 
-import typer
-
-from executive.cli import (
-    _common,
-    tasks,
-)
-from executive.cli import (
-    agents as agents_cli,
-)
-from executive.cli import (
-    dap as dap_cli,
-)
-from executive.cli import (
-    debug as debug_cli,
-)
-from executive.cli import (
-    fix as fix_cli,
-)
-from executive.cli import (
-    hsx as hsx_cli,
-)
-from executive.cli import (
-    mcp as mcp_cli,
-)
-from executive.cli import (
-    patch as patch_cli,
-)
-from executive.cli import (
-    pattern as pattern_cli,
-)
-from executive.cli import (
-    pipeline as pipeline_cli,
-)
-from executive.cli import (
-    programs as programs_cli,
-)
-from executive.cli import (
-    quota as quota_cli,
-)
-from executive.cli import (
-    serve as serve_cmd,
-)
-from executive.cli import (
-    vm as vm_cli,
-)
-
-app = typer.Typer(
-    name="executive",
-    help="Run, supervise, debug and orchestrate long-running work.",
-    no_args_is_help=True,
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+__all__ = ["app"]
 
 
-@app.callback()
-def _root(
-    home: Path | None = typer.Option(
-        None, "--home", envvar="EXECUTIVE_HOME", help="State directory (default ~/.local/state/executive)."
-    ),
-) -> None:
-    _common.state.home = home
+def _split_globals(argv: list[str]) -> tuple[str | None, list[str]]:
+    """``--home DIR`` / ``--home=DIR`` before the command, and the rest of the command line."""
+    home = None
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--home" and i + 1 < len(argv):
+            home = argv[i + 1]
+            i += 2
+        elif arg.startswith("--home="):
+            home = arg[len("--home=") :]
+            i += 1
+        else:
+            break
+    return home, argv[i:]
 
 
-app.command("serve")(serve_cmd.serve)
-tasks.register(app)  # run, ps, logs, pause, resume, cancel, kill, events
-vm_cli.register(app)  # load
-quota_cli.register(app)  # set-quota
-programs_cli.register(app)  # restart, reload, programs, config
-app.command("debug")(debug_cli.debug)
-app.command("dap")(dap_cli.dap)
-app.add_typer(debug_cli.trace_app, name="trace", help="HSX trace buffers: set, export, import (hsx.trace/1).")
-app.add_typer(hsx_cli.app, name="hsx", help="HSX VM tools: run, asm, disasm, info.")
-app.add_typer(
-    pipeline_cli.app,
-    name="pipeline",
-    help="Phased pipelines: gates, rising thresholds, rework, checkpoints and resume.",
-)
-app.add_typer(
-    agents_cli.app, name="agent", help="Coding agents as tasks: run, check, runs, show, diff, replay, worktrees."
-)
-app.add_typer(patch_cli.app, name="patch", help="Patches: apply (validated, verified), list, show, rollback, commit.")
-app.add_typer(
-    pattern_cli.app, name="pattern", help="Pattern executors: list, schema, example, validate, run (--dry-run)."
-)
-app.command("fix")(fix_cli.fix)
-app.command("mcp")(mcp_cli.mcp)
+def app(prog_name: str = "executive") -> None:
+    """Run the command line in ``sys.argv``; exits the process with the command's exit code."""
+    home, rest = _split_globals(sys.argv[1:])
+    if rest[:1] in (["--version"], ["-V"]):
+        from executive import __version__
+
+        sys.stdout.write(f"executive {__version__}\n")
+        sys.exit(0)
+    if rest:
+        from executive.cli.quick import COMMANDS, main
+
+        if rest[0] in COMMANDS:
+            sys.exit(main(rest, home=home))
+    from executive.cli.app import build_app
+
+    build_app(rest[0] if rest else None)(prog_name=prog_name)

@@ -16,7 +16,7 @@ import typer
 
 from executive.cli._common import EXIT_USAGE, console, err_console, fail, fitted_table, run_client, task_ref
 
-__all__ = ["register"]
+__all__ = ["config_app", "programs_app", "reload", "restart"]
 
 programs_app = typer.Typer(
     add_completion=False,
@@ -144,11 +144,3 @@ def config_check(path: Path = typer.Argument(..., help="The programs file to che
     for name, d in sorted(config.programs.items()):
         autostart = "" if d.spec["autostart"] else ", autostart off"
         console.print(f"  {name}: restart {d.settings.policy.value}{autostart}: {' '.join(d.spec['argv'])[:100]}")
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``restart``, ``reload``, ``programs`` and ``config`` to the CLI."""
-    app.command("restart")(restart)
-    app.command("reload")(reload)
-    app.add_typer(programs_app, name="programs")
-    app.add_typer(config_app, name="config")

@@ -11,7 +11,7 @@ import typer
 
 from executive.cli._common import EXIT_USAGE, console, fail, run_client, task_ref
 
-__all__ = ["format_size", "parse_size", "quota_notice", "register"]
+__all__ = ["format_size", "parse_size", "print_notice", "quota_notice", "set_quota"]
 
 _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*$", re.I)
@@ -68,7 +68,3 @@ def set_quota(
 def print_notice(task: int, data: dict[str, Any]) -> None:
     sys.stderr.write(quota_notice(task, data))
     sys.stderr.flush()
-
-
-def register(app: typer.Typer) -> None:
-    app.command("set-quota")(set_quota)

@@ -1,4 +1,4 @@
-"""Task commands: run, ps, logs, pause, resume, cancel, kill, events."""
+"""Task commands that stream through the async client: run, events (the quick ones are in cli/quick*.py)."""
 
 from __future__ import annotations
 
@@ -9,24 +9,21 @@ import json
 import os
 import signal
 import sys
-import time
 from typing import Any, cast
 
 import typer
 
 from executive.api.client import Client
+from executive.cli import exit_codes
 from executive.cli._common import (
     EXIT_USAGE,
     InterruptRequests,
     console,
     fail,
-    fitted_table,
     run_client,
-    task_ref,
     write_out,
 )
 from executive.cli._follow import OutputFollower
-from executive.cli._program_state import program_suffix
 from executive.cli.quota import parse_size, print_notice
 
 
@@ -34,15 +31,15 @@ def _exit_status(info: dict[str, Any]) -> int:
     """Shell-style status: the exit code, 128+signal, 124 for timeouts, 127 if it never started."""
     reason = info.get("reason") or info.get("end_reason")
     if reason in ("timed_out", "idle_timeout"):
-        return 124
+        return exit_codes.TASK_TIMED_OUT
     if reason == "failed":
-        return 127
+        return exit_codes.TASK_NOT_STARTED
     if reason == "cancelled" and not info.get("signal") and not info.get("exit_code"):
-        return 130  # interrupted, even if the task handled SIGTERM and exited 0
+        return exit_codes.TASK_CANCELLED  # interrupted, even if the task handled SIGTERM and exited 0
     if info.get("exit_code") is not None:
         return int(info["exit_code"])
     if info.get("signal"):
-        return 128 + int(info["signal"])
+        return exit_codes.SIGNALLED + int(info["signal"])
     return 1
 
 
@@ -143,98 +140,6 @@ async def _pump_stdin(client: Client, tid: int) -> None:
         await client.call("task.input", task=tid, data_b64=base64.b64encode(data).decode("ascii"))  # exact bytes
 
 
-def _fmt_time(ts: float | None) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(ts)) if ts else "-"
-
-
-def _fmt_duration(t: dict[str, Any]) -> str:
-    if not t.get("started"):
-        return "-"
-    secs = (t.get("ended") or time.time()) - t["started"]
-    return f"{secs:.1f}s" if secs < 120 else f"{secs / 60:.1f}m"
-
-
-def _fmt_state(t: dict[str, Any]) -> str:
-    st: str = t["state"]
-    if st == "ended":
-        reason = t.get("end_reason") or "ended"
-        if t.get("exit_code") is not None:
-            colour = "green" if t["exit_code"] == 0 and reason == "exited" else "red"
-            return f"[{colour}]{reason} ({t['exit_code']})[/]"
-        if t.get("signal"):
-            return f"[red]{reason} (sig {t['signal']})[/]"
-        return f"[red]{reason}[/]"
-    if st == "paused" and t.get("pause_reason"):
-        return f"[yellow]paused ({t['pause_reason']})[/]"
-    return {"running": "[cyan]running[/]", "queued": "[dim]queued[/]"}.get(st, st)
-
-
-def ps(
-    all_: bool = typer.Option(False, "--all", "-a", help="Include every ended task (default: the last 20)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON."),
-) -> None:
-    """List tasks."""
-    rows = run_client(lambda c: c.call("task.list"))
-    if not all_:
-        live = [t for t in rows if t["state"] != "ended"]
-        ended = [t for t in rows if t["state"] == "ended"][-20:]
-        rows = sorted(live + ended, key=lambda t: t["id"])
-    if as_json:
-        print(json.dumps(rows, indent=2))
-        return
-    wide = console.width >= 100  # PID and STARTED only where they fit
-    cols = ["ID", "NAME", "KIND", "STATE"] + (["PID", "STARTED"] if wide else []) + ["TIME"]
-    body = []
-    for t in rows:
-        cells = [str(t["id"]), t["name"], t["kind"], _fmt_state(t) + program_suffix(t)]
-        if wide:
-            cells += [str(t.get("pid") or "-"), _fmt_time(t.get("started"))]
-        cells.append(_fmt_duration(t))
-        body.append((cells, (" ".join(t.get("argv") or []) or (t.get("image") or ""))[:200]))
-    table = fitted_table([*cols, "COMMAND"], [[*cells, command] for cells, command in body])
-    if not rows:
-        console.print("no tasks; start one with `executive run -- CMD`")
-        return
-    console.print(table)
-
-
-def logs(
-    task: str = typer.Argument(..., help="Task id or name."),
-    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new output until the task ends."),
-    offset: int = typer.Option(0, "--offset", help="Start at this byte offset."),
-    stream: str = typer.Option("both", "--stream", help="stdout, stderr or both."),
-) -> None:
-    """Print a task's output from its logs (works for running and ended tasks)."""
-    if stream not in ("stdout", "stderr", "both"):
-        raise fail("--stream must be stdout, stderr or both", EXIT_USAGE)
-    if offset < 0:
-        raise fail("--offset must be >= 0", EXIT_USAGE)
-    streams = ("stdout", "stderr") if stream == "both" else (stream,)
-
-    async def go(client: Client) -> None:
-        ref = task_ref(task)
-        cursor = (await client.call("daemon.health"))["last_seq"]  # before task.info: an end in between is replayed
-        info = await client.call("task.info", task=ref)
-        tid = info["id"]
-        if follow and info["state"] != "ended":
-            await client.call("events.subscribe", tasks=[tid], types=["output", "task_state"], since_seq=cursor)
-        follower = OutputFollower(client, tid, write_out, {s: offset for s in streams}, streams)
-        await follower.finish()
-        if follow and info["state"] != "ended":
-            await follower.follow()
-
-    run_client(go)
-
-
-def _control(method: str, verb: str, doc: str):  # type: ignore[no-untyped-def]
-    def command(task: str = typer.Argument(..., help="Task id or name.")) -> None:
-        t = run_client(lambda c: c.call(method, task=task_ref(task)))
-        console.print(f"{verb} task {t['id']} ({t['name']}): {t['state']}")
-
-    command.__doc__ = doc
-    return command
-
-
 def events(
     type_: list[str] = typer.Option([], "--type", "-t", help="Only these event types; repeatable."),
     task: list[int] = typer.Option([], "--task", help="Only events of these task ids; repeatable."),
@@ -261,28 +166,3 @@ def events(
         pass
     except BrokenPipeError:  # the reader went away (e.g. `| head`): that is the end, not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-
-
-def register(app: typer.Typer) -> None:
-    app.command("run", context_settings={"allow_interspersed_args": False})(run)
-    app.command("ps")(ps)
-    app.command("logs")(logs)
-    app.command("pause")(
-        _control(
-            "task.pause",
-            "paused",
-            "Pause a task: SIGSTOP to its whole process tree, or stop an HSX program between instructions.",
-        )
-    )
-    app.command("resume")(
-        _control(
-            "task.resume", "resumed", "Resume a paused task (SIGCONT to the whole tree, or reschedule the HSX program)."
-        )
-    )
-    app.command("cancel")(
-        _control(
-            "task.cancel", "cancelling", "Cancel a task: SIGTERM to every process of it, a grace period, then SIGKILL."
-        )
-    )
-    app.command("kill")(_control("task.kill", "killed", "Kill a task at once (SIGKILL to the whole tree)."))
-    app.command("events")(events)

@@ -44,7 +44,3 @@ def load(
         return int(end.get("exit_code") or 0) & 0xFF
 
     raise typer.Exit(run_client(go))
-
-
-def register(app: typer.Typer) -> None:
-    app.command("load")(load)

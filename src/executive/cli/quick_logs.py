@@ -1,0 +1,258 @@
+"""`executive logs`: a task's whole output, its last N lines, followed live, or every task's interleaved.
+
+Output events carry byte offsets into each task's logs; :class:`SyncFollower` keeps the
+next expected offset per (task, stream), fills a gap (a dropped event) from the log with
+``task.output`` and trims an overlap, so what is printed always equals the log, as
+cli/_follow.py does for the asynchronous `run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from executive.cli import exit_codes
+from executive.cli._output import write_out
+from executive.cli._term import PREFIX_COLOURS, colour, use_colour
+from executive.cli.quick import QuickError, with_client
+from executive.cli.quick_tasks import task_ref
+
+__all__ = ["SyncFollower", "add_logs", "tail"]
+
+DEFAULT_TAIL = 10  # lines `logs -f` and `logs --all` start with, as tail(1)
+MAX_LINES = 1_000_000
+_BLOCK = 256 * 1024
+_MAX_TAIL_BYTES = 16 * 1024 * 1024  # -n never reads more than this from the end of a log
+_FILL_LIMIT = 4 * 1024 * 1024
+
+Sink = Callable[[int, str, bytes], None]
+
+
+def _chunk(reply: dict[str, Any]) -> bytes:
+    return reply["data"].encode("utf-8") if "data" in reply else base64.b64decode(reply["data_b64"])
+
+
+def tail(client: Any, task: int, stream: str, size: int, lines: int) -> tuple[int, bytes]:
+    """Where the last ``lines`` lines of the first ``size`` bytes of a log start, and those bytes."""
+    if lines <= 0 or size <= 0:
+        return size, b""
+    want = _BLOCK
+    while True:
+        start = max(0, size - want)
+        data = b""
+        at = start
+        while at < size:
+            r = client.call("task.output", task=task, stream=stream, offset=at, limit=min(size - at, _FILL_LIMIT))
+            piece = _chunk(r)
+            if not piece:
+                break
+            data += piece
+            at = r["next_offset"]
+        body = data[:-1] if data.endswith(b"\n") else data  # a final newline ends the last line, it starts none
+        count = body.count(b"\n")
+        if count >= lines:
+            cut = len(body)
+            for _ in range(lines):
+                cut = body.rindex(b"\n", 0, cut)
+            return start + cut + 1, data[cut + 1 :]
+        if start == 0 or want >= _MAX_TAIL_BYTES:
+            return start, data
+        want *= 4
+
+
+class SyncFollower:
+    """Prints the logs of one or more tasks from chosen offsets on, without gaps or duplicates."""
+
+    def __init__(self, client: Any, sink: Sink) -> None:
+        self.client = client
+        self.sink = sink
+        self.next: dict[tuple[int, str], int] = {}
+
+    def fill(self, task: int, stream: str, upto: int | None = None) -> None:
+        """Print the log of (task, stream) from our offset up to ``upto`` (None: to its current end)."""
+        key = (task, stream)
+        while upto is None or self.next[key] < upto:
+            params: dict[str, Any] = {"task": task, "stream": stream, "offset": self.next[key]}
+            params["limit"] = _FILL_LIMIT if upto is None else min(upto - self.next[key], _FILL_LIMIT)
+            r = self.client.call("task.output", **params)
+            data = _chunk(r)
+            if not data:
+                return
+            self.sink(task, stream, data)
+            self.next[key] = r["next_offset"]
+            if upto is None and r["next_offset"] >= r["size"]:  # at the end of what the log holds now
+                return
+
+    def start(self, info: dict[str, Any], stream: str, args: argparse.Namespace, default_tail: int | None) -> None:
+        """Begin ``stream`` of a task at --offset, at 0 (--from-start), or at its last N lines (printed here)."""
+        key = (int(info["id"]), stream)
+        lines = args.lines if args.lines is not None else default_tail
+        if args.offset is not None or args.from_start or lines is None:
+            self.next[key] = int(args.offset or 0)
+            self.fill(*key)
+            return
+        size = (info.get("output_bytes") or {}).get(stream, 0)
+        at, data = tail(self.client, key[0], stream, size, lines)
+        if data:
+            self.sink(key[0], stream, data)
+        self.next[key] = at + len(data)
+
+    def on_output(self, task: int, data: dict[str, Any]) -> None:
+        key = (task, data["stream"])
+        if key not in self.next:
+            return
+        off = data["offset"]
+        chunk = data["data"].encode("utf-8") if "data" in data else base64.b64decode(data["data_b64"])
+        if off > self.next[key]:
+            self.fill(task, key[1], off)
+        if off + len(chunk) <= self.next[key]:
+            return
+        skip = self.next[key] - off
+        self.sink(task, key[1], chunk[skip:] if skip > 0 else chunk)
+        self.next[key] = off + len(chunk)
+
+    def catch_up(self, task: int | None = None) -> None:
+        for t, s in list(self.next):
+            if task is None or t == task:
+                self.fill(t, s)
+
+
+def add_logs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("task", nargs="?", help="Task id or name (not with --all).")
+    p.add_argument("-f", "--follow", action="store_true", help="Keep printing new output (until the task ends).")
+    p.add_argument(
+        "-n",
+        "--lines",
+        type=int,
+        metavar="N",
+        help=f"Only the last N lines of each stream (-f and --all start with the last {DEFAULT_TAIL}).",
+    )
+    p.add_argument("--from-start", action="store_true", help="With -f or --all: replay the whole log first.")
+    p.add_argument("--offset", type=int, help="Start at this byte offset (one task).")
+    p.add_argument(
+        "--stream", choices=("stdout", "stderr", "both"), default="both", help="Which stream (default both)."
+    )
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="Every task's output, each line prefixed with its task's name ('|' stdout, '!' stderr).",
+    )
+    p.set_defaults(run=_logs)
+
+
+def _check(args: argparse.Namespace) -> None:
+    if args.all and args.task:
+        raise QuickError("give a task or --all, not both", exit_codes.USAGE)
+    if not args.all and not args.task:
+        raise QuickError("`executive logs` needs a task id or name (or --all)", exit_codes.USAGE)
+    if args.lines is not None and not 0 <= args.lines <= MAX_LINES:
+        raise QuickError(f"-n must be between 0 and {MAX_LINES:,}", exit_codes.USAGE)
+    if args.offset is not None and args.offset < 0:
+        raise QuickError("--offset must be >= 0", exit_codes.USAGE)
+    if args.offset is not None and (args.lines is not None or args.from_start or args.all):
+        raise QuickError("--offset starts at a byte; it goes with neither -n, --from-start nor --all", exit_codes.USAGE)
+    if args.from_start and args.lines is not None:
+        raise QuickError("--from-start replays everything; it does not go with -n", exit_codes.USAGE)
+
+
+def _logs(args: argparse.Namespace) -> int:
+    _check(args)
+    streams = ("stdout", "stderr") if args.stream == "both" else (args.stream,)
+    if args.all:
+        return with_client(args.home, lambda client: _all(client, args, streams))
+
+    def go(client: Any) -> int:
+        # The cursor is taken before task.info, so an end in between is replayed.
+        cursor = client.call("daemon.health")["last_seq"] if args.follow else 0
+        info = client.call("task.info", task=task_ref(args.task))
+        tid = info["id"]
+        follower = SyncFollower(client, lambda _t, s, data: write_out(s, data))
+        following = args.follow and info["state"] != "ended"
+        if following:
+            client.call("events.subscribe", tasks=[tid], types=["output", "task_state"], since_seq=cursor)
+        for s in streams:
+            follower.start(info, s, args, DEFAULT_TAIL if args.follow else None)
+        while following:
+            ev = client.next_event(None)
+            if ev is None:
+                continue
+            if ev["type"] == "output" and ev["pid"] == tid:
+                follower.on_output(tid, ev["data"])
+            elif ev["type"] == "warning":  # something was dropped: catch up from the log
+                follower.catch_up()
+            elif ev["type"] == "task_state" and ev["pid"] == tid and ev["data"].get("to") == "ended":
+                follower.catch_up()
+                break
+        return 0
+
+    return with_client(args.home, go)
+
+
+class _Prefixer:
+    """Writes whole lines with a coloured ``name |`` prefix; keeps a partial last line until it ends."""
+
+    def __init__(self, names: dict[int, str]) -> None:
+        self.names = names
+        self.partial: dict[tuple[int, str], bytes] = {}
+        self.colours = use_colour(sys.stdout)
+        self.width = 0
+
+    def prefix(self, task: int, stream: str) -> bytes:
+        name = self.names.get(task, str(task))[:24]
+        self.width = max(self.width, len(name))
+        tag = f"{name:<{self.width}} {'|' if stream == 'stdout' else '!'} "
+        return colour(tag, PREFIX_COLOURS[task % len(PREFIX_COLOURS)], self.colours).encode()
+
+    def __call__(self, task: int, stream: str, data: bytes) -> None:
+        key = (task, stream)
+        data = self.partial.pop(key, b"") + data
+        lines = data.split(b"\n")
+        rest = lines.pop()
+        if rest:
+            self.partial[key] = rest
+        if lines:
+            tag = self.prefix(task, stream)
+            write_out("stdout", b"".join(tag + line + b"\n" for line in lines))
+
+    def flush(self, task: int | None = None) -> None:
+        for key in [k for k in self.partial if task is None or k[0] == task]:
+            write_out("stdout", self.prefix(*key) + self.partial.pop(key) + b"\n")
+
+
+def _all(client: Any, args: argparse.Namespace, streams: tuple[str, ...]) -> int:
+    cursor = client.call("daemon.health")["last_seq"]
+    rows = client.call("task.list", limit=1000)
+    if not args.follow:
+        rows = [t for t in rows if t["state"] != "ended"] + [t for t in rows if t["state"] == "ended"][-20:]
+        rows.sort(key=lambda t: t["id"])
+    else:
+        rows = [t for t in rows if t["state"] != "ended"]
+        client.call("events.subscribe", types=["output", "task_state"], since_seq=cursor)
+    names = {t["id"]: t["name"] for t in rows}
+    sink = _Prefixer(names)
+    follower = SyncFollower(client, sink)
+    for t in rows:
+        info = client.call("task.info", task=t["id"])
+        for s in streams:
+            follower.start(info, s, args, DEFAULT_TAIL)
+        sink.flush(t["id"])
+    while args.follow:
+        ev = client.next_event(None)
+        if ev is None:
+            continue
+        tid = ev.get("pid")
+        if ev["type"] == "output" and tid is not None:
+            if tid not in names:  # a task started after we began: all of its output is new
+                names[tid] = client.call("task.info", task=tid)["name"]
+                for s in streams:
+                    follower.next[(tid, s)] = 0
+            follower.on_output(tid, ev["data"])
+        elif ev["type"] == "warning":
+            follower.catch_up()
+        elif ev["type"] == "task_state" and tid in names and ev["data"].get("to") == "ended":
+            follower.catch_up(tid)
+            sink.flush(tid)
+    return 0
