@@ -115,7 +115,8 @@ async def test_policies_survive_a_daemon_restart_and_a_crash(daemon_process: Any
         assert run["meta"]["restart_of"] == first and run["argv"] == ["sleep", "1000"]
         assert (await client.call("task.info", task=first))["meta"]["restarted_as"] == keeper["task"]
         # The pending backoff continued in the new daemon: the second run happened there.
-        later = await _until(e2e, client, "later", lambda p: p["runs"] >= 2)
+        # (Wait for the second run's failure, not only its start: `runs` counts a run as it starts.)
+        later = await _until(e2e, client, "later", lambda p: p["runs"] >= 2 and p["failures"] >= 2)
         assert later["restart"] == "on-failure" and later["failures"] >= 2
     finally:
         await client.close()
