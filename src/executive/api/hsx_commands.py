@@ -3,13 +3,22 @@
 Each handler maps one HSX command onto ``Executive.vm`` and shapes the reply
 as the reference does.  Semantics chosen for this port:
 
-* ``load``/``exec`` leave the new task paused with ``pause_reason:"loaded"``:
-  in the reference nothing runs until the clock starts.  ``clock start``,
-  ``resume`` or ``step`` set it going (§3.5).
-* ``clock`` drives the daemon's one scheduler clock (``Executive.vm.clock``);
-  ``clock stop`` holds every HSX program between slices.  ``clock rate R``
-  (R > 0) replaces the free-running clock by R instructions per second, paced
-  by the shell's ticker (:class:`RateClock`); ``rate 0`` is unthrottled.
+* ``load``/``exec`` make a *clocked* task; while the clock is stopped it is
+  held paused with ``pause_reason:"loaded"``: in the reference nothing runs
+  until the clock starts.
+  ``clock start`` sets it going; ``step`` runs it by hand; a ``resume``
+  makes it ready, and it runs once the clock runs (§3.5).
+* ``clock`` is the HSX port's clock (``Executive.vm.clock``): it starts
+  stopped, as the reference's, and governs the programs loaded through this
+  port only — programs loaded with ``executive load`` or ``vm.load`` run
+  whatever it says.  ``clock rate R`` (R > 0) replaces the free-running clock
+  by R instructions per second, paced by the shell's ticker
+  (:class:`RateClock`); ``rate 0`` is unthrottled.
+* ``ps`` keeps ended programs (``state`` ``returned``/``faulted``/``terminated``,
+  ``exit_status``) until a client dismisses them with ``kill``, which then
+  answers ``task:{pid, state:"terminated"}`` as for a live task.
+* ``sched PID priority N quantum M`` sets the task's priority (0..255, higher
+  runs first) and slice length (runtimes/vm_ready.py).
 * ``listen`` reads a task's stdout *log* from a per-task cursor (the port's
   stand-in for consuming ``svc:stdio.out``): one message per line, at most
   ``max_len`` bytes each.
@@ -167,15 +176,19 @@ def _restart(call: Call) -> dict[str, Any]:
 
 # --- tasks --------------------------------------------------------------------------------------------
 def _ps(call: Call) -> dict[str, Any]:
-    ps = call.ex.vm.ps()
+    ps = call.ex.vm.ps(ended=True)
     annotate_tasks(call, cast(list[dict[str, Any]], ps["tasks"]))
     return {"tasks": ps}
 
 
 def _load(call: Call) -> dict[str, Any]:
+    """``load``/``exec``: a clocked task, held (paused, ``loaded``) while the clock is stopped; it
+    runs at once when the clock runs, as in the reference (§3.4)."""
     path = str_arg(call, "path")
+    held = not clock_status(call)["running"]
     image = cast(
-        dict[str, Any], call.ex.vm.load(path=path, paused=True, session_id=call.session, pause_reason="loaded")
+        dict[str, Any],
+        call.ex.vm.load(path=path, paused=held, session_id=call.session, pause_reason="loaded", clocked=True),
     )
     override = call.get("symbols")
     if "symbols" not in image or override is not None:  # vm.load auto-loaded <program>.sym; an override replaces it
@@ -193,6 +206,7 @@ def _reload(call: Call) -> dict[str, Any]:
         raise HsxError(f"reload: task {pid} was uploaded, not loaded from a path; load it again")
     if not vt.finished:
         ex.vm.kill(pid, session_id=call.session)
+    ex.vm.reap(pid, session_id=call.session)
     call.args = {**call.args, "path": vt.path}
     image = _load(call)["image"]
     return {
@@ -223,8 +237,15 @@ def _resume(call: Call) -> dict[str, Any]:
 
 
 def _kill(call: Call) -> dict[str, Any]:
+    """``kill``: ends a live task; an ended one is dismissed from ``ps`` (both answer ``terminated``, §3.4)."""
     pid = int_arg(call, "pid")
-    summary = call.ex.vm.kill(pid, session_id=call.session)
+    vt = call.ex.vm.control(pid, call.session)
+    if vt.finished:
+        summary = cast(dict[str, Any], call.ex.vm.reap(pid, session_id=call.session))
+        summary = {**summary, "state": "terminated", "ended_as": summary["state"]}
+    else:
+        summary = cast(dict[str, Any], call.ex.vm.kill(pid, session_id=call.session))
+        call.ex.vm.reap(pid, session_id=call.session)
     call.core.state.setdefault("listen", {}).pop(pid, None)
     return {"task": summary}
 
@@ -237,13 +258,8 @@ def _sched(call: Call) -> dict[str, Any]:
     pid = opt_int(call, "pid")
     if pid is None:
         return {"scheduler": {"counters": _counters(call), "trace": [], "quantum": call.ex.vm.quantum}}
-    vt = call.ex.vm.control(pid, call.session)
-    if call.get("priority") is not None or call.get("quantum") is not None:
-        raise HsxError(
-            f"sched: per-task priority and quantum are not supported; every task runs round robin with the "
-            f"daemon's quantum of {call.ex.vm.quantum} instructions"
-        )
-    return {"task": vt.summary()}
+    priority, quantum = opt_int(call, "priority"), opt_int(call, "quantum")
+    return {"task": call.ex.vm.sched(pid, priority=priority, quantum=quantum, session_id=call.session)}
 
 
 # --- execution control ------------------------------------------------------------------------------
@@ -564,17 +580,55 @@ def _cmd_stats(call: Call) -> dict[str, Any]:
     return call.ex.vm.valcmd.cmd_stats()
 
 
-def _unsupported(reason: str) -> Any:
-    def handler(call: Call) -> dict[str, Any]:
-        raise HsxError(f"{call.cmd} is not supported by this executive: {reason}")
+_FANOUT_STREAMS = {
+    "in": ["in"],
+    "stdin": ["in"],
+    "out": ["out"],
+    "stdout": ["out"],
+    "err": ["err"],
+    "stderr": ["err"],
+    "both": ["out", "err"],
+    "all": ["in", "out", "err"],
+    "any": ["in", "out", "err"],
+}
+_FANOUT_MODES = {
+    "off": "off",
+    "none": "off",
+    "default": "off",
+    "drop": "fanout",
+    "fanout": "fanout",
+    "fanout_drop": "fanout",
+    "block": "fanout_block",
+    "fanout_block": "fanout_block",
+}
 
-    return handler
 
+def _stdio_fanout(call: Call) -> dict[str, Any]:
+    """``stdio_fanout {pid?, stream?, mode?}`` (§10.2): query, or set fan-out on stdio mailboxes."""
+    raw_pid = call.get("pid")
+    pid: int | None = None
+    if raw_pid is None or (
+        isinstance(raw_pid, str) and raw_pid.strip().lower() in ("", "default", "global", "template")
+    ):
+        scope = "default"
+    elif isinstance(raw_pid, str) and raw_pid.strip().lower() in ("all", "*"):
+        scope = "all"
+    else:
+        scope, pid = "pid", int_arg(call, "pid")
+    stream = str(call.get("stream", default="out")).strip().lower()
+    if stream not in _FANOUT_STREAMS:
+        raise HsxError(f"stdio_fanout stream must be in, out, err, both or all; got {shown(stream)}")
+    mode: str | None = None
+    if call.get("mode") is not None:
+        key = str(call.get("mode")).strip().lower()
+        if key not in _FANOUT_MODES:
+            raise HsxError(f"stdio_fanout mode must be off, drop (fanout) or block (fanout_block); got {shown(key)}")
+        mode = _FANOUT_MODES[key]
+    config = call.ex.vm.stdio_fanout(
+        scope, pid=pid, streams=_FANOUT_STREAMS[stream], mode=mode, session_id=call.session
+    )
+    return {"config": config}
 
-_NO_FANOUT = (
-    "a task's stdout and stderr are drained into its logs as they are written; "
-    "read them with listen, the stdout/stderr events or `executive logs`"
-)
 
 COMMANDS = {
     "ping": _ping,
@@ -604,7 +658,7 @@ COMMANDS = {
     "list": _list,
     "listen": _listen,
     "send": _send,
-    "stdio_fanout": _unsupported(_NO_FANOUT),
+    "stdio_fanout": _stdio_fanout,
     "val.list": _val_list,
     "val.get": _val_get,
     "val.set": _val_set,

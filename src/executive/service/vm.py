@@ -33,6 +33,7 @@ from executive.service.results import (
     MemRegion,
     MemWritten,
     Registers,
+    StdioFanoutConfig,
     TaskInputResult,
     VmLoaded,
     VmOverview,
@@ -43,6 +44,7 @@ from executive.service.results import (
     VmTaskEntry,
     VmTaskInfo,
 )
+from executive.service.vm_stdio import stdio_fanout
 
 if TYPE_CHECKING:  # pragma: no cover
     from executive.service.executive import Executive
@@ -130,8 +132,12 @@ class VmService:
         session_id: str | None = None,
         lock: bool = False,
         pause_reason: str = "loaded",
+        clocked: bool = False,
     ) -> VmLoaded:
         """Load an HXE image as a new task; it runs at once unless ``paused``.
+
+        A ``clocked`` task (the HSX port's loads) runs only while the HSX clock runs
+        (:meth:`clock`), as under the reference executive.
 
         Raises:
             BadParamsError: unreadable or invalid image (code HXE_INVALID names the rule).
@@ -167,7 +173,7 @@ class VmService:
         )
         self.ex.transition(task, Transition.START, reason="loading")
         assert task.id == pid
-        vt = self.runtime.load(task, plan, paused=paused, pause_reason=pause_reason)
+        vt = self.runtime.load(task, plan, paused=paused, pause_reason=pause_reason, clocked=clocked)
         self.ex.transition(task, Transition.STARTED, reason="loaded", app_name=vt.app_name)
         if paused:
             self.ex.transition(task, Transition.PAUSE, reason=pause_reason)
@@ -220,17 +226,63 @@ class VmService:
                     {"type": s.type, "offset": s.offset, "size": s.size, "entry_count": s.entry_count}
                     for s in img.sections
                 ],
-                "values": len(img.values),
-                "commands": len(img.commands),
-                "mailboxes": [m.target for m in img.mailboxes],
+                "values": [_value_info(v) for v in img.values],
+                "commands": [_command_info(c) for c in img.commands],
+                "mailboxes": [_mailbox_info(m) for m in img.mailboxes],
             },
             "state": vt.summary()["state"],
         }
 
     # ------------------------------------------------------------------ tasks
-    def ps(self) -> VmProcesses:
-        tasks = [_entry(vt) for vt in sorted(self.runtime.tasks.values(), key=lambda v: v.pid) if not vt.finished]
+    def ps(self, *, ended: bool = False) -> VmProcesses:
+        """The live programs; with ``ended``, also the ended ones no client has reaped (:meth:`reap`)."""
+        known = self.ex.tasks
+        tasks = [
+            _entry(vt)
+            for vt in sorted(self.runtime.tasks.values(), key=lambda v: v.pid)
+            if not vt.finished or (ended and not vt.reaped and known.has(vt.pid))
+        ]
         return {"tasks": tasks, "current_pid": self.runtime._last_pid}
+
+    def reap(self, ref: int | str, *, session_id: str | None = None) -> VmTaskEntry:
+        """Dismiss an ended program: it leaves ``ps(ended=True)`` (the HSX ``kill`` of a finished task).
+
+        Raises:
+            InvalidTransitionError: the task is still live (kill it instead).
+        """
+        vt = self.control(ref, session_id)
+        if not vt.finished:
+            raise InvalidTransitionError(
+                f"task {vt.pid} is still {vt.state.value}; kill it (only ended programs are reaped)",
+                data={"task": vt.pid},
+            )
+        vt.reaped = True
+        return _entry(vt)
+
+    def sched(
+        self,
+        ref: int | str,
+        *,
+        priority: int | None = None,
+        quantum: int | None = None,
+        session_id: str | None = None,
+    ) -> VmTaskEntry:
+        """Set a program's scheduling: ``priority`` (0..255, higher runs first; equal ones share
+        round robin) and ``quantum`` (instructions per slice, 1..limits.max_step).
+
+        Raises:
+            BadParamsError: a value out of range (nothing changes).
+        """
+        vt = self.control(ref, session_id)
+        limit = self.ex.limits.max_step
+        if priority is not None and not 0 <= priority <= 255:
+            raise BadParamsError(f"priority must be 0..255 (higher runs first), got {priority}")
+        if quantum is not None and not 1 <= quantum <= limit:
+            raise BadParamsError(f"quantum must be 1..{limit} instructions per slice, got {quantum}")
+        if vt.finished and (priority is not None or quantum is not None):
+            raise InvalidTransitionError(f"task {vt.pid} has ended ({vt.state.value}); it is not scheduled any more")
+        self.runtime.set_sched(vt, priority=priority, quantum=quantum)
+        return _entry(vt)
 
     def info(self, ref: int | str) -> VmTaskInfo:
         vt = self.task(ref)
@@ -265,17 +317,20 @@ class VmService:
         return result
 
     def clock(self, op: str = "status", *, steps: int | None = None) -> ClockStatus:
-        """The scheduler clock: ``status``, ``start`` (also un-holds tasks loaded paused), ``stop``, ``step``."""
+        """The HSX clock: ``status``, ``start`` (also un-holds the clocked tasks loaded paused), ``stop``, ``step``.
+
+        It governs only clocked tasks (loaded through the HSX port); it starts stopped.
+        ``step`` runs up to ``steps`` instructions through the scheduler now, clocked tasks first.
+        """
         rt = self.runtime
         result: dict[str, Any] | None = None
         if op in ("start", "run"):
-            rt.clock_running = True
+            rt.start_clock()
             for vt in list(rt.tasks.values()):
-                if vt.state.value == "paused" and vt.pause_reason == "loaded":
+                if vt.clocked and vt.state is VmState.PAUSED and vt.pause_reason == "loaded":
                     rt.resume(vt)
-            rt._kick.set()
         elif op in ("stop", "halt"):
-            rt.clock_running = False
+            rt.stop_clock()
         elif op == "step":
             n = steps if steps is not None else 1
             if not 1 <= n <= self.ex.limits.max_step:
@@ -287,6 +342,7 @@ class VmService:
             "state": "running" if rt.clock_running else "stopped",
             "running": rt.clock_running,
             "mode": "active" if rt.clock_running and rt._ready else ("idle" if rt.clock_running else "stopped"),
+            "clocked_tasks": sum(1 for vt in rt.tasks.values() if vt.clocked and not vt.finished),
             "throttled": False,
             "rate_hz": 0,
             "step_size": rt.quantum,
@@ -496,6 +552,24 @@ class VmService:
             "held": held,
         }
 
+    def stdio_fanout(
+        self,
+        scope: str,
+        *,
+        pid: int | None = None,
+        streams: list[str] | None = None,
+        mode: str | None = None,
+        session_id: str | None = None,
+    ) -> StdioFanoutConfig:
+        """Query or set fan-out on programs' stdio mailboxes; see service/vm_stdio.py.
+
+        ``scope``: ``default`` (the template, and every live program), ``pid`` or ``all``;
+        ``streams``: some of ``in``, ``out``, ``err`` (default ``out``); ``mode``: ``off``,
+        ``fanout`` or ``fanout_block`` (None queries).
+        """
+        out = stdio_fanout(self, scope, pid=pid, streams=streams or ["out"], mode=mode, session_id=session_id)
+        return cast(StdioFanoutConfig, out)
+
     # ------------------------------------------------------------------ values and commands
     @property
     def valcmd(self) -> ValCmd:
@@ -569,3 +643,29 @@ class VmService:
 
 def _entry(vt: VmTask) -> VmTaskEntry:
     return cast(VmTaskEntry, vt.summary())
+
+
+def _value_info(v: Any) -> dict[str, Any]:
+    """A declared value as the load reply lists it (spec hsx-executive §7.3; f16 fields raw)."""
+    return {
+        "group_id": v.group, "value_id": v.value_id, "oid": (v.group << 8) | v.value_id, "flags": v.flags,
+        "auth_level": v.auth, "init_f16": v.init, "name": v.name, "unit": v.unit, "epsilon_f16": v.epsilon,
+        "min_f16": v.min, "max_f16": v.max, "persist_key": v.persist_key, "group_name": v.group_name,
+    }  # fmt: skip
+
+
+def _command_info(c: Any) -> dict[str, Any]:
+    """A declared command as the load reply lists it (spec §7.3)."""
+    return {
+        "group_id": c.group, "cmd_id": c.cmd_id, "oid": (c.group << 8) | c.cmd_id, "flags": c.flags,
+        "auth_level": c.auth, "handler_offset": c.handler_offset, "name": c.name, "help": c.help,
+        "group_name": c.group_name,
+    }  # fmt: skip
+
+
+def _mailbox_info(m: Any) -> dict[str, Any]:
+    """A declared mailbox as the load reply lists it (spec §7.3)."""
+    return {
+        "target": m.target, "capacity": m.capacity, "mode_mask": m.mode_mask, "owner_pid": m.owner_pid,
+        "bindings": [{"pid": p, "flags": f} for p, f in m.bindings],
+    }  # fmt: skip
