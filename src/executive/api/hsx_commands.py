@@ -1,4 +1,6 @@
-"""HSX commands for tasks, the clock, registers, memory, mailboxes, values and diagnostics (spec hsx-executive §3.1, §3.4, §3.5, §3.8, §3.9).
+"""HSX commands for tasks, the clock, registers, memory, values and diagnostics (spec hsx-executive §3).
+
+Mailbox and stdio commands are in hsx_mailbox.py.
 
 Each handler maps one HSX command onto ``Executive.vm`` and shapes the reply
 as the reference does.  Semantics chosen for this port:
@@ -19,9 +21,6 @@ as the reference does.  Semantics chosen for this port:
   answers ``task:{pid, state:"terminated"}`` as for a live task.
 * ``sched PID priority N quantum M`` sets the task's priority (0..255, higher
   runs first) and slice length (runtimes/vm_ready.py).
-* ``listen`` reads a task's stdout *log* from a per-task cursor (the port's
-  stand-in for consuming ``svc:stdio.out``): one message per line, at most
-  ``max_len`` bytes each.
 * ``val.*``/``cmd.*`` go to the shared registry (``Executive.vm.valcmd``), which
   already answers in the HSX shapes; a ``pid`` is lock-checked.
 * ``shutdown`` stops the daemon only when the port was started with
@@ -30,7 +29,6 @@ as the reference does.  Semantics chosen for this port:
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import math
 from typing import Any, cast
@@ -437,90 +435,6 @@ def _memory(call: Call) -> dict[str, Any]:
     return {"memory": call.ex.vm.regions(int_arg(call, "pid"))}
 
 
-# --- mailboxes and stdio ----------------------------------------------------------------------------
-def _mailbox_snapshot(call: Call) -> dict[str, Any]:
-    return cast(dict[str, Any], call.ex.vm.mailbox_snapshot())
-
-
-def _list(call: Call) -> dict[str, Any]:
-    pid = int_arg(call, "pid")
-    _vm_task(call, pid)
-    keys = (
-        "descriptor_id",
-        "target",
-        "name",
-        "namespace",
-        "mode_mask",
-        "capacity",
-        "bytes_used",
-        "queue_depth",
-        "subscriber_count",
-    )
-    chans = [
-        {k: d.get(k) for k in keys} for d in call.ex.vm.mailbox_snapshot()["descriptors"] if d.get("owner_pid") == pid
-    ]
-    return {"channels": {"pid": pid, "channels": chans}}
-
-
-async def _listen(call: Call) -> dict[str, Any]:
-    ex = call.ex
-    pid = opt_int(call, "pid")
-    limit = int_arg(call, "limit", default=5)
-    max_len = int_arg(call, "max_len", default=512)
-    if limit <= 0 or max_len <= 0:
-        raise HsxError("listen limit and max_len must be positive")
-    max_len = min(max_len, 65536)
-    if pid is not None:
-        pids = [_vm_task(call, pid).pid]
-    else:
-        pids = [t["pid"] for t in ex.vm.ps()["tasks"]]
-    cursors: dict[int, int] = call.core.state.setdefault("listen", {})
-    messages: list[dict[str, Any]] = []
-    for p in pids:
-        if len(messages) >= limit:
-            break
-        offset = cursors.get(p, 0)
-        chunk = await ex.task_output(p, stream="stdout", offset=offset, limit=(limit - len(messages)) * max_len)
-        raw = chunk["data"].encode() if "data" in chunk else base64.b64decode(chunk["data_b64"])
-        pos = 0
-        while pos < len(raw) and len(messages) < limit:
-            nl = raw.find(b"\n", pos, pos + max_len)
-            end = nl + 1 if nl >= 0 else min(len(raw), pos + max_len)
-            piece = raw[pos:end]
-            messages.append(
-                {
-                    "target": f"svc:stdio.out@{p}",
-                    "text": piece.decode("utf-8", "replace"),
-                    "data_hex": piece.hex(),
-                    "flags": 0,
-                    "channel": 0,
-                    "length": len(piece),
-                    "src_pid": p,
-                }
-            )
-            pos = end
-        cursors[p] = offset + pos
-    return {"messages": messages}
-
-
-def _send(call: Call) -> dict[str, Any]:
-    pid = int_arg(call, "pid")
-    if call.get("data") is not None:
-        data = str(call.get("data")).encode()
-    elif call.get("data_hex") is not None:
-        try:
-            data = bytes.fromhex(str(call.get("data_hex")))
-        except ValueError:
-            raise HsxError("send data_hex must be hex bytes, e.g. '68690a'") from None
-    else:
-        raise HsxError("send requires 'data' or 'data_hex'")
-    target = call.get("channel")
-    if target is not None and not isinstance(target, str):
-        raise HsxError("send channel must be a mailbox target string, e.g. 'app:demo' or 'svc:stdio.in@3'")
-    call.ex.vm.control(pid, call.session)
-    return cast(dict[str, Any], call.ex.vm.mailbox_send(pid=pid, target=target, data=data, session_id=call.session))
-
-
 # --- values and commands (§3.9, §10.3) -----------------------------------------------------------------
 def _caller(call: Call) -> int | None:
     """The optional ``pid`` a value/command request acts for; lock-checked when given (§3.9)."""
@@ -580,56 +494,6 @@ def _cmd_stats(call: Call) -> dict[str, Any]:
     return call.ex.vm.valcmd.cmd_stats()
 
 
-_FANOUT_STREAMS = {
-    "in": ["in"],
-    "stdin": ["in"],
-    "out": ["out"],
-    "stdout": ["out"],
-    "err": ["err"],
-    "stderr": ["err"],
-    "both": ["out", "err"],
-    "all": ["in", "out", "err"],
-    "any": ["in", "out", "err"],
-}
-_FANOUT_MODES = {
-    "off": "off",
-    "none": "off",
-    "default": "off",
-    "drop": "fanout",
-    "fanout": "fanout",
-    "fanout_drop": "fanout",
-    "block": "fanout_block",
-    "fanout_block": "fanout_block",
-}
-
-
-def _stdio_fanout(call: Call) -> dict[str, Any]:
-    """``stdio_fanout {pid?, stream?, mode?}`` (§10.2): query, or set fan-out on stdio mailboxes."""
-    raw_pid = call.get("pid")
-    pid: int | None = None
-    if raw_pid is None or (
-        isinstance(raw_pid, str) and raw_pid.strip().lower() in ("", "default", "global", "template")
-    ):
-        scope = "default"
-    elif isinstance(raw_pid, str) and raw_pid.strip().lower() in ("all", "*"):
-        scope = "all"
-    else:
-        scope, pid = "pid", int_arg(call, "pid")
-    stream = str(call.get("stream", default="out")).strip().lower()
-    if stream not in _FANOUT_STREAMS:
-        raise HsxError(f"stdio_fanout stream must be in, out, err, both or all; got {shown(stream)}")
-    mode: str | None = None
-    if call.get("mode") is not None:
-        key = str(call.get("mode")).strip().lower()
-        if key not in _FANOUT_MODES:
-            raise HsxError(f"stdio_fanout mode must be off, drop (fanout) or block (fanout_block); got {shown(key)}")
-        mode = _FANOUT_MODES[key]
-    config = call.ex.vm.stdio_fanout(
-        scope, pid=pid, streams=_FANOUT_STREAMS[stream], mode=mode, session_id=call.session
-    )
-    return {"config": config}
-
-
 COMMANDS = {
     "ping": _ping,
     "info": _info,
@@ -654,11 +518,6 @@ COMMANDS = {
     "peek": _peek,
     "poke": _poke,
     "memory": _memory,
-    "mailbox_snapshot": _mailbox_snapshot,
-    "list": _list,
-    "listen": _listen,
-    "send": _send,
-    "stdio_fanout": _stdio_fanout,
     "val.list": _val_list,
     "val.get": _val_get,
     "val.set": _val_set,

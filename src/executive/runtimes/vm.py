@@ -74,6 +74,7 @@ from executive.runtimes.vm_state import (
     VmState,
     next_state,
 )
+from executive.runtimes.vm_stdio import drain_stdio, rebind_stdio
 from executive.runtimes.vm_svc import INFINITE, TaskSvc
 from executive.runtimes.vm_task import LoadPlan, VmTask, Wait
 
@@ -456,47 +457,12 @@ class VmRuntime:
         self.write_output(vt, "stderr", line.encode() + b"\n")
 
     def drain_stdio(self, vt: VmTask) -> None:
-        """Move everything queued on the task's stdout/stderr mailboxes into its logs.
-
-        A fan-out descriptor (HSX ``stdio_fanout``) is read, not emptied: the log takes a
-        copy of each new message and the message stays queued for the other reader handles
-        until they have all passed it (mailbox fan-out rules); with no other reader the
-        log is the only one and the queue empties at once.
-        """
-        for key, stream in (("out", "stdout"), ("err", "stderr")):
-            d = vt.stdio.get(key)
-            if d is None:
-                continue
-            if not d.fanout:
-                while d.queue:
-                    msg = d.queue.popleft()
-                    d.bytes_used -= msg.cost
-                    self.write_output(vt, stream, msg.data)
-                continue
-            seen = vt.stdio_seen.get(key, -1)
-            for msg in d.queue:
-                if msg.seq > seen:
-                    self.write_output(vt, stream, msg.data)
-                    seen = msg.seq
-            vt.stdio_seen[key] = seen
-            readers = [h.last_seq for h in d.handles if h.reader and h.tap is None and h.pid != vt.pid]
-            low = min([seen, *readers])
-            while d.queue and d.queue[0].seq <= low:
-                d.bytes_used -= d.queue.popleft().cost
+        """Move what the task's stdout/stderr mailboxes hold into its logs (runtimes/vm_stdio.py)."""
+        drain_stdio(vt, self.write_output)
 
     def set_stdio_mode(self, vt: VmTask, stream: str, mask: int) -> bool:
         """Re-bind one stdio descriptor of a live task with ``mask``; False when it already had it."""
-        d = vt.stdio.get(stream)
-        if d is None or vt.finished or d.mode == mask:
-            return False
-        if d.fanout and stream in vt.stdio_seen:  # messages the log already holds must not be logged again
-            while d.queue and d.queue[0].seq <= vt.stdio_seen[stream]:
-                d.bytes_used -= d.queue.popleft().cost
-        self.mailboxes.bind(vt.pid, f"svc:stdio.{stream}", 0, mask)
-        if stream in ("out", "err"):
-            vt.stdio_seen[stream] = d.next_seq - 1
-            self.drain_stdio(vt)
-        return True
+        return rebind_stdio(self.mailboxes, vt, stream, mask, self.write_output)
 
     def host_send(self, target: str, data: bytes, *, channel: int = 0, flags: int = 0) -> dict[str, Any]:
         """Send from the executive (pid 0) to a mailbox target; wakes waiters."""
