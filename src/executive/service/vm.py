@@ -209,12 +209,13 @@ class VmService:
 
     # ------------------------------------------------------------------ tasks
     def ps(self, *, ended: bool = False) -> VmProcesses:
-        """The live programs; with ``ended``, also the ended ones no client has reaped (:meth:`reap`)."""
+        """The live programs; with ``ended``, also those that returned, exited or faulted and that no
+        client has reaped (:meth:`reap`) — a killed program is gone, as in the HSX reference."""
         known = self.ex.tasks
         tasks = [
             _entry(vt)
             for vt in sorted(self.runtime.tasks.values(), key=lambda v: v.pid)
-            if not vt.finished or (ended and not vt.reaped and known.has(vt.pid))
+            if not vt.finished or (ended and not vt.reaped and vt.state is not VmState.KILLED and known.has(vt.pid))
         ]
         return {"tasks": tasks, "current_pid": self.runtime._last_pid}
 
@@ -507,14 +508,16 @@ class VmService:
 
     def overview(self) -> VmOverview:
         """The programs at a glance: any loaded, the newest program's path, whether any can run or
-        sleeps, the current task and its PC, and the programs held since loading (paused, no wait)."""
+        sleeps, the current task and its PC, and the HSX-port loads held since loading (paused, no wait)."""
         rt = self.runtime
         live = [vt for vt in rt.tasks.values() if not vt.finished]
         current_pid = rt._last_pid
         current = rt.tasks.get(current_pid) if current_pid is not None else None
         newest = max(rt.tasks.values(), key=lambda v: v.pid, default=None)
-        held = sorted(
-            vt.pid for vt in live if vt.state is VmState.PAUSED and vt.pause_reason == "loaded" and vt.wait is None
+        held = sorted(  # HSX-port loads waiting for the clock (a `--paused` load of the CLI is not "held")
+            vt.pid
+            for vt in live
+            if vt.clocked and vt.state is VmState.PAUSED and vt.pause_reason == "loaded" and vt.wait is None
         )
         return {
             "loaded": bool(live),
