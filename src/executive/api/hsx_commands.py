@@ -105,7 +105,7 @@ def clock_status(call: Call) -> dict[str, Any]:
 
 def _info_obj(call: Call, pid: int | None) -> dict[str, Any]:
     ex = call.ex
-    ps = ex.vm.ps()
+    ps = ex.vm.ps(ended=True)  # the same rows as `ps`
     view = ex.vm.overview()
     clock = clock_status(call)
     out: dict[str, Any] = {
