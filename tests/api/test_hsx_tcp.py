@@ -152,6 +152,7 @@ async def test_executive_session_style_stream(hsx: HsxDaemon, tmp_path: Path) ->
             await one_shot(hsx.port, cmd="bp", op="set", pid=pid, addr=str(symbol_address(sym, "work")), session=sid)
         )["status"] == "ok"
         assert (await one_shot(hsx.port, cmd="resume", pid=pid, session=sid))["task"]["state"] == "ready"
+        assert (await one_shot(hsx.port, cmd="clock", op="start"))["clock"]["running"] is True  # it starts stopped
         brk = await stream.event(is_break(pid))
         assert brk["data"]["symbol"] == "work"
         assert (await one_shot(hsx.port, cmd="session.keepalive", session=sid))["status"] == "ok"
@@ -176,6 +177,7 @@ async def test_slow_reader_loses_oldest_events_and_blocks_nobody(hsx: HsxDaemon,
         await slow.ok(cmd="events.subscribe", session=sid["id"], filters={"categories": ["stdout"]})
         pid = (await fast.ok(cmd="load", path=str(hxe)))["image"]["pid"]
         await fast.ok(cmd="resume", pid=pid)
+        await fast.ok(cmd="clock", op="start")
         for _ in range(20):  # the other connection is served while the slow one reads nothing
             assert (await fast.ok(cmd="ps"))["tasks"]["tasks"]
         await fast.ok(cmd="kill", pid=pid)

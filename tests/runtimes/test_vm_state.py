@@ -55,7 +55,8 @@ class Vm:
 
     def load(self, src: str, *, paused: bool = False) -> int:
         data = base64.b64encode(assemble_text(src, "t.mvasm").hxe).decode()
-        return int(self.ex.vm.load(data_b64=data, paused=paused)["pid"])
+        # clocked: held by the stopped HSX clock, so only step() runs it
+        return int(self.ex.vm.load(data_b64=data, paused=paused, clocked=True)["pid"])
 
     def step(self, n: int = 100) -> None:
         """Run slices now (the clock is stopped otherwise)."""
@@ -89,7 +90,6 @@ async def vm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[V
 
     monkeypatch.setattr(vm_module, "next_state", spy)
     ex = await Executive.open(tmp_path / "home", limits=dataclasses.replace(DEFAULT_LIMITS, vm_quantum=1000))
-    ex.vm.clock("stop")
     try:
         yield Vm(ex, moves)
     finally:

@@ -1,20 +1,26 @@
-"""HSX commands for tasks, the clock, registers, memory, mailboxes, values and diagnostics.
+"""HSX commands for tasks, the clock, registers, memory, values and diagnostics (spec hsx-executive §3).
 
-Spec hsx-executive §3.1, §3.4, §3.5, §3.8, §3.9.
+Mailbox and stdio commands are in hsx_mailbox.py.
 
 Each handler maps one HSX command onto ``Executive.vm`` and shapes the reply
 as the reference does.  Semantics chosen for this port:
 
-* ``load``/``exec`` leave the new task paused with ``pause_reason:"loaded"``:
-  in the reference nothing runs until the clock starts.  ``clock start``,
-  ``resume`` or ``step`` set it going (§3.5).
-* ``clock`` drives the daemon's one scheduler clock (``Executive.vm.clock``);
-  ``clock stop`` holds every HSX program between slices.  ``clock rate R``
-  (R > 0) replaces the free-running clock by R instructions per second, paced
-  by the shell's ticker (:class:`RateClock`); ``rate 0`` is unthrottled.
-* ``listen`` reads a task's stdout *log* from a per-task cursor (the port's
-  stand-in for consuming ``svc:stdio.out``): one message per line, at most
-  ``max_len`` bytes each.
+* ``load``/``exec`` make a *clocked* task; while the clock is stopped it is
+  held paused with ``pause_reason:"loaded"``: in the reference nothing runs
+  until the clock starts.
+  ``clock start`` sets it going; ``step`` runs it by hand; a ``resume``
+  makes it ready, and it runs once the clock runs (§3.5).
+* ``clock`` is the HSX port's clock (``Executive.vm.clock``): it starts
+  stopped, as the reference's, and governs the programs loaded through this
+  port only — programs loaded with ``executive load`` or ``vm.load`` run
+  whatever it says.  ``clock rate R`` (R > 0) replaces the free-running clock
+  by R instructions per second, paced by the shell's ticker
+  (:class:`RateClock`); ``rate 0`` is unthrottled.
+* ``ps`` keeps ended programs (``state`` ``returned``/``faulted``/``terminated``,
+  ``exit_status``) until a client dismisses them with ``kill``, which then
+  answers ``task:{pid, state:"terminated"}`` as for a live task.
+* ``sched PID priority N quantum M`` sets the task's priority (0..255, higher
+  runs first) and slice length (runtimes/vm_ready.py).
 * ``val.*``/``cmd.*`` go to the shared registry (``Executive.vm.valcmd``), which
   already answers in the HSX shapes; a ``pid`` is lock-checked.
 * ``shutdown`` stops the daemon only when the port was started with
@@ -23,7 +29,6 @@ as the reference does.  Semantics chosen for this port:
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import math
 from typing import Any, cast
@@ -100,7 +105,7 @@ def clock_status(call: Call) -> dict[str, Any]:
 
 def _info_obj(call: Call, pid: int | None) -> dict[str, Any]:
     ex = call.ex
-    ps = ex.vm.ps()
+    ps = ex.vm.ps(ended=True)  # the same rows as `ps`
     view = ex.vm.overview()
     clock = clock_status(call)
     out: dict[str, Any] = {
@@ -169,15 +174,19 @@ def _restart(call: Call) -> dict[str, Any]:
 
 # --- tasks --------------------------------------------------------------------------------------------
 def _ps(call: Call) -> dict[str, Any]:
-    ps = call.ex.vm.ps()
+    ps = call.ex.vm.ps(ended=True)
     annotate_tasks(call, cast(list[dict[str, Any]], ps["tasks"]))
     return {"tasks": ps}
 
 
 def _load(call: Call) -> dict[str, Any]:
+    """``load``/``exec``: a clocked task, held (paused, ``loaded``) while the clock is stopped; it
+    runs at once when the clock runs, as in the reference (§3.4)."""
     path = str_arg(call, "path")
+    held = not clock_status(call)["running"]
     image = cast(
-        dict[str, Any], call.ex.vm.load(path=path, paused=True, session_id=call.session, pause_reason="loaded")
+        dict[str, Any],
+        call.ex.vm.load(path=path, paused=held, session_id=call.session, pause_reason="loaded", clocked=True),
     )
     override = call.get("symbols")
     if "symbols" not in image or override is not None:  # vm.load auto-loaded <program>.sym; an override replaces it
@@ -195,6 +204,7 @@ def _reload(call: Call) -> dict[str, Any]:
         raise HsxError(f"reload: task {pid} was uploaded, not loaded from a path; load it again")
     if not vt.finished:
         ex.vm.kill(pid, session_id=call.session)
+    ex.vm.reap(pid, session_id=call.session)
     call.args = {**call.args, "path": vt.path}
     image = _load(call)["image"]
     return {
@@ -225,8 +235,15 @@ def _resume(call: Call) -> dict[str, Any]:
 
 
 def _kill(call: Call) -> dict[str, Any]:
+    """``kill``: ends a live task; an ended one is dismissed from ``ps`` (both answer ``terminated``, §3.4)."""
     pid = int_arg(call, "pid")
-    summary = call.ex.vm.kill(pid, session_id=call.session)
+    vt = call.ex.vm.control(pid, call.session)
+    if vt.finished:
+        summary = cast(dict[str, Any], call.ex.vm.reap(pid, session_id=call.session))
+        summary = {**summary, "state": "terminated", "ended_as": summary["state"]}
+    else:
+        summary = cast(dict[str, Any], call.ex.vm.kill(pid, session_id=call.session))
+        call.ex.vm.reap(pid, session_id=call.session)
     call.core.state.setdefault("listen", {}).pop(pid, None)
     return {"task": summary}
 
@@ -239,13 +256,8 @@ def _sched(call: Call) -> dict[str, Any]:
     pid = opt_int(call, "pid")
     if pid is None:
         return {"scheduler": {"counters": _counters(call), "trace": [], "quantum": call.ex.vm.quantum}}
-    vt = call.ex.vm.control(pid, call.session)
-    if call.get("priority") is not None or call.get("quantum") is not None:
-        raise HsxError(
-            f"sched: per-task priority and quantum are not supported; every task runs round robin with the "
-            f"daemon's quantum of {call.ex.vm.quantum} instructions"
-        )
-    return {"task": vt.summary()}
+    priority, quantum = opt_int(call, "priority"), opt_int(call, "quantum")
+    return {"task": call.ex.vm.sched(pid, priority=priority, quantum=quantum, session_id=call.session)}
 
 
 # --- execution control ------------------------------------------------------------------------------
@@ -423,90 +435,6 @@ def _memory(call: Call) -> dict[str, Any]:
     return {"memory": call.ex.vm.regions(int_arg(call, "pid"))}
 
 
-# --- mailboxes and stdio ----------------------------------------------------------------------------
-def _mailbox_snapshot(call: Call) -> dict[str, Any]:
-    return cast(dict[str, Any], call.ex.vm.mailbox_snapshot())
-
-
-def _list(call: Call) -> dict[str, Any]:
-    pid = int_arg(call, "pid")
-    _vm_task(call, pid)
-    keys = (
-        "descriptor_id",
-        "target",
-        "name",
-        "namespace",
-        "mode_mask",
-        "capacity",
-        "bytes_used",
-        "queue_depth",
-        "subscriber_count",
-    )
-    chans = [
-        {k: d.get(k) for k in keys} for d in call.ex.vm.mailbox_snapshot()["descriptors"] if d.get("owner_pid") == pid
-    ]
-    return {"channels": {"pid": pid, "channels": chans}}
-
-
-async def _listen(call: Call) -> dict[str, Any]:
-    ex = call.ex
-    pid = opt_int(call, "pid")
-    limit = int_arg(call, "limit", default=5)
-    max_len = int_arg(call, "max_len", default=512)
-    if limit <= 0 or max_len <= 0:
-        raise HsxError("listen limit and max_len must be positive")
-    max_len = min(max_len, 65536)
-    if pid is not None:
-        pids = [_vm_task(call, pid).pid]
-    else:
-        pids = [t["pid"] for t in ex.vm.ps()["tasks"]]
-    cursors: dict[int, int] = call.core.state.setdefault("listen", {})
-    messages: list[dict[str, Any]] = []
-    for p in pids:
-        if len(messages) >= limit:
-            break
-        offset = cursors.get(p, 0)
-        chunk = await ex.task_output(p, stream="stdout", offset=offset, limit=(limit - len(messages)) * max_len)
-        raw = chunk["data"].encode() if "data" in chunk else base64.b64decode(chunk["data_b64"])
-        pos = 0
-        while pos < len(raw) and len(messages) < limit:
-            nl = raw.find(b"\n", pos, pos + max_len)
-            end = nl + 1 if nl >= 0 else min(len(raw), pos + max_len)
-            piece = raw[pos:end]
-            messages.append(
-                {
-                    "target": f"svc:stdio.out@{p}",
-                    "text": piece.decode("utf-8", "replace"),
-                    "data_hex": piece.hex(),
-                    "flags": 0,
-                    "channel": 0,
-                    "length": len(piece),
-                    "src_pid": p,
-                }
-            )
-            pos = end
-        cursors[p] = offset + pos
-    return {"messages": messages}
-
-
-def _send(call: Call) -> dict[str, Any]:
-    pid = int_arg(call, "pid")
-    if call.get("data") is not None:
-        data = str(call.get("data")).encode()
-    elif call.get("data_hex") is not None:
-        try:
-            data = bytes.fromhex(str(call.get("data_hex")))
-        except ValueError:
-            raise HsxError("send data_hex must be hex bytes, e.g. '68690a'") from None
-    else:
-        raise HsxError("send requires 'data' or 'data_hex'")
-    target = call.get("channel")
-    if target is not None and not isinstance(target, str):
-        raise HsxError("send channel must be a mailbox target string, e.g. 'app:demo' or 'svc:stdio.in@3'")
-    call.ex.vm.control(pid, call.session)
-    return cast(dict[str, Any], call.ex.vm.mailbox_send(pid=pid, target=target, data=data, session_id=call.session))
-
-
 # --- values and commands (§3.9, §10.3) -----------------------------------------------------------------
 def _caller(call: Call) -> int | None:
     """The optional ``pid`` a value/command request acts for; lock-checked when given (§3.9)."""
@@ -566,18 +494,6 @@ def _cmd_stats(call: Call) -> dict[str, Any]:
     return call.ex.vm.valcmd.cmd_stats()
 
 
-def _unsupported(reason: str) -> Any:
-    def handler(call: Call) -> dict[str, Any]:
-        raise HsxError(f"{call.cmd} is not supported by this executive: {reason}")
-
-    return handler
-
-
-_NO_FANOUT = (
-    "a task's stdout and stderr are drained into its logs as they are written; "
-    "read them with listen, the stdout/stderr events or `executive logs`"
-)
-
 COMMANDS = {
     "ping": _ping,
     "info": _info,
@@ -602,11 +518,6 @@ COMMANDS = {
     "peek": _peek,
     "poke": _poke,
     "memory": _memory,
-    "mailbox_snapshot": _mailbox_snapshot,
-    "list": _list,
-    "listen": _listen,
-    "send": _send,
-    "stdio_fanout": _unsupported(_NO_FANOUT),
     "val.list": _val_list,
     "val.get": _val_get,
     "val.set": _val_set,

@@ -23,7 +23,7 @@ from executive.api.hsx_args import (
     to_int,
 )
 
-__all__ = ["COMMANDS", "annotate_tasks", "debug_step", "load_symbols"]
+__all__ = ["COMMANDS", "annotate_tasks", "debug_step", "hsx_frame", "load_symbols"]
 
 
 def _debug(call: Call) -> Any:
@@ -77,12 +77,14 @@ def annotate_tasks(call: Call, tasks: list[dict[str, Any]]) -> None:
 
 def debug_step(call: Call, pid: int, steps: int, *, source_only: bool) -> dict[str, Any]:
     """``step {pid}``: instruction steps, or source-level steps skipping compiler-generated
-    instructions (§3.5 ``source_only``); the result carries ``changed_regs``, ``symbol``, ``line``."""
+    instructions (§3.5 ``source_only``); the result carries ``changed_regs``, ``symbol``, ``line``.
+    A step that leaves the task paused publishes ``debug_break {reason:"step"}`` (the VS Code
+    adapter maps it to ``stopped``; without it the thread stays shown as running)."""
     dbg = getattr(call.ex, "debug", None)
     if dbg is None:
         return cast(dict[str, Any], call.ex.vm.step(pid, steps, session_id=call.session))
     fn = dbg.step_source if source_only else dbg.step
-    return cast(dict[str, Any], fn(pid, steps, session_id=call.session))
+    return cast(dict[str, Any], fn(pid, steps, session_id=call.session, announce=True))
 
 
 # --- breakpoints -----------------------------------------------------------------------------------
@@ -194,7 +196,42 @@ def _stack(call: Call) -> dict[str, Any]:
         frames = to_int(raw, "max") if raw not in (None, "") else None
     except HsxError:
         raise HsxError("stack max must be integer") from None
-    return {"stack": dbg.stack(pid, frames or None)}
+    stack = dict(dbg.stack(pid, frames or None))
+    stack["frames"] = [hsx_frame(f) for f in stack["frames"]]
+    return {"stack": stack}
+
+
+def hsx_frame(frame: dict[str, Any]) -> dict[str, Any]:
+    """A stack frame in the superset every HSX client reads (issue 13, spec §8.7, §12.3).
+
+    The shell, blinkenlights and exec_smoke read ``symbol:{name, offset}`` and
+    ``line:{file, line}``; hsxdbg and the VS Code adapter read ``func_name``,
+    ``func_offset``, ``line_num`` and a top-level ``file``.  ``symbol`` is left out (never
+    null: one client calls ``.get`` on it) when nothing names the PC; ``symbol.text`` keeps
+    the ``name+0xN`` form the JSON-RPC frames carry.
+    """
+    out = dict(frame)
+    text = frame.get("symbol")
+    name = frame.get("func_name")
+    if name is None and isinstance(text, str):
+        name = text.split("+", 1)[0]
+    if name is not None:
+        sym: dict[str, Any] = {"name": name, "offset": frame.get("func_offset", 0)}
+        if frame.get("func_addr") is not None:
+            sym["address"] = frame["func_addr"]
+        if isinstance(text, str):
+            sym["text"] = text
+        out["symbol"] = sym
+        out.setdefault("func_name", name)
+    else:
+        out.pop("symbol", None)
+    if frame.get("file") is not None or frame.get("line") is not None:
+        line = frame.get("line_num", frame.get("line"))
+        out["line"] = {"file": frame.get("file"), "line": line}
+        out["line_num"] = line
+    else:
+        out.pop("line", None)
+    return out
 
 
 def _watch(call: Call) -> dict[str, Any]:

@@ -30,7 +30,8 @@ it would put socket writes inside command code and make the ordering of
 replies and events depend on await points.
 
 Command tables live beside this file: hsx_events.py (sessions, events),
-hsx_commands.py (tasks, clock, memory, mailboxes, diagnostics), hsx_debug.py
+hsx_commands.py (tasks, clock, memory, values, diagnostics), hsx_mailbox.py
+(mailboxes, stdio), hsx_debug.py
 (debugger commands over ``Executive.debug``).
 """
 
@@ -234,6 +235,7 @@ class HsxCore:
             hsx_commands,
             hsx_debug,
             hsx_events,
+            hsx_mailbox,
         )
 
         self.ex = ex
@@ -249,6 +251,7 @@ class HsxCore:
         self.commands: dict[str, Handler] = {}
         self.commands.update(hsx_events.COMMANDS)
         self.commands.update(hsx_commands.COMMANDS)
+        self.commands.update(hsx_mailbox.COMMANDS)
         self.commands.update(hsx_debug.COMMANDS)
         self.session_commands = frozenset(hsx_events.SESSION_COMMANDS)
 

@@ -71,6 +71,19 @@ class VmMemWrite(_P):
     data: str = Field(description="hex bytes, e.g. '0a0b0c'")
 
 
+class VmSched(_P):
+    task: TaskRef
+    priority: int | None = Field(None, ge=0, le=255, description="higher runs first; equal ones share round robin")
+    quantum: int | None = Field(None, ge=1, description="instructions per slice")
+
+
+class VmStdioFanout(_P):
+    scope: Literal["default", "pid", "all"] = "default"
+    task: TaskRef | None = None
+    streams: list[Literal["in", "out", "err"]] = Field(default_factory=lambda: ["out"], min_length=1, max_length=3)
+    mode: Literal["off", "fanout", "fanout_block"] | None = None
+
+
 class VmClock(_P):
     op: Literal["status", "start", "run", "stop", "halt", "step"] = "status"
     steps: int | None = Field(None, ge=1)
@@ -160,7 +173,28 @@ def vm_methods() -> list[Method]:
             VmClock,
             results.ClockStatus,
             lambda c, p: c.service.vm.clock(p.op, steps=p.steps),
-            "Scheduler clock: status, start, stop, step.",
+            "The HSX clock (programs loaded through the HSX port run only while it runs; it starts "
+            "stopped): status, start, stop, step.",
+        ),
+        Method(
+            "vm.sched",
+            VmSched,
+            results.VmTaskEntry,
+            lambda c, p: c.service.vm.sched(p.task, priority=p.priority, quantum=p.quantum, session_id=_touch(c)),
+            "Set a program's priority (0..255, higher runs first) and quantum (instructions per slice).",
+        ),
+        Method(
+            "vm.stdio_fanout",
+            VmStdioFanout,
+            results.StdioFanoutConfig,
+            lambda c, p: c.service.vm.stdio_fanout(
+                p.scope,
+                pid=c.service.task_id(p.task) if p.task is not None else None,
+                streams=list(p.streams),
+                mode=p.mode,
+                session_id=_touch(c),
+            ),
+            "Query or set fan-out on programs' stdio mailboxes (default template, one program, or all).",
         ),
         Method(
             "vm.regs",

@@ -249,5 +249,9 @@ class TaskTable:
             )
         return task
 
+    def has(self, task_id: int) -> bool:
+        """Whether a task id is still in memory (old ended tasks leave it; see :meth:`note_ended`)."""
+        return task_id in self._tasks
+
     def find(self, predicate: Callable[[Task], bool]) -> list[Task]:
         return [t for t in self._tasks.values() if predicate(t)]

@@ -7,9 +7,11 @@ memory) bound to a kernel task whose id is the HSX pid.  Mailboxes, the file
 system stub and the value/command registries are shared by all VM tasks, as in
 the reference controller (spec hsx-vm §1.3, §13).
 
-The scheduler is one asyncio task.  It takes READY tasks from a FIFO and runs
-each for at most ``quantum`` instructions (``Cpu.run``, the compiled fast path
-when no debug hook is set), then looks at why the CPU stopped: quantum used up
+The scheduler is one asyncio task.  It takes READY tasks from the run queue —
+highest ``priority`` first, round robin within a priority (runtimes/vm_ready.py) —
+and runs each for at most its own ``quantum`` instructions (``Cpu.run``, the
+compiled fast path when no debug hook is set; both are set with HSX ``sched``),
+then looks at why the CPU stopped: quantum used up
 → back of the queue; sleep or mailbox wait → off the queue with a deadline on
 the timer heap; breakpoint or BRK → paused; return, exit or fault → the task
 ends (a fault never re-executes).  It yields to the event loop every few
@@ -22,6 +24,12 @@ and times out receives.  A paused task keeps its wait; if the wait resolves
 while paused the task stays paused, and on resume it returns to whatever its
 wait says.
 
+The HSX clock: tasks loaded through the HSX port are *clocked* — like the
+reference executive's, they run only while that port's clock runs, and it
+starts stopped.  A READY clocked task waits in ``_held`` until ``clock start``;
+``step`` without a pid runs the held ones by hand.  Tasks loaded any other way
+(JSON-RPC, the CLI) are not clocked and run as soon as they are READY.
+
 Output: UART writes and the task's ``svc:stdio.out``/``err`` mailboxes are
 drained at once into the same logs and ``output`` events as a process task's
 stdout/stderr (runtimes/output.py), so ``executive logs`` works for both.
@@ -30,7 +38,6 @@ stdout/stderr (runtimes/output.py), so ``executive logs`` works for both.
 from __future__ import annotations
 
 import asyncio
-import collections
 import heapq
 import itertools
 import time
@@ -60,12 +67,14 @@ from executive.kernel.limits import Limits
 from executive.kernel.tasks import EndReason, Task, Transition
 from executive.runtimes.logwriter import LogWriter
 from executive.runtimes.output import TaskOutput
+from executive.runtimes.vm_ready import ReadyQueue
 from executive.runtimes.vm_state import (
     HSX_NAMES,
     VmEvent,
     VmState,
     next_state,
 )
+from executive.runtimes.vm_stdio import drain_stdio, rebind_stdio
 from executive.runtimes.vm_svc import INFINITE, TaskSvc
 from executive.runtimes.vm_task import LoadPlan, VmTask, Wait
 
@@ -142,19 +151,25 @@ class VmRuntime:
         )
         # Values and commands (spec §12), shared by all tasks like the mailboxes.
         self.valcmd = ValCmd(self.mailboxes, emit=lambda type_, pid, data: host.bus.publish(type_, pid, data))
-        self._ready: collections.deque[VmTask] = collections.deque()
+        self._ready: ReadyQueue[VmTask] = ReadyQueue()  # READY tasks the scheduler may run now
+        self._held: ReadyQueue[VmTask] = ReadyQueue()  # READY clocked tasks waiting for the HSX clock
         self._kick = asyncio.Event()  # set when the ready queue may have work
         self._heap: list[tuple[float, int, int]] = []  # (deadline, token, pid)
         self._tokens = itertools.count(1)
         self._timer: asyncio.TimerHandle | None = None
         self._stdio_owner: dict[int, tuple[VmTask, str]] = {}  # descriptor id -> (task, stream)
+        # Mode masks new tasks' stdio descriptors get (HSX `stdio_fanout` without a pid).
+        self.stdio_template: dict[str, int] = {"in": int(Mode.RDWR), "out": int(Mode.RDWR), "err": int(Mode.RDWR)}
         self._free_slots: list[int] = []
         self._next_slot = 0
         self._runner: asyncio.Task[None] | None = None
         self._last_pid: int | None = None
         self._last_stop = "quantum_expired"  # why the previous slice ended (scheduler events)
         self._last_quantum_left = 0  # instructions of its quantum the previous slice did not use
-        self.clock_running = True  # HSX `clock stop` holds every VM task between slices
+        # The HSX port's clock (spec hsx-executive §3.5): it starts stopped, as the reference's,
+        # and governs only *clocked* tasks (loaded through that port); every other task runs
+        # whenever it is READY.  `clock start` releases the held ones, `clock stop` holds them again.
+        self.clock_running = False
         self._closing = False  # aclose() began: the scheduler returns at its next check
         self.total_steps = 0
 
@@ -222,10 +237,15 @@ class VmRuntime:
                     break
         return LoadPlan(image=image, path=path, app_name=name, app_name_base=base)
 
-    def load(self, task: Task, plan: LoadPlan, *, paused: bool = False, pause_reason: str = "loaded") -> VmTask:
-        """Create the task's machine, stdio mailboxes and metadata mailboxes; schedule it."""
+    def load(
+        self, task: Task, plan: LoadPlan, *, paused: bool = False, pause_reason: str = "loaded", clocked: bool = False
+    ) -> VmTask:
+        """Create the task's machine, stdio mailboxes and metadata mailboxes; schedule it.
+
+        A ``clocked`` task runs only while the HSX clock runs (:attr:`clock_running`).
+        """
         slot = self._free_slots.pop() if self._free_slots else self._alloc_slot()
-        vt = VmTask(task, plan, slot)
+        vt = VmTask(task, plan, slot, quantum=self.quantum, clocked=clocked)
         vt.cpu.svc = TaskSvc(self, vt)
         vt.output = TaskOutput(
             task.id,
@@ -237,7 +257,7 @@ class VmRuntime:
         pid = vt.pid
         mb = self.mailboxes
         for stream in ("in", "out", "err"):  # spec §11.7: stdio descriptors, then the control box, then handles 1..3
-            d = mb.bind(pid, f"svc:stdio.{stream}", 0, int(Mode.RDWR))
+            d = mb.bind(pid, f"svc:stdio.{stream}", 0, self.stdio_template[stream])
             vt.stdio[stream] = d
         mb.bind(pid, f"pid:{pid}", 0, int(Mode.RDWR))
         for fd, stream in enumerate(("in", "out", "err")):
@@ -272,12 +292,14 @@ class VmRuntime:
         vt.state = next_state(vt.pid, prev, event)
         if event in (VmEvent.SCHEDULE, VmEvent.PREEMPT):
             return
+        # One edge, one pair of names: `from`/`to` repeat the HSX names (the kernel task's own
+        # edges, when there is one, follow as their own task_state event with kernel names).
         self.host.bus.publish(
             "task_state",
             vt.pid,
             {
-                "from": vt.task.state.value,
-                "to": vt.task.state.value,
+                "from": HSX_NAMES[prev],
+                "to": HSX_NAMES[vt.state],
                 "prev_state": HSX_NAMES[prev],
                 "new_state": HSX_NAMES[vt.state],
                 "vm_from": prev.value,
@@ -290,8 +312,43 @@ class VmRuntime:
         )
 
     def _make_ready(self, vt: VmTask) -> None:
+        if vt.clocked and not self.clock_running:
+            self._held.append(vt)
+            return
         self._ready.append(vt)
         self._kick.set()
+
+    def _unqueue(self, vt: VmTask) -> None:
+        """Take a task out of the run queues (it stops being READY)."""
+        if not self._ready.remove(vt):
+            self._held.remove(vt)
+
+    # ------------------------------------------------------------------ the HSX clock and `sched`
+    def start_clock(self) -> None:
+        """Run clocked tasks again: the held ones join the run queue."""
+        self.clock_running = True
+        for vt in self._held.take_where(lambda _vt: True):
+            self._ready.append(vt)
+        self._kick.set()
+
+    def stop_clock(self) -> None:
+        """Hold clocked tasks between slices; other tasks keep running."""
+        self.clock_running = False
+        for vt in self._ready.take_where(lambda v: v.clocked):
+            self._held.append(vt)
+
+    def set_sched(self, vt: VmTask, *, priority: int | None = None, quantum: int | None = None) -> None:
+        """Change a task's priority (re-filed in its queue at once) and/or quantum (from its next slice)."""
+        if quantum is not None:
+            vt.quantum = quantum
+        if priority is not None and priority != vt.priority:
+            queued = self._ready.remove(vt)
+            held = not queued and self._held.remove(vt)
+            vt.priority = priority
+            if queued:
+                self._ready.append(vt)
+            elif held:
+                self._held.append(vt)
 
     def pause(self, vt: VmTask, reason: str = "user") -> None:
         if vt.state is VmState.PAUSED:
@@ -299,10 +356,7 @@ class VmRuntime:
         if vt.finished:
             raise InvalidTransitionError(f"task {vt.pid} has ended ({vt.state.value})", data={"task": vt.pid})
         if vt.state is VmState.READY:
-            try:
-                self._ready.remove(vt)
-            except ValueError:
-                pass
+            self._unqueue(vt)
         self._enter_pause(vt, reason)
 
     def _enter_pause(self, vt: VmTask, reason: str, **details: Any) -> None:
@@ -314,6 +368,14 @@ class VmRuntime:
             self.host.transition(vt.task, Transition.PAUSE, reason=reason, **details)
 
     def resume(self, vt: VmTask) -> None:
+        if vt.state is VmState.FAULTED:
+            f = vt.fault or {}
+            raise InvalidTransitionError(
+                f"cannot resume task {vt.pid}: it faulted ({f.get('text', f.get('reason', 'fault'))} at PC "
+                f"0x{f.get('pc', vt.cpu.pc):04X}) and cannot run again; inspect it (dumpregs, stack, disasm), "
+                "then kill it and load the program again",
+                data={"task": vt.pid, "state": vt.state.value, "fault": f},
+            )
         if vt.state is not VmState.PAUSED:
             raise InvalidTransitionError(
                 f"cannot resume task {vt.pid}: it is {HSX_NAMES[vt.state]}; only paused tasks resume",
@@ -343,8 +405,7 @@ class VmRuntime:
 
     def _finish(self, vt: VmTask, event: VmEvent, reason: EndReason, detail: str, **data: Any) -> None:
         """End a task for good: leave queues and wait lists, free its slot, end the kernel task."""
-        if vt in self._ready:
-            self._ready.remove(vt)
+        self._unqueue(vt)
         self._cancel_wait(vt)
         self._move(vt, event, reason=reason.value, **data)
         self.mailboxes.close_all(vt.pid)
@@ -398,13 +459,12 @@ class VmRuntime:
         self.write_output(vt, "stderr", line.encode() + b"\n")
 
     def drain_stdio(self, vt: VmTask) -> None:
-        """Move everything queued on the task's stdout/stderr mailboxes into its logs."""
-        for key, stream in (("out", "stdout"), ("err", "stderr")):
-            d = vt.stdio.get(key)
-            while d is not None and d.queue:
-                msg = d.queue.popleft()
-                d.bytes_used -= msg.cost
-                self.write_output(vt, stream, msg.data)
+        """Move what the task's stdout/stderr mailboxes hold into its logs (runtimes/vm_stdio.py)."""
+        drain_stdio(vt, self.write_output)
+
+    def set_stdio_mode(self, vt: VmTask, stream: str, mask: int) -> bool:
+        """Re-bind one stdio descriptor of a live task with ``mask``; False when it already had it."""
+        return rebind_stdio(self.mailboxes, vt, stream, mask, self.write_output)
 
     def host_send(self, target: str, data: bytes, *, channel: int = 0, flags: int = 0) -> dict[str, Any]:
         """Send from the executive (pid 0) to a mailbox target; wakes waiters."""
@@ -539,14 +599,14 @@ class VmRuntime:
         """The scheduler task: slices in round robin, yielding to the loop between bursts."""
         while not self._closing:
             self.valcmd.run_pending()  # complete async command calls; their replies wake waiters (spec §12.2)
-            if not self._ready or not self.clock_running:
+            if not self._ready:
                 self._kick.clear()
                 await self._kick.wait()
                 continue
             budget_end = time.perf_counter() + _SLICE_BUDGET_S
-            while self._ready and self.clock_running and not self._closing:
+            while self._ready and not self._closing:
                 vt = self._ready.popleft()
-                self._run_slice(vt, self.quantum + vt.credit)
+                self._run_slice(vt, vt.quantum + vt.credit)
                 if time.perf_counter() >= budget_end:
                     break
             await asyncio.sleep(0)
@@ -603,7 +663,7 @@ class VmRuntime:
         # gets the same instructions per round; a task that stops by itself starts afresh.
         # (Capped, so a task whose instructions are always slow does not pile up credit it cannot use.)
         cut_short = cpu.halt is HaltReason.RUNNING and executed < quantum
-        vt.credit = min(quantum - executed, _MAX_CREDIT_QUANTA * self.quantum) if cut_short else 0
+        vt.credit = min(quantum - executed, _MAX_CREDIT_QUANTA * vt.quantum) if cut_short else 0
         self.total_steps += executed
         self._after_run(vt)
         return executed
@@ -659,14 +719,14 @@ class VmRuntime:
             )
         else:
             text = _FAULT_TEXT.get(halt, halt.value)
-            vt.fault = {
-                "reason": halt.value,
-                "pc": cpu.pc,
-                "text": text,
-                "r0": cpu.regs[0],
-                **{k: v for k, v in cpu.halt_info.items() if isinstance(v, int)},
-            }
-            self._finish(vt, VmEvent.FAULT, EndReason.FAULTED, f"{text} at PC 0x{cpu.pc:04X}", fault=vt.fault)
+            # The faulting instruction's address: an aborting fault leaves the PC on it; a
+            # stop-after-retire one (illegal opcode) has moved past it and records it in halt_info.
+            info = {k: v for k, v in cpu.halt_info.items() if isinstance(v, int)}
+            fault_pc = info.pop("pc", cpu.pc)
+            vt.fault = {"reason": halt.value, "pc": fault_pc, "text": text, "r0": cpu.regs[0], **info}
+            if fault_pc != cpu.pc:
+                vt.fault["next_pc"] = cpu.pc
+            self._finish(vt, VmEvent.FAULT, EndReason.FAULTED, f"{text} at PC 0x{fault_pc:04X}", fault=vt.fault)
 
     def step(self, vt: VmTask, steps: int) -> dict[str, Any]:
         """Execute up to ``steps`` instructions of a paused task (debugger single-step)."""
@@ -718,7 +778,11 @@ class VmRuntime:
     def clock_step(self, steps: int) -> dict[str, Any]:
         """Run up to ``steps`` instructions through the scheduler now (HSX ``step`` without a pid)."""
         executed = 0
-        while executed < steps and self._ready:
-            vt = self._ready.popleft()
-            executed += self._run_slice(vt, min(self.quantum, steps - executed))
-        return {"executed": executed, "running": bool(self._ready), "current_pid": self._last_pid}
+        while executed < steps and (self._held or self._ready):
+            vt = self._held.popleft() if self._held else self._ready.popleft()  # the clock's own tasks first
+            executed += self._run_slice(vt, min(vt.quantum, steps - executed))
+        return {
+            "executed": executed,
+            "running": bool(self._ready or self._held),
+            "current_pid": self._last_pid,
+        }

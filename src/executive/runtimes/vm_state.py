@@ -101,7 +101,7 @@ HSX_NAMES = {
     S.PAUSED: "paused",
     S.RETURNED: "returned",
     S.EXITED: "returned",
-    S.FAULTED: "paused",
+    S.FAULTED: "faulted",  # not in the reference's TaskState (its VM re-runs a faulting instruction)
     S.KILLED: "terminated",
 }
 

@@ -48,7 +48,7 @@ class LoadPlan:
 class VmTask:
     """One HSX program under the scheduler."""
 
-    def __init__(self, task: Task, plan: LoadPlan, slot: int) -> None:
+    def __init__(self, task: Task, plan: LoadPlan, slot: int, *, quantum: int, clocked: bool = False) -> None:
         self.task = task
         self.pid = task.id
         self.image = plan.image
@@ -67,6 +67,7 @@ class VmTask:
         self.fault: dict[str, Any] | None = None
         self.fd_table: dict[int, int] = {}
         self.stdio: dict[str, Descriptor] = {}
+        self.stdio_seen: dict[str, int] = {}  # fan-out stdout/stderr: the last message seq copied to the log
         self.output: TaskOutput | None = None
         self.cpu = Cpu(
             plan.image.code,
@@ -77,6 +78,10 @@ class VmTask:
             reg_base=self.reg_base,
         )
         self.slices = 0
+        self.priority = 0  # higher runs first (runtimes/vm_ready.py); set with HSX `sched`
+        self.quantum = quantum  # instructions per slice; set with HSX `sched`
+        self.clocked = clocked  # runs only while the HSX port's clock runs (loaded through that port)
+        self.reaped = False  # an ended task a client has dismissed (HSX `kill`); it leaves the HSX `ps`
         self.chunk = 256  # instructions per Cpu.run inside a slice; the scheduler adapts it to time
         self.credit = 0  # instructions of its last quantum a time-cut slice did not run; added to the next one
 
@@ -95,8 +100,9 @@ class VmTask:
             "app_name": self.app_name,
             "app_name_base": self.app_name_base,
             "pc": self.cpu.pc,
-            "priority": 0,
-            "quantum": None,
+            "priority": self.priority,
+            "quantum": self.quantum,
+            "clocked": self.clocked,
             "accounted_steps": self.cpu.steps,
             "accounted_cycles": self.cpu.steps,
             "sleep_pending": bool(w and w.kind == "sleep"),

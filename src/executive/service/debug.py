@@ -320,13 +320,18 @@ class DebugService:
         }
 
     # ------------------------------------------------------------------ stepping
-    def step(self, ref: int | str, steps: int = 1, *, session_id: str | None = None) -> VmStepResult:
+    def step(
+        self, ref: int | str, steps: int = 1, *, session_id: str | None = None, announce: bool = False
+    ) -> VmStepResult:
         """Execute ``steps`` instructions of a paused task (spec §3.5, §8.2).
 
         Returns ``Executive.vm.step``'s result plus ``changed_regs`` (since the last stop,
         PC excluded, when tracking is on, §8.10), ``symbol`` and ``line`` of the new PC.
         A breakpoint or ``BRK`` on the way ends the step early and is reported as
-        ``debug_break`` (in the result and as an event).
+        ``debug_break`` (in the result and as an event).  With ``announce``, a step that
+        ends with the task still paused for another reason publishes
+        ``debug_break {reason: "step", pc, phase: "post", symbol}`` too — the event the HSX
+        clients (the VS Code adapter) wait for to show the thread stopped.
 
         Raises:
             InvalidTransitionError: the task is not paused, or is blocked in a wait.
@@ -334,7 +339,7 @@ class DebugService:
         """
         st = self._control(ref, session_id)
         before = self.stops.baseline(st.pid)
-        return self._stopped(st, self.ex.vm.step(st.pid, steps, session_id=session_id), before)
+        return self._stopped(st, self.ex.vm.step(st.pid, steps, session_id=session_id), before, announce)
 
     async def step_over(self, ref: int | str, *, session_id: str | None = None) -> VmStepResult:
         """Step one instruction, running a CALL through to its return (the CLI's ``next``).
@@ -419,10 +424,13 @@ class DebugService:
         result.update(executed=executed, prev_pc=start, regs=list(cpu.regs), stop=stop)
         return self._stopped(st, cast(VmStepResult, result), before)
 
-    def step_source(self, ref: int | str, steps: int = 1, *, session_id: str | None = None) -> VmStepResult:
+    def step_source(
+        self, ref: int | str, steps: int = 1, *, session_id: str | None = None, announce: bool = False
+    ) -> VmStepResult:
         """Source-level steps (HSX ``step {source_only}``, spec §3.5): each step runs one
         instruction, then more while the PC is on a compiler-generated instruction
-        (``.sym`` ``source_kind: "compiler"``); ``executed`` is the instruction total."""
+        (``.sym`` ``source_kind: "compiler"``); ``executed`` is the instruction total.
+        ``announce`` as for :meth:`step`."""
         st = self._control(ref, session_id)
         before = self.stops.baseline(st.pid)
         skip = st.symbols.generated if st.symbols else frozenset()
@@ -444,11 +452,14 @@ class DebugService:
                 break
         result["executed"] = executed
         result["source_steps"] = steps
-        return self._stopped(st, result, before)
+        return self._stopped(st, result, before, announce)
 
-    def _stopped(self, st: TaskDebug, result: VmStepResult, before: tuple[int, ...] | None) -> VmStepResult:
+    def _stopped(
+        self, st: TaskDebug, result: VmStepResult, before: tuple[int, ...] | None, announce: bool = False
+    ) -> VmStepResult:
         """Complete a step result: ``changed_regs`` since ``before``, where the PC is, and
-        watch changes no store reported (host writes during the step)."""
+        watch changes no store reported (host writes during the step); with ``announce``,
+        publish the ``debug_break {reason:"step"}`` of a step that left the task paused."""
         cpu = st.vt.cpu
         regs = self.stops.update(st.pid, cpu.regs, cpu.psw, since=before, use_since=True)
         if regs is not None:
@@ -457,6 +468,13 @@ class DebugService:
         ln = st.symbols.line_at(cpu.pc) if st.symbols else None
         result["line"] = {"file": ln.file, "line": ln.line} if ln else None
         st.resample_watches()
+        if announce and "debug_break" not in result and st.vt.state is VmState.PAUSED:
+            brk = {"pc": cpu.pc, "phase": "post", "reason": "step", "symbol": result["symbol"],
+                   "executed": result["executed"]}  # fmt: skip
+            if regs is not None:
+                brk["changed_regs"] = regs
+            self.ex.bus.publish("debug_break", st.pid, brk)
+            result["debug_break"] = cast(Any, brk)
         return result
 
     def _on_break(self, vt: VmTask, data: dict[str, Any]) -> None:

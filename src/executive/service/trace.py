@@ -111,10 +111,9 @@ class TraceService:
                 "returned": len(recs), "enabled": st.tracing, "records": recs}  # fmt: skip
 
     def export(self, ref: int | str, limit: int | None = None) -> TraceRecords:
-        """The trace of a task as an ``hsx.trace/1`` document (what :meth:`import_records` takes)."""
-        out = self.records(ref, limit)
-        del out["enabled"]
-        return out
+        """The trace of a task as an ``hsx.trace/1`` document (what :meth:`import_records` takes),
+        with ``enabled`` (the shell's ``trace export`` prints it; spec §9 leaves it out, a superset)."""
+        return self.records(ref, limit)
 
     def import_records(
         self, ref: int | str, records: list[dict[str, Any]], *, replace: bool = True, session_id: str | None = None

@@ -33,6 +33,7 @@ from executive.service.results import (
     MemRegion,
     MemWritten,
     Registers,
+    StdioFanoutConfig,
     TaskInputResult,
     VmLoaded,
     VmOverview,
@@ -43,6 +44,8 @@ from executive.service.results import (
     VmTaskEntry,
     VmTaskInfo,
 )
+from executive.service.vm_image import image_info
+from executive.service.vm_stdio import stdio_fanout
 
 if TYPE_CHECKING:  # pragma: no cover
     from executive.service.executive import Executive
@@ -130,8 +133,12 @@ class VmService:
         session_id: str | None = None,
         lock: bool = False,
         pause_reason: str = "loaded",
+        clocked: bool = False,
     ) -> VmLoaded:
         """Load an HXE image as a new task; it runs at once unless ``paused``.
+
+        A ``clocked`` task (the HSX port's loads) runs only while the HSX clock runs
+        (:meth:`clock`), as under the reference executive.
 
         Raises:
             BadParamsError: unreadable or invalid image (code HXE_INVALID names the rule).
@@ -167,7 +174,7 @@ class VmService:
         )
         self.ex.transition(task, Transition.START, reason="loading")
         assert task.id == pid
-        vt = self.runtime.load(task, plan, paused=paused, pause_reason=pause_reason)
+        vt = self.runtime.load(task, plan, paused=paused, pause_reason=pause_reason, clocked=clocked)
         self.ex.transition(task, Transition.STARTED, reason="loaded", app_name=vt.app_name)
         if paused:
             self.ex.transition(task, Transition.PAUSE, reason=pause_reason)
@@ -197,40 +204,60 @@ class VmService:
             )
 
     def image_info(self, vt: VmTask) -> dict[str, Any]:
-        img = vt.image
-        return {
-            "pid": vt.pid,
-            "task": vt.pid,
-            "name": vt.task.name,
-            "program": vt.path,
-            "entry": img.entry,
-            "code_len": len(img.code),
-            "ro_len": len(img.rodata),
-            "bss": img.bss_size,
-            "version": img.version,
-            "flags": img.flags,
-            "req_caps": img.req_caps,
-            "app_name": vt.app_name,
-            "app_name_base": vt.app_name_base,
-            "allow_multiple_instances": img.allow_multiple_instances,
-            "manifest_present": bool(img.flags & 0x0001),
-            "meta_count": len(img.sections),
-            "metadata": {
-                "sections": [
-                    {"type": s.type, "offset": s.offset, "size": s.size, "entry_count": s.entry_count}
-                    for s in img.sections
-                ],
-                "values": len(img.values),
-                "commands": len(img.commands),
-                "mailboxes": [m.target for m in img.mailboxes],
-            },
-            "state": vt.summary()["state"],
-        }
+        """The HSX ``load`` reply's image block (service/vm_image.py)."""
+        return image_info(vt)
 
     # ------------------------------------------------------------------ tasks
-    def ps(self) -> VmProcesses:
-        tasks = [_entry(vt) for vt in sorted(self.runtime.tasks.values(), key=lambda v: v.pid) if not vt.finished]
+    def ps(self, *, ended: bool = False) -> VmProcesses:
+        """The live programs; with ``ended``, also those that returned, exited or faulted and that no
+        client has reaped (:meth:`reap`) — a killed program is gone, as in the HSX reference."""
+        known = self.ex.tasks
+        tasks = [
+            _entry(vt)
+            for vt in sorted(self.runtime.tasks.values(), key=lambda v: v.pid)
+            if not vt.finished or (ended and not vt.reaped and vt.state is not VmState.KILLED and known.has(vt.pid))
+        ]
         return {"tasks": tasks, "current_pid": self.runtime._last_pid}
+
+    def reap(self, ref: int | str, *, session_id: str | None = None) -> VmTaskEntry:
+        """Dismiss an ended program: it leaves ``ps(ended=True)`` (the HSX ``kill`` of a finished task).
+
+        Raises:
+            InvalidTransitionError: the task is still live (kill it instead).
+        """
+        vt = self.control(ref, session_id)
+        if not vt.finished:
+            raise InvalidTransitionError(
+                f"task {vt.pid} is still {vt.state.value}; kill it (only ended programs are reaped)",
+                data={"task": vt.pid},
+            )
+        vt.reaped = True
+        return _entry(vt)
+
+    def sched(
+        self,
+        ref: int | str,
+        *,
+        priority: int | None = None,
+        quantum: int | None = None,
+        session_id: str | None = None,
+    ) -> VmTaskEntry:
+        """Set a program's scheduling: ``priority`` (0..255, higher runs first; equal ones share
+        round robin) and ``quantum`` (instructions per slice, 1..limits.max_step).
+
+        Raises:
+            BadParamsError: a value out of range (nothing changes).
+        """
+        vt = self.control(ref, session_id)
+        limit = self.ex.limits.max_step
+        if priority is not None and not 0 <= priority <= 255:
+            raise BadParamsError(f"priority must be 0..255 (higher runs first), got {priority}")
+        if quantum is not None and not 1 <= quantum <= limit:
+            raise BadParamsError(f"quantum must be 1..{limit} instructions per slice, got {quantum}")
+        if vt.finished and (priority is not None or quantum is not None):
+            raise InvalidTransitionError(f"task {vt.pid} has ended ({vt.state.value}); it is not scheduled any more")
+        self.runtime.set_sched(vt, priority=priority, quantum=quantum)
+        return _entry(vt)
 
     def info(self, ref: int | str) -> VmTaskInfo:
         vt = self.task(ref)
@@ -265,17 +292,20 @@ class VmService:
         return result
 
     def clock(self, op: str = "status", *, steps: int | None = None) -> ClockStatus:
-        """The scheduler clock: ``status``, ``start`` (also un-holds tasks loaded paused), ``stop``, ``step``."""
+        """The HSX clock: ``status``, ``start`` (also un-holds the clocked tasks loaded paused), ``stop``, ``step``.
+
+        It governs only clocked tasks (loaded through the HSX port); it starts stopped.
+        ``step`` runs up to ``steps`` instructions through the scheduler now, clocked tasks first.
+        """
         rt = self.runtime
         result: dict[str, Any] | None = None
         if op in ("start", "run"):
-            rt.clock_running = True
+            rt.start_clock()
             for vt in list(rt.tasks.values()):
-                if vt.state.value == "paused" and vt.pause_reason == "loaded":
+                if vt.clocked and vt.state is VmState.PAUSED and vt.pause_reason == "loaded":
                     rt.resume(vt)
-            rt._kick.set()
         elif op in ("stop", "halt"):
-            rt.clock_running = False
+            rt.stop_clock()
         elif op == "step":
             n = steps if steps is not None else 1
             if not 1 <= n <= self.ex.limits.max_step:
@@ -287,6 +317,7 @@ class VmService:
             "state": "running" if rt.clock_running else "stopped",
             "running": rt.clock_running,
             "mode": "active" if rt.clock_running and rt._ready else ("idle" if rt.clock_running else "stopped"),
+            "clocked_tasks": sum(1 for vt in rt.tasks.values() if vt.clocked and not vt.finished),
             "throttled": False,
             "rate_hz": 0,
             "step_size": rt.quantum,
@@ -477,14 +508,16 @@ class VmService:
 
     def overview(self) -> VmOverview:
         """The programs at a glance: any loaded, the newest program's path, whether any can run or
-        sleeps, the current task and its PC, and the programs held since loading (paused, no wait)."""
+        sleeps, the current task and its PC, and the HSX-port loads held since loading (paused, no wait)."""
         rt = self.runtime
         live = [vt for vt in rt.tasks.values() if not vt.finished]
         current_pid = rt._last_pid
         current = rt.tasks.get(current_pid) if current_pid is not None else None
         newest = max(rt.tasks.values(), key=lambda v: v.pid, default=None)
-        held = sorted(
-            vt.pid for vt in live if vt.state is VmState.PAUSED and vt.pause_reason == "loaded" and vt.wait is None
+        held = sorted(  # HSX-port loads waiting for the clock (a `--paused` load of the CLI is not "held")
+            vt.pid
+            for vt in live
+            if vt.clocked and vt.state is VmState.PAUSED and vt.pause_reason == "loaded" and vt.wait is None
         )
         return {
             "loaded": bool(live),
@@ -495,6 +528,24 @@ class VmService:
             "current_pc": current.cpu.pc if current else None,
             "held": held,
         }
+
+    def stdio_fanout(
+        self,
+        scope: str,
+        *,
+        pid: int | None = None,
+        streams: list[str] | None = None,
+        mode: str | None = None,
+        session_id: str | None = None,
+    ) -> StdioFanoutConfig:
+        """Query or set fan-out on programs' stdio mailboxes; see service/vm_stdio.py.
+
+        ``scope``: ``default`` (the template, and every live program), ``pid`` or ``all``;
+        ``streams``: some of ``in``, ``out``, ``err`` (default ``out``); ``mode``: ``off``,
+        ``fanout`` or ``fanout_block`` (None queries).
+        """
+        out = stdio_fanout(self, scope, pid=pid, streams=streams or ["out"], mode=mode, session_id=session_id)
+        return cast(StdioFanoutConfig, out)
 
     # ------------------------------------------------------------------ values and commands
     @property

@@ -22,6 +22,8 @@ __all__ = [
     "MemRegion",
     "MemWritten",
     "Registers",
+    "StdioFanoutConfig",
+    "StdioStreamMode",
     "SymbolSummary",
     "VmBreak",
     "VmLoaded",
@@ -53,7 +55,8 @@ class VmTaskEntry(TypedDict):
     app_name_base: str
     pc: int
     priority: int
-    quantum: int | None
+    quantum: int
+    clocked: bool
     accounted_steps: int
     accounted_cycles: int
     sleep_pending: bool
@@ -92,10 +95,12 @@ class MetaSection(TypedDict):
 
 
 class ImageMetadata(TypedDict):
+    """The image's metadata sections and their parsed entries: four lists (spec hsx-executive §7.3)."""
+
     sections: list[MetaSection]
-    values: int
-    commands: int
-    mailboxes: list[str]
+    values: list[dict[str, Any]]
+    commands: list[dict[str, Any]]
+    mailboxes: list[dict[str, Any]]
 
 
 class SymbolSummary(TypedDict):
@@ -180,6 +185,7 @@ class ClockStatus(TypedDict):
     rate_hz: int
     step_size: int
     auto_total_steps: int
+    clocked_tasks: int
     result: NotRequired[ClockStepResult]
 
 
@@ -323,3 +329,24 @@ class VmOverview(TypedDict):
     current_pid: int | None
     current_pc: int | None
     held: list[int]
+
+
+class StdioStreamMode(TypedDict):
+    """One stdio descriptor's mode: ``off``, ``fanout``, ``fanout_block`` or ``tap``."""
+
+    stream: str
+    mode_mask: int
+    mode: str
+
+
+class StdioFanoutConfig(TypedDict):
+    """``vm.stdio_fanout`` / HSX ``stdio_fanout`` (spec hsx-executive §10.2)."""
+
+    scope: str
+    streams: list[StdioStreamMode]
+    default: NotRequired[list[StdioStreamMode]]
+    tasks: NotRequired[list[dict[str, Any]]]
+    pid: NotRequired[int]
+    mode: NotRequired[str]
+    mode_mask: NotRequired[int]
+    applied: NotRequired[list[dict[str, Any]]]

@@ -69,6 +69,9 @@ class Store {
 
   _taskState(e) {
     const d = e.data || {};
+    // An HSX program's own edge (ready, sleeping, waiting_mbx, ...: `from`/`to` are VM names);
+    // the task's own edges (running, paused, ended) follow as their own task_state events.
+    if (d.vm_to !== undefined) return false;
     let row = this.tasks.get(e.pid);
     if (!row) {
       row = {
