@@ -124,4 +124,7 @@ class BenchDaemon:
 
 
 if __name__ == "__main__":
+    # Run as a script, this file's directory comes first on sys.path, and bench/mcp.py would
+    # shadow the `mcp` package the daemon imports: drop it.
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
     _server_main(sys.argv[1])
