@@ -36,8 +36,9 @@ timeout, idle timeout, grace then SIGKILL, linger, reap poll) is described in
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -77,7 +78,7 @@ class TaskHost(Protocol):
 class ProcessSpec:
     """Validated launch parameters of one process task."""
 
-    __slots__ = ("argv", "cwd", "env", "grace", "idle_timeout", "quota", "stdin", "timeout")
+    __slots__ = ("argv", "cwd", "env", "exe_check", "grace", "idle_timeout", "quota", "stdin", "timeout")
 
     def __init__(
         self,
@@ -90,6 +91,7 @@ class ProcessSpec:
         idle_timeout: float | None = None,
         quota: int,
         grace: float,
+        exe_check: Callable[[str], None] | None = None,
     ) -> None:
         self.argv = argv
         self.cwd = cwd
@@ -99,6 +101,9 @@ class ProcessSpec:
         self.idle_timeout = idle_timeout
         self.quota = quota
         self.grace = grace
+        # Called at spawn with the real path of the opened executable; raises to refuse it (the
+        # allow-list).  When set, the process executes exactly the file that was checked.
+        self.exe_check = exe_check
 
 
 class ProcessRuntime:
@@ -120,6 +125,7 @@ class ProcessRuntime:
         self._live: dict[int, ProcessSupervisor] = {}
         self._writer: LogWriter | None = writer  # made on first use unless injected
         self._background: set[asyncio.Task[None]] = set()  # signal queues and stray reaps; awaited by shutdown
+        self._exec_links: set[str] = set()  # links made by exec_link (made once, reused)
 
     def background(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run ``coro`` as a task this runtime keeps a reference to until it ends (and awaits at shutdown)."""
@@ -136,6 +142,27 @@ class ProcessRuntime:
 
     def marker(self, task_id: int) -> str:
         return f"{self.instance}:{task_id}"
+
+    def exec_link(self, fd: int, name: str) -> str:
+        """A path that executes the file open in the child's descriptor ``fd``, ending in ``name``.
+
+        ``$HOME/exec/fd<N>/<name>`` is a symlink to ``/proc/self/fd/<N>``: executing it runs exactly
+        the opened file (as ``fexecve`` does), and the program's name (``comm``, what ``ps`` shows)
+        is ``name`` instead of the number ``N``.  Scripts work too: the interpreter opens the same path.
+        """
+        link = self.home / "exec" / f"fd{int(fd)}" / name
+        key = str(link)
+        if key not in self._exec_links:
+            make_private_dir(link.parent)
+            target = f"/proc/self/fd/{int(fd)}"
+            try:
+                os.symlink(target, link)
+            except FileExistsError:
+                if not link.is_symlink() or os.readlink(link) != target:
+                    link.unlink()
+                    os.symlink(target, link)
+            self._exec_links.add(key)
+        return key
 
     def task_dir(self, task_id: int) -> Path:
         return self.home / "tasks" / str(int(task_id))

@@ -9,22 +9,29 @@ real processes; a test that needs to observe signals can subclass it.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import shutil
 import signal
+import stat
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import psutil
 
-__all__ = ["MARKER_ENV", "ProcessOS"]
+__all__ = ["MARKER_ENV", "ProcessOS", "exe_path"]
 
 # Every supervised child carries this variable; its value names the daemon home
 # and the task, so the whole tree can be found even after a grandchild called
 # setsid() and its parent died (it is then no longer a descendant by ppid).
 MARKER_ENV = "EXECUTIVE_TASK"
 PIPE_SIZE = 1024 * 1024  # bytes of child output the kernel may buffer per stream
+
+
+def exe_path(argv0: str, cwd: str) -> str:
+    """``argv[0]`` as the exec call will look it up: a relative path with a slash is relative to the task's cwd."""
+    return argv0 if os.sep not in argv0 or os.path.isabs(argv0) else os.path.join(cwd, argv0)
 
 
 class ProcessOS:
@@ -40,6 +47,25 @@ class ProcessOS:
         found = shutil.which(exe, path=path)
         return os.path.realpath(found) if found else None
 
+    def open_executable(self, path: str) -> tuple[int, str]:
+        """Open the file ``path`` names (without reading it) and return the descriptor and its real path.
+
+        The real path is read back from the descriptor (``/proc/self/fd``), so it names the very file
+        that was opened, whatever happens to ``path`` (a symlink re-pointed, a file replaced) afterwards.
+        """
+        fd = os.open(path, getattr(os, "O_PATH", os.O_RDONLY) | os.O_CLOEXEC)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError(errno.EACCES, "not a regular file", path)
+            real = os.readlink(f"/proc/self/fd/{fd}")
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd, real
+
+    def close_fd(self, fd: int) -> None:
+        os.close(fd)
+
     async def spawn(
         self,
         protocol_factory: Callable[[], asyncio.SubprocessProtocol],
@@ -48,9 +74,20 @@ class ProcessOS:
         cwd: str | None,
         env: dict[str, str],
         stdin: bool,
+        executable: str | None = None,
+        pass_fds: tuple[int, ...] = (),
     ) -> tuple[asyncio.SubprocessTransport, Any]:
-        """Start ``argv`` in a new session (and so a new process group)."""
+        """Start ``argv`` in a new session (and so a new process group).
+
+        ``executable``, when given, is the file executed (``argv[0]`` stays what the program sees);
+        ``pass_fds`` are descriptors the child keeps (the opened executable, for an exact exec).
+        """
         loop = asyncio.get_running_loop()
+        extra: dict[str, Any] = {}
+        if executable is not None:
+            extra["executable"] = executable
+        if pass_fds:
+            extra["pass_fds"] = pass_fds
         return await loop.subprocess_exec(
             protocol_factory,
             *argv,
@@ -61,6 +98,7 @@ class ProcessOS:
             env=env,
             start_new_session=True,
             close_fds=True,
+            **extra,
         )
 
     def grow_pipe(self, pipe_transport: Any) -> None:

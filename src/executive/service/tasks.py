@@ -14,16 +14,17 @@ import asyncio
 import base64
 import collections
 import os
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import structlog
 
-from executive.kernel.errors import BadParamsError, ErrorCode, InvalidTransitionError, LimitError
+from executive.kernel.errors import BadParamsError, ErrorCode, InvalidTransitionError, LimitError, NotAllowedError
 from executive.kernel.tasks import EndReason, Task, TaskKind, TaskState, Transition
 from executive.runtimes.output import TaskOutput
 from executive.runtimes.process import STREAMS, ProcessSpec
+from executive.runtimes.process_os import exe_path
 from executive.service.results import (
     OutputBytes,
     TaskInfo,
@@ -178,8 +179,7 @@ class TaskService:
         if not os.path.isdir(cwd):
             raise BadParamsError(f"cwd {cwd!r} is not a directory", data={"cwd": cwd})
         child_env = self._child_env(env)
-        exe = argv[0] if os.sep not in argv[0] or os.path.isabs(argv[0]) else os.path.join(cwd, argv[0])
-        real = self.ex.processes.os.which(exe, child_env.get("PATH"))
+        real = self.ex.processes.os.which(exe_path(argv[0], cwd), child_env.get("PATH"))
         if real is None:
             raise BadParamsError(
                 f"executable {argv[0]!r} not found on the task's PATH; give a full path, or set PATH with env",
@@ -189,6 +189,22 @@ class TaskService:
         if self.ex.allow_list is not None:
             self.ex.allow_list.check(real, argv, env)
         return argv, child_env, cwd
+
+    def _spawn_check(self, argv: list[str], env: dict[str, str] | None) -> Callable[[str], None] | None:
+        """The allow-list check again at spawn, on the file that will run (a queued task's path may change)."""
+        allow = self.ex.allow_list
+        if allow is None:
+            return None
+        client_env = dict(env or {})
+
+        def check(real_exe: str) -> None:
+            try:
+                allow.check(real_exe, argv, client_env)
+            except NotAllowedError as exc:
+                exc.message = f"refused at spawn: {exc.message}"
+                raise
+
+        return check
 
     async def run(
         self,
@@ -239,6 +255,7 @@ class TaskService:
             idle_timeout=idle_timeout,
             quota=q,
             grace=self.ex.limits.kill_grace_s,
+            exe_check=self._spawn_check(argv, env),
         )
         task = self.ex.tasks.create(
             kind=kind, name=name, argv=argv, cwd=cwd, owner=session.id if session else None, meta=dict(meta or {})
