@@ -13,8 +13,9 @@ Chunks are split at ``Limits.output_chunk_bytes`` on UTF-8 boundaries; bytes
 that are not UTF-8 travel as ``data_b64`` instead of ``data``.
 
 Control reaches every process of the task — the leader, its descendants, its
-group, and strays that left the group with setsid() (found by the
-``EXECUTIVE_TASK`` marker in their environment): pause = SIGSTOP, resume =
+group, and strays that left the group, the session or the environment (found through
+the task's containment, ``containment.py``: its own cgroup, or the daemon as a child
+subreaper — never by scanning the host): pause = SIGSTOP, resume =
 SIGCONT, cancel = SIGTERM (+SIGCONT so stopped processes can act on it), a
 grace period, then SIGKILL.  Kill is SIGKILL at once.
 
@@ -122,6 +123,7 @@ class ProcessRuntime:
         self.home = home
         self.os = os_api or ProcessOS()
         self.instance = instance
+        self.containment = self.os.contain(instance)  # a cgroup per task, or the daemon as a subreaper
         self._live: dict[int, ProcessSupervisor] = {}
         self._writer: LogWriter | None = writer  # made on first use unless injected
         self._background: set[asyncio.Task[None]] = set()  # signal queues and stray reaps; awaited by shutdown
@@ -238,17 +240,20 @@ class ProcessRuntime:
             await asyncio.wait(busy)
 
     async def reap_strays(self, marker: str, task_id: int) -> None:
-        """SIGTERM, then SIGKILL, whatever still carries a finished task's marker."""
+        """SIGTERM, then SIGKILL, whatever is still in a finished task's containment; then release it."""
         pids = await asyncio.to_thread(self.os.tree, None, marker)
-        if not pids:
-            return
-        log.info("task_strays", task=task_id, pids=pids[:16], count=len(pids))
-        self.os.signal_all(pids, signal.SIGTERM)
-        self.os.signal_all(pids, signal.SIGCONT)
-        await asyncio.sleep(min(1.0, self.host.limits.kill_grace_s))
-        left = await asyncio.to_thread(self.os.tree, None, marker)
-        if left:
-            self.os.signal_all(left, signal.SIGKILL)
+        if pids:
+            log.info("task_strays", task=task_id, pids=pids[:16], count=len(pids))
+            self.os.signal_all(pids, signal.SIGTERM)
+            self.os.signal_all(pids, signal.SIGCONT)
+            await asyncio.sleep(min(1.0, self.host.limits.kill_grace_s))
+            left = await asyncio.to_thread(self.os.tree, None, marker)
+            if left:
+                self.os.signal_all(left, signal.SIGKILL)
+                self.os.kill_unit(marker, left)
+                await asyncio.sleep(0.05)
+                await asyncio.to_thread(self.os.tree, None, marker)  # (the subreaper collects the exited)
+        self.os.release(marker)
 
     def forget(self, task_id: int) -> None:
         self._live.pop(task_id, None)
@@ -278,3 +283,4 @@ class ProcessRuntime:
         if self._writer is not None:
             await asyncio.to_thread(self._writer.stop)
             self._writer = None
+        self.containment.close()

@@ -283,6 +283,8 @@ class ProcessSupervisor:
                     if job.guard is None or job.guard():
                         for sig in job.signals:
                             self.rt.os.signal_all(pids, sig)
+                        if signal.SIGKILL in job.signals and pids:
+                            self.rt.os.kill_unit(self.marker, pids)  # cgroup.kill: also what forked since the scan
                     if job.then is not None:
                         job.then(pids)
                 except Exception:  # a bug: log it, and keep the jobs behind it (a SIGKILL may be among them)
@@ -321,6 +323,7 @@ class ProcessSupervisor:
                 stdin=self.spec.stdin,
                 executable=executable,
                 pass_fds=(exe_fd,) if exe_fd is not None else (),
+                unit=self.marker,
             )
         except (OSError, NotAllowedError) as exc:
             self._fire(ProcessEvent.SPAWN_FAILED)  # SPAWNING/STOP_PENDING -> FAILED
@@ -532,10 +535,9 @@ class ProcessSupervisor:
         )
         self.rt.forget(task.id)
         self.host.task_ended(task)
-        if reason is EndReason.EXITED:
-            # A task owns its tree: children it left behind (even ones that called setsid
-            # and hold no pipe) do not outlive it.  Found off the loop: it scans /proc.
-            self.rt.background(self.rt.reap_strays(self.marker, task.id))
+        # A task owns its tree: children it left behind (even ones that called setsid, left the
+        # environment and hold no pipe) do not outlive it.  Found through its containment, off the loop.
+        self.rt.background(self.rt.reap_strays(self.marker, task.id))
 
     def close_logs(self) -> None:
         self.output.close()

@@ -157,6 +157,11 @@ class Executive:
             self._store.close()
 
     @property
+    def containment(self) -> str:
+        """How every task's processes are found and killed (a cgroup per task, or the daemon as subreaper)."""
+        return self.processes.containment.describe()
+
+    @property
     def closed(self) -> bool:
         """True once :meth:`aclose` has begun (no queued task starts after that)."""
         return self._closed
@@ -174,10 +179,17 @@ class Executive:
             task, pid_start = task_from_row(row), row["pid_start"]
             if task.is_live:
                 detail = "the daemon stopped while this task was live"
-                if task.pid and self.processes.os.alive(task.pid, pid_start):
-                    pids = await asyncio.to_thread(self.processes.os.tree, task.pid, self.processes.marker(task.id))
+                leader = task.pid if task.pid and self.processes.os.alive(task.pid, pid_start) else None
+                marker = self.processes.marker(task.id)
+                pids = await asyncio.to_thread(self.processes.os.tree, leader, marker)  # (a cgroup outlives us)
+                if leader is not None:
+                    pids = sorted(set(pids) | {leader})
+                    self.processes.os.signal_group(leader, _signal.SIGKILL)
+                if pids:
                     self.processes.os.signal_all(pids, _signal.SIGKILL)
+                    self.processes.os.kill_unit(marker, pids)
                     detail += "; its orphaned process tree was killed"
+                self.processes.os.release(marker)
                 prev = task.apply(Transition.END)  # every live state has an END edge (kernel/tasks.py)
                 task.end_reason = EndReason.LOST
                 task.end_detail = detail
