@@ -83,7 +83,9 @@ async def test_cancel_a_paused_tree(client: Client, e2e: Any) -> None:
     leader = psutil.Process(t["pid"])
     kids = await e2e.wait_for(lambda: len(leader.children()) == 2 and leader.children(), timeout=20)
     await client.call("task.pause", task=t["id"])
-    await e2e.wait_for(lambda: all(_stopped(p.pid) for p in [leader, *kids]), timeout=10)  # SIGSTOP lands asynchronously
+    await e2e.wait_for(
+        lambda: all(_stopped(p.pid) for p in [leader, *kids]), timeout=10
+    )  # SIGSTOP lands asynchronously
     await client.call("task.cancel", task=t["id"])
     done = await client.call("task.wait", task=t["id"], timeout=20)
     assert done["state"] == "ended" and done["end_reason"] == "cancelled" and done["signal"] == 15
@@ -229,7 +231,9 @@ async def test_cancel_during_spawn_sends_sigterm_not_a_late_sigkill(tmp_path: Pa
                 sent.append(sig)
             return super().signal_all(pids, sig)
 
-    ex = await Executive.open(tmp_path / "home", limits=dataclasses.replace(DEFAULT_LIMITS, kill_grace_s=30.0), os_api=SlowSpawn())
+    ex = await Executive.open(
+        tmp_path / "home", limits=dataclasses.replace(DEFAULT_LIMITS, kill_grace_s=30.0), os_api=SlowSpawn()
+    )
     try:
         run = asyncio.ensure_future(ex.task_run([PY, "-c", "import time; time.sleep(60)"]))
         for _ in range(100):  # until the spawn is under way (the supervisor exists, the process does not)
@@ -254,9 +258,9 @@ async def test_quota_reached_while_stopping_does_not_stop_the_tree(tmp_path: Pat
     from executive.service import Executive
 
     prog = (
-        "import signal, sys, time\n"
-        "def bye(*_):\n"
-        "    sys.stdout.write('x' * 4096); sys.stdout.flush(); time.sleep(0.5); sys.exit(0)\n"
+        "import os, signal, sys, time\n"
+        "def bye(*_):\n"  # os.write: a SIGTERM that lands inside print('ready') must not re-enter stdout
+        "    os.write(1, b'x' * 4096); time.sleep(0.5); sys.exit(0)\n"
         "signal.signal(signal.SIGTERM, bye)\n"
         "print('ready', flush=True)\n"
         "while True: time.sleep(0.05)\n"
