@@ -25,6 +25,7 @@ best one the host allows, chosen once at start-up (``executive serve`` logs whic
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import errno
@@ -47,6 +48,7 @@ class Containment:
     """The interface: what the process runtime asks of a containment."""
 
     name = "none"
+    cheap = False  # members() is quick enough to run on the event loop
 
     def describe(self) -> str:
         return self.name
@@ -108,11 +110,13 @@ class CgroupContainment(Containment):
     """One cgroup v2 per task under ``<base>/executive-<instance>``."""
 
     name = "cgroup"
+    cheap = True  # members() reads one small file
 
     def __init__(self, base: Path, instance: str) -> None:
         self.base = base
         self.parent = base / f"executive-{instance}"
         self._inside: str | None = None  # the unit whose cgroup the daemon is in (during a spawn)
+        self._going_home = False  # a move back to the daemon's cgroup is scheduled
         self._me = str(os.getpid())
 
     @classmethod
@@ -156,12 +160,22 @@ class CgroupContainment(Containment):
         self._enter(unit)  # the child forked now is born in the task's cgroup
 
     def after_spawn(self, unit: str, pid: int | None) -> None:
+        # Back home at the end of this loop turn, not at once: spawns in a burst then cost one
+        # cgroup write each instead of two (a migration is the expensive part of a spawn here).
+        if self._inside is not None and not self._going_home:
+            self._going_home = True
+            try:
+                asyncio.get_running_loop().call_soon(self._home)
+            except RuntimeError:  # no loop (a direct call): go now
+                self._home()
+
+    def _home(self) -> None:
+        self._going_home = False
         if self._inside is not None:
             self._leave()
 
     def members(self, unit: str, leader: int | None) -> list[int]:
-        if self._inside == unit:
-            self._leave()
+        # (May run in a worker thread: it never moves the daemon; the daemon's own pid is left out.)
         try:
             text = (self._dir(unit) / "cgroup.procs").read_text()
         except FileNotFoundError:

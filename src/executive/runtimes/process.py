@@ -176,8 +176,7 @@ class ProcessRuntime:
 
     async def start(self, task: Task, spec: ProcessSpec) -> None:
         """Spawn the task's process; raises ServerError when the OS refuses."""
-        make_private_dir(self.task_dir(task.id))
-        sup = ProcessSupervisor(self, task, spec)
+        sup = ProcessSupervisor(self, task, spec)  # (its TaskOutput makes the task's private directory)
         self._live[task.id] = sup
         try:
             await sup.start()
@@ -241,7 +240,11 @@ class ProcessRuntime:
 
     async def reap_strays(self, marker: str, task_id: int) -> None:
         """SIGTERM, then SIGKILL, whatever is still in a finished task's containment; then release it."""
-        pids = await asyncio.to_thread(self.os.tree, None, marker)
+        pids = (
+            self.os.tree(None, marker)
+            if self.containment.cheap
+            else await asyncio.to_thread(self.os.tree, None, marker)
+        )
         if pids:
             log.info("task_strays", task=task_id, pids=pids[:16], count=len(pids))
             self.os.signal_all(pids, signal.SIGTERM)

@@ -32,6 +32,11 @@ class SqliteTasks(SqliteBase):
         with self.transaction() as c:
             c.execute(_UPSERT_TASK, self.encode("tasks", row))
 
+    def save_tasks(self, rows: list[TaskRow]) -> None:
+        """Insert or update many task rows in one transaction."""
+        with self.transaction() as c:
+            c.executemany(_UPSERT_TASK, [self.encode("tasks", row) for row in rows])
+
     def load_tasks(self, limit: int = 10000) -> list[TaskRow]:
         rows = self.query("SELECT * FROM (SELECT * FROM tasks ORDER BY id DESC LIMIT ?) ORDER BY id", (limit,))
         out = []
