@@ -236,8 +236,8 @@ async def test_cancel_during_spawn_sends_sigterm_not_a_late_sigkill(tmp_path: Pa
     )
     try:
         run = asyncio.ensure_future(ex.task_run([PY, "-c", "import time; time.sleep(60)"]))
-        for _ in range(100):  # until the spawn is under way (the supervisor exists, the process does not)
-            await asyncio.sleep(0)
+        for _ in range(2000):  # until the spawn is under way (the supervisor exists, the process does not)
+            await asyncio.sleep(0.005)  # (the task's row is committed first: a store round trip)
             if ex.processes._live:
                 break
         [tid] = list(ex.processes._live)

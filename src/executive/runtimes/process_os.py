@@ -20,6 +20,7 @@ from typing import Any
 
 import psutil
 
+from executive.runtimes import popen_transport
 from executive.runtimes.containment import Containment, detect
 
 __all__ = ["MARKER_ENV", "ProcessOS", "exe_path"]
@@ -115,6 +116,10 @@ class ProcessOS:
         stdin: bool,
         extra: dict[str, Any],
     ) -> tuple[asyncio.SubprocessTransport, Any]:
+        if popen_transport.AVAILABLE:  # CPython's vfork spawn and a pidfd: several times faster than uvloop's
+            return await popen_transport.PopenTransport.spawn(
+                protocol_factory, argv, stdin=stdin, cwd=cwd, env=env, start_new_session=True, close_fds=True, **extra
+            )
         loop = asyncio.get_running_loop()
         return await loop.subprocess_exec(
             protocol_factory,
