@@ -323,19 +323,19 @@ class SubreaperContainment(Containment):
         _ppid, pgid, sid, start = info
         if sid == self._sid:
             return None  # the daemon's own helpers (git and the like), never a task's
-        for unit, leader in self._leaders.items():
+        for unit, leader in list(self._leaders.items()):  # (snapshots: this may run in a worker thread)
             if pgid == leader or sid == leader:
                 return unit
         mark = self.marker(pid)
         if mark is not None and mark in self._leaders:
             return mark
-        candidates = [u for u, t in self._started.items() if t <= start]
+        candidates = [u for u, t in list(self._started.items()) if t <= start]
         return candidates[0] if len(candidates) == 1 else None
 
     def _walk(self) -> dict[int, str | None]:
         """Each descendant of the daemon -> the unit it belongs to (None: not known yet)."""
         owner: dict[int, str | None] = {}
-        by_leader = {leader: unit for unit, leader in self._leaders.items()}
+        by_leader = {leader: unit for unit, leader in list(self._leaders.items())}
         for pid in self.descendants_of_daemon():
             info = self.stat(pid)
             if info is None:
@@ -355,15 +355,15 @@ class SubreaperContainment(Containment):
         # Orphans that have exited are collected (never a leader: the event loop waits for those).
         zombies, self._zombies = self._zombies, set()
         if not self._spawning:
-            for pid in zombies - set(self._leaders.values()):
+            for pid in zombies - set(list(self._leaders.values())):
                 self.reap(pid)
         return sorted(p for p, u in owner.items() if u == unit)
 
     def release(self, unit: str) -> bool:
         self._leaders.pop(unit, None)
         self._started.pop(unit, None)
-        for pid in [p for p, u in self._seen.items() if u == unit]:
-            del self._seen[pid]
+        for pid in [p for p, u in list(self._seen.items()) if u == unit]:
+            self._seen.pop(pid, None)
         return True
 
 
