@@ -70,6 +70,8 @@ async def test_cancel_kills_a_double_forked_env_scrubbed_setsid_grandchild(
     finally:
         await ex.aclose()
     assert not _alive(stray)
+    if mode == "cgroup":  # the task's cgroup and the daemon's are removed once empty
+        assert not ex.processes.containment.parent.exists()  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("mode", [CGROUP, "subreaper"])

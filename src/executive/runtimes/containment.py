@@ -202,9 +202,14 @@ class CgroupContainment(Containment):
         return True
 
     def close(self) -> None:
+        """Daemon stop: back home, and remove the empty cgroups (a release that found members still exiting)."""
         if self._inside is not None:
             self._leave()
         with contextlib.suppress(OSError):
+            for child in os.scandir(self.parent):
+                if child.is_dir(follow_symlinks=False):
+                    with contextlib.suppress(OSError):
+                        os.rmdir(child.path)
             os.rmdir(self.parent)
 
 

@@ -329,6 +329,7 @@ class ProcessSupervisor:
             self._fire(ProcessEvent.SPAWN_FAILED)  # SPAWNING/STOP_PENDING -> FAILED
             self.finished.set()
             self.close_logs()
+            self.rt.os.release(self.marker)  # (its cgroup, if the fork was tried)
             if isinstance(exc, NotAllowedError):
                 raise
             raise ServerError(

@@ -193,7 +193,10 @@ class Executive:
                     self.processes.os.signal_all(pids, _signal.SIGKILL)
                     self.processes.os.kill_unit(marker, pids)
                     detail += "; its orphaned process tree was killed"
-                self.processes.os.release(marker)
+                for _ in range(20):  # killed processes take a moment to leave their cgroup
+                    if self.processes.os.release(marker):
+                        break
+                    await asyncio.sleep(0.05)
                 prev = task.apply(Transition.END)  # every live state has an END edge (kernel/tasks.py)
                 task.end_reason = EndReason.LOST
                 task.end_detail = detail
