@@ -236,8 +236,8 @@ async def test_cancel_during_spawn_sends_sigterm_not_a_late_sigkill(tmp_path: Pa
     )
     try:
         run = asyncio.ensure_future(ex.task_run([PY, "-c", "import time; time.sleep(60)"]))
-        for _ in range(100):  # until the spawn is under way (the supervisor exists, the process does not)
-            await asyncio.sleep(0)
+        for _ in range(2000):  # until the spawn is under way (the supervisor exists, the process does not)
+            await asyncio.sleep(0.005)  # (the task's row is committed first: a store round trip)
             if ex.processes._live:
                 break
         [tid] = list(ex.processes._live)
@@ -258,9 +258,9 @@ async def test_quota_reached_while_stopping_does_not_stop_the_tree(tmp_path: Pat
     from executive.service import Executive
 
     prog = (
-        "import signal, sys, time\n"
-        "def bye(*_):\n"
-        "    sys.stdout.write('x' * 4096); sys.stdout.flush(); time.sleep(0.5); sys.exit(0)\n"
+        "import os, signal, sys, time\n"
+        "def bye(*_):\n"  # os.write: a SIGTERM that lands inside print('ready') must not re-enter stdout
+        "    os.write(1, b'x' * 4096); time.sleep(0.5); sys.exit(0)\n"
         "signal.signal(signal.SIGTERM, bye)\n"
         "print('ready', flush=True)\n"
         "while True: time.sleep(0.05)\n"

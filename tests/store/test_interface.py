@@ -56,7 +56,8 @@ def _task_row(tid: int, **kw: Any) -> TaskRow:
 # The whole interface, per concern: a change here is a change every implementation must follow.
 SURFACE = {
     interface.TaskStore: {
-        "close", "get_meta", "load_tasks", "log_sizes", "next_task_id", "save_log", "save_task", "set_meta",
+        "close", "get_meta", "load_tasks", "log_sizes", "next_task_id", "save_log", "save_task", "save_tasks",
+        "set_meta",
     },
     interface.AgentStore: {
         "agent_run_get", "agent_run_insert", "agent_run_update", "agent_runs", "agent_runs_end_running",
@@ -101,6 +102,11 @@ def test_tasks_logs_and_meta(store: SqliteStore) -> None:
     assert rows[1]["argv"] == [] and rows[1]["meta"] == {}
     assert [r["id"] for r in store.load_tasks(1)] == [2]  # the newest, oldest first
     assert store.next_task_id() == 3
+    # Many rows in one call (the service batches a loop turn's edges): new and updated rows alike.
+    store.save_tasks([_task_row(2, state="ended", exit_code=0, end_reason="exited"), _task_row(3, pid_start=1.5)])
+    rows = store.load_tasks(10)
+    assert [r["id"] for r in rows] == [1, 2, 3] and rows[1]["state"] == "ended" and rows[2]["pid_start"] == 1.5
+    assert store.next_task_id() == 4
 
     store.save_log(1, "stdout", "/x/stdout.log", 10)
     store.save_log(1, "stdout", "/x/stdout.log", 25)

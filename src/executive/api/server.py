@@ -288,6 +288,7 @@ async def serve(
         raise
     write_daemon_file(home, info)
     log.info("daemon_ready", **{k: info[k] for k in ("url", "health", "hsx_port", "ccx_port", "home")})
+    log.info("containment", active=service.containment)
     if on_ready is not None:
         on_ready(info)
     stopped = asyncio.ensure_future(stop.wait())

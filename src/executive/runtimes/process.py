@@ -13,8 +13,9 @@ Chunks are split at ``Limits.output_chunk_bytes`` on UTF-8 boundaries; bytes
 that are not UTF-8 travel as ``data_b64`` instead of ``data``.
 
 Control reaches every process of the task — the leader, its descendants, its
-group, and strays that left the group with setsid() (found by the
-``EXECUTIVE_TASK`` marker in their environment): pause = SIGSTOP, resume =
+group, and strays that left the group, the session or the environment (found through
+the task's containment, ``containment.py``: its own cgroup, or the daemon as a child
+subreaper — never by scanning the host): pause = SIGSTOP, resume =
 SIGCONT, cancel = SIGTERM (+SIGCONT so stopped processes can act on it), a
 grace period, then SIGKILL.  Kill is SIGKILL at once.
 
@@ -36,8 +37,9 @@ timeout, idle timeout, grace then SIGKILL, linger, reap poll) is described in
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -77,7 +79,7 @@ class TaskHost(Protocol):
 class ProcessSpec:
     """Validated launch parameters of one process task."""
 
-    __slots__ = ("argv", "cwd", "env", "grace", "idle_timeout", "quota", "stdin", "timeout")
+    __slots__ = ("argv", "cwd", "env", "exe_check", "grace", "idle_timeout", "quota", "stdin", "timeout")
 
     def __init__(
         self,
@@ -90,6 +92,7 @@ class ProcessSpec:
         idle_timeout: float | None = None,
         quota: int,
         grace: float,
+        exe_check: Callable[[str], None] | None = None,
     ) -> None:
         self.argv = argv
         self.cwd = cwd
@@ -99,6 +102,9 @@ class ProcessSpec:
         self.idle_timeout = idle_timeout
         self.quota = quota
         self.grace = grace
+        # Called at spawn with the real path of the opened executable; raises to refuse it (the
+        # allow-list).  When set, the process executes exactly the file that was checked.
+        self.exe_check = exe_check
 
 
 class ProcessRuntime:
@@ -117,9 +123,11 @@ class ProcessRuntime:
         self.home = home
         self.os = os_api or ProcessOS()
         self.instance = instance
+        self.containment = self.os.contain(instance)  # a cgroup per task, or the daemon as a subreaper
         self._live: dict[int, ProcessSupervisor] = {}
         self._writer: LogWriter | None = writer  # made on first use unless injected
         self._background: set[asyncio.Task[None]] = set()  # signal queues and stray reaps; awaited by shutdown
+        self._exec_links: set[str] = set()  # links made by exec_link (made once, reused)
 
     def background(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run ``coro`` as a task this runtime keeps a reference to until it ends (and awaits at shutdown)."""
@@ -137,6 +145,27 @@ class ProcessRuntime:
     def marker(self, task_id: int) -> str:
         return f"{self.instance}:{task_id}"
 
+    def exec_link(self, fd: int, name: str) -> str:
+        """A path that executes the file open in the child's descriptor ``fd``, ending in ``name``.
+
+        ``$HOME/exec/fd<N>/<name>`` is a symlink to ``/proc/self/fd/<N>``: executing it runs exactly
+        the opened file (as ``fexecve`` does), and the program's name (``comm``, what ``ps`` shows)
+        is ``name`` instead of the number ``N``.  Scripts work too: the interpreter opens the same path.
+        """
+        link = self.home / "exec" / f"fd{int(fd)}" / name
+        key = str(link)
+        if key not in self._exec_links:
+            make_private_dir(link.parent)
+            target = f"/proc/self/fd/{int(fd)}"
+            try:
+                os.symlink(target, link)
+            except FileExistsError:
+                if not link.is_symlink() or os.readlink(link) != target:
+                    link.unlink()
+                    os.symlink(target, link)
+            self._exec_links.add(key)
+        return key
+
     def task_dir(self, task_id: int) -> Path:
         return self.home / "tasks" / str(int(task_id))
 
@@ -147,8 +176,7 @@ class ProcessRuntime:
 
     async def start(self, task: Task, spec: ProcessSpec) -> None:
         """Spawn the task's process; raises ServerError when the OS refuses."""
-        make_private_dir(self.task_dir(task.id))
-        sup = ProcessSupervisor(self, task, spec)
+        sup = ProcessSupervisor(self, task, spec)  # (its TaskOutput makes the task's private directory)
         self._live[task.id] = sup
         try:
             await sup.start()
@@ -237,17 +265,24 @@ class ProcessRuntime:
             await asyncio.wait(busy)
 
     async def reap_strays(self, marker: str, task_id: int) -> None:
-        """SIGTERM, then SIGKILL, whatever still carries a finished task's marker."""
-        pids = await asyncio.to_thread(self.os.tree, None, marker)
-        if not pids:
-            return
-        log.info("task_strays", task=task_id, pids=pids[:16], count=len(pids))
-        self.os.signal_all(pids, signal.SIGTERM)
-        self.os.signal_all(pids, signal.SIGCONT)
-        await asyncio.sleep(min(1.0, self.host.limits.kill_grace_s))
-        left = await asyncio.to_thread(self.os.tree, None, marker)
-        if left:
-            self.os.signal_all(left, signal.SIGKILL)
+        """SIGTERM, then SIGKILL, whatever is still in a finished task's containment; then release it."""
+        pids = (
+            self.os.tree(None, marker)
+            if self.containment.cheap
+            else await asyncio.to_thread(self.os.tree, None, marker)
+        )
+        if pids:
+            log.info("task_strays", task=task_id, pids=pids[:16], count=len(pids))
+            self.os.signal_all(pids, signal.SIGTERM)
+            self.os.signal_all(pids, signal.SIGCONT)
+            await asyncio.sleep(min(1.0, self.host.limits.kill_grace_s))
+            left = await asyncio.to_thread(self.os.tree, None, marker)
+            if left:
+                self.os.signal_all(left, signal.SIGKILL)
+                self.os.kill_unit(marker, left)
+                await asyncio.sleep(0.05)
+                await asyncio.to_thread(self.os.tree, None, marker)  # (the subreaper collects the exited)
+        self.os.release(marker)
 
     def forget(self, task_id: int) -> None:
         self._live.pop(task_id, None)
@@ -277,3 +312,4 @@ class ProcessRuntime:
         if self._writer is not None:
             await asyncio.to_thread(self._writer.stop)
             self._writer = None
+        self.containment.close()

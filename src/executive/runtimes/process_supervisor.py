@@ -12,19 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import errno
 import math
+import os
 import signal
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import structlog
 
-from executive.kernel.errors import ErrorCode, InvalidTransitionError, ServerError
+from executive.kernel.errors import ErrorCode, InvalidTransitionError, NotAllowedError, ServerError
 from executive.kernel.tasks import EndReason, Task, TaskState, Transition
 from executive.kernel.transitions import next_state
 from executive.runtimes.logwriter import HIGH_WATER, LOW_WATER
 from executive.runtimes.output import STREAMS, TaskOutput
-from executive.runtimes.process_os import MARKER_ENV
+from executive.runtimes.process_os import MARKER_ENV, exe_path
 from executive.runtimes.process_state import (
     GATE_TABLE,
     LEADER_ALIVE,
@@ -282,6 +284,8 @@ class ProcessSupervisor:
                     if job.guard is None or job.guard():
                         for sig in job.signals:
                             self.rt.os.signal_all(pids, sig)
+                        if signal.SIGKILL in job.signals and pids:
+                            self.rt.os.kill_unit(self.marker, pids)  # cgroup.kill: also what forked since the scan
                     if job.then is not None:
                         job.then(pids)
                 except Exception:  # a bug: log it, and keep the jobs behind it (a SIGKILL may be among them)
@@ -307,19 +311,55 @@ class ProcessSupervisor:
     async def start(self) -> None:
         env = dict(self.spec.env)
         env[MARKER_ENV] = self.marker
+        exe_fd: int | None = None
         try:
+            executable: str | None = None
+            if self.spec.exe_check is not None:
+                exe_fd, executable = self._checked_executable(env)
             await self.rt.os.spawn(
-                lambda: _Pipes(self), self.spec.argv, cwd=self.spec.cwd, env=env, stdin=self.spec.stdin
+                lambda: _Pipes(self),
+                self.spec.argv,
+                cwd=self.spec.cwd,
+                env=env,
+                stdin=self.spec.stdin,
+                executable=executable,
+                pass_fds=(exe_fd,) if exe_fd is not None else (),
+                unit=self.marker,
             )
-        except OSError as exc:
+        except (OSError, NotAllowedError) as exc:
             self._fire(ProcessEvent.SPAWN_FAILED)  # SPAWNING/STOP_PENDING -> FAILED
             self.finished.set()
             self.close_logs()
+            self.rt.os.release(self.marker)  # (its cgroup, if the fork was tried)
+            if isinstance(exc, NotAllowedError):
+                raise
             raise ServerError(
                 f"could not start {self.spec.argv[0]!r}: {exc.strerror or exc}; check the path, permissions and cwd",
                 code=ErrorCode.SPAWN_FAILED,
                 data={"argv": self.spec.argv[:8], "errno": exc.errno},
             ) from exc
+        finally:
+            if exe_fd is not None:
+                self.rt.os.close_fd(exe_fd)  # the child has its own copy (or the spawn failed)
+
+    def _checked_executable(self, env: dict[str, str]) -> tuple[int, str]:
+        """Resolve the executable now, open it, check the opened file; return the descriptor and a path to exec it.
+
+        The check is on the file the descriptor holds, and the child executes that descriptor, so
+        re-pointing a symlink or replacing the file after the check changes nothing.
+        """
+        argv0 = self.spec.argv[0]
+        path = self.rt.os.which(exe_path(argv0, self.spec.cwd), env.get("PATH"))
+        if path is None:
+            raise OSError(errno.ENOENT, f"executable {argv0!r} not found on the task's PATH at spawn")
+        fd, real = self.rt.os.open_executable(path)
+        try:
+            assert self.spec.exe_check is not None
+            self.spec.exe_check(real)
+            return fd, self.rt.exec_link(fd, os.path.basename(real))
+        except BaseException:
+            self.rt.os.close_fd(fd)
+            raise
 
     def on_spawned(self, transport: asyncio.SubprocessTransport) -> None:
         """The OS started the leader: SPAWNING -> RUNNING (a stop that arrived meanwhile is carried out now)."""
@@ -513,10 +553,9 @@ class ProcessSupervisor:
         )
         self.rt.forget(task.id)
         self.host.task_ended(task)
-        if reason is EndReason.EXITED:
-            # A task owns its tree: children it left behind (even ones that called setsid
-            # and hold no pipe) do not outlive it.  Found off the loop: it scans /proc.
-            self.rt.background(self.rt.reap_strays(self.marker, task.id))
+        # A task owns its tree: children it left behind (even ones that called setsid, left the
+        # environment and hold no pipe) do not outlive it.  Found through its containment, off the loop.
+        self.rt.background(self.rt.reap_strays(self.marker, task.id))
 
     def close_logs(self) -> None:
         self.output.close()

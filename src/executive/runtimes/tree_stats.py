@@ -2,8 +2,7 @@
 
 ``psutil.Process.cpu_percent()`` measures between two calls on the *same* object, so the
 sampler keeps one object per pid (and forgets pids that are gone).  Only the leader and its
-descendants by ppid are counted: the full marker scan of ``ProcessOS.tree`` reads every
-process's environment, too slow to run for every task each second.
+descendants by ppid are counted (``ProcessOS.tree``, the task's containment, is for signals).
 """
 
 from __future__ import annotations

@@ -72,6 +72,7 @@ from executive.service.sessions import SessionService
 from executive.service.task_stats import TaskStatsService
 from executive.service.tasks import BASE_ENV_KEYS, TaskService
 from executive.service.vm import VmService
+from executive.store.records import TaskRow as StoredTaskRow
 from executive.store.sqlite import SqliteStore
 from executive.store.writer import StoreWriter
 from executive.task_records import task_from_row, task_to_row
@@ -129,6 +130,8 @@ class Executive:
         self.programs = ProgramService(self)  # restart policies and the programs file (a layer above tasks)
         self.started_at = time.time()
         self._store: StoreWriter | None = None
+        self._pending_rows: dict[int, StoredTaskRow] = {}  # task rows saved this loop turn, written together
+        self._rows_scheduled = False
         self._housekeeping: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -175,8 +178,14 @@ class Executive:
         await self.processes.shutdown()
         await self.agents.aclose()
         if self._store is not None:
+            self._flush_rows()
             await self._store.flush()
             self._store.close()
+
+    @property
+    def containment(self) -> str:
+        """How every task's processes are found and killed (a cgroup per task, or the daemon as subreaper)."""
+        return self.processes.containment.describe()
 
     @property
     def closed(self) -> bool:
@@ -199,10 +208,20 @@ class Executive:
                 remote.append(task)  # its actor may outlive us: re-attach below (a remote pid is not ours to check)
             elif task.is_live:
                 detail = "the daemon stopped while this task was live"
-                if task.pid and self.processes.os.alive(task.pid, pid_start):
-                    pids = await asyncio.to_thread(self.processes.os.tree, task.pid, self.processes.marker(task.id))
+                leader = task.pid if task.pid and self.processes.os.alive(task.pid, pid_start) else None
+                marker = self.processes.marker(task.id)
+                pids = await asyncio.to_thread(self.processes.os.tree, leader, marker)  # (a cgroup outlives us)
+                if leader is not None:
+                    pids = sorted(set(pids) | {leader})
+                    self.processes.os.signal_group(leader, _signal.SIGKILL)
+                if pids:
                     self.processes.os.signal_all(pids, _signal.SIGKILL)
+                    self.processes.os.kill_unit(marker, pids)
                     detail += "; its orphaned process tree was killed"
+                for _ in range(20):  # killed processes take a moment to leave their cgroup
+                    if self.processes.os.release(marker):
+                        break
+                    await asyncio.sleep(0.05)
                 prev = task.apply(Transition.END)  # every live state has an END edge (kernel/tasks.py)
                 task.end_reason = EndReason.LOST
                 task.end_detail = detail
@@ -222,6 +241,7 @@ class Executive:
         """The store's writer thread (every durable write goes through it)."""
         if self._store is None:
             raise RuntimeError("Executive.open() has not run")
+        self._flush_rows()  # task rows saved earlier reach the store before whatever the caller submits
         return self._store
 
     # ------------------------------------------------------------ TaskHost hooks (the runtimes call these)
@@ -230,12 +250,39 @@ class Executive:
         self.task_service.transition(task, tr, reason=reason, **data)
 
     def persist(self, task: Task, *, pid_start: float | None = None) -> None:
+        """Save the task's row: batched with the other rows saved in this loop turn (one transaction)."""
+        if self._store is None:
+            return
+        row = task_to_row(task, pid_start=pid_start)
+        earlier = self._pending_rows.get(task.id)
+        if earlier is not None and row["pid_start"] is None:
+            row["pid_start"] = earlier["pid_start"]
+        self._pending_rows[task.id] = row
+        if not self._rows_scheduled:
+            self._rows_scheduled = True
+            try:
+                asyncio.get_running_loop().call_soon(self._flush_rows)
+            except RuntimeError:  # no loop running: write now
+                self._flush_rows()
+
+    async def write_ahead(self) -> None:
+        """Wait until every task row saved so far is committed (before a spawn: no process without a row)."""
         if self._store is not None:
-            row = task_to_row(task, pid_start=pid_start)
-            self._store.submit(lambda s: s.save_task(row))
+            self._flush_rows()
+            await self._store.flush()
+
+    def _flush_rows(self) -> None:
+        """Submit the rows saved since the last flush, in one store call (keeps their order with later calls)."""
+        self._rows_scheduled = False
+        if not self._pending_rows or self._store is None:
+            return
+        rows = list(self._pending_rows.values())
+        self._pending_rows = {}
+        self._store.submit(lambda s: s.save_tasks(rows))
 
     def persist_log(self, task_id: int, stream: str, path: str, size: int) -> None:
         if self._store is not None:
+            self._flush_rows()
             self._store.submit(lambda s: s.save_log(task_id, stream, path, size))
 
     def task_ended(self, task: Task) -> None:

@@ -13,20 +13,23 @@ from __future__ import annotations
 import asyncio
 import base64
 import collections
+import functools
 import os
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import structlog
 
-from executive.kernel.errors import BadParamsError, ErrorCode, InvalidTransitionError, LimitError
+from executive.kernel.errors import BadParamsError, ErrorCode, InvalidTransitionError, LimitError, NotAllowedError
 from executive.kernel.tasks import EndReason, Task, TaskKind, TaskState, Transition
+from executive.pipeline.checkpoints import CrashSeam
 from executive.runtimes.output import TaskOutput
 from executive.runtimes.placed import is_remote
 from executive.runtimes.process import STREAMS, ProcessSpec
 from executive.runtimes.ray_placement import parse_placement
+from executive.runtimes.process_os import exe_path
 from executive.service.results import (
     OutputBytes,
     TaskInfo,
@@ -40,7 +43,9 @@ from executive.service.results import (
 if TYPE_CHECKING:  # pragma: no cover
     from executive.service.executive import Executive
 
-__all__ = ["BASE_ENV_KEYS", "TaskService"]
+__all__ = ["BASE_ENV_KEYS", "TASK_CRASH_ENV", "TaskService"]
+
+TASK_CRASH_ENV = "EXECUTIVE_TASK_CRASH_AT"
 
 log = structlog.get_logger("executive")
 
@@ -57,12 +62,17 @@ class TaskService:
         self._running = 0  # tasks holding a running slot (STARTING/RUNNING/PAUSED/STOPPING)
         self._ended: dict[int, asyncio.Event] = {}
         self._spawning: set[asyncio.Future[None]] = set()  # spawns and deferred stops in flight (kept referenced)
+        self._spawns: dict[int, asyncio.Future[None]] = {}  # task id -> its spawn in flight (run() awaits it)
+        # Test seam: EXECUTIVE_TASK_CRASH_AT=write_ahead:N|spawned:N kills the daemon (SIGKILL) right after
+        # the N-th task's row is durable / its process is spawned (tests/api/test_write_ahead.py).
+        self._seam = CrashSeam(os.environ.get(TASK_CRASH_ENV))
 
-    def _background(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _background(self, coro: Coroutine[Any, Any, None]) -> asyncio.Future[None]:
         """Run ``coro`` on the loop, keeping a reference until it is done (the loop holds only weak ones)."""
         fut = asyncio.ensure_future(coro)
         self._spawning.add(fut)
         fut.add_done_callback(self._spawning.discard)
+        return fut
 
     async def settle_background(self, timeout: float = 5.0) -> None:
         """Daemon stop: let spawns and deferred stops in flight finish (cancel any still running after ``timeout``)."""
@@ -189,8 +199,7 @@ class TaskService:
         if not os.path.isdir(cwd):
             raise BadParamsError(f"cwd {cwd!r} is not a directory", data={"cwd": cwd})
         child_env = self._child_env(env)
-        exe = argv[0] if os.sep not in argv[0] or os.path.isabs(argv[0]) else os.path.join(cwd, argv[0])
-        real = self.ex.processes.os.which(exe, child_env.get("PATH"))
+        real = self.ex.processes.os.which(exe_path(argv[0], cwd), child_env.get("PATH"))
         if real is None:
             raise BadParamsError(
                 f"executable {argv[0]!r} not found on the task's PATH; give a full path, or set PATH with env",
@@ -200,6 +209,22 @@ class TaskService:
         if self.ex.allow_list is not None:
             self.ex.allow_list.check(real, argv, env)
         return argv, child_env, cwd
+
+    def _spawn_check(self, argv: list[str], env: dict[str, str] | None) -> Callable[[str], None] | None:
+        """The allow-list check again at spawn, on the file that will run (a queued task's path may change)."""
+        allow = self.ex.allow_list
+        if allow is None:
+            return None
+        client_env = dict(env or {})
+
+        def check(real_exe: str) -> None:
+            try:
+                allow.check(real_exe, argv, client_env)
+            except NotAllowedError as exc:
+                exc.message = f"refused at spawn: {exc.message}"
+                raise
+
+        return check
 
     async def run(
         self,
@@ -286,6 +311,7 @@ class TaskService:
             idle_timeout=idle_timeout,
             quota=q,
             grace=self.ex.limits.kill_grace_s,
+            exe_check=self._spawn_check(argv, env),
         )
         task = self.ex.tasks.create(
             kind=kind,
@@ -325,10 +351,10 @@ class TaskService:
         return _task_row(task)
 
     async def _wait_started(self, task: Task) -> None:
-        for _ in range(200):
-            if task.state is not TaskState.STARTING:
-                return
-            await asyncio.sleep(0.005)
+        """Wait (up to a second) for the spawn of a STARTING task to finish."""
+        spawn = self._spawns.get(task.id)
+        if spawn is not None and task.state is TaskState.STARTING:
+            await asyncio.wait([spawn], timeout=1.0)
 
     def _start_queued(self) -> None:
         while self._queue and self._running < self.ex.limits.max_running and not self.ex.closed:
@@ -337,11 +363,21 @@ class TaskService:
                 continue
             self._running += 1
             self.transition(task, Transition.START, reason="slot_free")
-            self._background(self._spawn(task, spec))
+            spawn = self._background(self._spawn(task, spec))
+            self._spawns[task.id] = spawn
+            spawn.add_done_callback(functools.partial(self._spawned, task.id))
+
+    def _spawned(self, task_id: int, _spawn: asyncio.Future[None]) -> None:
+        self._spawns.pop(task_id, None)
 
     async def _spawn(self, task: Task, spec: ProcessSpec) -> None:
         try:
+            # Write-ahead: the task's row (its id names its containment and marker, all a restart
+            # needs to find and kill its processes) is committed before its process exists.
+            await self.ex.write_ahead()
+            self._seam.after("write_ahead")
             await self.ex.processes.start(task, spec)
+            self._seam.after("spawned")
         except Exception as exc:  # ServerError from the OS, or a bug: the task must still end truthfully
             task.end_reason = EndReason.FAILED
             task.end_detail = getattr(exc, "message", None) or repr(exc)

@@ -40,6 +40,11 @@ class SqliteTasks(SqliteBase):
                     (row["id"], self.encode("task_specs", {"spec": spec})["spec"]),
                 )
 
+    def save_tasks(self, rows: list[TaskRow]) -> None:
+        """Insert or update many task rows in one transaction."""
+        with self.transaction() as c:
+            c.executemany(_UPSERT_TASK, [self.encode("tasks", row) for row in rows])
+
     def load_tasks(self, limit: int = 10000) -> list[TaskRow]:
         rows = self.query(
             "SELECT t.*, s.spec FROM (SELECT * FROM tasks ORDER BY id DESC LIMIT ?) AS t "

@@ -71,6 +71,10 @@ class TaskStore(Protocol):
         """Insert or replace the task (``pid_start`` None keeps the stored one)."""
         ...
 
+    def save_tasks(self, rows: list[TaskRow]) -> None:
+        """:meth:`save_task` for many rows in one transaction (the service batches a loop turn's edges)."""
+        ...
+
     def load_tasks(self, limit: int) -> list[TaskRow]:
         """The newest ``limit`` tasks, oldest first."""
         ...
