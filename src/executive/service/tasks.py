@@ -28,8 +28,8 @@ from executive.pipeline.checkpoints import CrashSeam
 from executive.runtimes.output import TaskOutput
 from executive.runtimes.placed import is_remote
 from executive.runtimes.process import STREAMS, ProcessSpec
-from executive.runtimes.ray_placement import parse_placement
 from executive.runtimes.process_os import exe_path
+from executive.runtimes.ray_placement import parse_placement
 from executive.service.results import (
     OutputBytes,
     TaskInfo,
