@@ -111,7 +111,8 @@ class PlacedRuntime:
         (self.ray if self._remote(task) else self.local).stop(task, reason)
 
     def write_input(self, task: Task, data: bytes, eof: bool) -> None:
-        (self.ray if self._remote(task) else self.local).write_input(task, data, eof)
+        # By placement, not by liveness: input to a remote task that is still being placed waits for it.
+        (self.require_ray() if is_remote(task) else self.local).write_input(task, data, eof)
 
     async def wait_done(self, task_id: int) -> None:
         if self.ray is not None and task_id in self.ray.live:

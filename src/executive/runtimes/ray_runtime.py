@@ -361,6 +361,18 @@ class _RemoteSupervisor:
             lane.runner = asyncio.ensure_future(self._run_lane(lane))
 
     async def _run_lane(self, lane: _Lane) -> None:
+        if lane is self.stdin and not self.placed.is_set():
+            # Input written while the task waits for a node: the actor runs calls on a thread pool, so a
+            # write sent now could overtake ``start``; it is held here until the process is spawned.
+            placed = asyncio.ensure_future(self.placed.wait())
+            done = asyncio.ensure_future(self.done.wait())
+            await asyncio.wait([placed, done], return_when=asyncio.FIRST_COMPLETED)
+            placed.cancel()
+            done.cancel()
+            if self.pump is None:  # it never started (refused, or stopped while placing): the input has no reader
+                lane.items.clear()
+                lane.bytes = 0
+                return
         while lane.items:
             method, args = lane.items.popleft()
             try:
@@ -436,6 +448,7 @@ class RayRuntime:
         self.local = local  # task directories and the log writer are shared with local tasks
         self.cluster = cluster
         self.live: dict[int, _RemoteSupervisor] = {}
+        self.early_input: dict[int, list[tuple[bytes, bool]]] = {}  # input to tasks whose start has not begun
 
     def _actor(self, task: Task, spec: ProcessSpec, *, create: bool) -> Any:
         ray = self.cluster.ray
@@ -491,10 +504,13 @@ class RayRuntime:
             )
 
     async def start(self, task: Task, spec: ProcessSpec) -> None:
+        early = self.early_input.pop(task.id, [])
         make_private_dir(self.local.task_dir(task.id))
         actor = self._actor(task, spec, create=True)
         sup = _RemoteSupervisor(self, task, spec, actor)
         self.live[task.id] = sup
+        for data, eof in early:
+            sup.write_input(data, eof)
         try:
             await sup.start()
         except BaseException:
@@ -548,12 +564,26 @@ class RayRuntime:
         self._sup(task).stop(reason)
 
     def write_input(self, task: Task, data: bytes, eof: bool) -> None:
-        sup = self._sup(task)
-        if not sup.spec.stdin:
+        if not (task.meta.get("remote_spec") or {}).get("stdin"):
             raise InvalidTransitionError(
                 f"task {task.id} has no stdin; start it with stdin=true to write to it", data={"task": task.id}
             )
-        sup.write_input(data, eof)
+        sup = self.live.get(task.id)
+        if sup is not None:
+            sup.write_input(data, eof)
+            return
+        if task.state is not TaskState.STARTING:
+            self._sup(task)  # raises: it has no running remote process
+        # Between the START edge and RayRuntime.start: kept until its supervisor exists (start() hands it over).
+        early = self.early_input.setdefault(task.id, [])
+        held = sum(len(d) for d, _ in early)
+        if held + len(data) > STDIN_QUEUE_BYTES:
+            raise LimitError(
+                f"task {task.id}: {held} bytes of input wait for its node; the limit is {STDIN_QUEUE_BYTES} "
+                "— wait and retry",
+                data={"limit": STDIN_QUEUE_BYTES},
+            )
+        early.append((data, eof))
 
     async def wait_done(self, task_id: int) -> None:
         sup = self.live.get(task_id)
