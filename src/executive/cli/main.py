@@ -14,6 +14,9 @@ from executive.cli import (
     agents as agents_cli,
 )
 from executive.cli import (
+    cluster as cluster_cli,
+)
+from executive.cli import (
     dap as dap_cli,
 )
 from executive.cli import (
@@ -69,6 +72,7 @@ app.command("serve")(serve_cmd.serve)
 tasks.register(app)  # run, ps, logs, pause, resume, cancel, kill, events
 vm_cli.register(app)  # load
 quota_cli.register(app)  # set-quota
+cluster_cli.register(app)  # nodes
 app.command("debug")(debug_cli.debug)
 app.command("dap")(dap_cli.dap)
 app.add_typer(debug_cli.trace_app, name="trace", help="HSX trace buffers: set, export, import (hsx.trace/1).")

@@ -156,6 +156,14 @@ def _fmt_state(t: dict[str, Any]) -> str:
     return {"running": "[cyan]running[/]", "queued": "[dim]queued[/]"}.get(st, st)
 
 
+def _node(t: dict[str, Any]) -> str:
+    """The Ray node of a task (12 hex digits, as `executive nodes` shows it); ``placing`` before it has one."""
+    meta = t.get("meta") or {}
+    if meta.get("node"):
+        return str(meta["node"])[:12]
+    return "placing" if (meta.get("placement") or {}).get("on") == "ray" and t["state"] != "ended" else "-"
+
+
 def ps(
     all_: bool = typer.Option(False, "--all", "-a", help="Include every ended task (default: the last 20)."),
     as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON."),
@@ -170,10 +178,12 @@ def ps(
         print(json.dumps(rows, indent=2))
         return
     wide = console.width >= 100  # PID and STARTED only where they fit
-    cols = ["ID", "NAME", "KIND", "STATE"] + (["PID", "STARTED"] if wide else []) + ["TIME"]
+    remote = any(_node(t) != "-" for t in rows)  # NODE only when some task runs on a Ray cluster
+    cols = ["ID", "NAME", "KIND", "STATE"] + (["NODE"] if remote else []) + (["PID", "STARTED"] if wide else [])
+    cols.append("TIME")
     body = []
     for t in rows:
-        cells = [str(t["id"]), t["name"], t["kind"], _fmt_state(t)]
+        cells = [str(t["id"]), t["name"], t["kind"], _fmt_state(t)] + ([_node(t)] if remote else [])
         if wide:
             cells += [str(t.get("pid") or "-"), _fmt_time(t.get("started"))]
         cells.append(_fmt_duration(t))

@@ -41,7 +41,7 @@ from executive.paths import make_private_dir
 from executive.runtimes.logwriter import HIGH_WATER
 from executive.runtimes.output import STREAMS, TaskOutput
 from executive.runtimes.process import ProcessRuntime, ProcessSpec, TaskHost
-from executive.runtimes.ray_placement import INSTALL_HINT, demand, feasible_nodes
+from executive.runtimes.ray_placement import INSTALL_HINT, PLACING, demand, feasible_nodes
 
 __all__ = ["RayCluster", "RayRuntime"]
 
@@ -62,6 +62,22 @@ def _ray() -> Any:
     except ImportError as exc:
         raise BadParamsError(f"Ray is not installed; {INSTALL_HINT}", code=ErrorCode.INVALID_PARAMS) from exc
     return ray
+
+
+def _named(resources: dict[str, Any]) -> dict[str, float]:
+    """Resources without Ray's implicit ``node:<ip>`` entries."""
+    return {k: float(v) for k, v in resources.items() if not k.startswith("node:")}
+
+
+def _available_per_node(ray: Any) -> dict[str, dict[str, float]]:
+    """Free resources by node id (Ray's developer API, pinned with the extra; {} if it moved)."""
+    try:
+        from ray._private.state import available_resources_per_node
+
+        return dict(available_resources_per_node())  # type: ignore[no-untyped-call]
+    except (ImportError, AttributeError) as exc:
+        log.warning("ray_available_resources_unreadable", error=str(exc))
+        return {}
 
 
 class RayCluster:
@@ -117,17 +133,19 @@ class RayCluster:
         ray = self.ray
 
         def read() -> list[dict[str, Any]]:
+            free = _available_per_node(ray)
             out = []
             for n in ray.nodes():
+                alive = bool(n.get("Alive"))
                 out.append(
                     {
                         "node_id": n["NodeID"],
-                        "alive": bool(n.get("Alive")),
+                        "alive": alive,
+                        "state": "alive" if alive else "dead",
                         "address": n.get("NodeManagerAddress"),
                         "hostname": n.get("NodeManagerHostname"),
-                        "resources": {
-                            k: float(v) for k, v in (n.get("Resources") or {}).items() if not k.startswith("node:")
-                        },
+                        "resources": _named(n.get("Resources") or {}),
+                        "available": _named(free.get(n["NodeID"], {})) if alive else {},
                     }
                 )
             return out
@@ -597,7 +615,7 @@ class RayRuntime:
     def node_tasks(self) -> dict[str, list[int]]:
         out: dict[str, list[int]] = {}
         for tid, sup in self.live.items():
-            out.setdefault(sup.task.meta.get("node") or "(placing)", []).append(tid)
+            out.setdefault(sup.task.meta.get("node") or PLACING, []).append(tid)
         return out
 
     async def detach(self) -> None:

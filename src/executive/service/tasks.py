@@ -105,6 +105,8 @@ class TaskService:
             "name": task.name,
             "kind": task.kind.value,
         }
+        if "node" in task.meta:  # every state change of a task on a Ray node says which node
+            payload["node"] = task.meta["node"]
         payload.update(data)
         self.ex.bus.publish("task_state", task.id, payload)
         self.ex.persist(task)
