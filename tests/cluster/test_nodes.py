@@ -9,7 +9,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from executive.api.client import Client
+import pytest
+
+from executive.api.client import Client, RpcError
 from executive.api.server import ServeOptions, serve
 
 from .conftest import Cluster, node_of
@@ -116,3 +118,62 @@ async def test_ps_shows_no_node_column_without_remote_tasks(node_b: Cluster, tmp
         await client.call("task.wait", task=t["id"], timeout=30)
         r = await e2e.run_cli(home, "ps")
         assert r.rc == 0 and "NODE" not in r.out and "true" in r.out
+
+
+async def test_run_on_ray_places_by_resources_or_node_prefix_and_refuses_bad_placements(
+    node_b: Cluster, tmp_path: Path, e2e: Any
+) -> None:
+    home = tmp_path / "home"
+    async with served(home, node_b.address) as (client, _):
+        b = node_of((await client.call("cluster.nodes"))["nodes"], "node_b")
+        r = await e2e.run_cli(home, "run", "--on", "ray", "--resources", '{"node_b": 1}', "--", "sh", "-c", "echo hi")
+        assert (r.rc, r.out) == (0, "hi\n"), r.err
+        r = await e2e.run_cli(home, "run", "--on", "ray", "--node", b[:10], "--", "sh", "-c", "exit 4")
+        assert r.rc == 4, r.err
+        rows = await client.call("task.list")
+        assert [t["meta"]["node"] for t in rows] == [b, b]
+        assert rows[1]["meta"]["placement"] == {"on": "ray", "resources": {}, "node": b}
+
+        bad = [
+            (["--on", "ray", "--resources", "{CPU: 1"], 2, "--resources is not JSON"),
+            (["--on", "ray", "--resources", "[1]"], 2, "must be a JSON object"),
+            (["--on", "ray", "--resources", '{"CPU": -1}'], 2, "placement.resources.CPU must be a number >= 0"),
+            (["--on", "ray", "--resources", '{"gpu_box": 1}'], 2, "no alive Ray node can ever satisfy"),
+            (["--on", "ray", "--node", "xyz"], 2, "hex digits"),
+            (["--on", "ray", "--node", "0" * 56], 2, "no Ray node"),
+            (["--on", "ray", "--node", "fffffffffff0"], 2, "no node of the cluster"),
+            (["--resources", '{"CPU": 1}'], 2, "need --on ray"),
+            (["--on", "moon"], 2, "--on must be local or ray"),
+        ]
+        for args, rc, says in bad:
+            r = await e2e.run_cli(home, "run", *args, "--", "true")
+            assert r.rc == rc and says in r.err and "Traceback" not in r.err, (args, r.rc, r.err)
+        assert len(await client.call("task.list")) == 2  # nothing was created by a refused placement
+
+
+async def test_agent_run_with_a_placement_runs_the_cli_on_that_node(node_b: Cluster, tmp_path: Path, e2e: Any) -> None:
+    home = tmp_path / "home"
+    work = tmp_path / "work"
+    work.mkdir()
+    async with served(home, node_b.address) as (client, _):
+        b = node_of((await client.call("cluster.nodes"))["nodes"], "node_b")
+        script = 'echo "$1" > said.txt; echo done'
+        task = await client.call(
+            "agent.run", agent="command", bin="sh", args=["-c", script, "agent"], prompt="hello",
+            cwd=str(work), placement=ON_B,
+        )  # fmt: skip
+        end = await client.call("task.wait", task=task["id"], timeout=60)
+        assert end["kind"] == "agent" and end["exit_code"] == 0 and end["meta"]["node"] == b
+        assert (work / "said.txt").read_text() == "hello\n"
+        with pytest.raises(RpcError, match="worktree=true needs the agent to run here"):
+            await client.call(
+                "agent.run", agent="command", bin="sh", prompt="x", cwd=str(work), placement=ON_B, worktree=True
+            )
+        with pytest.raises(RpcError, match=r'placement\.on must be "local" or "ray"'):
+            await client.call("agent.run", agent="command", bin="sh", prompt="x", cwd=str(work), placement={"on": "x"})
+        args = ["-a", "command", "--bin", "sh", "--arg=-c", f"--arg={script}", "--arg=agent", "--cwd", str(work)]
+        r = await e2e.run_cli(home, "agent", "run", *args, "--on", "ray", "--node", b[:12], "again")
+        assert r.rc == 0, r.err
+        assert (work / "said.txt").read_text() == "again\n"
+        rows = [t for t in await client.call("task.list") if t["kind"] == "agent"]
+        assert [t["meta"].get("node") for t in rows] == [b, b]

@@ -7,9 +7,20 @@ from typing import Any
 
 import typer
 
-from executive.cli._common import EXIT_ERROR, console, fail, fitted_table, run_client
+from executive.api.client import Client
+from executive.cli._common import EXIT_ERROR, EXIT_USAGE, console, fail, fitted_table, run_client
 
-__all__ = ["nodes", "register"]
+NODE_ID_HEX = 56  # a Ray node id: 28 bytes in hex
+
+__all__ = [
+    "node_option",
+    "nodes",
+    "on_option",
+    "placement_option",
+    "register",
+    "resolve_node",
+    "resources_option",
+]
 
 
 def _amount(name: str, value: float) -> str:
@@ -49,6 +60,75 @@ def nodes(as_json: bool = typer.Option(False, "--json", help="Print the reply of
     if reply["placing"]:
         waiting = " ".join(str(t) for t in reply["placing"])
         console.print(f"waiting for a node: {waiting} (see `executive ps`)")
+
+
+def on_option() -> Any:
+    return typer.Option("local", "--on", help="Where it runs: local, or ray (a daemon started with --ray).")
+
+
+def resources_option() -> Any:
+    return typer.Option(
+        None,
+        "--resources",
+        help='With --on ray: what a node must have free, as JSON, e.g. \'{"CPU": 2, "gpu_box": 1}\'.',
+    )
+
+
+def node_option() -> Any:
+    return typer.Option(
+        None, "--node", help="With --on ray: run on this node (its id, or a unique prefix from `executive nodes`)."
+    )
+
+
+def placement_option(on: str, resources: str | None, node: str | None) -> dict[str, Any] | None:
+    """The ``placement`` of ``--on/--resources/--node`` (None: here); a usage error says what was wrong.
+
+    The daemon checks the rest (names, amounts, that some node could ever hold it) with the same messages
+    as over the wire.
+    """
+    if on not in ("local", "ray"):
+        raise fail(f"--on must be local or ray, got {on!r}", EXIT_USAGE)
+    if on == "local":
+        if resources is not None or node is not None:
+            raise fail("--resources and --node need --on ray", EXIT_USAGE)
+        return None
+    out: dict[str, Any] = {"on": "ray"}
+    if resources is not None:
+        try:
+            parsed = json.loads(resources)
+        except ValueError as exc:
+            raise fail(
+                f'--resources is not JSON ({exc}); write e.g. \'{{"CPU": 2, "gpu_box": 1}}\'', EXIT_USAGE
+            ) from None
+        if not isinstance(parsed, dict):
+            raise fail(
+                f'--resources must be a JSON object of names to amounts, e.g. {{"CPU": 2}}; got {resources}', EXIT_USAGE
+            )
+        out["resources"] = parsed
+    if node is not None:
+        node = node.strip().lower()
+        if not node or any(c not in "0123456789abcdef" for c in node) or len(node) > NODE_ID_HEX:
+            raise fail(
+                f"--node must be a node id or a prefix of one (hex digits, see `executive nodes`), got {node!r}",
+                EXIT_USAGE,
+            )
+        out["node"] = node
+    return out
+
+
+async def resolve_node(client: Client, placement: dict[str, Any]) -> dict[str, Any]:
+    """Expand a node id prefix (as `executive nodes` prints it) to the one node id it names."""
+    prefix = placement.get("node")
+    if prefix is None or len(prefix) == NODE_ID_HEX:
+        return placement
+    reply = await client.call("cluster.nodes")
+    if reply["address"] is None:
+        raise fail(reply["detail"], EXIT_ERROR)
+    ids = [n["node_id"] for n in reply["nodes"] if n["node_id"].startswith(prefix)]
+    if len(ids) != 1:
+        what = "no node" if not ids else f"{len(ids)} nodes"
+        raise fail(f"--node {prefix}: {what} of the cluster start so; `executive nodes` lists them", EXIT_USAGE)
+    return {**placement, "node": ids[0]}
 
 
 def register(app: typer.Typer) -> None:

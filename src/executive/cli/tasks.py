@@ -25,6 +25,7 @@ from executive.cli._common import (
     write_out,
 )
 from executive.cli._follow import OutputFollower
+from executive.cli.cluster import node_option, on_option, placement_option, resolve_node, resources_option
 from executive.cli.quota import parse_size, print_notice
 
 
@@ -58,8 +59,12 @@ def run(
     quota: str | None = typer.Option(
         None, "--quota", help="Log quota (stdout+stderr in all), e.g. 4G; default the daemon's (1G)."
     ),
+    on: str = on_option(),
+    resources: str | None = resources_option(),
+    node: str | None = node_option(),
 ) -> None:
     """Run CMD as a supervised task; stream its output; exit with its exit code.  Ctrl-C cancels it."""
+    placement = placement_option(on, resources, node)
     env_map: dict[str, str] = {}
     for item in env:
         if "=" not in item or item.startswith("="):
@@ -81,6 +86,8 @@ def run(
                 params[k] = v
         if env_map:
             params["env"] = env_map
+        if placement is not None:
+            params["placement"] = await resolve_node(client, placement)
         task = await client.call("task.run", **params)
         tid = task["id"]
         if detach:
