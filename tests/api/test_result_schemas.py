@@ -127,6 +127,8 @@ async def _core(call: Checked) -> None:
     await call("session.evict", session=other["id"], reason="schemas")
     session = await call("session.open", client="schemas")
     await call("daemon.health")
+    off = await call("cluster.nodes")  # this daemon is not on a Ray cluster: no nodes, and how to join one
+    assert off["address"] is None and off["nodes"] == [] and "--ray" in off["detail"]
     sub = await call("events.subscribe", types=["task_state"])
     await call("events.ack", subscription=sub["subscription"], seq=0)
     reader = [sys.executable, "-c", "import sys; sys.stdin.read()"]

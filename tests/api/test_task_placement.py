@@ -41,3 +41,11 @@ async def test_a_local_placement_runs_here(client: Any) -> None:
     row = await client.call("task.run", argv=["echo", "hi"], placement={"on": "local"})
     end = await client.call("task.wait", task=row["id"], timeout=30)
     assert end["exit_code"] == 0 and "placement" not in end["meta"]
+
+
+async def test_cluster_nodes_off_a_cluster_lists_none_and_says_how_to_join(client: Any, daemon: Any, e2e: Any) -> None:
+    reply = await client.call("cluster.nodes")
+    assert reply == {"address": None, "nodes": [], "placing": [], "detail": reply["detail"]}
+    assert "executive serve --ray ADDRESS" in reply["detail"]
+    r = await e2e.run_cli(daemon.home, "nodes")
+    assert r.rc == 1 and "not on a Ray cluster" in r.err and "--ray" in r.err

@@ -1,9 +1,10 @@
-"""Shared helpers of the cluster tests: an in-process daemon that is a Ray driver."""
-
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import time
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,65 @@ from executive.service import Executive
 
 async def open_ex(home: Path, address: str, **kw: Any) -> Executive:
     return await Executive.open(home, ray_address=address, **kw)
+
+
+@contextlib.asynccontextmanager
+async def daemon(home: Path, address: str, **kw: Any) -> AsyncIterator[Executive]:
+    """A daemon on the cluster whose remote tasks are killed when the block ends, whatever happened in it.
+
+    ``aclose`` alone *detaches* remote tasks (their actors outlive the daemon, by design), so a
+    test that failed half-way would leave a detached actor holding node_b's CPU for every later test.
+    """
+    ex = await open_ex(home, address, **kw)
+    try:
+        yield ex
+    finally:
+        ids = [t["id"] for t in ex.task_list()]
+        try:
+            await kill_remote_tasks(ex)
+        finally:
+            await ex.aclose()
+            reap_actors(ex.processes.instance, ids)
+
+
+async def kill_remote_tasks(ex: Executive) -> None:
+    """Kill every live task of ``ex`` and wait (bounded) for each to end."""
+    live = [t["id"] for t in ex.task_list() if t["state"] != "ended"]
+    for tid in live:
+        with contextlib.suppress(Exception):  # it may have ended in between, or still be placing
+            ex.task_kill(tid)
+    for tid in live:
+        with contextlib.suppress(Exception):
+            await ex.task_wait(tid, timeout=30)
+
+
+def reap_actors(instance: str, task_ids: Sequence[int] = ()) -> list[str]:
+    """Kill the detached actors a daemon on ``instance`` left behind, and what carries the markers of ``task_ids``.
+
+    The test's last line of defence: the nodes are this machine, so the processes a killed node
+    left behind (on a real dead node there are none) are found by marker like local ones.
+    """
+    import ray
+
+    from executive.runtimes.process_os import ProcessOS
+
+    killed: list[str] = []
+    prefix = f"executive:{instance}:"
+    named = ray.util.list_named_actors(all_namespaces=True) if ray.is_initialized() else []
+    for entry in named:
+        name = entry["name"] if isinstance(entry, dict) else entry
+        if not name.startswith(prefix):
+            continue
+        with contextlib.suppress(Exception):
+            actor = ray.get_actor(name, namespace="executive")
+            with contextlib.suppress(Exception):
+                ray.get(actor.kill.remote(), timeout=10)  # its process tree first: ray.kill ends only the actor
+            ray.kill(actor)
+            killed.append(name)
+    pos = ProcessOS()
+    for tid in task_ids:
+        pos.signal_all(pos.tree(None, f"{instance}:{tid}"), signal.SIGKILL)  # ProcessRuntime.marker
+    return killed
 
 
 async def until(pred: Any, timeout: float = 60.0, what: str = "condition") -> None:

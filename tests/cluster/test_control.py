@@ -9,7 +9,7 @@ import psutil
 from executive.runtimes.process_os import ProcessOS
 
 from .conftest import Cluster
-from .helpers import ON_B, log_bytes, open_ex, until
+from .helpers import ON_B, daemon, log_bytes, until
 
 # The grandchild leaves the task's session (setsid) and ignores SIGTERM: only the tree walk by marker finds it.
 TREE = "setsid sh -c 'trap \"\" TERM; while :; do echo tick; sleep 0.05; done' & wait"
@@ -30,8 +30,7 @@ def _states(marker: str) -> set[str]:
 
 
 async def test_pause_resume_cancel_reach_a_remote_setsid_grandchild(node_b: Cluster, tmp_path: Path) -> None:
-    ex = await open_ex(tmp_path, node_b.address)
-    try:
+    async with daemon(tmp_path, node_b.address) as ex:
         t = await ex.task_run(["sh", "-c", TREE], placement=ON_B)
         tid = t["id"]
         marker = ex.processes.marker(tid)
@@ -49,13 +48,10 @@ async def test_pause_resume_cancel_reach_a_remote_setsid_grandchild(node_b: Clus
         await until(lambda: not _marked(marker), what="the whole tree gone")
         size = ex.task_info(tid)["output_bytes"]["stdout"]
         assert size == len(log_bytes(tmp_path, tid)) > 0
-    finally:
-        await ex.aclose()
 
 
 async def test_kill_and_timeout_end_the_remote_tree(node_b: Cluster, tmp_path: Path) -> None:
-    ex = await open_ex(tmp_path, node_b.address)
-    try:
+    async with daemon(tmp_path, node_b.address) as ex:
         a = await ex.task_run(["sh", "-c", TREE], placement=ON_B)
         b = await ex.task_run(["sh", "-c", TREE], placement={"on": "ray"}, timeout=1.5)
         await until(lambda: b"tick" in log_bytes(tmp_path, a["id"]), what="first output")
@@ -64,5 +60,3 @@ async def test_kill_and_timeout_end_the_remote_tree(node_b: Cluster, tmp_path: P
         assert (await ex.task_wait(b["id"], timeout=60))["end_reason"] == "timed_out"
         for tid in (a["id"], b["id"]):
             await until(lambda tid=tid: not _marked(ex.processes.marker(tid)), what="tree gone")
-    finally:
-        await ex.aclose()

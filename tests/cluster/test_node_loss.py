@@ -1,22 +1,22 @@
-"""A node dying mid-stream ends its task as node_lost with the partial log kept."""
+"""A node dying mid-stream ends its task as node_lost with the partial log kept.
+
+(What the killed raylet left of the task on this machine is killed by ``daemon``'s cleanup.)
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .conftest import Cluster, kill_marked
-from .helpers import ON_B, log_bytes, open_ex, until
+from .conftest import Cluster
+from .helpers import ON_B, daemon, log_bytes, until
 
 
 async def test_killing_node_b_ends_its_task_node_lost_with_its_partial_log(node_b: Cluster, tmp_path: Path) -> None:
-    ex = await open_ex(tmp_path, node_b.address)
-    marker = ""
-    try:
+    async with daemon(tmp_path, node_b.address) as ex:
         t = await ex.task_run(
             ["sh", "-c", "i=0; while :; do i=$((i+1)); echo line $i; sleep 0.01; done"], placement=ON_B
         )
         tid = t["id"]
-        marker = ex.processes.marker(tid)
         await until(lambda: log_bytes(tmp_path, tid).count(b"\n") >= 20, what="some output")
         local = await ex.task_run(["sleep", "0.2"])
         for p in node_b.node_b_processes():
@@ -35,7 +35,3 @@ async def test_killing_node_b_ends_its_task_node_lost_with_its_partial_log(node_
         assert (await ex.task_wait(local["id"], timeout=30))["exit_code"] == 0  # local work goes on
         nxt = await ex.task_run(["echo", "after"])
         assert (await ex.task_wait(nxt["id"], timeout=30))["exit_code"] == 0
-    finally:
-        await ex.aclose()
-        if marker:
-            kill_marked(marker)  # on a real dead node nothing of it is left; here its processes outlive the raylet

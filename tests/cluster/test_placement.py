@@ -10,14 +10,13 @@ from executive.kernel.errors import BadParamsError
 from executive.service import Executive
 
 from .conftest import Cluster, node_of
-from .helpers import ON_B, log_bytes, open_ex
+from .helpers import ON_B, daemon, log_bytes, open_ex
 
 
 async def test_a_task_placed_by_resource_lands_on_node_b_and_events_carry_the_node(
     node_b: Cluster, tmp_path: Path
 ) -> None:
-    ex = await open_ex(tmp_path, node_b.address)
-    try:
+    async with daemon(tmp_path, node_b.address) as ex:
         nodes = await ex.cluster_nodes()
         b = node_of(nodes, "node_b")
         sub = ex.subscribe(types=["task_state"])
@@ -32,20 +31,15 @@ async def test_a_task_placed_by_resource_lands_on_node_b_and_events_carry_the_no
         ended = next(e for e in events if e.data["to"] == "ended")
         assert running.data["node"] == b and ended.data["node"] == b
         assert [row["meta"].get("node") for row in ex.task_list() if row["id"] == t["id"]] == [b]
-    finally:
-        await ex.aclose()
 
 
 async def test_a_task_pinned_to_a_node_id_runs_there(node_b: Cluster, tmp_path: Path) -> None:
-    ex = await open_ex(tmp_path, node_b.address)
-    try:
+    async with daemon(tmp_path, node_b.address) as ex:
         nodes = await ex.cluster_nodes()
         head = next(n["node_id"] for n in nodes if n["alive"] and "node_b" not in n["resources"])
         t = await ex.task_run(["true"], placement={"on": "ray", "node": head})
         end = await ex.task_wait(t["id"], timeout=60)
         assert end["meta"]["node"] == head and end["exit_code"] == 0
-    finally:
-        await ex.aclose()
 
 
 @pytest.mark.parametrize(
@@ -63,16 +57,13 @@ async def test_a_task_pinned_to_a_node_id_runs_there(node_b: Cluster, tmp_path: 
 async def test_bad_placements_are_refused_and_create_no_task(
     ray_cluster: Cluster, tmp_path: Path, placement: dict, message: str
 ) -> None:
-    ex = await open_ex(tmp_path, ray_cluster.address)
-    try:
+    async with daemon(tmp_path, ray_cluster.address) as ex:
         before = len(ex.task_list())
         with pytest.raises(BadParamsError, match=message):
             await ex.task_run(["true"], placement=placement)
         assert len(ex.task_list()) == before
         local = await ex.task_run(["echo", "local"])  # the daemon keeps serving local work
         assert (await ex.task_wait(local["id"], timeout=30))["exit_code"] == 0
-    finally:
-        await ex.aclose()
 
 
 async def test_a_daemon_without_ray_says_how_to_join_a_cluster(tmp_path: Path) -> None:

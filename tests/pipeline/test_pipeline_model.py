@@ -222,3 +222,42 @@ def test_deeply_nested_yaml_is_a_clear_error(depth: int) -> None:
     text = "name: x\nphases: " + "[" * depth + "]" * depth + "\n"
     with pytest.raises(PipelineInvalidError, match="nest"):
         parse_pipeline(text, dataclasses.replace(DEFAULT_LIMITS, pipeline_file_bytes=1 << 20))
+
+
+@pytest.mark.parametrize(
+    ("placement", "says"),
+    [
+        ("{on: moon}", 'placement.on must be "local" or "ray"'),
+        ("{on: ray, resources: {CPU: -2}}", "placement.resources.CPU must be a number >= 0"),
+        ("{on: ray, node: n1}", "placement.node must be a Ray node id"),
+    ],
+)
+def test_a_malformed_step_placement_names_the_step_and_what_is_wrong(placement: str, says: str) -> None:
+    text = f"""
+name: x
+phases:
+  - name: build
+    steps:
+      - {{name: s, command: [true], placement: {placement}}}
+    checks:
+      - {{name: c, kind: files_exist, paths: [a], owners: [s]}}
+"""
+    with pytest.raises(PipelineInvalidError) as err:
+        parse_pipeline(text, source="p.yaml")
+    assert "phases[0].steps[0].placement" in str(err.value) and says in str(err.value)
+
+
+def test_a_step_placement_is_normalized_and_local_is_no_placement() -> None:
+    text = """
+name: x
+phases:
+  - name: build
+    steps:
+      - {name: r, command: [true], placement: {on: ray, resources: {node_b: 1}}}
+      - {name: l, command: [true], placement: {on: local}}
+    checks:
+      - {name: c, kind: files_exist, paths: [a], owners: [r, l]}
+"""
+    steps = parse_pipeline(text).phases[0].steps
+    assert steps[0].placement == {"on": "ray", "resources": {"node_b": 1.0}}
+    assert steps[1].placement is None

@@ -57,6 +57,7 @@ from executive.agents.states import FIX_RUN_TABLE, FixRunEvent, FixRunState
 from executive.agents.testresults import count_failures, count_passed
 from executive.kernel.errors import BadParamsError, ExecutiveError, LimitError
 from executive.kernel.transitions import next_state
+from executive.runtimes.ray_placement import parse_placement
 from executive.store.interface import FixStore
 from executive.store.records import FixAttemptRow, FixRunRow, FixStatisticsRows
 
@@ -87,6 +88,7 @@ class FixParams:
     commit: bool = False
     permissions: str | None = "edit"  # the agent edits inside its mirror of the workspace, nothing else
     agent_idle_timeout: float | None = None  # None: the daemon's default; 0: never
+    placement: dict[str, Any] | None = None  # where each agent run goes (task.run's); the tests run here
 
 
 @dataclasses.dataclass(slots=True)
@@ -228,6 +230,7 @@ class FixLoops:
             raise LimitError(
                 f"{lim.max_fix_runs} fix loops are running; wait for one to end", data={"limit": lim.max_fix_runs}
             )
+        p.placement = parse_placement(p.placement)  # malformed: refused before the loop starts
         p.cwd = os.path.abspath(p.cwd)
         workspace = await self.agents.git.toplevel(p.cwd)
         await self.agents.git.head(workspace)
@@ -446,6 +449,7 @@ class FixLoops:
                 timeout=p.agent_timeout,
                 session_id=session_id,
                 idle_timeout=p.agent_idle_timeout,
+                placement=p.placement,
             )
             tid = int(task["id"])
             self._live_tasks.setdefault(run_id, set()).add(tid)

@@ -45,6 +45,7 @@ class TaskSurface(Protocol):
         session_id: str | None = None,
         kind: TaskKind = TaskKind.PROCESS,
         meta: dict[str, Any] | None = None,
+        placement: dict[str, Any] | None = None,
     ) -> Mapping[str, Any]: ...
 
     async def task_wait(self, ref: int | str, *, timeout: float | None = None) -> Mapping[str, Any]: ...

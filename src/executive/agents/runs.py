@@ -69,6 +69,7 @@ from executive.kernel.errors import (
 )
 from executive.kernel.tasks import TaskKind, TaskState
 from executive.kernel.transitions import next_state
+from executive.runtimes.ray_placement import parse_placement
 from executive.store.records import AgentRunRow
 
 __all__ = ["AgentRuns"]
@@ -217,11 +218,13 @@ class AgentRuns:
         timeout: float | None = None,
         session_id: str | None = None,
         idle_timeout: float | None = None,
+        placement: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Start an agent run; returns the task row plus ``agent`` and ``worktree``.
 
         ``idle_timeout``: seconds without progress before the run is stopped (None: the
-        ``agent_idle_timeout_s`` limit; 0: never).
+        ``agent_idle_timeout_s`` limit; 0: never).  ``placement`` (task.run's) runs the CLI on a
+        Ray node: the CLI and ``cwd`` are then the node's (its PATH, its files), as with any remote task.
 
         Raises:
             AgentUnknownError, AgentNotUsableError, BadParamsError, NotARepositoryError (``worktree``
@@ -242,9 +245,12 @@ class AgentRuns:
         if not req.prompt.strip():
             raise BadParamsError("the prompt is empty; say what the agent should do")
         req.cwd = os.path.abspath(req.cwd)
-        if not os.path.isdir(req.cwd):
+        placement = parse_placement(placement)  # malformed: refused before anything is created
+        remote = placement is not None
+        if not remote and not os.path.isdir(req.cwd):
             raise BadParamsError(f"cwd {req.cwd!r} is not a directory", data={"cwd": req.cwd})
-        exe = adapter.resolve_bin(req.bin, os.environ.get("PATH"))
+        # On a Ray node the CLI is found on the node's PATH (the node reports a missing one as a failed start).
+        exe = (req.bin or adapter.default_bin) if remote else adapter.resolve_bin(req.bin, os.environ.get("PATH"))
         if exe is None:
             raise AgentNotUsableError(
                 f"{req.bin or adapter.default_bin!r} not found; install {adapter.name} or pass --bin PATH "
@@ -258,11 +264,15 @@ class AgentRuns:
         cwd = req.cwd
         pre_tree: str | None = None
         repo: Path | None = None
+        if worktree and remote:
+            raise BadParamsError("worktree=true needs the agent to run here: a Ray node has its own file system")
         if worktree:
             wt = await self.worktrees.create(req.cwd, purpose="agent", branch=True)
             cwd = wt.path
         try:
             try:
+                if not os.path.isdir(cwd):  # a Ray node's directory this machine does not share
+                    raise NotARepositoryError(f"{cwd} is not on this machine")
                 repo = await self.git.toplevel(cwd)
                 pre_tree = await self.git.tree_of(Path(cwd), "HEAD") if wt else await self.git.snapshot_tree(repo)
             except NotARepositoryError:
@@ -278,6 +288,7 @@ class AgentRuns:
                 session_id=session_id,
                 kind=TaskKind.AGENT,
                 meta=meta,
+                placement=placement,
             )
         except BaseException:
             if wt is not None:

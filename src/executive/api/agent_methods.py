@@ -68,6 +68,9 @@ class AgentRun(_P):
     idle_timeout: float | None = Field(
         None, ge=0, description="seconds without progress before it is stopped; 0: never"
     )
+    placement: dict[str, Any] | None = Field(
+        None, description='where the agent CLI runs: {"on": "ray", "resources": {...}, "node": ID} (daemon on --ray)'
+    )
 
 
 async def _agent_run(ctx: Any, p: AgentRun) -> results.AgentStarted:
@@ -96,6 +99,7 @@ async def _agent_run(ctx: Any, p: AgentRun) -> results.AgentStarted:
         timeout=p.timeout,
         session_id=_touch(ctx),
         idle_timeout=p.idle_timeout,
+        placement=p.placement,
     )
 
 
@@ -227,6 +231,10 @@ class FixStart(_P):
     agent_idle_timeout: float | None = Field(None, ge=0, description="0: never stop a silent agent")
     permissions: str = Field("edit", max_length=64, description="read-only | edit | full, mapped per CLI")
     commit: bool = Field(False, description="commit each fix that makes the tests pass (only its paths)")
+    placement: dict[str, Any] | None = Field(
+        None,
+        description="where each agent run goes, like agent.run's (the tests run here; the node shares the workspace)",
+    )
 
 
 class FixRef(_P):
@@ -257,6 +265,7 @@ async def _fix_start(ctx: Any, p: FixStart) -> results.FixRun:
         commit=p.commit,
         permissions=p.permissions,
         agent_idle_timeout=p.agent_idle_timeout,
+        placement=p.placement,
     )
     return await _svc(ctx).fix_start(params, session_id=_touch(ctx))
 

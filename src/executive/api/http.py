@@ -9,6 +9,7 @@ from fastapi import FastAPI, WebSocket
 from executive import __version__
 from executive.api.agent_methods import agent_methods
 from executive.api.ccx import CcxEndpoint, serve_ccx_socket
+from executive.api.cluster_methods import cluster_methods
 from executive.api.dashboard_methods import dashboard_methods
 from executive.api.debug_methods import debug_methods
 from executive.api.mcp import mount_mcp_http
@@ -33,6 +34,7 @@ def build_dispatcher(service: Executive, extra_methods: list[Method] | None = No
     methods += debug_methods()
     methods += dashboard_methods()
     methods += program_methods()
+    methods += cluster_methods()
     methods += extra_methods or []
     dispatcher = Dispatcher(methods, max_batch=service.limits.max_batch)
     dispatcher.methods["rpc.discover"] = Method(

@@ -24,6 +24,7 @@ from executive.cli._common import (
     run_client,
     task_ref,
 )
+from executive.cli.cluster import node_option, on_option, placement_option, resolve_node, resources_option
 
 app = typer.Typer(
     help="Run coding agents (Claude Code, Codex, Aider, any command) as supervised tasks.", no_args_is_help=True
@@ -157,8 +158,12 @@ def run(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print each normalized event as a JSON line."),
     detach: bool = typer.Option(False, "--detach", "-d", help="Print the task id and return at once."),
+    on: str = on_option(),
+    resources: str | None = resources_option(),
+    node: str | None = node_option(),
 ) -> None:
     """Run an agent and stream its normalized events; exits 1 when the run failed.  Ctrl-C cancels it."""
+    placement = placement_option(on, resources, node)
     params: dict[str, Any] = {
         "agent": agent,
         "prompt": prompt,
@@ -190,6 +195,8 @@ def run(
 
     async def go(client: Client) -> int:
         cursor = (await client.call("daemon.health"))["last_seq"]
+        if placement is not None:
+            params["placement"] = await resolve_node(client, placement)
         task = await client.call("agent.run", **params)
         tid = task["id"]
         if detach:

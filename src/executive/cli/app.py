@@ -64,6 +64,7 @@ _LAZY: dict[str, tuple[str, Callable[[typer.Typer, str, ModuleType], None]]] = {
     "fix": ("executive.cli.fix", _command("fix")),
     "mcp": ("executive.cli.mcp", _command("mcp")),
     "set-quota": ("executive.cli.quota", _command("set_quota")),
+    "nodes": ("executive.cli.cluster", _command("nodes")),
     "restart": ("executive.cli.programs", _command("restart")),
     "reload": ("executive.cli.programs", _command("reload")),
     "programs": ("executive.cli.programs", _group("programs_app", "Programs kept running: list, start, stop.")),

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from executive.api.client import Client
 from executive.cli._common import EXIT_ERROR, EXIT_USAGE, InterruptRequests, console, fail, run_client
+from executive.cli.cluster import node_option, on_option, placement_option, resolve_node, resources_option
 
 _OUTCOME_COLOUR = {"kept": "green", "rolled_back": "yellow", "not_reproduced": "yellow"}
 
@@ -94,6 +95,9 @@ def fix(
     commit: bool = typer.Option(False, "--commit", help="Commit the fix that makes the tests pass (only its paths)."),
     stats: bool = typer.Option(False, "--stats", help="Summarise every fix run: attempts, outcomes, success rate."),
     as_json: bool = typer.Option(False, "--json"),
+    on: str = on_option(),
+    resources: str | None = resources_option(),
+    node: str | None = node_option(),
 ) -> None:
     """Run the tests; on failure hand the output to an agent; apply its patch; keep it if failures went down,
     else roll back."""
@@ -106,6 +110,7 @@ def fix(
         return
     if not test_cmd or not agent:
         raise fail("--test-cmd and --agent are required (or use --stats)", EXIT_USAGE)
+    placement = placement_option(on, resources, node)  # the agent runs go there; the tests run here
     env_map = {}
     for item in env:
         if "=" not in item:
@@ -132,6 +137,8 @@ def fix(
 
     async def go(client: Client) -> int:
         cursor = (await client.call("daemon.health"))["last_seq"]
+        if placement is not None:
+            params["placement"] = await resolve_node(client, placement)
         run = await client.call("agent.fix", **params)
         rid = run["id"]
         if not as_json:

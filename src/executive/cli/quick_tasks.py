@@ -73,6 +73,14 @@ def _task_state(t: dict[str, Any]) -> tuple[str, str]:
     return (st, {"running": "cyan", "queued": "dim"}.get(st, ""))
 
 
+def _node(t: dict[str, Any]) -> str:
+    """The Ray node of a task (12 hex digits, as `executive nodes` shows it); ``placing`` before it has one."""
+    meta = t.get("meta") or {}
+    if meta.get("node"):
+        return str(meta["node"])[:12]
+    return "placing" if (meta.get("placement") or {}).get("on") == "ray" and t["state"] != "ended" else "-"
+
+
 def _command(t: dict[str, Any]) -> str:
     return " ".join(t.get("argv") or []) or (t.get("image") or "")
 
@@ -114,11 +122,13 @@ def _stats(client: Any, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]
 
 def _table(rows: list[dict[str, Any]], stats: dict[str, dict[str, Any]], width: int | None) -> list[str]:
     wide = width is None or width >= 100  # PID and STARTED only where they fit
-    cols = ["ID", "NAME", "KIND", "STATE"] + (["PID", "STARTED"] if wide else []) + ["TIME", "CPU%", "RSS", "COMMAND"]
+    remote = any(_node(t) != "-" for t in rows)  # NODE only when some task runs on a Ray cluster
+    cols = ["ID", "NAME", "KIND", "STATE"] + (["NODE"] if remote else []) + (["PID", "STARTED"] if wide else [])
+    cols += ["TIME", "CPU%", "RSS", "COMMAND"]
     body: list[list[Cell]] = []
     for t in rows:
         s = stats.get(str(t["id"]))
-        cells: list[Cell] = [str(t["id"]), t["name"], t["kind"], _state_cell(t)]
+        cells: list[Cell] = [str(t["id"]), t["name"], t["kind"], _state_cell(t)] + ([_node(t)] if remote else [])
         if wide:
             cells += [str(t.get("pid") or "-"), _fmt_time(t.get("started"))]
         cells += [_fmt_duration(t)]

@@ -24,6 +24,7 @@ from executive.cli._common import (
     write_out,
 )
 from executive.cli._follow import OutputFollower
+from executive.cli.cluster import node_option, on_option, placement_option, resolve_node, resources_option
 from executive.cli.quota import parse_size, print_notice
 
 
@@ -65,9 +66,13 @@ def run(
     max_restarts: int | None = typer.Option(None, "--max-restarts", help="Failures in a row before it is FATAL."),
     backoff_base: float | None = typer.Option(None, "--backoff-base", help="Seconds before the first restart."),
     backoff_max: float | None = typer.Option(None, "--backoff-max", help="Longest delay between restarts."),
+    on: str = on_option(),
+    resources: str | None = resources_option(),
+    node: str | None = node_option(),
 ) -> None:
     """Run CMD as a supervised task; stream its output; exit with its exit code.  Ctrl-C cancels it."""
     supervised = restart not in (None, "never")  # a program outlives this command: no output is followed
+    placement = placement_option(on, resources, node)
     env_map: dict[str, str] = {}
     for item in env:
         if "=" not in item or item.startswith("="):
@@ -91,6 +96,8 @@ def run(
             params["env"] = env_map
         policy = {"restart": restart, "max_restarts": max_restarts, "backoff_base": backoff_base}
         params.update({k: v for k, v in {**policy, "backoff_max": backoff_max}.items() if v is not None})
+        if placement is not None:
+            params["placement"] = await resolve_node(client, placement)
         task = await client.call("task.run", **params)
         tid = task["id"]
         if detach or supervised:

@@ -42,6 +42,7 @@ class AgentStart:
     name: str  # task name, "RUN.PHASE.STEP"
     timeout: float
     meta: dict[str, Any]  # goes to the task's meta["pipeline"]
+    placement: dict[str, Any] | None = None  # the step's placement (runtimes/ray_placement.py); None: here
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -87,7 +88,8 @@ class AgentsLayerLauncher:
             env=dict(req.env),
             permissions=a.permissions,
         )
-        task = await self.host.agents.runs.run(request, name=req.name, timeout=req.timeout)
+        where = {"placement": req.placement} if req.placement else {}
+        task = await self.host.agents.runs.run(request, name=req.name, timeout=req.timeout, **where)
         live = self.host.tasks.get(int(task["id"]))
         live.meta["pipeline"] = req.meta
         self.host.persist(live)

@@ -31,10 +31,11 @@ import pydantic
 import yaml
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
-from executive.kernel.errors import LimitError
+from executive.kernel.errors import BadParamsError, LimitError
 from executive.kernel.limits import DEFAULT_LIMITS, Limits, nested_deeper_than
 from executive.pipeline.errors import PipelineInvalidError
 from executive.pipeline.prompts import PLACEHOLDERS, unknown_placeholders
+from executive.runtimes.ray_placement import parse_placement
 
 __all__ = [
     "MAX_REPORTED_PROBLEMS",
@@ -123,6 +124,21 @@ class AgentSpec(AgentRef):
     )
 
 
+def _yaml_on(value: Any) -> Any:
+    """YAML 1.1 reads the key ``on`` as the boolean true: ``placement: {on: ray}`` means ``"on"``."""
+    if isinstance(value, dict) and True in value and "on" not in value:
+        return {("on" if k is True else k): v for k, v in value.items()}
+    return value
+
+
+def _placement(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A step's placement, normalized like task.run's (runtimes/ray_placement.py); None runs it here."""
+    try:
+        return parse_placement(value)
+    except BadParamsError as exc:
+        raise ValueError(exc.message) from None
+
+
 class Step(_Model):
     name: Name
     description: Text = ""
@@ -135,6 +151,11 @@ class Step(_Model):
     backoff_factor: float = Field(2.0, ge=1, le=10, description="each further retry waits this much longer")
     env: EnvMap = Field(default_factory=dict)
     cwd: RelPath | None = Field(None, description="subdirectory of the working directory")
+    placement: Annotated[dict[str, Any] | None, BeforeValidator(_yaml_on), AfterValidator(_placement)] = Field(
+        None,
+        description="where the step runs: {on: ray, resources: {CPU: 1, gpu_box: 1}, node: NODE_ID} on a daemon "
+        "started with --ray (the working directory must then exist on that node); default: here",
+    )
 
     @model_validator(mode="after")
     def _one_action(self) -> Step:

@@ -48,6 +48,7 @@ class TaskHost(Protocol):
         timeout: float | None = None,
         kind: TaskKind = TaskKind.PROCESS,
         meta: dict[str, Any] | None = None,
+        placement: dict[str, Any] | None = None,
     ) -> Mapping[str, Any]: ...
 
     async def task_wait(self, ref: int | str, *, timeout: float | None = None) -> Mapping[str, Any]: ...
@@ -155,7 +156,15 @@ class TaskRunner:
         return {"run": self.ctx.run_id, "phase": self.phase.name, "iteration": self.iteration, "label": label, **extra}
 
     async def _launch(
-        self, argv: list[str], *, label: str, timeout: float, env: dict[str, str], cwd: str, meta: dict[str, Any]
+        self,
+        argv: list[str],
+        *,
+        label: str,
+        timeout: float,
+        env: dict[str, str],
+        cwd: str,
+        meta: dict[str, Any],
+        placement: dict[str, Any] | None = None,
     ) -> CommandResult:
         try:
             task = await self._start(
@@ -167,6 +176,7 @@ class TaskRunner:
                     timeout=timeout,
                     kind=TaskKind.PROCESS,
                     meta={"pipeline": self._meta(label, meta)},
+                    **({"placement": placement} if placement else {}),  # hosts without a cluster need not know it
                 )
             )
         except ExecutiveError as exc:
@@ -190,8 +200,9 @@ class TaskRunner:
         env: dict[str, str],
         cwd: str,
         meta: dict[str, Any],
+        placement: dict[str, Any] | None = None,
     ) -> CommandResult:
-        req = AgentStart(agent, prompt, cwd, env, self._name(label), timeout, self._meta(label, meta))
+        req = AgentStart(agent, prompt, cwd, env, self._name(label), timeout, self._meta(label, meta), placement)
         try:
             task = await self._start(self.launcher.start(req))
         except ExecutiveError as exc:
@@ -310,12 +321,25 @@ class TaskRunner:
             meta = {"step": step.name, "attempt": attempt}
             if step.agent is not None:
                 res = await self._launch_agent(
-                    step.agent, prompt, label=step.name, timeout=step.timeout_s, env=env, cwd=cwd, meta=meta
+                    step.agent,
+                    prompt,
+                    label=step.name,
+                    timeout=step.timeout_s,
+                    env=env,
+                    cwd=cwd,
+                    meta=meta,
+                    placement=step.placement,
                 )
             else:
                 assert step.command is not None
                 res = await self._launch(
-                    list(step.command), label=step.name, timeout=step.timeout_s, env=env, cwd=cwd, meta=meta
+                    list(step.command),
+                    label=step.name,
+                    timeout=step.timeout_s,
+                    env=env,
+                    cwd=cwd,
+                    meta=meta,
+                    placement=step.placement,
                 )
             if res.task_id is not None:
                 tasks.append(res.task_id)

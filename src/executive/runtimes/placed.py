@@ -20,7 +20,7 @@ from executive.runtimes.logwriter import LogWriter
 from executive.runtimes.output import TaskOutput
 from executive.runtimes.process import ProcessRuntime, ProcessSpec, TaskHost
 from executive.runtimes.process_os import ProcessOS
-from executive.runtimes.ray_placement import INSTALL_HINT
+from executive.runtimes.ray_placement import INSTALL_HINT, PLACING
 
 __all__ = ["PlacedRuntime", "is_remote"]
 
@@ -111,7 +111,8 @@ class PlacedRuntime:
         (self.ray if self._remote(task) else self.local).stop(task, reason)
 
     def write_input(self, task: Task, data: bytes, eof: bool) -> None:
-        (self.ray if self._remote(task) else self.local).write_input(task, data, eof)
+        # By placement, not by liveness: input to a remote task that is still being placed waits for it.
+        (self.require_ray() if is_remote(task) else self.local).write_input(task, data, eof)
 
     async def wait_done(self, task_id: int) -> None:
         if self.ray is not None and task_id in self.ray.live:
@@ -135,6 +136,11 @@ class PlacedRuntime:
         result: str | None = await self.ray.reattach(task, spec)
         return result
 
+    @property
+    def cluster_address(self) -> str | None:
+        """The Ray address this daemon joined (None: not on a cluster)."""
+        return self.ray.cluster.address if self.ray is not None else None
+
     async def nodes(self) -> list[dict[str, Any]]:
         """The cluster's nodes with the executive tasks on each."""
         ray = self.require_ray()
@@ -143,6 +149,10 @@ class PlacedRuntime:
         for n in nodes:
             n["tasks"] = sorted(on.get(n["node_id"], []))
         return nodes
+
+    def placing(self) -> list[int]:
+        """Remote tasks not on a node yet (waiting for one with their resources free)."""
+        return sorted(self.ray.node_tasks().get(PLACING, [])) if self.ray is not None else []
 
     async def shutdown(self) -> None:
         """Daemon stop: local tasks are cancelled; remote ones are detached and run on (the next daemon re-attaches)."""

@@ -13,10 +13,11 @@ from typing import Any
 
 from executive.kernel.errors import BadParamsError
 
-__all__ = ["INSTALL_HINT", "MAX_RESOURCES", "feasible_nodes", "parse_placement"]
+__all__ = ["INSTALL_HINT", "MAX_RESOURCES", "PLACING", "feasible_nodes", "parse_placement"]
 
 INSTALL_HINT = "install the cluster extra: pip install 'executive[cluster]'"
 MAX_RESOURCES = 16
+PLACING = "(placing)"  # the node key of remote tasks that wait for a node
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$")
 _NODE_ID = re.compile(r"^[0-9a-f]{56}$")
 

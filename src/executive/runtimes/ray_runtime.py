@@ -41,7 +41,7 @@ from executive.paths import make_private_dir
 from executive.runtimes.logwriter import HIGH_WATER
 from executive.runtimes.output import STREAMS, TaskOutput
 from executive.runtimes.process import ProcessRuntime, ProcessSpec, TaskHost
-from executive.runtimes.ray_placement import INSTALL_HINT, demand, feasible_nodes
+from executive.runtimes.ray_placement import INSTALL_HINT, PLACING, demand, feasible_nodes
 
 __all__ = ["RayCluster", "RayRuntime"]
 
@@ -62,6 +62,22 @@ def _ray() -> Any:
     except ImportError as exc:
         raise BadParamsError(f"Ray is not installed; {INSTALL_HINT}", code=ErrorCode.INVALID_PARAMS) from exc
     return ray
+
+
+def _named(resources: dict[str, Any]) -> dict[str, float]:
+    """Resources without Ray's implicit ``node:<ip>`` entries."""
+    return {k: float(v) for k, v in resources.items() if not k.startswith("node:")}
+
+
+def _available_per_node(ray: Any) -> dict[str, dict[str, float]]:
+    """Free resources by node id (Ray's developer API, pinned with the extra; {} if it moved)."""
+    try:
+        from ray._private.state import available_resources_per_node
+
+        return dict(available_resources_per_node())  # type: ignore[no-untyped-call]
+    except (ImportError, AttributeError) as exc:
+        log.warning("ray_available_resources_unreadable", error=str(exc))
+        return {}
 
 
 class RayCluster:
@@ -117,17 +133,19 @@ class RayCluster:
         ray = self.ray
 
         def read() -> list[dict[str, Any]]:
+            free = _available_per_node(ray)
             out = []
             for n in ray.nodes():
+                alive = bool(n.get("Alive"))
                 out.append(
                     {
                         "node_id": n["NodeID"],
-                        "alive": bool(n.get("Alive")),
+                        "alive": alive,
+                        "state": "alive" if alive else "dead",
                         "address": n.get("NodeManagerAddress"),
                         "hostname": n.get("NodeManagerHostname"),
-                        "resources": {
-                            k: float(v) for k, v in (n.get("Resources") or {}).items() if not k.startswith("node:")
-                        },
+                        "resources": _named(n.get("Resources") or {}),
+                        "available": _named(free.get(n["NodeID"], {})) if alive else {},
                     }
                 )
             return out
@@ -361,6 +379,18 @@ class _RemoteSupervisor:
             lane.runner = asyncio.ensure_future(self._run_lane(lane))
 
     async def _run_lane(self, lane: _Lane) -> None:
+        if lane is self.stdin and not self.placed.is_set():
+            # Input written while the task waits for a node: the actor runs calls on a thread pool, so a
+            # write sent now could overtake ``start``; it is held here until the process is spawned.
+            placed = asyncio.ensure_future(self.placed.wait())
+            done = asyncio.ensure_future(self.done.wait())
+            await asyncio.wait([placed, done], return_when=asyncio.FIRST_COMPLETED)
+            placed.cancel()
+            done.cancel()
+            if self.pump is None:  # it never started (refused, or stopped while placing): the input has no reader
+                lane.items.clear()
+                lane.bytes = 0
+                return
         while lane.items:
             method, args = lane.items.popleft()
             try:
@@ -436,6 +466,7 @@ class RayRuntime:
         self.local = local  # task directories and the log writer are shared with local tasks
         self.cluster = cluster
         self.live: dict[int, _RemoteSupervisor] = {}
+        self.early_input: dict[int, list[tuple[bytes, bool]]] = {}  # input to tasks whose start has not begun
 
     def _actor(self, task: Task, spec: ProcessSpec, *, create: bool) -> Any:
         ray = self.cluster.ray
@@ -491,10 +522,13 @@ class RayRuntime:
             )
 
     async def start(self, task: Task, spec: ProcessSpec) -> None:
+        early = self.early_input.pop(task.id, [])
         make_private_dir(self.local.task_dir(task.id))
         actor = self._actor(task, spec, create=True)
         sup = _RemoteSupervisor(self, task, spec, actor)
         self.live[task.id] = sup
+        for data, eof in early:
+            sup.write_input(data, eof)
         try:
             await sup.start()
         except BaseException:
@@ -548,12 +582,26 @@ class RayRuntime:
         self._sup(task).stop(reason)
 
     def write_input(self, task: Task, data: bytes, eof: bool) -> None:
-        sup = self._sup(task)
-        if not sup.spec.stdin:
+        if not (task.meta.get("remote_spec") or {}).get("stdin"):
             raise InvalidTransitionError(
                 f"task {task.id} has no stdin; start it with stdin=true to write to it", data={"task": task.id}
             )
-        sup.write_input(data, eof)
+        sup = self.live.get(task.id)
+        if sup is not None:
+            sup.write_input(data, eof)
+            return
+        if task.state is not TaskState.STARTING:
+            self._sup(task)  # raises: it has no running remote process
+        # Between the START edge and RayRuntime.start: kept until its supervisor exists (start() hands it over).
+        early = self.early_input.setdefault(task.id, [])
+        held = sum(len(d) for d, _ in early)
+        if held + len(data) > STDIN_QUEUE_BYTES:
+            raise LimitError(
+                f"task {task.id}: {held} bytes of input wait for its node; the limit is {STDIN_QUEUE_BYTES} "
+                "— wait and retry",
+                data={"limit": STDIN_QUEUE_BYTES},
+            )
+        early.append((data, eof))
 
     async def wait_done(self, task_id: int) -> None:
         sup = self.live.get(task_id)
@@ -567,7 +615,7 @@ class RayRuntime:
     def node_tasks(self) -> dict[str, list[int]]:
         out: dict[str, list[int]] = {}
         for tid, sup in self.live.items():
-            out.setdefault(sup.task.meta.get("node") or "(placing)", []).append(tid)
+            out.setdefault(sup.task.meta.get("node") or PLACING, []).append(tid)
         return out
 
     async def detach(self) -> None:

@@ -104,14 +104,21 @@ class AgentsService:
         timeout: float | None = None,
         session_id: str | None = None,
         idle_timeout: float | None = None,
+        placement: dict[str, Any] | None = None,
     ) -> AgentStarted:
         """Start a coding agent as an ``agent`` task; its normalized events follow on the bus.
 
         ``idle_timeout``: seconds without progress before the run is stopped (None: the daemon's
-        ``agent_idle_timeout_s``; 0: never).
+        ``agent_idle_timeout_s``; 0: never).  ``placement``: task.run's (a Ray node runs the CLI).
         """
         out = await self.layer.runs.run(
-            req, worktree=worktree, name=name, timeout=timeout, session_id=session_id, idle_timeout=idle_timeout
+            req,
+            worktree=worktree,
+            name=name,
+            timeout=timeout,
+            session_id=session_id,
+            idle_timeout=idle_timeout,
+            placement=placement,
         )
         return cast(AgentStarted, out)
 

@@ -50,6 +50,7 @@ from executive.service.programs import ProgramService
 from executive.service.programs_file import ProgramsConfig
 from executive.service.results import (
     ClusterNode,
+    ClusterNodes,
     DaemonLimits,
     EventRecord,
     EventsAcked,
@@ -509,6 +510,24 @@ class Executive:
     async def cluster_nodes(self) -> list[ClusterNode]:
         """The Ray cluster's nodes (resources, alive, executive tasks on each); an error if not on a cluster."""
         return cast(list[ClusterNode], await self.processes.nodes())
+
+    async def cluster_status(self) -> ClusterNodes:
+        """``cluster.nodes``: the cluster's address and nodes; off a cluster no nodes and what to do instead."""
+        address = self.processes.cluster_address
+        if address is None:
+            return {
+                "address": None,
+                "nodes": [],
+                "placing": [],
+                "detail": "this daemon is not on a Ray cluster; start it with `executive serve --ray ADDRESS` "
+                "(or --ray auto) to run tasks there",
+            }
+        return {
+            "address": address,
+            "nodes": await self.cluster_nodes(),
+            "placing": self.processes.placing(),
+            "detail": "",
+        }
 
     def health(self) -> Health:
         live = sum(1 for t in self.tasks if t.is_live)

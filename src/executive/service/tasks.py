@@ -115,6 +115,8 @@ class TaskService:
             "name": task.name,
             "kind": task.kind.value,
         }
+        if "node" in task.meta:  # every state change of a task on a Ray node says which node
+            payload["node"] = task.meta["node"]
         payload.update(data)
         self.ex.bus.publish("task_state", task.id, payload)
         self.ex.persist(task)
@@ -562,7 +564,9 @@ class TaskService:
                 f"input of {len(raw)} bytes exceeds the limit of {self.ex.limits.max_input_bytes}",
                 data={"limit": self.ex.limits.max_input_bytes},
             )
-        if task.state not in (TaskState.RUNNING, TaskState.PAUSED):
+        # A remote task still waiting for its node takes input too: it waits, in order, for the process.
+        writable = (TaskState.RUNNING, TaskState.PAUSED) + ((TaskState.STARTING,) if is_remote(task) else ())
+        if task.state not in writable:
             raise InvalidTransitionError(
                 f"cannot write to task {task.id}: it is {task.state.value}", data={"task": task.id}
             )
