@@ -92,7 +92,9 @@ async def test_run_says_so_when_the_daemon_dies_under_it(daemon_process: Any, e2
     c = await d.client()
     [t] = await c.call("task.list")
     assert t["end_reason"] == "lost"
-    await e2e.wait_for(lambda: e2e.gone(t["pid"]), timeout=30)  # the restart kills it; a loaded machine may take a while
+    await e2e.wait_for(
+        lambda: e2e.gone(t["pid"]), timeout=30
+    )  # the restart kills it; a loaded machine may take a while
     await c.close()
 
 
