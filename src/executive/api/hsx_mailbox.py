@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 from executive.api.hsx_args import Call, HsxError, int_arg, opt_int, shown
@@ -156,7 +157,7 @@ def _stdio_fanout(call: Call) -> dict[str, Any]:
     return {"config": config}
 
 
-COMMANDS = {
+COMMANDS: dict[str, Callable[[Call], dict[str, Any] | Awaitable[dict[str, Any]]]] = {
     "mailbox_snapshot": _mailbox_snapshot,
     "list": _list,
     "listen": _listen,

@@ -77,10 +77,17 @@ class VmSched(_P):
     quantum: int | None = Field(None, ge=1, description="instructions per slice")
 
 
+Stream = Literal["in", "out", "err"]
+
+
+def _stdout_only() -> list[Stream]:
+    return ["out"]
+
+
 class VmStdioFanout(_P):
     scope: Literal["default", "pid", "all"] = "default"
     task: TaskRef | None = None
-    streams: list[Literal["in", "out", "err"]] = Field(default_factory=lambda: ["out"], min_length=1, max_length=3)
+    streams: list[Stream] = Field(default_factory=_stdout_only, min_length=1, max_length=3)
     mode: Literal["off", "fanout", "fanout_block"] | None = None
 
 

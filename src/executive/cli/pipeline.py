@@ -197,7 +197,8 @@ def validate(
             waited = await client.call("pipeline.wait", run=info["id"], timeout=60)
             if not waited["timed_out"]:
                 break
-        return await client.call("pipeline.status", run=info["id"])
+        status: dict[str, Any] = await client.call("pipeline.status", run=info["id"])
+        return status
 
     status = run_client(go)
     if as_json:

@@ -186,7 +186,7 @@ class Executive:
     @property
     def containment(self) -> str:
         """How every task's processes are found and killed (a cgroup per task, or the daemon as subreaper)."""
-        return self.processes.containment.describe()
+        return str(self.processes.containment.describe())
 
     @property
     def closed(self) -> bool:
