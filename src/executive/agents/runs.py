@@ -107,14 +107,14 @@ class AgentRuns:
         self._results: collections.OrderedDict[int, dict[str, Any]] = collections.OrderedDict()
         self._followers: set[asyncio.Task[None]] = set()
         self._states: dict[int, AgentRunState] = {}  # task id -> state of a run this daemon follows
+        self._progress: dict[int, float] = {}  # task id -> monotonic time of its last non-warning event
+        self._idle_ended: dict[int, str] = {}  # task id -> why the runner stopped it for silence
 
     def _advance(self, tid: int, event: AgentRunEvent) -> str:
         """Move a followed run along one edge; returns the state value to store."""
         new = _move(tid, self._states.get(tid, AgentRunState.RUNNING), event)
         self._states[tid] = new
         return new.value
-        self._progress: dict[int, float] = {}  # task id -> monotonic time of its last non-warning event
-        self._idle_ended: dict[int, str] = {}  # task id -> why the runner stopped it for silence
 
     async def open(self) -> None:
         n = await self.ex.store.call(lambda s: s.agent_runs_end_running(_lost_fields(), AgentRunState.RUNNING.value))
