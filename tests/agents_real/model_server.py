@@ -37,7 +37,7 @@ __all__ = ["ModelServer", "Script", "Turn", "edit", "hang", "malformed", "status
 
 @dataclasses.dataclass(frozen=True)
 class Turn:
-    """One model response.  ``kind``: text | edit | read | status | hang | malformed | shell | tool."""
+    """One model response.  ``kind``: text | edit | read | status | hang | malformed | shell | tool | tool_search."""
 
     kind: str
     text: str = ""
