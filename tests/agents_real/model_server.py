@@ -32,12 +32,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["ModelServer", "Script", "Turn", "edit", "hang", "malformed", "status", "text"]
+__all__ = ["ModelServer", "Script", "Turn", "edit", "hang", "malformed", "status", "text", "tool"]
 
 
 @dataclasses.dataclass(frozen=True)
 class Turn:
-    """One model response.  ``kind``: text | edit | read | status | hang | malformed | shell."""
+    """One model response.  ``kind``: text | edit | read | status | hang | malformed | shell | tool | tool_search."""
 
     kind: str
     text: str = ""
@@ -47,6 +47,9 @@ class Turn:
     status: int = 200
     body: str = ""
     command: str = ""
+    tool: str = ""  # kind "tool": the name of the tool called, as the CLI listed it to the model
+    arguments: str = ""  # kind "tool": its input, JSON
+    namespace: str = ""  # kind "tool", Responses API: the namespace a tool_search put it in (``mcp__executive``)
 
 
 def text(value: str) -> Turn:
@@ -65,6 +68,17 @@ def read(path: str) -> Turn:
 
 def shell(command: str) -> Turn:
     return Turn("shell", command=command)
+
+
+def tool(name: str, arguments: dict[str, Any], *, namespace: str = "", note: str = "") -> Turn:
+    """A call of any tool the CLI offers by name: Claude names an MCP tool ``mcp__executive__run_command``;
+    Codex offers it as ``run_command`` in the namespace ``mcp__executive`` once a tool_search found it."""
+    return Turn("tool", tool=name, arguments=json.dumps(arguments), namespace=namespace, text=note)
+
+
+def tool_search(query: str) -> Turn:
+    """Codex offers MCP tools only after the model searches for them (its client-side ``tool_search``)."""
+    return Turn("tool_search", text="", arguments=json.dumps({"query": query}))
 
 
 def status(code: int, message: str = "") -> Turn:
@@ -228,6 +242,8 @@ class ModelServer:
             blocks.append(_tool_use(next(self._ids), "Read", {"file_path": self._abs(turn.path, body)}))
         elif turn.kind == "shell":
             blocks.append(_tool_use(next(self._ids), "Bash", {"command": turn.command}))
+        elif turn.kind == "tool":
+            blocks.append(_tool_use(next(self._ids), turn.tool, json.loads(turn.arguments)))
         stop = "tool_use" if any(b["type"] == "tool_use" for b in blocks) else "end_turn"
         events: list[tuple[str, dict[str, Any]]] = [
             (
@@ -328,6 +344,21 @@ class ModelServer:
                 items.append(_function_call(next(self._ids), "shell", {"command": ["apply_patch", patch]}))
         elif turn.kind == "shell":
             items.append(_function_call(next(self._ids), "shell", {"command": ["bash", "-lc", turn.command]}))
+        elif turn.kind == "tool":
+            call = _function_call(next(self._ids), turn.tool, json.loads(turn.arguments))
+            items.append({**call, "namespace": turn.namespace} if turn.namespace else call)
+        elif turn.kind == "tool_search":
+            n = next(self._ids)
+            items.append(
+                {
+                    "type": "tool_search_call",
+                    "id": f"tsc_{n}",
+                    "call_id": f"call_{n}",
+                    "status": "completed",
+                    "execution": "client",
+                    "arguments": json.loads(turn.arguments),
+                }
+            )
         events: list[tuple[str, dict[str, Any]]] = [
             ("response.created", {"type": "response.created", "response": {"id": rid, "status": "in_progress"}})
         ]

@@ -4,8 +4,8 @@ Theory of operation
 -------------------
 The server is the SDK's low-level :class:`mcp.server.lowlevel.Server`, not
 ``MCPServer``'s decorators: the tools' input schemas come from the JSON-RPC
-params models (api/mcp_toolkit.py ``derive``), their output schemas are
-declared in api/mcp_schemas.py, and every call must pass through one error
+params models (api/mcp_toolkit.py ``derive``), their output schemas from
+the methods' typed results (api/mcp_schemas.py), and every call must pass through one error
 boundary — a decorator-built server would re-derive the schemas from Python
 signatures and turn some failures into protocol errors.
 

@@ -1,276 +1,159 @@
-"""Output schemas of the MCP tools (JSON Schema, ``type: object`` at the root).
+"""Output schemas of the MCP tools, derived from the typed service results.
 
-The JSON-RPC method table publishes params schemas only (``rpc.discover``);
-result types are not yet published by the service, so the shapes the tools
-return are declared here, from the results the methods give today.  Each
-schema names the fields a model relies on and their types, requires the ones
-always present, and leaves ``additionalProperties`` open: a field the service
-adds later must not turn a good answer into a client-side validation error.
-When the service publishes result schemas, these constants should be derived
-from them instead.
+A tool that hands back what one daemon method returned publishes that method's
+declared result type (``Method.result``, a TypedDict of
+``executive.service.results``) through :func:`method_output`; a tool that
+composes its answer (a row plus how long it waited, a slice of a log with what
+remains) declares the composition here as a TypedDict built on the service
+types.  Either way the JSON Schema comes from pydantic's ``TypeAdapter``, as
+``rpc.discover`` publishes it, so a field the service adds or retypes reaches
+the MCP schema with no edit here.
+
+MCP wants an object at the root of an output schema, and hosts differ in how
+well they follow ``$ref``: :func:`output_schema` inlines every definition and
+states ``type: object`` at the root (a union of objects keeps its ``anyOf``
+under it).  TypedDicts publish no ``additionalProperties: false``, so a field
+added later never turns a good answer into a client-side validation error.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+import functools
+from typing import Annotated, Any, Literal, NotRequired
+
+import pydantic
+from pydantic import Field
+from typing_extensions import TypedDict
+
+from executive.api.agent_methods import agent_methods
+from executive.api.debug_methods import debug_methods
+from executive.api.methods import core_methods
+from executive.api.pipeline_methods import pipeline_methods
+from executive.api.vm_methods import vm_methods
+from executive.service.results import (
+    AgentStarted,
+    DebugState,
+    FixRun,
+    OutputBytes,
+    TaskInfo,
+    TaskRow,
+    TaskWaitResult,
+)
+from executive.service.results.core import TaskStateName
 
 __all__ = [
-    "AGENT_RESULT",
-    "AGENT_RUN",
-    "APPROVAL",
-    "DIFF",
-    "FIX_RUN",
-    "HSX_BREAKPOINTS",
-    "HSX_DISASM",
-    "HSX_LOAD",
-    "HSX_MEMORY",
-    "HSX_STACK",
-    "HSX_STATE",
-    "HSX_STEP",
-    "HSX_STOP",
-    "INPUT_WRITTEN",
-    "OUTPUT_SLICE",
-    "PATCH",
-    "PIPELINE_RUN",
-    "PIPELINE_STATUS",
-    "RUN_RESULT",
-    "TASK",
-    "TASK_LIST",
-    "TASK_WAIT",
+    "AgentRunOutput",
+    "FixStatusOutput",
+    "HsxStopOutput",
+    "OutputRead",
+    "RunCommandOutput",
+    "TaskListOutput",
+    "TaskWaitOutput",
+    "method_output",
+    "output_schema",
 ]
 
 Schema = dict[str, Any]
 
 
-def obj(props: Schema, required: list[str] | None = None, description: str | None = None) -> Schema:
-    out: Schema = {"type": "object", "properties": props, "additionalProperties": True}
-    if required:
-        out["required"] = required
-    if description:
-        out["description"] = description
-    return out
+class RunCommandOutput(TaskRow):
+    """The started task; when it waited, the task's row at the end with its lock holder, log sizes and tails."""
+
+    waited: bool
+    locked_by: NotRequired[str | None]
+    output_bytes: NotRequired[OutputBytes]
+    timed_out: NotRequired[Annotated[bool, Field(description="still running when wait_timeout passed")]]
+    waited_s: NotRequired[float]
+    stdout_tail: NotRequired[Annotated[str, Field(description="the last bytes of stdout (read_output has all)")]]
+    stderr_tail: NotRequired[Annotated[str, Field(description="the last bytes of stderr (read_output has all)")]]
 
 
-def opt(kind: str | list[str]) -> Schema:
-    """A JSON type that may also be null."""
-    kinds = [kind] if isinstance(kind, str) else list(kind)
-    return {"type": [*kinds, "null"]}
+class TaskListOutput(TypedDict):
+    tasks: list[TaskInfo]
+    count: int
 
 
-INT: Schema = {"type": "integer"}
-NUM: Schema = {"type": "number"}
-STR: Schema = {"type": "string"}
-BOOL: Schema = {"type": "boolean"}
-ANY_OBJ: Schema = {"type": "object"}
+class TaskWaitOutput(TaskWaitResult):
+    """The task's row after the wait; ``timed_out`` says whether it still runs."""
 
-TASK = obj(
-    {
-        "id": INT,
-        "name": STR,
-        "kind": {"type": "string", "enum": ["process", "agent", "vm"]},
-        "argv": {"type": ["array", "null"], "items": STR},
-        "image": opt("string"),
-        "cwd": opt("string"),
-        "state": {
-            "type": "string",
-            "description": "queued, starting, running, paused, stopping or ended",
-        },
-        "created": NUM,
-        "started": opt("number"),
-        "ended": opt("number"),
-        "exit_code": opt("integer"),
-        "signal": opt("integer"),
-        "end_reason": {**opt("string"), "description": "exited, cancelled, killed, timed_out, idle_timeout, lost …"},
-        "end_detail": opt("string"),
-        "pause_reason": opt("string"),
-        "pid": opt("integer"),
-        "locked_by": opt("string"),
-        "output_bytes": obj({"stdout": INT, "stderr": INT}, description="log sizes in bytes"),
-    },
-    ["id", "name", "kind", "state"],
-    "one task row",
-)
+    waited_s: float
 
-TASK_LIST = obj({"tasks": {"type": "array", "items": TASK}, "count": INT}, ["tasks", "count"])
 
-TASK_WAIT = obj(
-    {**TASK["properties"], "timed_out": BOOL, "waited_s": NUM},
-    ["id", "state", "timed_out"],
-    "the task row after the wait; timed_out says whether it is still running",
-)
+class OutputRead(TypedDict):
+    """A slice of a task's log, with where to continue and how much is left."""
 
-RUN_RESULT = obj(
-    {
-        **TASK["properties"],
-        "waited": BOOL,
-        "timed_out": BOOL,
-        "stdout_tail": STR,
-        "stderr_tail": STR,
-    },
-    ["id", "state", "waited"],
-    "the started task; with wait, its end state and the tails of its output",
-)
+    task: int
+    stream: Literal["stdout", "stderr"]
+    offset: int
+    next_offset: Annotated[int, Field(description="where the next read_output continues")]
+    size: Annotated[int, Field(description="the log's size in bytes now")]
+    remaining: Annotated[int, Field(description="bytes after next_offset in the log now")]
+    eof: Annotated[bool, Field(description="the task ended and everything was read")]
+    encoding: Literal["utf-8", "base64"]
+    data: str
+    lines: NotRequired[Annotated[int, Field(description="with last_lines: how many lines the slice holds")]]
 
-OUTPUT_SLICE = obj(
-    {
-        "task": INT,
-        "stream": {"type": "string", "enum": ["stdout", "stderr"]},
-        "offset": INT,
-        "next_offset": INT,
-        "size": INT,
-        "remaining": {"type": "integer", "description": "bytes after next_offset in the log now"},
-        "eof": {"type": "boolean", "description": "the task ended and everything was read"},
-        "encoding": {"type": "string", "enum": ["utf-8", "base64"]},
-        "data": STR,
-        "lines": {"type": "integer", "description": "with last_lines: how many lines the slice holds"},
-    },
-    ["task", "stream", "offset", "next_offset", "size", "remaining", "eof", "encoding", "data"],
-)
 
-INPUT_WRITTEN = obj({"task": INT, "written": INT, "eof": BOOL}, ["task", "written"])
+class AgentRunOutput(AgentStarted):
+    """The agent task as started; with ``wait``, its normalized result (null while it works)."""
 
-AGENT_RUN = obj(
-    {**TASK["properties"], "agent": STR, "worktree": {"type": ["object", "null"]}},
-    ["id", "state"],
-    "the agent task as started",
-)
+    result: dict[str, Any] | None
+    waited: bool
+    timed_out: NotRequired[bool]
 
-AGENT_RESULT = obj(
-    {
-        "task": {"type": ["object", "null"], "properties": TASK["properties"]},
-        "run": ANY_OBJ,
-        "result": {"type": ["object", "null"], "description": "the agent's normalized result; null while it runs"},
-        "timed_out": BOOL,
-    },
-    ["run", "result", "timed_out"],
-)
 
-DIFF = obj(
-    {"task": INT, "diff": opt("string"), "diff_bytes": opt("integer"), "files": {"type": "array"}},
-    ["task", "diff", "files"],
-)
+class FixStatusOutput(FixRun):
+    """The fix run with its attempts; ``timed_out`` when the call waited and the run goes on."""
 
-PATCH = obj({"id": INT, "state": STR, "cwd": STR}, ["id", "state"], "the patch's ledger row")
+    timed_out: NotRequired[bool]
 
-FIX_RUN = obj({"id": INT, "state": STR}, ["id"], "the fix run with its attempts")
 
-PIPELINE_RUN = obj({"id": INT, "state": STR}, ["id", "state"], "the pipeline run row")
+class HsxStopOutput(TypedDict):
+    """Where an HSX program stopped after hsx_continue (or that it still runs)."""
 
-APPROVAL = obj(
-    {"run": INT, "phase": STR, "approved": NUM, "note": STR, "state": STR},
-    ["run", "phase", "state"],
-    "the recorded approval and the run's state after it",
-)
+    task: int
+    stopped: Annotated[bool, Field(description="false: still running when the timeout passed")]
+    reason: Annotated[str, Field(description="debug_break (breakpoint), paused, ended, or running (timeout)")]
+    task_state: TaskStateName
+    exit_code: NotRequired[int | None]
+    state: Annotated[DebugState | None, Field(description="registers and position at the stop (not when ended)")]
 
-PIPELINE_STATUS = obj({"run": ANY_OBJ, "phases": {"type": "array"}}, ["run"], "steps, verdicts and scores by phase")
 
-HSX_LOAD = obj(
-    {
-        "task": INT,
-        "name": STR,
-        "state": STR,
-        "entry": INT,
-        "symbols": {"type": ["object", "null"]},
-        "warnings": {"type": "array", "items": STR},
-    },
-    ["task", "name", "state"],
-)
+def output_schema(tp: Any) -> Schema:
+    """The self-contained JSON Schema of ``tp`` (no ``$ref``), an object at the root."""
+    raw = pydantic.TypeAdapter(tp).json_schema()
+    defs = raw.pop("$defs", {})
+    schema: Schema = _inline(raw, defs, ())
+    if schema.get("type") != "object":
+        branches = schema.get("anyOf") or schema.get("oneOf") or []
+        if not branches or any(b.get("type") != "object" for b in branches):
+            raise TypeError(f"an MCP output schema must describe an object, not {schema}")
+        schema = {"type": "object", **schema}
+    return schema
 
-_REGS = {"type": "array", "items": INT, "description": "R0..R15"}
-_LINE = {"type": ["object", "null"], "properties": {"file": STR, "line": INT}}
 
-HSX_STATE = obj(
-    {
-        "pid": INT,
-        "state": STR,
-        "pause_reason": opt("string"),
-        "pc": INT,
-        "sp": INT,
-        "psw": INT,
-        "regs": _REGS,
-        "changed_regs": {"type": "array", "items": STR},
-        "symbol": opt("string"),
-        "line": _LINE,
-        "instruction": {"type": ["object", "null"]},
-        "breakpoints": {"type": "array", "items": INT},
-        "exit_status": opt("integer"),
-        "fault": {"type": ["object", "string", "null"]},
-    },
-    ["pid", "state", "pc", "regs"],
-)
+def _inline(node: Any, defs: Schema, seen: tuple[str, ...]) -> Any:
+    if isinstance(node, list):
+        return [_inline(x, defs, seen) for x in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        name = ref.removeprefix("#/$defs/")
+        if name in seen:
+            raise TypeError(f"recursive type {name} cannot be inlined into an MCP output schema")
+        rest = {k: v for k, v in node.items() if k != "$ref"}
+        return _inline({**copy.deepcopy(defs[name]), **rest}, defs, (*seen, name))
+    return {k: _inline(v, defs, seen) for k, v in node.items()}
 
-HSX_STOP = obj(
-    {
-        "task": INT,
-        "stopped": {"type": "boolean", "description": "false: still running when the timeout passed"},
-        "reason": {
-            "type": "string",
-            "description": "debug_break (breakpoint), paused, ended, or running (timeout)",
-        },
-        "task_state": STR,
-        "exit_code": opt("integer"),
-        "state": {"type": ["object", "null"], "description": "registers and position at the stop (not when ended)"},
-    },
-    ["task", "stopped", "reason", "task_state"],
-)
 
-HSX_STEP = obj(
-    {
-        "pid": INT,
-        "executed": INT,
-        "pc": INT,
-        "prev_pc": INT,
-        "state": STR,
-        "regs": _REGS,
-        "changed_regs": {"type": "array", "items": STR},
-        "symbol": opt("string"),
-        "line": _LINE,
-    },
-    ["pid", "pc", "state"],
-)
+@functools.cache
+def _method_results() -> dict[str, Any]:
+    tables = (core_methods, agent_methods, pipeline_methods, vm_methods, debug_methods)
+    return {m.name: m.result for table in tables for m in table()}
 
-HSX_BREAKPOINTS = obj(
-    {
-        "pid": INT,
-        "breakpoints": {"type": "array", "items": INT},
-        "details": {
-            "type": "array",
-            "items": obj(
-                {"address": INT, "where": {"type": ["string", "integer"]}, "hits": INT, "symbol": opt("string")}
-            ),
-        },
-    },
-    ["pid", "breakpoints"],
-)
 
-HSX_MEMORY = obj(
-    {"pid": INT, "addr": INT, "length": INT, "data": {"type": "string", "description": "hex"}, "truncated": BOOL},
-    ["pid", "addr", "data"],
-)
-
-HSX_DISASM = obj(
-    {
-        "pid": INT,
-        "address": INT,
-        "count": INT,
-        "pc": opt("integer"),
-        "instructions": {
-            "type": "array",
-            "items": obj({"pc": INT, "text": STR, "mnemonic": STR, "symbol": opt("string"), "is_pc": BOOL}),
-        },
-    },
-    ["pid", "instructions"],
-)
-
-HSX_STACK = obj(
-    {
-        "pid": INT,
-        "frames": {
-            "type": "array",
-            "items": obj({"index": INT, "pc": INT, "sp": INT, "func_name": opt("string"), "return_pc": opt("integer")}),
-        },
-        "truncated": BOOL,
-        "depth": INT,
-    },
-    ["pid", "frames"],
-)
+def method_output(method: str) -> Schema:
+    """The output schema of a tool that returns what the JSON-RPC ``method`` returns, from its declared result."""
+    return output_schema(_method_results()[method])

@@ -15,7 +15,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from executive.api import mcp_schemas as S
+from executive.api.mcp_schemas import (
+    OutputRead,
+    RunCommandOutput,
+    TaskListOutput,
+    TaskWaitOutput,
+    method_output,
+    output_schema,
+)
 from executive.api.mcp_toolkit import Hints, ToolAnswer, ToolCall, ToolSpec, derive, invalid, rpc_params, wait_in_slices
 from executive.api.methods import TaskInput, TaskList, TaskOne, TaskRun, TaskWait
 
@@ -281,7 +288,7 @@ def task_tools() -> list[ToolSpec]:
             "builds, servers): use wait=false, then wait_task and read_output. The daemon's allow-list may refuse "
             "a command; the error says which rule.",
             RunCommand,
-            S.RUN_RESULT,
+            output_schema(RunCommandOutput),
             Hints(read_only=False, destructive=True, idempotent=False, open_world=True),
             _run_command,
         ),
@@ -291,7 +298,7 @@ def task_tools() -> list[ToolSpec]:
             "List the daemon's tasks (processes, coding agents, HSX programs), oldest first, with state, exit "
             "code and output sizes. Filter by state or kind.",
             ListTasks,
-            S.TASK_LIST,
+            output_schema(TaskListOutput),
             _RO,
             _list,
         ),
@@ -301,7 +308,7 @@ def task_tools() -> list[ToolSpec]:
             "One task's state, exit code, end reason, timestamps and output sizes in bytes (output_bytes tells "
             "read_output how much there is).",
             TaskRefArgs,
-            S.TASK,
+            method_output("task.info"),
             _RO,
             _status,
         ),
@@ -312,7 +319,7 @@ def task_tools() -> list[ToolSpec]:
             "offset (continue with next_offset until remaining is 0), or the last N lines. The answer says how "
             "many bytes remain. Binary output comes back base64-encoded.",
             ReadOutput,
-            S.OUTPUT_SLICE,
+            output_schema(OutputRead),
             _RO,
             _read_output,
         ),
@@ -322,7 +329,7 @@ def task_tools() -> list[ToolSpec]:
             "Wait until a task ends or the timeout passes, with progress notifications meanwhile. Cancelling the "
             "call ends the wait, never the task. timed_out=true means it is still running.",
             WaitTask,
-            S.TASK_WAIT,
+            output_schema(TaskWaitOutput),
             _RO,
             _wait,
         ),
@@ -331,7 +338,7 @@ def task_tools() -> list[ToolSpec]:
             "Send input to a task",
             "Write text (or base64 bytes) to the stdin of a task started with stdin=true, optionally closing it.",
             SendInput,
-            S.INPUT_WRITTEN,
+            method_output("task.input"),
             Hints(read_only=False, destructive=False, idempotent=False),
             _send_input,
         ),
@@ -340,7 +347,7 @@ def task_tools() -> list[ToolSpec]:
             "Pause a task",
             "Stop (SIGSTOP) every process of a running task's tree, or pause an HSX program; resume_task continues it.",
             TaskRefArgs,
-            S.TASK,
+            method_output("task.pause"),
             Hints(read_only=False, destructive=False, idempotent=True),
             _simple("task.pause", "paused"),
         ),
@@ -349,7 +356,7 @@ def task_tools() -> list[ToolSpec]:
             "Resume a task",
             "Continue (SIGCONT) a paused task's whole process tree, or resume a paused HSX program.",
             TaskRefArgs,
-            S.TASK,
+            method_output("task.resume"),
             Hints(read_only=False, destructive=False, idempotent=True),
             _simple("task.resume", "resumed"),
         ),
@@ -359,7 +366,7 @@ def task_tools() -> list[ToolSpec]:
             "End a task gracefully: SIGTERM to every process of its tree, a grace period, then SIGKILL. The task "
             "ends as cancelled; its output stays readable.",
             TaskRefArgs,
-            S.TASK,
+            method_output("task.cancel"),
             Hints(read_only=False, destructive=True, idempotent=True),
             _simple("task.cancel", "cancelling"),
         ),
@@ -368,7 +375,7 @@ def task_tools() -> list[ToolSpec]:
             "Kill a task",
             "End a task now: SIGKILL to every process of its tree. Prefer cancel_task unless it does not stop.",
             TaskRefArgs,
-            S.TASK,
+            method_output("task.kill"),
             Hints(read_only=False, destructive=True, idempotent=True),
             _simple("task.kill", "killed"),
         ),

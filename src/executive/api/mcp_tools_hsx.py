@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from executive.api import mcp_schemas as S
 from executive.api.debug_methods import BpWhere, Disasm, Stack
+from executive.api.mcp_schemas import HsxStopOutput, method_output, output_schema
 from executive.api.mcp_toolkit import Hints, McpArgs, ToolAnswer, ToolCall, ToolSpec, as_json_text, derive, rpc_params
 from executive.api.vm_methods import VmLoad, VmMemRead
 
@@ -199,7 +199,7 @@ def hsx_tools() -> list[ToolSpec]:
             "as base64; with paused=true it waits at its entry point so breakpoints can be set first. Its "
             "console output is the task's stdout (read_output).",
             HsxLoad,
-            S.HSX_LOAD,
+            method_output("vm.load"),
             Hints(read_only=False, destructive=False, idempotent=False),
             _load,
         ),
@@ -209,7 +209,7 @@ def hsx_tools() -> list[ToolSpec]:
             "Set a breakpoint in an HSX program by address, symbol, symbol+offset or file:line; hsx_continue "
             "then runs to it.",
             SetBreakpoint,
-            S.HSX_BREAKPOINTS,
+            method_output("debug.bp.add"),
             Hints(read_only=False, destructive=False, idempotent=True),
             _set_bp,
         ),
@@ -218,7 +218,7 @@ def hsx_tools() -> list[ToolSpec]:
             "Clear breakpoints",
             "Delete one breakpoint of an HSX program (where), or all of them (no where).",
             ClearBreakpoint,
-            S.HSX_BREAKPOINTS,
+            method_output("debug.bp.remove"),
             Hints(read_only=False, destructive=False, idempotent=True),
             _clear_bp,
         ),
@@ -229,7 +229,7 @@ def hsx_tools() -> list[ToolSpec]:
             "progress notifications; returns where it stopped with the registers. If the timeout passes it keeps "
             "running (pause_task stops it).",
             Continue,
-            S.HSX_STOP,
+            output_schema(HsxStopOutput),
             ctl,
             _continue,
         ),
@@ -239,7 +239,7 @@ def hsx_tools() -> list[ToolSpec]:
             "Execute N instructions (or N source lines, or step over one CALL) of a paused HSX program; returns "
             "the new position and the registers that changed.",
             StepArgs,
-            S.HSX_STEP,
+            method_output("debug.step"),
             ctl,
             _step,
         ),
@@ -249,7 +249,7 @@ def hsx_tools() -> list[ToolSpec]:
             "An HSX program's registers R0..R15, PC, SP, PSW, the registers changed since the last stop, the "
             "current instruction, symbol and source line.",
             TaskArg,
-            S.HSX_STATE,
+            method_output("debug.state"),
             ro,
             _registers,
         ),
@@ -258,7 +258,7 @@ def hsx_tools() -> list[ToolSpec]:
             "Read memory",
             "Read an HSX program's data memory as hex bytes.",
             Memory,
-            S.HSX_MEMORY,
+            method_output("vm.mem_read"),
             ro,
             _memory,
         ),
@@ -268,7 +268,7 @@ def hsx_tools() -> list[ToolSpec]:
             "Disassemble an HSX program's code around an address (default the PC), annotated with symbols, "
             "source lines and breakpoints.",
             Disassemble,
-            S.HSX_DISASM,
+            method_output("debug.disasm"),
             ro,
             _disasm,
         ),
@@ -277,7 +277,7 @@ def hsx_tools() -> list[ToolSpec]:
             "Call stack",
             "Walk an HSX program's call stack: each frame's function, PC, source line and return address.",
             StackArgs,
-            S.HSX_STACK,
+            method_output("debug.stack"),
             ro,
             _stack,
         ),

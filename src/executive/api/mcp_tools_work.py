@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import Field
 
-from executive.api import mcp_schemas as S
 from executive.api.agent_methods import AgentRef, AgentRun, FixStart, PatchApply, PatchRollback
+from executive.api.mcp_schemas import AgentRunOutput, FixStatusOutput, method_output, output_schema
 from executive.api.mcp_toolkit import (
     Hints,
     McpArgs,
@@ -169,7 +169,7 @@ def work_tools() -> list[ToolSpec]:
             "once (or waits up to `wait` seconds for the result). Then agent_result for its outcome and "
             "agent_diff for the changes it left.",
             RunAgent,
-            S.obj({**S.AGENT_RUN["properties"], "result": {"type": ["object", "null"]}, "waited": S.BOOL}, ["id"]),
+            output_schema(AgentRunOutput),
             Hints(read_only=False, destructive=True, idempotent=False, open_world=True),
             _run_agent,
         ),
@@ -179,7 +179,7 @@ def work_tools() -> list[ToolSpec]:
             "The normalized result of an agent run (status, final text, cost, session id); waits up to `timeout` "
             "seconds with progress notifications. result is null while the agent still works.",
             AgentResult,
-            S.AGENT_RESULT,
+            method_output("agent.wait"),
             ro,
             _agent_result,
         ),
@@ -188,7 +188,7 @@ def work_tools() -> list[ToolSpec]:
             "Agent diff",
             "The unified diff an agent run left in its work tree, and the files it changed.",
             AgentDiff,
-            S.DIFF,
+            method_output("agent.diff"),
             ro,
             _agent_diff,
         ),
@@ -199,7 +199,7 @@ def work_tools() -> list[ToolSpec]:
             "(paths may not leave the repository), optionally verified by a command, recorded in a ledger so "
             "rollback_patch restores the exact previous tree. A conflict is an outcome (state), not an error.",
             ApplyPatch,
-            S.PATCH,
+            method_output("patch.apply"),
             Hints(read_only=False, destructive=True, idempotent=False),
             _passthrough("patch.apply", PatchApply, "patch"),
         ),
@@ -209,7 +209,7 @@ def work_tools() -> list[ToolSpec]:
             "Restore the tree exactly as it was before an applied patch (refused if the files changed since, "
             "unless force).",
             RollbackPatch,
-            S.PATCH,
+            method_output("patch.rollback"),
             Hints(read_only=False, destructive=True, idempotent=True),
             _passthrough("patch.rollback", PatchRollback, "patch"),
         ),
@@ -220,7 +220,7 @@ def work_tools() -> list[ToolSpec]:
             "apply it as a patch, re-run the tests, keep it if they pass better and roll it back if not, up to "
             "max_iterations. Returns the fix run at once; follow it with fix_loop_status.",
             FixLoop,
-            S.FIX_RUN,
+            method_output("agent.fix"),
             Hints(read_only=False, destructive=True, idempotent=False, open_world=True),
             _passthrough("agent.fix", FixStart, "fix run"),
         ),
@@ -229,7 +229,7 @@ def work_tools() -> list[ToolSpec]:
             "Fix loop status",
             "A fix run with every attempt (agent, patch, test outcome); waits up to `timeout` seconds for it to end.",
             FixStatus,
-            S.FIX_RUN,
+            output_schema(FixStatusOutput),
             ro,
             _fix_status,
         ),
@@ -240,7 +240,7 @@ def work_tools() -> list[ToolSpec]:
             "in gates with thresholds and rework, approval gates wait for approve_gate. Returns the run at once; "
             "follow it with pipeline_status (or read the pipeline://{run}/report resource).",
             RunPipeline,
-            S.PIPELINE_RUN,
+            method_output("pipeline.run"),
             Hints(read_only=False, destructive=True, idempotent=False, open_world=True),
             _passthrough("pipeline.run", PipelineRun, "pipeline run"),
         ),
@@ -249,7 +249,7 @@ def work_tools() -> list[ToolSpec]:
             "Pipeline status",
             "Steps, gate verdicts, scores and durations of a pipeline run, by phase and iteration.",
             PipelineStatus,
-            S.PIPELINE_STATUS,
+            method_output("pipeline.status"),
             ro,
             _passthrough("pipeline.status", RunRef, "pipeline run"),
         ),
@@ -258,7 +258,7 @@ def work_tools() -> list[ToolSpec]:
             "Approve a gate",
             "Release the approval gate of a phase of a pipeline run that waits for approval; the run continues.",
             ApproveGate,
-            S.APPROVAL,
+            method_output("pipeline.approve"),
             write,
             _passthrough("pipeline.approve", PipelineApprove, "pipeline run"),
         ),
@@ -268,7 +268,7 @@ def work_tools() -> list[ToolSpec]:
             "Continue an interrupted pipeline run from its checkpoints, or restart a stopped one from a step "
             "(rework_from).",
             ResumePipeline,
-            S.PIPELINE_RUN,
+            method_output("pipeline.resume"),
             write,
             _passthrough("pipeline.resume", PipelineResume, "pipeline run"),
         ),
