@@ -60,8 +60,9 @@ screenshots: $(TSTAMP) browser
 
 ## Lint and type-check: ruff (rules in pyproject.toml) on src/, tests/ and bench/, and mypy on src/
 ## (--strict for kernel/, hsx/, api/rpc.py). `$(BIN)/ruff format src tests bench` fixes the formatting.
+## The [cluster] extra is installed too: mypy checks the Ray runtime against Ray's own types.
 LINTED := src tests bench
-lint: $(LSTAMP)
+lint: $(LSTAMP) $(CSTAMP)
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
