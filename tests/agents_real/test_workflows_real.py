@@ -77,6 +77,6 @@ async def test_a_pipeline_agent_step_edits_with_the_default_permissions(
     (repo.parent / "pipeline.yaml").write_text(json.dumps(pipeline))
     # A pipeline step names its CLI, not a path: the in-process daemon finds the pinned one on PATH.
     monkeypatch.setenv("PATH", f"{CLI_PATHS[agent].parent}:{os.environ['PATH']}")
-    code, out, err = await cli(daemon.home, "pipeline", "run", str(repo.parent / "pipeline.yaml"))
+    code, out, err = await cli(daemon.home, "pipeline", "run", str(repo.parent / "pipeline.yaml"), "-r", "greet")
     assert code == 0 and "passed" in out, (out, err)
     assert (repo / "hello.py").read_text() == "print('hello')\n"

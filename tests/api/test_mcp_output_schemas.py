@@ -157,7 +157,7 @@ async def _pipeline(call: Checked, tmp_path: Path) -> None:
     work = tmp_path / "work"
     work.mkdir()
     (work / "pipeline.yaml").write_text(PIPELINE)
-    run = await call("run_pipeline", path=str(work / "pipeline.yaml"))
+    run = await call("run_pipeline", path=str(work / "pipeline.yaml"), requirement="a file that exists")
 
     async def until(states: tuple[str, ...]) -> dict[str, Any]:
         with anyio.fail_after(60):

@@ -143,10 +143,13 @@ def node_b(ray_cluster: Cluster) -> Cluster:
 
 def kill_marked(marker: str) -> None:
     """Kill what a killed node left of a task (on a real dead node nothing is left)."""
-    from executive.runtimes.process_os import ProcessOS
+    from executive.runtimes.ray_actor import process_tree  # a host scan by marker, as the node itself does
 
-    pos = ProcessOS()
-    pos.signal_all(pos.tree(None, marker), signal.SIGKILL)
+    for pid in process_tree(None, marker):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            continue
 
 
 def node_of(nodes: list[dict[str, Any]], resource: str) -> str:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -53,7 +54,7 @@ def reap_actors(instance: str, task_ids: Sequence[int] = ()) -> list[str]:
     """
     import ray
 
-    from executive.runtimes.process_os import ProcessOS
+    from executive.runtimes.ray_actor import process_tree
 
     killed: list[str] = []
     prefix = f"executive:{instance}:"
@@ -68,9 +69,10 @@ def reap_actors(instance: str, task_ids: Sequence[int] = ()) -> list[str]:
                 ray.get(actor.kill.remote(), timeout=10)  # its process tree first: ray.kill ends only the actor
             ray.kill(actor)
             killed.append(name)
-    pos = ProcessOS()
-    for tid in task_ids:
-        pos.signal_all(pos.tree(None, f"{instance}:{tid}"), signal.SIGKILL)  # ProcessRuntime.marker
+    for tid in task_ids:  # a host scan by marker: the daemon's containment holds only its local tasks
+        for pid in process_tree(None, f"{instance}:{tid}"):  # ProcessRuntime.marker
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
     return killed
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import psutil
 
-from executive.runtimes.process_os import ProcessOS
+from executive.runtimes.ray_actor import process_tree
 
 from .conftest import Cluster
 from .helpers import ON_B, daemon, log_bytes, until
@@ -16,7 +16,8 @@ TREE = "setsid sh -c 'trap \"\" TERM; while :; do echo tick; sleep 0.05; done' &
 
 
 def _marked(marker: str) -> list[psutil.Process]:
-    return [psutil.Process(p) for p in ProcessOS().tree(None, marker) if psutil.pid_exists(p)]
+    # A host scan by marker (the nodes run on this machine): the daemon's containment holds only local tasks.
+    return [psutil.Process(p) for p in process_tree(None, marker) if psutil.pid_exists(p)]
 
 
 def _states(marker: str) -> set[str]:

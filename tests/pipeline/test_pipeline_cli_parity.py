@@ -93,7 +93,7 @@ async def test_a_named_session_is_resumed_shown_reported_and_exported_by_name(
         r = await e2e.run_cli(home, "pipeline", "run", str(work / "p.yaml"), "-r", "again", "--session", bad)
         assert r.rc == 2 and "not valid" in r.err, (bad, r.err)
     r = await e2e.run_cli(home, "pipeline", "status", "weekly")
-    assert r.rc == 2 and "no pipeline run named 'weekly'" in r.err
+    assert r.rc == 4 and "no pipeline run named 'weekly'" in r.err
     assert [run["id"] for run in await _runs(client)] == [1]
 
 

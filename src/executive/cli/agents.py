@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import sys
 from typing import Any
@@ -268,13 +269,15 @@ def check(
                 "[green]yes[/]" if r["usable"] else "[red]no[/]",
                 escape(r.get("version") or "-"),
                 f"{status} ({tested})" if tested else status,
-                escape(r.get("auth") or "-"),
+                "missing" if (r.get("auth") or "").startswith("none of") else escape(r.get("auth") or "-"),
             ]
         )
         notes += [f"{r['agent']}: {p}" for p in r["problems"]]
     console.print(fitted_table(["AGENT", "USABLE", "VERSION", "TESTED", "AUTH"], body))
     for note in notes:  # one line each; --json has every word
-        console.print(f"[yellow]![/] {escape(_short(note, max(20, console.width - 2)))}")
+        # One line each, at most as wide as the terminal (or $COLUMNS, or 80 into a pipe): it is a summary.
+        width = shutil.get_terminal_size((80, 24)).columns
+        console.print(f"[yellow]![/] {escape(_short(note, max(20, width - 2)))}", soft_wrap=True)
     console.print("[dim]`executive agent check --json`: full problems, binaries, capabilities[/]")
 
 
