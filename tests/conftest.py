@@ -431,6 +431,7 @@ import orjson  # noqa: E402
 from executive.api import rpc as _rpc  # noqa: E402
 
 _schema_failures: list[str] = []
+_LARGEST_CHECKED_REPLY = 1 << 20  # bytes of JSON
 _validators: dict[tuple[str, str], jsonschema.Draft202012Validator] = {}
 
 
@@ -446,9 +447,13 @@ def result_validator(method: _rpc.Method) -> jsonschema.Draft202012Validator:
 def result_errors(method: _rpc.Method, result: Any) -> list[str]:
     """Why ``result`` (as it goes on the wire) does not match the method's result schema."""
     try:
-        wire = orjson.loads(orjson.dumps(result))
+        encoded = orjson.dumps(result)
     except TypeError:
         return []  # never reaches the wire: the dispatcher answers -32603 instead (tests/fuzz checks that)
+    if len(encoded) > _LARGEST_CHECKED_REPLY:
+        return []  # a bulk read: the same method's small replies are checked; decoding this one again would
+        # double the memory a test of the daemon's own memory bounds measures
+    wire = orjson.loads(encoded)
     return [
         f"{method.name}: {'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message[:300]}"
         for e in result_validator(method).iter_errors(wire)

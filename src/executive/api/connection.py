@@ -38,6 +38,9 @@ __all__ = ["RpcConnection"]
 log = structlog.get_logger("executive.connection")
 
 
+_BULK_READS = 2  # log slices built at once per connection (each up to limits.output_read_bytes, several copies)
+
+
 class RpcConnection:
     def __init__(self, service: Executive, dispatcher: Dispatcher, *, authorized: bool, peer: str = "") -> None:
         self.service = service
@@ -48,6 +51,7 @@ class RpcConnection:
         self._replies: collections.deque[bytes] = collections.deque()
         self._reply_bytes = 0  # invariant: sum(len(r) for r in _replies)
         self._max_reply_bytes = service.limits.max_queued_reply_bytes
+        self._bulk_reads = asyncio.Semaphore(_BULK_READS)
         self.close_requested = asyncio.Event()  # set with close_code/close_reason when the daemon drops the client
         self.close_code = 1000
         self.close_reason = ""
@@ -65,6 +69,11 @@ class RpcConnection:
         sub.notify = self.wake.set
         if sub.ready():
             self.wake.set()
+
+    @property
+    def bulk_reads(self) -> asyncio.Semaphore:
+        """Two large replies in the making at once per connection (api/methods.py ``_task_output``)."""
+        return self._bulk_reads
 
     def subscription_count(self) -> int:
         """Subscriptions this connection holds (limits.max_subscriptions_per_connection)."""

@@ -18,6 +18,7 @@ data, so the MCP layer turns every failure into one tool error the same way.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from typing import Any, Protocol
 
@@ -56,6 +57,7 @@ class _McpCallContext:
     def __init__(self, service: Any) -> None:
         self.service = service
         self.session_id: str | None = None
+        self._bulk_reads = asyncio.Semaphore(2)  # as a WebSocket connection (api/connection.py)
 
     def add_subscription(self, sub: Any) -> None:
         raise BackendError(
@@ -67,6 +69,10 @@ class _McpCallContext:
 
     def subscription_count(self) -> int:
         return 0
+
+    @property
+    def bulk_reads(self) -> asyncio.Semaphore:
+        return self._bulk_reads
 
 
 class DispatcherBackend:

@@ -9,6 +9,7 @@ to the connection and owns its subscriptions.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -49,6 +50,11 @@ class CallContext(Protocol):
     def remove_subscription(self, sub_id: int) -> None: ...
 
     def subscription_count(self) -> int: ...
+
+    @property
+    def bulk_reads(self) -> asyncio.Semaphore:
+        """Held while a large reply (a log slice) is built: bounds a connection's replies in the making."""
+        ...
 
 
 class _P(BaseModel):
@@ -251,6 +257,14 @@ async def _task_run(ctx: CallContext, p: TaskRun) -> TaskRow:
     )
 
 
+async def _task_output(ctx: CallContext, p: TaskOutput) -> TaskOutputSlice:
+    """A log slice, built while holding one of the connection's bulk-read slots: a client that sends many
+    large reads and never reads the replies makes at most a few of them at a time (issue 19: its queued
+    replies are bounded by max_queued_reply_bytes, and so are these)."""
+    async with ctx.bulk_reads:
+        return await ctx.service.task_output(p.task, stream=p.stream, offset=p.offset, limit=p.limit)
+
+
 def _events_subscribe(ctx: CallContext, p: EventsSubscribe) -> EventsSubscribed:
     _touch(ctx)
     per = ctx.service.limits.max_subscriptions_per_connection
@@ -369,7 +383,7 @@ def core_methods() -> list[Method]:
             "task.output",
             TaskOutput,
             TaskOutputSlice,
-            lambda c, p: c.service.task_output(p.task, stream=p.stream, offset=p.offset, limit=p.limit),
+            _task_output,
             "Read a log slice by byte offset.",
         ),
         Method(
