@@ -124,6 +124,4 @@ class BenchDaemon:
 
 
 if __name__ == "__main__":
-    # Run as a script, bench/ is first on the path, where bench/mcp.py would shadow the MCP SDK the daemon imports.
-    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != str(Path(__file__).resolve().parent)]
     _server_main(sys.argv[1])

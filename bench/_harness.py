@@ -35,15 +35,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
-# bench/mcp.py shares its name with the MCP SDK the daemon imports: once this module is loaded,
-# bench/ (the script's directory, or the child's explicit entry) leaves the path so `import mcp` finds the SDK.
-# _daemon and _results are loaded first, while bench/ is still on the path.
 DEFAULT_JSON = ROOT / "bench" / "results" / "latest.json"
 
 from _daemon import BenchDaemon as BenchDaemon  # noqa: E402  (re-exported: benchmarks use _harness.BenchDaemon)
 from _results import append_results  # noqa: E402
-
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != str(ROOT / "bench")]
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,6 @@ async def round_trip_ms(call: Callable[[], Awaitable[Any]], n: int = N_CALLS) ->
 async def mcp_session(kind: str, d: _harness.BenchDaemon) -> AsyncIterator[ClientSession]:
     if kind == "stdio":
         env = dict(os.environ, EXECUTIVE_HOME=str(d.home), PYTHONPATH=str(_harness.ROOT / "src"))
-        # cwd: the repository root, so `python -m` does not put bench/ (and this file, named mcp.py) on the path.
         params = StdioServerParameters(
             command=sys.executable, args=["-m", "executive", "mcp"], env=env, cwd=str(_harness.ROOT)
         )
