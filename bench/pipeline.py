@@ -109,7 +109,7 @@ async def run_pipeline(ex: Executive, argv: list[str], n: int, cwd: str) -> floa
         + "    checks:\n      - {name: here, kind: files_exist, paths: [.], owners: [s0]}\n"
     )
     t0 = time.perf_counter()
-    run = await ex.pipelines.run(text=text, workdir=cwd)
+    run = await ex.pipelines.run(text=text, workdir=cwd, requirement="benchmark: trivial steps")
     info = await ex.pipelines.wait(run["id"], timeout=600)
     elapsed = time.perf_counter() - t0
     assert info["state"] == "passed", info
