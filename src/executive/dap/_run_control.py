@@ -13,11 +13,11 @@ from typing import Any
 from executive.api.client import RpcError
 from executive.dap._core import STOP_REASONS, SessionCore
 from executive.dap.threads import TaskThread
+from executive.kernel.errors import ErrorCode
 
 __all__ = ["RunControl"]
 
 _MAX_SOURCE_STEPS = 10_000  # debugger steps one source-level step may take (a line that loops on itself)
-_ENDED = 1011  # the daemon's error code for a task that has already ended
 
 
 class RunControl(SessionCore):
@@ -120,7 +120,7 @@ class RunControl(SessionCore):
                 try:
                     await self._call("vm.kill", task=thread.pid)
                 except RpcError as exc:
-                    if exc.code != _ENDED:  # ended meanwhile: its task_state event reports how
+                    if exc.code != ErrorCode.INVALID_TRANSITION:  # ended meanwhile: its task_state event says how
                         raise
 
     async def on_event(self, ev: dict[str, Any]) -> None:
