@@ -88,6 +88,12 @@ async def test_ping_and_pong_are_two_threads_that_stop_on_their_own(daemon: Daem
         assert base64.b64decode(read["data"]) == b"ping"
         read = await c.request("readMemory", memoryReference=empty["memoryReference"], count=4)
         assert base64.b64decode(read["data"]) == bytes(4)
+        # the disassembly at a frame's instruction pointer is that frame's task's code, whichever was named last
+        for top, src in ((ping_top, ping_src), (pong_top, pong_src), (ping_top, ping_src)):
+            [ins] = (
+                await c.request("disassemble", memoryReference=top["instructionPointerReference"], instructionCount=1)
+            )["instructions"]
+            assert ins["location"]["path"] == str(src) and ins["address"] == top["instructionPointerReference"]
 
         # continue resumes one thread: the other stays stopped until it is continued too
         assert (await c.request("continue", threadId=pong))["allThreadsContinued"] is False
