@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,34 @@ class DapClient:
                 await asyncio.wait_for(self._changed.wait(), left)
             except TimeoutError:
                 pass
+
+    async def wait_until(
+        self, predicate: Callable[[list[dict[str, Any]]], Any], what: str, timeout: float = 20.0
+    ) -> Any:
+        """Wait until ``predicate(all events so far)`` is truthy and return its value (consumes nothing)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate(self.events)
+            if value:
+                return value
+            left = deadline - time.monotonic()
+            if left <= 0:
+                seen = [(e["event"], e.get("body")) for e in self.events if e["event"] != "output"]
+                raise AssertionError(f"{what}: not within {timeout}s; events: {seen}")
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), left)
+            except TimeoutError:
+                pass
+
+    def bodies(self, name: str, **match: Any) -> list[dict[str, Any]]:
+        """The bodies of every event called ``name`` so far whose body has the ``match`` items."""
+        out = []
+        for e in self.events:
+            body = e.get("body") or {}
+            if e["event"] == name and all(body.get(k) == v for k, v in match.items()):
+                out.append(body)
+        return out
 
     def output(self) -> str:
         return "".join(e["body"]["output"] for e in self.events if e["event"] == "output")

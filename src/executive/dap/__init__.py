@@ -1,7 +1,8 @@
 """``executive dap``: a Debug Adapter Protocol server for HSX programs, a client of the daemon.
 
 codec.py frames messages, session.py is the sans-I/O core (requests and daemon events in,
-DAP messages out), breakpoints.py / variables.py / sources.py hold its parts, daemon.py
+DAP messages out), threads.py / breakpoints.py / variables.py / sources.py / output.py
+hold its parts (one HSX task is one DAP thread; a session debugs up to 16), daemon.py
 finds or starts the daemon, server.py is the stdio and TCP shells.
 """
 

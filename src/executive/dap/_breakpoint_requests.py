@@ -1,11 +1,14 @@
 """Breakpoint requests of a DAP session: line, function, instruction and data breakpoints,
 bound to addresses through the line table and kept in step with the daemon.
 
-A mixin of :class:`~executive.dap.session.DapSession`.  Line breakpoints on a line
-without code move to the nearest line with code and say so in ``message``; addresses the
-daemon refuses come back unverified with the daemon's reason.  :meth:`_wants_stop`
-decides, when the task reaches a breakpoint, whether the editor hears of it: the
-condition (``debug.eval``), the hit condition, and logpoints (printed, never stopping).
+A mixin of :class:`~executive.dap.session.DapSession`.  Each editor breakpoint is bound in
+every task of the session it applies to (dap/breakpoints.py): a line in each task whose
+line table has that file, a function in each task that has it, an instruction address in
+every task.  Line breakpoints on a line without code move to the nearest line with code
+and say so in ``message``; addresses the daemon refuses come back unverified with the
+daemon's reason.  :meth:`_wants_stop` decides, when a task reaches a breakpoint, whether
+the editor hears of it: the condition (``debug.eval`` in that task), the hit condition,
+and logpoints (printed, never stopping).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from executive.dap._core import SessionCore
 from executive.dap.breakpoints import BreakSpec, hit_condition_met, log_message_parts
 from executive.dap.protocol import DapError
 from executive.dap.sources import nearest_line
+from executive.dap.threads import TaskThread
 
 __all__ = ["BreakpointRequests"]
 
@@ -25,11 +29,22 @@ __all__ = ["BreakpointRequests"]
 class BreakpointRequests(SessionCore):
     """``set*Breakpoints``, ``dataBreakpointInfo`` and the stop decision."""
 
-    async def _file_lines(self, name: str) -> dict[int, list[int]]:
-        if name not in self._lines:
-            reply = await self._call("debug.sym.lines", task=self._require_task(), file=name)
-            self._lines[name] = {row["line"]: row["addresses"] for row in reply["lines"]}
-        return self._lines[name]
+    def _bindable(self) -> list[TaskThread]:
+        """The threads breakpoints are set in: those whose task has not ended."""
+        return [t for t in self.threads if t.end is None]
+
+    def _unbound_reason(self, what: str) -> str:
+        if not len(self.threads):
+            return "no program is loaded yet"
+        if not self._bindable():
+            return "the program has ended" if not self.threads.several else "every task of this session has ended"
+        return what
+
+    async def _file_lines(self, thread: TaskThread, name: str) -> dict[int, list[int]]:
+        if name not in thread.lines:
+            reply = await self._call("debug.sym.lines", task=thread.pid, file=name)
+            thread.lines[name] = {row["line"]: row["addresses"] for row in reply["lines"]}
+        return thread.lines[name]
 
     async def _set_breakpoints(self, args: dict[str, Any]) -> dict[str, Any]:
         source = args.get("source") or {}
@@ -39,26 +54,30 @@ class BreakpointRequests(SessionCore):
             wanted = [{"line": n} for n in args.get("lines", [])]
         if not isinstance(path, str):
             raise DapError("setBreakpoints needs source.path")
-        name = self.sources.name_of(path)
-        lines = await self._file_lines(name) if self.pid is not None else {}
+        tables = [(t, await self._file_lines(t, t.sources.name_of(path))) for t in self._bindable()]
         specs: list[tuple[BreakSpec, int, str | None]] = []
         for b in wanted:
             line = int(b.get("line", 0))
-            at = nearest_line(lines, line)
+            addresses: dict[int, int] = {}
+            bound_line = None
+            for thread, lines in tables:
+                at = nearest_line(lines, line)
+                if at is not None:
+                    addresses[thread.pid] = lines[at][0]
+                    bound_line = at if bound_line is None else bound_line
             message = None
-            if at is None:
+            if bound_line is None:
+                several = self.threads.several
+                whose = "the line table of any task of this session" if several else "this program's line table"
+                message = self._unbound_reason(f"{os.path.basename(path)} has no code in {whose}")
+            elif bound_line != line:
                 message = (
-                    "no program is loaded yet"
-                    if self.pid is None
-                    else f"{os.path.basename(path)} has no code in this program's line table"
+                    f"line {line} has no code; the breakpoint moved to line {bound_line}, the nearest line with code"
                 )
-            elif at != line:
-                message = f"line {line} has no code; the breakpoint moved to line {at}, the nearest line with code"
             spec = BreakSpec(
-                self.book.new_id(), "source", lines[at][0] if at is not None else None,
-                b.get("condition"), b.get("hitCondition"), b.get("logMessage"),
-            )  # fmt: skip
-            specs.append((spec, at if at is not None else line, message))
+                self.book.new_id(), "source", addresses, b.get("condition"), b.get("hitCondition"), b.get("logMessage")
+            )
+            specs.append((spec, bound_line if bound_line is not None else line, message))
         self.book.by_source[path] = [s for s, _, _ in specs]
         await self._sync_breakpoints()
         out = []
@@ -69,50 +88,67 @@ class BreakpointRequests(SessionCore):
         return {"breakpoints": out}
 
     def _bp_body(self, spec: BreakSpec, message: str | None = None) -> dict[str, Any]:
-        error = self._bp_errors.get(spec.address) if spec.address is not None else None
-        d: dict[str, Any] = {"id": spec.id, "verified": spec.address is not None and error is None}
-        if spec.address is not None:
-            d["instructionReference"] = f"0x{spec.address:X}"
-        if error or message:
-            d["message"] = error or message
-        if error:
-            spec.address = None
+        """The DAP ``Breakpoint`` of a spec; addresses a task refused are unbound from it."""
+        errors = []
+        for pid, address in list(spec.addresses.items()):
+            thread = self.threads.lookup(pid)
+            error = thread.bp_errors.get(address) if thread is not None else None
+            if error:
+                errors.append((thread, error))
+                del spec.addresses[pid]
+        d: dict[str, Any] = {"id": spec.id, "verified": bool(spec.addresses)}
+        if spec.addresses:
+            d["instructionReference"] = f"0x{next(iter(spec.addresses.values())):X}"
+        if errors and not self.threads.several:
+            message = errors[0][1]
+        elif errors:
+            refused = "; ".join(f"{t.label if t else '?'}: {e}" for t, e in errors)
+            message = f"not set in {refused}" + (f" ({message})" if message else "")
+        if message:
+            d["message"] = message
         return d
 
     async def _sync_breakpoints(self) -> None:
-        """Make the daemon's breakpoints the union of the book (plus a step-out target)."""
-        if self.pid is None:
-            return
-        wanted = self.book.addresses()
-        keep = {self._out_target[0]} if self._out_target is not None and self._out_target[2] else set()
-        for address in sorted(self._daemon_bps - wanted - keep):
-            await self._call("debug.bp.remove", task=self.pid, where=address)
-            self._daemon_bps.discard(address)
-        self._bp_errors = {}
-        for address in sorted(wanted - self._daemon_bps):
-            try:
-                await self._call("debug.bp.add", task=self.pid, where=address)
-            except RpcError as exc:
-                self._bp_errors[address] = exc.message
-                continue
-            self._daemon_bps.add(address)
+        """Make each task's breakpoints on the daemon the book's (plus a step-out target)."""
+        for thread in self._bindable():
+            wanted = self.book.addresses(thread.pid)
+            out = thread.out_target
+            keep = {out[0]} if out is not None and out[2] else set()
+            for address in sorted(thread.daemon_bps - wanted - keep):
+                await self._call("debug.bp.remove", task=thread.pid, where=address)
+                thread.daemon_bps.discard(address)
+            thread.bp_errors = {}
+            for address in sorted(wanted - thread.daemon_bps):
+                try:
+                    await self._call("debug.bp.add", task=thread.pid, where=address)
+                except RpcError as exc:
+                    thread.bp_errors[address] = exc.message
+                    continue
+                thread.daemon_bps.add(address)
 
     async def _set_function_breakpoints(self, args: dict[str, Any]) -> dict[str, Any]:
         specs, messages = [], []
         for b in args.get("breakpoints", []):
             name = str(b.get("name", ""))
-            address, message = None, None
-            if self.pid is None:
-                message = "no program is loaded yet"
-            else:
-                sym = (await self._call("debug.sym.lookup", task=self.pid, name=name))["symbol"]
-                if sym is None:
-                    message = f"no function or label named {name!r} in this program's symbols"
-                elif sym["space"] != "code":
-                    message = f"{name!r} is a variable; use a data breakpoint to watch it"
-                else:
-                    address = sym["address"]
-            specs.append(BreakSpec(self.book.new_id(), "function", address, b.get("condition"), b.get("hitCondition")))
+            addresses: dict[int, int] = {}
+            variable = False
+            for thread in self._bindable():
+                sym = (await self._call("debug.sym.lookup", task=thread.pid, name=name))["symbol"]
+                if sym is not None and sym["space"] == "code":
+                    addresses[thread.pid] = sym["address"]
+                elif sym is not None:
+                    variable = True
+            message = None
+            if not addresses:
+                where = "the symbols of any task of this session" if self.threads.several else "this program's symbols"
+                message = self._unbound_reason(
+                    f"{name!r} is a variable; use a data breakpoint to watch it"
+                    if variable
+                    else f"no function or label named {name!r} in {where}"
+                )
+            specs.append(
+                BreakSpec(self.book.new_id(), "function", addresses, b.get("condition"), b.get("hitCondition"))
+            )
             messages.append(message)
         self.book.functions = specs
         await self._sync_breakpoints()
@@ -122,13 +158,18 @@ class BreakpointRequests(SessionCore):
         specs, messages = [], []
         for b in args.get("breakpoints", []):
             ref = str(b.get("instructionReference", ""))
+            addresses: dict[int, int] = {}
+            message = None
             try:
-                address: int | None = int(ref, 0) + int(b.get("offset", 0))
-                message = None
+                address = int(ref, 0) + int(b.get("offset", 0))
             except ValueError:
-                address, message = None, f"instructionReference {ref!r} is not an address"
+                message = f"instructionReference {ref!r} is not an address"
+            else:  # the editor names no task: the address is one in every task (dap/breakpoints.py)
+                addresses = {t.pid: address for t in self._bindable()}
+                if not addresses:
+                    message = self._unbound_reason("")
             specs.append(
-                BreakSpec(self.book.new_id(), "instruction", address, b.get("condition"), b.get("hitCondition"))
+                BreakSpec(self.book.new_id(), "instruction", addresses, b.get("condition"), b.get("hitCondition"))
             )
             messages.append(message)
         self.book.instructions = specs
@@ -139,32 +180,42 @@ class BreakpointRequests(SessionCore):
         return {"breakpoints": []}  # faults always stop; there are no filters to choose
 
     async def _data_breakpoint_info(self, args: dict[str, Any]) -> dict[str, Any]:
-        if self.inspector is None:
+        if not len(self.threads):
             return {"dataId": None, "description": "no program is loaded yet"}
-        return await self.inspector.data_breakpoint_info(
-            args.get("variablesReference"), str(args.get("name", "")), args.get("frameId")
-        )
+        ref = args.get("variablesReference")
+        if ref:  # a variable of a scope: the scope's task and frame
+            thread = self.threads.get(self.handles.get(int(ref))[0])
+            frame = 0
+        else:
+            thread, frame = self.threads.frame(args.get("frameId"))
+        return await thread.inspector.data_breakpoint_info(ref, str(args.get("name", "")), frame)
 
     async def _set_data_breakpoints(self, args: dict[str, Any]) -> dict[str, Any]:
-        pid = self._require_task()
+        focus = self._require_task()
         for spec in self.book.data:
             if spec.watch_id is not None:
                 try:
-                    await self._call("debug.watch.remove", task=pid, id=spec.watch_id)
+                    await self._call("debug.watch.remove", task=spec.task, id=spec.watch_id)
                 except RpcError:
                     pass  # the task ended and took its watches with it
         self.book.data = []
         out = []
         for b in args.get("breakpoints", []):
-            spec = BreakSpec(self.book.new_id(), "data", None, b.get("condition"), b.get("hitCondition"))
+            spec = BreakSpec(self.book.new_id(), "data", {}, b.get("condition"), b.get("hitCondition"))
             body: dict[str, Any] = {"id": spec.id, "verified": False}
-            address_text, _, width_text = str(b.get("dataId", "")).partition("/")
+            data_id = str(b.get("dataId", ""))
+            address_text, _, width_text = data_id.partition("/")
+            width_text, _, task_text = width_text.partition("@")
             try:
+                address = int(address_text, 0)
+                spec.task = int(task_text) if task_text else focus.pid
+                if spec.task not in self.threads:
+                    raise DapError(f"dataId {data_id!r} names task {spec.task}, which this session does not debug")
                 w = await self._call(
-                    "debug.watch.add", task=pid, expr=int(address_text, 0), length=int(width_text or 4), stop=True
+                    "debug.watch.add", task=spec.task, expr=address, length=int(width_text or 4), stop=True
                 )
-            except (ValueError, RpcError) as exc:
-                body["message"] = exc.message if isinstance(exc, RpcError) else f"bad dataId {b.get('dataId')!r}"
+            except (ValueError, DapError, RpcError) as exc:
+                body["message"] = exc.message if isinstance(exc, RpcError | DapError) else f"bad dataId {data_id!r}"
             else:
                 spec.watch_id = w["id"]
                 body["verified"] = True
@@ -172,12 +223,12 @@ class BreakpointRequests(SessionCore):
             out.append(body)
         return {"breakpoints": out}
 
-    # ------------------------------------------------------------------ threads and frames
-    async def _wants_stop(self, spec: BreakSpec) -> bool:
-        """Condition, hit count and logpoint of one breakpoint the task just reached."""
+    # ------------------------------------------------------------------ the stop decision
+    async def _wants_stop(self, spec: BreakSpec, thread: TaskThread) -> bool:
+        """Condition, hit count and logpoint of one breakpoint ``thread`` just reached."""
         if spec.condition:
             try:
-                r = await self._call("debug.eval", task=self._require_task(), expr=spec.condition)
+                r = await self._call("debug.eval", task=thread.pid, expr=spec.condition)
             except RpcError as exc:
                 self._output(f"breakpoint {spec.id}: condition {spec.condition!r} failed: {exc.message}\n")
                 return True  # a condition that cannot be evaluated stops, so the user sees why
@@ -191,18 +242,19 @@ class BreakpointRequests(SessionCore):
             self._output(f"breakpoint {spec.id}: {exc.message}\n")
             return True
         if spec.log_message is not None:
-            self._output(await self._log_text(spec.log_message) + "\n")
+            tag = thread.tag if self.threads.several else ""
+            self._output(tag + await self._log_text(spec.log_message, thread) + "\n")
             return False
         return True
 
-    async def _log_text(self, message: str) -> str:
+    async def _log_text(self, message: str, thread: TaskThread) -> str:
         out = []
         for text, is_expr in log_message_parts(message):
             if not is_expr:
                 out.append(text)
                 continue
             try:
-                r = await self._call("debug.eval", task=self._require_task(), expr=text)
+                r = await self._call("debug.eval", task=thread.pid, expr=text)
                 out.append(str(r["value"]))
             except RpcError as exc:
                 out.append(f"<{exc.message}>")

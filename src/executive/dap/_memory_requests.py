@@ -3,6 +3,14 @@
 A mixin of :class:`~executive.dap.session.DapSession`.  Memory references are
 ``0x``-hex data or code addresses; the disassembly pads with ``invalid`` entries where
 there is no code so the editor always gets the count it asked for.
+
+Every task has its own code and data memory, and these requests name no thread.  A data
+reference the adapter handed out in a session of several tasks says whose memory it is
+(``0x4000@3``, protocol.py); a plain address means the thread the editor named last.
+Code references stay plain addresses (editors read them as numbers): ``disassemble``
+shows the code of the thread one of whose frames is at that address — the editor opens
+the disassembly at a frame's ``instructionPointerReference`` — and otherwise the code of
+the thread the editor named last.
 """
 
 from __future__ import annotations
@@ -11,7 +19,8 @@ import base64
 from typing import Any
 
 from executive.dap._core import SessionCore
-from executive.dap.protocol import DapError
+from executive.dap.protocol import DapError, parse_memory_reference
+from executive.dap.threads import TaskThread
 
 __all__ = ["MemoryRequests"]
 
@@ -19,9 +28,25 @@ __all__ = ["MemoryRequests"]
 class MemoryRequests(SessionCore):
     """``disassemble``, ``readMemory``, ``writeMemory``."""
 
+    def _code_thread(self, address: int) -> TaskThread:
+        """Whose code ``address`` is: the thread with a frame there (the focus if several do)."""
+        focus = self._require_task()
+        at = [t for t in self.threads.live() if address in t.frame_pcs]
+        if len(at) == 1 and focus not in at:
+            self.threads.focus = at[0].pid
+            return at[0]
+        return focus
+
+    def _data_thread(self, ref: Any) -> tuple[TaskThread, int]:
+        """The task and data address of a memory reference (a plain address: the focus)."""
+        address, task = parse_memory_reference(ref)
+        return (self.threads.get(task) if task is not None else self._require_task()), address
+
     async def _disassemble(self, args: dict[str, Any]) -> dict[str, Any]:
-        pid = self._require_task()
-        base = _address(args.get("memoryReference")) + int(args.get("offset") or 0)
+        address, _ = parse_memory_reference(args.get("memoryReference"))
+        thread = self._code_thread(address)
+        pid = thread.pid
+        base = address + int(args.get("offset") or 0)
         skip = int(args.get("instructionOffset") or 0)
         count = max(0, min(int(args.get("instructionCount") or 0), 1024))
         if count == 0:
@@ -42,7 +67,7 @@ class MemoryRequests(SessionCore):
             }  # fmt: skip
             if ins.get("label"):
                 d["symbol"] = ins["label"]
-            source = self.sources.source(ins.get("file"))
+            source = thread.sources.source(ins.get("file"))
             if source is not None and ins.get("line"):
                 d.update(location=source, line=ins["line"])
             out.append(d)
@@ -57,8 +82,9 @@ class MemoryRequests(SessionCore):
         return {"instructions": out[:count]}
 
     async def _read_memory(self, args: dict[str, Any]) -> dict[str, Any]:
-        pid = self._require_task()
-        address = _address(args.get("memoryReference")) + int(args.get("offset") or 0)
+        thread, address = self._data_thread(args.get("memoryReference"))
+        pid = thread.pid
+        address += int(args.get("offset") or 0)
         count = int(args.get("count") or 0)
         if address < 0 or address >= 0x10000:
             return {"address": f"0x{address:X}", "unreadableBytes": count}
@@ -74,8 +100,9 @@ class MemoryRequests(SessionCore):
         }
 
     async def _write_memory(self, args: dict[str, Any]) -> dict[str, Any]:
-        pid = self._require_task()
-        address = _address(args.get("memoryReference")) + int(args.get("offset") or 0)
+        thread, address = self._data_thread(args.get("memoryReference"))
+        pid = thread.pid
+        address += int(args.get("offset") or 0)
         try:
             data = base64.b64decode(str(args.get("data", "")), validate=True)
         except ValueError:
@@ -84,13 +111,6 @@ class MemoryRequests(SessionCore):
             return {"bytesWritten": 0}
         await self._call("vm.mem_write", task=pid, addr=address, data=data.hex())
         return {"bytesWritten": len(data)}
-
-
-def _address(ref: Any) -> int:
-    try:
-        return int(str(ref), 0)
-    except ValueError:
-        raise DapError(f"memoryReference {ref!r} is not an address") from None
 
 
 def _invalid(address: int) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Run control of a DAP session: continue, steps, pause, terminate, and the daemon's events.
 
 A mixin of :class:`~executive.dap.session.DapSession`; see session.py for how run state
-follows the daemon's event stream and why stale ``debug_break`` events are harmless.
+follows the daemon's event stream and why stale ``debug_break`` events are harmless, and
+dap/threads.py for why every run request acts on one thread only.
 """
 
 from __future__ import annotations
@@ -9,7 +10,10 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from executive.api.client import RpcError
 from executive.dap._core import STOP_REASONS, SessionCore
+from executive.dap.threads import TaskThread
+from executive.kernel.errors import ErrorCode
 
 __all__ = ["RunControl"]
 
@@ -17,25 +21,28 @@ _MAX_SOURCE_STEPS = 10_000  # debugger steps one source-level step may take (a l
 
 
 class RunControl(SessionCore):
-    """``continue``, ``next``, ``stepIn``, ``stepOut``, ``pause``, ``terminate``; daemon events."""
+    """``continue``, ``next``, ``stepIn``, ``stepOut``, ``pause``, ``terminate``; daemon events.
 
-    def _ended_now(self) -> bool:
+    Each run request acts on the one thread it names (the focus when it names none); the
+    other tasks go on as they were (dap/threads.py: the VM stops tasks one at a time).
+    """
+
+    def _ended_now(self, thread: TaskThread) -> bool:
         """After the task ended: the first run request reports the end (post-mortem over)."""
-        if self._end is None:
+        if thread.end is None:
             return False
-        self._finish(later=True)
+        self._thread_gone(thread, later=True)
         return True
 
-    async def _resume(self) -> None:
-        if self.inspector is not None:
-            self.inspector.reset()
-        await self._call("vm.resume", task=self._require_task())
+    async def _resume(self, thread: TaskThread) -> None:
+        thread.ran()
+        await self._call("vm.resume", task=thread.pid)
 
     async def _continue(self, args: dict[str, Any]) -> dict[str, Any]:
-        self._require_task()
-        if not self._ended_now():
-            await self._resume()
-        return {"allThreadsContinued": True}
+        thread = self.threads.named_or_focus(args.get("threadId"))
+        if not self._ended_now(thread):
+            await self._resume(thread)
+        return {"allThreadsContinued": not self.threads.others_stopped(thread)}
 
     async def _next(self, args: dict[str, Any]) -> None:
         await self._step("debug.next", args)
@@ -44,12 +51,12 @@ class RunControl(SessionCore):
         await self._step("debug.step", args)
 
     async def _step(self, method: str, args: dict[str, Any]) -> None:
-        pid = self._require_task()
-        if self._ended_now():
+        thread = self.threads.named_or_focus(args.get("threadId"))
+        pid = thread.pid
+        if self._ended_now(thread):
             return
-        if self.inspector is not None:
-            self.inspector.reset()
-        by_instruction = args.get("granularity") == "instruction" or not self._has_lines
+        thread.ran()
+        by_instruction = args.get("granularity") == "instruction" or not thread.has_lines
         start = await self._call("debug.state", task=pid)
         start_line = _line_key(start.get("line"))
         reason = "step"
@@ -65,54 +72,62 @@ class RunControl(SessionCore):
                 return  # the task ended: its task_state event reports how
             if by_instruction or r.get("executed", 1) == 0:
                 break
-            if r["pc"] in self._generated:
+            if r["pc"] in thread.generated:
                 continue
             if _line_key(r.get("line")) != start_line:
                 break
-        self._stopped(reason, later=True)
+        self._stopped(thread, reason, later=True)
 
     async def _step_out(self, args: dict[str, Any]) -> None:
-        pid = self._require_task()
-        if self._ended_now():
+        thread = self.threads.named_or_focus(args.get("threadId"))
+        pid = thread.pid
+        if self._ended_now(thread):
             return
         state = await self._call("debug.state", task=pid)
         walk = await self._call("debug.stack", task=pid, max_frames=2)
         ret = walk["frames"][0].get("return_pc") if walk["frames"] else None
         if state["depth"] == 0 or ret is None:
-            await self._resume()  # the outermost function: running out of it ends the program
+            await self._resume(thread)  # the outermost function: running out of it ends the program
             return
-        added = ret not in self._daemon_bps
+        added = ret not in thread.daemon_bps
         if added:
             await self._call("debug.bp.add", task=pid, where=ret)
-        self._out_target = (ret, state["depth"], added)
-        await self._resume()
+        thread.out_target = (ret, state["depth"], added)
+        await self._resume(thread)
 
-    async def _end_step_out(self) -> None:
-        if self._out_target is None:
+    async def _end_step_out(self, thread: TaskThread) -> None:
+        if thread.out_target is None:
             return
-        ret, _, added = self._out_target
-        self._out_target = None
-        if added and ret not in self.book.addresses() and self._end is None:
-            await self._call("debug.bp.remove", task=self._require_task(), where=ret)
+        ret, _, added = thread.out_target
+        thread.out_target = None
+        if added and ret not in self.book.addresses(thread.pid) and thread.end is None:
+            await self._call("debug.bp.remove", task=thread.pid, where=ret)
 
     async def _pause(self, args: dict[str, Any]) -> None:
-        pid = self._require_task()
-        if self._end is not None:
+        thread = self.threads.named_or_focus(args.get("threadId"))
+        if thread.end is not None:
             return
-        state = await self._call("debug.state", task=pid)
+        state = await self._call("debug.state", task=thread.pid)
         if state["state"] == "paused":
-            self._stopped("pause", later=True)
+            self._stopped(thread, "pause", later=True)
             return
-        await self._call("vm.pause", task=pid)
+        await self._call("vm.pause", task=thread.pid)
 
     async def _terminate(self, args: dict[str, Any]) -> None:
-        pid = self._require_task()
-        if self._end is None:
-            await self._call("vm.kill", task=pid)
+        self._require_task()
+        for thread in self.threads:
+            if thread.end is None:
+                try:
+                    await self._call("vm.kill", task=thread.pid)
+                except RpcError as exc:
+                    if exc.code != ErrorCode.INVALID_TRANSITION:  # ended meanwhile: its task_state event says how
+                        raise
 
     async def on_event(self, ev: dict[str, Any]) -> None:
-        """React to one daemon event of the debugged task."""
-        if self.pid is None or ev.get("pid") != self.pid or self._terminated:
+        """React to one daemon event of a debugged task."""
+        pid = ev.get("pid")
+        thread = self.threads.lookup(pid) if isinstance(pid, int) else None
+        if thread is None or thread.exited or self._terminated:
             return
         data = ev.get("data") or {}
         kind = ev.get("type")
@@ -121,76 +136,69 @@ class RunControl(SessionCore):
             if text is None and data.get("data_b64"):
                 text = base64.b64decode(data["data_b64"]).decode("utf-8", "replace")
             if text:
-                self._output(text, "stderr" if data.get("stream") == "stderr" else "stdout")
+                self._task_output(thread, text, str(data.get("stream")))
         elif kind == "task_state":
-            await self._on_task_state(data)
-        elif kind == "debug_break" and self._running:
-            await self._on_break(data)
+            await self._on_task_state(thread, data)
+        elif kind == "debug_break" and thread.running:
+            await self._on_break(thread, data)
 
-    async def _on_task_state(self, data: dict[str, Any]) -> None:
+    async def _on_task_state(self, thread: TaskThread, data: dict[str, Any]) -> None:
         if "vm_to" in data:  # the VM's own edge (ready, sleeping, ...); the task's edges follow as their own events
             return
         to = data.get("to")
         if to == "running":
-            self._running = True
-        elif to == "paused" and self._running and data.get("reason") not in ("debug_break", "brk"):
-            await self._end_step_out()
-            self._stopped("pause", description=f"paused ({data.get('reason')})")
+            thread.running = True
+        elif to == "paused" and thread.running and data.get("reason") not in ("debug_break", "brk"):
+            await self._end_step_out(thread)
+            self._stopped(thread, "pause", description=f"paused ({data.get('reason')})")
         elif to == "ended":
-            self._running = False
-            self._end = data
-            await self._end_step_out()
+            thread.running = False
+            self.threads.record_end(thread, data)
+            await self._end_step_out(thread)
             if data.get("fault"):
-                self._fault = data["fault"]
-                f = self._fault
+                f = thread.fault = data["fault"]
                 self._stopped(
+                    thread,
                     "exception",
                     description=f"{f.get('text', f.get('reason'))} at PC 0x{f.get('pc', 0):04X}",
                     text=f.get("reason"),
                 )
             else:
-                self._finish()
+                self._thread_gone(thread)
 
-    def _finish(self, *, later: bool = False) -> None:
-        if self._terminated or self._end is None:
-            return
-        self._terminated = True
-        code = self._end.get("exit_code")
-        self._event("exited", {"exitCode": code if isinstance(code, int) else -1}, later=later)
-        self._event("terminated", later=later)
-
-    async def _on_break(self, data: dict[str, Any]) -> None:
-        pid = self._require_task()
+    async def _on_break(self, thread: TaskThread, data: dict[str, Any]) -> None:
+        pid = thread.pid
         reason, pc = data.get("reason"), data.get("pc", 0)
         if reason == "brk":
-            await self._end_step_out()
-            self._stopped("breakpoint", description=f"BRK {data.get('code', 0)} at 0x{pc:04X}")
+            await self._end_step_out(thread)
+            self._stopped(thread, "breakpoint", description=f"BRK {data.get('code', 0)} at 0x{pc:04X}")
             return
         if reason == "watch":
             spec = self.book.data_spec(data.get("watch_id", -1))
-            if spec is None or await self._wants_stop(spec):
-                await self._end_step_out()
-                self._stopped("data breakpoint", hit=[spec.id] if spec else None)
+            if spec is None or await self._wants_stop(spec, thread):
+                await self._end_step_out(thread)
+                self._stopped(thread, "data breakpoint", hit=[spec.id] if spec else None)
             else:
-                await self._resume()
+                await self._resume(thread)
             return
-        stopping = [s for s in self.book.at(pc) if await self._wants_stop(s)]
+        stopping = [s for s in self.book.at(pid, pc) if await self._wants_stop(s, thread)]
         if stopping:
-            await self._end_step_out()
-            self._stopped(STOP_REASONS.get(stopping[0].kind, "breakpoint"), hit=[s.id for s in stopping])
+            await self._end_step_out(thread)
+            self._stopped(thread, STOP_REASONS.get(stopping[0].kind, "breakpoint"), hit=[s.id for s in stopping])
             return
-        if self._out_target is not None and pc == self._out_target[0]:
+        out = thread.out_target
+        if out is not None and pc == out[0]:
             state = await self._call("debug.state", task=pid)
-            if state["depth"] < self._out_target[1]:
-                await self._end_step_out()
-                self._stopped("step")
+            if state["depth"] < out[1]:
+                await self._end_step_out(thread)
+                self._stopped(thread, "step")
                 return
-            await self._resume()
+            await self._resume(thread)
             return
-        if not self.book.at(pc):  # a breakpoint someone else set on the daemon
-            self._stopped("breakpoint")
+        if not self.book.at(pid, pc):  # a breakpoint someone else set on the daemon
+            self._stopped(thread, "breakpoint")
             return
-        await self._resume()
+        await self._resume(thread)
 
 
 def _line_key(line: dict[str, Any] | None) -> tuple[str | None, int] | None:

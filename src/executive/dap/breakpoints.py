@@ -5,13 +5,18 @@ Theory of operation
 DAP sends breakpoints per kind and per source as whole lists ("these are now the
 breakpoints of prog.c"), each with an optional ``condition``, ``hitCondition`` and
 ``logMessage``.  The daemon knows only addresses (``debug.bp.*``) and watches
-(``debug.watch.*``).  :class:`BreakpointBook` keeps the editor's view — one
+(``debug.watch.*``), per task.  :class:`BreakpointBook` keeps the editor's view — one
 :class:`BreakSpec` per editor breakpoint, grouped by where it came from — and answers the
-two questions the session asks: which addresses must the daemon break at (the union of
-every group: :meth:`BreakpointBook.addresses`), and which specs sit at the address the task
-stopped at (:meth:`BreakpointBook.at`).  Several specs may share an address (a line
+two questions the session asks: which addresses must the daemon break at in a task (the
+union of every group: :meth:`BreakpointBook.addresses`), and which specs sit at the address
+a task stopped at (:meth:`BreakpointBook.at`).  Several specs may share an address (a line
 breakpoint and a function breakpoint on the same instruction); the task stops when any of
 them wants to.
+
+An editor breakpoint is bound in every task of the session it applies to — a line of a
+source file two tasks were built from, a function both have, an instruction address (the
+editor gives no task for those) — so a spec holds one address per task.  A data
+breakpoint watches the memory of the one task its ``dataId`` names.
 
 Conditions and log messages are evaluated by the daemon (``debug.eval``); the book only
 counts hits and decides hit conditions, which are pure: ``N`` or ``>= N`` (from the Nth
@@ -36,12 +41,13 @@ class BreakSpec:
 
     id: int  # DAP breakpoint id, unique in the session
     kind: str  # "source", "function", "instruction" or "data"
-    address: int | None  # code address (None: not bound, or a data breakpoint)
+    addresses: dict[int, int]  # task pid -> code address there (empty: bound nowhere, or a data breakpoint)
     condition: str | None = None
     hit_condition: str | None = None
     log_message: str | None = None
-    hits: int = 0  # times the task reached it with the condition true
+    hits: int = 0  # times a task reached it with the condition true (all tasks together)
     watch_id: int | None = None  # data breakpoints: the daemon's watch
+    task: int | None = None  # data breakpoints: the task whose memory is watched
 
 
 def hit_condition_met(text: str | None, hits: int) -> bool:
@@ -106,12 +112,13 @@ class BreakpointBook:
         self._ids += 1
         return self._ids
 
-    def addresses(self) -> set[int]:
-        """The code addresses the daemon must break at."""
-        return {s.address for s in self._code_specs() if s.address is not None}
+    def addresses(self, pid: int) -> set[int]:
+        """The code addresses the daemon must break at in task ``pid``."""
+        return {s.addresses[pid] for s in self._code_specs() if pid in s.addresses}
 
-    def at(self, address: int) -> list[BreakSpec]:
-        return [s for s in self._code_specs() if s.address == address]
+    def at(self, pid: int, address: int) -> list[BreakSpec]:
+        """The specs bound at ``address`` in task ``pid``."""
+        return [s for s in self._code_specs() if s.addresses.get(pid) == address]
 
     def data_spec(self, watch_id: int) -> BreakSpec | None:
         return next((s for s in self.data if s.watch_id == watch_id), None)

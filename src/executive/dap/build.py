@@ -5,7 +5,9 @@ it is passed to :class:`~executive.dap.session.DapSession` (a test can pass anot
 assembler runs in the adapter (hsx/ is a pure library, as for ``executive hsx asm``) with
 the absolute source path as the module name, so the line table names the files the
 editor set breakpoints in.  Outputs go to a private temporary directory, removed by
-:meth:`Builder.close` when the session ends — never beside the user's sources.
+:meth:`Builder.close` when the session ends — never beside the user's sources — each build
+in a folder of its own, so the programs of one launch may share a file name
+(``a/main.mvasm`` and ``b/main.mvasm``) without one image overwriting the other.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class Builder:
 
     def __init__(self) -> None:
         self._dir: str | None = None  # created on the first build
+        self._builds = 0  # builds so far: the next one's folder name
 
     def __call__(self, source: Path) -> Build:
         """Assemble ``source`` (and its ``.include`` files).
@@ -51,7 +54,10 @@ class Builder:
 
         if self._dir is None:
             self._dir = tempfile.mkdtemp(prefix="executive-dap-")
-        out = Path(self._dir) / (source.stem + ".hxe")
+        self._builds += 1
+        folder = Path(self._dir) / str(self._builds)
+        folder.mkdir()
+        out = folder / (source.stem + ".hxe")
         try:
             result = assemble([(str(source), read(str(source)))], hxe_path=str(out), include_loader=read)
         except OSError as exc:

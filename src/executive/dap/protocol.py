@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-__all__ = ["CAPABILITIES", "DapError", "MessageFactory", "Rpc", "format_int"]
+__all__ = [
+    "CAPABILITIES",
+    "DapError",
+    "MessageFactory",
+    "Rpc",
+    "format_int",
+    "memory_reference",
+    "parse_memory_reference",
+]
 
 #: what ``initialize`` answers: only what the adapter implements
 CAPABILITIES: dict[str, Any] = {
@@ -28,6 +36,8 @@ CAPABILITIES: dict[str, Any] = {
     "supportsReadMemoryRequest": True,
     "supportsWriteMemoryRequest": True,
     "supportsSteppingGranularity": True,
+    # every run request acts on the one thread it names (dap/threads.py), so `singleThread` is always honoured
+    "supportsSingleThreadExecutionRequests": True,
     "supportsTerminateRequest": True,
     "supportTerminateDebuggee": True,
     "supportsValueFormattingOptions": True,
@@ -93,6 +103,26 @@ def format_int(value: int, *, hex_only: bool = False) -> str:
         return f"0x{u:08X}"
     signed = u - (1 << 32) if u >> 31 else u
     return f"0x{u:08X} ({signed})"
+
+
+def memory_reference(address: int, task: int | None = None) -> str:
+    """A DAP memory reference to a data address: ``0x4000``, or ``0x4000@3`` naming task 3
+    (a session of several tasks: each has its own data memory)."""
+    return f"0x{address:X}" if task is None else f"0x{address:X}@{task}"
+
+
+def parse_memory_reference(ref: Any) -> tuple[int, int | None]:
+    """The address and the task (None: not named) of a memory reference.
+
+    Raises:
+        DapError: not ``ADDRESS`` or ``ADDRESS@TASK`` with integer parts.
+    """
+    text = str(ref)
+    address, _, task = text.partition("@")
+    try:
+        return int(address, 0), (int(task) if task else None)
+    except ValueError:
+        raise DapError(f"memoryReference {ref!r} is not an address") from None
 
 
 class Rpc(Protocol):

@@ -5,7 +5,7 @@ requests and the daemon's events on **one** queue, and lets one consumer hand th
 session in order — so a request handler and an event never interleave (the session
 relies on that; see its theory of operation).  Writes are the encoded messages the
 session emits.  The session ends at ``disconnect``, at end of input, or when the daemon
-connection drops; a task the adapter launched is then killed unless the editor asked to
+connection drops; the tasks the adapter launched are then killed unless the editor asked to
 leave it running, and a daemon the adapter started is stopped.  SIGTERM and SIGINT (an
 editor ending the adapter) cancel the sessions, so that clean-up still runs; only a
 SIGKILL can leave a started daemon behind.
@@ -51,9 +51,10 @@ async def run_session(reader: asyncio.StreamReader, write: Callable[[bytes], Non
     finally:
         for t in tasks:
             t.cancel()
-        if not session.closed and session.pid is not None and session.launched:
-            with contextlib.suppress(Exception):  # the editor went away: do not leave its program behind
-                await client.call("vm.kill", task=session.pid)
+        if not session.closed:
+            for pid in session.orphans():
+                with contextlib.suppress(Exception):  # the editor went away: do not leave its programs behind
+                    await client.call("vm.kill", task=pid)
         await session.aclose()
         await client.close()
         if embedded is not None:

@@ -4,13 +4,19 @@ data-breakpoint info.
 Theory of operation
 -------------------
 DAP names every expandable thing by a ``variablesReference`` integer that is valid only
-while the task stays stopped.  :class:`Inspector` hands them out for three scopes per
-frame — Registers (R0..R15, PC, SP, PSW), Locals (``debug.locals``: the `.sym` locals live
-at the frame's PC) and Globals (the variables of the `.sym`) — and forgets them all when
-the task runs again (:meth:`Inspector.reset`).  Every value is read from the daemon when
-asked; nothing is cached across requests, so what the editor shows is what the task holds.
+while its task stays stopped.  :class:`Inspector` (one per task) hands them out for three
+scopes per frame — Registers (R0..R15, PC, SP, PSW), Locals (``debug.locals``: the `.sym`
+locals live at the frame's PC) and Globals (the variables of the `.sym`) — and forgets its
+own when the task runs again (:meth:`Inspector.reset`).  The numbers come from one
+:class:`VariableHandles` per session, so they are unique across the session's tasks and a
+``variables`` request names its task by the reference alone; one task running leaves the
+references of the others valid.  Every value is read from the daemon when asked; nothing
+is cached across requests, so what the editor shows is what the task holds.
 
-DAP frame ids are the daemon's frame indexes plus one (0 would read as "no frame").
+Frames are the daemon's frame indexes here; the session maps DAP frame ids to a task and
+an index (dap/threads.py).  Memory references are ``0x``-hex data addresses, with
+``@pid`` after them when the session has several tasks (each has its own data memory;
+protocol.py ``memory_reference``).
 """
 
 from __future__ import annotations
@@ -18,17 +24,12 @@ from __future__ import annotations
 from typing import Any
 
 from executive.api.client import RpcError
-from executive.dap.protocol import DapError, Rpc, format_int
+from executive.dap.protocol import DapError, Rpc, format_int, memory_reference
 
-__all__ = ["REGISTERS", "Inspector", "frame_index"]
+__all__ = ["REGISTERS", "Inspector", "VariableHandles"]
 
 REGISTERS = [f"R{i}" for i in range(16)] + ["PC", "SP", "PSW"]
 _MAX_GLOBALS = 500  # variables listed in the Globals scope
-
-
-def frame_index(frame_id: int | None) -> int:
-    """The daemon's frame index of a DAP frame id (None or 0: the innermost frame)."""
-    return max(0, (frame_id or 1) - 1)
 
 
 def _watch_width(size: int) -> int:
@@ -43,39 +44,75 @@ async def _call(rpc: Rpc, method: str, **params: Any) -> Any:
         raise DapError(exc.message) from exc
 
 
-class Inspector:
-    """Variables of one task while it is stopped."""
+class VariableHandles:
+    """The ``variablesReference`` numbers of one session: unique across its tasks, each
+    valid until its task runs again."""
 
-    def __init__(self, rpc: Rpc, pid: int) -> None:
-        self.rpc = rpc
-        self.pid = pid
-        self._handles: dict[int, tuple[str, int]] = {}  # variablesReference -> (scope, frame index)
+    def __init__(self) -> None:
+        self._last = 0  # numbers only grow: a stale reference never names something else
+        self._refs: dict[int, tuple[int, str, int]] = {}  # reference -> (pid, scope, frame index)
+        self._by_key: dict[tuple[int, str, int], int] = {}  # the same scope of the same frame: the same number
 
-    def reset(self) -> None:
-        """The task ran: every reference handed out so far is void."""
-        self._handles.clear()
-
-    def _handle(self, scope: str, frame: int) -> int:
-        ref = len(self._handles) + 1
-        self._handles[ref] = (scope, frame)
+    def new(self, pid: int, scope: str, frame: int) -> int:
+        """The reference of one scope of one frame of a stopped task."""
+        key = (pid, scope, frame)
+        ref = self._by_key.get(key)
+        if ref is None:
+            self._last += 1
+            ref = self._by_key[key] = self._last
+            self._refs[ref] = key
         return ref
 
-    def _scope_of(self, ref: int) -> tuple[str, int]:
+    def get(self, ref: int) -> tuple[int, str, int]:
+        """(pid, scope, frame index) of a reference.
+
+        Raises:
+            DapError: unknown, or void because its task ran since.
+        """
         try:
-            return self._handles[ref]
+            return self._refs[ref]
         except KeyError:
             raise DapError(f"variablesReference {ref} is not valid (the task ran since it was given)") from None
 
-    async def scopes(self, frame_id: int | None) -> list[dict[str, Any]]:
-        frame = frame_index(frame_id)
+    def forget(self, pid: int) -> None:
+        """The task ran: its references are void (other tasks' stay valid)."""
+        for key in [k for k in self._by_key if k[0] == pid]:
+            del self._refs[self._by_key.pop(key)]
+
+
+class Inspector:
+    """Variables of one task while it is stopped."""
+
+    def __init__(self, rpc: Rpc, pid: int, handles: VariableHandles | None = None, *, tag_memory: bool = False) -> None:
+        self.rpc = rpc
+        self.pid = pid
+        self.handles = handles or VariableHandles()
+        self.tag_memory = tag_memory  # memory references carry @pid (a session of several tasks)
+
+    def reset(self) -> None:
+        """The task ran: every reference handed out for it so far is void."""
+        self.handles.forget(self.pid)
+
+    def _mem_ref(self, address: int) -> str:
+        return memory_reference(address, self.pid if self.tag_memory else None)
+
+    def _scope_of(self, ref: int) -> tuple[str, int]:
+        pid, scope, frame = self.handles.get(ref)
+        if pid != self.pid:
+            raise DapError(f"variablesReference {ref} belongs to task {pid}, not to task {self.pid}")
+        return scope, frame
+
+    async def scopes(self, frame: int) -> list[dict[str, Any]]:
+        """The Locals, Registers and Globals scopes of the daemon's frame ``frame``."""
         locs = await _call(self.rpc, "debug.locals", task=self.pid, frame=frame)
+        handle = self.handles.new
         return [
-            {"name": "Locals", "presentationHint": "locals", "variablesReference": self._handle("locals", frame),
+            {"name": "Locals", "presentationHint": "locals", "variablesReference": handle(self.pid, "locals", frame),
              "namedVariables": len(locs["locals"]), "expensive": False},
             {"name": "Registers", "presentationHint": "registers",
-             "variablesReference": self._handle("registers", frame), "namedVariables": len(REGISTERS),
+             "variablesReference": handle(self.pid, "registers", frame), "namedVariables": len(REGISTERS),
              "expensive": False},
-            {"name": "Globals", "variablesReference": self._handle("globals", frame), "expensive": False},
+            {"name": "Globals", "variablesReference": handle(self.pid, "globals", frame), "expensive": False},
         ]  # fmt: skip
 
     async def variables(self, ref: int, *, hex_only: bool = False) -> list[dict[str, Any]]:
@@ -95,8 +132,7 @@ class Inspector:
         r = await _call(self.rpc, "vm.regs", task=self.pid)
         return dict(zip(REGISTERS, [*r["regs"], r["pc"], r["sp"], r["psw"]], strict=True))
 
-    @staticmethod
-    def _local_variable(v: dict[str, Any], hex_only: bool) -> dict[str, Any]:
+    def _local_variable(self, v: dict[str, Any], hex_only: bool) -> dict[str, Any]:
         value = format_int(v["value"], hex_only=hex_only) if "value" in v else f"<unavailable: {v.get('error')}>"
         d: dict[str, Any] = {
             "name": v["name"],
@@ -106,7 +142,7 @@ class Inspector:
             "evaluateName": v["name"],
         }
         if v.get("address") is not None:
-            d["memoryReference"] = f"0x{v['address']:X}"
+            d["memoryReference"] = self._mem_ref(v["address"])
         return d
 
     async def _globals(self, hex_only: bool) -> list[dict[str, Any]]:
@@ -124,7 +160,7 @@ class Inspector:
             out.append({
                 "name": s["name"], "value": format_int(int.from_bytes(raw, "little"), hex_only=hex_only),
                 "type": f"{s['size']} bytes" if s["size"] else "", "variablesReference": 0, "evaluateName": s["name"],
-                "memoryReference": f"0x{s['address']:X}",
+                "memoryReference": self._mem_ref(s["address"]),
             })  # fmt: skip
         return out
 
@@ -159,18 +195,20 @@ class Inspector:
             address, width = sym["address"], min(sym["size"] or 4, 4)
         data = (value & ((1 << (8 * width)) - 1)).to_bytes(width, "little")
         await _call(self.rpc, "vm.mem_write", task=self.pid, addr=address, data=data.hex())
-        return {"value": format_int(int.from_bytes(data, "little")), "memoryReference": f"0x{address:X}"}
+        return {"value": format_int(int.from_bytes(data, "little")), "memoryReference": self._mem_ref(address)}
 
-    async def evaluate(self, expr: str, frame_id: int | None, *, hex_only: bool = False) -> dict[str, Any]:
-        r = await _call(self.rpc, "debug.eval", task=self.pid, expr=expr, frame=frame_index(frame_id))
+    async def evaluate(self, expr: str, frame: int, *, hex_only: bool = False) -> dict[str, Any]:
+        """An expression in the daemon's frame ``frame``; returns the DAP ``evaluate`` body."""
+        r = await _call(self.rpc, "debug.eval", task=self.pid, expr=expr, frame=frame)
         body: dict[str, Any] = {"result": format_int(r["value"], hex_only=hex_only), "type": r["kind"],
                                 "variablesReference": 0}  # fmt: skip
         if r.get("address") is not None:
-            body["memoryReference"] = f"0x{r['address']:X}"
+            body["memoryReference"] = self._mem_ref(r["address"])
         return body
 
-    async def data_breakpoint_info(self, ref: int | None, name: str, frame_id: int | None) -> dict[str, Any]:
-        """Whether ``name`` (in a scope, or as an expression) can be watched, and its dataId."""
+    async def data_breakpoint_info(self, ref: int | None, name: str, frame: int) -> dict[str, Any]:
+        """Whether ``name`` (in a scope, or as an expression in frame ``frame``) can be watched,
+        and its dataId: ``0xADDR/WIDTH``, with ``@pid`` when memory references carry it."""
         unwatchable = {"dataId": None, "description": f"{name} is not in data memory; only memory can be watched"}
         if ref:
             scope, frame = self._scope_of(ref)
@@ -189,14 +227,14 @@ class Inspector:
                 address, width = sym["address"], _watch_width(sym["size"] or 4)
         else:
             try:
-                r = await _call(self.rpc, "debug.eval", task=self.pid, expr=name, frame=frame_index(frame_id))
+                r = await _call(self.rpc, "debug.eval", task=self.pid, expr=name, frame=frame)
             except DapError as exc:
                 return {"dataId": None, "description": exc.message}
             if r.get("address") is None or r["kind"] == "code":
                 return unwatchable
             address, width = r["address"], _watch_width(r.get("size", 4))
         return {
-            "dataId": f"0x{address:X}/{width}",
+            "dataId": f"0x{address:X}/{width}" + (f"@{self.pid}" if self.tag_memory else ""),
             "description": f"{name} (0x{address:04X}, {width} bytes)",
             "accessTypes": ["write"],
             "canPersist": False,

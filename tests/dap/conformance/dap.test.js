@@ -74,3 +74,19 @@ test('stops on entry and steps by line', async () => {
     await Promise.all([dc.nextRequest({ threadId }), dc.assertStoppedLocation('step', { line: lineOf(program, 'main:') + 2 })]);
   });
 });
+
+test('debugs two programs as two threads', async () => {
+  const pong = path.join(ROOT, 'examples', 'pong.mvasm');
+  const ping = path.join(ROOT, 'examples', 'ping.mvasm');
+  const line = lineOf(pong, '    MOV R2, R1');
+  await withClient(async (dc) => {
+    const [stopped] = await Promise.all([
+      dc.waitForEvent('stopped'),
+      dc.hitBreakpoint({ programs: [pong, ping] }, { path: pong, line }),
+    ]);
+    const threads = (await dc.threadsRequest()).body.threads;
+    assert.deepStrictEqual(threads.map((t) => t.name.split(' ')[0]), ['pong', 'ping']);
+    assert.strictEqual(stopped.body.threadId, threads[0].id);
+    assert.strictEqual(stopped.body.allThreadsStopped, false);
+  });
+});
