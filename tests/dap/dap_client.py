@@ -160,11 +160,17 @@ class DapClient:
 
 
 async def start_session(
-    home: Path, launch: dict[str, Any], breakpoints: dict[str, list[int]] | None = None, **bp_args: Any
+    home: Path,
+    launch: dict[str, Any],
+    breakpoints: dict[str, list[int]] | None = None,
+    *,
+    client: DapClient | None = None,
+    **bp_args: Any,
 ) -> tuple[DapClient, dict[str, Any]]:
     """initialize, launch, set line breakpoints, configurationDone; returns the client and the
-    setBreakpoints responses by path."""
-    c = await DapClient.start(home)
+    setBreakpoints responses by path.  ``client``: one already connected (a TCP adapter);
+    by default a stdio adapter is started for ``home``."""
+    c = client if client is not None else await DapClient.start(home)
     caps = await c.request("initialize", adapterID="hsx", clientID="tests", linesStartAt1=True, columnsStartAt1=True)
     launched = await c.send("launch", **launch)
     await c.wait_event("initialized")
