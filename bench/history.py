@@ -59,7 +59,7 @@ async def _template_tasks(home: Path) -> list[tuple[dict[str, Any], dict[str, by
             t = await ex.task_run(argv, cwd=str(home))
             await ex.task_wait(t["id"])
     finally:
-        await ex.close()
+        await ex.aclose()
     store = SqliteStore(home / "executive.db")
     try:
         out = []
@@ -77,7 +77,7 @@ async def _template_tasks(home: Path) -> list[tuple[dict[str, Any], dict[str, by
 async def _init_home(home: Path) -> None:
     """Schema and layout as the daemon makes them."""
     ex = await Executive.open(home)
-    await ex.close()
+    await ex.aclose()
 
 
 def build_home(home: Path, n: int, templates: list[tuple[dict[str, Any], dict[str, bytes]]]) -> float:
@@ -95,7 +95,10 @@ def build_home(home: Path, n: int, templates: list[tuple[dict[str, Any], dict[st
                 took = (row["ended"] or row["started"] or row["created"]) - row["created"]
                 clone = dict(row, id=i, name=f"{row['kind']}-{i}", created=created, started=created + 0.01)
                 clone.update(ended=created + took, pid=1000 + i % 60000, pid_start=None)
+                spec = clone.pop("spec", None)  # load_tasks joins it in; it lives in its own table
                 store.insert(c, "tasks", clone)
+                if spec:
+                    store.insert(c, "task_specs", {"task_id": i, "spec": spec})
                 d = tasks_dir / str(i)
                 d.mkdir(parents=True, exist_ok=True)
                 for stream, data in logs.items():
