@@ -38,7 +38,7 @@ class TaskStatsService:
 
     async def stats(self, tasks: list[int | str] | None = None, *, processes: bool = False) -> TaskStatsResult:
         """CPU % and RSS of the given tasks' trees (default: every live local task with a pid)."""
-        picked = [self.ex.tasks.get(t) for t in tasks] if tasks is not None else list(self.ex.tasks)
+        picked = [self.ex.tasks.get(t) for t in tasks] if tasks is not None else self.ex.tasks.live()
         leaders = {t.id: t.pid for t in picked if t.pid and t.state.value in _SAMPLED_STATES and not is_remote(t)}
         sampled = await asyncio.to_thread(self._sampler.sample_many, leaders, processes=processes)
         return {"tasks": {str(k): cast(TreeSample, v) for k, v in sampled.items()}}

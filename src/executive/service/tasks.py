@@ -15,7 +15,6 @@ import base64
 import collections
 import functools
 import os
-import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -137,7 +136,6 @@ class TaskService:
         self.ex.persist(task)
 
     def _finish(self, task: Task) -> None:
-        self.ex.tasks.note_ended(task)
         for sid in [self.ex.sessions.lock_owner(task.id)]:
             if sid is not None:
                 self.ex.sessions.release_task(task.id)
@@ -410,10 +408,9 @@ class TaskService:
         why = await self.ex.processes.reattach(task, spec)
         if why is None:
             return
-        task.state = TaskState.ENDED
         task.end_reason = EndReason.LOST
         task.end_detail = f"the daemon stopped while this task was live; {why}"
-        task.ended = task.ended or time.time()
+        task.apply(Transition.END)  # every live state has an END edge; the table counts it
         self.ex.persist(task)
         self._running -= 1
         self._finish(task)
