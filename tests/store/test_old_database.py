@@ -130,7 +130,7 @@ async def test_the_daemon_starts_on_the_old_database_and_keeps_its_history(tmp_p
     shutil.copy(FIXTURE, home / "executive.db")
     ex = await Executive.open(home)
     try:
-        [old] = ex.task_list()
+        [old] = (await ex.task_list())["tasks"]
         assert old["id"] == 1 and old["name"] == "build" and old["exit_code"] == 0
         new = await ex.task_run(["true"])
         assert new["id"] == 2
