@@ -181,7 +181,14 @@ async def main_async(d: _harness.BenchDaemon) -> None:
     t0 = time.perf_counter()
     await c.call("task.output", task=big["id"], offset=max(0, size - 256 * 1024), limit=256 * 1024)
     rpc_floor = (time.perf_counter() - t0) * 1000
-    rows = await c.call("task.list", limit=100000)
+    rows: list[dict[str, Any]] = []  # every task, a page at a time (the dashboard loads its pages the same way)
+    params: dict[str, Any] = {"limit": 1000}
+    while True:
+        page = await c.call("task.list", **params)
+        rows += page["tasks"]
+        if page["next"] is None:
+            break
+        params["before_id"] = page["next"]
 
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)

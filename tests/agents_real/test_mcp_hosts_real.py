@@ -142,7 +142,7 @@ def _append(config: Path, text: str) -> None:
 async def _the_command_ran_once(daemon: Any, argv: list[str] = PRINT) -> dict[str, Any]:
     client = await daemon.client()
     try:
-        tasks = await client.call("task.list")
+        tasks = (await client.call("task.list", after_id=0))["tasks"]
         assert [(t["kind"], t["argv"]) for t in tasks] == [("process", argv)], tasks
         task = tasks[0]
         assert task["state"] == "ended" and task["exit_code"] == 0, task

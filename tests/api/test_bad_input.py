@@ -106,7 +106,7 @@ async def test_bad_input_gets_its_error_and_changes_nothing(
     daemon: Any, client: Client, world: dict[str, Any], e2e: Any, case: Any
 ) -> None:
     _name, what, code, fragment = case
-    before = await client.call("task.list")
+    before = (await client.call("task.list", after_id=0))["tasks"]
     raw = await e2e.raw(daemon.url, daemon.token)
     if isinstance(what, tuple):
         reply = await raw.request(what[0], _resolve(what[1], world))
@@ -123,7 +123,7 @@ async def test_bad_input_gets_its_error_and_changes_nothing(
         assert isinstance(err["data"], list) and err["data"][0]["loc"] and err["data"][0]["msg"]
     # The connection still works, the daemon is up, and nothing changed.
     assert (await raw.call("daemon.health"))["status"] == "ok"
-    assert await client.call("task.list") == before
+    assert (await client.call("task.list", after_id=0))["tasks"] == before
     await raw.close()
 
 
@@ -186,7 +186,7 @@ async def test_batches_answer_each_call_and_omit_notifications(
 
 
 async def test_a_frame_over_the_limit(daemon: Any, client: Client, e2e: Any) -> None:
-    before = await client.call("task.list")
+    before = (await client.call("task.list", after_id=0))["tasks"]
     raw = await e2e.raw(daemon.url, daemon.token)
     big = orjson.dumps(
         {"jsonrpc": "2.0", "id": 1, "method": "task.run", "params": {"argv": ["echo", "x" * (FRAME_LIMIT + 10)]}}
@@ -201,7 +201,7 @@ async def test_a_frame_over_the_limit(daemon: Any, client: Client, e2e: Any) -> 
     with pytest.raises(websockets.ConnectionClosed) as closed:
         await raw.recv(timeout=10)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
-    assert await client.call("task.list") == before
+    assert (await client.call("task.list", after_id=0))["tasks"] == before
     other = await daemon.client()
     assert (await other.call("daemon.health"))["status"] == "ok"
     await other.close()
@@ -215,7 +215,7 @@ async def test_the_frame_limit_counts_bytes_not_characters(daemon: Any, client: 
     await raw.send(frame)
     reply = await raw.recv()
     assert reply["error"]["code"] == E.FRAME_TOO_LARGE, reply.get("error") or "the oversized frame ran a task"
-    assert await client.call("task.list") == []
+    assert (await client.call("task.list"))["tasks"] == []
     await raw.close()
 
 
@@ -245,7 +245,7 @@ async def test_one_subscription_too_many(daemon: Any, client: Client) -> None:
 
 @pytest.mark.parametrize("token", [False, "not-the-token"], ids=["no-token", "wrong-token"])
 async def test_a_bad_token_is_refused_on_every_request(daemon: Any, client: Client, e2e: Any, token: Any) -> None:
-    before = await client.call("task.list")
+    before = (await client.call("task.list", after_id=0))["tasks"]
     bad = await daemon.client(token=token)
     for method, params in (("task.list", {}), ("task.run", {"argv": ["touch", "/tmp/never"]}), ("session.open", {})):
         with pytest.raises(RpcError) as exc:
@@ -256,7 +256,7 @@ async def test_a_bad_token_is_refused_on_every_request(daemon: Any, client: Clie
     assert (await raw.recv())["error"]["code"] == E.UNAUTHORIZED  # nothing is parsed for it
     await raw.close()
     await bad.close()
-    assert await client.call("task.list") == before and await client.call("session.list") == []
+    assert (await client.call("task.list", after_id=0))["tasks"] == before and await client.call("session.list") == []
 
 
 async def test_the_allow_list_refuses_other_commands(daemon_factory: Any, tmp_path: Path) -> None:
@@ -271,7 +271,7 @@ async def test_the_allow_list_refuses_other_commands(daemon_factory: Any, tmp_pa
     with pytest.raises(RpcError) as exc:
         await c.call("task.run", argv=["sh", "-c", "rm -rf /tmp/x"])  # allowed program, refused arguments
     assert exc.value.code == E.COMMAND_NOT_ALLOWED
-    assert await c.call("task.list") == [] and not (tmp_path / "never").exists()
+    assert (await c.call("task.list"))["tasks"] == [] and not (tmp_path / "never").exists()
     ok = await c.call("task.run", argv=["echo", "allowed"])
     assert (await c.call("task.wait", task=ok["id"], timeout=20))["exit_code"] == 0
     ok = await c.call("task.run", argv=["sh", "-c", "exit 3"])
@@ -290,7 +290,7 @@ async def test_deeply_nested_params_get_a_short_error_reply(daemon: Any, client:
     assert reply["id"] == 9 and reply["error"]["code"] == E.INVALID_PARAMS
     assert "nested deeper than" in reply["error"]["message"]
     assert len(orjson.dumps(reply)) < 1000
-    assert await client.call("task.list") == []
+    assert (await client.call("task.list"))["tasks"] == []
     await raw.close()
 
 

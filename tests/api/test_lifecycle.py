@@ -80,10 +80,10 @@ async def test_lifecycle_events_rows_and_logs(daemon: Any, client: Client, e2e: 
     assert info["output_bytes"] == {"stdout": len(expected_out), "stderr": 5}
     assert await client.call("task.info", task="life") == info  # by name too
 
-    rows = await client.call("task.list")
+    rows = (await client.call("task.list", after_id=0))["tasks"]
     assert [r["id"] for r in rows] == [tid]
-    assert await client.call("task.list", state="running") == []
-    assert [r["id"] for r in await client.call("task.list", state="ended")] == [tid]
+    assert (await client.call("task.list", state="running"))["tasks"] == []
+    assert [r["id"] for r in (await client.call("task.list", state="ended", after_id=0))["tasks"]] == [tid]
 
     out = await client.call("task.output", task=tid, stream="stderr")
     assert out == {

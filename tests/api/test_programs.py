@@ -97,7 +97,7 @@ async def test_on_failure_backs_off_to_fatal_and_says_why(client: Client, e2e: A
     p = await _program(client, "crasher")
     assert p["state"] == "fatal" and p["runs"] == 3 and p["failures"] == 3
     assert "failed 3 times in a row (last: exited with status 3)" in p["reason"] and "max_restarts=2" in p["reason"]
-    runs = [t for t in await client.call("task.list") if t["name"] == "crasher"]
+    runs = [t for t in (await client.call("task.list", after_id=0))["tasks"] if t["name"] == "crasher"]
     assert [t["exit_code"] for t in runs] == [3, 3, 3]
     assert [t["meta"].get("restart_of") for t in runs] == [None, runs[0]["id"], runs[1]["id"]]
     assert "program" not in runs[0] and runs[-1]["program"]["state"] == "fatal"  # the latest run carries it
@@ -136,7 +136,7 @@ async def test_always_restarts_after_exit_0_until_stopped(client: Client, e2e: A
     assert p["failures"] == 0 and p["runs"] >= 3
     stopped = await client.call("programs.stop", name="loop")
     assert stopped["state"] == "stopped"
-    runs = [t for t in await client.call("task.list") if t["name"] == "loop"]
+    runs = [t for t in (await client.call("task.list", after_id=0))["tasks"] if t["name"] == "loop"]
     assert all(t["state"] == "ended" for t in runs) and all(t["exit_code"] == 0 for t in runs)
     assert (await _program(client, "loop"))["runs"] == len(runs)  # no run was started after the stop
 
@@ -168,7 +168,7 @@ async def test_bad_restart_requests_change_nothing(client: Client) -> None:
         await client.call("task.run", argv=["sleep", "1000"], name="one", restart="on-failure")
     assert "already exists" in err.value.message
     assert [p["name"] for p in await client.call("programs.list")] == ["one"]
-    assert len(await client.call("task.list")) == 1
+    assert len((await client.call("task.list"))["tasks"]) == 1
     with pytest.raises(RpcError) as err:
         await client.call("programs.stop", name="ghost")
     assert err.value.code == 1081

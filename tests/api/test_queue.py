@@ -25,7 +25,9 @@ async def test_tasks_beyond_the_limit_wait_and_start_in_fifo_order(client: Clien
     assert [t["state"] for t in queued] == ["queued"] * 3 and all(t["pid"] is None for t in queued)
     health = await client.call("daemon.health")
     assert health["tasks_queued"] == 3 and health["tasks_live"] == 5
-    assert [t["id"] for t in await client.call("task.list", state="queued")] == [t["id"] for t in queued]
+    assert [t["id"] for t in (await client.call("task.list", state="queued", after_id=0))["tasks"]] == [
+        t["id"] for t in queued
+    ]
 
     # The queue is bounded too.
     with pytest.raises(RpcError) as exc:

@@ -69,7 +69,7 @@ async def test_kill9_around_a_spawn_leaves_a_row_and_no_process(
     d.start()
     c = await d.client()
     try:
-        [row] = await c.call("task.list")
+        [row] = (await c.call("task.list"))["tasks"]
         assert row["argv"][0] == "sh" and row["state"] == "ended" and row["end_reason"] == "lost"
         await _until(lambda: not _alive(stray) and not _alive(leader))
         if point == "spawned:1":

@@ -90,7 +90,7 @@ async def test_run_says_so_when_the_daemon_dies_under_it(daemon_process: Any, e2
     assert "is the daemon still running" in err and "Traceback" not in err
     d.start()  # the orphan is cleaned up by the next start
     c = await d.client()
-    [t] = await c.call("task.list")
+    [t] = (await c.call("task.list"))["tasks"]
     assert t["end_reason"] == "lost"
     await e2e.wait_for(
         lambda: e2e.gone(t["pid"]), timeout=30

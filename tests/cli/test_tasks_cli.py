@@ -27,7 +27,7 @@ async def test_run_streams_live_and_exits_with_the_task_code(
     proc = await e2e.start_cli(daemon.home, "run", "--name", "streamer", "--", "sh", "-c", script)
     assert proc.stdout is not None and proc.stderr is not None
     assert await _line(proc.stdout) == "first\n"  # printed while the task still runs
-    [task] = await client.call("task.list")
+    [task] = (await client.call("task.list"))["tasks"]
     assert task["name"] == "streamer" and task["state"] == "running"
     gate.touch()
     assert await _line(proc.stdout) == "second\n"
@@ -151,7 +151,7 @@ async def test_ctrl_c_cancels_the_task(daemon: Any, client: Client, e2e: Any) ->
     proc = await e2e.start_cli(daemon.home, "run", "--", "sh", "-c", "echo ready; sleep 1000 & wait")
     assert proc.stdout is not None and proc.stderr is not None
     assert await _line(proc.stdout) == "ready\n"  # the CLI is following: its Ctrl-C handler is in place
-    [task] = await client.call("task.list")
+    [task] = (await client.call("task.list"))["tasks"]
     proc.send_signal(signal.SIGINT)
     rc = await asyncio.wait_for(proc.wait(), 30)
     done = await client.call("task.wait", task=task["id"], timeout=20)

@@ -42,7 +42,7 @@ async def test_a_faulting_program_reports_on_stderr_and_reads_faulted(
     assert r.rc == 1
     assert r.out.strip() == "hi" and "faulted" not in r.out  # the program's output only, no diagnostic in it
     assert "faulted: illegal opcode at PC 0x0010" in r.err
-    [task] = await client.call("task.list")
+    [task] = (await client.call("task.list"))["tasks"]
     assert task["end_reason"] == "faulted"
     assert (await client.call("vm.regs", task=task["id"]))["state"] == "faulted"
     r = await e2e.run_cli(daemon.home, "resume", str(task["id"]))

@@ -27,7 +27,7 @@ async def daemon(home: Path, address: str, **kw: Any) -> AsyncIterator[Executive
     try:
         yield ex
     finally:
-        ids = [t["id"] for t in ex.task_list()]
+        ids = [t["id"] for t in (await ex.task_list(after_id=0))["tasks"]]
         try:
             await kill_remote_tasks(ex)
         finally:
@@ -37,7 +37,7 @@ async def daemon(home: Path, address: str, **kw: Any) -> AsyncIterator[Executive
 
 async def kill_remote_tasks(ex: Executive) -> None:
     """Kill every live task of ``ex`` and wait (bounded) for each to end."""
-    live = [t["id"] for t in ex.task_list() if t["state"] != "ended"]
+    live = [t["id"] for t in (await ex.task_list(after_id=0))["tasks"] if t["state"] != "ended"]
     for tid in live:
         with contextlib.suppress(Exception):  # it may have ended in between, or still be placing
             ex.task_kill(tid)

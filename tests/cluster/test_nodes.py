@@ -36,7 +36,7 @@ async def served(home: Path, address: str) -> AsyncIterator[tuple[Client, dict[s
         yield client, info
     finally:
         with contextlib.suppress(Exception):
-            for t in await client.call("task.list"):
+            for t in (await client.call("task.list", after_id=0))["tasks"]:
                 ids.append(t["id"])
                 if t["state"] != "ended":
                     await client.call("task.kill", task=t["id"])
@@ -130,7 +130,7 @@ async def test_run_on_ray_places_by_resources_or_node_prefix_and_refuses_bad_pla
         assert (r.rc, r.out) == (0, "hi\n"), r.err
         r = await e2e.run_cli(home, "run", "--on", "ray", "--node", b[:10], "--", "sh", "-c", "exit 4")
         assert r.rc == 4, r.err
-        rows = await client.call("task.list")
+        rows = (await client.call("task.list", after_id=0))["tasks"]
         assert [t["meta"]["node"] for t in rows] == [b, b]
         assert rows[1]["meta"]["placement"] == {"on": "ray", "resources": {}, "node": b}
 
@@ -148,7 +148,7 @@ async def test_run_on_ray_places_by_resources_or_node_prefix_and_refuses_bad_pla
         for args, rc, says in bad:
             r = await e2e.run_cli(home, "run", *args, "--", "true")
             assert r.rc == rc and says in r.err and "Traceback" not in r.err, (args, r.rc, r.err)
-        assert len(await client.call("task.list")) == 2  # nothing was created by a refused placement
+        assert len((await client.call("task.list"))["tasks"]) == 2  # nothing was created by a refused placement
 
 
 async def test_agent_run_with_a_placement_runs_the_cli_on_that_node(node_b: Cluster, tmp_path: Path, e2e: Any) -> None:
@@ -175,5 +175,5 @@ async def test_agent_run_with_a_placement_runs_the_cli_on_that_node(node_b: Clus
         r = await e2e.run_cli(home, "agent", "run", *args, "--on", "ray", "--node", b[:12], "again")
         assert r.rc == 0, r.err
         assert (work / "said.txt").read_text() == "again\n"
-        rows = [t for t in await client.call("task.list") if t["kind"] == "agent"]
+        rows = [t for t in (await client.call("task.list", after_id=0))["tasks"] if t["kind"] == "agent"]
         assert [t["meta"].get("node") for t in rows] == [b, b]

@@ -30,7 +30,9 @@ async def test_a_task_placed_by_resource_lands_on_node_b_and_events_carry_the_no
         running = next(e for e in events if e.data["to"] == "running")
         ended = next(e for e in events if e.data["to"] == "ended")
         assert running.data["node"] == b and ended.data["node"] == b
-        assert [row["meta"].get("node") for row in ex.task_list() if row["id"] == t["id"]] == [b]
+        assert [
+            row["meta"].get("node") for row in (await ex.task_list(after_id=0))["tasks"] if row["id"] == t["id"]
+        ] == [b]
 
 
 async def test_a_task_pinned_to_a_node_id_runs_there(node_b: Cluster, tmp_path: Path) -> None:
@@ -58,10 +60,10 @@ async def test_bad_placements_are_refused_and_create_no_task(
     ray_cluster: Cluster, tmp_path: Path, placement: dict, message: str
 ) -> None:
     async with daemon(tmp_path, ray_cluster.address) as ex:
-        before = len(ex.task_list())
+        before = len((await ex.task_list())["tasks"])
         with pytest.raises(BadParamsError, match=message):
             await ex.task_run(["true"], placement=placement)
-        assert len(ex.task_list()) == before
+        assert len((await ex.task_list())["tasks"]) == before
         local = await ex.task_run(["echo", "local"])  # the daemon keeps serving local work
         assert (await ex.task_wait(local["id"], timeout=30))["exit_code"] == 0
 
@@ -71,7 +73,7 @@ async def test_a_daemon_without_ray_says_how_to_join_a_cluster(tmp_path: Path) -
     try:
         with pytest.raises(BadParamsError, match="--ray"):
             await ex.task_run(["true"], placement=ON_B)
-        assert ex.task_list() == []
+        assert (await ex.task_list())["tasks"] == []
     finally:
         await ex.aclose()
 

@@ -191,7 +191,7 @@ async def test_kill9_under_a_mixed_workload(daemon_process: Any, tmp_path: Path,
                             f"{why} run {run_id} step {key}: was {value}, now {now.get(tuple(key))}"
                         )
 
-            tasks = {t["id"]: t for t in await c.call("task.list", limit=100000)}
+            tasks = {t["id"]: t for t in (await c.call("task.list", after_id=0, limit=1000))["tasks"]}
             for task_id, data in expected.items():
                 log = await _read_log(c, task_id, e2e)
                 info = tasks[task_id]
@@ -216,7 +216,11 @@ async def test_kill9_under_a_mixed_workload(daemon_process: Any, tmp_path: Path,
 
 async def _untracked(c: Client, prefix: str) -> list[str]:
     """Marked processes that are neither a live task's process nor one of its descendants."""
-    live = {t["pid"] for t in await c.call("task.list", limit=100000) if t["state"] != "ended" and t["pid"]}
+    live = {
+        t["pid"]
+        for t in (await c.call("task.list", after_id=0, limit=1000))["tasks"]
+        if t["state"] != "ended" and t["pid"]
+    }
     stray = []
     for proc in _marked_processes(prefix):
         with contextlib.suppress(psutil.NoSuchProcess):

@@ -1,6 +1,8 @@
-"""TaskState machine: one test per edge, and every missing edge is refused."""
+"""TaskState machine: one test per edge, and every missing edge is refused; the table's live counts and window."""
 
 from __future__ import annotations
+
+import random
 
 import pytest
 
@@ -52,7 +54,7 @@ def test_table_allocates_increasing_ids_and_unique_live_names() -> None:
     c = table.create(kind=TaskKind.PROCESS, name=None)
     assert (a.id, b.id, c.id) == (5, 6, 7)
     assert (a.name, b.name, c.name) == ("build", "build-2", "process-7")
-    a.state = TaskState.ENDED
+    a.apply(Transition.END)
     d = table.create(kind=TaskKind.PROCESS, name="build")
     assert d.name == "build"  # the old one has ended, so the name is free again
 
@@ -60,7 +62,8 @@ def test_table_allocates_increasing_ids_and_unique_live_names() -> None:
 def test_lookup_by_id_and_name_prefers_live() -> None:
     table = TaskTable()
     old = table.create(kind=TaskKind.PROCESS, name="svc")
-    old.state, old.end_reason = TaskState.ENDED, EndReason.EXITED
+    old.apply(Transition.END)
+    old.end_reason = EndReason.EXITED
     live = table.create(kind=TaskKind.PROCESS, name="svc")
     assert table.get("svc") is live
     assert table.get(old.id) is old and table.get(str(old.id)) is old
@@ -81,6 +84,64 @@ def test_ended_tasks_leave_memory_beyond_the_limit() -> None:
     table = TaskTable(max_ended=2)
     tasks = [table.create(kind=TaskKind.PROCESS, name=None) for _ in range(3)]
     for t in tasks:
-        t.state = TaskState.ENDED
-        table.note_ended(t)
+        t.apply(Transition.END)
     assert [t.id for t in table] == [2, 3]
+    assert table.complete_from == 2  # every task from id 2 on is in memory; 1 is in the store only
+
+
+def _scan(table: TaskTable) -> dict[TaskState, int]:
+    """The live counts the slow way, to compare with the ones the table keeps."""
+    out = dict.fromkeys(TaskState, 0)
+    for t in table:
+        out[t.state] += 1
+    return {s: n for s, n in out.items() if s is not TaskState.ENDED}
+
+
+def test_live_counts_follow_every_edge_and_match_a_scan() -> None:
+    rng = random.Random(20)
+    table = TaskTable(max_ended=5)
+    tasks = []
+    for _ in range(400):
+        if rng.random() < 0.3 or not tasks:
+            tasks.append(table.create(kind=TaskKind.PROCESS, name=rng.choice(["a", "b", None])))
+        t = rng.choice(tasks)
+        moves = list(TRANSITIONS[t.state])
+        if moves:
+            t.apply(rng.choice(moves))
+        assert table.counts() == _scan(table)
+        assert table.live_count == sum(table.counts().values()) == len(table.live())
+        assert all(x.is_live for x in table.live())
+    names = [t.name for t in table.live()]
+    assert len(names) == len(set(names))  # names stay unique among live tasks
+
+
+def test_restored_tasks_are_counted_and_the_window_is_complete_from_its_oldest_id() -> None:
+    table = TaskTable(max_ended=3)
+    for i, state in enumerate([TaskState.RUNNING, TaskState.ENDED, TaskState.QUEUED, TaskState.ENDED], start=10):
+        table.insert(Task(id=i, name=f"t{i}", kind=TaskKind.PROCESS, state=state))
+    assert table.counts()[TaskState.RUNNING] == 1 and table.counts()[TaskState.QUEUED] == 1
+    assert table.live_count == 2 and table.peek_next_id() == 14
+    table.get(10).apply(Transition.END)
+    assert table.live_count == 1 and table.counts() == _scan(table)
+    table.create(kind=TaskKind.PROCESS, name=None).apply(Transition.END)  # 14 ends: 11, the oldest end, leaves
+    assert not table.has(11) and table.complete_from == 12 and table.has(10)
+
+
+def test_walk_finds_tasks_by_id_in_both_directions() -> None:
+    table = TaskTable()
+    for _ in range(6):
+        table.create(kind=TaskKind.PROCESS, name=None)
+    assert [t.id for t in table.walk(2, 5, newest_first=True)] == [4, 3, 2]
+    assert [t.id for t in table.walk(2, 100, newest_first=False)] == [2, 3, 4, 5, 6]
+    table.seed(10)  # a gap of ids never allocated
+    table.create(kind=TaskKind.PROCESS, name=None)
+    assert [t.id for t in table.walk(5, 11, newest_first=True)] == [10, 6, 5]
+
+
+def test_lookup_by_name_of_an_ended_task_takes_the_newest() -> None:
+    table = TaskTable()
+    first = table.create(kind=TaskKind.PROCESS, name="job")
+    first.apply(Transition.END)
+    second = table.create(kind=TaskKind.PROCESS, name="job")
+    second.apply(Transition.END)
+    assert table.get("job") is second and table.live_named("job") is None

@@ -150,11 +150,11 @@ async def test_app_name_instances_and_single_instance_rule(ex: Executive) -> Non
     assert (a["app_name"], b["app_name"], c["app_name"]) == ("worker", "worker_#0", "worker_#1")
     single = image(SPINNER, app_name="solo", single_instance=True)
     s1 = ex.vm.load(data_b64=single)
-    before = len(ex.task_list())
+    before = len((await ex.task_list())["tasks"])
     with pytest.raises(ExecutiveError) as info:
         ex.vm.load(data_b64=single)
     assert info.value.code is ErrorCode.APP_EXISTS and "app_exists:solo" in info.value.message
-    assert len(ex.task_list()) == before  # the refused load left no task behind
+    assert len((await ex.task_list())["tasks"]) == before  # the refused load left no task behind
     ex.vm.kill(s1["pid"])
     s2 = ex.vm.load(data_b64=single)  # the name is free again once the first one ended
     assert s2["app_name"] == "solo"
@@ -294,7 +294,7 @@ async def test_bad_images_are_refused_with_the_rule(ex: Executive, tmp_path: Pat
     assert "cannot read" in info.value.message
     with pytest.raises(ExecutiveError):
         ex.vm.load(data_b64="%%%")
-    assert ex.task_list() == []
+    assert (await ex.task_list())["tasks"] == []
 
 
 def _with_values(*values: str) -> str:
@@ -308,14 +308,14 @@ async def test_metadata_conflicts_are_rejected_atomically(ex: Executive) -> None
     )
     before = ex.vm.runtime.valcmd.val_list()["values"]
     assert {v["oid"] for v in before} == {0x101, 0x102}
-    tasks_before = len(ex.task_list())
+    tasks_before = len((await ex.task_list())["tasks"])
     clash = _with_values('{"group": 1, "id": 3, "name": "fresh"}', '{"group": 1, "id": 2, "name": "temp"}')
     with pytest.raises(ExecutiveError) as info:
         ex.vm.load(data_b64=clash)
     assert info.value.code is ErrorCode.METADATA_CONFLICT and "1:2" in info.value.message
     after = ex.vm.runtime.valcmd.val_list()["values"]
     assert {v["oid"] for v in after} == {0x101, 0x102}  # 0x103 was not half-registered
-    assert len(ex.task_list()) == tasks_before
+    assert len((await ex.task_list())["tasks"]) == tasks_before
     ex.vm.kill(a["pid"])
     b = ex.vm.load(data_b64=clash)  # the owner's entries went with it
     assert {v["oid"] for v in ex.vm.runtime.valcmd.val_list()["values"]} == {0x102, 0x103}

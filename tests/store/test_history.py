@@ -31,7 +31,7 @@ async def test_history_survives_a_clean_restart(daemon_process: Any, e2e: Any) -
     done = await c.call("task.run", argv=["sh", "-c", "echo out; printf 'err\\377' >&2; exit 3"], name="done")
     await c.call("task.wait", task=done["id"], timeout=20)
     live = await c.call("task.run", argv=["sleep", "1000"], name="live")
-    before = {t["id"]: t for t in await c.call("task.list")}
+    before = {t["id"]: t for t in (await c.call("task.list", after_id=0))["tasks"]}
     await c.close()
     d.stop()
     assert d.proc.returncode == 0
@@ -40,7 +40,7 @@ async def test_history_survives_a_clean_restart(daemon_process: Any, e2e: Any) -
 
     d.start()
     c = await d.client()
-    after = {t["id"]: t for t in await c.call("task.list")}
+    after = {t["id"]: t for t in (await c.call("task.list", after_id=0))["tasks"]}
     assert after.keys() == before.keys()
     a = after[done["id"]]
     for key in ("name", "argv", "cwd", "created", "started", "ended", "exit_code", "end_reason", "pid"):

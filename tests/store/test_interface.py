@@ -56,8 +56,8 @@ def _task_row(tid: int, **kw: Any) -> TaskRow:
 # The whole interface, per concern: a change here is a change every implementation must follow.
 SURFACE = {
     interface.TaskStore: {
-        "close", "get_meta", "load_tasks", "log_sizes", "next_task_id", "save_log", "save_task", "save_tasks",
-        "set_meta",
+        "close", "find_task", "get_meta", "load_task", "load_tasks", "log_sizes", "next_task_id", "save_log",
+        "save_task", "save_tasks", "set_meta", "task_page",
     },
     interface.AgentStore: {
         "agent_run_get", "agent_run_insert", "agent_run_update", "agent_runs", "agent_runs_end_running",

@@ -31,6 +31,6 @@ async def test_task_names_must_be_printable(tmp_path: Path, name: str) -> None:
         with pytest.raises(ExecutiveError) as info:
             await ex.task_run(["true"], name=name)
         assert info.value.code is ErrorCode.INVALID_PARAMS and "printable" in info.value.message
-        assert ex.task_list() == []
+        assert (await ex.task_list())["tasks"] == []
     finally:
         await ex.aclose()

@@ -60,7 +60,7 @@ class TaskResources:
 
     # --- listing --------------------------------------------------------------------
     async def listing(self) -> list[types.Resource]:
-        rows = await self._backend.call("task.list", {"limit": LISTED_TASKS})
+        rows = (await self._backend.call("task.list", {"limit": LISTED_TASKS}))["tasks"]
         out: list[types.Resource] = []
         for row in rows:
             sizes = row.get("output_bytes") or {}

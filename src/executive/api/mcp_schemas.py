@@ -36,8 +36,8 @@ from executive.service.results import (
     DebugState,
     FixRun,
     OutputBytes,
-    TaskInfo,
     TaskRow,
+    TaskSummary,
     TaskWaitResult,
 )
 from executive.service.results.core import TaskStateName
@@ -70,8 +70,13 @@ class RunCommandOutput(TaskRow):
 
 
 class TaskListOutput(TypedDict):
-    tasks: list[TaskInfo]
+    """One page of tasks (newest first unless after_id was given) and where the next page starts."""
+
+    tasks: list[TaskSummary]
     count: int
+    next: Annotated[
+        int | None, Field(description="the next page: call again with before_id (or after_id) = this; null: no more")
+    ]
 
 
 class TaskWaitOutput(TaskWaitResult):

@@ -60,7 +60,11 @@ RunCommand = derive(
     ),
 )
 
-ListTasks = derive("ListTasks", TaskList, describe={"limit": "most tasks to return (the newest)"})
+ListTasks = derive(
+    "ListTasks",
+    TaskList,
+    describe={"limit": "tasks in one page, 1..1000 (the newest first; page on with before_id = the answer's next)"},
+)
 TaskRefArgs = derive("TaskRefArgs", TaskOne, describe={"task": _TASK_DESC})
 
 
@@ -256,9 +260,14 @@ def _simple(method: str, verb: str) -> Any:
 
 
 async def _list(call: ToolCall, args: Any) -> ToolAnswer:
-    rows = await call.call("task.list", rpc_params(args, TaskList))
+    params = rpc_params(args, TaskList)
+    page = await call.call("task.list", params)
+    rows = page["tasks"]
     text = "\n".join(_row_text(r) for r in rows) or "no tasks"
-    return ToolAnswer({"tasks": rows, "count": len(rows)}, text)
+    if page["next"] is not None:
+        again = "after_id" if "after_id" in params else "before_id"
+        text += f"\n[more tasks: call list_tasks again with {again}={page['next']} and the same filters]"
+    return ToolAnswer({"tasks": rows, "count": len(rows), "next": page["next"]}, text)
 
 
 async def _status(call: ToolCall, args: Any) -> ToolAnswer:
@@ -295,8 +304,9 @@ def task_tools() -> list[ToolSpec]:
         ToolSpec(
             "list_tasks",
             "List tasks",
-            "List the daemon's tasks (processes, coding agents, HSX programs), oldest first, with state, exit "
-            "code and output sizes. Filter by state or kind.",
+            "List the daemon's tasks (processes, coding agents, HSX programs), one page at a time, newest first "
+            "(oldest first with after_id), with state and exit code (output sizes of live ones). Filter by state "
+            '(or "live"), kind, name glob and creation time (since). Long commands are cut: task_status has all.',
             ListTasks,
             output_schema(TaskListOutput),
             _RO,

@@ -29,10 +29,12 @@ from executive.service.results import (
     TaskInputResult,
     TaskLockResult,
     TaskOutputSlice,
+    TaskPage,
     TaskRow,
     TaskWaitResult,
     Unsubscribed,
 )
+from executive.service.task_history import DEFAULT_PAGE
 
 __all__ = ["CallContext", "core_methods"]
 
@@ -103,10 +105,22 @@ class TaskRun(_P):
     reset_after: float | None = Field(None, gt=0, description="with restart: a run up this long forgives failures")
 
 
+_StateName = Literal["queued", "starting", "running", "paused", "stopping", "ended", "live"]
+_KindName = Literal["process", "agent", "vm"]
+
+
 class TaskList(_P):
-    state: Literal["queued", "starting", "running", "paused", "stopping", "ended"] | None = None
-    kind: Literal["process", "agent", "vm"] | None = None
-    limit: int = Field(1000, ge=1, le=100000)
+    """One page of tasks (service/task_history.py): newest first, or oldest first with ``after_id``."""
+
+    state: _StateName | list[_StateName] | None = Field(
+        None, description='a state, "live" (every state but ended), or a list of them'
+    )
+    kind: _KindName | list[_KindName] | None = Field(None, description="a kind or a list of kinds")
+    name: str | None = Field(None, max_length=256, description="a glob the name matches: *, ?, [abc], [!abc]")
+    since: float | None = Field(None, allow_inf_nan=False, description="created at or after (Unix seconds)")
+    before_id: int | None = Field(None, ge=0, description="newest first, ids below this: a page's next")
+    after_id: int | None = Field(None, ge=0, description="oldest first, ids above this: that page's next")
+    limit: int = Field(DEFAULT_PAGE, ge=1, description="tasks in the page, 1..1000 (limits.max_task_page)")
 
 
 class TaskOne(_P):
@@ -316,11 +330,26 @@ def core_methods() -> list[Method]:
         Method(
             "task.list",
             TaskList,
-            list[TaskInfo],
-            lambda c, p: c.service.task_list(state=p.state, kind=p.kind, limit=p.limit),
-            "Tasks, oldest first.",
+            TaskPage,
+            lambda c, p: c.service.task_list(
+                state=p.state,
+                kind=p.kind,
+                name=p.name,
+                since=p.since,
+                before_id=p.before_id,
+                after_id=p.after_id,
+                limit=p.limit,
+            ),
+            "A page of task summaries, newest first (oldest first with after_id), and the cursor of the next "
+            "page (next: pass it as before_id, or after_id); task.info has a task's whole row.",
         ),
-        Method("task.info", TaskOne, TaskInfo, lambda c, p: c.service.task_info(p.task), "One task."),
+        Method(
+            "task.info",
+            TaskOne,
+            TaskInfo,
+            lambda c, p: c.service.task_lookup(p.task),
+            "One task, whole (also one that has left the daemon's memory).",
+        ),
         Method(
             "task.pause",
             TaskOne,

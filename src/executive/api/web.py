@@ -111,7 +111,7 @@ def mount_dashboard(app: FastAPI, service: Executive, token: str | None) -> None
         if stream not in ("stdout", "stderr"):
             return JSONResponse({"error": "stream must be stdout or stderr"}, status_code=400)
         try:
-            row = service.task_info(int(task) if task.isdigit() else task)
+            row = await service.task_lookup(int(task) if task.isdigit() else task)
         except ExecutiveError as exc:
             return JSONResponse({"error": exc.message}, status_code=404)
         path = service.task_log_path(row["id"], stream)

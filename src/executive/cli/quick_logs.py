@@ -18,7 +18,7 @@ from executive.cli import exit_codes
 from executive.cli._output import write_out
 from executive.cli._term import PREFIX_COLOURS, colour, use_colour
 from executive.cli.quick import QuickError, with_client
-from executive.cli.quick_tasks import task_ref
+from executive.cli.quick_tasks import live_tasks, task_ref
 
 __all__ = ["SyncFollower", "add_logs", "tail"]
 
@@ -224,12 +224,11 @@ class _Prefixer:
 
 def _all(client: Any, args: argparse.Namespace, streams: tuple[str, ...]) -> int:
     cursor = client.call("daemon.health")["last_seq"]
-    rows = client.call("task.list", limit=1000)
+    rows = live_tasks(client)  # every live task and, without -f, the newest 20 ended ones (one page)
     if not args.follow:
-        rows = [t for t in rows if t["state"] != "ended"] + [t for t in rows if t["state"] == "ended"][-20:]
+        rows += client.call("task.list", state="ended", limit=20)["tasks"]
         rows.sort(key=lambda t: t["id"])
     else:
-        rows = [t for t in rows if t["state"] != "ended"]
         client.call("events.subscribe", types=["output", "task_state"], since_seq=cursor)
     names = {t["id"]: t["name"] for t in rows}
     sink = _Prefixer(names)

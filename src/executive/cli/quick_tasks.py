@@ -1,4 +1,11 @@
-"""Quick task commands: ps (with filters, CPU and memory), status, top, pause/resume/cancel/stop/kill."""
+"""Quick task commands: ps (with filters, CPU and memory), status, top, pause/resume/cancel/stop/kill.
+
+``ps`` reads one page of ``task.list`` (service/task_history.py), never the whole
+history: by default every live task and the newest ``--limit`` ended ones; with
+``--all``, ``--state`` or ``--before`` one page of the newest ``--limit`` matching
+tasks below ``--before``.  When there are more it says on stderr how to see them,
+so the rows on stdout stay whole for ``grep``.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +20,14 @@ from executive.cli._program_state import program_suffix
 from executive.cli._term import Cell, clean, render_table, terminal_width, use_colour
 from executive.cli.quick import QuickError, with_client
 
-__all__ = ["add_cancel", "add_control", "add_ps", "add_status", "add_top", "fmt_bytes", "task_ref"]
+__all__ = ["add_cancel", "add_control", "add_ps", "add_status", "add_top", "fmt_bytes", "live_tasks", "task_ref"]
 
 STATES = ("queued", "starting", "running", "paused", "stopping", "ended")
 LIVE = ("queued", "starting", "running", "paused", "stopping")
 KINDS = ("process", "agent", "vm")
-_RECENT_ENDED = 20
+_RECENT_ENDED = 20  # ended tasks plain `ps` shows (beside every live one)
+_PAGE = 100  # tasks one page of `ps --all` / `--state` / `--before` shows
+_MAX_PAGE = 1000  # the daemon's largest page (limits.max_task_page)
 
 
 def task_ref(ref: str) -> int | str:
@@ -85,32 +94,84 @@ def _command(t: dict[str, Any]) -> str:
     return " ".join(t.get("argv") or []) or (t.get("image") or "")
 
 
-def _fetch(client: Any, args: argparse.Namespace, *, live_only: bool = False) -> list[dict[str, Any]]:
-    """Rows after the filters; without --all, live tasks and the last few ended ones."""
-    from fnmatch import fnmatchcase
-
-    states: list[str] = list(getattr(args, "state", None) or [])
-    kinds: list[str] = list(getattr(args, "kind", None) or [])
-    params: dict[str, Any] = {"limit": 100_000 if getattr(args, "all", False) else 1000}
-    if len(states) == 1:
-        params["state"] = states[0]
-    if len(kinds) == 1:
-        params["kind"] = kinds[0]
-    rows: list[dict[str, Any]] = client.call("task.list", **params)
-    if states:
-        rows = [t for t in rows if t["state"] in states]
+def _filters(args: argparse.Namespace | None) -> dict[str, Any]:
+    """The task.list filters of --kind and --name (the daemon applies them)."""
+    params: dict[str, Any] = {}
+    kinds, name = getattr(args, "kind", None), getattr(args, "name", None)
     if kinds:
-        rows = [t for t in rows if t["kind"] in kinds]
-    pattern = getattr(args, "name", None)
-    if pattern:
-        rows = [t for t in rows if fnmatchcase(t["name"], pattern)]
-    if live_only:
-        return [t for t in rows if t["state"] != "ended"]
-    if not getattr(args, "all", False) and not states:
-        live = [t for t in rows if t["state"] != "ended"]
-        ended = [t for t in rows if t["state"] == "ended"][-_RECENT_ENDED:]
-        rows = sorted(live + ended, key=lambda t: t["id"])
-    return rows
+        params["kind"] = list(kinds)
+    if name:
+        params["name"] = name
+    return params
+
+
+def live_tasks(client: Any, args: argparse.Namespace | None = None) -> list[dict[str, Any]]:
+    """Every live task matching the filters, oldest first (pages of live tasks: bounded by the queue, not history)."""
+    rows: list[dict[str, Any]] = []
+    wanted = [s for s in getattr(args, "state", None) or LIVE if s in LIVE]  # `top --state running`
+    if not wanted:
+        return rows
+    params = {**_filters(args), "state": wanted, "limit": _MAX_PAGE}
+    while True:
+        page = client.call("task.list", **params)
+        rows += page["tasks"]
+        if page["next"] is None:
+            return sorted(rows, key=lambda t: t["id"])
+        params["before_id"] = page["next"]
+
+
+def _paged(args: argparse.Namespace) -> bool:
+    """Whether `ps` shows one page of every matching task (--all, --state, --before) rather than the recent view."""
+    before = getattr(args, "before", None)
+    return bool(getattr(args, "all", False) or getattr(args, "state", None) or before is not None)
+
+
+def _fetch(client: Any, args: argparse.Namespace) -> tuple[list[dict[str, Any]], str | None]:
+    """The rows `ps` shows, oldest first, and a line saying how to see more (None: nothing more).
+
+    By default every live task and the newest ``--limit`` ended ones; with --all, --state or
+    --before one page of the newest ``--limit`` matching tasks below --before.
+    """
+    limit = getattr(args, "limit", None)
+    if not _paged(args):
+        n = _RECENT_ENDED if limit is None else limit
+        page = client.call("task.list", **_filters(args), state="ended", limit=n)
+        rows = sorted(live_tasks(client, args) + page["tasks"], key=lambda t: t["id"])
+        more = None
+        if page["next"] is not None:
+            more = f"the newest {n} ended tasks are shown; older ones: {_again(args, page['next'], ['ended'])}"
+        return rows, more
+    n = _PAGE if limit is None else limit
+    params = {**_filters(args), "limit": n}
+    if getattr(args, "state", None):
+        params["state"] = list(args.state)
+    if getattr(args, "before", None) is not None:
+        params["before_id"] = args.before
+    page = client.call("task.list", **params)
+    more = None
+    if page["next"] is not None:
+        more = f"{len(page['tasks'])} tasks shown; older ones: {_again(args, page['next'])}"
+    return sorted(page["tasks"], key=lambda t: t["id"]), more
+
+
+def _again(args: argparse.Namespace, before: int, states: list[str] | None = None) -> str:
+    """The `ps` command line of the next page: the same filters (or ``states``), one page further back."""
+    import shlex
+
+    parts = ["executive", "ps"]
+    states = states or getattr(args, "state", None) or []
+    if not states:
+        parts.append("--all")
+    for state in states:
+        parts += ["--state", state]
+    for kind in getattr(args, "kind", None) or []:
+        parts += ["--kind", kind]
+    if getattr(args, "name", None):
+        parts += ["--name", args.name]
+    if getattr(args, "limit", None) is not None:
+        parts += ["--limit", str(args.limit)]
+    parts += ["--before", str(before)]
+    return shlex.join(parts)
 
 
 def _stats(client: Any, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -152,9 +213,37 @@ def add_filters(p: argparse.ArgumentParser) -> None:
 # -- ps --------------------------------------------------------------------------
 
 
+def _page_size(text: str) -> int:
+    n = int(text)
+    if not 1 <= n <= _MAX_PAGE:
+        raise argparse.ArgumentTypeError(f"must be 1..{_MAX_PAGE}")
+    return n
+
+
+def _task_id(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError("must be a task id")
+    return int(text)
+
+
 def add_ps(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-a", "--all", action="store_true", help="Include every ended task (default: the last 20).")
+    p.add_argument(
+        "-a",
+        "--all",
+        action="store_true",
+        help=f"Tasks in every state, one page: the newest --limit (default {_PAGE}); --before pages back.",
+    )
     add_filters(p)
+    p.add_argument(
+        "--limit",
+        type=_page_size,
+        metavar="N",
+        help=f"Tasks in the page (default: {_RECENT_ENDED} ended ones beside the live ones; {_PAGE} with "
+        f"--all, --state or --before; at most {_MAX_PAGE}).",
+    )
+    p.add_argument(
+        "--before", type=_task_id, metavar="ID", help="Only tasks older than task ID (the next page, as ps says)."
+    )
     p.add_argument(
         "--json", action="store_true", help="Print the rows as JSON (with cpu_percent and rss of live ones)."
     )
@@ -164,10 +253,12 @@ def add_ps(p: argparse.ArgumentParser) -> None:
 
 def _ps(args: argparse.Namespace) -> int:
     def go(client: Any) -> int:
-        rows = _fetch(client, args)
+        rows, more = _fetch(client, args)
         if args.names:
             _print([t["name"] for t in rows])
             return 0
+        if more:  # on stderr: the rows on stdout stay whole for grep and JSON parsers
+            sys.stderr.write(f"{more}\n")
         stats = _stats(client, rows)
         if args.json:
             for t in rows:
@@ -177,7 +268,13 @@ def _ps(args: argparse.Namespace) -> int:
             return 0
         if not rows:
             filtered = args.state or args.kind or args.name
-            _print(["no tasks match the filters" if filtered else "no tasks; start one with `executive run -- CMD`"])
+            if args.before is not None:
+                line = f"no tasks before task {args.before}" + (" match the filters" if filtered else "")
+            elif filtered:
+                line = "no tasks match the filters"
+            else:
+                line = "no tasks; start one with `executive run -- CMD`"
+            _print([line])
             return 0
         _print(_table(rows, stats, terminal_width()))
         return 0
@@ -236,7 +333,7 @@ def _detail(t: dict[str, Any], s: dict[str, Any] | None) -> list[tuple[str, str]
 def _status(args: argparse.Namespace) -> int:
     def go(client: Any) -> int:
         if args.task is None:
-            rows = _fetch(client, args, live_only=True)
+            rows = live_tasks(client, args)
             if args.json:
                 sys.stdout.write(json.dumps(rows, indent=2) + "\n")
             elif not rows:
@@ -277,7 +374,7 @@ def _top(args: argparse.Namespace) -> int:
         raise QuickError("--iterations must be >= 0", exit_codes.USAGE)
 
     def frame(client: Any, width: int | None) -> list[str]:
-        rows = _fetch(client, args, live_only=True)
+        rows = live_tasks(client, args)
         stats = _stats(client, rows)
         rows.sort(key=lambda t: -(stats.get(str(t["id"]), {}).get("cpu_percent") or 0.0))
         cpu = sum(s.get("cpu_percent", 0.0) for s in stats.values())
@@ -325,7 +422,7 @@ def _control(args: argparse.Namespace) -> int:
             t = client.call(method, task=task_ref(args.task))
             _print([f"{verb} task {t['id']} ({t['name']}): {t['state']}"])
             return 0
-        live = [t for t in client.call("task.list", limit=100_000) if t["state"] in LIVE]
+        live = live_tasks(client, args)
         if not live:
             _print(["no live tasks"])
             return 0

@@ -44,6 +44,8 @@ class Limits:
     max_running: int = 16  # tasks running at once; more wait in the FIFO queue
     max_queued: int = 1024  # tasks waiting in the queue
     max_tasks_in_memory: int = 10000  # ended tasks beyond this are dropped from memory (kept in the store)
+    tasks_restored: int = 1000  # newest tasks loaded at start-up with every live one (older: read on demand)
+    max_task_page: int = 1000  # tasks in one page of task.list (page on with its `next` cursor)
     max_argv: int = 4096  # entries in argv
     max_argv_bytes: int = 256 * 1024  # total bytes of argv + env
     max_env: int = 512  # entries in the env mapping

@@ -16,10 +16,35 @@ own work; this table is what every client sees.
 Ids are positive integers, allocated in order and never reused (the store
 seeds the counter past the highest id on disk).  Names are unique among live
 tasks; a clash gets a ``-2``, ``-3``… suffix.
+
+The table and history
+---------------------
+The table holds every live task and the most recent ended ones (``max_ended``);
+older ended tasks leave memory and stay in the store, where the service reads
+them on demand (``task.info``, ``task.output``, pages of ``task.list``).  So that
+no call grows with history, the table keeps, updated on every state edge
+(:meth:`Task.apply` tells the table it belongs to):
+
+* the number of live tasks in each state (:meth:`TaskTable.counts`), which
+  ``daemon.health`` reads instead of scanning;
+* the live tasks themselves and their names (unique among live tasks), so name
+  allocation, lookup by name and live-only listings cost O(live), not O(history);
+* :attr:`TaskTable.complete_from`: every task with an id at or above it is in
+  memory.  A page of ``task.list`` above it is served from here by walking ids
+  downward (ids are dense); below it the service asks the store.  It rises when
+  an ended task leaves memory (to one past that task's id); tasks below it that
+  are still here (live ones, or ones that ended late) are found in the store too
+  and shown from memory.
+
+Rejected alternative: a ``state`` property that intercepts every assignment.
+A slots dataclass cannot have both the field and the property, and a
+``__setattr__`` hook would tax every attribute write of every task; the one
+setter of the state is :meth:`Task.apply`, as STYLE.md §4 asks.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import enum
 import time
@@ -30,6 +55,7 @@ from executive.kernel.errors import NotFoundError
 from executive.kernel.transitions import can, next_state
 
 __all__ = [
+    "LIVE_STATES",
     "TRANSITIONS",
     "EndReason",
     "Task",
@@ -116,6 +142,9 @@ class Task:
     # What it was started with beyond argv and cwd (env, stdin, timeout, idle_timeout, quota), so a restart
     # repeats it; kept off the wire (env may hold secrets), stored with the task.
     spec: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # The table this task is in (set by TaskTable.create/insert, cleared when it leaves memory): every state
+    # edge is reported to it, so its live counts and indexes never need a scan.
+    _table: TaskTable | None = dataclasses.field(default=None, init=False, repr=False, compare=False)
 
     @property
     def is_live(self) -> bool:
@@ -148,6 +177,8 @@ class Task:
             self.ended = time.time()
         if new is not TaskState.PAUSED:
             self.pause_reason = None
+        if self._table is not None:
+            self._table._moved(self, prev)
         return prev
 
     def to_dict(self) -> dict[str, Any]:
@@ -175,13 +206,27 @@ class Task:
 
 
 class TaskTable:
-    """All tasks known to this daemon, by id; allocates ids and unique names."""
+    """All tasks in memory, by id; allocates ids and unique names; keeps live counts as tasks move.
+
+    Invariants (kept by :meth:`create`, :meth:`insert` and :meth:`_moved`, which every
+    :meth:`Task.apply` of a task in the table calls):
+
+    * ``_tasks`` is in ascending id order (ids are allocated in order; :meth:`insert`
+      keeps the order when history is restored out of order);
+    * ``_live`` holds exactly the tasks not ENDED, ``_live_names`` their names, and
+      ``_counts[state]`` the number of them in each live state;
+    * every task with ``complete_from <= id < next id`` that was ever created is in ``_tasks``.
+    """
 
     def __init__(self, *, first_id: int = 1, max_ended: int = 10000) -> None:
-        self._tasks: dict[int, Task] = {}
+        self._tasks: dict[int, Task] = {}  # ascending id
+        self._live: dict[int, Task] = {}  # the tasks not ENDED (all of them are always in memory)
+        self._live_names: dict[str, int] = {}  # name -> id of the live task that has it (unique among live)
+        self._counts: dict[TaskState, int] = dict.fromkeys(LIVE_STATES, 0)  # live tasks per state
         self._next_id = first_id
         self._max_ended = max_ended
-        self._ended_order: list[int] = []
+        self._ended_order: collections.deque[int] = collections.deque()  # ended ids in end order, oldest first
+        self.complete_from = first_id  # every task with an id >= this is in memory (see the module docstring)
 
     def __len__(self) -> int:
         return len(self._tasks)
@@ -203,24 +248,49 @@ class TaskTable:
         self._next_id += 1
         base = name or f"{kind.value}-{task_id}"
         task = Task(id=task_id, name=self._unique_name(base), kind=kind, **fields)
-        self._tasks[task_id] = task
+        self._add(task)
         return task
 
     def insert(self, task: Task) -> None:
-        """Insert a task restored from the store."""
-        self._tasks[task.id] = task
+        """Insert a task restored from the store (in ascending id order, as the store returns them)."""
+        out_of_order = bool(self._tasks) and task.id < next(reversed(self._tasks))
+        self._add(task)
+        if out_of_order:  # rare (the store returns ids in order): restore the ascending order
+            self._tasks = dict(sorted(self._tasks.items()))
         self._next_id = max(self._next_id, task.id + 1)
         if not task.is_live:
-            self.note_ended(task)
+            self._note_ended(task)
 
-    def note_ended(self, task: Task) -> None:
+    def _add(self, task: Task) -> None:
+        self._tasks[task.id] = task
+        task._table = self
+        if task.is_live:
+            self._live[task.id] = task
+            self._live_names[task.name] = task.id
+            self._counts[task.state] += 1
+
+    def _moved(self, task: Task, prev: TaskState) -> None:
+        """``task`` went from ``prev`` to its state (called by :meth:`Task.apply`; ENDED has no edges out)."""
+        self._counts[prev] -= 1
+        if task.is_live:
+            self._counts[task.state] += 1
+            return
+        self._live.pop(task.id, None)
+        if self._live_names.get(task.name) == task.id:
+            del self._live_names[task.name]
+        self._note_ended(task)
+
+    def _note_ended(self, task: Task) -> None:
         """Remember end order so old ended tasks can leave memory (they stay in the store)."""
         self._ended_order.append(task.id)
         while len(self._ended_order) > self._max_ended:
-            self._tasks.pop(self._ended_order.pop(0), None)
+            gone = self._tasks.pop(self._ended_order.popleft(), None)
+            if gone is not None:
+                gone._table = None
+                self.complete_from = max(self.complete_from, gone.id + 1)
 
     def _unique_name(self, base: str) -> str:
-        live = {t.name for t in self._tasks.values() if t.is_live}
+        live = self._live_names
         if base not in live:
             return base
         n = 2
@@ -228,20 +298,41 @@ class TaskTable:
             n += 1
         return f"{base}-{n}"
 
+    # ------------------------------------------------------------------ reading
+    def counts(self) -> dict[TaskState, int]:
+        """Live tasks per live state (a copy; kept as tasks move, never counted by a scan)."""
+        return dict(self._counts)
+
+    @property
+    def live_count(self) -> int:
+        """How many tasks are not ENDED."""
+        return len(self._live)
+
+    def live(self) -> list[Task]:
+        """The live tasks, in id order."""
+        return sorted(self._live.values(), key=lambda t: t.id)
+
+    def live_named(self, name: str) -> Task | None:
+        """The live task called ``name`` (names are unique among live tasks), or None."""
+        task_id = self._live_names.get(name)
+        return self._live.get(task_id) if task_id is not None else None
+
     def get(self, ref: int | str) -> Task:
-        """Find a task by id, or by name (the live one first, else the newest).
+        """Find a task in memory by id, or by name (the live one first, else the newest).
+
+        Tasks older than the table's window are not here; the service looks in the
+        store for those (``TaskService.find``).
 
         Raises:
-            NotFoundError: no such task; the message says how to list tasks.
+            NotFoundError: no such task in memory; the message says how to list tasks.
         """
         task: Task | None = None
         if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
             task = self._tasks.get(int(ref))
         if task is None and isinstance(ref, str):
-            named = [t for t in self._tasks.values() if t.name == ref]
-            if named:
-                live = [t for t in named if t.is_live]
-                task = max(live or named, key=lambda t: t.id)
+            task = self.live_named(ref)
+            if task is None:
+                task = next((t for t in reversed(self._tasks.values()) if t.name == ref), None)
         if task is None:
             raise NotFoundError(
                 f"no task {ref!r}; `executive ps` (or task.list) shows the tasks that exist",
@@ -249,9 +340,28 @@ class TaskTable:
             )
         return task
 
+    def get_id(self, task_id: int) -> Task | None:
+        """The task with this id if it is in memory."""
+        return self._tasks.get(task_id)
+
     def has(self, task_id: int) -> bool:
-        """Whether a task id is still in memory (old ended tasks leave it; see :meth:`note_ended`)."""
+        """Whether a task id is still in memory (old ended tasks leave it; see :meth:`_note_ended`)."""
         return task_id in self._tasks
 
     def find(self, predicate: Callable[[Task], bool]) -> list[Task]:
+        """Every task in memory that ``predicate`` accepts (a scan: not for calls made per request)."""
         return [t for t in self._tasks.values() if predicate(t)]
+
+    def walk(self, lo: int, hi: int, *, newest_first: bool) -> Iterator[Task]:
+        """The tasks in memory with ``lo <= id < hi``, by id, found by id (O(hi - lo), not O(table)).
+
+        Meant for ranges at or above :attr:`complete_from`, where ids are dense; below it
+        only the tasks still in memory are yielded (the store has the others).
+        """
+        hi = min(hi, self._next_id)
+        ids = range(hi - 1, lo - 1, -1) if newest_first else range(lo, hi)
+        get = self._tasks.get
+        for task_id in ids:
+            task = get(task_id)
+            if task is not None:
+                yield task

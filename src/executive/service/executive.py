@@ -35,7 +35,7 @@ from executive.agents.service import AgentService
 from executive.kernel.events import EventBus, Subscription
 from executive.kernel.limits import DEFAULT_LIMITS, Limits
 from executive.kernel.sessions import SessionManager
-from executive.kernel.tasks import EndReason, Task, TaskKind, TaskTable, Transition
+from executive.kernel.tasks import LIVE_STATES, EndReason, Task, TaskKind, TaskTable, Transition
 from executive.paths import make_private_dir
 from executive.pipeline.engine import PipelineEngine
 from executive.runtimes.allowlist import AllowList
@@ -63,6 +63,7 @@ from executive.service.results import (
     TaskLockResult,
     TaskOutputBytes,
     TaskOutputSlice,
+    TaskPage,
     TaskRestarted,
     TaskRow,
     TaskStatsResult,
@@ -70,6 +71,7 @@ from executive.service.results import (
     Unsubscribed,
 )
 from executive.service.sessions import SessionService
+from executive.service.task_history import DEFAULT_PAGE, TaskHistory
 from executive.service.task_stats import TaskStatsService
 from executive.service.tasks import BASE_ENV_KEYS, TaskService
 from executive.service.vm import VmService
@@ -81,6 +83,8 @@ from executive.task_records import task_from_row, task_to_row
 __all__ = ["BASE_ENV_KEYS", "Executive", "OutputWatch", "load_allow_list"]
 
 log = structlog.get_logger("executive")
+
+_CLEAN_STOP = "clean_stop"  # meta key: "1" when the last daemon on this home stopped with every task row written
 
 
 def load_allow_list(path: str | os.PathLike[str]) -> AllowList:
@@ -122,6 +126,7 @@ class Executive:
         # The sub-services.
         self.task_service = TaskService(self)  # process tasks: run queue, control, output, waiting
         self.task_stats_service = TaskStatsService(self)  # tree samples, restarts, limits (the dashboard's)
+        self.task_history = TaskHistory(self)  # pages of task.list, summaries, tasks that left memory
         self.session_service = SessionService(self.sessions, self.tasks, self.bus)
         self.event_service = EventService(self.bus, limits)
         self.vm = VmService(self)  # HSX programs: loading, scheduling, registers, memory, mailboxes
@@ -181,6 +186,8 @@ class Executive:
         if self._store is not None:
             self._flush_rows()
             await self._store.flush()
+            # Every task's row is written: the next start need not look for directories without one.
+            await self._store.call(lambda s: s.set_meta(_CLEAN_STOP, "1", durable=True))
             self._store.close()
 
     @property
@@ -194,14 +201,33 @@ class Executive:
         return self._closed
 
     async def _restore(self) -> None:
+        """Load every live task and the newest ``limits.tasks_restored`` ones; the older ones stay in the store.
+
+        Start-up so costs the live and recent tasks, not the history: a task older than the
+        loaded ones is read from the store when asked for (service/task_history.py), and
+        ``tasks.complete_from`` says from which id on every task is in memory.  Tasks that
+        were live when the previous daemon stopped end as ``lost`` (their orphaned trees
+        killed); remote ones are re-attached.
+        """
         assert self._store is not None
-        limit = self.limits.max_tasks_in_memory
-        rows = await self._store.call(lambda s: s.load_tasks(limit))
+        recent = self.limits.tasks_restored
+        live_states = sorted(s.value for s in LIVE_STATES)
+        rows = await self._store.call(lambda s: s.load_tasks(recent, states=live_states))
         self.tasks.seed(await self._store.call(lambda s: s.next_task_id()))
+        newest = sorted((r["id"] for r in rows), reverse=True)
+        if recent <= 0:
+            self.tasks.complete_from = self.tasks.peek_next_id()
+        elif len(newest) >= recent:  # there may be older tasks: ids below the newest block are in the store only
+            self.tasks.complete_from = newest[recent - 1]
         # A task created just before a crash may have a log directory but no row yet: never reuse its id.
-        dirs = [int(p.name) for p in (self.home / "tasks").iterdir() if p.name.isdigit()]
-        if dirs:
-            self.tasks.seed(max(dirs) + 1)
+        # After a clean stop every task has its row (aclose writes them all), so this scan of every task's
+        # directory, which grows with history, runs only after a crash (or on a home of an older release).
+        clean = await self._store.call(lambda s: s.get_meta(_CLEAN_STOP))
+        await self._store.call(lambda s: s.set_meta(_CLEAN_STOP, "0", durable=True))
+        if clean != "1":
+            dirs = [int(name) for name in os.listdir(self.home / "tasks") if name.isdigit()]
+            if dirs:
+                self.tasks.seed(max(dirs) + 1)
         remote: list[Task] = []
         for row in rows:
             task, pid_start = task_from_row(row), row["pid_start"]
@@ -375,11 +401,29 @@ class Executive:
             quota=quota, session_id=session_id, lock=lock, kind=kind, meta=meta, placement=placement,
         )  # fmt: skip
 
-    def task_list(self, *, state: str | None = None, kind: str | None = None, limit: int = 1000) -> list[TaskInfo]:
-        return self.task_service.list(state=state, kind=kind, limit=limit)
+    async def task_list(
+        self,
+        *,
+        state: str | list[str] | None = None,
+        kind: str | list[str] | None = None,
+        name: str | None = None,
+        since: float | None = None,
+        before_id: int | None = None,
+        after_id: int | None = None,
+        limit: int = DEFAULT_PAGE,
+    ) -> TaskPage:
+        """One page of task summaries, newest first, and the cursor of the next; see :meth:`TaskHistory.page`."""
+        return await self.task_history.page(
+            state=state, kind=kind, name=name, since=since, before_id=before_id, after_id=after_id, limit=limit
+        )
 
     def task_info(self, ref: int | str) -> TaskInfo:
+        """The whole row of a live task or a recently ended one (in memory); :meth:`task_lookup` finds any task."""
         return self.task_service.info(ref)
+
+    async def task_lookup(self, ref: int | str) -> TaskInfo:
+        """The whole row of any task, also one older than the tasks kept in memory (read from the store)."""
+        return await self.task_service.lookup(ref)
 
     def task_id(self, ref: int | str) -> int:
         """The id of a task named by id or name.
@@ -458,9 +502,12 @@ class Executive:
     def daemon_limits(self) -> DaemonLimits:
         return self.task_stats_service.limits()
 
-    def task_log_path(self, ref: int | str, stream: str = "stdout") -> Path:
-        """The file holding a task's whole log, for a transport that serves it as a download."""
-        return self.task_stats_service.log_path(ref, stream)
+    def task_log_path(self, task_id: int, stream: str = "stdout") -> Path:
+        """The file holding a task's whole log, for a transport that serves it as a download.
+
+        ``task_id`` is the id of a task the transport found first (:meth:`task_lookup`).
+        """
+        return self.task_stats_service.log_path(task_id, stream)
 
     # -------------------------------------------------------------------- events (service/events.py)
     def subscribe(
@@ -530,11 +577,11 @@ class Executive:
         }
 
     def health(self) -> Health:
-        live = sum(1 for t in self.tasks if t.is_live)
+        """Counts kept as things change (the task table counts live tasks on every edge): O(1), whatever the history."""
         return {
             "status": "ok",
             "uptime_s": round(time.time() - self.started_at, 3),
-            "tasks_live": live,
+            "tasks_live": self.tasks.live_count,
             "tasks_queued": self.task_service.queued,
             "sessions": len(self.session_service),
             "subscriptions": self.event_service.count(),

@@ -165,7 +165,7 @@ class ProgramService:
                 "choose another --name, or stop it first (`executive programs stop NAME`)",
                 data={"program": program_name},
             )
-        if self.ex.tasks.find(lambda t: t.is_live and t.name == program_name):
+        if self.ex.tasks.live_named(program_name) is not None:
             raise BadParamsError(
                 f"a live task is already named {program_name!r}; a program's runs carry its name, choose another",
                 data={"name": program_name},

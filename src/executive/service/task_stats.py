@@ -38,7 +38,7 @@ class TaskStatsService:
 
     async def stats(self, tasks: list[int | str] | None = None, *, processes: bool = False) -> TaskStatsResult:
         """CPU % and RSS of the given tasks' trees (default: every live local task with a pid)."""
-        picked = [self.ex.tasks.get(t) for t in tasks] if tasks is not None else list(self.ex.tasks)
+        picked = [self.ex.tasks.get(t) for t in tasks] if tasks is not None else self.ex.tasks.live()
         leaders = {t.id: t.pid for t in picked if t.pid and t.state.value in _SAMPLED_STATES and not is_remote(t)}
         sampled = await asyncio.to_thread(self._sampler.sample_many, leaders, processes=processes)
         return {"tasks": {str(k): cast(TreeSample, v) for k, v in sampled.items()}}
@@ -55,13 +55,19 @@ class TaskStatsService:
             NotFoundError: no such task or program.
             NotAllowedError: ``ref`` is an agent or VM task (they start through agent.run and vm.load).
         """
-        program = self._program_of(ref)
+        if isinstance(ref, str) and not ref.isdigit() and self.ex.programs.has(ref):
+            program: str | None = ref
+            old = None
+        else:
+            old = await self.ex.task_history.find(ref)  # also a task that has left memory
+            name_of = old.meta.get("program")
+            program = name_of if isinstance(name_of, str) and self.ex.programs.has(name_of) else None
         if program is not None:
             task, previous = await self.ex.programs.restart(program)
             row = {**task.to_dict(), "restart_of": previous}
             self.ex.programs.annotate(task, row)
             return cast(TaskRestarted, row)
-        old = self.ex.tasks.get(ref)
+        assert old is not None
         if old.kind is not TaskKind.PROCESS or old.argv is None:
             raise NotAllowedError(
                 f"task {old.id} is a {old.kind.value} task; only process tasks can be restarted "
@@ -87,20 +93,15 @@ class TaskStatsService:
         self.ex.programs.link_restart(old.id, new["id"])
         return cast(TaskRestarted, {**new, "restart_of": old.id})
 
-    def _program_of(self, ref: int | str) -> str | None:
-        """The program ``ref`` restarts: a program's name, or a task that is a run of a program."""
-        if isinstance(ref, str) and not ref.isdigit() and self.ex.programs.has(ref):
-            return ref
-        task = self.ex.tasks.get(ref)
-        name = task.meta.get("program")
-        return name if isinstance(name, str) and self.ex.programs.has(name) else None
-
     def limits(self) -> DaemonLimits:
         """The limits in force (kernel/limits.py)."""
         return cast(DaemonLimits, dataclasses.asdict(self.ex.limits))
 
-    def log_path(self, ref: int | str, stream: str) -> Path:
-        """The file that holds a task's whole log (it may not exist yet: nothing was written)."""
+    def log_path(self, task_id: int, stream: str) -> Path:
+        """The file that holds a task's whole log (it may not exist yet: nothing was written).
+
+        ``task_id`` is the id of a task found before (``task_lookup``): the path is made from it, never from input.
+        """
         if stream not in STREAMS:
             raise BadParamsError(f"stream must be one of {', '.join(STREAMS)}, got {stream!r}")
-        return self.ex.processes.log_path(self.ex.tasks.get(ref).id, stream)
+        return self.ex.processes.log_path(int(task_id), stream)

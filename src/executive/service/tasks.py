@@ -15,7 +15,6 @@ import base64
 import collections
 import functools
 import os
-import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -137,7 +136,6 @@ class TaskService:
         self.ex.persist(task)
 
     def _finish(self, task: Task) -> None:
-        self.ex.tasks.note_ended(task)
         for sid in [self.ex.sessions.lock_owner(task.id)]:
             if sid is not None:
                 self.ex.sessions.release_task(task.id)
@@ -410,10 +408,9 @@ class TaskService:
         why = await self.ex.processes.reattach(task, spec)
         if why is None:
             return
-        task.state = TaskState.ENDED
         task.end_reason = EndReason.LOST
         task.end_detail = f"the daemon stopped while this task was live; {why}"
-        task.ended = task.ended or time.time()
+        task.apply(Transition.END)  # every live state has an END edge; the table counts it
         self.ex.persist(task)
         self._running -= 1
         self._finish(task)
@@ -424,26 +421,24 @@ class TaskService:
         self.transition(task, Transition.END, reason=reason.value, detail=detail)
         self._finish(task)
 
-    def list(self, *, state: str | None = None, kind: str | None = None, limit: int = 1000) -> list[TaskInfo]:
-        rows = [
-            t
-            for t in self.ex.tasks
-            if (state is None or t.state.value == state) and (kind is None or t.kind.value == kind)
-        ]
-        rows.sort(key=lambda t: t.id)
-        return [self._row(t) for t in rows[-limit:]]
-
     def _row(self, task: Task) -> TaskInfo:
         d = cast(TaskInfo, task.to_dict())
         d["locked_by"] = self.ex.sessions.lock_owner(task.id)
         self.ex.programs.annotate(task, cast(dict[str, Any], d))  # TaskInfo is a TypedDict: a dict at run time
-        out = self._live_output(task.id)
+        out = self.live_output(task.id)
         if out is not None:
             d["output_bytes"] = cast(OutputBytes, out.sizes())
         return d
 
     def info(self, ref: int | str) -> TaskInfo:
-        task = self.ex.tasks.get(ref)
+        """The whole row of a task in memory (live, or among the newest ended); see :meth:`lookup` for any task."""
+        return self.info_of(self.ex.tasks.get(ref))
+
+    async def lookup(self, ref: int | str) -> TaskInfo:
+        """:meth:`info` of any task, also one that has left memory (read from the store)."""
+        return self.info_of(await self.ex.task_history.find(ref))
+
+    def info_of(self, task: Task) -> TaskInfo:
         d = self._row(task)
         if "output_bytes" not in d and task.kind in (TaskKind.PROCESS, TaskKind.AGENT):
             d["output_bytes"] = cast(OutputBytes, {s: self._log_size(task.id, s) for s in STREAMS})
@@ -575,7 +570,7 @@ class TaskService:
         self.ex.processes.write_input(task, raw, eof)
         return {"task": task.id, "written": len(raw), "eof": eof}
 
-    def _live_output(self, task_id: int) -> TaskOutput | None:
+    def live_output(self, task_id: int) -> TaskOutput | None:
         """The output sink of a task whose logs may still be growing (process or VM)."""
         out = self.ex.processes.live_output(task_id)
         if out is None:
@@ -584,7 +579,7 @@ class TaskService:
         return out
 
     def _log_size(self, task_id: int, stream: str) -> int:
-        out = self._live_output(task_id)
+        out = self.live_output(task_id)
         if out is not None:
             return out.logs[stream].size
         try:
@@ -613,7 +608,7 @@ class TaskService:
         self, ref: int | str, *, stream: str = "stdout", offset: int = 0, limit: int | None = None
     ) -> TaskOutputBytes:
         """:meth:`output` with the slice as raw ``bytes`` in ``data`` (for in-process transports)."""
-        task = self.ex.tasks.get(ref)
+        task = await self.ex.task_history.find(ref)
         if stream not in STREAMS:
             raise BadParamsError(f"stream must be one of {', '.join(STREAMS)}, got {stream!r}")
         if offset < 0:
@@ -624,7 +619,7 @@ class TaskService:
             raise LimitError(f"limit must be 1..{cap} bytes", data={"limit": cap})
         ended = task.state is TaskState.ENDED  # read before the size: an end seen here means the size is final
         size = self._log_size(task.id, stream)
-        live = self._live_output(task.id)
+        live = self.live_output(task.id)
         if live is not None:
             await live.logs[stream].flushed(offset + n)
         path = self.ex.processes.log_path(task.id, stream)
@@ -641,7 +636,7 @@ class TaskService:
 
     async def wait(self, ref: int | str, *, timeout: float | None = None) -> TaskWaitResult:
         """Wait until the task ends (or ``timeout`` seconds pass) and return its row with ``timed_out``."""
-        task = self.ex.tasks.get(ref)
+        task = await self.ex.task_history.find(ref)
         limit = self.ex.limits.max_wait_s
         t = limit if timeout is None else timeout
         if not (0 <= t <= limit):

@@ -1,9 +1,19 @@
-"""Task history, log sizes and the ``meta`` settings table (SQLite)."""
+"""Task history, log sizes and the ``meta`` settings table (SQLite).
+
+Reading history without loading it: :meth:`SqliteTasks.load_tasks` returns what the
+daemon keeps in memory at start (every task in a given state, such as the live ones,
+and the newest N); :meth:`SqliteTasks.task_page` and :meth:`SqliteTasks.load_task` /
+:meth:`SqliteTasks.find_task` serve the older ones on demand.  Each is one indexed
+query (``id`` is the rowid; ``state``, ``kind``, ``name`` and ``created`` have indexes,
+schema.py), so its cost follows the rows returned, not the rows stored.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import cast
+import sqlite3
+from collections.abc import Sequence
+from typing import Any, cast
 
 from executive.store._sqlite_base import SqliteBase
 from executive.store.records import TaskRow
@@ -45,20 +55,83 @@ class SqliteTasks(SqliteBase):
         with self.transaction() as c:
             c.executemany(_UPSERT_TASK, [self.encode("tasks", row) for row in rows])
 
-    def load_tasks(self, limit: int = 10000) -> list[TaskRow]:
+    def load_tasks(self, limit: int = 10000, *, states: Sequence[str] = ()) -> list[TaskRow]:
+        """The newest ``limit`` tasks and every task in one of ``states``, oldest first, with their specs."""
+        newest = "SELECT * FROM tasks ORDER BY id DESC LIMIT ?"
+        params: list[Any] = [limit]
+        if states:
+            marks = ", ".join("?" * len(states))
+            newest = f"SELECT * FROM ({newest}) UNION SELECT * FROM tasks WHERE state IN ({marks})"
+            params += list(states)
         rows = self.query(
-            "SELECT t.*, s.spec FROM (SELECT * FROM tasks ORDER BY id DESC LIMIT ?) AS t "
-            "LEFT JOIN task_specs AS s ON s.task_id = t.id ORDER BY t.id",
-            (limit,),
+            f"SELECT t.*, s.spec FROM ({newest}) AS t LEFT JOIN task_specs AS s ON s.task_id = t.id ORDER BY t.id",
+            tuple(params),
         )
-        out = []
-        for r in rows:
-            d = self.decode("tasks", r)
+        return [self._task_row(r, spec=True) for r in rows]
+
+    def load_task(self, task_id: int) -> TaskRow | None:
+        """One task by id, with its spec (None: no such task)."""
+        rows = self.query(
+            "SELECT t.*, s.spec FROM tasks AS t LEFT JOIN task_specs AS s ON s.task_id = t.id WHERE t.id = ?",
+            (task_id,),
+        )
+        return self._task_row(rows[0], spec=True) if rows else None
+
+    def find_task(self, name: str) -> TaskRow | None:
+        """The newest task called ``name``, with its spec (None: none is)."""
+        rows = self.query(
+            "SELECT t.*, s.spec FROM (SELECT * FROM tasks WHERE name = ? ORDER BY id DESC LIMIT 1) AS t "
+            "LEFT JOIN task_specs AS s ON s.task_id = t.id",
+            (name,),
+        )
+        return self._task_row(rows[0], spec=True) if rows else None
+
+    def task_page(
+        self,
+        *,
+        after_id: int = 0,
+        before_id: int | None = None,
+        states: Sequence[str] = (),
+        kinds: Sequence[str] = (),
+        name_glob: str | None = None,
+        since: float | None = None,
+        limit: int,
+        newest_first: bool = True,
+    ) -> list[TaskRow]:
+        """Up to ``limit`` tasks with ``after_id < id < before_id`` matching every filter given, by id.
+
+        ``name_glob`` is a shell-style pattern as :func:`fnmatch.fnmatchcase` reads it
+        (``*``, ``?``, ``[abc]``, ``[!abc]``); ``since`` keeps tasks created at or after it.
+        Rows come without ``spec``.
+        """
+        where = ["id > ?"]
+        params: list[Any] = [after_id]
+        if before_id is not None:
+            where.append("id < ?")
+            params.append(before_id)
+        for column, values in (("state", states), ("kind", kinds)):
+            if values:
+                where.append(f"{column} IN ({', '.join('?' * len(values))})")
+                params += list(values)
+        if name_glob is not None:
+            where.append("name GLOB ?")
+            params.append(_sqlite_glob(name_glob))
+        if since is not None:
+            where.append("created >= ?")
+            params.append(since)
+        order = "DESC" if newest_first else "ASC"
+        rows = self.query(
+            f"SELECT * FROM tasks WHERE {' AND '.join(where)} ORDER BY id {order} LIMIT ?", (*params, limit)
+        )
+        return [self._task_row(r, spec=False) for r in rows]
+
+    def _task_row(self, r: sqlite3.Row, *, spec: bool) -> TaskRow:
+        d = self.decode("tasks", r)
+        if spec:
             d["spec"] = json.loads(r["spec"]) if r["spec"] is not None else {}  # the joined task_specs column
-            if d["meta"] is None:
-                d["meta"] = {}
-            out.append(cast(TaskRow, d))
-        return out
+        if d["meta"] is None:
+            d["meta"] = {}
+        return cast(TaskRow, d)
 
     def save_log(self, task_id: int, stream: str, path: str, size: int) -> None:
         with self.transaction() as c:
@@ -84,3 +157,29 @@ class SqliteTasks(SqliteBase):
                 "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (key, value),
             )
+
+
+def _sqlite_glob(pattern: str) -> str:
+    """An fnmatch pattern in SQLite's GLOB dialect.
+
+    The two agree on ``*``, ``?`` and ``[abc]`` and differ in sets that start with a
+    negation: fnmatch's ``[!x]`` is GLOB's ``[^x]``, and fnmatch's ``[^x]`` (a literal
+    caret) becomes ``[x^]`` (a caret not first is literal in GLOB too); an unclosed
+    ``[`` is a literal, ``[[]`` in GLOB.
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        end = pattern.find("]", i + 2) if pattern[i] == "[" else -1
+        if end == -1:
+            out.append("[[]" if pattern[i] == "[" else pattern[i])  # an unclosed [ is a literal in fnmatch
+            i += 1
+            continue
+        body = pattern[i + 1 : end]
+        if body.startswith("!"):
+            body = "^" + body[1:]
+        elif body.startswith("^"):
+            body = body[1:] + "^"
+        out.append(f"[{body}]")
+        i = end + 1
+    return "".join(out)

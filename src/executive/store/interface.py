@@ -75,8 +75,34 @@ class TaskStore(Protocol):
         """:meth:`save_task` for many rows in one transaction (the service batches a loop turn's edges)."""
         ...
 
-    def load_tasks(self, limit: int) -> list[TaskRow]:
-        """The newest ``limit`` tasks, oldest first."""
+    def load_tasks(self, limit: int, *, states: Sequence[str] = ()) -> list[TaskRow]:
+        """The newest ``limit`` tasks and every task in one of ``states`` (the live ones at start-up), oldest first."""
+        ...
+
+    def load_task(self, task_id: int) -> TaskRow | None:
+        """One task by id (None: there is none)."""
+        ...
+
+    def find_task(self, name: str) -> TaskRow | None:
+        """The newest task called ``name`` (None: there is none)."""
+        ...
+
+    def task_page(
+        self,
+        *,
+        after_id: int = 0,
+        before_id: int | None = None,
+        states: Sequence[str] = (),
+        kinds: Sequence[str] = (),
+        name_glob: str | None = None,
+        since: float | None = None,
+        limit: int,
+        newest_first: bool = True,
+    ) -> list[TaskRow]:
+        """Up to ``limit`` tasks with ``after_id < id < before_id`` that match every filter given, ordered by id
+        (descending when ``newest_first``), without ``spec``.  ``states``/``kinds``: any of these; ``name_glob``: a
+        shell-style pattern (:func:`fnmatch.fnmatchcase`); ``since``: created at or after.  Its cost follows
+        the rows returned, not the rows stored (indexed)."""
         ...
 
     def save_log(self, task_id: int, stream: str, path: str, size: int) -> None: ...

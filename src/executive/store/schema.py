@@ -264,6 +264,15 @@ CREATE TABLE programs (
 );
 """
 
+# Listing history a page at a time (task.list filters by kind, name and creation time, newest first) and
+# finding an old task by name: each filter gets an index, so a page costs the rows it returns, not the rows
+# stored.  (state already has one; ``id`` is the rowid, and each index carries it for the ORDER BY.)
+_TASK_LIST_INDEXES = """
+CREATE INDEX tasks_kind ON tasks(kind);
+CREATE INDEX tasks_name ON tasks(name);
+CREATE INDEX tasks_created ON tasks(created);
+"""
+
 # (name, SQL script) in the order a new database gets them.  Append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("tasks", _TASKS),
@@ -272,6 +281,7 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("pipeline_checkpoints", _PIPELINE_CHECKPOINTS),
     ("task_specs", _TASK_SPECS),
     ("programs", _PROGRAMS),
+    ("task_list_indexes", _TASK_LIST_INDEXES),
 ]
 
 # Columns holding JSON text, per table: encoded on write, decoded on read (never seen as text above the store).

@@ -15,6 +15,7 @@ from typing_extensions import TypedDict
 from executive.service.results.programs import ProgramBrief
 
 __all__ = [
+    "ArgvCut",
     "EndReasonName",
     "EventRecord",
     "EventsAcked",
@@ -32,7 +33,9 @@ __all__ = [
     "TaskMeta",
     "TaskOutputBytes",
     "TaskOutputSlice",
+    "TaskPage",
     "TaskRow",
+    "TaskSummary",
     "TaskWaitResult",
     "Unsubscribed",
 ]
@@ -131,6 +134,38 @@ class TaskRow(TypedDict):
 class OutputBytes(TypedDict):
     stdout: int
     stderr: int
+
+
+class ArgvCut(TypedDict):
+    """A summary's argv was cut: it holds the first arguments only; ``see`` names the call that has them all."""
+
+    args: int  # arguments in the whole argv
+    chars: int  # characters in the whole argv
+    see: Literal["task.info"]
+
+
+class TaskSummary(TaskRow):
+    """A task as a page of ``task.list`` shows it: its row with no big field (service/task_history.py).
+
+    ``argv`` holds at most the first 32 arguments and 512 characters (``argv_cut`` is
+    there when it was cut); ``end_detail`` at most 300 characters (cut ones end in
+    ``…``).  ``task.info`` returns the whole task.
+    """
+
+    argv_cut: NotRequired[ArgvCut]
+    output_bytes: NotRequired[OutputBytes]  # live tasks: their log sizes now
+
+
+class TaskPage(TypedDict):
+    """One page of ``task.list``: ``next`` is the cursor of the following page, null after the last.
+
+    Pass ``next`` as ``before_id`` (newest-first pages, the default) or as ``after_id``
+    (oldest-first pages), with the same filters.  Ids never change, so a page never
+    repeats or skips a task because others were created or ended in between.
+    """
+
+    tasks: list[TaskSummary]
+    next: int | None
 
 
 class TaskInfo(TaskRow):

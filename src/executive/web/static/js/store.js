@@ -4,11 +4,14 @@
 import { rpc } from "./rpc.js";
 
 const EVENT_RING = 20000; // events kept for the events view (older ones leave the page, not the daemon)
+const TABLE_ROWS = 2000; // newest tasks loaded beside every live one (older ones: #/task/ID reads them by id)
+const PAGE = 1000; // tasks per task.list page (the daemon's largest)
 const RATE_SECONDS = 60;
 
 class Store {
   constructor() {
-    this.tasks = new Map(); // id -> task row (task.list shape)
+    this.tasks = new Map(); // id -> task row (task.list summary, or task.info's whole row)
+    this.older = null; // id below which older tasks exist that were not loaded (null: every task is loaded)
     this.version = 0; // bumped on every change of this.tasks
     this.events = []; // newest last, at most EVENT_RING
     this.eventsVersion = 0;
@@ -31,18 +34,43 @@ class Store {
   onChange(fn) { this.listeners.add(fn); return () => this.listeners.delete(fn); }
   _changed(what) { for (const fn of this.listeners) fn(what); }
 
+  /** Every live task and the newest TABLE_ROWS ones, a page at a time (never the whole history). */
+  async _loadRows() {
+    const rows = [];
+    let params = { state: "live", limit: PAGE };
+    for (;;) {
+      const page = await rpc.call("task.list", params);
+      rows.push(...page.tasks);
+      if (page.next === null) break;
+      params = { ...params, before_id: page.next };
+    }
+    params = { limit: PAGE };
+    let loaded = 0;
+    let older = null;
+    for (;;) {
+      const page = await rpc.call("task.list", params);
+      rows.push(...page.tasks);
+      loaded += page.tasks.length;
+      older = page.next;
+      if (page.next === null || loaded >= TABLE_ROWS) break;
+      params = { limit: Math.min(PAGE, TABLE_ROWS - loaded), before_id: page.next };
+    }
+    return { rows, older };
+  }
+
   async reload() {
     this._reloading = [];
-    let rows;
+    let got;
     try {
-      rows = await rpc.call("task.list", { limit: 100000 });
+      got = await this._loadRows();
     } catch (e) {
       this._reloading = null;
       return; // the reconnect reloads
     }
     const fresh = new Map();
-    for (const r of rows) fresh.set(r.id, r);
+    for (const r of got.rows) fresh.set(r.id, r);
     this.tasks = fresh;
+    this.older = got.older;
     // The snapshot may be older than events that arrived while it travelled: apply those again.
     for (const e of this._reloading) this._taskState(e);
     this._reloading = null;

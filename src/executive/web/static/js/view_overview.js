@@ -31,7 +31,8 @@ export function overviewView(main) {
       else if (isFailure(t)) failed.push(t);
     }
     const pills = (o) => Object.entries(o).sort().map(([k, v]) => `<span class="pill st-${esc(k)}">${esc(k)} <b>${v}</b></span>`).join(" ") || '<span class="muted">none</span>';
-    counts.innerHTML = `<h3>Tasks</h3><div class="big">${store.tasks.size}</div>`
+    const loaded = store.older !== null ? '<p class="muted">the live and the newest tasks; older ones are in the store</p>' : "";
+    counts.innerHTML = `<h3>Tasks</h3><div class="big">${store.tasks.size}${store.older !== null ? "+" : ""}</div>${loaded}`
       + `<p>By state</p><div class="pills" id="ov-by-state">${pills(byState)}</div><p>By kind</p><div class="pills">${pills(byKind)}</div>`;
     live.sort((a, b) => a.id - b.id);
     const runningRows = live.filter((t) => t.state !== "queued");

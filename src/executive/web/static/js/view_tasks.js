@@ -125,7 +125,8 @@ export function tasksView(main) {
       return (x < y ? -1 : x > y ? 1 : a.id - b.id) * sortDir;
     });
     rows = out;
-    count.textContent = `${rows.length} of ${store.tasks.size} tasks`;
+    count.textContent = `${rows.length} of ${store.tasks.size} tasks`
+      + (store.older !== null ? ` (the newest and the live ones; older tasks open by id: #/task/ID)` : "");
     for (const b of head.querySelectorAll("button[data-sort]")) {
       b.textContent = COLUMNS.find((c) => c[0] === b.dataset.sort)[1] + (b.dataset.sort === sortKey ? (sortDir > 0 ? " ▲" : " ▼") : "");
       b.parentElement.setAttribute("aria-sort", b.dataset.sort === sortKey ? (sortDir > 0 ? "ascending" : "descending") : "none");
