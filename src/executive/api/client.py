@@ -1,7 +1,15 @@
 """Async JSON-RPC client for ``/rpc`` (used by the CLI, the tests and the benchmarks).
 
 One reader task demultiplexes the socket: replies resolve the future of their
-request id, ``events`` notifications go to :meth:`Client.events`.
+request id, ``events`` notifications go to :meth:`Client.events`.  Binary output
+frames (subscriptions made with ``output="binary"``, api/output_frames.py) join the
+same queue in arrival order, one event per chunk::
+
+    {"seq": 812, "type": "output", "pid": 7, "subscription": 3,
+     "data": {"stream": "stdout", "offset": 4096, "raw": <memoryview of the bytes>}}
+
+so a consumer sees output and state events in the order the daemon sent them, and
+``output_frames.event_bytes(ev["data"])`` gives the bytes of any output event.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from executive.api.auth import read_token
 from executive.api.daemon_file import DaemonNotRunning, read_daemon_file
+from executive.api.output_frames import FrameError, decode_frame
 from executive.api.rpc_errors import DaemonClosedConnection, RpcError
 
 __all__ = ["Client", "DaemonClosedConnection", "DaemonNotRunning", "RpcError", "connect_home"]
@@ -66,6 +75,9 @@ class Client:
     async def _read_loop(self) -> None:
         try:
             async for frame in self._ws:
+                if isinstance(frame, bytes):  # a binary message: output chunks
+                    self._output_frame(frame)
+                    continue
                 msg = orjson.loads(frame)
                 if isinstance(msg, list):
                     for m in msg:
@@ -74,6 +86,9 @@ class Client:
                     self._dispatch(msg)
         except (websockets.ConnectionClosed, OSError) as exc:
             self._closed_exc = exc
+        except FrameError as exc:  # the daemon broke the format: nothing after it can be trusted
+            self._closed_exc = exc
+            await self._ws.close(1002, "bad binary frame")
         finally:
             err = self._closed_error()
             for fut in self._pending.values():
@@ -81,6 +96,20 @@ class Client:
                     fut.set_exception(err)
             self._pending.clear()
             self._event_ready.set()
+
+    def _output_frame(self, frame: bytes) -> None:
+        sub, chunks = decode_frame(frame)
+        self._events.extend(
+            {
+                "seq": c.seq,
+                "type": "output",
+                "pid": c.task,
+                "subscription": sub,
+                "data": {"stream": c.stream, "offset": c.offset, "raw": c.data},
+            }
+            for c in chunks
+        )
+        self._event_ready.set()
 
     def _dispatch(self, msg: dict[str, Any]) -> None:
         if "id" in msg and ("result" in msg or "error" in msg):
@@ -105,6 +134,8 @@ class Client:
     def _closed_error(self) -> ConnectionError:
         """Why the connection is gone: the daemon's own close reason when it gave one."""
         exc = self._closed_exc
+        if isinstance(exc, FrameError):
+            return ConnectionError(f"the daemon sent a bad binary frame: {exc}")
         if isinstance(exc, websockets.ConnectionClosed) and exc.rcvd is not None and exc.rcvd.reason:
             return DaemonClosedConnection(exc.rcvd.code, exc.rcvd.reason)
         return ConnectionError("connection to the daemon closed")
@@ -129,6 +160,31 @@ class Client:
             self._closed_exc = exc
             raise self._closed_error() from None
         return await fut
+
+    async def subscribe(
+        self,
+        *,
+        types: list[str] | None = None,
+        tasks: list[int] | None = None,
+        since_seq: int | None = None,
+        ack_window: int | None = None,
+        output: str = "json",
+    ) -> dict[str, Any]:
+        """``events.subscribe``; returns its reply (``subscription``, ``cursor``, ``oldest_seq``, ``output``).
+
+        With ``output="binary"`` the subscription's output events arrive as binary frames
+        and come out of :meth:`next_event` with ``data["raw"]`` (the bytes) instead of
+        ``data["data"]``/``data["data_b64"]``; its other events are JSON as always.
+
+        Raises:
+            RpcError: bad params (a daemon older than binary output refuses ``output``
+                with code -32602), or a limit.
+        """
+        params: dict[str, Any] = {"output": output} if output != "json" else {}
+        for k, v in (("types", types), ("tasks", tasks), ("since_seq", since_seq), ("ack_window", ack_window)):
+            if v is not None:
+                params[k] = v
+        return dict(await self.call("events.subscribe", **params))
 
     async def send_raw(self, frame: str | bytes) -> None:
         await self._ws.send(frame)

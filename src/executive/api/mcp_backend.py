@@ -59,7 +59,7 @@ class _McpCallContext:
         self.session_id: str | None = None
         self._bulk_reads = asyncio.Semaphore(2)  # as a WebSocket connection (api/connection.py)
 
-    def add_subscription(self, sub: Any) -> None:
+    def add_subscription(self, sub: Any, *, binary_output: bool = False) -> None:
         raise BackendError(
             ErrorCode.INVALID_REQUEST, "event subscriptions are not available through MCP; use the resources"
         )

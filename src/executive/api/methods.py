@@ -47,7 +47,7 @@ class CallContext(Protocol):
     service: Executive
     session_id: str | None
 
-    def add_subscription(self, sub: Subscription) -> None: ...
+    def add_subscription(self, sub: Subscription, *, binary_output: bool = False) -> None: ...
 
     def remove_subscription(self, sub_id: int) -> None: ...
 
@@ -156,6 +156,11 @@ class EventsSubscribe(_P):
     tasks: list[int] | None = Field(None, max_length=256)
     since_seq: int | None = Field(None, ge=0)
     ack_window: int | None = Field(None, ge=1)
+    output: Literal["json", "binary"] = Field(
+        "json",
+        description='how output events arrive: "json" in `events` notifications, or "binary": raw bytes in '
+        "binary WebSocket frames (api/output_frames.py); other events stay JSON either way",
+    )
 
 
 class EventsAck(_P):
@@ -289,9 +294,9 @@ def _events_subscribe(ctx: CallContext, p: EventsSubscribe) -> EventsSubscribed:
             data={"limit": per},
         )
     sub = ctx.service.subscribe(types=p.types, tasks=p.tasks, since_seq=p.since_seq, ack_window=p.ack_window, owner=ctx)
-    ctx.add_subscription(sub)
+    ctx.add_subscription(sub, binary_output=p.output == "binary")
     oldest, newest = ctx.service.event_history_range()
-    return {"subscription": sub.id, "cursor": newest, "oldest_seq": oldest}
+    return {"subscription": sub.id, "cursor": newest, "oldest_seq": oldest, "output": p.output}
 
 
 def _events_ack(ctx: CallContext, p: EventsAck) -> EventsAcked:
@@ -427,7 +432,7 @@ def core_methods() -> list[Method]:
             EventsSubscribe,
             EventsSubscribed,
             _events_subscribe,
-            "Stream events as `events` notifications.",
+            "Stream events as `events` notifications (output as binary frames with output: binary).",
         ),
         Method("events.ack", EventsAck, EventsAcked, _events_ack, "Acknowledge events up to seq."),
         Method("events.unsubscribe", EventsUnsubscribe, Unsubscribed, _events_unsubscribe, "Stop a subscription."),

@@ -5,7 +5,9 @@ package cost more to import than the whole command may take.  This client speaks
 just the part of RFC 6455 a client of our own daemon needs (one plain ``ws://``
 connection on loopback, text frames, ping/pong, close) with the standard library.
 Replies are matched by request id; ``events`` notifications are queued for
-:meth:`SyncClient.next_event`.
+:meth:`SyncClient.next_event`, and so are the chunks of binary output frames
+(api/output_frames.py), as events whose ``data`` has ``raw`` bytes, in the order they
+arrived (the async client presents them the same way).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 
 from executive.api.auth import read_token
 from executive.api.daemon_file import DaemonNotRunning, read_daemon_file
+from executive.api.output_frames import FrameError, decode_frame
 from executive.api.rpc_errors import DaemonClosedConnection, RpcError
 
 __all__ = ["SyncClient", "connect_home_sync"]
@@ -153,14 +156,58 @@ class SyncClient:
         del self._buf[:n]
         return out
 
-    def _read_message(self, timeout: float | None) -> bytes | None:
-        """The next complete data message; answers pings, raises on a close frame."""
-        parts: list[bytes] = []
+    def _read_payload(self, n: int) -> bytes | bytearray:
+        """A frame's ``n``-byte payload; a large one is received straight into its own buffer (one copy)."""
+        have = len(self._buf)
+        if n <= have or n < 65536:
+            return self._read_exact(n, None) or b""
+        out = bytearray(n)
+        view = memoryview(out)
+        view[:have] = self._buf
+        self._buf.clear()
+        while have < n:
+            got = self._sock.recv_into(view[have:])
+            if not got:
+                raise ConnectionError("connection to the daemon closed")
+            have += got
+        return out
+
+    def _next_messages(self, timeout: float | None) -> list[dict[str, Any]] | None:
+        """Read one data message: the JSON messages of a text one ([] for a binary output frame, whose
+        chunks are queued as events), or None when ``timeout`` passed first."""
+        opcode, payload = self._read_data(timeout)
+        if opcode is None:
+            return None
+        if opcode != _BINARY:
+            msg = json.loads(payload)
+            return msg if isinstance(msg, list) else [msg]
+        try:
+            sub, chunks = decode_frame(payload)
+        except FrameError as exc:
+            self._close_socket()
+            self._closed = ConnectionError(f"the daemon sent a bad binary frame: {exc}")
+            raise self._closed from None
+        self._events.extend(
+            {
+                "seq": c.seq,
+                "type": "output",
+                "pid": c.task,
+                "subscription": sub,
+                "data": {"stream": c.stream, "offset": c.offset, "raw": c.data},
+            }
+            for c in chunks
+        )
+        return []
+
+    def _read_data(self, timeout: float | None) -> tuple[int | None, bytes | bytearray]:
+        """The next complete data message and its opcode; answers pings, raises on a close frame."""
+        parts: list[bytes | bytearray] = []
         size = 0
+        first = _TEXT
         while True:
             head = self._read_exact(2, timeout if not parts else None)
             if head is None:
-                return None
+                return None, b""
             fin, opcode, length = head[0] & 0x80, head[0] & 0x0F, head[1] & 0x7F
             if length == 126:
                 length = struct.unpack("!H", self._read_exact(2, None) or b"")[0]
@@ -170,9 +217,9 @@ class SyncClient:
                 raise ConnectionError("the daemon sent a masked frame")
             if size + length > _MAX_MESSAGE:
                 raise ConnectionError(f"a message from the daemon exceeds {_MAX_MESSAGE} bytes")
-            payload = self._read_exact(length, None) or b""
+            payload = self._read_payload(length)
             if opcode == _PING:
-                self._send_frame(_PONG, payload)
+                self._send_frame(_PONG, bytes(payload))
                 continue
             if opcode == _PONG:
                 continue
@@ -186,10 +233,12 @@ class SyncClient:
                     else ConnectionError("connection to the daemon closed")
                 )
                 raise self._closed
+            if not parts:
+                first = opcode
             parts.append(payload)
             size += length
             if fin:
-                return b"".join(parts)
+                return first, parts[0] if len(parts) == 1 else b"".join(parts)
 
     # -- JSON-RPC -------------------------------------------------------------
 
@@ -210,10 +259,9 @@ class SyncClient:
         frame = {"jsonrpc": "2.0", "id": req_id, "method": method, "params": params}
         self._send_frame(_TEXT, json.dumps(frame, separators=(",", ":")).encode())
         while True:
-            raw = self._read_message(None)
-            assert raw is not None  # no timeout given
-            msg = json.loads(raw)
-            for m in msg if isinstance(msg, list) else [msg]:
+            msgs = self._next_messages(None)
+            assert msgs is not None  # no timeout given
+            for m in msgs:
                 if m.get("id") == req_id and ("result" in m or "error" in m):
                     if "error" in m:
                         e = m["error"]
@@ -224,11 +272,10 @@ class SyncClient:
     def next_event(self, timeout: float | None = None) -> dict[str, Any] | None:
         """The next event of this connection's subscriptions, or None when ``timeout`` seconds pass first."""
         while not self._events:
-            raw = self._read_message(timeout)
-            if raw is None:
+            msgs = self._next_messages(timeout)
+            if msgs is None:
                 return None
-            msg = json.loads(raw)
-            for m in msg if isinstance(msg, list) else [msg]:
+            for m in msgs:
                 self._dispatch(m)
         return self._events.popleft()
 

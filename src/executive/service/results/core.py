@@ -214,6 +214,7 @@ class EventsSubscribed(TypedDict):
     subscription: int
     cursor: int
     oldest_seq: int
+    output: Literal["json", "binary"]  # how this subscription's output events arrive
 
 
 class EventsAcked(TypedDict):
