@@ -127,6 +127,54 @@ async def test_logs_follow_prints_everything_until_the_end(
     assert b"1\n" + out == b"".join(b"%d\n" % i for i in range(1, 40001))
 
 
+# Bytes that are not UTF-8 text, on both streams (the CLI follows output as binary frames).
+_OUT_TAIL = b"\xff\xfe no newline at the end \xc3"
+_NOT_TEXT_OUT = bytes(range(256)) * 4096 + _OUT_TAIL
+_NOT_TEXT_ERR = b"\x80\x81 stderr \xe2\x82"
+
+
+def _writer(gate: Path | None = None) -> list[str]:
+    """A task that writes _NOT_TEXT_OUT and _NOT_TEXT_ERR in pieces (after ``gate`` exists, for the second half)."""
+    wait = f"while not os.path.exists({str(gate)!r}): time.sleep(0.02)" if gate else "pass"
+    script = (
+        "import os, sys, time\n"
+        f"out, err = bytes(range(256)) * 4096 + {_OUT_TAIL!r}, {_NOT_TEXT_ERR!r}\n"
+        "half = len(out) // 2\n"
+        "sys.stdout.buffer.write(out[:half]); sys.stdout.flush(); os.write(2, err[:5])\n"
+        f"{wait}\n"
+        "sys.stdout.buffer.write(out[half:]); sys.stdout.flush(); os.write(2, err[5:])\n"
+        "sys.exit(3)\n"
+    )
+    return [PY, "-c", script]
+
+
+async def test_run_writes_bytes_that_are_not_text_exactly_to_a_pipe(daemon: Any, e2e: Any) -> None:
+    proc = await e2e.start_cli(daemon.home, "run", "--", *_writer())
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 3
+    assert out == _NOT_TEXT_OUT
+    assert err == _NOT_TEXT_ERR
+
+
+async def test_logs_follow_writes_bytes_that_are_not_text_exactly(
+    daemon: Any, client: Client, e2e: Any, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
+    t = await client.call("task.run", argv=_writer(gate))
+    await e2e.wait_for(lambda: _has_output(client, t["id"]), timeout=20)
+    proc = await e2e.start_cli(daemon.home, "logs", "-f", "--from-start", str(t["id"]))
+
+    async def subscribed() -> bool:  # `logs -f` has subscribed: what comes next arrives live, as binary frames
+        return bool((await client.call("daemon.health"))["subscriptions"])
+
+    await e2e.wait_for(subscribed, timeout=20)
+    gate.touch()
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0
+    assert out == _NOT_TEXT_OUT
+    assert err == _NOT_TEXT_ERR
+
+
 async def test_events_filters_by_type(daemon: Any, client: Client, e2e: Any) -> None:
     proc = await e2e.start_cli(daemon.home, "events", "--type", "task_state")
     assert proc.stdout is not None

@@ -5,6 +5,9 @@ next expected offset per stream: an event that starts later than expected (a
 dropped or evicted event) is filled from the log with ``task.output``; one that
 starts earlier (a replay overlap) is trimmed.  When the task ends, whatever is
 left in the logs is read to the end, so the result always equals the log.
+
+The commands subscribe with :func:`subscribe_output`: output arrives as binary
+frames (api/output_frames.py), raw bytes written to stdout as they are.
 """
 
 from __future__ import annotations
@@ -13,15 +16,27 @@ import base64
 from collections.abc import Callable
 from typing import Any, cast
 
-from executive.api.client import Client
+from executive.api.client import Client, RpcError
+from executive.api.output_frames import event_bytes
+from executive.kernel.errors import ErrorCode
 
-__all__ = ["OutputFollower"]
+__all__ = ["OutputFollower", "subscribe_output"]
+
+Sink = Callable[[str, bytes | memoryview], None]
 
 
-def event_bytes(data: dict[str, Any]) -> bytes:
-    if "data" in data:
-        return cast(str, data["data"]).encode("utf-8")
-    return base64.b64decode(data["data_b64"])
+async def subscribe_output(client: Client, **params: Any) -> None:
+    """``events.subscribe`` with output as binary frames.
+
+    A daemon older than binary output refuses the ``output`` parameter (bad params); then
+    the same subscription is made as JSON, which the follower reads just as well.
+    """
+    try:
+        await client.call("events.subscribe", output="binary", **params)
+    except RpcError as exc:
+        if exc.code != ErrorCode.INVALID_PARAMS or "output" not in exc.message + str(exc.data):
+            raise
+        await client.call("events.subscribe", **params)
 
 
 class OutputFollower:
@@ -29,7 +44,7 @@ class OutputFollower:
         self,
         client: Client,
         task: int,
-        sink: Callable[[str, bytes], None],
+        sink: Sink,
         offsets: dict[str, int] | None = None,
         streams: tuple[str, ...] = ("stdout", "stderr"),
         on_quota: Callable[[int, dict[str, Any]], None] | None = None,

@@ -3,7 +3,8 @@
 Output events carry byte offsets into each task's logs; :class:`SyncFollower` keeps the
 next expected offset per (task, stream), fills a gap (a dropped event) from the log with
 ``task.output`` and trims an overlap, so what is printed always equals the log, as
-cli/_follow.py does for the asynchronous `run`.
+cli/_follow.py does for the asynchronous `run`.  Followed output arrives as binary frames
+(api/output_frames.py): the bytes go to stdout as they came from the task's pipe.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from executive.api.output_frames import event_bytes
 from executive.cli import exit_codes
 from executive.cli._output import write_out
 from executive.cli._term import PREFIX_COLOURS, colour, use_colour
@@ -28,7 +30,20 @@ _BLOCK = 256 * 1024
 _MAX_TAIL_BYTES = 16 * 1024 * 1024  # -n never reads more than this from the end of a log
 _FILL_LIMIT = 4 * 1024 * 1024
 
-Sink = Callable[[int, str, bytes], None]
+Sink = Callable[[int, str, bytes | memoryview], None]
+_INVALID_PARAMS = -32602  # kernel/errors.py ErrorCode.INVALID_PARAMS
+
+
+def subscribe_output(client: Any, **params: Any) -> None:
+    """``events.subscribe`` with output as binary frames (as JSON from a daemon older than that option)."""
+    from executive.api.rpc_errors import RpcError
+
+    try:
+        client.call("events.subscribe", output="binary", **params)
+    except RpcError as exc:
+        if exc.code != _INVALID_PARAMS or "output" not in exc.message + str(exc.data):
+            raise
+        client.call("events.subscribe", **params)
 
 
 def _chunk(reply: dict[str, Any]) -> bytes:
@@ -105,7 +120,7 @@ class SyncFollower:
         if key not in self.next:
             return
         off = data["offset"]
-        chunk = data["data"].encode("utf-8") if "data" in data else base64.b64decode(data["data_b64"])
+        chunk = event_bytes(data)
         if off > self.next[key]:
             self.fill(task, key[1], off)
         if off + len(chunk) <= self.next[key]:
@@ -172,7 +187,7 @@ def _logs(args: argparse.Namespace) -> int:
         follower = SyncFollower(client, lambda _t, s, data: write_out(s, data))
         following = args.follow and info["state"] != "ended"
         if following:
-            client.call("events.subscribe", tasks=[tid], types=["output", "task_state"], since_seq=cursor)
+            subscribe_output(client, tasks=[tid], types=["output", "task_state"], since_seq=cursor)
         for s in streams:
             follower.start(info, s, args, DEFAULT_TAIL if args.follow else None)
         while following:
@@ -206,9 +221,9 @@ class _Prefixer:
         tag = f"{name:<{self.width}} {'|' if stream == 'stdout' else '!'} "
         return colour(tag, PREFIX_COLOURS[task % len(PREFIX_COLOURS)], self.colours).encode()
 
-    def __call__(self, task: int, stream: str, data: bytes) -> None:
+    def __call__(self, task: int, stream: str, chunk: bytes | memoryview) -> None:
         key = (task, stream)
-        data = self.partial.pop(key, b"") + data
+        data = self.partial.pop(key, b"") + chunk
         lines = data.split(b"\n")
         rest = lines.pop()
         if rest:
@@ -229,7 +244,7 @@ def _all(client: Any, args: argparse.Namespace, streams: tuple[str, ...]) -> int
         rows += client.call("task.list", state="ended", limit=20)["tasks"]
         rows.sort(key=lambda t: t["id"])
     else:
-        client.call("events.subscribe", types=["output", "task_state"], since_seq=cursor)
+        subscribe_output(client, types=["output", "task_state"], since_seq=cursor)
     names = {t["id"]: t["name"] for t in rows}
     sink = _Prefixer(names)
     follower = SyncFollower(client, sink)

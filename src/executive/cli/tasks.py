@@ -23,7 +23,7 @@ from executive.cli._common import (
     run_client,
     write_out,
 )
-from executive.cli._follow import OutputFollower
+from executive.cli._follow import OutputFollower, subscribe_output
 from executive.cli.cluster import node_option, on_option, placement_option, resolve_node, resources_option
 from executive.cli.quota import parse_size, print_notice
 
@@ -103,7 +103,7 @@ def run(
         if detach or supervised:
             console.print(tid)
             return 0
-        await client.call("events.subscribe", tasks=[tid], types=["output", "task_state", "quota"], since_seq=cursor)
+        await subscribe_output(client, tasks=[tid], types=["output", "task_state", "quota"], since_seq=cursor)
         follower = OutputFollower(client, tid, write_out, on_quota=print_notice)
         loop = asyncio.get_running_loop()
         interrupts = 0
