@@ -9,6 +9,7 @@ output only, with a warning that names the offsets to re-read, and never loses s
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import random
@@ -169,3 +170,38 @@ async def test_a_stalled_binary_reader_loses_output_only_and_rereads_it_by_offse
     assert "binary" in raw.kinds and "text" in raw.kinds
     await raw.close()
     await client.close()
+
+
+async def test_task_output_reads_a_slice_as_a_binary_frame(client: Client, daemon: Any) -> None:
+    from executive.api.sync_client import SyncClient
+
+    tid = (await client.call("task.run", argv=[PY, "-c", WRITER]))["id"]
+    await client.call("task.wait", task=tid, timeout=60)
+    want_out, want_err = _expected()
+    got = bytearray()
+    while True:
+        r = await client.call("task.output", task=tid, offset=len(got), limit=300_000, output="binary")
+        assert r["output"] == "binary" and "data" not in r and "data_b64" not in r
+        assert r["offset"] == len(got) and r["next_offset"] == r["offset"] + len(r["raw"])
+        got += r["raw"]
+        if r["eof"]:
+            break
+    assert bytes(got) == want_out
+    err = await client.call("task.output", task=tid, stream="stderr", offset=10, output="binary")
+    assert bytes(err["raw"]) == want_err[10:]
+
+    # The small blocking client (the quick CLI's) gets the same bytes, with several slices asked for at once
+    # (in a thread: it blocks, and the daemon runs on this test's loop).
+    def blocking() -> tuple[bytes, bytes]:
+        with SyncClient.connect(daemon.url, daemon.token) as sync:
+            ids = [
+                sync.send_request("task.output", task=tid, offset=o, limit=500_000, output="binary")
+                for o in (0, 500_000)
+            ]
+            second, first = [sync.wait_reply(i) for i in reversed(ids)]  # collected in any order
+            err = sync.call("task.output", task=tid, stream="stderr", output="binary")
+            return bytes(first["raw"]) + bytes(second["raw"]), bytes(err["raw"])
+
+    out, err_bytes = await asyncio.to_thread(blocking)
+    assert out == want_out[:1_000_000]
+    assert err_bytes == want_err

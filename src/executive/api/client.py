@@ -9,7 +9,9 @@ same queue in arrival order, one event per chunk::
      "data": {"stream": "stdout", "offset": 4096, "raw": <memoryview of the bytes>}}
 
 so a consumer sees output and state events in the order the daemon sent them, and
-``output_frames.event_bytes(ev["data"])`` gives the bytes of any output event.
+``output_frames.event_bytes(ev["data"])`` gives the bytes of any output event.  A
+``task.output`` call with ``output="binary"`` returns its reply with the slice's bytes
+added as ``raw`` (they travel in the binary frame just before the reply).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from executive.api.auth import read_token
 from executive.api.daemon_file import DaemonNotRunning, read_daemon_file
-from executive.api.output_frames import FrameError, decode_frame
+from executive.api.output_frames import REPLY_DATA, FrameError, decode_frame
 from executive.api.rpc_errors import DaemonClosedConnection, RpcError
 
 __all__ = ["Client", "DaemonClosedConnection", "DaemonNotRunning", "RpcError", "connect_home"]
@@ -41,6 +43,7 @@ class Client:
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._events: collections.deque[dict[str, Any]] = collections.deque()
         self._event_ready = asyncio.Event()
+        self._reply_data: dict[tuple[int, str, int], memoryview] = {}  # task.output bytes waiting for their reply
         self._closed_exc: BaseException | None = None
         self._reader = asyncio.ensure_future(self._read_loop())
         self.notifications: collections.deque[dict[str, Any]] = collections.deque(
@@ -99,6 +102,10 @@ class Client:
 
     def _output_frame(self, frame: bytes) -> None:
         sub, chunks = decode_frame(frame)
+        if sub == REPLY_DATA:  # the bytes of the task.output reply that comes next
+            for c in chunks:
+                self._reply_data[(c.task, c.stream, c.offset)] = c.data
+            return
         self._events.extend(
             {
                 "seq": c.seq,
@@ -123,6 +130,13 @@ class Client:
             if "error" in msg:
                 e = msg["error"]
                 fut.set_exception(RpcError(e.get("code", 0), e.get("message", ""), e.get("data")))
+            elif _binary_slice(msg["result"]):
+                result = msg["result"]
+                raw = self._reply_data.pop((result["task"], result["stream"], result["offset"]), None)
+                if raw is None:
+                    fut.set_exception(ConnectionError("the daemon sent a binary task.output reply without its data"))
+                else:
+                    fut.set_result({**result, "raw": raw})
             else:
                 fut.set_result(msg["result"])
         elif msg.get("method") == "events":
@@ -225,6 +239,11 @@ class Client:
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.close()
+
+
+def _binary_slice(result: Any) -> bool:
+    """Whether a reply is a ``task.output {output: "binary"}`` slice (its bytes came in the frame before it)."""
+    return isinstance(result, dict) and result.get("output") == "binary" and "next_offset" in result
 
 
 async def connect_home(home: Path) -> Client:

@@ -60,8 +60,8 @@ class RpcConnection:
         self.peer = peer
         self._dispatcher = dispatcher
         self._authorized = authorized
-        self._replies: collections.deque[bytes] = collections.deque()
-        self._reply_bytes = 0  # invariant: sum(len(r) for r in _replies)
+        self._replies: collections.deque[OutFrame] = collections.deque()
+        self._reply_bytes = 0  # invariant: sum(len(r.data) for r in _replies)
         self._max_reply_bytes = service.limits.max_queued_reply_bytes
         self._bulk_reads = asyncio.Semaphore(_BULK_READS)
         self.close_requested = asyncio.Event()  # set with close_code/close_reason when the daemon drops the client
@@ -162,7 +162,16 @@ class RpcConnection:
             )
         )
 
-    def _reply(self, data: bytes) -> None:
+    def send_binary(self, frame: bytes) -> None:
+        """Queue a binary frame in the reply lane: the data of the reply the calling handler returns next.
+
+        The handler returns right after this call and its reply is queued before any
+        other coroutine runs, so the client receives the frame, then that reply
+        (``task.output {output: "binary"}``, api/output_frames.py subscription 0).
+        """
+        self._reply(frame, binary=True)
+
+    def _reply(self, data: bytes, *, binary: bool = False) -> None:
         if self.closed:
             return
         if self._reply_bytes + len(data) > self._max_reply_bytes:
@@ -172,7 +181,7 @@ class RpcConnection:
                 1008, f"more than {mib} MiB of replies unread; read replies before sending more requests"
             )
             return
-        self._replies.append(data)
+        self._replies.append(OutFrame(data, binary))
         self._reply_bytes += len(data)
         self.wake.set()
 
@@ -191,8 +200,8 @@ class RpcConnection:
         """The next frame to write, replies first; None when there is nothing to send."""
         if self._replies:
             frame = self._replies.popleft()
-            self._reply_bytes -= len(frame)
-            return OutFrame(frame, False)
+            self._reply_bytes -= len(frame.data)
+            return frame
         if self._batch:  # the rest of a batch cut into binary and JSON runs: before any other subscription's
             return self._batch.popleft()
         lim = self.service.limits

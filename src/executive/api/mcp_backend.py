@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from executive.api.client import Client, RpcError
 from executive.api.rpc import Dispatcher
-from executive.kernel.errors import ErrorCode
+from executive.kernel.errors import BadParamsError, ErrorCode
 
 __all__ = ["BackendError", "ClientBackend", "DispatcherBackend", "McpBackend"]
 
@@ -66,6 +66,9 @@ class _McpCallContext:
 
     def remove_subscription(self, sub_id: int) -> None:
         return None
+
+    def send_binary(self, frame: bytes) -> None:
+        raise BadParamsError('output "binary" is for /rpc WebSocket clients; read output as JSON here')
 
     def subscription_count(self) -> int:
         return 0

@@ -14,6 +14,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from executive.api.output_frames import encode_reply_data
 from executive.api.rpc import Method
 from executive.kernel.errors import BadParamsError, ErrorCode, LimitError, NotAllowedError
 from executive.service import Executive
@@ -52,6 +53,10 @@ class CallContext(Protocol):
     def remove_subscription(self, sub_id: int) -> None: ...
 
     def subscription_count(self) -> int: ...
+
+    def send_binary(self, frame: bytes) -> None:
+        """Queue a binary frame just before the reply the handler returns next (/rpc connections only)."""
+        ...
 
     @property
     def bulk_reads(self) -> asyncio.Semaphore:
@@ -144,6 +149,11 @@ class TaskOutput(_P):
     stream: Literal["stdout", "stderr"] = "stdout"
     offset: int = Field(0, ge=0)
     limit: int | None = Field(None, ge=1)
+    output: Literal["json", "binary"] = Field(
+        "json",
+        description='"binary": the bytes come in a binary frame just before the reply (api/output_frames.py), '
+        "not in data/data_b64",
+    )
 
 
 class TaskWait(_P):
@@ -280,8 +290,23 @@ async def _task_output(ctx: CallContext, p: TaskOutput) -> TaskOutputSlice:
     """A log slice, built while holding one of the connection's bulk-read slots: a client that sends many
     large reads and never reads the replies makes at most a few of them at a time (issue 19: its queued
     replies are bounded by max_queued_reply_bytes, and so are these)."""
+    if p.output == "json":
+        async with ctx.bulk_reads:
+            return await ctx.service.task_output(p.task, stream=p.stream, offset=p.offset, limit=p.limit)
     async with ctx.bulk_reads:
-        return await ctx.service.task_output(p.task, stream=p.stream, offset=p.offset, limit=p.limit)
+        raw = await ctx.service.task_output_bytes(p.task, stream=p.stream, offset=p.offset, limit=p.limit)
+        frame = encode_reply_data(raw["task"], raw["stream"], raw["offset"], raw["data"])
+    # The frame goes out just before the reply: nothing else runs between these lines and the reply's queueing.
+    ctx.send_binary(frame)
+    return {
+        "task": raw["task"],
+        "stream": raw["stream"],
+        "offset": raw["offset"],
+        "next_offset": raw["next_offset"],
+        "size": raw["size"],
+        "eof": raw["eof"],
+        "output": "binary",
+    }
 
 
 def _events_subscribe(ctx: CallContext, p: EventsSubscribe) -> EventsSubscribed:

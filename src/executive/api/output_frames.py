@@ -24,7 +24,7 @@ offset  size  field             meaning
 2       1     version           1; a decoder refuses any other
 3       1     flags             0; a decoder refuses any bit it does not know
 4       4     count             number of chunks that follow, >= 1
-8       8     subscription      the id ``events.subscribe`` returned
+8       8     subscription      the id ``events.subscribe`` returned; 0: a reply's data (below)
 ======  ====  ================  ==========================================================
 
 Chunk (32-byte header, then ``length`` data bytes):
@@ -44,6 +44,16 @@ offset  size  field             meaning
 A frame must end exactly after its last chunk's data; anything else (a short frame, a
 length that runs past the end, trailing bytes, an unknown stream, a non-zero reserved
 byte) is rejected with :class:`FrameError`, which says what was wrong and where.
+
+Re-reading by offset
+--------------------
+``task.output {..., output: "binary"}`` answers with the usual JSON reply
+``{task, stream, offset, next_offset, size, eof, output: "binary"}`` but without
+``data``/``data_b64``: the slice travels in a binary frame sent right before that reply,
+with subscription 0 (:data:`REPLY_DATA`, never a subscription's id) and one chunk whose
+seq is 0 and whose task, stream and offset are the reply's.  A client keeps such a chunk
+until the reply with the same (task, stream, offset) arrives (the clients in this
+package put it in the reply as ``raw``).
 
 Ordering and completeness
 -------------------------
@@ -76,12 +86,14 @@ __all__ = [
     "FRAME_HEADER",
     "MAGIC",
     "MAX_CHUNK_BYTES",
+    "REPLY_DATA",
     "STREAMS",
     "VERSION",
     "FrameError",
     "OutputChunk",
     "decode_frame",
     "encode_frame",
+    "encode_reply_data",
     "event_bytes",
     "is_output_frame",
 ]
@@ -93,6 +105,7 @@ _STREAM_CODE = {name: i for i, name in enumerate(STREAMS)}
 FRAME_HEADER = struct.Struct(">2sBBIQ")  # magic, version, flags, count, subscription
 CHUNK_HEADER = struct.Struct(">QQQIB3s")  # seq, task, offset, length, stream, reserved
 MAX_CHUNK_BYTES = 2**32 - 1  # what the length field can say
+REPLY_DATA = 0  # the subscription id of a frame that carries a task.output reply's bytes (no subscription has it)
 _ZERO3 = b"\0\0\0"
 
 
@@ -113,6 +126,23 @@ class OutputChunk(NamedTuple):
 class ChunkSource(Protocol):
     """What :func:`encode_frame` reads from each output event."""
 
+    @property
+    def seq(self) -> int: ...
+
+    @property
+    def pid(self) -> int | None: ...
+
+    @property
+    def stream(self) -> str: ...
+
+    @property
+    def offset(self) -> int: ...
+
+    @property
+    def chunk(self) -> bytes: ...
+
+
+class _Slice(NamedTuple):
     seq: int
     pid: int | None
     stream: str
@@ -146,6 +176,11 @@ def encode_frame(subscription: int, events: Iterable[ChunkSource]) -> bytes:
     except struct.error as exc:
         raise ValueError(f"a binary output frame field is out of range: {exc}") from None
     return b"".join(parts)
+
+
+def encode_reply_data(task: int, stream: str, offset: int, data: bytes) -> bytes:
+    """The frame that carries a ``task.output {output: "binary"}`` reply's bytes: subscription 0, one chunk, seq 0."""
+    return encode_frame(REPLY_DATA, [_Slice(0, task, stream, offset, data)])
 
 
 def is_output_frame(frame: bytes | bytearray | memoryview) -> bool:

@@ -7,7 +7,8 @@ connection on loopback, text frames, ping/pong, close) with the standard library
 Replies are matched by request id; ``events`` notifications are queued for
 :meth:`SyncClient.next_event`, and so are the chunks of binary output frames
 (api/output_frames.py), as events whose ``data`` has ``raw`` bytes, in the order they
-arrived (the async client presents them the same way).
+arrived (the async client presents them the same way); a ``task.output`` call with
+``output="binary"`` returns the slice's bytes in the reply as ``raw``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 
 from executive.api.auth import read_token
 from executive.api.daemon_file import DaemonNotRunning, read_daemon_file
-from executive.api.output_frames import FrameError, decode_frame
+from executive.api.output_frames import REPLY_DATA, FrameError, decode_frame
 from executive.api.rpc_errors import DaemonClosedConnection, RpcError
 
 __all__ = ["SyncClient", "connect_home_sync"]
@@ -76,6 +77,9 @@ class SyncClient:
         self._buf = bytearray(leftover)
         self._next_id = 1
         self._events: collections.deque[dict[str, Any]] = collections.deque()
+        self._reply_data: dict[tuple[int, str, int], memoryview] = {}  # task.output bytes waiting for their reply
+        self._outstanding: set[int] = set()  # ids of requests sent and not yet collected
+        self._replies: dict[int, dict[str, Any]] = {}  # replies that arrived, by id, until collected
         self._closed: ConnectionError | None = None
 
     @classmethod
@@ -187,6 +191,10 @@ class SyncClient:
             self._close_socket()
             self._closed = ConnectionError(f"the daemon sent a bad binary frame: {exc}")
             raise self._closed from None
+        if sub == REPLY_DATA:  # the bytes of the task.output reply that comes next
+            for c in chunks:
+                self._reply_data[(c.task, c.stream, c.offset)] = c.data
+            return []
         self._events.extend(
             {
                 "seq": c.seq,
@@ -245,6 +253,16 @@ class SyncClient:
     def _dispatch(self, msg: dict[str, Any]) -> None:
         if msg.get("method") == "events":
             self._events.extend(msg["params"]["events"])
+            return
+        req_id = msg.get("id")
+        if req_id in self._outstanding and ("result" in msg or "error" in msg):
+            result = msg.get("result")
+            if isinstance(result, dict) and result.get("output") == "binary" and "next_offset" in result:
+                # Its bytes came in the frame just before it: put them in the reply now, in arrival order.
+                raw = self._reply_data.pop((result["task"], result["stream"], result["offset"]), None)
+                if raw is not None:
+                    result["raw"] = raw
+            self._replies[req_id] = msg
 
     def call(self, method: str, **params: Any) -> Any:
         """Call one method and wait for its reply; events that arrive meanwhile are queued.
@@ -252,22 +270,46 @@ class SyncClient:
         Raises:
             RpcError: an error reply.  ConnectionError: the connection is gone (DaemonClosedConnection with a reason).
         """
+        return self.wait_reply(self.send_request(method, **params))
+
+    def send_request(self, method: str, **params: Any) -> int:
+        """Send one request without waiting; :meth:`wait_reply` with the returned id collects its reply.
+
+        Several requests may be outstanding at once (a follower reads the next log slice while
+        it writes the last one); each reply is kept until it is asked for.
+        """
         if self._closed is not None:
             raise self._closed
         req_id = self._next_id
         self._next_id += 1
         frame = {"jsonrpc": "2.0", "id": req_id, "method": method, "params": params}
         self._send_frame(_TEXT, json.dumps(frame, separators=(",", ":")).encode())
-        while True:
+        self._outstanding.add(req_id)
+        return req_id
+
+    def wait_reply(self, req_id: int) -> Any:
+        """The result of the request ``req_id`` (sent with :meth:`send_request`), waiting for it if need be.
+
+        Raises:
+            RpcError: an error reply.  ConnectionError: the connection is gone.
+        """
+        while req_id not in self._replies:
+            if req_id not in self._outstanding:
+                raise KeyError(f"no request {req_id} is outstanding")
             msgs = self._next_messages(None)
             assert msgs is not None  # no timeout given
             for m in msgs:
-                if m.get("id") == req_id and ("result" in m or "error" in m):
-                    if "error" in m:
-                        e = m["error"]
-                        raise RpcError(e.get("code", 0), e.get("message", ""), e.get("data"))
-                    return m["result"]
                 self._dispatch(m)
+        self._outstanding.discard(req_id)
+        m = self._replies.pop(req_id)
+        if "error" in m:
+            e = m["error"]
+            raise RpcError(e.get("code", 0), e.get("message", ""), e.get("data"))
+        result = m["result"]
+        if isinstance(result, dict) and result.get("output") == "binary" and "next_offset" in result:
+            if "raw" not in result:
+                raise ConnectionError("the daemon sent a binary task.output reply without its data")
+        return result
 
     def next_event(self, timeout: float | None = None) -> dict[str, Any] | None:
         """The next event of this connection's subscriptions, or None when ``timeout`` seconds pass first."""
