@@ -103,8 +103,8 @@ def run(
         if detach or supervised:
             console.print(tid)
             return 0
-        await subscribe_output(client, tasks=[tid], types=["output", "task_state", "quota"], since_seq=cursor)
-        follower = OutputFollower(client, tid, write_out, on_quota=print_notice)
+        binary = await subscribe_output(client, tasks=[tid], types=["output", "task_state", "quota"], since_seq=cursor)
+        follower = OutputFollower(client, tid, write_out, on_quota=print_notice, binary=binary)
         loop = asyncio.get_running_loop()
         interrupts = 0
         requests = InterruptRequests()
