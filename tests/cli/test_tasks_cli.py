@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -208,6 +209,39 @@ async def test_ctrl_c_cancels_the_task(daemon: Any, client: Client, e2e: Any) ->
     err = (await proc.stderr.read()).decode()
     assert f"cancelling task {task['id']}" in err and "cancelled" in err
     assert e2e.gone(task["pid"])
+
+
+async def test_a_second_ctrl_c_kills_a_task_that_ignores_the_first(daemon: Any, client: Client, e2e: Any) -> None:
+    proc = await e2e.start_cli(daemon.home, "run", "--", "sh", "-c", "trap '' TERM; echo ready; sleep 1000 & wait")
+    assert proc.stdout is not None and proc.stderr is not None
+    assert await _line(proc.stdout) == "ready\n"
+    [task] = (await client.call("task.list"))["tasks"]
+    proc.send_signal(signal.SIGINT)
+
+    async def stopping() -> bool:
+        return (await client.call("task.info", task=task["id"]))["state"] == "stopping"
+
+    await e2e.wait_for(stopping, timeout=20)  # it ignores the SIGTERM the cancel sent
+    proc.send_signal(signal.SIGINT)
+    assert await asyncio.wait_for(proc.wait(), 30) == 128 + 9
+    err = (await proc.stderr.read()).decode()
+    assert f"cancelling task {task['id']}" in err and f"killing task {task['id']}" in err
+
+
+async def test_run_cancels_its_task_when_its_reader_goes_away(daemon: Any, client: Client) -> None:
+    exe = str(Path(sys.executable).with_name("executive"))
+    proc = await asyncio.create_subprocess_exec(
+        "bash",
+        "-c",
+        f"{exe} run -- yes | head -n 1; echo rc=${{PIPESTATUS[0]}}",
+        env={**os.environ, "EXECUTIVE_HOME": str(daemon.home)},
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    assert out == b"y\nrc=130\n"  # `| head` went away: the task is cancelled, as Ctrl-C would
+    [task] = (await client.call("task.list"))["tasks"]
+    done = await client.call("task.wait", task=task["id"], timeout=20)
+    assert done["end_reason"] == "cancelled"
 
 
 async def test_a_clear_message_and_exit_3_without_a_daemon(e2e: Any, tmp_path: Path) -> None:

@@ -145,12 +145,16 @@ class SyncClient:
         except OSError as exc:  # not a BrokenPipeError: that is our own stdout's (`| head`), handled elsewhere
             raise ConnectionError(f"connection to the daemon closed ({exc.strerror or exc})") from None
 
-    def _read_exact(self, n: int, timeout: float | None) -> bytes | None:
-        """``n`` bytes, or None when ``timeout`` passed first (only before the first byte of a frame)."""
+    def _read_exact(self, n: int, timeout: float | None, wake: int | None = None) -> bytes | None:
+        """``n`` bytes, or None when ``timeout`` passed (or ``wake`` became readable) first.
+
+        Only before the first byte of a frame: once a frame has begun it is read to its end.
+        """
         while len(self._buf) < n:
-            if timeout is not None and not self._buf:
-                ready, _, _ = select.select([self._sock], [], [], timeout)
-                if not ready:
+            if (timeout is not None or wake is not None) and not self._buf:
+                sock = self._sock.fileno()
+                ready, _, _ = select.select([sock] if wake is None else [sock, wake], [], [], timeout)
+                if sock not in ready:  # the timeout, or ``wake``
                     return None
             chunk = self._sock.recv(max(65536, n - len(self._buf)))
             if not chunk:
@@ -176,10 +180,10 @@ class SyncClient:
             have += got
         return out
 
-    def _next_messages(self, timeout: float | None) -> list[dict[str, Any]] | None:
+    def _next_messages(self, timeout: float | None, wake: int | None = None) -> list[dict[str, Any]] | None:
         """Read one data message: the JSON messages of a text one ([] for a binary output frame, whose
-        chunks are queued as events), or None when ``timeout`` passed first."""
-        opcode, payload = self._read_data(timeout)
+        chunks are queued as events), or None when ``timeout`` passed (or ``wake`` became readable) first."""
+        opcode, payload = self._read_data(timeout, wake)
         if opcode is None:
             return None
         if opcode != _BINARY:
@@ -207,13 +211,13 @@ class SyncClient:
         )
         return []
 
-    def _read_data(self, timeout: float | None) -> tuple[int | None, bytes | bytearray]:
+    def _read_data(self, timeout: float | None, wake: int | None = None) -> tuple[int | None, bytes | bytearray]:
         """The next complete data message and its opcode; answers pings, raises on a close frame."""
         parts: list[bytes | bytearray] = []
         size = 0
         first = _TEXT
         while True:
-            head = self._read_exact(2, timeout if not parts else None)
+            head = self._read_exact(2, timeout, wake) if not parts else self._read_exact(2, None)
             if head is None:
                 return None, b""
             fin, opcode, length = head[0] & 0x80, head[0] & 0x0F, head[1] & 0x7F
@@ -311,10 +315,14 @@ class SyncClient:
                 raise ConnectionError("the daemon sent a binary task.output reply without its data")
         return result
 
-    def next_event(self, timeout: float | None = None) -> dict[str, Any] | None:
-        """The next event of this connection's subscriptions, or None when ``timeout`` seconds pass first."""
+    def next_event(self, timeout: float | None = None, wake: int | None = None) -> dict[str, Any] | None:
+        """The next event of this connection's subscriptions, or None when ``timeout`` seconds pass first.
+
+        With ``wake`` (a descriptor, e.g. a signal wakeup pipe) it also returns None as soon as
+        that becomes readable; the caller drains it.
+        """
         while not self._events:
-            msgs = self._next_messages(timeout)
+            msgs = self._next_messages(timeout, wake)
             if msgs is None:
                 return None
             for m in msgs:

@@ -129,6 +129,14 @@ def tail(read: SliceReader, task: int, stream: str, size: int, lines: int) -> tu
         want *= 4
 
 
+def _readable(fd: int | None) -> bool:
+    if fd is None:
+        return False
+    import select
+
+    return bool(select.select([fd], [], [], 0)[0])
+
+
 class SyncFollower:
     """Prints the logs of one or more tasks from chosen offsets on, without gaps or duplicates."""
 
@@ -139,18 +147,18 @@ class SyncFollower:
         self.next: dict[tuple[int, str], int] = {}
         self.behind = False  # a drop warning came: gaps are filled as output shows them, or after a quiet spell
 
-    def next_event(self) -> dict[str, Any] | None:
+    def next_event(self, wake: int | None = None) -> dict[str, Any] | None:
         """The next event of the client; None after catching up from the log (see below).
 
         After a drop warning the next output event of each stream shows exactly where its gap
         is (:meth:`on_output` fills it); reading every log to its end at once would fetch
         bytes whose events are still on their way and then throw those away.  If no event
         comes for ``CATCH_UP_S`` (the output stopped right after the drop), every stream is
-        caught up from the log.
+        caught up from the log.  ``wake``: a descriptor that ends the wait early (None is returned).
         """
-        ev: dict[str, Any] | None = self.client.next_event(CATCH_UP_S if self.behind else None)
+        ev: dict[str, Any] | None = self.client.next_event(CATCH_UP_S if self.behind else None, wake)
         if ev is None:
-            if self.behind:
+            if self.behind and not _readable(wake):
                 self.behind = False
                 self.catch_up()
             return None
