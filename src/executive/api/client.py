@@ -121,6 +121,10 @@ class Client:
     def _dispatch(self, msg: dict[str, Any]) -> None:
         if "id" in msg and ("result" in msg or "error" in msg):
             fut = self._pending.pop(msg["id"], None) if msg["id"] is not None else None
+            raw = None
+            if "result" in msg and _binary_slice(msg["result"]):  # its bytes came in the frame just before it
+                result = msg["result"]
+                raw = self._reply_data.pop((result["task"], result["stream"], result["offset"]), None)
             if fut is not None and fut.done():  # the caller gave up (cancelled, timed out): drop the late reply
                 return
             if fut is None:
@@ -131,12 +135,10 @@ class Client:
                 e = msg["error"]
                 fut.set_exception(RpcError(e.get("code", 0), e.get("message", ""), e.get("data")))
             elif _binary_slice(msg["result"]):
-                result = msg["result"]
-                raw = self._reply_data.pop((result["task"], result["stream"], result["offset"]), None)
                 if raw is None:
                     fut.set_exception(ConnectionError("the daemon sent a binary task.output reply without its data"))
                 else:
-                    fut.set_result({**result, "raw": raw})
+                    fut.set_result({**msg["result"], "raw": raw})
             else:
                 fut.set_result(msg["result"])
         elif msg.get("method") == "events":
