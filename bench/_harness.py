@@ -86,7 +86,7 @@ class Digest:
         self._h = hashlib.sha256()
         self.size = 0
 
-    def update(self, data: bytes) -> None:
+    def update(self, data: bytes | memoryview) -> None:
         self._h.update(data)
         self.size += len(data)
 

@@ -343,7 +343,35 @@ class RawWs:
     def __init__(self, ws: Any) -> None:
         self.ws = ws
         self.ids = 1000
-        self.events: list[dict[str, Any]] = []  # from `events` notifications, in arrival order
+        self.events: list[dict[str, Any]] = []  # from `events` notifications and binary frames, in arrival order
+        self.kinds: list[str] = []  # "text" or "binary", one per events notification or binary frame
+
+    def _take_event_frame(self, frame: str | bytes) -> Any:
+        """Keep the events of an `events` notification or a binary output frame; return any other message."""
+        import orjson
+
+        from executive.api.output_frames import decode_frame
+
+        if isinstance(frame, bytes):
+            sub, chunks = decode_frame(frame)
+            self.kinds.append("binary")
+            self.events.extend(
+                {
+                    "seq": c.seq,
+                    "type": "output",
+                    "pid": c.task,
+                    "subscription": sub,
+                    "data": {"stream": c.stream, "offset": c.offset, "raw": bytes(c.data)},
+                }
+                for c in chunks
+            )
+            return None
+        msg = orjson.loads(frame)
+        if isinstance(msg, dict) and msg.get("method") == "events":
+            self.kinds.append("text")
+            self.events.extend(msg["params"]["events"])
+            return None
+        return msg
 
     @classmethod
     async def connect(cls, url: str, token: str | None) -> RawWs:
@@ -355,15 +383,15 @@ class RawWs:
     async def send(self, frame: str | bytes) -> None:
         await self.ws.send(frame)
 
-    async def recv(self, timeout: float = 30.0) -> Any:
-        """The next message that is not an `events` notification (those are kept in .events)."""
-        import orjson
+    async def read_one(self, timeout: float = 30.0) -> Any:
+        """Read one message: None if it was an `events` notification or output frame (kept in .events)."""
+        return self._take_event_frame(await asyncio.wait_for(self.ws.recv(), timeout))
 
+    async def recv(self, timeout: float = 30.0) -> Any:
+        """The next message that is not an `events` notification or output frame (those are kept in .events)."""
         while True:
-            msg = orjson.loads(await asyncio.wait_for(self.ws.recv(), timeout))
-            if isinstance(msg, dict) and msg.get("method") == "events":
-                self.events.extend(msg["params"]["events"])
-            else:
+            msg = self._take_event_frame(await asyncio.wait_for(self.ws.recv(), timeout))
+            if msg is not None:
                 return msg
 
     async def request(self, method: str, params: Any = None, **extra: Any) -> dict[str, Any]:
@@ -387,8 +415,7 @@ class RawWs:
         return reply["result"]
 
     async def read_until_ended(self, task_id: int, timeout: float = 30.0) -> None:
-        """Read `events` notifications until ``task_id``'s ended event has arrived."""
-        import orjson
+        """Read `events` notifications (and output frames) until ``task_id``'s ended event has arrived."""
 
         def ended() -> bool:
             return any(
@@ -396,9 +423,7 @@ class RawWs:
             )
 
         while not ended():
-            msg = orjson.loads(await asyncio.wait_for(self.ws.recv(), timeout))
-            if isinstance(msg, dict) and msg.get("method") == "events":
-                self.events.extend(msg["params"]["events"])
+            self._take_event_frame(await asyncio.wait_for(self.ws.recv(), timeout))
 
     async def close(self) -> None:
         await self.ws.close()

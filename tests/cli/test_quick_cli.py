@@ -64,6 +64,19 @@ async def test_ps_and_status_load_no_heavy_layer(daemon: Any, client: Client) ->
         assert heavy == [], f"`executive {' '.join(args)}` imported {heavy}"
 
 
+async def test_run_in_the_foreground_loads_no_heavy_layer(daemon: Any) -> None:
+    # `executive run CMD | consumer` is a pipe stage: its start-up is paid on every run (cli/quick_run.py).
+    for args in (
+        ("run", "--", "true"),
+        ("run", "-n", "x", "--env=A=1", "--timeout", "5", "true"),
+        ("run", "-d", "--", "true"),
+    ):
+        rc, modules = await asyncio.to_thread(_modules_loaded_by, daemon.home, *args)
+        assert rc == 0, args
+        heavy = sorted(m for m in modules if m.split(".")[0] in _HEAVY or m.startswith(_HEAVY))
+        assert heavy == [], f"`executive {' '.join(args)}` imported {heavy}"
+
+
 async def test_run_loads_only_its_own_command(daemon: Any) -> None:
     rc, modules = await asyncio.to_thread(_modules_loaded_by, daemon.home, "run", "--", "true")
     assert rc == 0

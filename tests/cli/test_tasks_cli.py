@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -127,6 +128,54 @@ async def test_logs_follow_prints_everything_until_the_end(
     assert b"1\n" + out == b"".join(b"%d\n" % i for i in range(1, 40001))
 
 
+# Bytes that are not UTF-8 text, on both streams (the CLI follows output as binary frames).
+_OUT_TAIL = b"\xff\xfe no newline at the end \xc3"
+_NOT_TEXT_OUT = bytes(range(256)) * 4096 + _OUT_TAIL
+_NOT_TEXT_ERR = b"\x80\x81 stderr \xe2\x82"
+
+
+def _writer(gate: Path | None = None) -> list[str]:
+    """A task that writes _NOT_TEXT_OUT and _NOT_TEXT_ERR in pieces (after ``gate`` exists, for the second half)."""
+    wait = f"while not os.path.exists({str(gate)!r}): time.sleep(0.02)" if gate else "pass"
+    script = (
+        "import os, sys, time\n"
+        f"out, err = bytes(range(256)) * 4096 + {_OUT_TAIL!r}, {_NOT_TEXT_ERR!r}\n"
+        "half = len(out) // 2\n"
+        "sys.stdout.buffer.write(out[:half]); sys.stdout.flush(); os.write(2, err[:5])\n"
+        f"{wait}\n"
+        "sys.stdout.buffer.write(out[half:]); sys.stdout.flush(); os.write(2, err[5:])\n"
+        "sys.exit(3)\n"
+    )
+    return [PY, "-c", script]
+
+
+async def test_run_writes_bytes_that_are_not_text_exactly_to_a_pipe(daemon: Any, e2e: Any) -> None:
+    proc = await e2e.start_cli(daemon.home, "run", "--", *_writer())
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 3
+    assert out == _NOT_TEXT_OUT
+    assert err == _NOT_TEXT_ERR
+
+
+async def test_logs_follow_writes_bytes_that_are_not_text_exactly(
+    daemon: Any, client: Client, e2e: Any, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
+    t = await client.call("task.run", argv=_writer(gate))
+    await e2e.wait_for(lambda: _has_output(client, t["id"]), timeout=20)
+    proc = await e2e.start_cli(daemon.home, "logs", "-f", "--from-start", str(t["id"]))
+
+    async def subscribed() -> bool:  # `logs -f` has subscribed: what comes next arrives live, as binary frames
+        return bool((await client.call("daemon.health"))["subscriptions"])
+
+    await e2e.wait_for(subscribed, timeout=20)
+    gate.touch()
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0
+    assert out == _NOT_TEXT_OUT
+    assert err == _NOT_TEXT_ERR
+
+
 async def test_events_filters_by_type(daemon: Any, client: Client, e2e: Any) -> None:
     proc = await e2e.start_cli(daemon.home, "events", "--type", "task_state")
     assert proc.stdout is not None
@@ -160,6 +209,39 @@ async def test_ctrl_c_cancels_the_task(daemon: Any, client: Client, e2e: Any) ->
     err = (await proc.stderr.read()).decode()
     assert f"cancelling task {task['id']}" in err and "cancelled" in err
     assert e2e.gone(task["pid"])
+
+
+async def test_a_second_ctrl_c_kills_a_task_that_ignores_the_first(daemon: Any, client: Client, e2e: Any) -> None:
+    proc = await e2e.start_cli(daemon.home, "run", "--", "sh", "-c", "trap '' TERM; echo ready; sleep 1000 & wait")
+    assert proc.stdout is not None and proc.stderr is not None
+    assert await _line(proc.stdout) == "ready\n"
+    [task] = (await client.call("task.list"))["tasks"]
+    proc.send_signal(signal.SIGINT)
+
+    async def stopping() -> bool:
+        return (await client.call("task.info", task=task["id"]))["state"] == "stopping"
+
+    await e2e.wait_for(stopping, timeout=20)  # it ignores the SIGTERM the cancel sent
+    proc.send_signal(signal.SIGINT)
+    assert await asyncio.wait_for(proc.wait(), 30) == 128 + 9
+    err = (await proc.stderr.read()).decode()
+    assert f"cancelling task {task['id']}" in err and f"killing task {task['id']}" in err
+
+
+async def test_run_cancels_its_task_when_its_reader_goes_away(daemon: Any, client: Client) -> None:
+    exe = str(Path(sys.executable).with_name("executive"))
+    proc = await asyncio.create_subprocess_exec(
+        "bash",
+        "-c",
+        f"{exe} run -- yes | head -n 1; echo rc=${{PIPESTATUS[0]}}",
+        env={**os.environ, "EXECUTIVE_HOME": str(daemon.home)},
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    assert out == b"y\nrc=130\n"  # `| head` went away: the task is cancelled, as Ctrl-C would
+    [task] = (await client.call("task.list"))["tasks"]
+    done = await client.call("task.wait", task=task["id"], timeout=20)
+    assert done["end_reason"] == "cancelled"
 
 
 async def test_a_clear_message_and_exit_3_without_a_daemon(e2e: Any, tmp_path: Path) -> None:

@@ -1,7 +1,17 @@
 """Async JSON-RPC client for ``/rpc`` (used by the CLI, the tests and the benchmarks).
 
 One reader task demultiplexes the socket: replies resolve the future of their
-request id, ``events`` notifications go to :meth:`Client.events`.
+request id, ``events`` notifications go to :meth:`Client.events`.  Binary output
+frames (subscriptions made with ``output="binary"``, api/output_frames.py) join the
+same queue in arrival order, one event per chunk::
+
+    {"seq": 812, "type": "output", "pid": 7, "subscription": 3,
+     "data": {"stream": "stdout", "offset": 4096, "raw": <memoryview of the bytes>}}
+
+so a consumer sees output and state events in the order the daemon sent them, and
+``output_frames.event_bytes(ev["data"])`` gives the bytes of any output event.  A
+``task.output`` call with ``output="binary"`` returns its reply with the slice's bytes
+added as ``raw`` (they travel in the binary frame just before the reply).
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from executive.api.auth import read_token
 from executive.api.daemon_file import DaemonNotRunning, read_daemon_file
+from executive.api.output_frames import REPLY_DATA, FrameError, decode_frame
 from executive.api.rpc_errors import DaemonClosedConnection, RpcError
 
 __all__ = ["Client", "DaemonClosedConnection", "DaemonNotRunning", "RpcError", "connect_home"]
@@ -32,6 +43,7 @@ class Client:
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._events: collections.deque[dict[str, Any]] = collections.deque()
         self._event_ready = asyncio.Event()
+        self._reply_data: dict[tuple[int, str, int], memoryview] = {}  # task.output bytes waiting for their reply
         self._closed_exc: BaseException | None = None
         self._reader = asyncio.ensure_future(self._read_loop())
         self.notifications: collections.deque[dict[str, Any]] = collections.deque(
@@ -66,6 +78,9 @@ class Client:
     async def _read_loop(self) -> None:
         try:
             async for frame in self._ws:
+                if isinstance(frame, bytes):  # a binary message: output chunks
+                    self._output_frame(frame)
+                    continue
                 msg = orjson.loads(frame)
                 if isinstance(msg, list):
                     for m in msg:
@@ -74,6 +89,9 @@ class Client:
                     self._dispatch(msg)
         except (websockets.ConnectionClosed, OSError) as exc:
             self._closed_exc = exc
+        except FrameError as exc:  # the daemon broke the format: nothing after it can be trusted
+            self._closed_exc = exc
+            await self._ws.close(1002, "bad binary frame")
         finally:
             err = self._closed_error()
             for fut in self._pending.values():
@@ -82,9 +100,31 @@ class Client:
             self._pending.clear()
             self._event_ready.set()
 
+    def _output_frame(self, frame: bytes) -> None:
+        sub, chunks = decode_frame(frame)
+        if sub == REPLY_DATA:  # the bytes of the task.output reply that comes next
+            for c in chunks:
+                self._reply_data[(c.task, c.stream, c.offset)] = c.data
+            return
+        self._events.extend(
+            {
+                "seq": c.seq,
+                "type": "output",
+                "pid": c.task,
+                "subscription": sub,
+                "data": {"stream": c.stream, "offset": c.offset, "raw": c.data},
+            }
+            for c in chunks
+        )
+        self._event_ready.set()
+
     def _dispatch(self, msg: dict[str, Any]) -> None:
         if "id" in msg and ("result" in msg or "error" in msg):
             fut = self._pending.pop(msg["id"], None) if msg["id"] is not None else None
+            raw = None
+            if "result" in msg and _binary_slice(msg["result"]):  # its bytes came in the frame just before it
+                result = msg["result"]
+                raw = self._reply_data.pop((result["task"], result["stream"], result["offset"]), None)
             if fut is not None and fut.done():  # the caller gave up (cancelled, timed out): drop the late reply
                 return
             if fut is None:
@@ -94,6 +134,11 @@ class Client:
             if "error" in msg:
                 e = msg["error"]
                 fut.set_exception(RpcError(e.get("code", 0), e.get("message", ""), e.get("data")))
+            elif _binary_slice(msg["result"]):
+                if raw is None:
+                    fut.set_exception(ConnectionError("the daemon sent a binary task.output reply without its data"))
+                else:
+                    fut.set_result({**msg["result"], "raw": raw})
             else:
                 fut.set_result(msg["result"])
         elif msg.get("method") == "events":
@@ -105,6 +150,8 @@ class Client:
     def _closed_error(self) -> ConnectionError:
         """Why the connection is gone: the daemon's own close reason when it gave one."""
         exc = self._closed_exc
+        if isinstance(exc, FrameError):
+            return ConnectionError(f"the daemon sent a bad binary frame: {exc}")
         if isinstance(exc, websockets.ConnectionClosed) and exc.rcvd is not None and exc.rcvd.reason:
             return DaemonClosedConnection(exc.rcvd.code, exc.rcvd.reason)
         return ConnectionError("connection to the daemon closed")
@@ -129,6 +176,31 @@ class Client:
             self._closed_exc = exc
             raise self._closed_error() from None
         return await fut
+
+    async def subscribe(
+        self,
+        *,
+        types: list[str] | None = None,
+        tasks: list[int] | None = None,
+        since_seq: int | None = None,
+        ack_window: int | None = None,
+        output: str = "json",
+    ) -> dict[str, Any]:
+        """``events.subscribe``; returns its reply (``subscription``, ``cursor``, ``oldest_seq``, ``output``).
+
+        With ``output="binary"`` the subscription's output events arrive as binary frames
+        and come out of :meth:`next_event` with ``data["raw"]`` (the bytes) instead of
+        ``data["data"]``/``data["data_b64"]``; its other events are JSON as always.
+
+        Raises:
+            RpcError: bad params (a daemon older than binary output refuses ``output``
+                with code -32602), or a limit.
+        """
+        params: dict[str, Any] = {"output": output} if output != "json" else {}
+        for k, v in (("types", types), ("tasks", tasks), ("since_seq", since_seq), ("ack_window", ack_window)):
+            if v is not None:
+                params[k] = v
+        return dict(await self.call("events.subscribe", **params))
 
     async def send_raw(self, frame: str | bytes) -> None:
         await self._ws.send(frame)
@@ -169,6 +241,11 @@ class Client:
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.close()
+
+
+def _binary_slice(result: Any) -> bool:
+    """Whether a reply is a ``task.output {output: "binary"}`` slice (its bytes came in the frame before it)."""
+    return isinstance(result, dict) and result.get("output") == "binary" and "next_offset" in result
 
 
 async def connect_home(home: Path) -> Client:

@@ -6,8 +6,12 @@ send next with :meth:`RpcConnection.next_frame`:
 
 1. replies, in completion order — the priority lane: a reply waits behind at
    most one frame that is already being written;
-2. then one ``events`` notification per ready subscription in turn, each
-   bounded by ``Limits.event_batch_events`` / ``event_batch_bytes``.
+2. then one batch per ready subscription in turn, each bounded by
+   ``Limits.event_batch_events`` / ``event_batch_bytes``: an ``events``
+   notification (a JSON text frame), or, for a subscription made with
+   ``output: "binary"``, the batch cut into runs: each run of output events is
+   one binary frame (api/output_frames.py) and each run of other events one
+   ``events`` notification, sent in seq order before the next subscription's turn.
 
 Events never queue per connection: they stay in the subscription's ring (which
 drops the oldest under pressure), so a slow reader costs the daemon a bounded
@@ -23,22 +27,30 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 import orjson
 import structlog
 
+from executive.api.output_frames import encode_frame
 from executive.api.rpc import Dispatcher, encode, error_response
 from executive.kernel.errors import ErrorCode
 from executive.service import Executive
-from executive.service.events import Subscription
+from executive.service.events import Event, OutputEvent, Subscription
 
-__all__ = ["RpcConnection"]
+__all__ = ["OutFrame", "RpcConnection"]
 
 log = structlog.get_logger("executive.connection")
 
 
 _BULK_READS = 2  # log slices built at once per connection (each up to limits.output_read_bytes, several copies)
+
+
+class OutFrame(NamedTuple):
+    """One WebSocket message to send: JSON text (UTF-8 bytes) or a binary output frame."""
+
+    data: bytes
+    binary: bool
 
 
 class RpcConnection:
@@ -48,8 +60,8 @@ class RpcConnection:
         self.peer = peer
         self._dispatcher = dispatcher
         self._authorized = authorized
-        self._replies: collections.deque[bytes] = collections.deque()
-        self._reply_bytes = 0  # invariant: sum(len(r) for r in _replies)
+        self._replies: collections.deque[OutFrame] = collections.deque()
+        self._reply_bytes = 0  # invariant: sum(len(r.data) for r in _replies)
         self._max_reply_bytes = service.limits.max_queued_reply_bytes
         self._bulk_reads = asyncio.Semaphore(_BULK_READS)
         self.close_requested = asyncio.Event()  # set with close_code/close_reason when the daemon drops the client
@@ -57,15 +69,20 @@ class RpcConnection:
         self.close_reason = ""
         self._subs: dict[int, Subscription] = {}
         self._rr: collections.deque[int] = collections.deque()  # subscription round-robin order
+        self._binary: set[int] = set()  # subscriptions whose output goes out as binary frames
+        self._batch: collections.deque[OutFrame] = collections.deque()  # the rest of a cut batch, in seq order
         self._inflight: set[asyncio.Task[None]] = set()
         self._max_inflight = service.limits.max_inflight
         self.wake = asyncio.Event()
         self.closed = False
 
     # --- CallContext ------------------------------------------------------------------
-    def add_subscription(self, sub: Subscription) -> None:
+    def add_subscription(self, sub: Subscription, *, binary_output: bool = False) -> None:
+        """Serve ``sub`` on this connection; with ``binary_output`` its output events go as binary frames."""
         self._subs[sub.id] = sub
         self._rr.append(sub.id)
+        if binary_output:
+            self._binary.add(sub.id)
         sub.notify = self.wake.set
         if sub.ready():
             self.wake.set()
@@ -81,6 +98,7 @@ class RpcConnection:
 
     def remove_subscription(self, sub_id: int) -> None:
         self._subs.pop(sub_id, None)
+        self._binary.discard(sub_id)
         try:
             self._rr.remove(sub_id)
         except ValueError:
@@ -144,7 +162,16 @@ class RpcConnection:
             )
         )
 
-    def _reply(self, data: bytes) -> None:
+    def send_binary(self, frame: bytes) -> None:
+        """Queue a binary frame in the reply lane: the data of the reply the calling handler returns next.
+
+        The handler returns right after this call and its reply is queued before any
+        other coroutine runs, so the client receives the frame, then that reply
+        (``task.output {output: "binary"}``, api/output_frames.py subscription 0).
+        """
+        self._reply(frame, binary=True)
+
+    def _reply(self, data: bytes, *, binary: bool = False) -> None:
         if self.closed:
             return
         if self._reply_bytes + len(data) > self._max_reply_bytes:
@@ -154,7 +181,7 @@ class RpcConnection:
                 1008, f"more than {mib} MiB of replies unread; read replies before sending more requests"
             )
             return
-        self._replies.append(data)
+        self._replies.append(OutFrame(data, binary))
         self._reply_bytes += len(data)
         self.wake.set()
 
@@ -169,12 +196,14 @@ class RpcConnection:
         self.wake.set()
 
     # --- outbound ---------------------------------------------------------------------
-    def next_frame(self) -> bytes | None:
+    def next_frame(self) -> OutFrame | None:
         """The next frame to write, replies first; None when there is nothing to send."""
         if self._replies:
             frame = self._replies.popleft()
-            self._reply_bytes -= len(frame)
+            self._reply_bytes -= len(frame.data)
             return frame
+        if self._batch:  # the rest of a batch cut into binary and JSON runs: before any other subscription's
+            return self._batch.popleft()
         lim = self.service.limits
         for _ in range(len(self._rr)):
             sub_id = self._rr[0]
@@ -183,16 +212,30 @@ class RpcConnection:
             if sub is None or sub.closed or not sub.ready():
                 continue
             batch = sub.drain(lim.event_batch_events, lim.event_batch_bytes)
-            if batch:
-                body = b",".join(e.json(orjson.dumps) for e in batch)
-                return b'{"jsonrpc":"2.0","method":"events","params":{"subscription":%d,"events":[%s]}}' % (
-                    sub_id,
-                    body,
-                )
+            if not batch:
+                continue
+            if sub_id not in self._binary:
+                return OutFrame(_events_notification(sub_id, batch), False)
+            self._cut(sub_id, batch)
+            return self._batch.popleft()
         return None
 
+    def _cut(self, sub_id: int, batch: list[Event]) -> None:
+        """Queue ``batch`` as frames in seq order: runs of output events binary, runs of the others JSON."""
+        out = self._batch
+        run: list[Event] = []
+        binary = False
+        for ev in batch:
+            is_output = isinstance(ev, OutputEvent)
+            if run and is_output != binary:
+                out.append(_run_frame(sub_id, run, binary))
+                run = []
+            binary = is_output
+            run.append(ev)
+        out.append(_run_frame(sub_id, run, binary))
+
     def has_output(self) -> bool:
-        return bool(self._replies) or any(s.ready() for s in self._subs.values())
+        return bool(self._replies) or bool(self._batch) or any(s.ready() for s in self._subs.values())
 
     async def close(self) -> None:
         self.closed = True
@@ -206,9 +249,22 @@ class RpcConnection:
             self.service.drop_subscription(sub_id)
         self._subs.clear()
         self._rr.clear()
+        self._binary.clear()
+        self._batch.clear()
         self.wake.set()
         if inflight:  # let cancelled calls unwind (bounded: a call that ignores its cancel does not hold us)
             await asyncio.wait(inflight, timeout=5.0)
+
+
+def _events_notification(sub_id: int, events: list[Event]) -> bytes:
+    body = b",".join(e.json(orjson.dumps) for e in events)
+    return b'{"jsonrpc":"2.0","method":"events","params":{"subscription":%d,"events":[%s]}}' % (sub_id, body)
+
+
+def _run_frame(sub_id: int, run: list[Event], binary: bool) -> OutFrame:
+    if binary:
+        return OutFrame(encode_frame(sub_id, cast(list[OutputEvent], run)), True)
+    return OutFrame(_events_notification(sub_id, run), False)
 
 
 def _request_id(frame: bytes | str) -> Any:

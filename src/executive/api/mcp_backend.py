@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from executive.api.client import Client, RpcError
 from executive.api.rpc import Dispatcher
-from executive.kernel.errors import ErrorCode
+from executive.kernel.errors import BadParamsError, ErrorCode
 
 __all__ = ["BackendError", "ClientBackend", "DispatcherBackend", "McpBackend"]
 
@@ -59,13 +59,16 @@ class _McpCallContext:
         self.session_id: str | None = None
         self._bulk_reads = asyncio.Semaphore(2)  # as a WebSocket connection (api/connection.py)
 
-    def add_subscription(self, sub: Any) -> None:
+    def add_subscription(self, sub: Any, *, binary_output: bool = False) -> None:
         raise BackendError(
             ErrorCode.INVALID_REQUEST, "event subscriptions are not available through MCP; use the resources"
         )
 
     def remove_subscription(self, sub_id: int) -> None:
         return None
+
+    def send_binary(self, frame: bytes) -> None:
+        raise BadParamsError('output "binary" is for /rpc WebSocket clients; read output as JSON here')
 
     def subscription_count(self) -> int:
         return 0

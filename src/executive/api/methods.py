@@ -14,6 +14,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from executive.api.output_frames import encode_reply_data
 from executive.api.rpc import Method
 from executive.kernel.errors import BadParamsError, ErrorCode, LimitError, NotAllowedError
 from executive.service import Executive
@@ -47,11 +48,15 @@ class CallContext(Protocol):
     service: Executive
     session_id: str | None
 
-    def add_subscription(self, sub: Subscription) -> None: ...
+    def add_subscription(self, sub: Subscription, *, binary_output: bool = False) -> None: ...
 
     def remove_subscription(self, sub_id: int) -> None: ...
 
     def subscription_count(self) -> int: ...
+
+    def send_binary(self, frame: bytes) -> None:
+        """Queue a binary frame just before the reply the handler returns next (/rpc connections only)."""
+        ...
 
     @property
     def bulk_reads(self) -> asyncio.Semaphore:
@@ -144,6 +149,11 @@ class TaskOutput(_P):
     stream: Literal["stdout", "stderr"] = "stdout"
     offset: int = Field(0, ge=0)
     limit: int | None = Field(None, ge=1)
+    output: Literal["json", "binary"] = Field(
+        "json",
+        description='"binary": the bytes come in a binary frame just before the reply (api/output_frames.py), '
+        "not in data/data_b64",
+    )
 
 
 class TaskWait(_P):
@@ -156,6 +166,11 @@ class EventsSubscribe(_P):
     tasks: list[int] | None = Field(None, max_length=256)
     since_seq: int | None = Field(None, ge=0)
     ack_window: int | None = Field(None, ge=1)
+    output: Literal["json", "binary"] = Field(
+        "json",
+        description='how output events arrive: "json" in `events` notifications, or "binary": raw bytes in '
+        "binary WebSocket frames (api/output_frames.py); other events stay JSON either way",
+    )
 
 
 class EventsAck(_P):
@@ -275,8 +290,23 @@ async def _task_output(ctx: CallContext, p: TaskOutput) -> TaskOutputSlice:
     """A log slice, built while holding one of the connection's bulk-read slots: a client that sends many
     large reads and never reads the replies makes at most a few of them at a time (issue 19: its queued
     replies are bounded by max_queued_reply_bytes, and so are these)."""
+    if p.output == "json":
+        async with ctx.bulk_reads:
+            return await ctx.service.task_output(p.task, stream=p.stream, offset=p.offset, limit=p.limit)
     async with ctx.bulk_reads:
-        return await ctx.service.task_output(p.task, stream=p.stream, offset=p.offset, limit=p.limit)
+        raw = await ctx.service.task_output_bytes(p.task, stream=p.stream, offset=p.offset, limit=p.limit)
+        frame = encode_reply_data(raw["task"], raw["stream"], raw["offset"], raw["data"])
+    # The frame goes out just before the reply: nothing else runs between these lines and the reply's queueing.
+    ctx.send_binary(frame)
+    return {
+        "task": raw["task"],
+        "stream": raw["stream"],
+        "offset": raw["offset"],
+        "next_offset": raw["next_offset"],
+        "size": raw["size"],
+        "eof": raw["eof"],
+        "output": "binary",
+    }
 
 
 def _events_subscribe(ctx: CallContext, p: EventsSubscribe) -> EventsSubscribed:
@@ -289,9 +319,9 @@ def _events_subscribe(ctx: CallContext, p: EventsSubscribe) -> EventsSubscribed:
             data={"limit": per},
         )
     sub = ctx.service.subscribe(types=p.types, tasks=p.tasks, since_seq=p.since_seq, ack_window=p.ack_window, owner=ctx)
-    ctx.add_subscription(sub)
+    ctx.add_subscription(sub, binary_output=p.output == "binary")
     oldest, newest = ctx.service.event_history_range()
-    return {"subscription": sub.id, "cursor": newest, "oldest_seq": oldest}
+    return {"subscription": sub.id, "cursor": newest, "oldest_seq": oldest, "output": p.output}
 
 
 def _events_ack(ctx: CallContext, p: EventsAck) -> EventsAcked:
@@ -427,7 +457,7 @@ def core_methods() -> list[Method]:
             EventsSubscribe,
             EventsSubscribed,
             _events_subscribe,
-            "Stream events as `events` notifications.",
+            "Stream events as `events` notifications (output as binary frames with output: binary).",
         ),
         Method("events.ack", EventsAck, EventsAcked, _events_ack, "Acknowledge events up to seq."),
         Method("events.unsubscribe", EventsUnsubscribe, Unsubscribed, _events_unsubscribe, "Stop a subscription."),

@@ -5,7 +5,10 @@ package cost more to import than the whole command may take.  This client speaks
 just the part of RFC 6455 a client of our own daemon needs (one plain ``ws://``
 connection on loopback, text frames, ping/pong, close) with the standard library.
 Replies are matched by request id; ``events`` notifications are queued for
-:meth:`SyncClient.next_event`.
+:meth:`SyncClient.next_event`, and so are the chunks of binary output frames
+(api/output_frames.py), as events whose ``data`` has ``raw`` bytes, in the order they
+arrived (the async client presents them the same way); a ``task.output`` call with
+``output="binary"`` returns the slice's bytes in the reply as ``raw``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 
 from executive.api.auth import read_token
 from executive.api.daemon_file import DaemonNotRunning, read_daemon_file
+from executive.api.output_frames import REPLY_DATA, FrameError, decode_frame
 from executive.api.rpc_errors import DaemonClosedConnection, RpcError
 
 __all__ = ["SyncClient", "connect_home_sync"]
@@ -73,6 +77,9 @@ class SyncClient:
         self._buf = bytearray(leftover)
         self._next_id = 1
         self._events: collections.deque[dict[str, Any]] = collections.deque()
+        self._reply_data: dict[tuple[int, str, int], memoryview] = {}  # task.output bytes waiting for their reply
+        self._outstanding: set[int] = set()  # ids of requests sent and not yet collected
+        self._replies: dict[int, dict[str, Any]] = {}  # replies that arrived, by id, until collected
         self._closed: ConnectionError | None = None
 
     @classmethod
@@ -138,12 +145,16 @@ class SyncClient:
         except OSError as exc:  # not a BrokenPipeError: that is our own stdout's (`| head`), handled elsewhere
             raise ConnectionError(f"connection to the daemon closed ({exc.strerror or exc})") from None
 
-    def _read_exact(self, n: int, timeout: float | None) -> bytes | None:
-        """``n`` bytes, or None when ``timeout`` passed first (only before the first byte of a frame)."""
+    def _read_exact(self, n: int, timeout: float | None, wake: int | None = None) -> bytes | None:
+        """``n`` bytes, or None when ``timeout`` passed (or ``wake`` became readable) first.
+
+        Only before the first byte of a frame: once a frame has begun it is read to its end.
+        """
         while len(self._buf) < n:
-            if timeout is not None and not self._buf:
-                ready, _, _ = select.select([self._sock], [], [], timeout)
-                if not ready:
+            if (timeout is not None or wake is not None) and not self._buf:
+                sock = self._sock.fileno()
+                ready, _, _ = select.select([sock] if wake is None else [sock, wake], [], [], timeout)
+                if sock not in ready:  # the timeout, or ``wake``
                     return None
             chunk = self._sock.recv(max(65536, n - len(self._buf)))
             if not chunk:
@@ -153,14 +164,62 @@ class SyncClient:
         del self._buf[:n]
         return out
 
-    def _read_message(self, timeout: float | None) -> bytes | None:
-        """The next complete data message; answers pings, raises on a close frame."""
-        parts: list[bytes] = []
+    def _read_payload(self, n: int) -> bytes | bytearray:
+        """A frame's ``n``-byte payload; a large one is received straight into its own buffer (one copy)."""
+        have = len(self._buf)
+        if n <= have or n < 65536:
+            return self._read_exact(n, None) or b""
+        out = bytearray(n)
+        view = memoryview(out)
+        view[:have] = self._buf
+        self._buf.clear()
+        while have < n:
+            got = self._sock.recv_into(view[have:])
+            if not got:
+                raise ConnectionError("connection to the daemon closed")
+            have += got
+        return out
+
+    def _next_messages(self, timeout: float | None, wake: int | None = None) -> list[dict[str, Any]] | None:
+        """Read one data message: the JSON messages of a text one ([] for a binary output frame, whose
+        chunks are queued as events), or None when ``timeout`` passed (or ``wake`` became readable) first."""
+        opcode, payload = self._read_data(timeout, wake)
+        if opcode is None:
+            return None
+        if opcode != _BINARY:
+            msg = json.loads(payload)
+            return msg if isinstance(msg, list) else [msg]
+        try:
+            sub, chunks = decode_frame(payload)
+        except FrameError as exc:
+            self._close_socket()
+            self._closed = ConnectionError(f"the daemon sent a bad binary frame: {exc}")
+            raise self._closed from None
+        if sub == REPLY_DATA:  # the bytes of the task.output reply that comes next
+            for c in chunks:
+                self._reply_data[(c.task, c.stream, c.offset)] = c.data
+            return []
+        self._events.extend(
+            {
+                "seq": c.seq,
+                "type": "output",
+                "pid": c.task,
+                "subscription": sub,
+                "data": {"stream": c.stream, "offset": c.offset, "raw": c.data},
+            }
+            for c in chunks
+        )
+        return []
+
+    def _read_data(self, timeout: float | None, wake: int | None = None) -> tuple[int | None, bytes | bytearray]:
+        """The next complete data message and its opcode; answers pings, raises on a close frame."""
+        parts: list[bytes | bytearray] = []
         size = 0
+        first = _TEXT
         while True:
-            head = self._read_exact(2, timeout if not parts else None)
+            head = self._read_exact(2, timeout, wake) if not parts else self._read_exact(2, None)
             if head is None:
-                return None
+                return None, b""
             fin, opcode, length = head[0] & 0x80, head[0] & 0x0F, head[1] & 0x7F
             if length == 126:
                 length = struct.unpack("!H", self._read_exact(2, None) or b"")[0]
@@ -170,9 +229,9 @@ class SyncClient:
                 raise ConnectionError("the daemon sent a masked frame")
             if size + length > _MAX_MESSAGE:
                 raise ConnectionError(f"a message from the daemon exceeds {_MAX_MESSAGE} bytes")
-            payload = self._read_exact(length, None) or b""
+            payload = self._read_payload(length)
             if opcode == _PING:
-                self._send_frame(_PONG, payload)
+                self._send_frame(_PONG, bytes(payload))
                 continue
             if opcode == _PONG:
                 continue
@@ -186,16 +245,28 @@ class SyncClient:
                     else ConnectionError("connection to the daemon closed")
                 )
                 raise self._closed
+            if not parts:
+                first = opcode
             parts.append(payload)
             size += length
             if fin:
-                return b"".join(parts)
+                return first, parts[0] if len(parts) == 1 else b"".join(parts)
 
     # -- JSON-RPC -------------------------------------------------------------
 
     def _dispatch(self, msg: dict[str, Any]) -> None:
         if msg.get("method") == "events":
             self._events.extend(msg["params"]["events"])
+            return
+        req_id = msg.get("id")
+        if req_id in self._outstanding and ("result" in msg or "error" in msg):
+            result = msg.get("result")
+            if isinstance(result, dict) and result.get("output") == "binary" and "next_offset" in result:
+                # Its bytes came in the frame just before it: put them in the reply now, in arrival order.
+                raw = self._reply_data.pop((result["task"], result["stream"], result["offset"]), None)
+                if raw is not None:
+                    result["raw"] = raw
+            self._replies[req_id] = msg
 
     def call(self, method: str, **params: Any) -> Any:
         """Call one method and wait for its reply; events that arrive meanwhile are queued.
@@ -203,32 +274,58 @@ class SyncClient:
         Raises:
             RpcError: an error reply.  ConnectionError: the connection is gone (DaemonClosedConnection with a reason).
         """
+        return self.wait_reply(self.send_request(method, **params))
+
+    def send_request(self, method: str, **params: Any) -> int:
+        """Send one request without waiting; :meth:`wait_reply` with the returned id collects its reply.
+
+        Several requests may be outstanding at once (a follower reads the next log slice while
+        it writes the last one); each reply is kept until it is asked for.
+        """
         if self._closed is not None:
             raise self._closed
         req_id = self._next_id
         self._next_id += 1
         frame = {"jsonrpc": "2.0", "id": req_id, "method": method, "params": params}
         self._send_frame(_TEXT, json.dumps(frame, separators=(",", ":")).encode())
-        while True:
-            raw = self._read_message(None)
-            assert raw is not None  # no timeout given
-            msg = json.loads(raw)
-            for m in msg if isinstance(msg, list) else [msg]:
-                if m.get("id") == req_id and ("result" in m or "error" in m):
-                    if "error" in m:
-                        e = m["error"]
-                        raise RpcError(e.get("code", 0), e.get("message", ""), e.get("data"))
-                    return m["result"]
-                self._dispatch(m)
+        self._outstanding.add(req_id)
+        return req_id
 
-    def next_event(self, timeout: float | None = None) -> dict[str, Any] | None:
-        """The next event of this connection's subscriptions, or None when ``timeout`` seconds pass first."""
+    def wait_reply(self, req_id: int) -> Any:
+        """The result of the request ``req_id`` (sent with :meth:`send_request`), waiting for it if need be.
+
+        Raises:
+            RpcError: an error reply.  ConnectionError: the connection is gone.
+        """
+        while req_id not in self._replies:
+            if req_id not in self._outstanding:
+                raise KeyError(f"no request {req_id} is outstanding")
+            msgs = self._next_messages(None)
+            assert msgs is not None  # no timeout given
+            for m in msgs:
+                self._dispatch(m)
+        self._outstanding.discard(req_id)
+        m = self._replies.pop(req_id)
+        if "error" in m:
+            e = m["error"]
+            raise RpcError(e.get("code", 0), e.get("message", ""), e.get("data"))
+        result = m["result"]
+        if isinstance(result, dict) and result.get("output") == "binary" and "next_offset" in result:
+            if "raw" not in result:
+                raise ConnectionError("the daemon sent a binary task.output reply without its data")
+        return result
+
+    def next_event(self, timeout: float | None = None, wake: int | None = None) -> dict[str, Any] | None:
+        """The next event of this connection's subscriptions, or None when ``timeout`` seconds pass first.
+
+        With ``wake`` (a descriptor, e.g. a signal wakeup pipe) it also returns None as soon as
+        that becomes readable; the caller drains it.
+        """
         while not self._events:
-            raw = self._read_message(timeout)
-            if raw is None:
+            msgs = self._next_messages(timeout, wake)
+            if msgs is None:
                 return None
-            msg = json.loads(raw)
-            for m in msg if isinstance(msg, list) else [msg]:
+            for m in msgs:
                 self._dispatch(m)
         return self._events.popleft()
 

@@ -121,6 +121,9 @@ async def _write_loop(ws: WebSocket, conn: RpcConnection) -> None:
                 continue
             if ws.application_state != WebSocketState.CONNECTED:
                 return
-            await ws.send_text(frame.decode("utf-8"))
+            if frame.binary:
+                await ws.send_bytes(frame.data)
+            else:
+                await ws.send_text(frame.data.decode("utf-8"))
     except (WebSocketDisconnect, RuntimeError, ConnectionError):
         return

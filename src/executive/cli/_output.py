@@ -9,7 +9,7 @@ import sys
 __all__ = ["write_all", "write_out"]
 
 
-def write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes | memoryview) -> None:
     """Write every byte of ``data`` to ``fd``.
 
     ``os.write`` (and a raw, unbuffered ``sys.stdout.buffer`` under PYTHONUNBUFFERED) may write
@@ -27,7 +27,7 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
-def write_out(stream: str, data: bytes) -> None:
+def write_out(stream: str, data: bytes | memoryview) -> None:
     """Write task output to our stdout or stderr, completely, after anything printed before it."""
     target = sys.stdout if stream == "stdout" else sys.stderr
     target.flush()

@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "ERROR",
     "NOT_FOUND",
@@ -28,6 +30,7 @@ __all__ = [
     "TASK_TIMED_OUT",
     "USAGE",
     "for_rpc_error",
+    "for_task_end",
 ]
 
 OK = 0
@@ -87,3 +90,20 @@ def for_rpc_error(code: int) -> int:
     if code in (-32700, -32600, -32601, -32602) or 1000 <= code < 1100:  # a malformed or refused request
         return USAGE
     return ERROR  # the HSX, agent, patch and pipeline layers' refusals (1100 and up): it could not be done
+
+
+def for_task_end(info: dict[str, Any]) -> int:
+    """A foreground task's exit code, shell-style: its own status, 128+signal, 124 on a timeout,
+    127 if it never started, 130 when it was cancelled (``info``: its ended event's data or row)."""
+    reason = info.get("reason") or info.get("end_reason")
+    if reason in ("timed_out", "idle_timeout"):
+        return TASK_TIMED_OUT
+    if reason == "failed":
+        return TASK_NOT_STARTED
+    if reason == "cancelled" and not info.get("signal") and not info.get("exit_code"):
+        return TASK_CANCELLED  # interrupted, even if the task handled SIGTERM and exited 0
+    if info.get("exit_code") is not None:
+        return int(info["exit_code"])
+    if info.get("signal"):
+        return SIGNALLED + int(info["signal"])
+    return 1

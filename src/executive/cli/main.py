@@ -1,8 +1,9 @@
 """The `executive` entry point: the quick commands without typer, everything else through the typer app.
 
 `ps`, `status`, `logs`, `top`, `pause`, `resume`, `cancel`, `stop`, `kill` and `completion`
-run from cli/quick.py, which imports only the standard library and a small blocking client;
-any other command (and `executive --help`) loads the full typer app of cli/app.py.
+run from cli/quick.py, which imports only the standard library and a small blocking client,
+and so does `run` with its common options (cli/quick_run.py); any other command (and
+`executive --help`) loads the full typer app of cli/app.py.
 """
 
 from __future__ import annotations
@@ -42,6 +43,12 @@ def app(prog_name: str = "executive") -> None:
 
         if rest[0] in COMMANDS:
             sys.exit(main(rest, home=home))
+        if rest[0] == "run":  # the common form of `run` without typer (cli/quick_run.py); None: typer's
+            from executive.cli import quick_run
+
+            code = quick_run.main(rest[1:], home=home)
+            if code is not None:
+                sys.exit(code)
     from executive.cli.app import build_app
 
     build_app(rest[0] if rest else None)(prog_name=prog_name)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable
     from pathlib import Path
 
-__all__ = ["COMMANDS", "QuickError", "main", "parser", "with_client"]
+__all__ = ["COMMANDS", "QuickError", "home_dir", "main", "parser", "say_error", "with_client"]
 
 # name -> one-line help (also shown by `executive --help`)
 COMMANDS: dict[str, str] = {
@@ -46,7 +46,8 @@ class QuickError(Exception):
         self.code = code
 
 
-def _home(home: str | None) -> Path:
+def home_dir(home: str | None) -> Path:
+    """The home directory: ``--home``, else $EXECUTIVE_HOME, else the default."""
     from executive.paths import resolve_home
 
     return resolve_home(home or os.environ.get("EXECUTIVE_HOME") or None)
@@ -59,7 +60,7 @@ def with_client(home: str | None, fn: Callable[[Any], int | None]) -> int:
     from executive.api.sync_client import connect_home_sync
 
     try:
-        client = connect_home_sync(_home(home))
+        client = connect_home_sync(home_dir(home))
     except DaemonNotRunning as exc:
         raise QuickError(str(exc), exit_codes.NO_DAEMON) from None
     except ConnectionError as exc:
@@ -144,7 +145,7 @@ def main(argv: list[str], *, home: str | None = None) -> int:
         args.home = home
         return int(args.run(args))
     except QuickError as exc:
-        _say_error(exc.message)
+        say_error(exc.message)
         return exc.code
     except KeyboardInterrupt:
         return exit_codes.TASK_CANCELLED
@@ -153,7 +154,8 @@ def main(argv: list[str], *, home: str | None = None) -> int:
         return 0
 
 
-def _say_error(message: str) -> None:
+def say_error(message: str) -> None:
+    """``error: MESSAGE`` on stderr (red on a terminal)."""
     from executive.cli._term import colour, use_colour
 
     sys.stderr.write(f"{colour('error:', 'red', use_colour(sys.stderr))} {message}\n")

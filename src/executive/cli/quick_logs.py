@@ -3,39 +3,106 @@
 Output events carry byte offsets into each task's logs; :class:`SyncFollower` keeps the
 next expected offset per (task, stream), fills a gap (a dropped event) from the log with
 ``task.output`` and trims an overlap, so what is printed always equals the log, as
-cli/_follow.py does for the asynchronous `run`.
+cli/_follow.py does for the asynchronous `run`.  Followed output arrives as binary frames
+(api/output_frames.py): the bytes go to stdout as they came from the task's pipe.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
+import collections
 import sys
 from collections.abc import Callable
 from typing import Any
 
+from executive.api.output_frames import event_bytes
 from executive.cli import exit_codes
 from executive.cli._output import write_out
 from executive.cli._term import PREFIX_COLOURS, colour, use_colour
 from executive.cli.quick import QuickError, with_client
 from executive.cli.quick_tasks import live_tasks, task_ref
 
-__all__ = ["SyncFollower", "add_logs", "tail"]
+__all__ = ["SliceReader", "SyncFollower", "add_logs", "subscribe_output", "tail"]
 
 DEFAULT_TAIL = 10  # lines `logs -f` and `logs --all` start with, as tail(1)
 MAX_LINES = 1_000_000
 _BLOCK = 256 * 1024
 _MAX_TAIL_BYTES = 16 * 1024 * 1024  # -n never reads more than this from the end of a log
 _FILL_LIMIT = 4 * 1024 * 1024
+_FILL_DEPTH = 2  # task.output slices on their way at once (the daemon builds two at a time per connection)
+CATCH_UP_S = 0.2  # after a drop warning, this long without events: catch up from the logs
 
-Sink = Callable[[int, str, bytes], None]
+Sink = Callable[[int, str, bytes | memoryview], None]
+_INVALID_PARAMS = -32602  # kernel/errors.py ErrorCode.INVALID_PARAMS
 
 
-def _chunk(reply: dict[str, Any]) -> bytes:
-    return reply["data"].encode("utf-8") if "data" in reply else base64.b64decode(reply["data_b64"])
+def _refuses_output(exc: Any) -> bool:
+    """Whether an error is a daemon older than binary output refusing the ``output`` parameter."""
+    return bool(exc.code == _INVALID_PARAMS and "output" in exc.message + str(exc.data))
 
 
-def tail(client: Any, task: int, stream: str, size: int, lines: int) -> tuple[int, bytes]:
+def subscribe_output(client: Any, **params: Any) -> bool:
+    """``events.subscribe`` with output as binary frames (as JSON from a daemon older than that option).
+
+    Returns whether the daemon took binary frames.
+    """
+    from executive.api.rpc_errors import RpcError
+
+    try:
+        client.call("events.subscribe", output="binary", **params)
+    except RpcError as exc:
+        if not _refuses_output(exc):
+            raise
+        client.call("events.subscribe", **params)
+        return False
+    return True
+
+
+class SliceReader:
+    """``task.output`` calls that ask for the bytes in a binary frame (as JSON from a daemon older than that).
+
+    :meth:`begin` sends a request and :meth:`end` collects it, so a follower keeps the next
+    slice on its way while it writes the last one.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.binary: bool | None = None  # unknown until the first slice (or the subscription) tells
+
+    def __call__(self, **params: Any) -> tuple[dict[str, Any], bytes | memoryview]:
+        """The reply of one ``task.output`` call and the slice's bytes."""
+        if self.binary is not False:
+            from executive.api.rpc_errors import RpcError
+
+            try:
+                r = self.client.call("task.output", output="binary", **params)
+            except RpcError as exc:
+                if not _refuses_output(exc):
+                    raise
+                self.binary = False
+            else:
+                self.binary = True
+                return r, event_bytes(r)
+        r = self.client.call("task.output", **params)
+        return r, event_bytes(r)
+
+    def begin(self, **params: Any) -> Any:
+        """Ask for one slice; returns a handle for :meth:`end`."""
+        if self.binary is None:  # the first call says whether binary slices work: not sent ahead
+            return self(**params)
+        if self.binary:
+            params["output"] = "binary"
+        return self.client.send_request("task.output", **params)
+
+    def end(self, handle: Any) -> tuple[dict[str, Any], bytes | memoryview]:
+        """The reply and bytes of a slice asked for with :meth:`begin`."""
+        if isinstance(handle, tuple):
+            return handle
+        r = self.client.wait_reply(handle)
+        return r, event_bytes(r)
+
+
+def tail(read: SliceReader, task: int, stream: str, size: int, lines: int) -> tuple[int, bytes]:
     """Where the last ``lines`` lines of the first ``size`` bytes of a log start, and those bytes."""
     if lines <= 0 or size <= 0:
         return size, b""
@@ -45,8 +112,7 @@ def tail(client: Any, task: int, stream: str, size: int, lines: int) -> tuple[in
         data = b""
         at = start
         while at < size:
-            r = client.call("task.output", task=task, stream=stream, offset=at, limit=min(size - at, _FILL_LIMIT))
-            piece = _chunk(r)
+            r, piece = read(task=task, stream=stream, offset=at, limit=min(size - at, _FILL_LIMIT))
             if not piece:
                 break
             data += piece
@@ -63,28 +129,81 @@ def tail(client: Any, task: int, stream: str, size: int, lines: int) -> tuple[in
         want *= 4
 
 
+def _readable(fd: int | None) -> bool:
+    if fd is None:
+        return False
+    import select
+
+    return bool(select.select([fd], [], [], 0)[0])
+
+
 class SyncFollower:
     """Prints the logs of one or more tasks from chosen offsets on, without gaps or duplicates."""
 
     def __init__(self, client: Any, sink: Sink) -> None:
         self.client = client
+        self.read = SliceReader(client)
         self.sink = sink
         self.next: dict[tuple[int, str], int] = {}
+        self.behind = False  # a drop warning came: gaps are filled as output shows them, or after a quiet spell
+
+    def next_event(self, wake: int | None = None) -> dict[str, Any] | None:
+        """The next event of the client; None after catching up from the log (see below).
+
+        After a drop warning the next output event of each stream shows exactly where its gap
+        is (:meth:`on_output` fills it); reading every log to its end at once would fetch
+        bytes whose events are still on their way and then throw those away.  If no event
+        comes for ``CATCH_UP_S`` (the output stopped right after the drop), every stream is
+        caught up from the log.  ``wake``: a descriptor that ends the wait early (None is returned).
+        """
+        ev: dict[str, Any] | None = self.client.next_event(CATCH_UP_S if self.behind else None, wake)
+        if ev is None:
+            if self.behind and not _readable(wake):
+                self.behind = False
+                self.catch_up()
+            return None
+        if ev["type"] == "warning":
+            self.behind = True
+        return ev
 
     def fill(self, task: int, stream: str, upto: int | None = None) -> None:
-        """Print the log of (task, stream) from our offset up to ``upto`` (None: to its current end)."""
+        """Print the log of (task, stream) from our offset up to ``upto`` (None: to its current end).
+
+        Up to ``_FILL_DEPTH`` slices are asked for at once: the daemon reads the next one
+        while this writes the last (the daemon serves two at a time per connection).
+        """
         key = (task, stream)
-        while upto is None or self.next[key] < upto:
-            params: dict[str, Any] = {"task": task, "stream": stream, "offset": self.next[key]}
-            params["limit"] = _FILL_LIMIT if upto is None else min(upto - self.next[key], _FILL_LIMIT)
-            r = self.client.call("task.output", **params)
-            data = _chunk(r)
-            if not data:
+        while True:
+            start = self.next[key]
+            self._fill_pass(task, stream, upto)
+            if upto is None or self.next[key] >= upto or self.next[key] == start:
                 return
-            self.sink(task, stream, data)
-            self.next[key] = r["next_offset"]
-            if upto is None and r["next_offset"] >= r["size"]:  # at the end of what the log holds now
+
+    def _fill_pass(self, task: int, stream: str, upto: int | None) -> None:
+        """Read ahead from our offset until a slice comes back short (the end of the log) or ``upto``."""
+        key = (task, stream)
+        end = upto  # None: the log's size, which the first reply tells
+        asked = self.next[key]
+        pending: collections.deque[tuple[Any, int]] = collections.deque()  # (handle, end of the slice asked for)
+        done = False
+        while True:
+            while not done and len(pending) < _FILL_DEPTH and (asked < end if end is not None else not pending):
+                limit = _FILL_LIMIT if end is None else min(end - asked, _FILL_LIMIT)
+                pending.append((self.read.begin(task=task, stream=stream, offset=asked, limit=limit), asked + limit))
+                asked += limit
+            if not pending:
                 return
+            handle, slice_end = pending.popleft()
+            r, data = self.read.end(handle)
+            if done:
+                continue  # asked for before an earlier slice came back short: collected, not printed
+            if upto is None:
+                end = r["size"]  # to the end of what the log holds now
+            if data:
+                self.sink(task, stream, data)
+                self.next[key] = r["next_offset"]
+            if r["next_offset"] < slice_end:
+                done = True  # the log ends here (for now): the slices after it are empty
 
     def start(self, info: dict[str, Any], stream: str, args: argparse.Namespace, default_tail: int | None) -> None:
         """Begin ``stream`` of a task at --offset, at 0 (--from-start), or at its last N lines (printed here)."""
@@ -95,7 +214,7 @@ class SyncFollower:
             self.fill(*key)
             return
         size = (info.get("output_bytes") or {}).get(stream, 0)
-        at, data = tail(self.client, key[0], stream, size, lines)
+        at, data = tail(self.read, key[0], stream, size, lines)
         if data:
             self.sink(key[0], stream, data)
         self.next[key] = at + len(data)
@@ -105,7 +224,7 @@ class SyncFollower:
         if key not in self.next:
             return
         off = data["offset"]
-        chunk = data["data"].encode("utf-8") if "data" in data else base64.b64decode(data["data_b64"])
+        chunk = event_bytes(data)
         if off > self.next[key]:
             self.fill(task, key[1], off)
         if off + len(chunk) <= self.next[key]:
@@ -172,17 +291,17 @@ def _logs(args: argparse.Namespace) -> int:
         follower = SyncFollower(client, lambda _t, s, data: write_out(s, data))
         following = args.follow and info["state"] != "ended"
         if following:
-            client.call("events.subscribe", tasks=[tid], types=["output", "task_state"], since_seq=cursor)
+            follower.read.binary = subscribe_output(
+                client, tasks=[tid], types=["output", "task_state"], since_seq=cursor
+            )
         for s in streams:
             follower.start(info, s, args, DEFAULT_TAIL if args.follow else None)
         while following:
-            ev = client.next_event(None)
+            ev = follower.next_event()
             if ev is None:
                 continue
             if ev["type"] == "output" and ev["pid"] == tid:
                 follower.on_output(tid, ev["data"])
-            elif ev["type"] == "warning":  # something was dropped: catch up from the log
-                follower.catch_up()
             elif ev["type"] == "task_state" and ev["pid"] == tid and ev["data"].get("to") == "ended":
                 follower.catch_up()
                 break
@@ -206,9 +325,9 @@ class _Prefixer:
         tag = f"{name:<{self.width}} {'|' if stream == 'stdout' else '!'} "
         return colour(tag, PREFIX_COLOURS[task % len(PREFIX_COLOURS)], self.colours).encode()
 
-    def __call__(self, task: int, stream: str, data: bytes) -> None:
+    def __call__(self, task: int, stream: str, chunk: bytes | memoryview) -> None:
         key = (task, stream)
-        data = self.partial.pop(key, b"") + data
+        data = self.partial.pop(key, b"") + chunk
         lines = data.split(b"\n")
         rest = lines.pop()
         if rest:
@@ -229,7 +348,7 @@ def _all(client: Any, args: argparse.Namespace, streams: tuple[str, ...]) -> int
         rows += client.call("task.list", state="ended", limit=20)["tasks"]
         rows.sort(key=lambda t: t["id"])
     else:
-        client.call("events.subscribe", types=["output", "task_state"], since_seq=cursor)
+        subscribe_output(client, types=["output", "task_state"], since_seq=cursor)
     names = {t["id"]: t["name"] for t in rows}
     sink = _Prefixer(names)
     follower = SyncFollower(client, sink)
@@ -239,7 +358,7 @@ def _all(client: Any, args: argparse.Namespace, streams: tuple[str, ...]) -> int
             follower.start(info, s, args, DEFAULT_TAIL)
         sink.flush(t["id"])
     while args.follow:
-        ev = client.next_event(None)
+        ev = follower.next_event()
         if ev is None:
             continue
         tid = ev.get("pid")
@@ -249,8 +368,6 @@ def _all(client: Any, args: argparse.Namespace, streams: tuple[str, ...]) -> int
                 for s in streams:
                     follower.next[(tid, s)] = 0
             follower.on_output(tid, ev["data"])
-        elif ev["type"] == "warning":
-            follower.catch_up()
         elif ev["type"] == "task_state" and tid in names and ev["data"].get("to") == "ended":
             follower.catch_up(tid)
             sink.flush(tid)

@@ -23,25 +23,9 @@ from executive.cli._common import (
     run_client,
     write_out,
 )
-from executive.cli._follow import OutputFollower
+from executive.cli._follow import OutputFollower, subscribe_output
+from executive.cli._quota_text import parse_size, print_notice
 from executive.cli.cluster import node_option, on_option, placement_option, resolve_node, resources_option
-from executive.cli.quota import parse_size, print_notice
-
-
-def _exit_status(info: dict[str, Any]) -> int:
-    """Shell-style status: the exit code, 128+signal, 124 for timeouts, 127 if it never started."""
-    reason = info.get("reason") or info.get("end_reason")
-    if reason in ("timed_out", "idle_timeout"):
-        return exit_codes.TASK_TIMED_OUT
-    if reason == "failed":
-        return exit_codes.TASK_NOT_STARTED
-    if reason == "cancelled" and not info.get("signal") and not info.get("exit_code"):
-        return exit_codes.TASK_CANCELLED  # interrupted, even if the task handled SIGTERM and exited 0
-    if info.get("exit_code") is not None:
-        return int(info["exit_code"])
-    if info.get("signal"):
-        return exit_codes.SIGNALLED + int(info["signal"])
-    return 1
 
 
 def run(
@@ -103,8 +87,8 @@ def run(
         if detach or supervised:
             console.print(tid)
             return 0
-        await client.call("events.subscribe", tasks=[tid], types=["output", "task_state", "quota"], since_seq=cursor)
-        follower = OutputFollower(client, tid, write_out, on_quota=print_notice)
+        binary = await subscribe_output(client, tasks=[tid], types=["output", "task_state", "quota"], since_seq=cursor)
+        follower = OutputFollower(client, tid, write_out, on_quota=print_notice, binary=binary)
         loop = asyncio.get_running_loop()
         interrupts = 0
         requests = InterruptRequests()
@@ -122,6 +106,10 @@ def run(
             pump = asyncio.ensure_future(_pump_stdin(client, tid))
         try:
             end = await follower.follow()
+        except BrokenPipeError:  # our reader went away (`| head`): nothing takes the task's output any more
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            requests.send(client.call("task.cancel", task=tid))
+            return exit_codes.TASK_CANCELLED
         finally:
             loop.remove_signal_handler(signal.SIGINT)
             if pump:
@@ -132,7 +120,7 @@ def run(
         if end.get("reason") not in ("exited",):
             detail = end.get("detail") or ""
             sys.stderr.write(f"[executive] task {tid} {end.get('reason')}{': ' + detail if detail else ''}\n")
-        return _exit_status(end)
+        return exit_codes.for_task_end(end)
 
     raise typer.Exit(run_client(go))
 

@@ -9,7 +9,7 @@ import typer
 
 from executive.api.client import Client
 from executive.cli._common import console, err_console, run_client, write_out
-from executive.cli._follow import OutputFollower
+from executive.cli._follow import OutputFollower, subscribe_output
 
 
 def load(
@@ -35,8 +35,8 @@ def load(
                 f"{info['code_len']} code bytes): {info['state']}"
             )
             return 0
-        await client.call("events.subscribe", tasks=[pid], types=["output", "task_state"], since_seq=cursor)
-        end = await OutputFollower(client, pid, write_out).follow()
+        binary = await subscribe_output(client, tasks=[pid], types=["output", "task_state"], since_seq=cursor)
+        end = await OutputFollower(client, pid, write_out, binary=binary).follow()
         assert end is not None
         if end.get("reason") == "faulted":  # a diagnostic: stderr, never mixed into the program's output
             err_console.print(f"[red]task {pid} faulted: {end.get('detail')}[/]", soft_wrap=True)

@@ -24,6 +24,11 @@ for output, the task, stream and byte offset to re-read from, so a client
 always knows about a gap and can fill it (output from the task logs, the rest
 by re-subscribing with ``since_seq``).
 
+Output events are :class:`OutputEvent` objects: they keep the bytes read from the
+task's pipe, and their JSON payload (text, or base64 for bytes that are not UTF-8) is
+made only when a consumer first asks for ``data``; a transport that sends output as
+raw bytes (api/output_frames.py) never decodes it.
+
 Flow control is optional: with ``ack_window`` set, drain hands out at most that
 many events beyond the last ACK; the rest wait in the ring (and the ring drops
 the oldest if the client stays behind).
@@ -36,12 +41,13 @@ it couples the kernel to the loop and cannot drop-oldest with a byte bound.
 
 from __future__ import annotations
 
+import base64
 import collections
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["BULK_TYPES", "SEQ_MAX", "Event", "EventBus", "Subscription"]
+__all__ = ["BULK_TYPES", "SEQ_MAX", "Event", "EventBus", "OutputEvent", "Subscription"]
 
 SEQ_MAX = 2**64 - 1
 
@@ -53,16 +59,21 @@ _MAX_REREAD = 256  # (task, stream) pairs a drop warning names; beyond it the wa
 class Event:
     """One event; immutable after publish.  ``size`` approximates its payload bytes."""
 
-    __slots__ = ("_json", "data", "pid", "seq", "size", "ts", "type")
+    __slots__ = ("_data", "_json", "pid", "seq", "size", "ts", "type")
 
-    def __init__(self, seq: int, ts: float, type: str, pid: int | None, data: dict[str, Any], size: int) -> None:
+    def __init__(self, seq: int, ts: float, type: str, pid: int | None, data: dict[str, Any] | None, size: int) -> None:
         self.seq = seq
         self.ts = ts
         self.type = type
         self.pid = pid
-        self.data = data
+        self._data = data
         self.size = size
         self._json: bytes | None = None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The event's payload (a JSON object)."""
+        return self._data if self._data is not None else {}
 
     def json(self, dumps: Callable[[Any], bytes]) -> bytes:
         """The event serialised; small events are serialised once however many subscribers send them.
@@ -83,6 +94,38 @@ class Event:
 
     def __repr__(self) -> str:
         return f"Event(seq={self.seq}, type={self.type!r}, pid={self.pid})"
+
+
+class OutputEvent(Event):
+    """An ``output`` event: a slice of a task's stream log, kept as the bytes that were read.
+
+    ``data`` (``{stream, offset, data}`` with the text, or ``data_b64`` for bytes that are
+    not UTF-8) is made on first use and kept: a transport that sends the bytes as they
+    are (binary output frames, api/output_frames.py) never pays for the decoding.
+    """
+
+    __slots__ = ("chunk", "offset", "stream")
+
+    def __init__(self, seq: int, ts: float, pid: int, stream: str, offset: int, chunk: bytes) -> None:
+        super().__init__(seq, ts, "output", pid, None, len(chunk))
+        self.stream = stream  # "stdout" or "stderr"
+        self.offset = offset  # byte offset of chunk[0] in that stream's log
+        self.chunk = chunk  # the log's bytes [offset, offset + len(chunk))
+
+    @property
+    def data(self) -> dict[str, Any]:
+        d = self._data
+        if d is None:
+            try:
+                d = {"stream": self.stream, "offset": self.offset, "data": self.chunk.decode("utf-8")}
+            except UnicodeDecodeError:  # not text: the exact bytes, base64-encoded
+                d = {
+                    "stream": self.stream,
+                    "offset": self.offset,
+                    "data_b64": base64.b64encode(self.chunk).decode("ascii"),
+                }
+            self._data = d
+        return d
 
 
 _BASE_SIZE = 64  # bookkeeping cost charged per event against byte bounds
@@ -167,16 +210,20 @@ class Subscription:
         self.last_dropped_seq = max(self.last_dropped_seq, old.seq)
         self.dropped += 1
         self.total_dropped += 1
-        if old.type == "output" and old.pid is not None:
-            key = (old.pid, str(old.data.get("stream")))
-            if key in self._reread:
-                return
-            if len(self._reread) >= _MAX_REREAD:
-                self._reread_cut = True
-                return
-            offset = old.data.get("offset")
-            if isinstance(offset, int):
-                self._reread[key] = offset
+        if old.type != "output" or old.pid is None:
+            return
+        offset: Any
+        if isinstance(old, OutputEvent):  # its fields, without making the JSON payload
+            key, offset = (old.pid, old.stream), old.offset
+        else:
+            key, offset = (old.pid, str(old.data.get("stream"))), old.data.get("offset")
+        if key in self._reread:
+            return
+        if len(self._reread) >= _MAX_REREAD:
+            self._reread_cut = True
+            return
+        if isinstance(offset, int):
+            self._reread[key] = offset
 
     @property
     def pending(self) -> int:
@@ -358,8 +405,7 @@ class EventBus:
     def last_seq(self) -> int:
         return self._seq
 
-    def make_event(self, type: str, pid: int | None, data: dict[str, Any], size: int = 0) -> Event:
-        """Stamp an event with the next seq without publishing it (used for per-subscriber warnings)."""
+    def _next_seq(self) -> int:
         self._seq += 1
         if self._seq >= self._lease_end:
             if self._seq > SEQ_MAX:  # pragma: no cover - 2**64 events is not reachable
@@ -367,11 +413,25 @@ class EventBus:
             self._lease_end = self._seq + self._lease_step
             assert self._lease is not None
             self._lease(self._lease_end)  # durable before the seq is used (rare: once per lease step)
-        return Event(self._seq, self._clock(), type, pid, data, size)
+        return self._seq
+
+    def make_event(self, type: str, pid: int | None, data: dict[str, Any], size: int = 0) -> Event:
+        """Stamp an event with the next seq without publishing it (used for per-subscriber warnings)."""
+        return Event(self._next_seq(), self._clock(), type, pid, data, size)
 
     def publish(self, type: str, pid: int | None = None, data: dict[str, Any] | None = None, *, size: int = 0) -> Event:
         """Stamp, record and fan out one event; never blocks."""
         ev = self.make_event(type, pid, data if data is not None else {}, size)
+        self._fan_out(ev)
+        return ev
+
+    def publish_output(self, pid: int, stream: str, offset: int, chunk: bytes) -> OutputEvent:
+        """Publish an ``output`` event carrying ``chunk``, the bytes at ``offset`` of the task's ``stream`` log."""
+        ev = OutputEvent(self._next_seq(), self._clock(), pid, stream, offset, chunk)
+        self._fan_out(ev)
+        return ev
+
+    def _fan_out(self, ev: Event) -> None:
         hist = self._history
         hist.append(ev)
         self._history_bytes += ev.size + _BASE_SIZE
@@ -381,7 +441,6 @@ class EventBus:
         for sub in self._subs.values():
             if sub.matches(ev):
                 sub.offer(ev)
-        return ev
 
     def subscribe(
         self,

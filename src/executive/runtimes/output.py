@@ -5,15 +5,15 @@ look the same to clients: ``$EXECUTIVE_HOME/tasks/<id>/{stdout,stderr}.log``
 and events ``{stream, offset, data | data_b64}`` where ``offset`` is the byte
 offset of the data in that log.  Data is split into slices of at most
 ``chunk_bytes`` on UTF-8 boundaries (an incomplete trailing sequence waits for
-the next append); bytes that are not UTF-8 travel base64-encoded.
+the next append).  Each event keeps its slice as bytes (kernel/events.py
+``OutputEvent``): JSON clients get text, or base64 for bytes that are not UTF-8;
+binary-output clients get the bytes as they are.
 """
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from executive.kernel.events import EventBus
 from executive.paths import make_private_dir
@@ -102,15 +102,6 @@ class TaskOutput:
             cut = end if final else utf8_cut(buf, end)
             if cut <= pos:  # only an incomplete sequence is left: wait for more bytes
                 break
-            piece = buf[pos:cut]
-            try:
-                payload: dict[str, Any] = {"stream": stream, "offset": offset + pos, "data": piece.decode("utf-8")}
-            except UnicodeDecodeError:  # not text: send the exact bytes
-                payload = {
-                    "stream": stream,
-                    "offset": offset + pos,
-                    "data_b64": base64.b64encode(piece).decode("ascii"),
-                }
-            bus.publish("output", self.task_id, payload, size=len(piece))
+            bus.publish_output(self.task_id, stream, offset + pos, buf[pos:cut])  # JSON made only if asked for
             pos = cut
         lg.tail = buf[pos:]

@@ -1,10 +1,10 @@
 """The event bus as the service offers it: ``Executive.subscribe`` and friends.
 
 Subscriptions are bounded (limits.py) and validated here; the bus itself
-(kernel/events.py) stamps, records and fans out.  ``Subscription`` and ``Event``
-are re-exported because transports hold subscriptions and format events: they are
-part of what the service hands out, so transports import them from here, not from
-the kernel.
+(kernel/events.py) stamps, records and fans out.  ``Subscription``, ``Event`` and
+``OutputEvent`` (an output event with its raw bytes) are re-exported because
+transports hold subscriptions and format events: they are part of what the service
+hands out, so transports import them from here, not from the kernel.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import asyncio
 from typing import Any, cast
 
 from executive.kernel.errors import BadParamsError, ErrorCode, LimitError, NotFoundError
-from executive.kernel.events import Event, EventBus, Subscription
+from executive.kernel.events import Event, EventBus, OutputEvent, Subscription
 from executive.kernel.limits import Limits
 from executive.service.results import EventRecord, EventsAcked, Unsubscribed
 
-__all__ = ["Event", "EventService", "OutputWatch", "Subscription"]
+__all__ = ["Event", "EventService", "OutputEvent", "OutputWatch", "Subscription"]
 
 
 class EventService:

@@ -198,7 +198,11 @@ class TaskInputResult(TypedDict):
 
 
 class TaskOutputSlice(TypedDict):
-    """A slice of a task's log: text in ``data``, or ``data_b64`` when it is not UTF-8."""
+    """A slice of a task's log: text in ``data``, or ``data_b64`` when it is not UTF-8.
+
+    With ``output: "binary"`` neither: the bytes came in the binary frame sent just before
+    this reply (api/output_frames.py, "Re-reading by offset").
+    """
 
     task: int
     stream: Literal["stdout", "stderr"]
@@ -207,6 +211,7 @@ class TaskOutputSlice(TypedDict):
     size: int
     data: NotRequired[str]
     data_b64: NotRequired[str]
+    output: NotRequired[Literal["binary"]]
     eof: bool
 
 
@@ -214,6 +219,7 @@ class EventsSubscribed(TypedDict):
     subscription: int
     cursor: int
     oldest_seq: int
+    output: Literal["json", "binary"]  # how this subscription's output events arrive
 
 
 class EventsAcked(TypedDict):
