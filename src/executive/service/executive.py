@@ -39,6 +39,7 @@ from executive.kernel.tasks import LIVE_STATES, EndReason, Task, TaskKind, TaskT
 from executive.paths import make_private_dir
 from executive.pipeline.engine import PipelineEngine
 from executive.runtimes.allowlist import AllowList
+from executive.runtimes.heap import HeapTrimmer, glibc_malloc_trim
 from executive.runtimes.placed import PlacedRuntime, is_remote
 from executive.runtimes.process import ProcessRuntime
 from executive.runtimes.process_os import ProcessOS
@@ -259,9 +260,11 @@ class Executive:
             await self.task_service.reattach(task)
 
     async def _housekeep(self) -> None:
+        trimmer = HeapTrimmer(trim=glibc_malloc_trim())
         while True:
             await asyncio.sleep(1.0)
             self.session_service.expire()
+            await trimmer.tick(self.event_service.last_seq)  # memory of a finished burst goes back to the OS
 
     @property
     def store(self) -> StoreWriter:

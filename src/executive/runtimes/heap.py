@@ -1,0 +1,89 @@
+"""Give the heap back to the OS once a burst of work is over.
+
+Output crosses the daemon in large ``bytes`` objects (pipe reads, log slices, frames).
+CPython frees them with glibc's ``free()``, which keeps freed pages in its arenas for
+reuse, and after the first large buffers glibc also raises its mmap threshold, so
+later ones come from the arenas too: after sixteen concurrent 50 MiB streams the idle
+daemon kept a third more memory than before them, for good.  glibc's ``malloc_trim(0)``
+returns the free pages of every arena (the top with ``brk``, the inside with
+``madvise``); it costs a walk of the arenas, so :class:`HeapTrimmer` calls it only when
+the daemon is quiet after its resident size grew: checked once a second by the
+service's housekeeping, with two cheap reads (``/proc/self/statm`` and the event
+sequence).  Where ``malloc_trim`` does not exist (musl, macOS) trimming is off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import os
+from collections.abc import Callable
+
+__all__ = ["GROWTH_BYTES", "QUIET_TICKS", "HeapTrimmer", "glibc_malloc_trim", "resident_bytes"]
+
+GROWTH_BYTES = 16 * 1024 * 1024  # resident growth over the last trimmed size that is worth a trim
+QUIET_TICKS = 2  # housekeeping ticks with no new event before the daemon counts as quiet
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def resident_bytes() -> int:
+    """This process's resident set size (one read of /proc/self/statm; 0 where it does not exist)."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def glibc_malloc_trim() -> Callable[[], None] | None:
+    """``malloc_trim(0)`` of the C library, or None where the library has none."""
+    try:
+        fn = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_size_t]
+    fn.restype = ctypes.c_int
+
+    def trim() -> None:
+        fn(0)
+
+    return trim
+
+
+class HeapTrimmer:
+    """Decides, once per tick, whether to trim: grown by :data:`GROWTH_BYTES` and quiet for :data:`QUIET_TICKS`."""
+
+    def __init__(
+        self,
+        *,
+        trim: Callable[[], None] | None,
+        rss: Callable[[], int] = resident_bytes,
+        growth: int = GROWTH_BYTES,
+        quiet_ticks: int = QUIET_TICKS,
+    ) -> None:
+        self._trim = trim
+        self._rss = rss
+        self.growth = growth
+        self.quiet_ticks = quiet_ticks
+        self.baseline = rss()  # resident size after the last trim (or at start)
+        self.trims = 0
+        self._last_activity: int | None = None
+        self._quiet = 0
+
+    def due(self, activity: int) -> bool:
+        """One tick: ``activity`` is a counter that moves while the daemon works (the last event seq)."""
+        if self._trim is None:
+            return False
+        self._quiet = self._quiet + 1 if activity == self._last_activity else 0
+        self._last_activity = activity
+        return self._quiet >= self.quiet_ticks and self._rss() > self.baseline + self.growth
+
+    async def tick(self, activity: int) -> bool:
+        """Trim (in a thread: the arena walk must not hold the loop) when :meth:`due`; returns whether it did."""
+        if not self.due(activity) or self._trim is None:
+            return False
+        await asyncio.to_thread(self._trim)
+        self.trims += 1
+        self.baseline = self._rss()
+        return True
