@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import shutil
 import statistics
 import subprocess
 import time
+from collections.abc import Callable
 
 import _harness
 import psutil
@@ -41,6 +43,13 @@ def produced() -> str:
     return d.hexdigest()
 
 
+def sink_into(d: _harness.Digest) -> Callable[[str, bytes | memoryview], None]:
+    def sink(_stream: str, data: bytes | memoryview) -> None:
+        d.update(data)
+
+    return sink
+
+
 async def follow_all(c: Client, n: int) -> list[_harness.Digest]:
     """Start ``n`` producer tasks and take in every byte of their stdout over one subscription."""
     await c.subscribe(types=["output", "task_state"], output="binary")
@@ -48,10 +57,8 @@ async def follow_all(c: Client, n: int) -> list[_harness.Digest]:
     followers: dict[int, OutputFollower] = {}
     for _ in range(n):
         task = (await c.call("task.run", argv=["sh", "-c", PRODUCER]))["id"]
-        digests[task] = d = _harness.Digest()
-        followers[task] = OutputFollower(
-            c, task, lambda _s, data, d=d: d.update(data), streams=("stdout",), binary=True
-        )
+        digests[task] = _harness.Digest()
+        followers[task] = OutputFollower(c, task, sink_into(digests[task]), streams=("stdout",), binary=True)
     running = set(followers)
     while running:
         ev = await c.next_event()
@@ -112,7 +119,7 @@ def main() -> None:
             for n in (int(x) for x in bench.args.streams.split(",")):
                 idle = proc.memory_info().rss / 2**20
                 xs, ys = _harness.interleave(
-                    bench.rounds, lambda n=n: daemon_side(d, n, expect), lambda n=n: pipes_side(n, expect)
+                    bench.rounds, functools.partial(daemon_side, d, n, expect), functools.partial(pipes_side, n, expect)
                 )
                 note = ""
                 if n == 16:
