@@ -106,16 +106,7 @@ class Client:
             for c in chunks:
                 self._reply_data[(c.task, c.stream, c.offset)] = c.data
             return
-        self._events.extend(
-            {
-                "seq": c.seq,
-                "type": "output",
-                "pid": c.task,
-                "subscription": sub,
-                "data": {"stream": c.stream, "offset": c.offset, "raw": c.data},
-            }
-            for c in chunks
-        )
+        self._events.extend(c.as_event(sub) for c in chunks)
         self._event_ready.set()
 
     def _dispatch(self, msg: dict[str, Any]) -> None:

@@ -122,6 +122,16 @@ class OutputChunk(NamedTuple):
     offset: int
     data: memoryview
 
+    def as_event(self, subscription: int) -> dict[str, Any]:
+        """The chunk as the clients queue it: an ``output`` event whose data has ``raw`` for ``data``."""
+        return {
+            "seq": self.seq,
+            "type": "output",
+            "pid": self.task,
+            "subscription": subscription,
+            "data": {"stream": self.stream, "offset": self.offset, "raw": self.data},
+        }
+
 
 class ChunkSource(Protocol):
     """What :func:`encode_frame` reads from each output event."""

@@ -199,16 +199,7 @@ class SyncClient:
             for c in chunks:
                 self._reply_data[(c.task, c.stream, c.offset)] = c.data
             return []
-        self._events.extend(
-            {
-                "seq": c.seq,
-                "type": "output",
-                "pid": c.task,
-                "subscription": sub,
-                "data": {"stream": c.stream, "offset": c.offset, "raw": c.data},
-            }
-            for c in chunks
-        )
+        self._events.extend(c.as_event(sub) for c in chunks)
         return []
 
     def _read_data(self, timeout: float | None, wake: int | None = None) -> tuple[int | None, bytes | bytearray]:
