@@ -37,7 +37,7 @@ history, which is what this module exists to stop.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, cast
 
@@ -141,17 +141,17 @@ class TaskHistory:
         newest_first = after_id is None
         lo = after_id or 0  # ids strictly between lo and hi
         hi = before_id if before_id is not None else self.ex.tasks.peek_next_id()
-        match = _matcher(states, kinds, name, since)
+        match = _Filter(states, kinds, name, since)
         if states is not None and states <= LIVE_STATES:
             picked, nxt = self._live_page(lo, hi, match, limit, newest_first)
         elif newest_first:
-            picked, nxt = await self._newest_first(lo, hi, match, limit, states, kinds, name, since)
+            picked, nxt = await self._newest_first(lo, hi, match, limit)
         else:
-            picked, nxt = await self._oldest_first(lo, hi, match, limit, states, kinds, name, since)
+            picked, nxt = await self._oldest_first(lo, hi, match, limit)
         return {"tasks": [self.summary(t) for t in picked], "next": nxt}
 
     def _live_page(
-        self, lo: int, hi: int, match: Callable[[Task], bool], limit: int, newest_first: bool
+        self, lo: int, hi: int, match: _Filter, limit: int, newest_first: bool
     ) -> tuple[list[Task], int | None]:
         pool = [t for t in self.ex.tasks.live() if lo < t.id < hi and match(t)]
         if newest_first:
@@ -162,12 +162,8 @@ class TaskHistory:
         self,
         lo: int,
         hi: int,
-        match: Callable[[Task], bool],
+        match: _Filter,
         limit: int,
-        states: frozenset[TaskState] | None,
-        kinds: frozenset[TaskKind] | None,
-        name: str | None,
-        since: float | None,
     ) -> tuple[list[Task], int | None]:
         table = self.ex.tasks
         floor = table.complete_from
@@ -180,7 +176,7 @@ class TaskHistory:
         if floor <= lo + 1 or hi <= 1:
             return picked, None  # memory covered the whole range
         need = limit - len(picked)
-        rows = await self._store_rows(lo, min(hi, floor), need + 1, True, states, kinds, name, since)
+        rows = await self._store_rows(lo, min(hi, floor), need + 1, True, match)
         if len(rows) <= need:
             return picked + self._from_store(rows, match), None
         # More: the cursor is the lowest id looked at (a row shown from memory may have left the filter).
@@ -192,18 +188,14 @@ class TaskHistory:
         self,
         lo: int,
         hi: int,
-        match: Callable[[Task], bool],
+        match: _Filter,
         limit: int,
-        states: frozenset[TaskState] | None,
-        kinds: frozenset[TaskKind] | None,
-        name: str | None,
-        since: float | None,
     ) -> tuple[list[Task], int | None]:
         table = self.ex.tasks
         floor = table.complete_from
         picked: list[Task] = []
         if lo + 1 < floor:  # the oldest part of the range has left memory: the store first
-            rows = await self._store_rows(lo, min(hi, floor), limit + 1, False, states, kinds, name, since)
+            rows = await self._store_rows(lo, min(hi, floor), limit + 1, False, match)
             if len(rows) > limit:
                 rows = rows[:limit]
                 return self._from_store(rows, match), rows[-1]["id"]
@@ -221,14 +213,12 @@ class TaskHistory:
         hi: int,
         limit: int,
         newest_first: bool,
-        states: frozenset[TaskState] | None,
-        kinds: frozenset[TaskKind] | None,
-        name: str | None,
-        since: float | None,
+        match: _Filter,
     ) -> list[Any]:
         """Rows with ``lo < id < hi`` from the store (``self.ex.store`` writes this turn's task rows first)."""
-        state_names = sorted(s.value for s in states) if states is not None else []
-        kind_names = sorted(k.value for k in kinds) if kinds is not None else []
+        state_names = sorted(s.value for s in match.states) if match.states is not None else []
+        kind_names = sorted(k.value for k in match.kinds) if match.kinds is not None else []
+        name, since = match.name, match.since
         return await self.ex.store.call(
             lambda s: s.task_page(
                 after_id=lo,
@@ -242,7 +232,7 @@ class TaskHistory:
             )
         )
 
-    def _from_store(self, rows: list[Any], match: Callable[[Task], bool]) -> list[Task]:
+    def _from_store(self, rows: list[Any], match: _Filter) -> list[Task]:
         """Tasks for store rows: the one in memory when it is there (it is current), else one made from the row."""
         out = []
         for row in rows:
@@ -316,20 +306,19 @@ def _parse(
     return frozenset(out)
 
 
-def _matcher(
-    states: frozenset[TaskState] | None,
-    kinds: frozenset[TaskKind] | None,
-    name: str | None,
-    since: float | None,
-) -> Callable[[Task], bool]:
-    """The filters as one predicate on a task (the store applies the same ones in SQL)."""
+@dataclasses.dataclass(frozen=True)
+class _Filter:
+    """The filters of one page: a predicate on a task in memory, and the same filters for the store's SQL."""
 
-    def match(t: Task) -> bool:
+    states: frozenset[TaskState] | None
+    kinds: frozenset[TaskKind] | None
+    name: str | None
+    since: float | None
+
+    def __call__(self, t: Task) -> bool:
         return (
-            (states is None or t.state in states)
-            and (kinds is None or t.kind in kinds)
-            and (name is None or fnmatchcase(t.name, name))
-            and (since is None or t.created >= since)
+            (self.states is None or t.state in self.states)
+            and (self.kinds is None or t.kind in self.kinds)
+            and (self.name is None or fnmatchcase(t.name, self.name))
+            and (self.since is None or t.created >= self.since)
         )
-
-    return match
