@@ -218,10 +218,14 @@ def _follow(client: Any, follower: Any, tid: int, interrupts: _Interrupts, on_qu
 
 
 def _send(client: Any, method: str, tid: int) -> None:
-    """Cancel or kill the task; a task that has already ended is not this command's error."""
+    """Cancel or kill the task; a task that has already ended is not this command's error, any other refusal
+    is said on stderr (a lost connection goes up to :func:`with_client`, which says so)."""
     from executive.api.rpc_errors import RpcError
+    from executive.kernel.errors import ErrorCode
 
     try:
         client.call(method, task=tid)
-    except (RpcError, ConnectionError):
-        pass
+    except RpcError as exc:
+        if exc.code != ErrorCode.INVALID_TRANSITION:
+            sys.stderr.write(f"[executive] could not {method.split('.')[-1]} task {tid}: {exc.message}\n")
+            sys.stderr.flush()
