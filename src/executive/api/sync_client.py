@@ -21,6 +21,7 @@ import os
 import select
 import socket
 import struct
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from executive.api.rpc_errors import DaemonClosedConnection, RpcError
 __all__ = ["SyncClient", "connect_home_sync"]
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
+Wake = int | Sequence[int] | None  # descriptors that end a wait for the daemon early
 _MAX_MESSAGE = 64 * 1024 * 1024  # as the async client's max_size
 _MAX_HEADER = 64 * 1024
 _TEXT, _BINARY, _CONT, _CLOSE, _PING, _PONG = 1, 2, 0, 8, 9, 10
@@ -145,15 +147,16 @@ class SyncClient:
         except OSError as exc:  # not a BrokenPipeError: that is our own stdout's (`| head`), handled elsewhere
             raise ConnectionError(f"connection to the daemon closed ({exc.strerror or exc})") from None
 
-    def _read_exact(self, n: int, timeout: float | None, wake: int | None = None) -> bytes | None:
-        """``n`` bytes, or None when ``timeout`` passed (or ``wake`` became readable) first.
+    def _read_exact(self, n: int, timeout: float | None, wake: Wake = None) -> bytes | None:
+        """``n`` bytes, or None when ``timeout`` passed (or a ``wake`` descriptor became readable) first.
 
         Only before the first byte of a frame: once a frame has begun it is read to its end.
         """
         while len(self._buf) < n:
             if (timeout is not None or wake is not None) and not self._buf:
                 sock = self._sock.fileno()
-                ready, _, _ = select.select([sock] if wake is None else [sock, wake], [], [], timeout)
+                wakes = [] if wake is None else [wake] if isinstance(wake, int) else list(wake)
+                ready, _, _ = select.select([sock, *wakes], [], [], timeout)
                 if sock not in ready:  # the timeout, or ``wake``
                     return None
             chunk = self._sock.recv(max(65536, n - len(self._buf)))
@@ -180,7 +183,7 @@ class SyncClient:
             have += got
         return out
 
-    def _next_messages(self, timeout: float | None, wake: int | None = None) -> list[dict[str, Any]] | None:
+    def _next_messages(self, timeout: float | None, wake: Wake = None) -> list[dict[str, Any]] | None:
         """Read one data message: the JSON messages of a text one ([] for a binary output frame, whose
         chunks are queued as events), or None when ``timeout`` passed (or ``wake`` became readable) first."""
         opcode, payload = self._read_data(timeout, wake)
@@ -202,7 +205,7 @@ class SyncClient:
         self._events.extend(c.as_event(sub) for c in chunks)
         return []
 
-    def _read_data(self, timeout: float | None, wake: int | None = None) -> tuple[int | None, bytes | bytearray]:
+    def _read_data(self, timeout: float | None, wake: Wake = None) -> tuple[int | None, bytes | bytearray]:
         """The next complete data message and its opcode; answers pings, raises on a close frame."""
         parts: list[bytes | bytearray] = []
         size = 0
@@ -306,11 +309,11 @@ class SyncClient:
                 raise ConnectionError("the daemon sent a binary task.output reply without its data")
         return result
 
-    def next_event(self, timeout: float | None = None, wake: int | None = None) -> dict[str, Any] | None:
+    def next_event(self, timeout: float | None = None, wake: Wake = None) -> dict[str, Any] | None:
         """The next event of this connection's subscriptions, or None when ``timeout`` seconds pass first.
 
-        With ``wake`` (a descriptor, e.g. a signal wakeup pipe) it also returns None as soon as
-        that becomes readable; the caller drains it.
+        With ``wake`` (a descriptor or several, e.g. a signal wakeup pipe) it also returns None as
+        soon as one becomes readable; the caller drains it.
         """
         while not self._events:
             msgs = self._next_messages(timeout, wake)

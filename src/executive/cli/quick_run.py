@@ -4,7 +4,9 @@
 (typer, rich, asyncio, websockets) is paid before the task starts, on every run.  This
 module runs the common form with what the quick commands use (api/sync_client.py,
 cli/quick_logs.py): output arrives as binary frames and its bytes go to stdout/stderr
-as they came, gaps are re-read by offset, and the exit code is the task's.
+as they came, gaps are re-read by offset, and the exit code is the task's.  With the
+daemon on this machine the output is copied from the task's log files instead
+(cli/local_logs.py) and only state events come over the connection.
 
 It takes only ``--name/-n``, ``--cwd``, ``--env/-e``, ``--timeout``, ``--idle-timeout``,
 ``--quota`` and ``--detach/-d``, written as ``--opt VALUE``, ``--opt=VALUE`` or ``-n VALUE``.
@@ -25,6 +27,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 from executive.cli import exit_codes
@@ -111,12 +114,17 @@ def _checked(opts: dict[str, Any], cmd: list[str]) -> dict[str, Any]:
 def main(argv: list[str], *, home: str | None = None) -> int | None:
     """Run ``executive run ARGV``; its exit code, or None when the typer command must run it instead."""
     parsed = parse(argv)
-    if parsed is None or not _plain_ws(home):
+    if parsed is None:
         return None
-    from executive.cli.quick import QuickError, say_error, with_client
+    url = _daemon_url(home)
+    if url is not None and not url.startswith("ws://"):
+        return None  # the blocking client speaks no TLS: wss:// is the typer command's
+    from executive.cli.local_logs import local_logs_allowed
+    from executive.cli.quick import QuickError, home_dir, say_error, with_client
 
+    logs = home_dir(home) / "tasks" if url is not None and local_logs_allowed(url) else None
     try:
-        return with_client(home, lambda client: _run(client, parsed["params"], parsed["detach"]))
+        return with_client(home, lambda client: _run(client, parsed["params"], parsed["detach"], logs))
     except QuickError as exc:
         say_error(exc.message)
         return exc.code
@@ -124,16 +132,16 @@ def main(argv: list[str], *, home: str | None = None) -> int | None:
         return exit_codes.TASK_CANCELLED
 
 
-def _plain_ws(home: str | None) -> bool:
-    """Whether the daemon of ``home`` serves plain ws:// (the blocking client speaks no TLS; wss:// is typer's)."""
+def _daemon_url(home: str | None) -> str | None:
+    """The address in the daemon file of ``home``; None when no daemon runs (with_client says so, in its words)."""
     from executive.api.daemon_file import DaemonNotRunning, read_daemon_file
     from executive.cli.quick import home_dir
 
     try:
         info = read_daemon_file(home_dir(home))
     except DaemonNotRunning:
-        return True  # with_client says so, with the same words
-    return str(info.get("url", "")).startswith("ws://")
+        return None
+    return str(info.get("url", ""))
 
 
 class _Interrupts:
@@ -165,7 +173,12 @@ class _Interrupts:
         os.close(self.write_fd)
 
 
-def _run(client: Any, params: dict[str, Any], detach: bool) -> int:
+def _run(client: Any, params: dict[str, Any], detach: bool, logs: Path | None) -> int:
+    """Start the task, write its output as it comes, return its exit code.
+
+    ``logs``: the daemon's task directory when it is on this machine (cli/local_logs.py): the
+    output is then copied from the log files and only state events come over the connection.
+    """
     from executive.cli._output import write_out
     from executive.cli._quota_text import print_notice
     from executive.cli.quick_logs import SyncFollower, subscribe_output
@@ -176,36 +189,62 @@ def _run(client: Any, params: dict[str, Any], detach: bool) -> int:
         sys.stdout.write(f"{tid}\n")
         return exit_codes.OK
     follower = SyncFollower(client, lambda _t, stream, data: write_out(stream, data))
-    follower.read.binary = subscribe_output(
-        client, tasks=[tid], types=["output", "task_state", "quota"], since_seq=cursor
-    )
     follower.next[(tid, "stdout")] = follower.next[(tid, "stderr")] = 0
+    local = _local_logs(logs, tid)
+    if local is None:
+        follower.read.binary = subscribe_output(
+            client, tasks=[tid], types=["output", "task_state", "quota"], since_seq=cursor
+        )
+    else:
+        client.call("events.subscribe", tasks=[tid], types=["task_state", "quota"], since_seq=cursor)
     interrupts = _Interrupts()
     try:
-        end = _follow(client, follower, tid, interrupts, print_notice)
+        if local is not None:
+            end = _follow_local(client, local, follower, tid, interrupts, print_notice)
+        else:
+            end = _follow(client, follower, tid, interrupts, print_notice)
     except BrokenPipeError:  # our reader went away (`| head`): nothing takes the task's output any more
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         _send(client, "task.cancel", tid)
         return exit_codes.TASK_CANCELLED
     finally:
         interrupts.close()
+        if local is not None:
+            local.close()
     if end.get("reason") != "exited":
         detail = end.get("detail") or ""
         sys.stderr.write(f"[executive] task {tid} {end.get('reason')}{': ' + detail if detail else ''}\n")
     return exit_codes.for_task_end(end)
 
 
+def _local_logs(logs: Path | None, tid: int) -> Any:
+    """A :class:`LocalLogs` for the task's log files, or None to take output over the connection."""
+    if logs is None:
+        return None
+    from executive.cli.local_logs import LocalLogs
+
+    try:
+        return LocalLogs(logs / str(tid))
+    except OSError:  # no inotify (its limits reached, a seccomp profile): the connection works everywhere
+        return None
+
+
+def _on_interrupts(client: Any, tid: int, interrupts: _Interrupts) -> None:
+    """Ctrl-C cancels the task, a second one kills it."""
+    if interrupts.count > interrupts.acted:
+        interrupts.drain()
+        interrupts.acted = interrupts.count
+        first = interrupts.acted == 1
+        sys.stderr.write(f"\n[executive] {'cancelling' if first else 'killing'} task {tid}…\n")
+        sys.stderr.flush()
+        _send(client, "task.cancel" if first else "task.kill", tid)
+
+
 def _follow(client: Any, follower: Any, tid: int, interrupts: _Interrupts, on_quota: Any) -> dict[str, Any]:
-    """Write the task's output until it ends; returns its ended event's data."""
+    """Write the task's output from its output events until it ends; returns its ended event's data."""
     while True:
         ev = follower.next_event(interrupts.read_fd)
-        if interrupts.count > interrupts.acted:
-            interrupts.drain()
-            interrupts.acted = interrupts.count
-            first = interrupts.acted == 1
-            sys.stderr.write(f"\n[executive] {'cancelling' if first else 'killing'} task {tid}…\n")
-            sys.stderr.flush()
-            _send(client, "task.cancel" if first else "task.kill", tid)
+        _on_interrupts(client, tid, interrupts)
         if ev is None:
             continue
         if ev["type"] == "output" and ev["pid"] == tid:
@@ -215,6 +254,43 @@ def _follow(client: Any, follower: Any, tid: int, interrupts: _Interrupts, on_qu
         elif ev["type"] == "task_state" and ev["pid"] == tid and ev["data"].get("to") == "ended":
             follower.catch_up(tid)
             return dict(ev["data"])
+
+
+def _follow_local(
+    client: Any, local: Any, follower: Any, tid: int, interrupts: _Interrupts, on_quota: Any
+) -> dict[str, Any]:
+    """Copy the task's logs as they grow until it ends (its logs are complete by then); returns its ended event's data.
+
+    If a log cannot be read here after all, its output events are subscribed to from now on
+    and the follower over the connection goes on from the offsets reached (a gap is re-read).
+    """
+    local.pump()
+    while local.failed is None:
+        ev = client.next_event(None, (interrupts.read_fd, local.fileno()))
+        _on_interrupts(client, tid, interrupts)
+        local.pump()
+        if ev is None:
+            continue
+        if ev["type"] == "quota" and ev["pid"] == tid:
+            on_quota(tid, ev["data"])
+        elif ev["type"] == "task_state" and ev["pid"] == tid and ev["data"].get("to") == "ended":
+            local.pump()
+            if local.failed is None and local.opened:
+                return dict(ev["data"])
+            _take_over(follower, local, tid)
+            follower.catch_up(tid)
+            return dict(ev["data"])
+    _take_over(follower, local, tid)
+    from executive.cli.quick_logs import subscribe_output
+
+    follower.read.binary = subscribe_output(client, tasks=[tid], types=["output"])
+    follower.catch_up(tid)
+    return _follow(client, follower, tid, interrupts, on_quota)
+
+
+def _take_over(follower: Any, local: Any, tid: int) -> None:
+    for stream, at in local.next.items():
+        follower.next[(tid, stream)] = at
 
 
 def _send(client: Any, method: str, tid: int) -> None:
