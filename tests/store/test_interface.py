@@ -112,6 +112,14 @@ def test_tasks_logs_and_meta(store: SqliteStore) -> None:
     store.save_log(1, "stdout", "/x/stdout.log", 25)
     store.save_log(1, "stderr", "/x/stderr.log", 0)
     assert store.log_sizes(1) == {"stdout": 25, "stderr": 0} and store.log_sizes(2) == {}
+    # An ended task's row and its log sizes in one call (the service's batch): one transaction, all or nothing.
+    store.save_tasks(
+        [_task_row(3, state="ended", exit_code=0)], [(3, "stdout", "/x/3.log", 7), (3, "stderr", "/x/3e", 1)]
+    )
+    assert store.load_task(3)["state"] == "ended" and store.log_sizes(3) == {"stdout": 7, "stderr": 1}  # type: ignore[index]
+    with pytest.raises(sqlite3.IntegrityError):
+        store.save_tasks([_task_row(4)], [(4, "stdout", "/x/4.log", 1), (4, "stdout", None, 2)])  # type: ignore[list-item]
+    assert store.load_task(4) is None and store.log_sizes(4) == {}
 
     assert store.get_meta("lease") is None and store.get_meta("lease", "0") == "0"
     store.set_meta("lease", "4096", durable=True)

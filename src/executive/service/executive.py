@@ -138,6 +138,7 @@ class Executive:
         self.started_at = time.time()
         self._store: StoreWriter | None = None
         self._pending_rows: dict[int, StoredTaskRow] = {}  # task rows saved this loop turn, written together
+        self._pending_logs: list[tuple[int, str, str, int]] = []  # (task, stream, path, size) of ended tasks' logs
         self._rows_scheduled = False
         self._housekeeping: asyncio.Task[None] | None = None
         self._closed = False
@@ -288,6 +289,9 @@ class Executive:
         if earlier is not None and row["pid_start"] is None:
             row["pid_start"] = earlier["pid_start"]
         self._pending_rows[task.id] = row
+        self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
         if not self._rows_scheduled:
             self._rows_scheduled = True
             try:
@@ -302,18 +306,22 @@ class Executive:
             await self._store.flush()
 
     def _flush_rows(self) -> None:
-        """Submit the rows saved since the last flush, in one store call (keeps their order with later calls)."""
+        """Submit the rows and log sizes saved since the last flush, in one store call and one transaction
+        (keeps their order with later calls)."""
         self._rows_scheduled = False
-        if not self._pending_rows or self._store is None:
+        if (not self._pending_rows and not self._pending_logs) or self._store is None:
             return
         rows = list(self._pending_rows.values())
+        logs = self._pending_logs
         self._pending_rows = {}
-        self._store.submit(lambda s: s.save_tasks(rows))
+        self._pending_logs = []
+        self._store.submit(lambda s: s.save_tasks(rows, logs))
 
     def persist_log(self, task_id: int, stream: str, path: str, size: int) -> None:
+        """Save the final size of an ended task's log, with the rows of this loop turn."""
         if self._store is not None:
-            self._flush_rows()
-            self._store.submit(lambda s: s.save_log(task_id, stream, path, size))
+            self._pending_logs.append((task_id, stream, path, size))
+            self._schedule_flush()
 
     def task_ended(self, task: Task) -> None:
         """A task that held a running slot has ended: free the slot, wake waiters, start the next."""

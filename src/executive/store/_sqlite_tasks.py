@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from executive.store._sqlite_base import SqliteBase
-from executive.store.records import TaskRow
+from executive.store.records import LogSize, TaskRow
 
 __all__ = ["SqliteTasks"]
 
@@ -31,6 +31,10 @@ ON CONFLICT(id) DO UPDATE SET
     end_reason=excluded.end_reason, end_detail=excluded.end_detail, pid=excluded.pid,
     pid_start=COALESCE(excluded.pid_start, tasks.pid_start), meta=excluded.meta
 """
+_UPSERT_LOG = (
+    "INSERT INTO task_logs (task_id, stream, path, size) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT(task_id, stream) DO UPDATE SET size=excluded.size, path=excluded.path"
+)
 
 
 class SqliteTasks(SqliteBase):
@@ -50,10 +54,13 @@ class SqliteTasks(SqliteBase):
                     (row["id"], self.encode("task_specs", {"spec": spec})["spec"]),
                 )
 
-    def save_tasks(self, rows: list[TaskRow]) -> None:
-        """Insert or update many task rows in one transaction."""
+    def save_tasks(self, rows: list[TaskRow], logs: Sequence[LogSize] = ()) -> None:
+        """Insert or update many task rows, and the sizes of ended tasks' logs, in one transaction."""
         with self.transaction() as c:
-            c.executemany(_UPSERT_TASK, [self.encode("tasks", row) for row in rows])
+            if rows:
+                c.executemany(_UPSERT_TASK, [self.encode("tasks", row) for row in rows])
+            if logs:
+                c.executemany(_UPSERT_LOG, logs)
 
     def load_tasks(self, limit: int = 10000, *, states: Sequence[str] = ()) -> list[TaskRow]:
         """The newest ``limit`` tasks and every task in one of ``states``, oldest first, with their specs."""
@@ -134,12 +141,7 @@ class SqliteTasks(SqliteBase):
         return cast(TaskRow, d)
 
     def save_log(self, task_id: int, stream: str, path: str, size: int) -> None:
-        with self.transaction() as c:
-            c.execute(
-                "INSERT INTO task_logs (task_id, stream, path, size) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT(task_id, stream) DO UPDATE SET size=excluded.size, path=excluded.path",
-                (task_id, stream, path, size),
-            )
+        self.save_tasks([], [(task_id, stream, path, size)])
 
     def log_sizes(self, task_id: int) -> dict[str, int]:
         return {

@@ -37,6 +37,7 @@ from executive.store.records import (
     FixAttemptRow,
     FixRunRow,
     FixStatisticsRows,
+    LogSize,
     PatchFileRow,
     PatchRow,
     PatchTransitionRow,
@@ -71,8 +72,9 @@ class TaskStore(Protocol):
         """Insert or replace the task (``pid_start`` None keeps the stored one)."""
         ...
 
-    def save_tasks(self, rows: list[TaskRow]) -> None:
-        """:meth:`save_task` for many rows in one transaction (the service batches a loop turn's edges)."""
+    def save_tasks(self, rows: list[TaskRow], logs: Sequence[LogSize] = ()) -> None:
+        """:meth:`save_task` for many rows, and :meth:`save_log` for many logs, in one transaction
+        (the service batches a loop turn's edges and ended logs)."""
         ...
 
     def load_tasks(self, limit: int, *, states: Sequence[str] = ()) -> list[TaskRow]:

@@ -20,6 +20,7 @@ __all__ = [
     "FixAttemptRow",
     "FixRunRow",
     "FixStatisticsRows",
+    "LogSize",
     "PatchFileRow",
     "PatchRow",
     "PatchTransitionRow",
@@ -31,6 +32,9 @@ __all__ = [
     "TaskRow",
     "WorktreeRow",
 ]
+
+
+LogSize = tuple[int, str, str, int]  # (task id, stream, log path, final size) of an ended task's log
 
 
 class TaskRow(TypedDict):
