@@ -114,20 +114,44 @@ async def test_run_into_a_file_opened_for_appending_gets_every_byte(daemon: Any,
     assert target.read_bytes() == b"before\n" + OUT  # sendfile refuses O_APPEND: read and written instead
 
 
-async def test_logs_that_cannot_be_read_here_come_over_the_connection(daemon: Any, e2e: Any, tmp_path: Path) -> None:
+def _other_home(daemon: Any, tmp_path: Path) -> Path:
     """A home beside the daemon's with its address and token but not its task logs (another mount, a container)."""
     other = tmp_path / "other-home"
     other.mkdir(mode=0o700)
     for name in ("daemon.json", "token"):
         if (daemon.home / name).exists():
             shutil.copy2(daemon.home / name, other / name)
+    return other
+
+
+async def test_logs_that_cannot_be_read_here_come_over_the_connection(daemon: Any, e2e: Any, tmp_path: Path) -> None:
     gate = tmp_path / "gate"
-    proc = await e2e.start_cli(other, "run", "--", PY, "-c", _WRITE, str(gate))
+    proc = await e2e.start_cli(_other_home(daemon, tmp_path), "run", "--", PY, "-c", _WRITE, str(gate))
     assert proc.stdout is not None
-    first = await asyncio.wait_for(proc.stdout.readexactly(990), 30)  # live: handed over at once, not at the end
+    first = await asyncio.wait_for(proc.stdout.readexactly(990), 30)  # no tasks/ here: handed over at once
     gate.touch()
     rest, err = await asyncio.wait_for(proc.communicate(), 60)
     assert (proc.returncode, first + rest, err) == (4, OUT, ERR)
+
+
+async def test_logs_that_never_appear_here_are_read_over_the_connection_at_the_end(
+    daemon: Any, e2e: Any, tmp_path: Path
+) -> None:
+    """tasks/ exists here but is not the daemon's: the ended event's sizes show what was not seen."""
+    other = _other_home(daemon, tmp_path)
+    (other / "tasks").mkdir()
+    r = await e2e.run_cli(other, "run", "--", "sh", "-c", "printf 'only stdout\\n'; printf 'and more'")
+    assert (r.rc, r.out, r.err) == (0, "only stdout\nand more", "")
+
+
+async def test_a_task_that_prints_on_one_stream_only_ends_promptly_with_its_bytes(daemon: Any, e2e: Any) -> None:
+    r = await e2e.run_cli(daemon.home, "run", "--", "sh", "-c", "printf 'out only'", timeout=20)
+    assert (r.rc, r.out, r.err) == (0, "out only", "")
+    [task_dir] = (daemon.home / "tasks").iterdir()
+    assert sorted(p.name for p in task_dir.iterdir()) == ["stdout.log"]  # a stream that printed nothing has no file
+    r = await e2e.run_cli(daemon.home, "run", "--", "true", timeout=20)
+    assert (r.rc, r.out, r.err) == (0, "", "")
+    assert len(list((daemon.home / "tasks").iterdir())) == 1  # nor a task that printed nothing a directory
 
 
 # --- units --------------------------------------------------------------------------------------
@@ -173,18 +197,19 @@ def test_local_logs_wake_on_creation_and_growth_and_copy_from_their_offsets(
     (tmp_path / "tasks").mkdir()
     logs = LocalLogs(task_dir)
     try:
-        assert not logs.open() and logs.failed is None  # a queued task: no directory yet
+        logs.pump()  # a queued task, or one that printed nothing yet: no directory
+        assert logs.failed is None and logs.next == {"stdout": 0, "stderr": 0}
         task_dir.mkdir()
         assert _readable(logs.fileno())  # its creation wakes us
-        (task_dir / "stdout.log").write_bytes(b"one ")
-        (task_dir / "stderr.log").write_bytes(b"")
         logs.pump()
-        assert logs.opened and logs.next == {"stdout": 4, "stderr": 0}
+        (task_dir / "stdout.log").write_bytes(b"one ")  # the daemon creates a log at its first byte
+        assert _readable(logs.fileno())
+        logs.pump()
+        assert logs.next == {"stdout": 4, "stderr": 0}
         with (task_dir / "stdout.log").open("ab") as f:
             f.write(b"two")
         assert _readable(logs.fileno())  # growth wakes us
-        with (task_dir / "stderr.log").open("ab") as f:
-            f.write(b"\xff err")
+        (task_dir / "stderr.log").write_bytes(b"\xff err")
         logs.pump()
         assert logs.next == {"stdout": 7, "stderr": 5}
     finally:

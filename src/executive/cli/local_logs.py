@@ -62,10 +62,15 @@ class _Inotify:
             raise OSError(err, os.strerror(err))
         self.fd: int = fd
 
-    def watch(self, path: Path, mask: int) -> None:
-        if self._libc.inotify_add_watch(self.fd, os.fsencode(path), mask) < 0:
+    def watch(self, path: Path, mask: int) -> int:
+        wd = self._libc.inotify_add_watch(self.fd, os.fsencode(path), mask)
+        if wd < 0:
             err = ctypes.get_errno()
             raise OSError(err, os.strerror(err), str(path))
+        return int(wd)
+
+    def unwatch(self, wd: int) -> None:
+        self._libc.inotify_rm_watch(self.fd, wd)
 
     def drain(self) -> None:
         try:
@@ -81,9 +86,11 @@ class _Inotify:
 class LocalLogs:
     """Copies one task's two logs to our stdout and stderr from ``next`` on, as the files grow.
 
-    :meth:`fileno` is readable when a log may have grown (wait on it beside the connection);
-    :meth:`pump` copies whatever is new.  ``next`` holds the offset reached per stream, so a
-    follower over the connection can take over from there (:attr:`failed` says it must).
+    :meth:`fileno` is readable when a log may have grown or appeared (wait on it beside the
+    connection); :meth:`pump` copies whatever is new.  ``next`` holds the offset reached per
+    stream, so a follower over the connection can take over from there (:attr:`failed` says
+    it must).  The daemon creates a log, and the task's directory, at its stream's first byte
+    (runtimes/logwriter.py): until then there is nothing to copy.
     """
 
     def __init__(self, task_dir: Path) -> None:
@@ -93,54 +100,50 @@ class LocalLogs:
         self._files: dict[str, int] = {}
         self._sendfile = dict.fromkeys(STREAMS, True)  # False once our destination refused sendfile
         self._notify = _Inotify()
-        self._parent_watched = False
+        self._dir_watched = False
+        self._parent_wd: int | None = None  # watching tasks/ for the task's directory to appear
 
     def fileno(self) -> int:
         return self._notify.fd
 
-    @property
-    def opened(self) -> bool:
-        return bool(self._files)
-
-    def open(self) -> bool:
-        """Open the logs if the task has them yet (a queued task gets them when it starts); whether they are open.
-
-        Until then the directory they appear in is watched, so their creation wakes the wait too.
-        """
-        if self._files or self.failed is not None:
-            return bool(self._files)
-        try:
-            self._notify.watch(self.task_dir, _IN_MODIFY | _IN_CREATE)
-        except FileNotFoundError:
-            if not self._parent_watched:
-                self._watch_parent()
-            return False
-        except OSError as exc:
-            self.failed = exc
-            return False
-        try:
-            files = {s: os.open(self.task_dir / f"{s}.log", os.O_RDONLY | os.O_CLOEXEC) for s in STREAMS}
-        except FileNotFoundError:
-            return False  # the directory is there, the files come next (IN_CREATE wakes us)
-        except OSError as exc:
-            self.failed = exc
-            return False
-        self._files = files
-        return True
-
-    def _watch_parent(self) -> None:
-        try:
-            self._notify.watch(self.task_dir.parent, _IN_CREATE)
-            self._parent_watched = True
-        except OSError as exc:
-            self.failed = exc
+    def _open(self) -> None:
+        """Open the logs that exist; watch the directory they appear and grow in (or, before it exists, its parent)."""
+        if not self._dir_watched:
+            try:
+                self._notify.watch(self.task_dir, _IN_MODIFY | _IN_CREATE)
+            except FileNotFoundError:
+                if self._parent_wd is None:
+                    try:
+                        self._parent_wd = self._notify.watch(self.task_dir.parent, _IN_CREATE)
+                    except OSError as exc:
+                        self.failed = exc
+                        return
+                    self._open()  # it may have appeared in between
+                return
+            except OSError as exc:
+                self.failed = exc
+                return
+            self._dir_watched = True
+            if self._parent_wd is not None:
+                self._notify.unwatch(self._parent_wd)  # other tasks' directories need not wake us
+                self._parent_wd = None
+        for stream in STREAMS:
+            if stream in self._files:
+                continue
+            try:
+                self._files[stream] = os.open(self.task_dir / f"{stream}.log", os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                continue  # nothing printed on it yet
+            except OSError as exc:
+                self.failed = exc
+                return
 
     def pump(self) -> None:
         """Copy what the logs hold beyond ``next`` to stdout and stderr (BrokenPipeError: our reader left)."""
         self._notify.drain()
-        if not self._files and not self.open():
-            return
-        for stream, src in self._files.items():
+        if len(self._files) < len(STREAMS) and self.failed is None:
+            self._open()
+        for stream, src in list(self._files.items()):
             if self.failed is None:
                 self._copy(stream, src)
 

@@ -274,12 +274,12 @@ def _follow_local(
         if ev["type"] == "quota" and ev["pid"] == tid:
             on_quota(tid, ev["data"])
         elif ev["type"] == "task_state" and ev["pid"] == tid and ev["data"].get("to") == "ended":
-            local.pump()
-            if local.failed is None and local.opened:
-                return dict(ev["data"])
-            _take_over(follower, local, tid)
-            follower.catch_up(tid)
-            return dict(ev["data"])
+            end = dict(ev["data"])
+            local.pump()  # the logs are complete once the task is reported ended
+            if local.failed is not None or any(local.next[s] < int(end.get(f"{s}_bytes") or 0) for s in local.next):
+                _take_over(follower, local, tid)  # what this machine did not show us (another mount?) comes over
+                follower.catch_up(tid)
+            return end
     _take_over(follower, local, tid)
     from executive.cli.quick_logs import subscribe_output
 

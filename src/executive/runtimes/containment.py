@@ -73,6 +73,10 @@ class Containment:
         """``unit`` has ended and its processes are gone: forget it.  False if some are still there."""
         return True
 
+    def release_if_empty(self, unit: str) -> bool:
+        """Release ``unit`` if that alone proves it has no process left (True); False: list its members first."""
+        return False
+
     def close(self) -> None:
         """Daemon stop."""
 
@@ -98,7 +102,7 @@ def _cgroup2_base() -> Path | None:
     return base if (base / "cgroup.procs").exists() else None
 
 
-def _write(path: Path, text: str) -> None:
+def _write(path: Path | str, text: str) -> None:
     fd = os.open(path, os.O_WRONLY)
     try:
         os.write(fd, text.encode())
@@ -115,6 +119,7 @@ class CgroupContainment(Containment):
     def __init__(self, base: Path, instance: str) -> None:
         self.base = base
         self.parent = base / f"executive-{instance}"
+        self._parent = str(self.parent)
         self._inside: str | None = None  # the unit whose cgroup the daemon is in (during a spawn)
         self._going_home = False  # a move back to the daemon's cgroup is scheduled
         self._me = str(os.getpid())
@@ -137,19 +142,20 @@ class CgroupContainment(Containment):
     def describe(self) -> str:
         return f"cgroup v2 per task under {self.parent}"
 
-    def _dir(self, unit: str) -> Path:
-        return self.parent / unit.rsplit(":", 1)[-1]  # a unit is a task's marker, "<instance>:<task id>"
+    def _dir(self, unit: str) -> str:
+        # A unit is a task's marker, "<instance>:<task id>".  (A str: a Path costs more than the syscall it names.)
+        return f"{self._parent}/{unit.rsplit(':', 1)[-1]}"
 
     def _enter(self, unit: str) -> None:
         d = self._dir(unit)
         try:
-            d.mkdir()
+            os.mkdir(d)
         except FileNotFoundError:
             self.parent.mkdir(exist_ok=True)
-            d.mkdir(exist_ok=True)
+            os.makedirs(d, exist_ok=True)
         except FileExistsError:
             pass
-        _write(d / "cgroup.procs", self._me)
+        _write(f"{d}/cgroup.procs", self._me)
         self._inside = unit
 
     def _leave(self) -> None:
@@ -177,7 +183,8 @@ class CgroupContainment(Containment):
     def members(self, unit: str, leader: int | None) -> list[int]:
         # (May run in a worker thread: it never moves the daemon; the daemon's own pid is left out.)
         try:
-            text = (self._dir(unit) / "cgroup.procs").read_text()
+            with open(f"{self._dir(unit)}/cgroup.procs") as f:
+                text = f.read()
         except FileNotFoundError:
             return []
         return sorted(int(p) for p in text.split() if p != self._me)
@@ -186,11 +193,14 @@ class CgroupContainment(Containment):
         if self._inside == unit:
             self._leave()  # never kill the cgroup the daemon is in
         try:
-            _write(self._dir(unit) / "cgroup.kill", "1")
+            _write(f"{self._dir(unit)}/cgroup.kill", "1")
         except FileNotFoundError:
             return
         except OSError:  # a kernel before 5.14 has no cgroup.kill: signal the members one by one
             super().kill(unit, pids)
+
+    def release_if_empty(self, unit: str) -> bool:
+        return self.release(unit)  # rmdir fails (EBUSY) while the cgroup has a member, even a zombie
 
     def release(self, unit: str) -> bool:
         try:

@@ -52,13 +52,17 @@ class TaskOutput:
         bus: EventBus,
         chunk_bytes: int,
         on_progress: Callable[[], None] | None = None,
+        fresh: bool = True,
     ) -> None:
-        make_private_dir(task_dir)
+        """``fresh``: a new task (its logs are created at their first byte, logwriter.py); False for a
+        task that may have logs already (re-attached after a restart), which go on from their sizes."""
+        if not fresh:
+            make_private_dir(task_dir)
         self.task_id = task_id
         self.writer = writer
         self.bus = bus
         self.chunk_bytes = chunk_bytes
-        self.logs = {s: StreamLog(task_dir / f"{s}.log") for s in STREAMS}
+        self.logs = {s: StreamLog(task_dir / f"{s}.log", fresh=fresh) for s in STREAMS}
         for lg in self.logs.values():
             lg.on_progress = on_progress
 

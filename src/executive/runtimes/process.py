@@ -266,6 +266,8 @@ class ProcessRuntime:
 
     async def reap_strays(self, marker: str, task_id: int) -> None:
         """SIGTERM, then SIGKILL, whatever is still in a finished task's containment; then release it."""
+        if self.os.release_if_empty(marker):
+            return  # the usual end: nothing strayed, and nothing had to be listed to know it
         pids = (
             self.os.tree(None, marker)
             if self.containment.cheap

@@ -173,6 +173,10 @@ class ProcessOS:
         """A task ended and its processes are gone: drop its containment (False if some remain)."""
         return self._contained().release(marker)
 
+    def release_if_empty(self, marker: str) -> bool:
+        """Drop a task's containment if that alone proves no process of it is left (a cgroup's rmdir)."""
+        return self._contained().release_if_empty(marker)
+
     def signal_all(self, pids: Iterable[int], sig: signal.Signals) -> int:
         """Send ``sig`` to each pid; returns how many were still there."""
         sent = 0

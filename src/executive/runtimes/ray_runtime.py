@@ -183,6 +183,7 @@ class _RemoteSupervisor:
             bus=rt.host.bus,
             chunk_bytes=rt.host.limits.output_chunk_bytes,
             on_progress=self._on_progress,
+            fresh=False,  # a re-attached task's logs go on from their sizes
         )
         self.logs = self.output.logs
         self.done = asyncio.Event()
