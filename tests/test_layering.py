@@ -22,7 +22,7 @@ BESIDE = {"dap": "cli"}
 # Top-level modules: the package itself, paths.py and logs.py are shared helpers below every
 # layer (they import nothing of ours); __main__.py is the CLI's entry point, and task_records.py
 # (kernel Task <-> store row) belongs to the service, which owns both.
-BASE_MODULES = {"executive", "executive.paths", "executive.logs"}
+BASE_MODULES = {"executive", "executive.paths", "executive.logs", "executive.yaml_text"}
 MODULE_LAYER = {"executive.__main__": "cli", "executive.task_records": "service"}
 
 # Upward imports that exist today, each with the reason it is still here.  The list may only

@@ -10,7 +10,7 @@ arrive through ``events.subscribe`` like every other event (types
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,6 +22,11 @@ __all__ = ["agent_methods"]
 
 TaskRef = int | str
 _Str = Field(None, max_length=4096)
+
+
+# A patch, worktree or fix run id: any integer SQLite can hold (a larger one is refused as bad params,
+# not an internal error; one that fits but names nothing is "not found").
+RowId = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
 
 
 class _P(BaseModel):
@@ -132,7 +137,7 @@ class WorktreeList(_P):
 
 
 class WorktreeRemove(_P):
-    worktree: int
+    worktree: RowId
 
 
 class WorktreePrune(_P):
@@ -154,22 +159,22 @@ class PatchApply(_P):
 
 
 class PatchRef(_P):
-    patch: int
+    patch: RowId
 
 
 class PatchShow(_P):
-    patch: int
+    patch: RowId
     text: bool = True
 
 
 class PatchRollback(_P):
-    patch: int
+    patch: RowId
     force: bool = False
     reason: str = Field("rolled back on request", max_length=1024)
 
 
 class PatchCommit(_P):
-    patch: int
+    patch: RowId
     force: bool = False
     message: str | None = Field(None, max_length=64 * 1024)
 
@@ -238,11 +243,11 @@ class FixStart(_P):
 
 
 class FixRef(_P):
-    run: int
+    run: RowId
 
 
 class FixWait(_P):
-    run: int
+    run: RowId
     timeout: float | None = Field(None, ge=0)
 
 

@@ -24,7 +24,7 @@ class _P(BaseModel):
 
 
 # A run id, or the session name its `run` gave it (letters first, so never all digits).
-Run = Annotated[int, Field(ge=1)] | Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Run = Annotated[int, Field(ge=1, le=2**63 - 1)] | Annotated[str, StringConstraints(min_length=1, max_length=64)]
 _RUN_DOC = "the run id, or its session name (pipeline.run's session)"
 
 

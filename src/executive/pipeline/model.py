@@ -36,6 +36,7 @@ from executive.kernel.limits import DEFAULT_LIMITS, Limits, nested_deeper_than
 from executive.pipeline.errors import PipelineInvalidError
 from executive.pipeline.prompts import PLACEHOLDERS, unknown_placeholders
 from executive.runtimes.ray_placement import parse_placement
+from executive.yaml_text import safe_load
 
 __all__ = [
     "MAX_REPORTED_PROBLEMS",
@@ -371,7 +372,7 @@ def parse_pipeline(text: str, limits: Limits = DEFAULT_LIMITS, *, source: str = 
     if size > limits.pipeline_file_bytes:
         raise _too_big(size, limits, source)
     try:
-        data = yaml.safe_load(text)
+        data = safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

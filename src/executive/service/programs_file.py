@@ -44,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from executive.kernel.errors import BadParamsError, ErrorCode, NotFoundError
 from executive.kernel.limits import DEFAULT_LIMITS, Limits, nested_deeper_than
 from executive.kernel.programs import RestartPolicy, RestartSettings
+from executive.yaml_text import safe_load
 
 __all__ = [
     "ProgramDefinition",
@@ -269,7 +270,7 @@ def _read_yaml(text: str, source: str, limits: Limits) -> Any:
     if size > limits.programs_file_bytes:
         raise ProgramsInvalidError(source, [("(file)", _too_big(size, limits))])
     try:
-        data = yaml.safe_load(text)
+        data = safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "(file)"

@@ -23,6 +23,7 @@ from executive.agents.patterns.config_setup import ConfigSetup
 from executive.agents.patterns.implementation_status import ImplementationStatus
 from executive.agents.patterns.module_creation import ModuleCreation
 from executive.agents.patterns.template import DEFINITION_SCHEMA, TemplatePattern
+from executive.yaml_text import safe_load
 
 __all__ = ["BUILTINS", "EXAMPLES_DIR", "PatternRegistry"]
 
@@ -41,7 +42,7 @@ def _parse(text: str, *, json_text: bool) -> Any:
     """A user file's document; any text that is not one, or that is too large or deep to check, is a
     ValueError saying why."""
     try:
-        doc = json.loads(text) if json_text else yaml.safe_load(text)
+        doc = json.loads(text) if json_text else safe_load(text)
     except RecursionError:  # both parsers recurse per nesting level
         raise ValueError("lists and objects nest too deeply to be a pattern file") from None
     except (TypeError, AttributeError, IndexError, KeyError, OverflowError) as exc:
