@@ -2,6 +2,10 @@
 
 Every line carries ``event`` and ``ts``; lines caused by a request carry its
 ``request_id`` and ``method`` (bound in the dispatcher through contextvars).
+A line that cannot be written is dropped, and so are the ones after it: when the
+reader of a piped stderr goes away (``executive serve 2>&1 | head``, a log
+collector that died) the daemon's work goes on instead of failing in every call
+that logs.
 """
 
 from __future__ import annotations
@@ -12,6 +16,28 @@ import sys
 import structlog
 
 __all__ = ["configure_logging"]
+
+
+class _LogSink:
+    """stderr for log lines; after the first write that fails, lines are dropped."""
+
+    def __init__(self) -> None:
+        self.lost: BaseException | None = None  # why lines are being dropped
+
+    def write(self, text: str) -> int:
+        if self.lost is None:
+            try:
+                return sys.stderr.write(text)
+            except (OSError, ValueError) as exc:  # EPIPE, EIO, ENOSPC; ValueError: stderr closed
+                self.lost = exc
+        return len(text)
+
+    def flush(self) -> None:
+        if self.lost is None:
+            try:
+                sys.stderr.flush()
+            except (OSError, ValueError) as exc:
+                self.lost = exc
 
 
 def configure_logging(*, level: str = "info", json: bool = True) -> None:
@@ -28,6 +54,6 @@ def configure_logging(*, level: str = "info", json: bool = True) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(lvl),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_LogSink()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import signal
 import socket
@@ -11,6 +12,7 @@ import sqlite3
 import ssl
 import stat
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -174,3 +176,30 @@ async def test_tls_serves_wss_and_https_and_the_cli_trusts_only_that_certificate
     finally:
         proc.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(proc.wait(), 30) == 0
+
+
+async def test_serve_keeps_working_when_the_reader_of_its_output_goes_away(e2e: Any, tmp_path: Path) -> None:
+    """`executive serve 2>&1 | head`, or a log pipe whose reader died: its log lines are dropped, its work goes on."""
+    home = tmp_path / "home"
+    exe = str(Path(sys.executable).with_name("executive"))
+    proc = subprocess.Popen(
+        [exe, "serve", "--port", "0"],
+        env={**os.environ, "EXECUTIVE_HOME": str(home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        first = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 30)
+        assert b"listening on" in first
+        proc.stdout.close()  # no reader left on either pipe: every log line now meets EPIPE
+        proc.stderr.close()
+        for i in range(3):
+            r = await e2e.run_cli(home, "run", "--", "sh", "-c", f"echo task {i}", timeout=30)
+            assert (r.rc, r.out) == (0, f"task {i}\n"), r.err
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(asyncio.to_thread(proc.wait), 30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
