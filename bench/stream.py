@@ -11,7 +11,10 @@ The producer is ``yes LINE | head -c 200000000`` with 2-byte lines (``yes``: "y\
 * binary: the same with ``events.subscribe {output: "binary"}`` (raw bytes in binary frames)
   and gaps re-read as binary slices (``task.output {output: "binary"}``);
 * cli: ``sh -c 'executive run -- PRODUCER | sha256sum'`` (start-up of the CLI included: what a
-  user waits for).
+  user waits for); on this machine the CLI copies the task's log files to its stdout with
+  sendfile (cli/local_logs.py);
+* cli-frames: the same with ``EXECUTIVE_LOCAL_LOGS=0``: the output comes as binary frames over
+  the connection (what a CLI on another machine gets).
 
 Targets (issue 20): binary >= 0.8x of the pipe for both line lengths; cli >= 0.8x.
 The daemon's peak RSS growth is recorded for the JSON and binary sides (target < 64 MiB).
@@ -36,7 +39,7 @@ from _rpc_stream import follow_task_stdout
 
 TOTAL = 200_000_000
 LINES = {"2-byte lines": b"y", "1 KiB lines": b"x" * 1023}  # the line without its newline
-SIDES = ("pipe", "json", "binary", "cli")
+SIDES = ("pipe", "json", "binary", "cli", "cli-frames")
 
 
 def producer(line: bytes) -> str:
@@ -126,7 +129,7 @@ def _options(ap: argparse.ArgumentParser) -> None:
     ap.add_argument(
         "--sides",
         default=",".join(SIDES[1:]),
-        help="daemon sides to measure against the pipe, comma-separated (default: json,binary,cli)",
+        help="daemon sides to measure against the pipe, comma-separated (default: json,binary,cli,cli-frames)",
     )
 
 
@@ -140,8 +143,8 @@ def run_case(
     rss: dict[str, list[float]] = {"json": [], "binary": []}
     filled: dict[str, list[int]] = {"json": [], "binary": []}
 
-    def cli_round() -> float:
-        rate = _sha256sum("executive run", f"{cli} sh -c '{cmd}'", expect, cli_env)
+    def cli_round(env: dict[str, str]) -> float:
+        rate = _sha256sum("executive run", f"{cli} sh -c '{cmd}'", expect, env)
         drop_logs(d)
         return rate
 
@@ -149,7 +152,8 @@ def run_case(
         "pipe": lambda: _sha256sum("plain pipe", cmd, expect),
         "json": lambda: asyncio.run(daemon_round(d, line, "json", expect, rss["json"], filled["json"])),
         "binary": lambda: asyncio.run(daemon_round(d, line, "binary", expect, rss["binary"], filled["binary"])),
-        "cli": cli_round,
+        "cli": lambda: cli_round(cli_env),
+        "cli-frames": lambda: cli_round({**cli_env, "EXECUTIVE_LOCAL_LOGS": "0"}),
     }
     samples = rotate(bench.rounds, {k: v for k, v in sides.items() if k in wanted})
     pipe = samples["pipe"]
@@ -157,6 +161,7 @@ def run_case(
         ("json", "executive /rpc, JSON events", None),
         ("binary", "executive /rpc, binary frames", 0.8),
         ("cli", "executive run CMD | sha256sum", 0.8),
+        ("cli-frames", "the same, output over the connection", None),
     ):
         if side not in samples:
             continue
