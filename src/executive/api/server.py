@@ -31,7 +31,7 @@ from executive.api.rpc import Method
 from executive.kernel.errors import BadParamsError
 from executive.kernel.limits import DEFAULT_LIMITS, Limits
 from executive.paths import make_private_dir, private_file
-from executive.service import Executive, load_allow_list
+from executive.service import Executive, limit_malloc_arenas, load_allow_list
 from executive.service.programs_file import load_programs_file
 
 __all__ = ["ServeOptions", "serve"]
@@ -182,6 +182,7 @@ async def serve(
     ``on_ready`` receives the daemon.json content once the port is bound.
     """
     check_exposure(opts)
+    limit_malloc_arenas()  # memory the daemon's threads freed can then go back to the OS (runtimes/heap.py)
     home = opts.home
     make_private_dir(home)
     home_lock = _lock_home(home)  # held while serving; the kernel drops it even on kill -9
