@@ -384,10 +384,21 @@ class TaskService:
             self.transition(task, Transition.END, reason="failed", detail=task.end_detail)
             self.ended(task)
             return
-        pid_start = self.ex.processes.os.create_time(task.pid) if task.pid and not is_remote(task) else None
         if task.state is TaskState.STARTING:
             where = {"node": task.meta["node"]} if "node" in task.meta else {}
             self.transition(task, Transition.STARTED, reason="spawned", pid=task.pid, **where)
+            if task.pid and not is_remote(task):
+                self._background(self._record_start_time(task, task.pid))
+
+    async def _record_start_time(self, task: Task, pid: int) -> None:
+        """Store the leader's start time, by which a restarted daemon tells it from a reused pid.
+
+        Read in a worker thread: reading ``/proc/PID/stat`` of a process that is still
+        finishing its exec waits for it (0.05-0.5 ms here, per task, on the event loop).
+        A task that has ended by then needs it no more.
+        """
+        pid_start = await asyncio.to_thread(self.ex.processes.os.create_time, pid)
+        if pid_start is not None and task.state is not TaskState.ENDED and task.pid == pid:
             self.ex.persist(task, pid_start=pid_start)
 
     async def reattach(self, task: Task) -> None:
