@@ -48,6 +48,8 @@ TASK_CRASH_ENV = "EXECUTIVE_TASK_CRASH_AT"
 
 log = structlog.get_logger("executive")
 
+START_TIME_DELAY_S = 0.2  # a live leader's start time is read this long after its spawn (see _record_start_time)
+
 # Variables a child inherits from the daemon; everything else must be passed explicitly.
 BASE_ENV_KEYS = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "TERM", "SHELL")
 
@@ -388,17 +390,19 @@ class TaskService:
             where = {"node": task.meta["node"]} if "node" in task.meta else {}
             self.transition(task, Transition.STARTED, reason="spawned", pid=task.pid, **where)
             if task.pid and not is_remote(task):
-                self._background(self._record_start_time(task, task.pid))
+                asyncio.get_running_loop().call_later(START_TIME_DELAY_S, self._record_start_time, task, task.pid)
 
-    async def _record_start_time(self, task: Task, pid: int) -> None:
+    def _record_start_time(self, task: Task, pid: int) -> None:
         """Store the leader's start time, by which a restarted daemon tells it from a reused pid.
 
-        Read in a worker thread: reading ``/proc/PID/stat`` of a process that is still
-        finishing its exec waits for it (0.05-0.5 ms here, per task, on the event loop).
-        A task that has ended by then needs it no more.
+        Read a moment after the spawn, not at once: reading ``/proc/PID/stat`` of a child that
+        is still finishing its exec waits for it (0.05-0.5 ms per task on the event loop), and
+        most tasks of a burst have ended by then and need it no more.
         """
-        pid_start = await asyncio.to_thread(self.ex.processes.os.create_time, pid)
-        if pid_start is not None and task.state is not TaskState.ENDED and task.pid == pid:
+        if task.state is TaskState.ENDED or task.pid != pid or self.ex.closed:
+            return
+        pid_start = self.ex.processes.os.create_time(pid)
+        if pid_start is not None:
             self.ex.persist(task, pid_start=pid_start)
 
     async def reattach(self, task: Task) -> None:
