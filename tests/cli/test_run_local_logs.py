@@ -220,6 +220,38 @@ def test_local_logs_wake_on_creation_and_growth_and_copy_from_their_offsets(
     assert (tmp_path / "stderr.copy").read_bytes() == b"\xff err"
 
 
+def _inotify_watches(fd: int) -> int:
+    with open(f"/proc/self/fdinfo/{fd}") as f:
+        return sum(line.startswith("inotify wd:") for line in f)
+
+
+def test_an_ended_tasks_logs_are_copied_whole_without_watches_left(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """At the end the watches go first (closing an inotify descriptor that has some waits ~7 ms); the copy is whole."""
+    out_file = (tmp_path / "stdout.copy").open("wb")
+    monkeypatch.setattr(sys, "stdout", out_file)
+    task_dir = tmp_path / "5"
+    task_dir.mkdir()
+    (task_dir / "stdout.log").write_bytes(b"early ")
+    logs = LocalLogs(task_dir)
+    try:
+        logs.pump()
+        assert _inotify_watches(logs.fileno()) == 1
+        with (task_dir / "stdout.log").open("ab") as f:
+            f.write(b"and last")
+        (task_dir / "stderr.log").write_bytes(b"")  # appears after the end was known: opened, not watched
+        logs.stop_watching()
+        assert _inotify_watches(logs.fileno()) == 0
+        logs.pump()
+        assert _inotify_watches(logs.fileno()) == 0 and logs.failed is None
+        assert logs.next == {"stdout": 14, "stderr": 0}
+    finally:
+        logs.close()
+        out_file.close()
+    assert (tmp_path / "stdout.copy").read_bytes() == b"early and last"
+
+
 def test_a_log_that_cannot_be_read_marks_the_follower_failed_with_its_offsets_kept(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

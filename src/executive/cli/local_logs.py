@@ -100,17 +100,18 @@ class LocalLogs:
         self._files: dict[str, int] = {}
         self._sendfile = dict.fromkeys(STREAMS, True)  # False once our destination refused sendfile
         self._notify = _Inotify()
-        self._dir_watched = False
+        self._dir_wd: int | None = None  # watching the task's directory (its logs appear and grow there)
         self._parent_wd: int | None = None  # watching tasks/ for the task's directory to appear
+        self._watching = True  # False once the task has ended: its logs are complete
 
     def fileno(self) -> int:
         return self._notify.fd
 
     def _open(self) -> None:
         """Open the logs that exist; watch the directory they appear and grow in (or, before it exists, its parent)."""
-        if not self._dir_watched:
+        if self._dir_wd is None and self._watching:
             try:
-                self._notify.watch(self.task_dir, _IN_MODIFY | _IN_CREATE)
+                self._dir_wd = self._notify.watch(self.task_dir, _IN_MODIFY | _IN_CREATE)
             except FileNotFoundError:
                 if self._parent_wd is None:
                     try:
@@ -123,7 +124,6 @@ class LocalLogs:
             except OSError as exc:
                 self.failed = exc
                 return
-            self._dir_watched = True
             if self._parent_wd is not None:
                 self._notify.unwatch(self._parent_wd)  # other tasks' directories need not wake us
                 self._parent_wd = None
@@ -137,6 +137,19 @@ class LocalLogs:
             except OSError as exc:
                 self.failed = exc
                 return
+
+    def stop_watching(self) -> None:
+        """The task has ended (its logs are complete): drop the watches now.
+
+        Closing an inotify descriptor waits for the kernel to retire its watches (an SRCU grace
+        period, ~7 ms here, the longest single step of a short ``executive run``); removed
+        here, before the last copy, they retire while that copy and the goodbye go on.
+        """
+        self._watching = False
+        for wd in (self._dir_wd, self._parent_wd):
+            if wd is not None:
+                self._notify.unwatch(wd)
+        self._dir_wd = self._parent_wd = None
 
     def pump(self) -> None:
         """Copy what the logs hold beyond ``next`` to stdout and stderr (BrokenPipeError: our reader left)."""

@@ -275,6 +275,7 @@ def _follow_local(
             on_quota(tid, ev["data"])
         elif ev["type"] == "task_state" and ev["pid"] == tid and ev["data"].get("to") == "ended":
             end = dict(ev["data"])
+            local.stop_watching()
             local.pump()  # the logs are complete once the task is reported ended
             if local.failed is not None or any(local.next[s] < int(end.get(f"{s}_bytes") or 0) for s in local.next):
                 _take_over(follower, local, tid)  # what this machine did not show us (another mount?) comes over
