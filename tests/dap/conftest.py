@@ -159,6 +159,16 @@ def write_mvasm(directory: Path, name: str, text: str) -> Path:
     return path
 
 
+def write_spin_image(directory: Path) -> Path:
+    """spin.hxe (the endless SPIN loop) with its .sym and source beside it; returns the image."""
+    res = assemble_text(SPIN, str(directory / "spin.mvasm"))
+    (directory / "spin.mvasm").write_text(SPIN)
+    path = directory / "spin.hxe"
+    path.write_bytes(res.hxe)
+    (directory / "spin.sym").write_text(json.dumps(res.sym))
+    return path
+
+
 def write_c_program(directory: Path) -> tuple[Path, Path]:
     """prog.hxe with a .sym whose line table points into prog.c, with locals; returns (hxe, prog.c)."""
     text = ".entry main\n.export main\n" + "\n".join(line for line, _, _ in PROG_ASM) + "\n"

@@ -11,26 +11,16 @@ import sys
 from pathlib import Path
 
 from executive.api.client import Client
-from executive.hsx.asm import assemble_text
 
 from ..conftest import Daemon, wait_for
-from .conftest import CALLS, ECHO, SPIN, line_of, write_mvasm
+from .conftest import CALLS, ECHO, SPIN, line_of, write_mvasm, write_spin_image
 from .dap_client import DapClient, start_session
-
-
-def _spin_image(tmp_path: Path) -> Path:
-    res = assemble_text(SPIN, str(tmp_path / "spin.mvasm"))
-    (tmp_path / "spin.mvasm").write_text(SPIN)
-    path = tmp_path / "spin.hxe"
-    path.write_bytes(res.hxe)
-    (tmp_path / "spin.sym").write_text(json.dumps(res.sym))
-    return path
 
 
 async def test_attach_pause_breakpoints_and_detach_leaving_it_running(
     daemon: Daemon, client: Client, tmp_path: Path
 ) -> None:
-    pid = (await client.call("vm.load", path=str(_spin_image(tmp_path)), name="spinner"))["pid"]
+    pid = (await client.call("vm.load", path=str(write_spin_image(tmp_path)), name="spinner"))["pid"]
     c = await DapClient.start(daemon.home)
     try:
         await c.request("initialize", adapterID="hsx")

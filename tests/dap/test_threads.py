@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 from pathlib import Path
 
 from executive.api.client import Client
-from executive.hsx.asm import assemble_text
 
 from ..conftest import Daemon
-from .conftest import CALLS, ECHO, SPIN, line_of, write_mvasm
+from .conftest import CALLS, ECHO, line_of, write_mvasm, write_spin_image
 from .dap_client import DapClient, start_session
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -184,15 +182,6 @@ async def test_each_program_gets_its_args_its_output_is_tagged_and_the_first_fai
         await c.close()
 
 
-def _spin_image(tmp_path: Path) -> Path:
-    res = assemble_text(SPIN, str(tmp_path / "spin.mvasm"))
-    (tmp_path / "spin.mvasm").write_text(SPIN)
-    path = tmp_path / "spin.hxe"
-    path.write_bytes(res.hxe)
-    (tmp_path / "spin.sym").write_text(json.dumps(res.sym))
-    return path
-
-
 async def _free(client: Client, pid: int) -> bool:
     """Running, with no debugger attached and no breakpoints."""
     state = await client.call("debug.state", task=pid)
@@ -200,7 +189,7 @@ async def _free(client: Client, pid: int) -> bool:
 
 
 async def test_attach_to_two_running_tasks(daemon: Daemon, client: Client, tmp_path: Path) -> None:
-    spin = str(_spin_image(tmp_path))
+    spin = str(write_spin_image(tmp_path))
     a = (await client.call("vm.load", path=spin, name="spin_a"))["pid"]
     b = (await client.call("vm.load", path=spin, name="spin_b"))["pid"]
     c = await DapClient.start(daemon.home)
