@@ -5,7 +5,7 @@ Every line carries ``event`` and ``ts``; lines caused by a request carry its
 A line that cannot be written is dropped, and so are the ones after it: when the
 reader of a piped stderr goes away (``executive serve 2>&1 | head``, a log
 collector that died) the daemon's work goes on instead of failing in every call
-that logs.
+that logs, and ``daemon.health`` says why its log stopped (:func:`log_dropped`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sys
 
 import structlog
 
-__all__ = ["configure_logging"]
+__all__ = ["configure_logging", "log_dropped"]
 
 
 class _LogSink:
@@ -40,11 +40,22 @@ class _LogSink:
                 self.lost = exc
 
 
+_sink: _LogSink | None = None  # the sink of the last configure_logging()
+
+
+def log_dropped() -> str | None:
+    """Why this process's log lines are being dropped (its stderr failed), None while they are written."""
+    lost = _sink.lost if _sink is not None else None
+    return None if lost is None else f"{type(lost).__name__}: {lost}"
+
+
 def configure_logging(*, level: str = "info", json: bool = True) -> None:
+    global _sink
     lvl = getattr(logging, level.upper(), logging.INFO)
     renderer = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
+    _sink = _LogSink()
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -54,6 +65,6 @@ def configure_logging(*, level: str = "info", json: bool = True) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(lvl),
-        logger_factory=structlog.PrintLoggerFactory(file=_LogSink()),  # type: ignore[arg-type]
+        logger_factory=structlog.PrintLoggerFactory(file=_sink),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )

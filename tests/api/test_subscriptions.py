@@ -69,4 +69,5 @@ async def test_http_health(daemon: Any, client: Client) -> None:
     body = await asyncio.to_thread(lambda: urllib.request.urlopen(daemon.info["health"], timeout=10).read())
     h = json.loads(body)
     assert h["status"] == "ok" and h["tasks_live"] == 1 and h["connections"] >= 1 and "version" in h
+    assert h["log_dropped"] is None  # its log lines are written
     await client.call("task.kill", task=t["id"])

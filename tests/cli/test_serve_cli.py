@@ -197,6 +197,12 @@ async def test_serve_keeps_working_when_the_reader_of_its_output_goes_away(e2e: 
         for i in range(3):
             r = await e2e.run_cli(home, "run", "--", "sh", "-c", f"echo task {i}", timeout=30)
             assert (r.rc, r.out) == (0, f"task {i}\n"), r.err
+        info = json.loads((home / "daemon.json").read_text())
+        c = await Client.connect(info["url"], (home / "token").read_text().strip())
+        try:  # the operator can see why the daemon's log stopped
+            assert (await c.call("daemon.health"))["log_dropped"] == "BrokenPipeError: [Errno 32] Broken pipe"
+        finally:
+            await c.close()
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(asyncio.to_thread(proc.wait), 30) == 0
     finally:

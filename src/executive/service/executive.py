@@ -36,6 +36,7 @@ from executive.kernel.events import EventBus, Subscription
 from executive.kernel.limits import DEFAULT_LIMITS, Limits
 from executive.kernel.sessions import SessionManager
 from executive.kernel.tasks import LIVE_STATES, EndReason, Task, TaskKind, TaskTable, Transition
+from executive.logs import log_dropped
 from executive.paths import make_private_dir
 from executive.pipeline.engine import PipelineEngine
 from executive.runtimes.allowlist import AllowList
@@ -597,4 +598,5 @@ class Executive:
             "sessions": len(self.session_service),
             "subscriptions": self.event_service.count(),
             "last_seq": self.event_service.last_seq,
+            "log_dropped": log_dropped(),
         }

@@ -259,3 +259,4 @@ class Health(TypedDict):
     sessions: int
     subscriptions: int
     last_seq: int
+    log_dropped: str | None  # why the daemon's own log lines are dropped (its stderr went away); None: written

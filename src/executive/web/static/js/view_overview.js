@@ -59,7 +59,9 @@ export function overviewView(main) {
       daemon.innerHTML = `<h3>Daemon</h3><dl class="kv"><dt>uptime</dt><dd id="ov-uptime">${fmtDur(h.uptime_s)}</dd>`
         + `<dt>live tasks</dt><dd>${h.tasks_live} of ${lim.max_running} running slots</dd><dt>queued</dt><dd>${h.tasks_queued} (max ${lim.max_queued})</dd>`
         + `<dt>sessions</dt><dd>${h.sessions} (max ${lim.max_sessions ?? "?"})</dd><dt>subscriptions</dt><dd>${h.subscriptions} (max ${lim.max_subscriptions ?? "?"})</dd>`
-        + `<dt>output quota</dt><dd>${fmtBytes(lim.output_quota_bytes)} per task</dd><dt>last seq</dt><dd>${h.last_seq}</dd></dl>`;
+        + `<dt>output quota</dt><dd>${fmtBytes(lim.output_quota_bytes)} per task</dd><dt>last seq</dt><dd>${h.last_seq}</dd>`
+        + (h.log_dropped ? `<dt>log</dt><dd class="err" id="ov-log">dropped (${esc(h.log_dropped)}): its stderr went away</dd>` : "")
+        + `</dl>`;
     } catch (e) {
       daemon.innerHTML = `<h3>Daemon</h3><p class="err">${esc(e.message)}</p>`;
     }
