@@ -13,10 +13,10 @@ sequence).  Where ``malloc_trim`` does not exist (musl, macOS) trimming is off.
 
 The daemon also keeps glibc to two arenas (:func:`limit_malloc_arenas`).  Each thread
 that allocates gets an arena of its own, and ``malloc_trim`` cannot shrink the top of a
-thread's arena: after sixteen streams the worker threads' arenas held 8 MiB each for
-good (RSS 1.33x idle).  With two (the main thread's and one every other thread shares)
-it was 1.12x; with one, 1.05x but 10 % less stream throughput (bench/streams.py, same
-runs): the main thread's pipe reads then wait on the worker threads' log reads.
+thread's arena: after sixteen streams two threads' arenas held 8 MiB each for good
+(RSS 1.33x idle).  With two (the main thread's and one every other thread shares) it was
+1.12x; with one, 1.05x but ~10 % less stream throughput in the same runs of
+bench/streams.py (every thread then allocates under the same arena lock).
 """
 
 from __future__ import annotations
