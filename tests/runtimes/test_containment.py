@@ -177,3 +177,26 @@ def test_subreaper_reads_only_the_daemons_descendants_and_attributes_orphans() -
     assert host.members("i:7", 200) == [200, 201, 202]
     assert 150 not in host.members("i:7", 200)  # the daemon's own helper is never a task's
     assert host.asked <= {100, 150, 200, 201, 202, 300}
+
+
+MOUNTINFO = (
+    "22 1 0:21 / / rw,relatime - ext4 /dev/root rw\n"
+    "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 {options}\n"
+)
+
+
+def test_the_cgroup2_mount_and_its_options_are_read_from_mountinfo() -> None:
+    assert C.cgroup2_mount(MOUNTINFO.format(options="rw,nsdelegate")) == (
+        "/sys/fs/cgroup/unified",
+        {"rw", "nsdelegate"},
+    )
+    assert C.cgroup2_mount("22 1 0:21 / / rw,relatime - ext4 /dev/root rw\n") is None
+
+
+def test_the_containment_line_says_how_to_lift_the_kernels_wait_where_it_applies(tmp_path: Path) -> None:
+    """Without favordynmods, moving into a cgroup after a pause waits for an RCU grace period (measured ~10 ms)."""
+    slow = C.CgroupContainment(tmp_path, "i", {"rw"}).describe()
+    assert slow.startswith(f"cgroup v2 per task under {tmp_path}/executive-i;") and "favordynmods" in slow
+    assert C.CgroupContainment(tmp_path, "i", {"rw", "favordynmods"}).describe() == (
+        f"cgroup v2 per task under {tmp_path}/executive-i"
+    )

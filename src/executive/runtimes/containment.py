@@ -82,24 +82,29 @@ class Containment:
 
 
 # --------------------------------------------------------------------------- cgroup v2
-def _cgroup2_base() -> Path | None:
-    """The daemon's own cgroup directory in the cgroup v2 hierarchy, or None without one."""
-    mount = None
+def cgroup2_mount(mountinfo: str) -> tuple[str, set[str]] | None:
+    """The cgroup v2 mount point in ``/proc/self/mountinfo`` text and its super options, or None."""
+    for line in mountinfo.splitlines():
+        left, _, right = line.partition(" - ")
+        fields = right.split(" ")
+        if fields[0] == "cgroup2":
+            return left.split(" ")[4], set(fields[2].split(",")) if len(fields) > 2 else set()
+    return None
+
+
+def _cgroup2_base() -> tuple[Path, set[str]] | None:
+    """The daemon's own cgroup directory in the cgroup v2 hierarchy and the mount's options, or None without one."""
     try:
         with open("/proc/self/mountinfo") as f:
-            for line in f:
-                left, _, right = line.partition(" - ")
-                if right.split(" ", 1)[0] == "cgroup2":
-                    mount = left.split(" ")[4]
-                    break
+            found = cgroup2_mount(f.read())
         with open("/proc/self/cgroup") as f:
             own = next((ln.strip()[3:] for ln in f if ln.startswith("0::")), None)
     except OSError:
         return None
-    if mount is None or own is None:
+    if found is None or own is None:
         return None
-    base = Path(mount) / own.lstrip("/")
-    return base if (base / "cgroup.procs").exists() else None
+    base = Path(found[0]) / own.lstrip("/")
+    return (base, found[1]) if (base / "cgroup.procs").exists() else None
 
 
 def _write(path: Path | str, text: str) -> None:
@@ -116,8 +121,9 @@ class CgroupContainment(Containment):
     name = "cgroup"
     cheap = True  # members() reads one small file
 
-    def __init__(self, base: Path, instance: str) -> None:
+    def __init__(self, base: Path, instance: str, mount_options: set[str] | frozenset[str] = frozenset()) -> None:
         self.base = base
+        self.mount_options = mount_options
         self.parent = base / f"executive-{instance}"
         self._parent = str(self.parent)
         self._inside: str | None = None  # the unit whose cgroup the daemon is in (during a spawn)
@@ -127,10 +133,10 @@ class CgroupContainment(Containment):
     @classmethod
     def probe(cls, instance: str) -> CgroupContainment:
         """Raise OSError unless this daemon can make a cgroup and move a process into it."""
-        base = _cgroup2_base()
-        if base is None:
+        found = _cgroup2_base()
+        if found is None:
             raise OSError(errno.ENOENT, "no cgroup v2 hierarchy mounted")
-        self = cls(base, instance)
+        self = cls(found[0], instance, found[1])
         probe = f"probe-{os.getpid()}"
         self._enter(probe)
         self._leave()
@@ -140,7 +146,14 @@ class CgroupContainment(Containment):
         return self
 
     def describe(self) -> str:
-        return f"cgroup v2 per task under {self.parent}"
+        text = f"cgroup v2 per task under {self.parent}"
+        if "favordynmods" not in self.mount_options:
+            text += (
+                "; the first task after a pause waits ~10 ms for the kernel to let the daemon change cgroups"
+                " (an RCU grace period); the cgroup2 mount option favordynmods removes that wait"
+                " (`mount -o remount,favordynmods <cgroup2 mount>`, kernel 6.0+)"
+            )
+        return text
 
     def _dir(self, unit: str) -> str:
         # A unit is a task's marker, "<instance>:<task id>".  (A str: a Path costs more than the syscall it names.)
