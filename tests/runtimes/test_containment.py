@@ -195,8 +195,9 @@ def test_the_cgroup2_mount_and_its_options_are_read_from_mountinfo() -> None:
 
 def test_the_containment_line_says_how_to_lift_the_kernels_wait_where_it_applies(tmp_path: Path) -> None:
     """Without favordynmods, moving into a cgroup after a pause waits for an RCU grace period (measured ~10 ms)."""
-    slow = C.CgroupContainment(tmp_path, "i", {"rw"}).describe()
-    assert slow.startswith(f"cgroup v2 per task under {tmp_path}/executive-i;") and "favordynmods" in slow
-    assert C.CgroupContainment(tmp_path, "i", {"rw", "favordynmods"}).describe() == (
+    slow = C.CgroupContainment(tmp_path, "i", "/sys/fs/cgroup/unified", {"rw"}).describe()
+    assert slow.startswith(f"cgroup v2 per task under {tmp_path}/executive-i;")
+    assert "`mount -o remount,favordynmods /sys/fs/cgroup/unified`" in slow
+    assert C.CgroupContainment(tmp_path, "i", "/sys/fs/cgroup", {"rw", "favordynmods"}).describe() == (
         f"cgroup v2 per task under {tmp_path}/executive-i"
     )

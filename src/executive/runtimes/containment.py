@@ -92,8 +92,8 @@ def cgroup2_mount(mountinfo: str) -> tuple[str, set[str]] | None:
     return None
 
 
-def _cgroup2_base() -> tuple[Path, set[str]] | None:
-    """The daemon's own cgroup directory in the cgroup v2 hierarchy and the mount's options, or None without one."""
+def _cgroup2_base() -> tuple[Path, str, set[str]] | None:
+    """The daemon's own cgroup v2 directory, the hierarchy's mount point and its options; None without one."""
     try:
         with open("/proc/self/mountinfo") as f:
             found = cgroup2_mount(f.read())
@@ -104,7 +104,7 @@ def _cgroup2_base() -> tuple[Path, set[str]] | None:
     if found is None or own is None:
         return None
     base = Path(found[0]) / own.lstrip("/")
-    return (base, found[1]) if (base / "cgroup.procs").exists() else None
+    return (base, found[0], found[1]) if (base / "cgroup.procs").exists() else None
 
 
 def _write(path: Path | str, text: str) -> None:
@@ -121,8 +121,15 @@ class CgroupContainment(Containment):
     name = "cgroup"
     cheap = True  # members() reads one small file
 
-    def __init__(self, base: Path, instance: str, mount_options: set[str] | frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        base: Path,
+        instance: str,
+        mount: str = "/sys/fs/cgroup",
+        mount_options: set[str] | frozenset[str] = frozenset(),
+    ) -> None:
         self.base = base
+        self.mount = mount
         self.mount_options = mount_options
         self.parent = base / f"executive-{instance}"
         self._parent = str(self.parent)
@@ -136,7 +143,7 @@ class CgroupContainment(Containment):
         found = _cgroup2_base()
         if found is None:
             raise OSError(errno.ENOENT, "no cgroup v2 hierarchy mounted")
-        self = cls(found[0], instance, found[1])
+        self = cls(found[0], instance, found[1], found[2])
         probe = f"probe-{os.getpid()}"
         self._enter(probe)
         self._leave()
@@ -151,7 +158,7 @@ class CgroupContainment(Containment):
             text += (
                 "; the first task after a pause waits ~10 ms for the kernel to let the daemon change cgroups"
                 " (an RCU grace period); the cgroup2 mount option favordynmods removes that wait"
-                " (`mount -o remount,favordynmods <cgroup2 mount>`, kernel 6.0+)"
+                f" (`mount -o remount,favordynmods {self.mount}`, kernel 6.0+)"
             )
         return text
 
