@@ -52,10 +52,13 @@ async def test_memory_that_stays_is_trimmed_again_only_after_more_work() -> None
     assert await t.tick(activity=1) is True
     assert t.baseline == 100 * MiB
     assert await t.tick(activity=1) is False and heap.calls == 1
+    heap.rss = 151 * MiB  # a small burst that grew it by less than growth/4: not worth a walk
+    assert await t.tick(activity=2) is False
+    assert await t.tick(activity=2) is False and heap.calls == 1
     heap.rss = 170 * MiB  # another burst, then quiet again: worth one more walk
     heap.trimmed_to = 110 * MiB
-    assert await t.tick(activity=2) is False
-    assert await t.tick(activity=2) is True
+    assert await t.tick(activity=3) is False
+    assert await t.tick(activity=3) is True
     assert heap.calls == 2 and t.baseline == 100 * MiB and heap.rss == 110 * MiB
 
 

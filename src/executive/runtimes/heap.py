@@ -80,8 +80,9 @@ def limit_malloc_arenas(arenas: int = 2) -> bool:
 class HeapTrimmer:
     """Decides, once per tick, whether to trim: grown by :data:`GROWTH_BYTES` over the idle size, and quiet.
 
-    At most one trim per quiet spell: memory a trim could not give back (live data,
-    fragments) is not walked again every second, only after more work.
+    At most one trim per quiet spell, and only when the heap grew since the last trim
+    (by a quarter of :data:`GROWTH_BYTES`): memory a trim could not give back (live data,
+    fragments) is not walked again every second, nor after every small burst.
     """
 
     def __init__(
@@ -100,6 +101,7 @@ class HeapTrimmer:
         self.trims = 0
         self._last_activity: int | None = None
         self._trimmed_activity: int | None = None  # the activity counter at the last trim
+        self.after_trim: int | None = None  # resident size the last trim left
         self._quiet = 0
 
     def due(self, activity: int) -> bool:
@@ -108,11 +110,11 @@ class HeapTrimmer:
             return False
         self._quiet = self._quiet + 1 if activity == self._last_activity else 0
         self._last_activity = activity
-        return (
-            self._quiet >= self.quiet_ticks
-            and activity != self._trimmed_activity
-            and self._rss() > self.baseline + self.growth
-        )
+        if self._quiet < self.quiet_ticks or activity == self._trimmed_activity:
+            return False
+        rss = self._rss()
+        grew = self.after_trim is None or rss > self.after_trim + self.growth // 4
+        return grew and rss > self.baseline + self.growth
 
     async def tick(self, activity: int) -> bool:
         """Trim (in a thread: the arena walk must not hold the loop) when :meth:`due`; returns whether it did."""
@@ -121,5 +123,6 @@ class HeapTrimmer:
         await asyncio.to_thread(self._trim)
         self.trims += 1
         self._trimmed_activity = activity
-        self.baseline = min(self.baseline, self._rss())
+        self.after_trim = self._rss()
+        self.baseline = min(self.baseline, self.after_trim)
         return True
