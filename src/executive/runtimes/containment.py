@@ -125,9 +125,10 @@ class CgroupContainment(Containment):
         self,
         base: Path,
         instance: str,
-        mount: str = "/sys/fs/cgroup",
-        mount_options: set[str] | frozenset[str] = frozenset(),
+        mount: str,
+        mount_options: set[str] | frozenset[str],
     ) -> None:
+        """``base``: the daemon's own cgroup; ``mount``, ``mount_options``: its hierarchy's (:meth:`probe`)."""
         self.base = base
         self.mount = mount
         self.mount_options = mount_options

@@ -77,6 +77,7 @@ from executive.service.task_history import DEFAULT_PAGE, TaskHistory
 from executive.service.task_stats import TaskStatsService
 from executive.service.tasks import BASE_ENV_KEYS, TaskService
 from executive.service.vm import VmService
+from executive.store.records import LogSize
 from executive.store.records import TaskRow as StoredTaskRow
 from executive.store.sqlite import SqliteStore
 from executive.store.writer import StoreWriter
@@ -139,7 +140,7 @@ class Executive:
         self.started_at = time.time()
         self._store: StoreWriter | None = None
         self._pending_rows: dict[int, StoredTaskRow] = {}  # task rows saved this loop turn, written together
-        self._pending_logs: list[tuple[int, str, str, int]] = []  # (task, stream, path, size) of ended tasks' logs
+        self._pending_logs: list[LogSize] = []  # ended tasks' log sizes saved this loop turn
         self._rows_scheduled = False
         self._housekeeping: asyncio.Task[None] | None = None
         self._closed = False
