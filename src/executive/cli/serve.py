@@ -79,6 +79,12 @@ def serve(
     )
 
     def ready(info: dict[str, Any]) -> None:
+        try:
+            _say_ready(info)
+        except (OSError, ValueError):  # whoever read our stdout has gone (`serve | head -1`): serve on without it
+            return
+
+    def _say_ready(info: dict[str, Any]) -> None:
         console.print(f"executive {info['version']} listening on [bold]{info['url']}[/]")
         web = info["health"].rsplit("/health", 1)[0]
         console.print(f"dashboard: [bold]{web}/[/]  (sign in with the token)")
