@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -22,13 +23,35 @@ from executive.paths import resolve_home
 T = TypeVar("T")
 
 
-def _console(stream: Any) -> Console:
+class QuietOnBrokenPipe(Console):
+    """A console for a process that outlives its reader (`executive serve | head -1`).
+
+    rich's default answer to EPIPE is ``SystemExit(1)``: right for a listing, fatal for a daemon.
+    This one goes quiet instead, and points its stream at /dev/null so that the interpreter's last
+    flush at exit finds no unsent bytes to fail on.
+    """
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, self.file.fileno())
+        finally:
+            os.close(devnull)
+
+
+def _console(stream: Any, cls: type[Console] = Console) -> Console:
     """A console that wraps and cuts only on a terminal: into a pipe or a file every line stays whole."""
     try:
         tty = stream.isatty()
     except (AttributeError, ValueError):
         tty = False
-    return Console(highlight=False, stderr=stream is sys.stderr, width=None if tty else 100_000, soft_wrap=not tty)
+    return cls(highlight=False, stderr=stream is sys.stderr, width=None if tty else 100_000, soft_wrap=not tty)
+
+
+def daemon_console() -> Console:
+    """Standard output of a long-lived command: goes quiet when its reader goes away (QuietOnBrokenPipe)."""
+    return _console(sys.stdout, QuietOnBrokenPipe)
 
 
 console = _console(sys.stdout)

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from executive.cli._common import EXIT_USAGE, console, fail, home
+from executive.cli._common import EXIT_USAGE, daemon_console, fail, home
 from executive.kernel.errors import ExecutiveError
 from executive.kernel.limits import DEFAULT_LIMITS
 from executive.logs import configure_logging
@@ -78,13 +78,9 @@ def serve(
         programs_file=config,
     )
 
-    def ready(info: dict[str, Any]) -> None:
-        try:
-            _say_ready(info)
-        except (OSError, ValueError):  # whoever read our stdout has gone (`serve | head -1`): serve on without it
-            return
+    console = daemon_console()  # whoever reads these lines may go away (`serve | head -1`): serve on without them
 
-    def _say_ready(info: dict[str, Any]) -> None:
+    def ready(info: dict[str, Any]) -> None:
         console.print(f"executive {info['version']} listening on [bold]{info['url']}[/]")
         web = info["health"].rsplit("/health", 1)[0]
         console.print(f"dashboard: [bold]{web}/[/]  (sign in with the token)")
