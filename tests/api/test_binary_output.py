@@ -3,8 +3,10 @@
 The promise (api/output_frames.py): a binary subscription gets the task's bytes exactly
 as the log holds them, in binary frames, with the state events as JSON on the same
 connection in seq order (so the ended event comes after all of the task's output); a
-JSON subscription on the same connection is unchanged; a stalled binary reader loses
-output only, with a warning that names the offsets to re-read, and never loses state.
+JSON subscription on the same connection is unchanged; a binary reader that falls behind
+gets the output over its ring's byte bound read back from the log; one stalled past its
+event bound loses output only, with a warning that names the offsets to re-read, and
+never loses state.
 """
 
 from __future__ import annotations
@@ -168,6 +170,33 @@ async def test_a_stalled_binary_reader_loses_output_only_and_rereads_it_by_offse
     assert got.hexdigest() == hashlib.sha256(block * 1024 * 128).hexdigest()
     assert gaps and set(gaps) <= reread  # every gap starts where a warning said to re-read
     assert "binary" in raw.kinds and "text" in raw.kinds
+    await raw.close()
+    await client.close()
+
+
+async def test_a_binary_reader_that_falls_behind_gets_every_byte_in_order_without_asking(
+    daemon_factory: Any, e2e: Any
+) -> None:
+    """Over its byte bound a binary subscription keeps output as ranges of the log, which the daemon
+    reads back when it sends them: no warning, no gap, chunks larger than any one output event."""
+    small = dataclasses.replace(DEFAULT_LIMITS, subscription_bytes=256 * 1024)
+    d = await daemon_factory(limits=small)
+    raw = await e2e.raw(d.url, d.token)
+    client = await d.client()
+    await raw.call("events.subscribe", types=["output", "task_state"], output="binary")
+    out_n, err_n = 24 << 20, 3 << 20
+    writer = WRITER.replace(str(OUT_BYTES), str(out_n)).replace(str(ERR_BYTES), str(err_n))
+    tid = (await client.call("task.run", argv=[PY, "-c", writer]))["id"]
+    # The raw client reads nothing until the task has ended: far more than the bound and the socket buffers.
+    assert (await client.call("task.wait", task=tid, timeout=60))["end_reason"] == "exited"
+    await raw.read_until_ended(tid)
+    assert not [e for e in raw.events if e["type"] == "warning"]
+    rng = random.Random(20)
+    assert _streams(raw.events, tid) == {"stdout": rng.randbytes(out_n), "stderr": rng.randbytes(err_n)}
+    sizes = [len(e["data"]["raw"]) for e in raw.events if e["type"] == "output"]
+    assert max(sizes) > small.output_chunk_bytes  # some bytes came back from the log, several events' worth at once
+    seqs = [e["seq"] for e in raw.events]
+    assert seqs == sorted(seqs)
     await raw.close()
     await client.close()
 

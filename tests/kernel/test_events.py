@@ -195,3 +195,80 @@ def test_ack_window_applies_to_both_lanes_in_seq_order() -> None:
     assert _drain(sub) == []
     sub.ack(b.seq)
     assert [e.seq for e in _drain(sub)] == [c.seq]
+
+
+def _ranges_sub(bus: EventBus, **kw):  # type: ignore[no-untyped-def]
+    return bus.subscribe(output_ranges=True, **kw)
+
+
+def test_output_ranges_keep_the_place_of_output_over_the_byte_bound() -> None:
+    """A subscription with output_ranges drops nothing to its byte bound: the oldest output
+    becomes ranges of the log, one per stream while contiguous, in seq order with the rest."""
+    bus = EventBus()
+    sub = _ranges_sub(bus, max_bytes=3000)
+    first = [bus.publish_output(1, "stdout", i * 1000, b"a" * 1000) for i in range(3)]
+    state = bus.publish("task_state", 1, {"to": "paused"})
+    rest = [bus.publish_output(1, "stdout", (3 + i) * 1000, b"b" * 1000) for i in range(5)]
+    err = bus.publish_output(1, "stderr", 0, b"e" * 10)
+    assert sub.stats()["buffered_bytes"] <= 3000 + 64 * 10
+    got = _drain(sub)
+    assert not any(e.type == "warning" for e in got)
+    assert [e.seq for e in got] == sorted(e.seq for e in got)
+    at_state = got.index(state)  # output never moves across a state event
+    assert all(e.offset < 3000 for e in got[:at_state]) and all(e.offset >= 3000 for e in got[at_state + 1 : -1])
+    ranges = [e for e in got if type(e).__name__ == "OutputRange"]
+    assert len(ranges) == 4 and ranges[-1].seq == rest[0].seq and ranges[-1].size == 3000  # contiguous ones merged
+    assert ranges[0].seq == first[0].seq
+    # Every byte is accounted for, stream by stream, contiguous from offset 0.
+    at = 0
+    for e in got:
+        if e.type == "output" and e.stream == "stdout":
+            assert e.offset == at
+            at += e.size
+    assert at == 8000 and got[-1].seq == err.seq
+    assert sub.stats()["buffered_bytes"] == 0 and sub.pending == 0
+
+
+def test_output_ranges_split_at_their_size_cap_and_at_a_gap() -> None:
+    from executive.kernel.events import RANGE_BYTES
+
+    bus = EventBus()
+    sub = _ranges_sub(bus, max_bytes=1)
+    step = 64 * 1024
+    n = RANGE_BYTES // step + 2
+    for i in range(n):
+        bus.publish_output(7, "stdout", i * step, b"x" * step)
+    bus.publish_output(7, "stdout", n * step + 5, b"y")  # not contiguous: a new range
+    bus.publish_output(7, "stdout", n * step + 6, b"z")  # the newest event keeps its bytes
+    got = _drain(sub)
+    sizes = [(type(e).__name__, e.offset, e.size) for e in got]
+    assert sizes == [
+        ("OutputRange", 0, RANGE_BYTES),
+        ("OutputRange", RANGE_BYTES, n * step - RANGE_BYTES),
+        ("OutputRange", n * step + 5, 1),
+        ("OutputEvent", n * step + 6, 1),
+    ]
+
+
+def test_output_ranges_past_the_event_bound_are_dropped_with_a_reread_warning() -> None:
+    bus = EventBus()
+    sub = _ranges_sub(bus, max_bytes=1, max_events=3)
+    for t in range(1, 6):  # five tasks: five ranges, one per stream
+        bus.publish_output(t, "stdout", 0, b"x" * 100)
+        bus.publish_output(t, "stdout", 100, b"x" * 100)
+    got = _drain(sub)
+    assert got[0].type == "warning"
+    # At most three events or ranges held: tasks 4 and 5 (a range and task 5's newest event, whole).
+    assert {(r["task"], r["offset"]) for r in got[0].data["reread"]} == {(1, 0), (2, 0), (3, 0)}
+    assert [(e.pid, e.offset, e.size) for e in got[1:]] == [(4, 0, 200), (5, 0, 100), (5, 100, 100)]
+    assert sub.stats()["buffered_bytes"] == 0
+
+
+def test_without_output_ranges_output_over_the_byte_bound_is_dropped() -> None:
+    bus = EventBus()
+    sub = bus.subscribe(max_bytes=1500)
+    for i in range(4):
+        bus.publish_output(1, "stdout", i * 1000, b"a" * 1000)
+    got = _drain(sub)
+    assert got[0].type == "warning" and got[0].data["reread"] == [{"task": 1, "stream": "stdout", "offset": 0}]
+    assert [e.offset for e in got[1:]] == [3000]

@@ -12,6 +12,9 @@ send next with :meth:`RpcConnection.next_frame`:
    ``output: "binary"``, the batch cut into runs: each run of output events is
    one binary frame (api/output_frames.py) and each run of other events one
    ``events`` notification, sent in seq order before the next subscription's turn.
+   Output that such a subscription held only as a range of the log (an
+   ``OutputRange``, kernel/events.py: its ring was over its byte bound) is read
+   from the log here, so the client receives every byte without asking again.
 
 Events never queue per connection: they stay in the subscription's ring (which
 drops the oldest under pressure), so a slow reader costs the daemon a bounded
@@ -34,9 +37,9 @@ import structlog
 
 from executive.api.output_frames import encode_frame
 from executive.api.rpc import Dispatcher, encode, error_response
-from executive.kernel.errors import ErrorCode
+from executive.kernel.errors import ErrorCode, ExecutiveError
 from executive.service import Executive
-from executive.service.events import Event, OutputEvent, Subscription
+from executive.service.events import Event, OutputEvent, OutputRange, Subscription
 
 __all__ = ["OutFrame", "RpcConnection"]
 
@@ -196,8 +199,11 @@ class RpcConnection:
         self.wake.set()
 
     # --- outbound ---------------------------------------------------------------------
-    def next_frame(self) -> OutFrame | None:
-        """The next frame to write, replies first; None when there is nothing to send."""
+    async def next_frame(self) -> OutFrame | None:
+        """The next frame to write, replies first; None when there is nothing to send.
+
+        Awaits only to read output ranges of a binary subscription from the task logs.
+        """
         if self._replies:
             frame = self._replies.popleft()
             self._reply_bytes -= len(frame.data)
@@ -216,9 +222,38 @@ class RpcConnection:
                 continue
             if sub_id not in self._binary:
                 return OutFrame(_events_notification(sub_id, batch), False)
+            if any(type(ev) is OutputRange for ev in batch):
+                batch = [await self._read_range(ev) if type(ev) is OutputRange else ev for ev in batch]
+                if self.closed:
+                    return None
             self._cut(sub_id, batch)
             return self._batch.popleft()
         return None
+
+    async def _read_range(self, r: Event) -> OutputEvent:
+        """The output event ``r`` (an OutputRange) stands for, its bytes read from the task's log.
+
+        A log that is gone (the task was removed meanwhile) gives fewer bytes: the client sees
+        the gap by offset, as after any drop, and its re-read gets the reason.
+        """
+        assert isinstance(r, OutputRange)
+        task = cast(int, r.pid)
+        parts: list[bytes] = []
+        have = 0
+        step = self.service.limits.output_read_bytes
+        try:
+            while have < r.size:
+                got = await self.service.task_output_bytes(
+                    task, stream=r.stream, offset=r.offset + have, limit=min(step, r.size - have)
+                )
+                if not got["data"]:
+                    break
+                parts.append(got["data"])
+                have += len(got["data"])
+        except ExecutiveError as exc:
+            log.info("output_range_unreadable", task=task, stream=r.stream, offset=r.offset, error=exc.message)
+        chunk = parts[0] if len(parts) == 1 else b"".join(parts)
+        return OutputEvent(r.seq, r.ts, task, r.stream, r.offset, chunk)
 
     def _cut(self, sub_id: int, batch: list[Event]) -> None:
         """Queue ``batch`` as frames in seq order: runs of output events binary, runs of the others JSON."""

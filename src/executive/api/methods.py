@@ -318,8 +318,11 @@ def _events_subscribe(ctx: CallContext, p: EventsSubscribe) -> EventsSubscribed:
             "unsubscribe one, or filter one subscription by several tasks and types",
             data={"limit": per},
         )
-    sub = ctx.service.subscribe(types=p.types, tasks=p.tasks, since_seq=p.since_seq, ack_window=p.ack_window, owner=ctx)
-    ctx.add_subscription(sub, binary_output=p.output == "binary")
+    binary = p.output == "binary"  # output goes as raw bytes, which the connection can read from the logs too
+    sub = ctx.service.subscribe(
+        types=p.types, tasks=p.tasks, since_seq=p.since_seq, ack_window=p.ack_window, owner=ctx, output_ranges=binary
+    )
+    ctx.add_subscription(sub, binary_output=binary)
     oldest, newest = ctx.service.event_history_range()
     return {"subscription": sub.id, "cursor": newest, "oldest_seq": oldest, "output": p.output}
 

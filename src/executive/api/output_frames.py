@@ -61,8 +61,11 @@ Within one subscription, frames (binary and JSON) leave in seq order, as the JSO
 path's events do: all output a task wrote reaches the subscription before that task's
 ``task_state`` ``to: "ended"`` event, which carries the final log sizes
 (``stdout_bytes``, ``stderr_bytes``).  For each (task, stream), the chunks' offsets are
-contiguous unless output events were dropped: a slow reader's ring drops the oldest
-output (never state events) and the stream then carries a JSON ``warning``
+contiguous unless output events were dropped.  Over its byte bound a binary subscription
+keeps its oldest output as ranges of the log and the daemon reads them back when it sends
+them (a chunk may then hold up to about 1 MiB, several events' worth, under the seq of the
+first); only past its event bound does the ring drop the oldest output (never state
+events), and the stream then carries a JSON ``warning``
 ``{reason: "events_dropped", reread: [{task, stream, offset}]}`` naming where to re-read
 with ``task.output``; the next chunk then starts past the gap.  Across two
 subscriptions of one connection there is no ordering.

@@ -112,7 +112,7 @@ async def _read_loop(ws: WebSocket, conn: RpcConnection) -> None:
 async def _write_loop(ws: WebSocket, conn: RpcConnection) -> None:
     try:
         while not conn.closed:
-            frame = conn.next_frame()
+            frame = await conn.next_frame()
             if frame is None:
                 conn.wake.clear()
                 if conn.has_output():

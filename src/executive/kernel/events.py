@@ -24,6 +24,18 @@ for output, the task, stream and byte offset to re-read from, so a client
 always knows about a gap and can fill it (output from the task logs, the rest
 by re-subscribing with ``since_seq``).
 
+A subscription made with ``output_ranges`` (the transports that send output as raw
+bytes and can read the task logs) does not drop output to stay within its byte bound:
+the oldest output events give their bytes back and keep their place as an
+:class:`OutputRange` (task, stream, offset, length), contiguous ranges of one stream
+merged up to :data:`RANGE_BYTES` while no control event lies between them (output
+never moves ahead of a state event; it may move ahead of other tasks' output); the
+transport reads a range's bytes from the log when it sends it.  So a client that keeps
+up on average but not at every instant (sixteen pipes read in one loop turn can fill
+the lane at once) gets every byte in order without a round trip per gap, and the lane
+still holds at most ``max_events`` small objects and ``max_bytes`` of payload; past
+``max_events`` the oldest ranges are dropped with the usual warning.
+
 Output events are :class:`OutputEvent` objects: they keep the bytes read from the
 task's pipe, and their JSON payload (text, or base64 for bytes that are not UTF-8) is
 made only when a consumer first asks for ``data``; a transport that sends output as
@@ -47,13 +59,14 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["BULK_TYPES", "SEQ_MAX", "Event", "EventBus", "OutputEvent", "Subscription"]
+__all__ = ["BULK_TYPES", "RANGE_BYTES", "SEQ_MAX", "Event", "EventBus", "OutputEvent", "OutputRange", "Subscription"]
 
 SEQ_MAX = 2**64 - 1
 
 # Event types that may be dropped when a subscriber falls behind (see the module header).
 BULK_TYPES = frozenset({"output", "trace_step", "scheduler"})
 _MAX_REREAD = 256  # (task, stream) pairs a drop warning names; beyond it the warning says it was cut
+RANGE_BYTES = 1024 * 1024  # largest OutputRange (about one binary frame's worth: Limits.event_batch_bytes)
 
 
 class Event:
@@ -128,6 +141,31 @@ class OutputEvent(Event):
         return d
 
 
+class OutputRange(Event):
+    """Output a subscription holds by position only: ``size`` bytes at ``offset`` of the task's ``stream`` log.
+
+    Made by a subscription with ``output_ranges`` from its oldest output events when its
+    lane is over its byte bound (module header); private to that subscription, so it grows
+    as later contiguous events of the same stream are merged into it.  Its seq is that of
+    the first event it stands for.
+    """
+
+    __slots__ = ("offset", "stream")
+
+    def __init__(self, first: OutputEvent) -> None:
+        super().__init__(first.seq, first.ts, "output", first.pid, None, len(first.chunk))
+        self.stream = first.stream
+        self.offset = first.offset
+
+    @property
+    def end(self) -> int:
+        return self.offset + self.size
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return {"stream": self.stream, "offset": self.offset, "length": self.size, "in_log": True}
+
+
 _BASE_SIZE = 64  # bookkeeping cost charged per event against byte bounds
 
 
@@ -146,6 +184,7 @@ class Subscription:
         ack_window: int | None,
         owner: Any,
         max_control: int = 65536,
+        output_ranges: bool = False,
     ) -> None:
         self.id = sub_id
         self.owner = owner  # opaque: the connection or session that owns it
@@ -155,9 +194,14 @@ class Subscription:
         self.max_bytes = max_bytes  # bound of the bulk lane (payload bytes)
         self.max_control = max_control  # bound of the control lane (events)
         self.ack_window = ack_window
+        self.output_ranges = output_ranges  # output over the byte bound becomes OutputRange instead of a drop
         self.notify: Callable[[], None] | None = None  # set by the transport
         self._bus = bus
         self._bulk: collections.deque[Event] = collections.deque()  # BULK_TYPES events, oldest first
+        # OutputRanges, oldest first; all older than every event in _bulk (they are made from its head)
+        self._ranges: collections.deque[OutputRange] = collections.deque()
+        self._last_range: dict[tuple[int | None, str], OutputRange] = {}  # (task, stream) -> its newest range
+        self._last_control_seq = 0  # seq of the newest control event offered (a range does not grow past one)
         self._control: collections.deque[Event] = collections.deque()  # every other type, oldest first
         self._bulk_bytes = 0  # invariant: sum(e.size + _BASE_SIZE) over _bulk
         self._bytes = 0  # invariant: sum(e.size + _BASE_SIZE) over both lanes
@@ -183,28 +227,67 @@ class Subscription:
 
     def offer(self, event: Event) -> None:
         """Append a matching event to its lane, dropping the oldest ones past the bounds."""
-        was_empty = not self._bulk and not self._control
+        was_empty = not self._bulk and not self._control and not self._ranges
         cost = event.size + _BASE_SIZE
         self._bytes += cost
         if event.type in BULK_TYPES:
             bulk = self._bulk
             bulk.append(event)
             self._bulk_bytes += cost
-            while len(bulk) > self.max_events or (self._bulk_bytes > self.max_bytes and len(bulk) > 1):
+            while self._bulk_bytes > self.max_bytes and len(bulk) > 1:
                 old = bulk.popleft()
                 self._bulk_bytes -= old.size + _BASE_SIZE
-                self._drop(old)
+                if self.output_ranges and isinstance(old, OutputEvent):
+                    self._to_range(old)
+                else:
+                    self._drop(old, old.size + _BASE_SIZE)
+            ranges = self._ranges
+            while len(bulk) + len(ranges) > self.max_events:
+                if ranges:
+                    self._drop(self._pop_range(), _BASE_SIZE)
+                else:
+                    old = bulk.popleft()
+                    self._bulk_bytes -= old.size + _BASE_SIZE
+                    self._drop(old, old.size + _BASE_SIZE)
         else:
             control = self._control
             control.append(event)
+            self._last_control_seq = event.seq
             while len(control) > self.max_control:
                 self.control_dropped += 1
-                self._drop(control.popleft())
+                old = control.popleft()
+                self._drop(old, old.size + _BASE_SIZE)
         if was_empty and self.notify is not None:
             self.notify()
 
-    def _drop(self, old: Event) -> None:
-        self._bytes -= old.size + _BASE_SIZE
+    def _to_range(self, ev: OutputEvent) -> None:
+        """Keep ``ev``'s place without its bytes: merged into its stream's newest range when contiguous."""
+        self._bytes -= ev.size  # the bookkeeping cost (_BASE_SIZE) stays with the range
+        key = (ev.pid, ev.stream)
+        last = self._last_range.get(key)
+        if (
+            last is not None
+            and last.end == ev.offset
+            and last.size + ev.size <= RANGE_BYTES
+            and last.seq > self._last_control_seq  # so output never moves ahead of a state event
+        ):
+            last.size += ev.size  # moves these bytes ahead of other tasks' output only
+            self._bytes -= _BASE_SIZE
+            return
+        r = OutputRange(ev)
+        self._ranges.append(r)
+        self._last_range[key] = r
+
+    def _pop_range(self) -> OutputRange:
+        r = self._ranges.popleft()
+        key = (r.pid, r.stream)
+        if self._last_range.get(key) is r:
+            del self._last_range[key]
+        return r
+
+    def _drop(self, old: Event, held: int) -> None:
+        """Forget ``old`` (which held ``held`` bytes of the bound) and remember it for the next warning."""
+        self._bytes -= held
         if self.dropped == 0:
             self.first_dropped_seq = old.seq
         self.last_dropped_seq = max(self.last_dropped_seq, old.seq)
@@ -213,7 +296,7 @@ class Subscription:
         if old.type != "output" or old.pid is None:
             return
         offset: Any
-        if isinstance(old, OutputEvent):  # its fields, without making the JSON payload
+        if isinstance(old, (OutputEvent, OutputRange)):  # its fields, without making the JSON payload
             key, offset = (old.pid, old.stream), old.offset
         else:
             key, offset = (old.pid, str(old.data.get("stream"))), old.data.get("offset")
@@ -228,21 +311,26 @@ class Subscription:
     @property
     def pending(self) -> int:
         """Events waiting in the lanes (plus undelivered warnings)."""
-        return len(self._bulk) + len(self._control) + (1 if self.dropped else 0) + (1 if self.gap else 0)
+        waiting = len(self._bulk) + len(self._ranges) + len(self._control)
+        return waiting + (1 if self.dropped else 0) + (1 if self.gap else 0)
 
     def _warning_due(self) -> bool:
         """A drop warning goes out once nothing older than the last dropped event is still waiting."""
         if not self.dropped:
             return False
         last = self.last_dropped_seq
-        control, bulk = self._control, self._bulk
-        return (not control or control[0].seq > last) and (not bulk or bulk[0].seq > last)
+        control, bulk, ranges = self._control, self._bulk, self._ranges
+        return (
+            (not control or control[0].seq > last)
+            and (not bulk or bulk[0].seq > last)
+            and (not ranges or ranges[0].seq > last)
+        )
 
     def ready(self) -> bool:
         """Whether drain() would return something now."""
         if self.gap or self._warning_due():
             return True
-        if not self._bulk and not self._control:
+        if not self._bulk and not self._control and not self._ranges:
             return False
         return self.ack_window is None or len(self._unacked) < self.ack_window
 
@@ -305,25 +393,28 @@ class Subscription:
             )
         if self._warning_due():
             out.append(self._take_warning())
-        bulk, control = self._bulk, self._control
+        bulk, control, ranges = self._bulk, self._control, self._ranges
         budget = max_bytes
         window = None if self.ack_window is None else self.ack_window - len(self._unacked)
         taken = 0
         while len(out) < max_events and (window is None or taken < window):
-            if control and (not bulk or control[0].seq < bulk[0].seq):
+            lane: collections.deque[Any] = ranges if ranges else bulk  # ranges are older than every bulk event
+            if control and (not lane or control[0].seq < lane[0].seq):
                 lane = control
-            elif bulk:
-                lane = bulk
-            else:
+            elif not lane:
                 break
             ev = lane[0]
             if ev.size > budget and out:
                 break
-            lane.popleft()
-            cost = ev.size + _BASE_SIZE
-            self._bytes -= cost
-            if lane is bulk:
-                self._bulk_bytes -= cost
+            if lane is ranges:
+                self._pop_range()
+                self._bytes -= _BASE_SIZE  # a range holds no payload
+            else:
+                lane.popleft()
+                cost = ev.size + _BASE_SIZE
+                self._bytes -= cost
+                if lane is bulk:
+                    self._bulk_bytes -= cost
             budget -= ev.size
             out.append(ev)
             taken += 1
@@ -342,7 +433,7 @@ class Subscription:
         unacked = self._unacked
         while unacked and unacked[0] <= seq:
             unacked.popleft()
-        if self.notify is not None and (self._bulk or self._control):
+        if self.notify is not None and (self._bulk or self._control or self._ranges):
             self.notify()
 
     def stats(self) -> dict[str, Any]:
@@ -453,6 +544,7 @@ class EventBus:
         ack_window: int | None = None,
         owner: Any = None,
         max_control: int = 65536,
+        output_ranges: bool = False,
     ) -> Subscription:
         """Create a subscription; with ``since_seq`` it first replays matching history.
 
@@ -469,6 +561,7 @@ class EventBus:
             ack_window=ack_window,
             owner=owner,
             max_control=max_control,
+            output_ranges=output_ranges,
         )
         self._next_sub += 1
         if since_seq is not None:

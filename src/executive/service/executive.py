@@ -532,9 +532,17 @@ class Executive:
         ack_window: int | None = None,
         max_events: int | None = None,
         owner: Any = None,
+        output_ranges: bool = False,
     ) -> Subscription:
+        """A bounded subscription to the event stream; see :meth:`EventService.subscribe`."""
         return self.event_service.subscribe(
-            types=types, tasks=tasks, since_seq=since_seq, ack_window=ack_window, max_events=max_events, owner=owner
+            types=types,
+            tasks=tasks,
+            since_seq=since_seq,
+            ack_window=ack_window,
+            max_events=max_events,
+            owner=owner,
+            output_ranges=output_ranges,
         )
 
     def subscription(self, sub_id: int, owner: Any = None) -> Subscription:
