@@ -18,9 +18,12 @@ import random
 import sys
 from typing import Any
 
+import pytest
+
 from executive.api.client import Client
 from executive.api.output_frames import event_bytes
 from executive.kernel.limits import DEFAULT_LIMITS
+from executive.runtimes import logread
 
 PY = sys.executable
 
@@ -174,11 +177,15 @@ async def test_a_stalled_binary_reader_loses_output_only_and_rereads_it_by_offse
     await client.close()
 
 
+@pytest.mark.parametrize("page_cache", [True, False], ids=["from the page cache", "by a worker thread"])
 async def test_a_binary_reader_that_falls_behind_gets_every_byte_in_order_without_asking(
-    daemon_factory: Any, e2e: Any
+    daemon_factory: Any, e2e: Any, monkeypatch: pytest.MonkeyPatch, page_cache: bool
 ) -> None:
     """Over its byte bound a binary subscription keeps output as ranges of the log, which the daemon
-    reads back when it sends them: no warning, no gap, chunks larger than any one output event."""
+    reads back when it sends them: no warning, no gap, chunks larger than any one output event.
+    Without a non-blocking read (an old kernel, a filesystem without RWF_NOWAIT) a thread reads them."""
+    if not page_cache:
+        monkeypatch.setattr(logread, "_NOWAIT", None)
     small = dataclasses.replace(DEFAULT_LIMITS, subscription_bytes=256 * 1024)
     d = await daemon_factory(limits=small)
     raw = await e2e.raw(d.url, d.token)

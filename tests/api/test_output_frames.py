@@ -56,6 +56,24 @@ def test_a_frame_round_trips(name: str, sub: int, chunks: list[Chunk]) -> None:
     assert decode_frame(bytearray(frame))[1] == got and decode_frame(memoryview(frame))[1] == got
 
 
+@pytest.mark.parametrize(("name", "sub", "chunks"), CASES, ids=[c[0] for c in CASES])
+def test_a_frame_filled_in_place_is_the_same_frame(name: str, sub: int, chunks: list[Chunk]) -> None:
+    heads = [of.ChunkHead(c.seq, c.pid or 0, c.stream, c.offset, len(c.chunk)) for c in chunks]
+    buf, at = of.frame_buffer(sub, heads)
+    for c, pos in zip(chunks, at, strict=True):
+        buf[pos : pos + len(c.chunk)] = c.chunk
+    assert bytes(buf) == encode_frame(sub, chunks)
+
+
+def test_frame_buffer_refuses_what_the_format_cannot_carry() -> None:
+    with pytest.raises(ValueError, match="at least one chunk"):
+        of.frame_buffer(1, [])
+    with pytest.raises(ValueError, match="unknown output stream 'stdin'"):
+        of.frame_buffer(1, [of.ChunkHead(1, 1, "stdin", 0, 1)])
+    with pytest.raises(ValueError, match="out of range"):
+        of.frame_buffer(1, [of.ChunkHead(-1, 1, "stdout", 0, 1)])
+
+
 def test_the_header_layout_is_the_documented_one() -> None:
     frame = encode_frame(0x0102, [Chunk(3, 4, "stderr", 5, b"xyz")])
     assert frame[:16] == b"XO" + bytes([1, 0]) + (1).to_bytes(4, "big") + (0x0102).to_bytes(8, "big")

@@ -14,7 +14,9 @@ send next with :meth:`RpcConnection.next_frame`:
    ``events`` notification, sent in seq order before the next subscription's turn.
    Output that such a subscription held only as a range of the log (an
    ``OutputRange``, kernel/events.py: its ring was over its byte bound) is read
-   from the log here, so the client receives every byte without asking again.
+   from the log here, straight into the frame (on the loop when the page cache
+   holds it, runtimes/logread.py; else by a worker thread), so the client
+   receives every byte without asking again.
 
 Events never queue per connection: they stay in the subscription's ring (which
 drops the oldest under pressure), so a slow reader costs the daemon a bounded
@@ -35,7 +37,7 @@ from typing import Any, NamedTuple, cast
 import orjson
 import structlog
 
-from executive.api.output_frames import encode_frame
+from executive.api.output_frames import ChunkHead, encode_frame, frame_buffer
 from executive.api.rpc import Dispatcher, encode, error_response
 from executive.kernel.errors import ErrorCode, ExecutiveError
 from executive.service import Executive
@@ -50,9 +52,10 @@ _BULK_READS = 2  # log slices built at once per connection (each up to limits.ou
 
 
 class OutFrame(NamedTuple):
-    """One WebSocket message to send: JSON text (UTF-8 bytes) or a binary output frame."""
+    """One WebSocket message to send: JSON text (UTF-8 bytes) or a binary output frame (bytes, or a
+    bytearray when it was filled in place: api/output_frames.py ``frame_buffer``)."""
 
-    data: bytes
+    data: bytes | bytearray
     binary: bool
 
 
@@ -222,22 +225,59 @@ class RpcConnection:
                 continue
             if sub_id not in self._binary:
                 return OutFrame(_events_notification(sub_id, batch), False)
-            if any(type(ev) is OutputRange for ev in batch):
-                batch = [await self._read_range(ev) if type(ev) is OutputRange else ev for ev in batch]
-                if self.closed:
-                    return None
-            self._cut(sub_id, batch)
+            frames = await self._cut(sub_id, batch)
+            if self.closed:
+                return None
+            self._batch.extend(frames)
             return self._batch.popleft()
         return None
 
-    async def _read_range(self, r: Event) -> OutputEvent:
-        """The output event ``r`` (an OutputRange) stands for, its bytes read from the task's log.
+    async def _cut(self, sub_id: int, batch: list[Event]) -> list[OutFrame]:
+        """``batch`` as frames in seq order: runs of output events binary, runs of the others JSON."""
+        runs: list[tuple[bool, list[Event]]] = []
+        for ev in batch:
+            is_output = isinstance(ev, (OutputEvent, OutputRange))  # output published as a plain Event goes as JSON
+            if runs and runs[-1][0] == is_output:
+                runs[-1][1].append(ev)
+            else:
+                runs.append((is_output, [ev]))
+        return [
+            OutFrame(await self._output_frame(sub_id, cast(list[OutputEvent | OutputRange], run)), True)
+            if binary
+            else OutFrame(_events_notification(sub_id, run), False)
+            for binary, run in runs
+        ]
+
+    async def _output_frame(self, sub_id: int, run: list[OutputEvent | OutputRange]) -> bytes | bytearray:
+        """One binary frame of output events; an OutputRange's bytes are read from its log straight into it."""
+        if not any(isinstance(ev, OutputRange) for ev in run):
+            return encode_frame(sub_id, cast(list[OutputEvent], run))
+        buf, at = frame_buffer(sub_id, [ChunkHead(ev.seq, ev.pid or 0, ev.stream, ev.offset, ev.size) for ev in run])
+        view = memoryview(buf)
+        cached_into = self.service.task_output_cached_into
+        for ev, pos in zip(run, at, strict=True):
+            into = view[pos : pos + ev.size]
+            if isinstance(ev, OutputEvent):
+                into[:] = ev.chunk
+            elif not cached_into(ev.pid or 0, ev.stream, ev.offset, into):  # not in the page cache: a thread reads it
+                data = await self._read_range(ev)
+                if len(data) != ev.size:  # the log is shorter than the range (its task was removed): what there is
+                    return encode_frame(sub_id, [await self._as_event(e) for e in run])
+                into[:] = data
+        return buf
+
+    async def _as_event(self, ev: OutputEvent | OutputRange) -> OutputEvent:
+        if isinstance(ev, OutputEvent):
+            return ev
+        return OutputEvent(ev.seq, ev.ts, ev.pid or 0, ev.stream, ev.offset, await self._read_range(ev))
+
+    async def _read_range(self, r: OutputRange) -> bytes:
+        """The bytes ``r`` stands for, read from the task's log in a worker thread (after the log writer's).
 
         A log that is gone (the task was removed meanwhile) gives fewer bytes: the client sees
         the gap by offset, as after any drop, and its re-read gets the reason.
         """
-        assert isinstance(r, OutputRange)
-        task = cast(int, r.pid)
+        task = r.pid or 0
         parts: list[bytes] = []
         have = 0
         step = self.service.limits.output_read_bytes
@@ -252,22 +292,7 @@ class RpcConnection:
                 have += len(got["data"])
         except ExecutiveError as exc:
             log.info("output_range_unreadable", task=task, stream=r.stream, offset=r.offset, error=exc.message)
-        chunk = parts[0] if len(parts) == 1 else b"".join(parts)
-        return OutputEvent(r.seq, r.ts, task, r.stream, r.offset, chunk)
-
-    def _cut(self, sub_id: int, batch: list[Event]) -> None:
-        """Queue ``batch`` as frames in seq order: runs of output events binary, runs of the others JSON."""
-        out = self._batch
-        run: list[Event] = []
-        binary = False
-        for ev in batch:
-            is_output = isinstance(ev, OutputEvent)
-            if run and is_output != binary:
-                out.append(_run_frame(sub_id, run, binary))
-                run = []
-            binary = is_output
-            run.append(ev)
-        out.append(_run_frame(sub_id, run, binary))
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def has_output(self) -> bool:
         return bool(self._replies) or bool(self._batch) or any(s.ready() for s in self._subs.values())
@@ -294,12 +319,6 @@ class RpcConnection:
 def _events_notification(sub_id: int, events: list[Event]) -> bytes:
     body = b",".join(e.json(orjson.dumps) for e in events)
     return b'{"jsonrpc":"2.0","method":"events","params":{"subscription":%d,"events":[%s]}}' % (sub_id, body)
-
-
-def _run_frame(sub_id: int, run: list[Event], binary: bool) -> OutFrame:
-    if binary:
-        return OutFrame(encode_frame(sub_id, cast(list[OutputEvent], run)), True)
-    return OutFrame(_events_notification(sub_id, run), False)
 
 
 def _request_id(frame: bytes | str) -> Any:

@@ -81,7 +81,7 @@ This module imports only the standard library (the quick CLI commands use it).
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple, Protocol
 
 __all__ = [
@@ -92,12 +92,14 @@ __all__ = [
     "REPLY_DATA",
     "STREAMS",
     "VERSION",
+    "ChunkHead",
     "FrameError",
     "OutputChunk",
     "decode_frame",
     "encode_frame",
     "encode_reply_data",
     "event_bytes",
+    "frame_buffer",
     "is_output_frame",
 ]
 
@@ -189,6 +191,45 @@ def encode_frame(subscription: int, events: Iterable[ChunkSource]) -> bytes:
     except struct.error as exc:
         raise ValueError(f"a binary output frame field is out of range: {exc}") from None
     return b"".join(parts)
+
+
+class ChunkHead(NamedTuple):
+    """A chunk's header fields and data length, for :func:`frame_buffer`."""
+
+    seq: int
+    task: int
+    stream: str
+    offset: int
+    length: int
+
+
+def frame_buffer(subscription: int, heads: Sequence[ChunkHead]) -> tuple[bytearray, list[int]]:
+    """A frame with every header written and room for each chunk's data; also where each chunk's data goes.
+
+    For a sender that fills the data in place (read from a log straight into the frame)
+    instead of copying it in from bytes it holds, as :func:`encode_frame` does.
+
+    Raises:
+        ValueError: no chunks, an unknown stream, or a field out of its range.
+    """
+    if not heads:
+        raise ValueError("a binary output frame carries at least one chunk")
+    size = FRAME_HEADER.size + sum(CHUNK_HEADER.size + h.length for h in heads)
+    buf = bytearray(size)
+    at: list[int] = []
+    try:
+        FRAME_HEADER.pack_into(buf, 0, MAGIC, VERSION, 0, len(heads), subscription)
+        pos = FRAME_HEADER.size
+        for h in heads:
+            CHUNK_HEADER.pack_into(buf, pos, h.seq, h.task, h.offset, h.length, _STREAM_CODE[h.stream], _ZERO3)
+            pos += CHUNK_HEADER.size
+            at.append(pos)
+            pos += h.length
+    except KeyError as exc:
+        raise ValueError(f"unknown output stream {exc.args[0]!r}; expected one of {STREAMS}") from None
+    except struct.error as exc:
+        raise ValueError(f"a binary output frame field is out of range: {exc}") from None
+    return buf, at
 
 
 def encode_reply_data(task: int, stream: str, offset: int, data: bytes) -> bytes:

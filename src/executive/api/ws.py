@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+from typing import cast
 
 import structlog
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -121,8 +122,8 @@ async def _write_loop(ws: WebSocket, conn: RpcConnection) -> None:
                 continue
             if ws.application_state != WebSocketState.CONNECTED:
                 return
-            if frame.binary:
-                await ws.send_bytes(frame.data)
+            if frame.binary:  # bytes, or a bytearray filled in place: uvicorn's websockets take any bytes-like
+                await ws.send_bytes(cast(bytes, frame.data))
             else:
                 await ws.send_text(frame.data.decode("utf-8"))
     except (WebSocketDisconnect, RuntimeError, ConnectionError):

@@ -489,6 +489,13 @@ class Executive:
         """:meth:`task_output` with the slice as raw ``bytes`` in ``data`` (for in-process transports)."""
         return await self.task_service.output_bytes(ref, stream=stream, offset=offset, limit=limit)
 
+    def task_output_cached_into(self, task_id: int, stream: str, offset: int, into: memoryview) -> bool:
+        """Fill ``into`` with log bytes the page cache holds, without waiting (False: use :meth:`task_output_bytes`).
+
+        For a transport sending output it has just seen published (api/connection.py ranges).
+        """
+        return self.task_service.cached_output_into(task_id, stream, offset, into)
+
     def open_output_watch(self, ref: int | str) -> OutputWatch:
         """A wake-up signal for one task: ``wait`` returns once its output grows or its state changes.
 

@@ -24,6 +24,7 @@ import structlog
 from executive.kernel.errors import BadParamsError, ErrorCode, InvalidTransitionError, LimitError, NotAllowedError
 from executive.kernel.tasks import EndReason, Task, TaskKind, TaskState, Transition
 from executive.pipeline.checkpoints import CrashSeam
+from executive.runtimes.logread import read_cached, read_slice
 from executive.runtimes.output import TaskOutput
 from executive.runtimes.placed import is_remote
 from executive.runtimes.process import STREAMS, ProcessSpec
@@ -638,7 +639,7 @@ class TaskService:
         if live is not None:
             await live.logs[stream].flushed(offset + n)
         path = self.ex.processes.log_path(task.id, stream)
-        chunk = await asyncio.to_thread(_read_slice, path, offset, min(n, max(0, size - offset)))
+        chunk = await asyncio.to_thread(read_slice, path, offset, min(n, max(0, size - offset)))
         return {
             "task": task.id,
             "stream": cast(Any, stream),
@@ -648,6 +649,14 @@ class TaskService:
             "size": size,
             "eof": ended and offset + len(chunk) >= size,
         }
+
+    def cached_output_into(self, task_id: int, stream: str, offset: int, into: memoryview) -> bool:
+        """Fill ``into`` with the log bytes at ``offset`` if they are written and in the page cache
+        (read on the loop, never waiting for a disk); False otherwise: use :meth:`output_bytes`."""
+        live = self.live_output(task_id)
+        if live is not None and live.logs[stream].written < offset + len(into):
+            return False
+        return read_cached(self.ex.processes.log_path(task_id, stream), offset, into)
 
     async def wait(self, ref: int | str, *, timeout: float | None = None) -> TaskWaitResult:
         """Wait until the task ends (or ``timeout`` seconds pass) and return its row with ``timed_out``."""
@@ -682,14 +691,3 @@ def _run_spec(
 
 def _task_row(task: Task) -> TaskRow:
     return cast(TaskRow, task.to_dict())
-
-
-def _read_slice(path: Path, offset: int, n: int) -> bytes:
-    if n <= 0:
-        return b""
-    try:
-        with open(path, "rb") as f:
-            f.seek(offset)
-            return f.read(n)
-    except FileNotFoundError:
-        return b""
