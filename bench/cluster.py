@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import _harness
+import psutil
 
 BURN = "import time\nend = time.process_time() + 1.0\nwhile time.process_time() < end: pass\n"
 # The same bytes on both sides: 64 KiB blocks derived from their index.
@@ -43,7 +44,11 @@ WRITE = (
     "import hashlib, sys\nout = sys.stdout.buffer\n"
     "for i in range({blocks}):\n    out.write(hashlib.sha256(str(i).encode()).digest() * 2048)\n"
 )
-TREE = "sleep 300 & setsid sleep 300 & wait"
+# A tree with a setsid grandchild; it names its three processes in the file given as $1.
+TREE = (
+    'sleep 300 & echo $! > "$1.tmp"; setsid sleep 300 & echo $! >> "$1.tmp"; '
+    'echo $$ >> "$1.tmp"; mv "$1.tmp" "$1"; wait'
+)
 ON_B = {"on": "ray", "resources": {"node_b": 1}}
 
 
@@ -121,23 +126,37 @@ async def stream(ex: Any, home: Path, mb: int, placement: dict[str, Any] | None,
     return blocks * 65536 / 1e6 / took
 
 
-async def cancel_latency(ex: Any, placement: dict[str, Any] | None) -> float:
-    """Seconds from task.cancel to the task's end with every process of its tree gone."""
-    from executive.runtimes.process_os import ProcessOS
+def _alive(pids: list[int]) -> list[int]:
+    """The pids still running (a zombie has ended: only its parent's wait is missing)."""
+    out = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                out.append(pid)
+        except psutil.NoSuchProcess:
+            continue
+    return out
 
-    t = await ex.task_run(["sh", "-c", TREE], placement=placement)
+
+async def cancel_latency(ex: Any, placement: dict[str, Any] | None, work: Path) -> float:
+    """Seconds from task.cancel to the task's end with every process of its tree gone.
+
+    The tree names its processes in a file: a task on node_b runs under that node's worker,
+    whose containment this process cannot see (both nodes share this machine's pids).
+    """
+    pid_file = work / f"tree-{time.monotonic_ns()}"
+    t = await ex.task_run(["sh", "-c", TREE, "tree", str(pid_file)], placement=placement)
     tid = t["id"]
-    marker = ex.processes.marker(tid)
-    pos = ProcessOS()
     deadline = time.monotonic() + 120
-    while len(pos.tree(None, marker)) < 3:  # sh, sleep and the setsid sleep all run
+    while not pid_file.exists():  # sh, sleep and the setsid sleep all run
         if time.monotonic() > deadline:
             raise RuntimeError(f"task {tid}'s tree never started")
         await asyncio.sleep(0.02)
+    pids = [int(x) for x in pid_file.read_text().split()]
     t0 = time.perf_counter()
     ex.task_cancel(tid)
     end = await ex.task_wait(tid, timeout=120)
-    while pos.tree(None, marker):
+    while _alive(pids):
         await asyncio.sleep(0.005)
     took = time.perf_counter() - t0
     if end["end_reason"] != "cancelled":
@@ -198,7 +217,7 @@ async def run(bench: _harness.Bench, address: str, work: Path) -> None:
         )
 
         xs, ys = await _harness.interleave_async(
-            bench.rounds, lambda: cancel_latency(remote, ON_B), lambda: cancel_latency(here, None)
+            bench.rounds, lambda: cancel_latency(remote, ON_B, work), lambda: cancel_latency(here, None, work)
         )
         bench.record(
             "cancel of a tree with a setsid grandchild",

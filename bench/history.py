@@ -68,8 +68,8 @@ async def _template_tasks(home: Path) -> list[tuple[dict[str, Any], dict[str, by
     try:
         out = []
         for row in store.load_tasks(len(TEMPLATE_COMMANDS)):
-            logs = {
-                r["stream"]: Path(r["path"]).read_bytes()
+            logs = {  # a stream that printed nothing has no file (runtimes/logwriter.py): it reads as empty
+                r["stream"]: Path(r["path"]).read_bytes() if Path(r["path"]).exists() else b""
                 for r in store.query("SELECT stream, path FROM task_logs WHERE task_id=?", (row["id"],))
             }
             out.append((dict(row), logs))
@@ -107,7 +107,8 @@ def build_home(home: Path, n: int, templates: list[tuple[dict[str, Any], dict[st
                 d.mkdir(parents=True, exist_ok=True)
                 for stream, data in logs.items():
                     path = d / f"{stream}.log"
-                    path.write_bytes(data)
+                    if data:  # as the daemon leaves them: no file for a stream that printed nothing
+                        path.write_bytes(data)
                     store.insert(c, "task_logs", {"task_id": i, "stream": stream, "path": str(path), "size": len(data)})
     finally:
         store.close()
@@ -151,8 +152,12 @@ async def _compare(
     a_label: str,
     b: Client,
     b_label: str,
+    target: bool = True,
 ) -> float:
-    """Interleaved medians of ``method`` on two daemons; records them and returns the median ratio."""
+    """Interleaved medians of ``method`` on two daemons; records them and returns the median ratio.
+
+    ``target``: judge the ratio against the 1.2x target (False: the comparison is shown for scale only).
+    """
     await _median_ms(a, method, 5)
     await _median_ms(b, method, 5)
     sizes: dict[Client, int] = {}
@@ -164,7 +169,10 @@ async def _compare(
 
     xs, ys = await _harness.interleave_async(bench.rounds, lambda: on(a), lambda: on(b))
     ratio = statistics.median(_harness.ratios(xs, ys))
-    note = f"target within 1.2x: {'met' if ratio <= 1.2 else 'NOT met'}"
+    if target:
+        note = f"target within 1.2x: {'met' if ratio <= 1.2 else 'NOT met'}"
+    else:
+        note = "for scale only (no full page can match an empty one): the target is judged on the same page, next"
     if method == "task.list":
         note += f"; reply {sizes[a]:,} B on A, {sizes[b]:,} B on B"
     bench.record(case, "call time", "ms", a_label, xs, b_label, ys, better="lower", note=note)
@@ -188,7 +196,7 @@ async def calls(
         )  # fmt: skip
         await _compare(
             bench, f"{n:,} finished tasks: task.list (a default page), median of 10 calls per round", "task.list", 10,
-            a, label, b, "daemon with 0 tasks (an empty page)",
+            a, label, b, "daemon with 0 tasks (an empty page)", target=False,
         )  # fmt: skip
         await _compare(
             bench,

@@ -204,7 +204,7 @@ class Subscription:
         self._last_control_seq = 0  # seq of the newest control event offered (a range does not grow past one)
         self._control: collections.deque[Event] = collections.deque()  # every other type, oldest first
         self._bulk_bytes = 0  # invariant: sum(e.size + _BASE_SIZE) over _bulk
-        self._bytes = 0  # invariant: sum(e.size + _BASE_SIZE) over both lanes
+        self._bytes = 0  # invariant: sum(e.size + _BASE_SIZE) over _bulk and _control, plus _BASE_SIZE per range
         self.dropped = 0  # events dropped since the last warning was delivered
         self.control_dropped = 0  # ... of which control events (only when max_control is exceeded)
         self.first_dropped_seq: int | None = None
