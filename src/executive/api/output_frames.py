@@ -64,11 +64,12 @@ path's events do: all output a task wrote reaches the subscription before that t
 contiguous unless output events were dropped.  Over its byte bound a binary subscription
 keeps its oldest output as ranges of the log and the daemon reads them back when it sends
 them (a chunk may then hold up to about 1 MiB, several events' worth, under the seq of the
-first); only past its event bound does the ring drop the oldest output (never state
-events), and the stream then carries a JSON ``warning``
-``{reason: "events_dropped", reread: [{task, stream, offset}]}`` naming where to re-read
-with ``task.output``; the next chunk then starts past the gap.  Across two
-subscriptions of one connection there is no ordering.
+first, so a client that resumes with ``since_seq`` after such a chunk may be sent bytes it
+already has: place bytes by offset, as the clients in this package do); only past its
+event bound does the ring drop the oldest output (never state events), and the stream
+then carries a JSON ``warning`` ``{reason: "events_dropped", reread: [{task, stream,
+offset}]}`` naming where to re-read with ``task.output``; the next chunk then starts past
+the gap.  Across two subscriptions of one connection there is no ordering.
 
 Why a format of our own: the header is what a client needs to place bytes (task,
 stream, offset) and to acknowledge them (seq); a JSON header per chunk would bring back
