@@ -208,6 +208,36 @@ async def test_a_binary_reader_that_falls_behind_gets_every_byte_in_order_withou
     await client.close()
 
 
+async def test_a_range_whose_log_was_deleted_leaves_a_gap_and_the_connection_serving(
+    daemon_factory: Any, e2e: Any
+) -> None:
+    """Logs deleted by hand before a stalled binary reader catches up: the bytes that are gone
+    leave gaps (found by offset, as after a drop), no chunk carries wrong bytes, the connection serves on."""
+    small = dataclasses.replace(DEFAULT_LIMITS, subscription_bytes=256 * 1024)
+    d = await daemon_factory(limits=small)
+    raw = await e2e.raw(d.url, d.token)
+    client = await d.client()
+    await raw.call("events.subscribe", types=["output", "task_state"], output="binary")
+    n = 16 << 20
+    writer = f"import os, random\nb = random.Random(5).randbytes({n})\nfor i in range(0, {n}, 65536):\n"
+    writer += "    os.write(1, b[i:i + 65536])\n"
+    tid = (await client.call("task.run", argv=[PY, "-c", writer]))["id"]
+    assert (await client.call("task.wait", task=tid, timeout=60))["end_reason"] == "exited"
+    (d.home / "tasks" / str(tid) / "stdout.log").unlink()
+    await raw.read_until_ended(tid)
+    want = random.Random(5).randbytes(n)
+    got = 0
+    for e in raw.events:
+        if e["type"] == "output" and e["pid"] == tid:
+            off, data = e["data"]["offset"], e["data"]["raw"]
+            assert data == want[off : off + len(data)]
+            got += len(data)
+    assert 0 < got < n  # what was still held in memory arrived; what only the log had is missing
+    assert (await raw.call("daemon.health"))["status"] == "ok"
+    await raw.close()
+    await client.close()
+
+
 async def test_task_output_reads_a_slice_as_a_binary_frame(client: Client, daemon: Any) -> None:
     from executive.api.sync_client import SyncClient
 

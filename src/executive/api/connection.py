@@ -274,8 +274,8 @@ class RpcConnection:
     async def _read_range(self, r: OutputRange) -> bytes:
         """The bytes ``r`` stands for, read from the task's log in a worker thread (after the log writer's).
 
-        A log that is gone (the task was removed meanwhile) gives fewer bytes: the client sees
-        the gap by offset, as after any drop, and its re-read gets the reason.
+        A log that is gone (the task was removed meanwhile) or unreadable gives fewer bytes: the
+        client sees the gap by offset, as after any drop, and its re-read gets the reason.
         """
         task = r.pid or 0
         parts: list[bytes] = []
@@ -292,6 +292,8 @@ class RpcConnection:
                 have += len(got["data"])
         except ExecutiveError as exc:
             log.info("output_range_unreadable", task=task, stream=r.stream, offset=r.offset, error=exc.message)
+        except OSError as exc:  # a disk error: the client's own re-read of the gap gets it as an answer
+            log.warning("output_range_unreadable", task=task, stream=r.stream, offset=r.offset, error=str(exc))
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def has_output(self) -> bool:
