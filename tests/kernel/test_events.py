@@ -198,9 +198,7 @@ def test_ack_window_applies_to_both_lanes_in_seq_order() -> None:
 
 
 def _ranges_sub(bus: EventBus, **kw):  # type: ignore[no-untyped-def]
-    from executive.kernel.events import RANGE_BYTES
-
-    return bus.subscribe(output_ranges=RANGE_BYTES, **kw)
+    return bus.subscribe(output_ranges=True, **kw)
 
 
 def test_output_ranges_keep_the_place_of_output_over_the_byte_bound() -> None:
@@ -264,17 +262,6 @@ def test_output_ranges_past_the_event_bound_are_dropped_with_a_reread_warning() 
     assert {(r["task"], r["offset"]) for r in got[0].data["reread"]} == {(1, 0), (2, 0), (3, 0)}
     assert [(e.pid, e.offset, e.size) for e in got[1:]] == [(4, 0, 200), (5, 0, 100), (5, 100, 100)]
     assert sub.stats()["buffered_bytes"] == 0
-
-
-def test_unmerged_output_ranges_keep_every_event_with_its_own_seq() -> None:
-    """output_ranges=0 (JSON subscribers): each event over the byte bound becomes its own range."""
-    bus = EventBus()
-    sub = bus.subscribe(output_ranges=0, max_bytes=1)
-    evs = [bus.publish_output(1, "stdout", i * 10, b"y" * 10) for i in range(5)]
-    got = _drain(sub)
-    assert [(type(e).__name__, e.seq, e.offset, e.size) for e in got] == [
-        ("OutputRange", ev.seq, ev.offset, 10) for ev in evs[:4]
-    ] + [("OutputEvent", evs[4].seq, 40, 10)]
 
 
 def test_without_output_ranges_output_over_the_byte_bound_is_dropped() -> None:

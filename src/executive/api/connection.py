@@ -12,12 +12,11 @@ send next with :meth:`RpcConnection.next_frame`:
    ``output: "binary"``, the batch cut into runs: each run of output events is
    one binary frame (api/output_frames.py) and each run of other events one
    ``events`` notification, sent in seq order before the next subscription's turn.
-   Output that a subscription held only as a range of the log (an
+   Output that such a subscription held only as a range of the log (an
    ``OutputRange``, kernel/events.py: its ring was over its byte bound) is read
-   from the log here (on the loop when the page cache holds it,
-   runtimes/logread.py; else by a worker thread), for binary subscriptions
-   straight into the frame, so the client receives every byte without asking
-   again.
+   from the log here, straight into the frame (on the loop when the page cache
+   holds it, runtimes/logread.py; else by a worker thread), so the client
+   receives every byte without asking again.
 
 Events never queue per connection: they stay in the subscription's ring (which
 drops the oldest under pressure), so a slow reader costs the daemon a bounded
@@ -225,10 +224,6 @@ class RpcConnection:
             if not batch:
                 continue
             if sub_id not in self._binary:
-                if any(type(ev) is OutputRange for ev in batch):
-                    batch = [await self._as_event(ev) for ev in batch]
-                    if self.closed:
-                        return None
                 return OutFrame(_events_notification(sub_id, batch), False)
             frames = await self._cut(sub_id, batch)
             if self.closed:
@@ -267,20 +262,14 @@ class RpcConnection:
             elif not cached_into(ev.pid or 0, ev.stream, ev.offset, into):  # not in the page cache: a thread reads it
                 data = await self._read_range(ev)
                 if len(data) != ev.size:  # the log is shorter than the range (its task was removed): what there is
-                    return encode_frame(sub_id, [cast(OutputEvent, await self._as_event(e)) for e in run])
+                    return encode_frame(sub_id, [await self._as_event(e) for e in run])
                 into[:] = data
         return buf
 
-    async def _as_event(self, ev: Event) -> Event:
-        """``ev``, or for an OutputRange the output event it stands for, with its bytes from the log."""
-        if not isinstance(ev, OutputRange):
+    async def _as_event(self, ev: OutputEvent | OutputRange) -> OutputEvent:
+        if isinstance(ev, OutputEvent):
             return ev
-        buf = bytearray(ev.size)
-        if self.service.task_output_cached_into(ev.pid or 0, ev.stream, ev.offset, memoryview(buf)):
-            data = bytes(buf)
-        else:
-            data = await self._read_range(ev)
-        return OutputEvent(ev.seq, ev.ts, ev.pid or 0, ev.stream, ev.offset, data)
+        return OutputEvent(ev.seq, ev.ts, ev.pid or 0, ev.stream, ev.offset, await self._read_range(ev))
 
     async def _read_range(self, r: OutputRange) -> bytes:
         """The bytes ``r`` stands for, read from the task's log in a worker thread (after the log writer's).

@@ -18,7 +18,7 @@ from executive.api.output_frames import encode_reply_data
 from executive.api.rpc import Method
 from executive.kernel.errors import BadParamsError, ErrorCode, LimitError, NotAllowedError
 from executive.service import Executive
-from executive.service.events import RANGE_BYTES, Subscription
+from executive.service.events import Subscription
 from executive.service.results import (
     EventsAcked,
     EventsSubscribed,
@@ -318,16 +318,9 @@ def _events_subscribe(ctx: CallContext, p: EventsSubscribe) -> EventsSubscribed:
             "unsubscribe one, or filter one subscription by several tasks and types",
             data={"limit": per},
         )
-    binary = p.output == "binary"
-    # The connection reads output the ring could not hold back from the logs: as ranges of up to 1 MiB
-    # (one binary chunk each), or one range per event for JSON, whose events keep their seqs and sizes.
+    binary = p.output == "binary"  # output goes as raw bytes, which the connection can read from the logs too
     sub = ctx.service.subscribe(
-        types=p.types,
-        tasks=p.tasks,
-        since_seq=p.since_seq,
-        ack_window=p.ack_window,
-        owner=ctx,
-        output_ranges=RANGE_BYTES if binary else 0,
+        types=p.types, tasks=p.tasks, since_seq=p.since_seq, ack_window=p.ack_window, owner=ctx, output_ranges=binary
     )
     ctx.add_subscription(sub, binary_output=binary)
     oldest, newest = ctx.service.event_history_range()

@@ -24,14 +24,13 @@ for output, the task, stream and byte offset to re-read from, so a client
 always knows about a gap and can fill it (output from the task logs, the rest
 by re-subscribing with ``since_seq``).
 
-A subscription made with ``output_ranges`` (by a transport that can read the task
-logs) does not drop output to stay within its byte bound: the oldest output events
-give their bytes back and keep their place as an :class:`OutputRange` (task, stream,
-offset, length); contiguous ranges of one stream are merged up to ``output_ranges``
-bytes (0: never, so every event keeps its own seq; binary frames use
-:data:`RANGE_BYTES`) while no control event lies between them (output never moves
-ahead of a state event; it may move ahead of other tasks' output).  The transport
-reads a range's bytes from the log when it sends it.  So a client that keeps
+A subscription made with ``output_ranges`` (the transports that send output as raw
+bytes and can read the task logs) does not drop output to stay within its byte bound:
+the oldest output events give their bytes back and keep their place as an
+:class:`OutputRange` (task, stream, offset, length), contiguous ranges of one stream
+merged up to :data:`RANGE_BYTES` while no control event lies between them (output
+never moves ahead of a state event; it may move ahead of other tasks' output); the
+transport reads a range's bytes from the log when it sends it.  So a client that keeps
 up on average but not at every instant (sixteen pipes read in one loop turn can fill
 the lane at once) gets every byte in order without a round trip per gap, and the lane
 still holds at most ``max_events`` small objects and ``max_bytes`` of payload; past
@@ -146,7 +145,7 @@ class OutputRange(Event):
     """Output a subscription holds by position only: ``size`` bytes at ``offset`` of the task's ``stream`` log.
 
     Made by a subscription with ``output_ranges`` from its oldest output events when its
-    lane is over its byte bound (module header); private to that subscription, so it may grow
+    lane is over its byte bound (module header); private to that subscription, so it grows
     as later contiguous events of the same stream are merged into it.  Its seq is that of
     the first event it stands for.
     """
@@ -185,7 +184,7 @@ class Subscription:
         ack_window: int | None,
         owner: Any,
         max_control: int = 65536,
-        output_ranges: int | None = None,
+        output_ranges: bool = False,
     ) -> None:
         self.id = sub_id
         self.owner = owner  # opaque: the connection or session that owns it
@@ -195,8 +194,7 @@ class Subscription:
         self.max_bytes = max_bytes  # bound of the bulk lane (payload bytes)
         self.max_control = max_control  # bound of the control lane (events)
         self.ack_window = ack_window
-        # None: output over the byte bound is dropped; else it becomes OutputRanges merged up to this many bytes
-        self.output_ranges = output_ranges
+        self.output_ranges = output_ranges  # output over the byte bound becomes OutputRange instead of a drop
         self.notify: Callable[[], None] | None = None  # set by the transport
         self._bus = bus
         self._bulk: collections.deque[Event] = collections.deque()  # BULK_TYPES events, oldest first
@@ -239,7 +237,7 @@ class Subscription:
             while self._bulk_bytes > self.max_bytes and len(bulk) > 1:
                 old = bulk.popleft()
                 self._bulk_bytes -= old.size + _BASE_SIZE
-                if self.output_ranges is not None and isinstance(old, OutputEvent):
+                if self.output_ranges and isinstance(old, OutputEvent):
                     self._to_range(old)
                 else:
                     self._drop(old, old.size + _BASE_SIZE)
@@ -270,7 +268,7 @@ class Subscription:
         if (
             last is not None
             and last.end == ev.offset
-            and last.size + ev.size <= (self.output_ranges or 0)
+            and last.size + ev.size <= RANGE_BYTES
             and last.seq > self._last_control_seq  # so output never moves ahead of a state event
         ):
             last.size += ev.size  # moves these bytes ahead of other tasks' output only
@@ -546,7 +544,7 @@ class EventBus:
         ack_window: int | None = None,
         owner: Any = None,
         max_control: int = 65536,
-        output_ranges: int | None = None,
+        output_ranges: bool = False,
     ) -> Subscription:
         """Create a subscription; with ``since_seq`` it first replays matching history.
 

@@ -13,11 +13,11 @@ import asyncio
 from typing import Any, cast
 
 from executive.kernel.errors import BadParamsError, ErrorCode, LimitError, NotFoundError
-from executive.kernel.events import RANGE_BYTES, Event, EventBus, OutputEvent, OutputRange, Subscription
+from executive.kernel.events import Event, EventBus, OutputEvent, OutputRange, Subscription
 from executive.kernel.limits import Limits
 from executive.service.results import EventRecord, EventsAcked, Unsubscribed
 
-__all__ = ["RANGE_BYTES", "Event", "EventService", "OutputEvent", "OutputRange", "OutputWatch", "Subscription"]
+__all__ = ["Event", "EventService", "OutputEvent", "OutputRange", "OutputWatch", "Subscription"]
 
 
 class EventService:
@@ -36,12 +36,12 @@ class EventService:
         ack_window: int | None = None,
         max_events: int | None = None,
         owner: Any = None,
-        output_ranges: int | None = None,
+        output_ranges: bool = False,
     ) -> Subscription:
         """A new subscription; ``max_events`` sizes its ring (default and cap: limits.subscription_events).
 
-        ``output_ranges``: for a transport that reads task logs itself: output over the byte bound
-        is kept as ranges of the log, merged up to that many bytes, instead of dropped (kernel/events.py).
+        ``output_ranges``: for a transport that reads task logs itself (binary output frames): output
+        over the byte bound is kept as ranges of the log instead of dropped (kernel/events.py).
 
         Raises:
             LimitError: too many subscriptions, or too many filter entries.

@@ -539,7 +539,7 @@ class Executive:
         ack_window: int | None = None,
         max_events: int | None = None,
         owner: Any = None,
-        output_ranges: int | None = None,
+        output_ranges: bool = False,
     ) -> Subscription:
         """A bounded subscription to the event stream; see :meth:`EventService.subscribe`."""
         return self.event_service.subscribe(
