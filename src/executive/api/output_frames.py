@@ -81,8 +81,9 @@ This module imports only the standard library (the quick CLI commands use it).
 
 from __future__ import annotations
 
+import contextlib
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple, Protocol
 
 __all__ = [
@@ -178,19 +179,15 @@ def encode_frame(subscription: int, events: Iterable[ChunkSource]) -> bytes:
     parts: list[bytes] = [b""]
     codes = _STREAM_CODE
     count = 0
-    try:
+    with _format_errors():
         for ev in events:
             data = ev.chunk
             parts.append(pack(ev.seq, ev.pid or 0, ev.offset, len(data), codes[ev.stream], _ZERO3))
             parts.append(data)
             count += 1
         if not count:
-            raise ValueError("a binary output frame carries at least one chunk")
+            raise ValueError(_NO_CHUNK)
         parts[0] = FRAME_HEADER.pack(MAGIC, VERSION, 0, count, subscription)
-    except KeyError as exc:
-        raise ValueError(f"unknown output stream {exc.args[0]!r}; expected one of {STREAMS}") from None
-    except struct.error as exc:
-        raise ValueError(f"a binary output frame field is out of range: {exc}") from None
     return b"".join(parts)
 
 
@@ -214,11 +211,11 @@ def frame_buffer(subscription: int, heads: Sequence[ChunkHead]) -> tuple[bytearr
         ValueError: no chunks, an unknown stream, or a field out of its range.
     """
     if not heads:
-        raise ValueError("a binary output frame carries at least one chunk")
+        raise ValueError(_NO_CHUNK)
     size = FRAME_HEADER.size + sum(CHUNK_HEADER.size + h.length for h in heads)
     buf = bytearray(size)
     at: list[int] = []
-    try:
+    with _format_errors():
         FRAME_HEADER.pack_into(buf, 0, MAGIC, VERSION, 0, len(heads), subscription)
         pos = FRAME_HEADER.size
         for h in heads:
@@ -226,11 +223,21 @@ def frame_buffer(subscription: int, heads: Sequence[ChunkHead]) -> tuple[bytearr
             pos += CHUNK_HEADER.size
             at.append(pos)
             pos += h.length
+    return buf, at
+
+
+_NO_CHUNK = "a binary output frame carries at least one chunk"
+
+
+@contextlib.contextmanager
+def _format_errors() -> Iterator[None]:
+    """What the encoders' packing refuses, as a ValueError that says which rule of the format it breaks."""
+    try:
+        yield
     except KeyError as exc:
         raise ValueError(f"unknown output stream {exc.args[0]!r}; expected one of {STREAMS}") from None
     except struct.error as exc:
         raise ValueError(f"a binary output frame field is out of range: {exc}") from None
-    return buf, at
 
 
 def encode_reply_data(task: int, stream: str, offset: int, data: bytes) -> bytes:
